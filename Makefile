@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: Apache-2.0
+# Thin wrapper over CMake: the commands a newcomer types.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build check check-unit check-vm asan demo bench format clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j$(JOBS)
+
+# The whole suite: unit, integration and the real-kernel guest scenarios.
+check: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+check-unit: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE vm
+
+check-vm: build
+	cd $(BUILD) && ctest --output-on-failure -L vm
+
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMEMAGENT_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) -LE vm
+
+demo: build
+	scripts/demo.sh $(BUILD)
+
+bench: build
+	cmake --build $(BUILD) --target bench-scan
+	$(BUILD)/bench/bench-scan
+
+format:
+	git ls-files '*.c' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
