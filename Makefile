@@ -11,7 +11,7 @@ all: build
 deps:
 	scripts/install-deps.sh
 
-build:
+build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j$(JOBS)
 
@@ -26,7 +26,7 @@ check-vm: build
 	cd $(BUILD) && ctest --output-on-failure -L vm
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
-asan:
+asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMEMAGENT_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) -LE vm

@@ -17,11 +17,6 @@ pkgs=(
     stress-ng earlyoom wrk hyperfine
 )
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "install-deps: must run as root (apt-get install); try: sudo $0" >&2
-    exit 2
-fi
-
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,6 +24,10 @@ done
 if [ ${#missing[@]} -eq 0 ]; then
     echo "install-deps: all ${#pkgs[@]} packages present"
     exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing ${missing[*]}; run as root to install them: sudo $0" >&2
+    exit 2
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
