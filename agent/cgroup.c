@@ -90,6 +90,7 @@ void cgroup_adopt(struct cgroup *c, struct cgroup *old)
                 old->fds[i] = FD_UNOPENED;
         }
         c->s = old->s;
+        c->growth_bytes_per_sec = old->growth_bytes_per_sec;
 }
 
 /* Reads one file into buf. Returns length, -ENODATA when the file does not exist in this
@@ -189,6 +190,14 @@ int cgroup_sample(struct cgroup *c, char *buf, size_t size)
                     s.current > s.stat.inactive_file ? s.current - s.stat.inactive_file : 0;
         else if (s.have & CG_HAVE(CGF_CURRENT))
                 s.working_set = s.current;
+        if ((s.have & CG_HAVE(CGF_CURRENT)) && (c->s.have & CG_HAVE(CGF_CURRENT)) &&
+            s.time_usec > c->s.time_usec) {
+                double dt = (double)(s.time_usec - c->s.time_usec) / 1e6;
+                double rate = ((double)s.current - (double)c->s.current) / dt;
+                double alpha = dt / (dt + 3.0);
+                c->growth_bytes_per_sec =
+                    (int64_t)(alpha * rate + (1.0 - alpha) * (double)c->growth_bytes_per_sec);
+        }
         c->s = s;
         return 0;
 }

@@ -46,6 +46,9 @@ struct cgroup {
         int fds[_CGF_MAX]; /* -1 not opened yet, -2 file absent in this kernel/cgroup */
         bool gone;         /* vanished (rmdir) since discovery: drop at next refresh */
         struct cg_sample s;
+        /* Smoothed growth of memory.current (EWMA over samples, ~3 s time constant), bytes per
+         * second; negative when shrinking. 0 until two samples exist. */
+        int64_t growth_bytes_per_sec;
 };
 
 extern const char *const cg_file_names[_CGF_MAX];

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "agent/client.h"
 #include "agent/mode.h"
 #include "agent/model.h"
 #include "agent/node.h"
@@ -16,6 +17,7 @@
 #include "agent/status.h"
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/quantity.h"
 
 #define EXIT_REFUSED       2
 #define WORKLOAD_ROOTS_MAX 16
@@ -27,6 +29,10 @@ struct opts {
         struct workload_root roots[WORKLOAD_ROOTS_MAX];
         size_t n_roots;
         bool roots_set;
+        bool roots_given; /* --cgroup-root/--proc-root/--sys-root: read those, not the daemon */
+        bool direct;
+        const char *api_socket;
+        unsigned last;
         /* psi-wait */
         const char *psi_cgroup;
         enum psi_kind psi_kind;
@@ -139,7 +145,69 @@ static void raise_nofile(void)
         }
 }
 
+static void print_pressure_table(struct json_object *j)
+{
+        struct json_object *pr, *dm;
+        if (json_object_object_get_ex(j, "pressure", &pr) &&
+            json_object_is_type(pr, json_type_object)) {
+                printf("\nPRESSURE (memagentd)\n");
+                json_object_object_foreach(pr, scope, v)
+                {
+                        struct json_object *lvl, *avail, *tot;
+                        if (!v || !json_object_object_get_ex(v, "level", &lvl))
+                                continue;
+                        char a[FORMAT_BYTES_MAX], t[FORMAT_BYTES_MAX];
+                        json_object_object_get_ex(v, "available_bytes", &avail);
+                        json_object_object_get_ex(v, "total_bytes", &tot);
+                        printf("  %-9s %-9s available %s of %s\n", scope,
+                               json_object_get_string(lvl),
+                               format_bytes_iec(json_object_get_uint64(avail), a, sizeof(a)),
+                               format_bytes_iec(json_object_get_uint64(tot), t, sizeof(t)));
+                }
+        }
+        if (json_object_object_get_ex(j, "daemon", &dm)) {
+                struct json_object *dry, *kills;
+                json_object_object_get_ex(dm, "dry_run", &dry);
+                json_object_object_get_ex(dm, "kills_total", &kills);
+                printf("  evictions so far: %llu%s\n",
+                       (unsigned long long)json_object_get_uint64(kills),
+                       json_object_get_boolean(dry) ? " (dry run: decisions only)" : "");
+        }
+}
+
+static int cmd_status_direct(const struct opts *o);
+
 static int cmd_status(const struct opts *o)
+{
+        int r;
+
+        if (!o->roots_given && !o->direct) {
+                struct json_object *j = NULL;
+                r = daemon_request(o->api_socket, "status", &j);
+                if (r == 0 && !o->json) {
+                        /* The daemon's document is the direct one plus pressure: print the
+                         * table from a direct read (same numbers, just sampled now) and the
+                         * daemon's view of pressure below it. */
+                        int rc = cmd_status_direct(o);
+                        print_pressure_table(j);
+                        json_object_put(j);
+                        return rc;
+                }
+                if (r == 0) {
+                        puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+                        json_object_put(j);
+                        return EXIT_SUCCESS;
+                }
+                if (r != -ENOENT && r != -ECONNREFUSED)
+                        log_warning_errno(
+                            r, "memagentd at %s did not answer: %m; reading the kernel directly",
+                            o->api_socket);
+        }
+        return cmd_status_direct(o);
+}
+
+static int cmd_status_direct(const struct opts *o)
 {
         _cleanup_close_ int cg = -1, proc = -1, sys = -1;
         char why[1024];
@@ -180,6 +248,74 @@ static int cmd_status(const struct opts *o)
                 status_print_table(stdout, &ns, &m);
         model_done(&m);
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static int cmd_explain(const struct opts *o)
+{
+        struct json_object *j = NULL, *ds;
+        char req[32];
+        snprintf(req, sizeof(req), "explain %u", o->last);
+        int r = daemon_request(o->api_socket, req, &j);
+        if (r == -ENOENT || r == -ECONNREFUSED) {
+                fprintf(stderr,
+                        "memagent: memagentd is not running (nothing listens on %s); start it, "
+                        "or pass --api-socket\n",
+                        o->api_socket);
+                return EXIT_FAILURE;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Failed to ask memagentd at %s: %m", o->api_socket);
+                return EXIT_FAILURE;
+        }
+        if (o->json) {
+                puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(j);
+                return EXIT_SUCCESS;
+        }
+        if (!json_object_object_get_ex(j, "decisions", &ds) || json_object_array_length(ds) == 0) {
+                printf("No decisions yet: memagentd has not needed to act.\n");
+                json_object_put(j);
+                return EXIT_SUCCESS;
+        }
+        for (size_t i = 0; i < json_object_array_length(ds); i++) {
+                struct json_object *d = json_object_array_get_idx(ds, i), *v, *x;
+#define S(obj, k) (json_object_object_get_ex((obj), (k), &x) ? json_object_get_string(x) : "")
+#define U(obj, k)                                                                                  \
+        (json_object_object_get_ex((obj), (k), &x) ? (unsigned long long)json_object_get_uint64(x) \
+                                                   : 0ull)
+                printf("#%llu %s  %s pressure %s (%s)\n", U(d, "id"), S(d, "time"), S(d, "scope"),
+                       S(d, "level"), S(d, "signals"));
+                if (json_object_object_get_ex(d, "victim", &v) && v) {
+                        printf("   %s %s%s: %s\n", S(d, "action"), S(v, "name"),
+                               json_object_object_get_ex(d, "dry_run", &x) &&
+                                       json_object_get_boolean(x)
+                                   ? " (dry run)"
+                                   : "",
+                               S(v, "reason"));
+                        printf("   cgroup %s\n", S(v, "cgroup"));
+                }
+                printf("   outcome: %s", S(d, "outcome"));
+                if (U(d, "freed_bytes")) {
+                        char b[FORMAT_BYTES_MAX];
+                        printf(", freed %s", format_bytes_iec(U(d, "freed_bytes"), b, sizeof(b)));
+                }
+                printf("; %llu candidates, %llu protected; decided %.1f ms after the first signal "
+                       "(%s)\n",
+                       U(d, "candidates"), U(d, "excluded"),
+                       (double)U(d, "trigger_to_decision_usec") / 1000.0, S(d, "trigger"));
+                struct json_object *ru;
+                if (json_object_object_get_ex(d, "runners_up", &ru))
+                        for (size_t k = 0; k < json_object_array_length(ru); k++) {
+                                struct json_object *c = json_object_array_get_idx(ru, k);
+                                printf("   runner-up %zu: %s: %s\n", k + 1, S(c, "name"),
+                                       S(c, "reason"));
+                        }
+#undef S
+#undef U
+        }
+        json_object_put(j);
+        return EXIT_SUCCESS;
 }
 
 static uint64_t mono_usec(void)
@@ -265,6 +401,9 @@ int main(int argc, char **argv)
                 OPT_SYS_ROOT,
                 OPT_WORKLOAD_ROOT,
                 OPT_LOG_LEVEL,
+                OPT_API_SOCKET,
+                OPT_DIRECT,
+                OPT_LAST,
                 OPT_CGROUP,
                 OPT_KIND,
                 OPT_STALL,
@@ -280,6 +419,9 @@ int main(int argc, char **argv)
                 { "sys-root", required_argument, NULL, OPT_SYS_ROOT },
                 { "workload-root", required_argument, NULL, OPT_WORKLOAD_ROOT },
                 { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+                { "api-socket", required_argument, NULL, OPT_API_SOCKET },
+                { "direct", no_argument, NULL, OPT_DIRECT },
+                { "last", required_argument, NULL, OPT_LAST },
                 { "cgroup", required_argument, NULL, OPT_CGROUP },
                 { "kind", required_argument, NULL, OPT_KIND },
                 { "stall-ms", required_argument, NULL, OPT_STALL },
@@ -299,6 +441,8 @@ int main(int argc, char **argv)
                 .window_usec = 500000,
                 .timeout_ms = 60000,
                 .count = 1,
+                .api_socket = MEMAGENT_API_SOCKET_DEFAULT,
+                .last = 10,
         };
         uint64_t v;
         int c, r;
@@ -399,6 +543,8 @@ int main(int argc, char **argv)
         }
         if (streq(cmd, "status"))
                 return cmd_status(&o);
+        if (streq(cmd, "explain"))
+                return cmd_explain(&o);
         if (streq(cmd, "psi-wait"))
                 return cmd_psi_wait(&o);
         if (streq(cmd, "version")) {

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+// Every eviction decision, with its reasons, kept in a ring for `memagent explain`.
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DECISION_RUNNERS_UP 3
+
+struct decision_candidate {
+        char name[96];
+        char cgroup[256];
+        char qos[16];
+        uint64_t current_bytes, working_set_bytes, request_bytes;
+        char reason[256];
+};
+
+struct decision {
+        uint64_t id;
+        uint64_t time_realtime_usec, time_mono_usec;
+        char scope[16];    /* "node", "kubepods" */
+        char level[16];    /* "medium", "critical" */
+        char trigger[32];  /* "psi", "memory.events", "sample" */
+        char signals[192]; /* pressure_describe() of the scope */
+        uint64_t available_bytes, total_bytes;
+        double psi_some_pct, psi_full_pct;
+        char action[16]; /* "kill", "terminate", "none" */
+        bool dry_run;
+        bool has_victim;
+        struct decision_candidate victim;
+        struct decision_candidate runners_up[DECISION_RUNNERS_UP];
+        unsigned n_runners_up;
+        unsigned n_candidates, n_excluded;
+        char outcome[64]; /* "killed", "exited on its own", "would kill (dry run)", ... */
+        uint64_t freed_bytes;
+        uint64_t trigger_to_decision_usec; /* from the trigger's wake-up to the choice */
+        uint64_t decision_to_empty_usec;   /* from the choice to the cgroup being empty */
+        bool done;                         /* outcome final */
+};
+
+struct decision_log {
+        struct decision *ring;
+        size_t size, count; /* count grows to size, then the oldest is overwritten */
+        size_t head;        /* next slot */
+        uint64_t next_id;
+};
+
+int decision_log_init(struct decision_log *l, size_t size);
+void decision_log_done(struct decision_log *l);
+/* Returns a zeroed record with id and times set; valid until the ring wraps over it. */
+struct decision *decision_log_new(struct decision_log *l);
+/* The record with this id if still in the ring, else NULL. */
+struct decision *decision_log_find(struct decision_log *l, uint64_t id);
+/* The last n records (newest first) as a JSON array; new reference. */
+struct json_object *decision_log_json(const struct decision_log *l, size_t n);
+struct json_object *decision_to_json(const struct decision *d);
