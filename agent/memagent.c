@@ -89,7 +89,7 @@ static int parse_uint(const char *opt, const char *s, uint64_t max, uint64_t *re
         return 0;
 }
 
-static int add_workload_root(struct opts *o, const char *arg)
+static int add_workload_root(struct opts *o, char *arg)
 {
         if (!o->roots_set) {
                 o->n_roots = 0;
@@ -122,6 +122,8 @@ static int add_workload_root(struct opts *o, const char *arg)
                         arg);
                 return -EINVAL;
         }
+        for (size_t n = strlen(arg); n > 1 && arg[n - 1] == '/'; n--)
+                arg[n - 1] = '\0'; /* "/system.slice/" names the same cgroup */
         o->roots[o->n_roots++] = (struct workload_root){ arg, (enum qos_class)qos };
         return 0;
 }

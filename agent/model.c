@@ -159,7 +159,9 @@ bool kube_parse_container(const char *name, char ret_id[KUBE_ID_MAX], const char
                         break;
                 }
         }
-        if (len == 0 || len >= KUBE_ID_MAX)
+        /* Runtimes name containers by 64-hex ids; a bare directory name (cgroupfs) must be one,
+         * so that stray directories inside a pod are not taken for containers. */
+        if (len == 0 || len >= KUBE_ID_MAX || (id == name && len != 64))
                 return false;
         for (size_t i = 0; i < len; i++)
                 if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))

@@ -69,9 +69,13 @@ int parse_cg_value(const char *buf, uint64_t *ret, struct parse_error *err)
                         return fail(err, 1, "expected a number or \"max\", got \"%s\"",
                                     excerpt(buf, ex, sizeof(ex)));
         }
-        if (*p == '\n')
-                p++;
-        if (*p != '\0')
+        /* The kernel ends the value with a newline: without it the file was cut short. */
+        if (*p != '\n')
+                return fail(err, 1,
+                            *p ? "trailing text after value: \"%s\""
+                               : "no newline after the value (file truncated?): \"%s\"",
+                            excerpt(buf, ex, sizeof(ex)));
+        if (p[1] != '\0')
                 return fail(err, 1, "trailing text after value: \"%s\"",
                             excerpt(buf, ex, sizeof(ex)));
         *ret = v;

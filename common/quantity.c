@@ -53,6 +53,11 @@ int quantity_parse_bytes(const char *s, uint64_t *ret_bytes)
         }
         if (!seen_digit)
                 return -EINVAL;
+        /* "1.50000" is "1.5": trailing fraction zeros only cost precision headroom. */
+        while (frac_digits > 0 && mant % 10 == 0) {
+                mant /= 10;
+                frac_digits--;
+        }
 
         /* Suffix: multiply by base^exp, or divide by 10^3 for milli. */
         unsigned base = 10, exp = 0;
