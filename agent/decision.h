@@ -33,7 +33,7 @@ struct decision {
         struct decision_candidate runners_up[DECISION_RUNNERS_UP];
         unsigned n_runners_up;
         unsigned n_candidates, n_excluded;
-        char outcome[64]; /* "killed", "exited on its own", "would kill (dry run)", ... */
+        char outcome[112]; /* "killed", "exited on its own", "would kill (dry run)", ... */
         uint64_t freed_bytes;
         uint64_t trigger_to_decision_usec; /* from the trigger's wake-up to the choice */
         uint64_t decision_to_empty_usec;   /* from the choice to the cgroup being empty */

@@ -22,11 +22,14 @@ const char *pressure_level_to_string(enum pressure_level l)
 static enum pressure_level raw_level(const struct pressure_params *p, uint64_t avail, bool psi,
                                      double some, double full)
 {
-        if (avail < p->avail_critical_bytes || (psi && full >= p->psi_critical_full))
+        /* A PSI threshold of 0 disables that signal. */
+        if (avail < p->avail_critical_bytes ||
+            (psi && p->psi_critical_full > 0 && full >= p->psi_critical_full))
                 return LEVEL_CRITICAL;
-        if (avail < p->avail_medium_bytes || (psi && full >= p->psi_medium_full))
+        if (avail < p->avail_medium_bytes ||
+            (psi && p->psi_medium_full > 0 && full >= p->psi_medium_full))
                 return LEVEL_MEDIUM;
-        if (avail < p->avail_low_bytes || (psi && some >= p->psi_low_some))
+        if (avail < p->avail_low_bytes || (psi && p->psi_low_some > 0 && some >= p->psi_low_some))
                 return LEVEL_LOW;
         return LEVEL_NONE;
 }

@@ -18,7 +18,7 @@ const char *pressure_level_to_string(enum pressure_level l);
 struct pressure_params {
         /* memory.available thresholds, already resolved to bytes for this scope's total. */
         uint64_t avail_low_bytes, avail_medium_bytes, avail_critical_bytes;
-        /* Share of wall time stalled since the previous sample, percent. */
+        /* Share of wall time stalled since the previous sample, percent; 0 disables. */
         double psi_low_some, psi_medium_full, psi_critical_full;
         unsigned raise_samples;   /* consecutive samples above a level before it rises */
         uint64_t clear_hold_usec; /* how long below a level before it clears */

@@ -47,6 +47,8 @@ struct options {
         double rate_mib_s;
         double hot_pct;
         double duration_s;
+        double hold_s;       /* exit this long after the allocation is done (0: no limit) */
+        bool ignore_sigterm; /* a process that will not leave when asked: it leaves on its own */
         uint64_t report_ms;
         uint64_t pass_sleep_ms;
         const char *file_path;
@@ -125,13 +127,15 @@ static void usage(FILE *out)
                 "  --report-ms MS      periodic report interval, 0 = none (default 1000)\n"
                 "  --ready-file PATH   create PATH (containing the pid) once allocated\n"
                 "  --thp MODE          default, on (MADV_HUGEPAGE), off (MADV_NOHUGEPAGE)\n"
+                "  --hold-s S          exit S seconds after the allocation is done\n"
+                "  --ignore-sigterm    ignore SIGTERM (leave only by SIGINT, SIGKILL, a deadline)\n"
                 "  --help              this text\n"
                 "\n"
                 "Output (stdout, one line each): memhog=start|ready|report|final followed by\n"
                 "key=value pairs: pid t_ms phase alloc_mib hot_mib passes touched_pages\n"
                 "pages_per_s (since the previous report) avg_pages_per_s (since ready, or\n"
                 "since start while allocating) alloc_ms; final adds reason=signal|duration|\n"
-                "alloc-done|alloc-failed|size-reached.\n"
+                "alloc-done|alloc-failed|size-reached|hold-done.\n"
                 "Exit: 0 done, 1 failed while running, 2 bad usage.\n");
 }
 
@@ -174,7 +178,7 @@ static bool takes_value(const char *name)
         static const char *const names[] = {
                 "--size-mib",  "--rate-mib",      "--hot-pct", "--duration-s",
                 "--report-ms", "--pass-sleep-ms", "--file",    "--ready-file",
-                "--fill",      "--touch",         "--thp",
+                "--fill",      "--touch",         "--thp",         "--hold-s",
         };
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
                 if (strcmp(name, names[i]) == 0)
@@ -195,6 +199,10 @@ static int parse_args(int argc, char **argv, struct options *o)
                         return -1;
                 if (strcmp(a, "--grow-forever") == 0) {
                         o->grow_forever = true;
+                        continue;
+                }
+                if (strcmp(a, "--ignore-sigterm") == 0) {
+                        o->ignore_sigterm = true;
                         continue;
                 }
                 if (strcmp(a, "--exit-after-alloc") == 0) {
@@ -238,6 +246,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 } else if (strcmp(name, "--duration-s") == 0) {
                         if (!parse_double(v, 0.0, 1e7, &o->duration_s))
                                 return bad_usage("--duration-s wants seconds >= 0, got '%s'", v);
+                } else if (strcmp(name, "--hold-s") == 0) {
+                        if (!parse_double(v, 0.0, 1e7, &o->hold_s))
+                                return bad_usage("--hold-s wants seconds >= 0, got '%s'", v);
                 } else if (strcmp(name, "--report-ms") == 0) {
                         if (!parse_u64(v, 86400000ull, &o->report_ms))
                                 return bad_usage("--report-ms wants milliseconds >= 0, got '%s'",
@@ -463,7 +474,10 @@ int main(int argc, char **argv)
 
         struct sigaction sa = { .sa_handler = on_signal };
         sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
+        if (o.ignore_sigterm)
+                signal(SIGTERM, SIG_IGN);
+        else
+                sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
 
         struct hog h = { .file_fd = -1 };
@@ -552,6 +566,10 @@ int main(int argc, char **argv)
                 }
                 if (deadline_passed(&h, &o)) {
                         reason = "duration";
+                        break;
+                }
+                if (o.hold_s > 0 && (double)(now_ns() - h.alloc_done_ns) / 1e9 >= o.hold_s) {
+                        reason = "hold-done";
                         break;
                 }
                 if (o.hot_pct > 0 && hot_pages(&h, &o) > 0)

@@ -117,6 +117,29 @@ static void test_psi_stall_share_from_totals(void **state)
         assert_int_equal(st.raw, LEVEL_NONE);
 }
 
+static void test_zero_psi_threshold_disables(void **state)
+{
+        (void)state;
+        struct pressure_params p = params;
+        p.psi_low_some = 0;
+        p.psi_medium_full = 0;
+        p.psi_critical_full = 0;
+        struct pressure_state st = { 0 };
+        struct pressure_input in = { .total_bytes = 1024 * MiB,
+                                     .available_bytes = 900 * MiB,
+                                     .has_psi = true,
+                                     .now_usec = SEC };
+        pressure_update(&st, &p, &in);
+        in.now_usec = 2 * SEC; /* no stall at all: must not read as >= 0 % */
+        pressure_update(&st, &p, &in);
+        assert_int_equal(st.raw, LEVEL_NONE);
+        in.now_usec = 3 * SEC;
+        in.psi_full_total_usec = 900000; /* 90 % stalled, but every PSI threshold is off */
+        in.psi_some_total_usec = 900000;
+        pressure_update(&st, &p, &in);
+        assert_int_equal(st.raw, LEVEL_NONE);
+}
+
 static void test_raise_samples_one_acts_at_once(void **state)
 {
         (void)state;
@@ -148,6 +171,7 @@ int main(void)
                 cmocka_unit_test(test_one_quiet_sample_does_not_clear),
                 cmocka_unit_test(test_clears_to_the_level_seen),
                 cmocka_unit_test(test_psi_stall_share_from_totals),
+                cmocka_unit_test(test_zero_psi_threshold_disables),
                 cmocka_unit_test(test_raise_samples_one_acts_at_once),
                 cmocka_unit_test(test_describe),
         };

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: Apache-2.0
+// memagentd: the node daemon. Parses its configuration and hands over to the manager, which
+// owns the event loop (agent/manager.c). Nothing else lives here.
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/daemon-config.h"
+#include "agent/manager.h"
+#include "common/log.h"
+#include "common/quantity.h"
+
+#define EXIT_REFUSED 2
+
+struct daemon {
+        struct agent_config cfg;
+        struct workload_root *roots; /* one allocation, see agent_config_workload_roots() */
+        size_t n_roots;
+};
+
+static int daemon_params_from_config(struct daemon *d, struct daemon_params *p)
+{
+        struct workload_root *roots = NULL;
+        size_t n = 0;
+        int r = agent_config_workload_roots(&d->cfg, &roots, &n);
+        if (r < 0)
+                return r;
+        free(d->roots);
+        d->roots = roots;
+        d->n_roots = n;
+
+        const struct agent_config *c = &d->cfg;
+        *p = (struct daemon_params){
+                .cgroup_root = c->cgroup_root,
+                .proc_root = c->proc_root,
+                .sys_root = c->sys_root,
+                .workload_roots = d->roots,
+                .n_workload_roots = d->n_roots,
+                .sample_interval_usec = c->sample_interval_usec,
+                .fast_sample_interval_usec = c->fast_sample_interval_usec,
+                .psi_window_usec = c->psi_window_usec,
+                .psi_low_some = c->psi_low_some,
+                .psi_medium_full = c->psi_medium_full,
+                .psi_critical_full = c->psi_critical_full,
+                .raise_samples = (unsigned)c->raise_samples,
+                .clear_hold_usec = c->clear_hold_usec,
+                .dry_run = c->dry_run,
+                .policies = (const char *const *)c->eviction_policies.items,
+                .n_policies = c->eviction_policies.n,
+                .plugin_dir = c->plugin_dir,
+                .protected_globs = (const char *const *)c->protected_cgroups.items,
+                .n_protected = c->protected_cgroups.n,
+                .avoid_globs = (const char *const *)c->avoid_cgroups.items,
+                .n_avoid = c->avoid_cgroups.n,
+                .kill_cooldown_usec = c->kill_cooldown_usec,
+                .max_kills_per_minute = (unsigned)c->max_kills_per_minute,
+                .grace_period_usec = c->grace_period_usec,
+                .api_socket = c->api_socket,
+                .decision_log_size = (size_t)c->decision_log_size,
+        };
+#define T(x) { x.is_percent, x.percent, x.bytes }
+        p->avail_low = (struct avail_threshold)T(c->memory_available_low);
+        p->avail_medium = (struct avail_threshold)T(c->memory_available_medium);
+        p->avail_critical = (struct avail_threshold)T(c->memory_available_critical);
+#undef T
+        return 0;
+}
+
+static int on_reload(struct manager *m, void *userdata)
+{
+        struct daemon *d = userdata;
+        struct daemon_params p;
+        int r = agent_config_reload(&d->cfg);
+        if (r <= 0)
+                return r; /* nothing changed, or an error that kept the old config (logged) */
+        log_set_max_level(d->cfg.log_level);
+        r = daemon_params_from_config(d, &p);
+        if (r < 0)
+                return log_error_errno(r, "Failed to apply the reloaded configuration: %m");
+        r = manager_apply_params(m, &p);
+        if (r < 0)
+                return log_error_errno(r, "Failed to apply the reloaded configuration, keeping the "
+                                          "running policies: %m");
+        log_info("Configuration reloaded from %s (%d keys changed)", d->cfg.config_path, r);
+        return 0;
+}
+
+static const char *threshold_text(const struct config_bytes_or_percent *t, char *buf, size_t size)
+{
+        if (t->is_percent)
+                snprintf(buf, size, "%g%%", t->percent);
+        else
+                format_bytes_iec(t->bytes, buf, size);
+        return buf;
+}
+
+int main(int argc, char *argv[])
+{
+        struct daemon d = { 0 };
+        struct daemon_params p;
+        struct manager *m = NULL;
+        char why[1024] = "";
+        int r;
+
+        log_set_ident("memagentd");
+        log_set_target(LOG_TARGET_AUTO);
+        r = agent_config_load(argc, argv, &d.cfg);
+        if (r < 0)
+                return EXIT_REFUSED;
+        if (r == 0) {
+                agent_config_free(&d.cfg);
+                return EXIT_SUCCESS;
+        }
+        log_set_max_level(d.cfg.log_level);
+        if (daemon_params_from_config(&d, &p) < 0) {
+                agent_config_free(&d.cfg);
+                return EXIT_FAILURE;
+        }
+        r = manager_new(&p, &m, why, sizeof(why));
+        if (r == -EMEDIUMTYPE) {
+                log_error("%s", why);
+                free(d.roots);
+                agent_config_free(&d.cfg);
+                return EXIT_REFUSED;
+        }
+        if (r < 0) {
+                free(d.roots);
+                agent_config_free(&d.cfg);
+                return EXIT_FAILURE;
+        }
+        char lo[32], me[32], cr[32];
+        log_info("memagentd %s watching %s: memory.available low <%s, medium <%s (terminate), "
+                 "critical <%s (kill); policies %s%s",
+                 MEMAGENT_VERSION, d.cfg.cgroup_root,
+                 threshold_text(&d.cfg.memory_available_low, lo, sizeof(lo)),
+                 threshold_text(&d.cfg.memory_available_medium, me, sizeof(me)),
+                 threshold_text(&d.cfg.memory_available_critical, cr, sizeof(cr)),
+                 d.cfg.eviction_policies.n ? d.cfg.eviction_policies.items[0] : "?",
+                 d.cfg.dry_run ? "; DRY RUN: decisions are recorded, nothing is killed" : "");
+        r = manager_run(m, on_reload, &d);
+        manager_free(m);
+        free(d.roots);
+        agent_config_free(&d.cfg);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
