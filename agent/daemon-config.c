@@ -36,16 +36,6 @@ static int check_api_socket(const char *s, char *err, size_t err_size)
         return 0;
 }
 
-static int check_url(const char *s, char *err, size_t err_size)
-{
-        if (!*s)
-                return 0;
-        if ((strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]))
-                return 0;
-        snprintf(err, err_size, "must be an http:// or https:// URL, or \"\" for none");
-        return -EINVAL;
-}
-
 /* "PATH[=QOS]": what memagent's --workload-root takes too. */
 static int check_workload_root(const char *s, char *err, size_t err_size)
 {
@@ -158,17 +148,19 @@ static const struct config_entry entries[] = {
                           "The policy chain that ranks victims, first decides: qos (built in), "
                           "NAME[:ARGS] for pluginDir/memagent-policy-NAME.so, or an absolute "
                           "path."),
-        CONFIG_ENTRY_STRING(C, plugin_dir, "pluginDir", "/usr/lib/memagent/plugins",
-                            check_absolute_path, "PATH", RESTART,
-                            "Where policy plugins are looked up."),
+        CONFIG_ENTRY_STRING(C, plugin_dir, "pluginDir", MEMAGENT_PLUGIN_DIR, check_absolute_path,
+                            "PATH", RESTART,
+                            "Where policy plugins are looked up (where they are installed)."),
         CONFIG_ENTRY_STRV(C, protected_cgroups, "protectedCgroups", "", check_cgroup_glob,
                           "GLOB,...", RELOAD,
-                          "fnmatch(3) patterns of cgroup paths (relative to the cgroup root) "
-                          "that are never evicted or killed."),
+                          "fnmatch(3) patterns of cgroup paths (relative to the cgroup root; "
+                          "'*' also matches '/') that are never evicted or killed; the "
+                          "user.oomd_omit xattr on a root-owned cgroup does the same."),
         CONFIG_ENTRY_STRV(C, avoid_cgroups, "avoidCgroups", "", check_cgroup_glob, "GLOB,...",
                           RELOAD,
-                          "fnmatch(3) patterns of cgroup paths that are chosen only when no "
-                          "other candidate is left."),
+                          "fnmatch(3) patterns of cgroup paths ('*' also matches '/') that are "
+                          "chosen only when no other candidate is left; also the user.oomd_avoid "
+                          "xattr on a root-owned cgroup."),
         CONFIG_ENTRY_DURATION(C, kill_cooldown_usec, "killCooldown", "5s", "0", "10m", RELOAD,
                               "Pause after a kill before the next one, so that the kernel can "
                               "free the memory and pressure can fall."),
@@ -183,8 +175,14 @@ static const struct config_entry entries[] = {
                          "How many recent decisions the local API keeps."),
         CONFIG_ENTRY_ENUM(C, log_level, "logLevel", "info", log_levels, RELOAD,
                           "Most verbose level logged."),
-        CONFIG_ENTRY_STRING(C, scheduler_url, "schedulerUrl", "", check_url, "URL", RESTART,
-                            "memschedd's base URL (http:// or https://); \"\" for none."),
+        CONFIG_ENTRY_BOOL(C, bpf_enabled, "bpfEnabled", "true", RESTART,
+                          "Load the BPF memory signals (reclaim stall time per cgroup, the kernel "
+                          "OOM killer's victims). Without BTF or CAP_BPF/CAP_PERFMON the agent "
+                          "runs on PSI alone and says so once."),
+        CONFIG_ENTRY_DURATION(C, bpf_stall_threshold_usec, "bpfStallThreshold", "100ms", "0", "10s",
+                              RESTART,
+                              "A single reclaim stall at least this long is reported as an event "
+                              "(logged at debug level); shorter ones are only counted."),
 };
 
 #undef C

@@ -42,8 +42,9 @@ struct agent_config {
 
         char *api_socket; /* "" for no local API */
         int64_t decision_log_size;
-        int log_level;       /* LOG_ERR .. LOG_DEBUG, for log_set_max_level() */
-        char *scheduler_url; /* "" for none */
+        int log_level; /* LOG_ERR .. LOG_DEBUG, for log_set_max_level() */
+        bool bpf_enabled;
+        uint64_t bpf_stall_threshold_usec;
 
         /* Not keys: where the values came from, for agent_config_reload(). */
         char *config_path;         /* the file read, or to read on reload */

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/bpfsig.h"
 #include "agent/decision.h"
 #include "agent/kill.h"
 #include "agent/mode.h"
@@ -97,6 +98,11 @@ struct manager {
         int listen_fd;
         sd_event_source *api_src;
         bool ready_sent;
+        /* BPF memory signals, NULL when unavailable (the agent runs on PSI alone) */
+        struct bpfsig *bpf;
+        sd_event_source *bpf_src;
+        uint64_t kernel_oom_kills, stall_events;
+        bool oom_seen;
         int (*reload)(struct manager *m, void *userdata);
         void *reload_userdata;
 };
@@ -148,7 +154,7 @@ static enum pressure_level manager_level(const struct manager *m, enum scope_id 
 static bool glob_match(const char *const *globs, size_t n, const char *path)
 {
         for (size_t i = 0; i < n; i++)
-                if (fnmatch(globs[i], path, FNM_PATHNAME) == 0 || fnmatch(globs[i], path, 0) == 0)
+                if (fnmatch(globs[i], path, 0) == 0) /* no FNM_PATHNAME: a star may cross a slash */
                         return true;
         return false;
 }
@@ -198,6 +204,7 @@ static void fill_candidate(const struct manager *m, struct memagent_candidate *c
                 .growth_bytes_per_sec = c->growth_bytes_per_sec,
                 .psi_some_avg10 = s->psi.some.avg10,
                 .psi_full_avg10 = s->psi.full.avg10,
+                .reclaim_stall_usec = s->reclaim_stall_usec,
         };
 }
 
@@ -469,6 +476,10 @@ static void tick(struct manager *m, const char *why)
         if (node_sample(m->proc_fd, m->sys_fd, &m->node, m->scratch, SCRATCH_SIZE) == 0)
                 m->have_node = true;
         model_sample(&m->model, m->scratch, SCRATCH_SIZE);
+        if (m->bpf) {
+                (void)bpfsig_consume(m->bpf); /* stall events do not wake us: drain them here */
+                bpfsig_fill_model(m->bpf, &m->model);
+        }
 
         if (!m->have_node)
                 return;
@@ -705,6 +716,98 @@ static void arm_triggers(struct manager *m)
                 arm_one_trigger(m, SCOPE_KUBEPODS, m->model.kubepods.dfd, "memory.pressure");
 }
 
+/* ---- BPF memory signals ---- */
+
+static const char *cgroup_path_of(struct manager *m, uint64_t id)
+{
+        if (m->model.has_kubepods && m->model.kubepods.id == id)
+                return m->model.kubepods.path;
+        for (size_t i = 0; i < m->model.n_pods; i++) {
+                struct pod *p = &m->model.pods[i];
+                if (p->cg.id == id)
+                        return p->cg.path;
+                for (size_t j = 0; j < p->n_containers; j++)
+                        if (p->containers[j].cg.id == id)
+                                return p->containers[j].cg.path;
+        }
+        for (size_t i = 0; i < m->model.n_workloads; i++)
+                if (m->model.workloads[i].cg.id == id)
+                        return m->model.workloads[i].cg.path;
+        return NULL;
+}
+
+static void on_bpf_event(const union bpfsig_event *ev, void *userdata)
+{
+        struct manager *m = userdata;
+        if (ev->type == MEMSIG_EV_OOM_VICTIM) {
+                const struct memsig_oom_event *o = &ev->oom;
+                const char *cg = cgroup_path_of(m, o->victim_cgroup_id);
+                char rss[FORMAT_BYTES_MAX];
+                m->kernel_oom_kills++;
+                m->oom_seen = true;
+                m->refresh_needed = true;
+                log_warning(
+                    "The kernel OOM killer took pid %u (%.16s) in %s, anon rss %s: memagent "
+                    "did not get there first",
+                    o->victim_tgid, o->victim_comm, cg ? cg : "a cgroup memagent does not track",
+                    format_bytes_iec(o->anon_rss_pages * 4096, rss, sizeof(rss)));
+        } else if (ev->type == MEMSIG_EV_STALL) {
+                const struct memsig_stall_event *st = &ev->stall;
+                const char *cg = cgroup_path_of(m, st->cgroup_id);
+                m->stall_events++;
+                log_debug("Reclaim stall of %llu us in %s (pid %u, %.16s)",
+                          (unsigned long long)(st->duration_ns / 1000), cg ? cg : "?", st->pid,
+                          st->comm);
+        }
+}
+
+static int on_bpf_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct manager *m = userdata;
+        (void)s;
+        (void)fd;
+        (void)revents;
+        m->oom_seen = false;
+        (void)bpfsig_consume(m->bpf);
+        if (m->oom_seen)
+                run_tick(m, "oom");
+        return 0;
+}
+
+static void setup_bpf(struct manager *m)
+{
+        char why[512] = "";
+        if (!m->p.bpf_enabled) {
+                log_info("BPF memory signals off (bpfEnabled=false): running on PSI and "
+                         "memory.available alone");
+                return;
+        }
+        struct bpfsig_opts o = {
+                .stall_threshold_usec = m->p.bpf_stall_threshold_usec,
+                .pin_dir = BPFSIG_PIN_DIR_DEFAULT,
+                .lazy_stall_events = true,
+                .why = why,
+                .why_size = sizeof(why),
+        };
+        int r = bpfsig_open(&o, &m->bpf);
+        if (r < 0) {
+                log_notice(
+                    "BPF memory signals unavailable: %s; running on PSI and memory.available alone",
+                    why[0] ? why : strerror(-r));
+                m->bpf = NULL;
+                return;
+        }
+        bpfsig_set_event_cb(m->bpf, on_bpf_event, m);
+        r = sd_event_add_io(m->event, &m->bpf_src, bpfsig_event_fd(m->bpf), EPOLLIN, on_bpf_ready,
+                            m);
+        if (r < 0)
+                log_warning_errno(r, "Failed to watch the BPF ring buffer: %m; OOM victims will be "
+                                     "seen on the next sample");
+        log_info("BPF memory signals attached with %s: %s",
+                 bpfsig_attach_to_string(bpfsig_attach_type(m->bpf)),
+                 bpfsig_attached_hooks(m->bpf));
+}
+
 /* ---- local API ---- */
 
 static struct json_object *daemon_status_json(struct manager *m)
@@ -740,6 +843,14 @@ static struct json_object *daemon_status_json(struct manager *m)
         json_object_object_add(dm, "dry_run", json_object_new_boolean(m->p.dry_run));
         json_object_object_add(dm, "kills_total", json_object_new_uint64(m->kills_total));
         json_object_object_add(dm, "decisions_total", json_object_new_uint64(m->decisions_total));
+        json_object_object_add(
+            dm, "bpf_attach",
+            m->bpf ? json_object_new_string(bpfsig_attach_to_string(bpfsig_attach_type(m->bpf)))
+                   : NULL);
+        json_object_object_add(dm, "kernel_oom_kills_total",
+                               json_object_new_uint64(m->kernel_oom_kills));
+        json_object_object_add(dm, "reclaim_stall_events_total",
+                               json_object_new_uint64(m->stall_events));
         json_object_object_add(root, "daemon", dm);
         return root;
 }
@@ -967,6 +1078,7 @@ int manager_new(const struct daemon_params *p, struct manager **ret, char *why, 
         m->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         arm_kubepods_watch(m);
         arm_triggers(m);
+        setup_bpf(m);
         r = setup_api(m);
         if (r < 0) {
                 manager_free(m);
@@ -988,6 +1100,8 @@ void manager_free(struct manager *m)
         if (!m)
                 return;
         inflight_clear(m);
+        m->bpf_src = sd_event_source_disable_unref(m->bpf_src);
+        bpfsig_free(m->bpf);
         for (enum scope_id i = 0; i < _SCOPE_MAX; i++) {
                 m->scopes[i].trig_src = sd_event_source_disable_unref(m->scopes[i].trig_src);
                 if (m->scopes[i].trig.fd >= 0)

@@ -40,6 +40,8 @@ struct daemon_params {
         unsigned max_kills_per_minute;
         uint64_t grace_period_usec;
         const char *api_socket; /* "" or NULL: no local API */
+        bool bpf_enabled;
+        uint64_t bpf_stall_threshold_usec;
         size_t decision_log_size;
 };
 
@@ -50,7 +52,8 @@ struct manager;
 int manager_new(const struct daemon_params *p, struct manager **ret, char *why, size_t why_size);
 /* Runs until SIGTERM/SIGINT. SIGHUP calls reload(userdata) which may call
  * manager_apply_params(). Returns 0 on a clean exit, negative errno on failure. */
-int manager_run(struct manager *m, int (*reload)(struct manager *m, void *userdata), void *userdata);
+int manager_run(struct manager *m, int (*reload)(struct manager *m, void *userdata),
+                void *userdata);
 /* Applies reloadable parameters (thresholds, intervals, policies, protection, dry run). */
 int manager_apply_params(struct manager *m, const struct daemon_params *p);
 void manager_free(struct manager *m);

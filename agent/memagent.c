@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "agent/bpfsig.h"
 #include "agent/client.h"
 #include "agent/mode.h"
 #include "agent/model.h"
@@ -236,6 +237,13 @@ static int cmd_status_direct(const struct opts *o)
         if (model_discover(&m, cg, o->roots, o->n_roots) < 0)
                 return EXIT_FAILURE;
         model_sample(&m, scratch, SCRATCH_SIZE);
+        /* Reclaim stall time from BPF, when memagentd (or 'memagent trace') has its per-cgroup
+         * map pinned; otherwise reclaim_stall_usec stays null. */
+        struct bpfsig *bs = NULL;
+        if (bpfsig_open_pinned(NULL, &bs) == 0) {
+                bpfsig_fill_model(bs, &m);
+                bpfsig_free(bs);
+        }
 
         if (o->json) {
                 struct json_object *j = status_to_json(&ns, &m);
@@ -457,6 +465,8 @@ int main(int argc, char **argv)
                 return argc < 2 ? EXIT_REFUSED : EXIT_SUCCESS;
         }
         const char *cmd = argv[1];
+        if (streq(cmd, "trace"))
+                return cmd_trace(argc - 1, argv + 1);
         optind = 2;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 switch (c) {

@@ -58,6 +58,8 @@ static int daemon_params_from_config(struct daemon *d, struct daemon_params *p)
                 .grace_period_usec = c->grace_period_usec,
                 .api_socket = c->api_socket,
                 .decision_log_size = (size_t)c->decision_log_size,
+                .bpf_enabled = c->bpf_enabled,
+                .bpf_stall_threshold_usec = c->bpf_stall_threshold_usec,
         };
 #define T(x) { x.is_percent, x.percent, x.bytes }
         p->avail_low = (struct avail_threshold)T(c->memory_available_low);

@@ -98,6 +98,7 @@ static void add_cgroup_fields(struct json_object *o, const struct cgroup *c)
         SET(o, "cgroup_id", json_object_new_uint64(c->id));
         SET(o, "memory", memory_json(&c->s));
         SET(o, "psi", psi_json(&c->s.psi, c->s.have & CG_HAVE(CGF_PRESSURE)));
+        SET(o, "reclaim_stall_usec", u64_or_null(c->s.reclaim_stall_usec, c->s.has_reclaim_stall));
         SET(o, "events", events_json(&c->s));
         SET(o, "numa", cg_numa_json(&c->s));
 }
@@ -189,7 +190,9 @@ static const char *bytes_cell(uint64_t v, bool have, char *buf)
 static void print_row(FILE *f, const char *qos, const char *name, const struct cg_sample *s)
 {
         char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX], d[FORMAT_BYTES_MAX];
-        char some[16] = "-", full[16] = "-", oom[24] = "-";
+        char some[16] = "-", full[16] = "-", oom[24] = "-", stall[24] = "-";
+        if (s->has_reclaim_stall)
+                snprintf(stall, sizeof(stall), "%.1f", (double)s->reclaim_stall_usec / 1000.0);
         if (s->have & CG_HAVE(CGF_PRESSURE)) {
                 snprintf(some, sizeof(some), "%.2f", s->psi.some.avg10);
                 if (s->psi.has_full)
@@ -198,10 +201,10 @@ static void print_row(FILE *f, const char *qos, const char *name, const struct c
         if (s->have & CG_HAVE(CGF_EVENTS))
                 snprintf(oom, sizeof(oom), "%llu", (unsigned long long)s->events.oom_kill);
         bool cur = s->have & CG_HAVE(CGF_CURRENT);
-        fprintf(f, "%-11s %-46s %10s %10s %10s %10s %6s %6s %5s\n", qos, name,
+        fprintf(f, "%-11s %-46s %10s %10s %10s %10s %6s %6s %8s %5s\n", qos, name,
                 bytes_cell(s->current, cur, a), bytes_cell(s->working_set, cur, b),
                 bytes_cell(s->high, s->have & CG_HAVE(CGF_HIGH), c),
-                bytes_cell(s->max, s->have & CG_HAVE(CGF_MAX), d), some, full, oom);
+                bytes_cell(s->max, s->have & CG_HAVE(CGF_MAX), d), some, full, stall, oom);
 }
 
 void status_print_table(FILE *f, const struct node_sample *ns, const struct model *m)
@@ -227,8 +230,8 @@ void status_print_table(FILE *f, const struct node_sample *ns, const struct mode
                         format_bytes_iec(ns->zones[i].total, a, sizeof(a)),
                         format_bytes_iec(ns->zones[i].free, b, sizeof(b)),
                         format_bytes_iec(ns->zones[i].file, c, sizeof(c)));
-        fprintf(f, "\n%-11s %-46s %10s %10s %10s %10s %6s %6s %5s\n", "QOS", "POD / CONTAINER",
-                "CURRENT", "WORKSET", "HIGH", "MAX", "SOME10", "FULL10", "OOMK");
+        fprintf(f, "\n%-11s %-46s %10s %10s %10s %10s %6s %6s %8s %5s\n", "QOS", "POD / CONTAINER",
+                "CURRENT", "WORKSET", "HIGH", "MAX", "SOME10", "FULL10", "STALLms", "OOMK");
         if (m->has_kubepods)
                 print_row(f, "-", m->kubepods.path, &m->kubepods.s);
         static const enum qos_class order[] = { QOS_GUARANTEED, QOS_BURSTABLE, QOS_BESTEFFORT };

@@ -789,7 +789,8 @@ static void test_agent_defaults(void **state)
         assert_string_equal(c.eviction_policies.items[0], "qos");
         assert_int_equal(c.protected_cgroups.n, 0);
         assert_int_equal(c.log_level, LOG_INFO);
-        assert_string_equal(c.scheduler_url, "");
+        assert_true(c.bpf_enabled);
+        assert_int_equal(c.bpf_stall_threshold_usec, 100000);
 
         /* No key's flag is taken by memagentd's own options. */
         const char *own[] = { "config", "help", "version", "print-config" };
@@ -821,9 +822,8 @@ static void test_agent_values(void **state)
                 { "evictionPolicies: [qos, 'bad name']",
                   "key \"evictionPolicies\": \"bad name\": a policy is NAME[:ARGS] with NAME of "
                   "letters, digits, '_' and '-', or an absolute path to a plugin" },
-                { "schedulerUrl: memschedd:8080",
-                  "key \"schedulerUrl\": \"memschedd:8080\": must be an http:// or https:// URL, "
-                  "or \"\" for none" },
+                { "bpfStallThreshold: 11s",
+                  "key \"bpfStallThreshold\": \"11s\" is out of range: must be between 0 and 10s" },
                 { "sampleInterval: 50ms",
                   "key \"sampleInterval\": \"50ms\" is out of range: must be between 100ms and "
                   "60s" },
@@ -1008,14 +1008,15 @@ static void test_agent_command_line(void **state)
 
         /* --print-config: the effective config, which reads back to the same. */
         assert_int_equal(agent_load(&fs, &c, NULL, &out, "--config", fs.path, "--print-config",
-                                    "--workload-roots=/a=guaranteed,/b", "--scheduler-url",
-                                    "http://memschedd:8080", NULL),
+                                    "--workload-roots=/a=guaranteed,/b", "--bpf-stall-threshold",
+                                    "250ms", NULL),
                          0);
         assert_non_null(strstr(out, "\nsampleInterval: 5s\n"));
         assert_non_null(strstr(out, "Set by --workload-roots.\nworkloadRoots: [\"/a=guaranteed\", "
                                     "\"/b\"]\n"));
         assert_non_null(strstr(out, "\nmemoryAvailableLow: 20%\n"));
         assert_non_null(strstr(out, "\nlogLevel: debug\n"));
+        assert_non_null(strstr(out, "Set by --bpf-stall-threshold.\nbpfStallThreshold: 250ms\n"));
         files_write(&fs, out);
         assert_int_equal(agent_load(&fs, &d, NULL, NULL, "--config", fs.path, NULL), 1);
         assert_true(config_equal(&agent_config_table, &c, &d));
