@@ -6,11 +6,17 @@
 : "${AGENT_SOCKET:=/run/memagent/memagentd.sock}"
 : "${AGENT_LOG:=/tmp/memagentd.log}"
 
+# agent_up   the socket is there; fails at once (and the wait ends) if memagentd exited
+agent_up() {
+	vm_pid_alive "$AGENT_PID" || vm_fail "memagentd exited at start: $(tr '\n' ' ' <"$AGENT_LOG")"
+	test -S "$AGENT_SOCKET"
+}
+
 # agent_start [FLAGS...]   start memagentd in the background, wait for its API socket
 agent_start() {
 	memagentd "$@" >"$AGENT_LOG" 2>&1 &
 	AGENT_PID=$!
-	if ! vm_wait_for 20 "memagentd API socket" test -S "$AGENT_SOCKET"; then
+	if ! vm_wait_for 20 "memagentd API socket" agent_up; then
 		vm_dump "$AGENT_LOG"
 		vm_fail "memagentd did not start"
 	fi
