@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared JSON plumbing for the wire codecs: typed field getters that validate type, range and
+// presence and name the offending field, and the small enums every message uses.
+//
+// Getter convention: returns 1 when the field is present and *ret was set, 0 when it is absent
+// (or null) and not required (*ret untouched, so callers pre-set defaults), and -EINVAL (wrong
+// type, required but missing) or -ERANGE (out of range) with *err filled. Unknown fields are
+// never an error.
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/macro.h"
+
+#define API_FIELD_MAX   160
+#define API_MESSAGE_MAX 256
+/* Longest node name: a DNS subdomain (253) plus NUL. */
+#define API_NODE_NAME_MAX 254
+/* Node NUMA zones per report; matches the kernel's default MAX_NUMNODES on x86-64
+ * (CONFIG_NODES_SHIFT=6). */
+#define API_NUMA_ZONES_MAX 64
+/* "No limit" for byte values whose JSON form is null. */
+#define API_UNLIMITED UINT64_MAX
+
+struct api_error {
+        char field[API_FIELD_MAX]; /* JSON path, "pods[3].memory.working_set_bytes"; "" if none */
+        char message[API_MESSAGE_MAX]; /* what is wrong, without the field name */
+};
+
+/* Fills *err (may be NULL) and returns r (a negative errno). */
+int api_error_set(struct api_error *err, int r, const char *field, const char *fmt, ...)
+    _printf_(4, 5);
+
+/* "parent.key", or "key" when parent is empty/NULL. Always NUL-terminates. */
+char *api_path(char buf[static API_FIELD_MAX], const char *parent, const char *key);
+/* "parent[i]". */
+char *api_path_index(char buf[static API_FIELD_MAX], const char *parent, size_t i);
+
+/* Looks key up in o. Exact match first; with case_insensitive, then the first key that matches
+ * ignoring ASCII case (what Go's encoding/json does when decoding). Returns the value (borrowed)
+ * or NULL when absent or JSON null. */
+struct json_object *api_lookup(const struct json_object *o, const char *key, bool case_insensitive);
+
+/* Parses text into a JSON tree. On success *ret is a new reference. -EINVAL with err->message
+ * naming the position when the text is not JSON. */
+int api_parse(const char *text, size_t size, struct json_object **ret, struct api_error *err);
+
+int api_get_object(const struct json_object *o, const char *path, const char *key, bool required,
+                   bool ci, struct json_object **ret, struct api_error *err);
+int api_get_array(const struct json_object *o, const char *path, const char *key, bool required,
+                  bool ci, struct json_object **ret, struct api_error *err);
+/* *ret borrows from o: valid while o is. Empty strings are allowed unless required. */
+int api_get_string(const struct json_object *o, const char *path, const char *key, bool required,
+                   bool ci, const char **ret, struct api_error *err);
+/* Like api_get_string but a malloc'ed copy; caller frees. */
+int api_get_strdup(const struct json_object *o, const char *path, const char *key, bool required,
+                   char **ret, struct api_error *err);
+int api_get_bool(const struct json_object *o, const char *path, const char *key, bool required,
+                 bool *ret, struct api_error *err);
+/* Non-negative integer in [0, max]. Floats and strings are type errors. */
+int api_get_u64(const struct json_object *o, const char *path, const char *key, bool required,
+                uint64_t max, uint64_t *ret, struct api_error *err);
+/* Integer in [min, max]. */
+int api_get_i64(const struct json_object *o, const char *path, const char *key, bool required,
+                int64_t min, int64_t max, int64_t *ret, struct api_error *err);
+/* Byte count that may be null for "no limit": null sets *ret = API_UNLIMITED and returns 1.
+ * Absent returns 0 (or -EINVAL when required). */
+int api_get_bytes_or_null(const struct json_object *o, const char *path, const char *key,
+                          bool required, uint64_t *ret, struct api_error *err);
+/* Number (integer or float) in [min, max]. */
+int api_get_double(const struct json_object *o, const char *path, const char *key, bool required,
+                   double min, double max, double *ret, struct api_error *err);
+
+/* Validates a value already looked up: a string that is a Kubernetes quantity of bytes. */
+int api_quantity_bytes(const struct json_object *v, const char *path, uint64_t *ret,
+                       struct api_error *err);
+
+/* Encoding helpers; NULL-safe. */
+struct json_object *api_new_bytes_or_null(uint64_t bytes);
+/* Adds key → val to o; takes ownership of val (NULL becomes JSON null). */
+void api_add(struct json_object *o, const char *key, struct json_object *val);
+
+/* Serialises o compactly. Returns a malloc'ed NUL-terminated string (caller frees) and its length
+ * in *ret_size (may be NULL), or NULL on OOM. */
+char *api_to_string(struct json_object *o, size_t *ret_size);
+
+static inline void json_object_putp(struct json_object **o)
+{
+        if (*o)
+                json_object_put(*o);
+}
+#define _cleanup_json_ _cleanup_(json_object_putp)
+
+/* QoS classes. Our JSON spells them in lower case; Kubernetes' status.qosClass in CamelCase. */
+enum api_qos {
+        API_QOS_UNKNOWN = 0,
+        API_QOS_GUARANTEED,
+        API_QOS_BURSTABLE,
+        API_QOS_BESTEFFORT,
+};
+const char *api_qos_to_string(enum api_qos q);
+/* Accepts "guaranteed", "burstable", "besteffort" in any case (so also Kubernetes' "BestEffort").
+ * Returns the class or -EINVAL. */
+int api_qos_from_string(const char *s);
+
+/* Memory pressure level of a node as the agent reports it (with its own hysteresis). */
+enum api_pressure {
+        API_PRESSURE_NONE = 0,
+        API_PRESSURE_LOW,
+        API_PRESSURE_MEDIUM,
+        API_PRESSURE_CRITICAL,
+};
+const char *api_pressure_to_string(enum api_pressure p);
+int api_pressure_from_string(const char *s);
+
+/* A string table: "none" → 0 ... Returns the index or -EINVAL. */
+int api_get_enum(const struct json_object *o, const char *path, const char *key, bool required,
+                 int (*from_string)(const char *), int *ret, struct api_error *err);
+
+/* A growable output buffer for the hand-written fast encoders. On OOM it latches ->oom and
+ * further appends are ignored; check once at the end. */
+struct api_buf {
+        char *data;
+        size_t len, cap;
+        bool oom;
+};
+void api_buf_append(struct api_buf *b, const char *s, size_t n);
+void api_buf_puts(struct api_buf *b, const char *s);
+void api_buf_printf(struct api_buf *b, const char *fmt, ...) _printf_(2, 3);
+/* Appends s as a JSON string literal, quoted and escaped. */
+void api_buf_json_string(struct api_buf *b, const char *s);
+/* Appends the compact serialisation of o. */
+void api_buf_json(struct api_buf *b, struct json_object *o);
+/* Hands out the NUL-terminated result (caller frees) or returns -ENOMEM (buffer freed). */
+int api_buf_finish(struct api_buf *b, char **ret, size_t *ret_size);

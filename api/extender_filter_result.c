@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: Apache-2.0
+// ExtenderFilterResult: the answer to a filter call.
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/extender.h"
+
+static struct json_object *failed_map(const struct extender_failed_node *f, size_t n)
+{
+        struct json_object *m = json_object_new_object();
+        for (size_t i = 0; m && i < n; i++)
+                api_add(m, f[i].node, json_object_new_string(f[i].reason));
+        return m;
+}
+
+struct json_object *extender_filter_result_encode(const struct extender_filter_result *r)
+{
+        struct json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        if (r->node_cache_capable) {
+                struct json_object *a = json_object_new_array_ext((int)r->n_nodes);
+                for (size_t i = 0; i < r->n_nodes; i++)
+                        json_object_array_add(a, json_object_new_string(r->node_names[i]));
+                api_add(o, "Nodes", NULL);
+                api_add(o, "NodeNames", a);
+        } else {
+                struct json_object *list = json_object_new_object();
+                struct json_object *items = json_object_new_array_ext((int)r->n_nodes);
+                for (size_t i = 0; i < r->n_nodes; i++)
+                        json_object_array_add(items, json_object_get(r->nodes[i]));
+                api_add(list, "metadata", json_object_new_object());
+                api_add(list, "items", items);
+                api_add(o, "Nodes", list);
+                api_add(o, "NodeNames", NULL);
+        }
+        api_add(o, "FailedNodes", failed_map(r->failed, r->n_failed));
+        api_add(o, "FailedAndUnresolvableNodes", failed_map(r->unresolvable, r->n_unresolvable));
+        api_add(o, "Error", json_object_new_string(r->error ? r->error : ""));
+        return o;
+}
+
+static void format_failed(struct api_buf *b, const struct extender_failed_node *f, size_t n)
+{
+        api_buf_puts(b, "{");
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        api_buf_puts(b, ",");
+                api_buf_json_string(b, f[i].node);
+                api_buf_puts(b, ":");
+                api_buf_json_string(b, f[i].reason);
+        }
+        api_buf_puts(b, "}");
+}
+
+int extender_filter_result_format(const struct extender_filter_result *r, char **ret,
+                                  size_t *ret_size)
+{
+        struct api_buf b = {};
+
+        if (r->node_cache_capable) {
+                api_buf_puts(&b, "{\"Nodes\":null,\"NodeNames\":[");
+                for (size_t i = 0; i < r->n_nodes; i++) {
+                        if (i)
+                                api_buf_puts(&b, ",");
+                        api_buf_json_string(&b, r->node_names[i]);
+                }
+                api_buf_puts(&b, "]");
+        } else {
+                api_buf_puts(&b, "{\"Nodes\":{\"metadata\":{},\"items\":[");
+                for (size_t i = 0; i < r->n_nodes; i++) {
+                        if (i)
+                                api_buf_puts(&b, ",");
+                        api_buf_json(&b, r->nodes[i]);
+                }
+                api_buf_puts(&b, "]},\"NodeNames\":null");
+        }
+        api_buf_puts(&b, ",\"FailedNodes\":");
+        format_failed(&b, r->failed, r->n_failed);
+        api_buf_puts(&b, ",\"FailedAndUnresolvableNodes\":");
+        format_failed(&b, r->unresolvable, r->n_unresolvable);
+        api_buf_puts(&b, ",\"Error\":");
+        api_buf_json_string(&b, r->error ? r->error : "");
+        api_buf_puts(&b, "}");
+        return api_buf_finish(&b, ret, ret_size);
+}
+
+void extender_filter_result_done(struct extender_filter_result *r)
+{
+        if (!r)
+                return;
+        free(r->node_names);
+        free(r->nodes);
+        free(r->failed);
+        free(r->unresolvable);
+        if (r->root)
+                json_object_put(r->root);
+        *r = (struct extender_filter_result){};
+}
+
+static int decode_failed(const struct json_object *root, const char *key,
+                         struct extender_failed_node **ret, size_t *ret_n, struct api_error *err)
+{
+        struct json_object *m = NULL;
+        char field[API_FIELD_MAX];
+        int r = api_get_object(root, "", key, false, true, &m, err);
+        if (r < 0)
+                return r;
+        size_t n = m ? (size_t)json_object_object_length(m) : 0, i = 0;
+        struct extender_failed_node *f = calloc(n ? n : 1, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        if (m) {
+                json_object_object_foreach(m, k, v)
+                {
+                        if (!json_object_is_type(v, json_type_string)) {
+                                free(f);
+                                return api_error_set(err, -EINVAL, api_path(field, key, k),
+                                                     "must be a string");
+                        }
+                        f[i].node = k;
+                        f[i].reason = json_object_get_string(v);
+                        i++;
+                }
+        }
+        *ret = f;
+        *ret_n = n;
+        return 0;
+}
+
+int extender_filter_result_decode(struct json_object *root, struct extender_filter_result *ret,
+                                  struct api_error *err)
+{
+        _cleanup_(extender_filter_result_done) struct extender_filter_result res = {};
+        struct json_object *names = NULL, *list = NULL, *items = NULL;
+        char field[API_FIELD_MAX];
+        int r;
+
+        if (!json_object_is_type(root, json_type_object))
+                return api_error_set(err, -EINVAL, "",
+                                     "must be a JSON object (ExtenderFilterResult)");
+        if ((r = api_get_array(root, "", "NodeNames", false, true, &names, err)) < 0 ||
+            (r = api_get_object(root, "", "Nodes", false, true, &list, err)) < 0 ||
+            (r = api_get_string(root, "", "Error", false, true, &res.error, err)) < 0)
+                return r;
+        if (!res.error)
+                res.error = "";
+        if (names) {
+                res.node_cache_capable = true;
+                res.n_nodes = json_object_array_length(names);
+                res.node_names = calloc(res.n_nodes ? res.n_nodes : 1, sizeof(char *));
+                if (!res.node_names)
+                        return -ENOMEM;
+                for (size_t i = 0; i < res.n_nodes; i++) {
+                        struct json_object *v = json_object_array_get_idx(names, i);
+                        if (!json_object_is_type(v, json_type_string))
+                                return api_error_set(err, -EINVAL,
+                                                     api_path_index(field, "NodeNames", i),
+                                                     "must be a string");
+                        res.node_names[i] = json_object_get_string(v);
+                }
+        } else if (list) {
+                if ((r = api_get_array(list, "Nodes", "items", false, true, &items, err)) < 0)
+                        return r;
+                res.n_nodes = items ? json_object_array_length(items) : 0;
+                res.node_names = calloc(res.n_nodes ? res.n_nodes : 1, sizeof(char *));
+                res.nodes = calloc(res.n_nodes ? res.n_nodes : 1, sizeof(*res.nodes));
+                if (!res.node_names || !res.nodes)
+                        return -ENOMEM;
+                for (size_t i = 0; i < res.n_nodes; i++) {
+                        char ipath[API_FIELD_MAX], mpath[API_FIELD_MAX];
+                        struct json_object *n = json_object_array_get_idx(items, i), *meta = NULL;
+                        api_path_index(ipath, "Nodes.items", i);
+                        api_path(mpath, ipath, "metadata");
+                        if ((r = api_get_object(n, ipath, "metadata", true, false, &meta, err)) <
+                                0 ||
+                            (r = api_get_string(meta, mpath, "name", true, false,
+                                                &res.node_names[i], err)) < 0)
+                                return r;
+                        res.nodes[i] = n;
+                }
+        }
+        if ((r = decode_failed(root, "FailedNodes", &res.failed, &res.n_failed, err)) < 0 ||
+            (r = decode_failed(root, "FailedAndUnresolvableNodes", &res.unresolvable,
+                               &res.n_unresolvable, err)) < 0)
+                return r;
+        res.root = json_object_get(root);
+        *ret = res;
+        res = (struct extender_filter_result){};
+        return 0;
+}

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "api/k8s_pod.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/quantity.h"
+
+int k8s_cpu_parse_millis(const char *s, uint64_t *ret_millis)
+{
+        char buf[64];
+        size_t n = s ? strlen(s) : 0;
+        uint64_t v;
+        int r;
+
+        if (n == 0 || n >= sizeof(buf) - 1)
+                return -EINVAL;
+        memcpy(buf, s, n + 1);
+        if (buf[n - 1] == 'm') {
+                buf[n - 1] = '\0';
+                if (n == 1)
+                        return -EINVAL;
+                return quantity_parse_bytes(buf, ret_millis);
+        }
+        if ((buf[n - 1] >= '0' && buf[n - 1] <= '9') || buf[n - 1] == '.') {
+                /* A plain decimal: "0.5" cores is "0.5k" millicores. */
+                buf[n] = 'k';
+                buf[n + 1] = '\0';
+                return quantity_parse_bytes(buf, ret_millis);
+        }
+        r = quantity_parse_bytes(buf, &v);
+        if (r < 0)
+                return r;
+        if (v > INT64_MAX / 1000)
+                return -ERANGE;
+        *ret_millis = v * 1000;
+        return 0;
+}
+
+struct resources {
+        bool has_mem_req, has_mem_lim, has_cpu_req, has_cpu_lim;
+        uint64_t mem_req, mem_lim, cpu_req, cpu_lim;
+};
+
+static int read_quantity(const struct json_object *list, const char *path, const char *name,
+                         bool is_cpu, bool *ret_has, uint64_t *ret, struct api_error *err)
+{
+        char field[API_FIELD_MAX];
+        struct json_object *v = api_lookup(list, name, false);
+        if (!v)
+                return 0;
+        api_path(field, path, name);
+        if (!is_cpu) {
+                int r = api_quantity_bytes(v, field, ret, err);
+                if (r < 0)
+                        return r;
+                *ret_has = true;
+                return 0;
+        }
+        if (!json_object_is_type(v, json_type_string) && !json_object_is_type(v, json_type_int))
+                return api_error_set(err, -EINVAL, field, "must be a quantity string");
+        int r = k8s_cpu_parse_millis(json_object_get_string(v), ret);
+        if (r < 0)
+                return api_error_set(err, r, field, "\"%.64s\" is not a CPU quantity",
+                                     json_object_get_string(v));
+        *ret_has = true;
+        return 0;
+}
+
+static int read_resources(const struct json_object *c, const char *path, struct resources *ret,
+                          struct api_error *err)
+{
+        char rpath[API_FIELD_MAX], qpath[API_FIELD_MAX];
+        struct json_object *res = NULL, *req = NULL, *lim = NULL;
+        struct resources r = {};
+        int k;
+
+        k = api_get_object(c, path, "resources", false, false, &res, err);
+        if (k < 0)
+                return k;
+        api_path(rpath, path, "resources");
+        if ((k = api_get_object(res, rpath, "requests", false, false, &req, err)) < 0 ||
+            (k = api_get_object(res, rpath, "limits", false, false, &lim, err)) < 0)
+                return k;
+        api_path(qpath, rpath, "requests");
+        if ((k = read_quantity(req, qpath, "memory", false, &r.has_mem_req, &r.mem_req, err)) < 0 ||
+            (k = read_quantity(req, qpath, "cpu", true, &r.has_cpu_req, &r.cpu_req, err)) < 0)
+                return k;
+        api_path(qpath, rpath, "limits");
+        if ((k = read_quantity(lim, qpath, "memory", false, &r.has_mem_lim, &r.mem_lim, err)) < 0 ||
+            (k = read_quantity(lim, qpath, "cpu", true, &r.has_cpu_lim, &r.cpu_lim, err)) < 0)
+                return k;
+        /* Apiserver defaulting: a limit without a request sets the request to the limit. */
+        if (!r.has_mem_req && r.has_mem_lim) {
+                r.has_mem_req = true;
+                r.mem_req = r.mem_lim;
+        }
+        if (!r.has_cpu_req && r.has_cpu_lim) {
+                r.has_cpu_req = true;
+                r.cpu_req = r.cpu_lim;
+        }
+        *ret = r;
+        return 0;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+        return a > API_UNLIMITED - b ? API_UNLIMITED : a + b;
+}
+
+struct qos_acc {
+        bool any_set;        /* some container has a request or limit for cpu or memory */
+        bool all_guaranteed; /* every container has cpu and memory limits equal to requests */
+};
+
+static void qos_account(struct qos_acc *q, const struct resources *r)
+{
+        if (r->has_mem_req || r->has_mem_lim || r->has_cpu_req || r->has_cpu_lim)
+                q->any_set = true;
+        if (!r->has_mem_lim || !r->has_cpu_lim || r->mem_req != r->mem_lim ||
+            r->cpu_req != r->cpu_lim)
+                q->all_guaranteed = false;
+}
+
+int k8s_pod_decode(const struct json_object *o, const char *path, struct k8s_pod *ret,
+                   struct api_error *err)
+{
+        char mpath[API_FIELD_MAX], spath[API_FIELD_MAX], cpath[API_FIELD_MAX], ipath[API_FIELD_MAX];
+        struct json_object *meta = NULL, *spec = NULL, *status = NULL, *containers = NULL,
+                           *inits = NULL, *ann = NULL, *owners = NULL, *overhead = NULL;
+        struct k8s_pod p = { .namespace = "default", .uid = "", .owner_uid = "" };
+        struct qos_acc qa = { .all_guaranteed = true };
+        int64_t prio = 0;
+        int r;
+
+        if (!json_object_is_type(o, json_type_object))
+                return api_error_set(err, -EINVAL, path, "must be an object");
+        api_path(mpath, path, "metadata");
+        api_path(spath, path, "spec");
+        if ((r = api_get_object(o, path, "metadata", true, false, &meta, err)) < 0 ||
+            (r = api_get_string(meta, mpath, "name", true, false, &p.name, err)) < 0 ||
+            (r = api_get_string(meta, mpath, "namespace", false, false, &p.namespace, err)) < 0 ||
+            (r = api_get_string(meta, mpath, "uid", false, false, &p.uid, err)) < 0 ||
+            (r = api_get_object(meta, mpath, "annotations", false, false, &ann, err)) < 0 ||
+            (r = api_get_array(meta, mpath, "ownerReferences", false, false, &owners, err)) < 0 ||
+            (r = api_get_object(o, path, "spec", true, false, &spec, err)) < 0 ||
+            (r = api_get_array(spec, spath, "containers", true, false, &containers, err)) < 0 ||
+            (r = api_get_array(spec, spath, "initContainers", false, false, &inits, err)) < 0 ||
+            (r = api_get_object(spec, spath, "overhead", false, false, &overhead, err)) < 0 ||
+            (r = api_get_i64(spec, spath, "priority", false, INT32_MIN, INT32_MAX, &prio, err)) <
+                0 ||
+            (r = api_get_object(o, path, "status", false, false, &status, err)) < 0)
+                return r;
+        p.priority = (int32_t)prio;
+        if (!*p.namespace)
+                p.namespace = "default";
+
+        if (owners) {
+                char opath[API_FIELD_MAX], apath[API_FIELD_MAX];
+                api_path(apath, mpath, "ownerReferences");
+                for (size_t i = 0; i < json_object_array_length(owners); i++) {
+                        struct json_object *ow = json_object_array_get_idx(owners, i);
+                        bool controller = false;
+                        const char *uid = NULL;
+                        api_path_index(opath, apath, i);
+                        if (!json_object_is_type(ow, json_type_object))
+                                return api_error_set(err, -EINVAL, opath, "must be an object");
+                        if ((r = api_get_bool(ow, opath, "controller", false, &controller, err)) <
+                                0 ||
+                            (r = api_get_string(ow, opath, "uid", true, false, &uid, err)) < 0)
+                                return r;
+                        if (controller)
+                                p.owner_uid = uid;
+                }
+        }
+        if (ann) {
+                char apath[API_FIELD_MAX];
+                const char *numa = NULL, *prot = NULL;
+                api_path(apath, mpath, "annotations");
+                if ((r = api_get_string(ann, apath, K8S_ANNOTATION_NUMA, false, false, &numa,
+                                        err)) < 0 ||
+                    (r = api_get_string(ann, apath, K8S_ANNOTATION_PROTECTED, false, false, &prot,
+                                        err)) < 0)
+                        return r;
+                if (numa && strcmp(numa, K8S_NUMA_SINGLE_ZONE) == 0)
+                        p.single_numa = true;
+                if (prot && strcmp(prot, "true") == 0)
+                        p.protected_ = true;
+        }
+
+        /* App containers run together; so do sidecars (init containers with restartPolicy
+         * Always), which also run during the init containers that follow them. */
+        uint64_t app_req = 0, app_lim = 0, sidecar_req = 0, init_peak = 0;
+        bool unlimited = false;
+        api_path(cpath, spath, "containers");
+        if (json_object_array_length(containers) == 0)
+                return api_error_set(err, -EINVAL, cpath, "must not be empty");
+        for (size_t i = 0; i < json_object_array_length(containers); i++) {
+                char one[API_FIELD_MAX];
+                struct json_object *c = json_object_array_get_idx(containers, i);
+                struct resources res;
+                api_path_index(one, cpath, i);
+                if (!json_object_is_type(c, json_type_object))
+                        return api_error_set(err, -EINVAL, one, "must be an object");
+                if ((r = read_resources(c, one, &res, err)) < 0)
+                        return r;
+                qos_account(&qa, &res);
+                app_req = sat_add(app_req, res.mem_req);
+                if (res.has_mem_lim)
+                        app_lim = sat_add(app_lim, res.mem_lim);
+                else
+                        unlimited = true;
+        }
+        api_path(ipath, spath, "initContainers");
+        for (size_t i = 0; inits && i < json_object_array_length(inits); i++) {
+                char one[API_FIELD_MAX];
+                struct json_object *c = json_object_array_get_idx(inits, i);
+                const char *policy = NULL;
+                struct resources res;
+                api_path_index(one, ipath, i);
+                if (!json_object_is_type(c, json_type_object))
+                        return api_error_set(err, -EINVAL, one, "must be an object");
+                if ((r = read_resources(c, one, &res, err)) < 0 ||
+                    (r = api_get_string(c, one, "restartPolicy", false, false, &policy, err)) < 0)
+                        return r;
+                qos_account(&qa, &res);
+                if (policy && strcmp(policy, "Always") == 0) {
+                        sidecar_req = sat_add(sidecar_req, res.mem_req);
+                        if (res.has_mem_lim)
+                                app_lim = sat_add(app_lim, res.mem_lim);
+                        else
+                                unlimited = true;
+                        if (sidecar_req > init_peak)
+                                init_peak = sidecar_req;
+                } else if (sat_add(sidecar_req, res.mem_req) > init_peak)
+                        init_peak = sat_add(sidecar_req, res.mem_req);
+        }
+        uint64_t req = sat_add(app_req, sidecar_req);
+        if (init_peak > req)
+                req = init_peak;
+        if (overhead) {
+                char opath[API_FIELD_MAX];
+                uint64_t oh = 0;
+                bool has = false;
+                api_path(opath, spath, "overhead");
+                if ((r = read_quantity(overhead, opath, "memory", false, &has, &oh, err)) < 0)
+                        return r;
+                req = sat_add(req, oh);
+                app_lim = sat_add(app_lim, oh);
+        }
+        p.request_bytes = req;
+        p.limit_bytes = unlimited ? API_UNLIMITED : app_lim;
+
+        p.qos = !qa.any_set ? API_QOS_BESTEFFORT
+                            : (qa.all_guaranteed ? API_QOS_GUARANTEED : API_QOS_BURSTABLE);
+        if (status) {
+                char stpath[API_FIELD_MAX];
+                int q;
+                api_path(stpath, path, "status");
+                r = api_get_enum(status, stpath, "qosClass", false, api_qos_from_string, &q, err);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        p.qos = (enum api_qos)q;
+        }
+        if (p.qos == API_QOS_GUARANTEED)
+                p.single_numa = true;
+        *ret = p;
+        return 0;
+}
+
+static const char *k8s_qos_name(enum api_qos q)
+{
+        switch (q) {
+        case API_QOS_GUARANTEED:
+                return "Guaranteed";
+        case API_QOS_BURSTABLE:
+                return "Burstable";
+        case API_QOS_BESTEFFORT:
+                return "BestEffort";
+        default:
+                return NULL;
+        }
+}
+
+struct json_object *k8s_pod_encode(const struct k8s_pod *p)
+{
+        struct json_object *pod = json_object_new_object();
+        struct json_object *meta = json_object_new_object();
+        struct json_object *spec = json_object_new_object();
+        struct json_object *ctr = json_object_new_object();
+        struct json_object *res = json_object_new_object();
+        struct json_object *req = json_object_new_object();
+        struct json_object *lim = json_object_new_object();
+        struct json_object *ann = json_object_new_object();
+        struct json_object *ctrs = json_object_new_array();
+        char buf[32];
+
+        if (!pod || !meta || !spec || !ctr || !res || !req || !lim || !ann || !ctrs) {
+                json_object_put(pod);
+                json_object_put(meta);
+                json_object_put(spec);
+                json_object_put(ctr);
+                json_object_put(res);
+                json_object_put(req);
+                json_object_put(lim);
+                json_object_put(ann);
+                json_object_put(ctrs);
+                return NULL;
+        }
+        api_add(meta, "name", json_object_new_string(p->name ? p->name : ""));
+        api_add(meta, "namespace", json_object_new_string(p->namespace ? p->namespace : "default"));
+        if (p->uid && *p->uid)
+                api_add(meta, "uid", json_object_new_string(p->uid));
+        if (p->single_numa && p->qos != API_QOS_GUARANTEED)
+                api_add(ann, K8S_ANNOTATION_NUMA, json_object_new_string(K8S_NUMA_SINGLE_ZONE));
+        if (p->protected_)
+                api_add(ann, K8S_ANNOTATION_PROTECTED, json_object_new_string("true"));
+        api_add(meta, "annotations", ann);
+        if (p->owner_uid && *p->owner_uid) {
+                struct json_object *owners = json_object_new_array();
+                struct json_object *ow = json_object_new_object();
+                api_add(ow, "apiVersion", json_object_new_string("apps/v1"));
+                api_add(ow, "kind", json_object_new_string("ReplicaSet"));
+                api_add(ow, "name", json_object_new_string("owner"));
+                api_add(ow, "uid", json_object_new_string(p->owner_uid));
+                api_add(ow, "controller", json_object_new_boolean(true));
+                json_object_array_add(owners, ow);
+                api_add(meta, "ownerReferences", owners);
+        }
+        api_add(pod, "metadata", meta);
+
+        if (p->request_bytes) {
+                snprintf(buf, sizeof(buf), "%llu", (unsigned long long)p->request_bytes);
+                api_add(req, "memory", json_object_new_string(buf));
+        }
+        if (p->limit_bytes != API_UNLIMITED) {
+                snprintf(buf, sizeof(buf), "%llu", (unsigned long long)p->limit_bytes);
+                api_add(lim, "memory", json_object_new_string(buf));
+        }
+        api_add(res, "requests", req);
+        api_add(res, "limits", lim);
+        api_add(ctr, "name", json_object_new_string("main"));
+        api_add(ctr, "image", json_object_new_string("registry.k8s.io/pause:3.9"));
+        api_add(ctr, "resources", res);
+        json_object_array_add(ctrs, ctr);
+        api_add(spec, "containers", ctrs);
+        if (p->priority)
+                api_add(spec, "priority", json_object_new_int(p->priority));
+        api_add(pod, "spec", spec);
+        const char *q = k8s_qos_name(p->qos);
+        if (q) {
+                struct json_object *st = json_object_new_object();
+                api_add(st, "phase", json_object_new_string("Pending"));
+                api_add(st, "qosClass", json_object_new_string(q));
+                api_add(pod, "status", st);
+        }
+        return pod;
+}

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+// The node report memagentd sends to memschedd (POST /v1/nodes/{name}/report) on change and on a
+// heartbeat. It reuses the field names of `memagent status --json` (agent/status.c): node
+// {memory_total_bytes, memory_available_bytes, memory_free_bytes, swap_*_bytes, psi, numa[]},
+// pods[] {uid, qos, memory {working_set_bytes}}, and adds what placement and migration need:
+// node.pressure {level, duration_ms, relief_exhausted}, node.reserved_bytes, and per pod the
+// name, namespace, controller owner, request, limit, priority and protection.
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/codec.h"
+
+struct report_zone {
+        uint32_t id;
+        uint64_t total_bytes;
+        uint64_t free_bytes;
+        uint64_t file_bytes;             /* 0 when not sent */
+        uint64_t slab_reclaimable_bytes; /* 0 when not sent */
+        /* What the kernel could reclaim cheaply. When the agent does not send it, derived as
+         * MemAvailable does: half the page cache and half the reclaimable slab. */
+        uint64_t reclaimable_bytes;
+};
+
+struct report_pod {
+        char *uid;       /* required */
+        char *name;      /* NULL when the agent does not know it */
+        char *namespace; /* NULL when unknown */
+        char *owner_uid; /* controller ownerReference uid, NULL when none or unknown */
+        enum api_qos qos;
+        int32_t priority;
+        bool protected_;
+        uint64_t working_set_bytes; /* memory.current - inactive_file */
+        uint64_t request_bytes;     /* 0 when unknown */
+        uint64_t limit_bytes;       /* API_UNLIMITED when none */
+        int32_t numa_zone;          /* zone the pod is bound to, -1 when not bound */
+};
+
+struct psi_avgs {
+        double avg10, avg60, avg300; /* percent */
+        uint64_t total_usec;
+};
+
+struct node_report {
+        char *node_name; /* optional in the body; when present must match the URL */
+        uint64_t seq;    /* increases with every report of one agent run; 0 when not sent */
+        uint64_t heartbeat_interval_ms; /* 0 when not sent */
+        uint64_t memory_total_bytes;
+        uint64_t memory_available_bytes;
+        uint64_t memory_free_bytes;
+        uint64_t swap_total_bytes;
+        uint64_t swap_free_bytes;
+        uint64_t reserved_bytes; /* kept free for the system (kube/system-reserved, eviction) */
+        bool has_psi, has_psi_full;
+        struct psi_avgs psi_some, psi_full;
+        enum api_pressure pressure;
+        uint64_t pressure_duration_ms; /* how long pressure has been at this level or above */
+        bool relief_exhausted;         /* the agent ran out of local remedies */
+        struct report_zone *zones;
+        size_t n_zones;
+        struct report_pod *pods;
+        size_t n_pods;
+};
+
+/* Decodes and validates a report. Ranges: free and available ≤ total, zone ids unique and below
+ * API_NUMA_ZONES_MAX, at most API_NUMA_ZONES_MAX zones, pod uids non-empty. On success *ret owns
+ * its memory (node_report_done()). */
+int node_report_decode(const struct json_object *o, struct node_report *ret, struct api_error *err);
+struct json_object *node_report_encode(const struct node_report *r);
+void node_report_done(struct node_report *r);
+/* Deep copy; -ENOMEM. */
+int node_report_copy(const struct node_report *src, struct node_report *ret);

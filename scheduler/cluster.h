@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+// The cluster state owner: serialises writers (report ingestion, bind decisions, expiry), builds
+// and publishes snapshots, runs the migration planner and keeps plans durable. Readers only
+// touch cluster->slot (snapshot_acquire) and the pod cache.
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "api/k8s_pod.h"
+#include "api/node_report.h"
+#include "scheduler/config.h"
+#include "scheduler/model.h"
+#include "scheduler/store.h"
+
+/* Pods the extender has seen in filter/prioritize calls, so that bind (which carries only the
+ * pod's name and uid) can charge the right request to the node and complete migrations. */
+#define POD_CACHE_SLOTS   4096
+#define POD_CACHE_STRIPES 64
+
+struct pod_cache_entry {
+        char key[320]; /* uid, or namespace/name */
+        char namespace[64];
+        char owner_uid[64];
+        uint64_t request_bytes;
+        bool single_numa;
+        enum api_qos qos;
+};
+
+struct cluster {
+        struct sched_config cfg;
+        struct snapshot_slot slot;
+        pthread_mutex_t write_lock;
+        struct sched_store *store;
+        uint64_t plan_seq;
+        pthread_mutex_t cache_locks[POD_CACHE_STRIPES];
+        struct pod_cache_entry *cache;
+        atomic_ullong reports_total, binds_total, migrations_planned_total,
+            migrations_expired_total;
+};
+
+/* Opens the store at state_path and loads the durable plans. */
+int cluster_new(const struct sched_config *cfg, const char *state_path, struct cluster **ret);
+void cluster_free(struct cluster *c);
+
+/* Replaces node `name`'s report (takes ownership of *report), then runs the planner for it. */
+int cluster_ingest(struct cluster *c, const char *name, struct node_report *report,
+                   uint64_t now_usec, uint64_t now_real_usec);
+
+/* Records that the pod was bound to node: charges its request there until a report shows it,
+ * and completes a migration whose reservation it takes. *ret_migration (may be NULL) gets the
+ * id of that migration or NULL (malloc'ed). -ENOENT if the node is unknown. */
+int cluster_bind(struct cluster *c, const char *namespace, const char *name, const char *uid,
+                 const char *node, uint64_t now_usec, char **ret_migration);
+
+/* Expires reservations and assumed pods. Returns 1 if a new snapshot was published. */
+int cluster_tick(struct cluster *c, uint64_t now_usec, uint64_t now_real_usec);
+
+void cluster_remember_pod(struct cluster *c, const struct k8s_pod *p);
+
+uint64_t now_monotonic_usec(void);
+uint64_t now_realtime_usec(void);

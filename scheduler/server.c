@@ -1,0 +1,747 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "scheduler/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/error_reply.h"
+#include "api/extender.h"
+#include "api/node_status.h"
+#include "api/placement.h"
+#include "common/log.h"
+#include "scheduler/placement.h"
+
+struct server {
+        struct MHD_Daemon *daemon;
+        struct cluster *cluster;
+        struct server_config cfg;
+        struct metrics metrics;
+        atomic_bool ready;
+        uint16_t port;
+};
+
+struct request {
+        enum route route;
+        char node[API_NODE_NAME_MAX];
+        char *body;
+        size_t len, cap;
+        bool too_large;
+        unsigned status;
+        uint64_t start_usec;
+};
+
+enum method_bit {
+        M_GET = 1,
+        M_POST = 2,
+};
+
+/* ---------- responses ---------- */
+
+static enum MHD_Result respond(struct MHD_Connection *conn, struct request *rq, unsigned status,
+                               const char *content_type, char *body, size_t len)
+{
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+                free(body);
+                return MHD_NO;
+        }
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
+                const char *allow = "GET, HEAD";
+                if (rq->route == ROUTE_NODE_REPORT || rq->route == ROUTE_PLACEMENT ||
+                    rq->route == ROUTE_EXTENDER_FILTER || rq->route == ROUTE_EXTENDER_PRIORITIZE ||
+                    rq->route == ROUTE_EXTENDER_BIND)
+                        allow = "POST";
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+        }
+        rq->status = status;
+        enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+static enum MHD_Result respond_json(struct MHD_Connection *conn, struct request *rq,
+                                    unsigned status, struct json_object *o)
+{
+        size_t len = 0;
+        char *s = o ? api_to_string(o, &len) : NULL;
+        if (o)
+                json_object_put(o);
+        if (!s)
+                return MHD_NO;
+        return respond(conn, rq, status, "application/json", s, len);
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *conn, struct request *rq,
+                                     unsigned status, const char *field, const char *fmt, ...)
+    _printf_(5, 6);
+
+static enum MHD_Result respond_error(struct MHD_Connection *conn, struct request *rq,
+                                     unsigned status, const char *field, const char *fmt, ...)
+{
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        struct error_reply e = { .message = msg, .field = field };
+        return respond_json(conn, rq, status, error_reply_encode(&e));
+}
+
+static enum MHD_Result respond_api_error(struct MHD_Connection *conn, struct request *rq, int r,
+                                         const struct api_error *err)
+{
+        if (r == -ENOMEM)
+                return respond_error(conn, rq, 500, NULL, "out of memory");
+        if (err->field[0])
+                return respond_error(conn, rq, 400, err->field, "%s: %s", err->field, err->message);
+        return respond_error(conn, rq, 400, NULL, "%s", err->message);
+}
+
+/* ---------- routing ---------- */
+
+/* RFC 1123 subdomain, as Kubernetes requires of node names. */
+static bool node_name_valid(const char *s, size_t n)
+{
+        if (n == 0 || n >= API_NODE_NAME_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+                bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+                if (alnum)
+                        continue;
+                if ((c == '-' || c == '.') && i > 0 && i + 1 < n && s[i - 1] != '.' &&
+                    (c == '-' || s[i + 1] != '.'))
+                        continue;
+                return false;
+        }
+        return true;
+}
+
+/* The routing table; memschedd --list-routes prints it and the OpenAPI coverage test compares
+ * it with api/openapi.yaml. "{name}" matches one node name. */
+static const struct route_entry {
+        const char *path;
+        enum route route;
+        unsigned methods;
+} routes[] = {
+        { "/v1/nodes", ROUTE_NODES, M_GET },
+        { "/v1/nodes/{name}", ROUTE_NODE, M_GET },
+        { "/v1/nodes/{name}/report", ROUTE_NODE_REPORT, M_POST },
+        { "/v1/placement", ROUTE_PLACEMENT, M_POST },
+        { "/v1/migrations", ROUTE_MIGRATIONS, M_GET },
+        { "/extender/filter", ROUTE_EXTENDER_FILTER, M_POST },
+        { "/extender/prioritize", ROUTE_EXTENDER_PRIORITIZE, M_POST },
+        { "/extender/bind", ROUTE_EXTENDER_BIND, M_POST },
+        { "/metrics", ROUTE_METRICS, M_GET },
+        { "/healthz", ROUTE_HEALTHZ, M_GET },
+        { "/readyz", ROUTE_READYZ, M_GET },
+};
+
+void server_print_routes(FILE *f)
+{
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+                if (routes[i].methods & M_GET)
+                        fprintf(f, "GET %s\n", routes[i].path);
+                if (routes[i].methods & M_POST)
+                        fprintf(f, "POST %s\n", routes[i].path);
+        }
+}
+
+/* Matches url against pattern; a "{name}" segment captures into name. */
+static bool path_match(const char *pattern, const char *url, char *name, size_t name_size,
+                       bool *ret_bad_name)
+{
+        const char *param = strstr(pattern, "{name}");
+        if (!param)
+                return strcmp(pattern, url) == 0;
+        size_t pre = (size_t)(param - pattern);
+        const char *post = param + strlen("{name}");
+        if (strncmp(url, pattern, pre) != 0)
+                return false;
+        const char *seg = url + pre;
+        const char *slash = strchr(seg, '/');
+        size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
+        if (strcmp(seg + n, post) != 0)
+                return false;
+        if (!node_name_valid(seg, n) || n >= name_size) {
+                *ret_bad_name = true;
+                return true;
+        }
+        memcpy(name, seg, n);
+        name[n] = '\0';
+        return true;
+}
+
+/* Returns the route and the methods it accepts, the node name into rq->node; -EINVAL for a node
+ * path with an invalid name; ROUTE_UNKNOWN when nothing matches. */
+static int route_match(const char *url, struct request *rq, unsigned *ret_methods)
+{
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+                bool bad = false;
+                if (!path_match(routes[i].path, url, rq->node, sizeof(rq->node), &bad))
+                        continue;
+                rq->route = routes[i].route;
+                *ret_methods = routes[i].methods;
+                return bad ? -EINVAL : (int)routes[i].route;
+        }
+        return ROUTE_UNKNOWN;
+}
+
+/* ---------- handlers ---------- */
+
+static enum MHD_Result parse_body(struct MHD_Connection *conn, struct request *rq,
+                                  struct json_object **ret)
+{
+        struct api_error err = {};
+        int r = api_parse(rq->body ? rq->body : "", rq->len, ret, &err);
+        if (r < 0)
+                return respond_api_error(conn, rq, r, &err);
+        return MHD_YES;
+}
+
+static enum MHD_Result handle_report(struct server *srv, struct MHD_Connection *conn,
+                                     struct request *rq)
+{
+        _cleanup_json_ struct json_object *o = NULL;
+        struct api_error err = {};
+        struct node_report rep;
+        int r;
+
+        if (parse_body(conn, rq, &o) != MHD_YES || !o)
+                return rq->status ? MHD_YES : MHD_NO;
+        r = node_report_decode(o, &rep, &err);
+        if (r < 0)
+                return respond_api_error(conn, rq, r, &err);
+        if (rep.node_name && strcmp(rep.node_name, rq->node) != 0) {
+                enum MHD_Result ret = respond_error(conn, rq, 400, "node_name",
+                                                    "node_name: \"%.64s\" does not match the "
+                                                    "node in the URL (\"%s\")",
+                                                    rep.node_name, rq->node);
+                node_report_done(&rep);
+                return ret;
+        }
+        uint64_t seq = rep.seq;
+        r = cluster_ingest(srv->cluster, rq->node, &rep, now_monotonic_usec(), now_realtime_usec());
+        node_report_done(&rep);
+        if (r < 0)
+                return respond_error(conn, rq, 500, NULL, "failed to ingest the report: %s",
+                                     strerror(-r));
+        struct json_object *a = json_object_new_object();
+        api_add(a, "node_name", json_object_new_string(rq->node));
+        api_add(a, "seq", json_object_new_uint64(seq));
+        api_add(a, "stale_after_ms",
+                json_object_new_uint64(srv->cluster->cfg.stale_after_usec / 1000));
+        return respond_json(conn, rq, 200, a);
+}
+
+static void fill_status(const struct sched_snapshot *s, size_t i, uint64_t now,
+                        const struct sched_config *cfg, bool with_pods, struct node_status *ret)
+{
+        const struct sched_node *n = s->nodes[i];
+        const struct node_report *r = &n->report;
+        struct node_status st = {
+                .name = strdup(n->name),
+                .last_report_age_ms = (now - n->received_usec) / 1000,
+                .seq = r->seq,
+                .memory_total_bytes = r->memory_total_bytes,
+                .memory_available_bytes = r->memory_available_bytes,
+                .system_reserved_bytes = r->reserved_bytes,
+                .reservation_bytes = s->extra[i].reservation_bytes,
+                .assumed_bytes = s->extra[i].assumed_bytes,
+                .allocatable_bytes = placement_node_allocatable(s, i),
+                .pressure = r->pressure,
+                .pressure_duration_ms = r->pressure_duration_ms,
+                .relief_exhausted = r->relief_exhausted,
+                .pod_count = r->n_pods,
+                .with_pods = with_pods,
+        };
+        st.stale = now - n->received_usec > cfg->stale_after_usec;
+        st.zones = calloc(r->n_zones ? r->n_zones : 1, sizeof(*st.zones));
+        for (size_t z = 0; st.zones && z < r->n_zones; z++) {
+                st.zones[z] =
+                    (struct node_status_zone){ .id = r->zones[z].id,
+                                               .total_bytes = r->zones[z].total_bytes,
+                                               .free_bytes = r->zones[z].free_bytes,
+                                               .reclaimable_bytes = r->zones[z].reclaimable_bytes };
+                st.n_zones++;
+        }
+        if (with_pods) {
+                st.pods = calloc(r->n_pods ? r->n_pods : 1, sizeof(*st.pods));
+                for (size_t p = 0; st.pods && p < r->n_pods; p++) {
+                        const struct report_pod *rp = &r->pods[p];
+                        st.pods[p] = (struct node_status_pod){
+                                .uid = strdup(rp->uid),
+                                .name = rp->name ? strdup(rp->name) : NULL,
+                                .namespace = rp->namespace ? strdup(rp->namespace) : NULL,
+                                .qos = rp->qos,
+                                .working_set_bytes = rp->working_set_bytes,
+                                .request_bytes = rp->request_bytes,
+                                .protected_ = rp->protected_,
+                        };
+                }
+                if (!st.pods)
+                        st.pod_count = 0;
+        }
+        *ret = st;
+}
+
+static enum MHD_Result handle_nodes(struct server *srv, struct MHD_Connection *conn,
+                                    struct request *rq)
+{
+        _cleanup_snapshot_ struct sched_snapshot *s = snapshot_acquire(&srv->cluster->slot);
+        struct node_status_list l = {};
+        uint64_t now = now_monotonic_usec();
+
+        l.nodes = calloc(s->n_nodes ? s->n_nodes : 1, sizeof(*l.nodes));
+        if (!l.nodes)
+                return respond_error(conn, rq, 500, NULL, "out of memory");
+        for (size_t i = 0; i < s->n_nodes; i++) {
+                fill_status(s, i, now, &srv->cluster->cfg, false, &l.nodes[i]);
+                l.n_nodes++;
+                l.stale_count += l.nodes[i].stale;
+        }
+        struct json_object *o = node_status_list_encode(&l);
+        node_status_list_done(&l);
+        return respond_json(conn, rq, 200, o);
+}
+
+static enum MHD_Result handle_node(struct server *srv, struct MHD_Connection *conn,
+                                   struct request *rq)
+{
+        _cleanup_snapshot_ struct sched_snapshot *s = snapshot_acquire(&srv->cluster->slot);
+        struct node_status st;
+        ssize_t i = snapshot_find(s, rq->node);
+        if (i < 0)
+                return respond_error(conn, rq, 404, "name", "node %s has sent no report", rq->node);
+        fill_status(s, (size_t)i, now_monotonic_usec(), &srv->cluster->cfg, true, &st);
+        struct json_object *o = node_status_encode(&st);
+        node_status_done(&st);
+        return respond_json(conn, rq, 200, o);
+}
+
+static enum MHD_Result handle_migrations(struct server *srv, struct MHD_Connection *conn,
+                                         struct request *rq)
+{
+        _cleanup_snapshot_ struct sched_snapshot *s = snapshot_acquire(&srv->cluster->slot);
+        const char *state = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "state");
+        int want = -1;
+        if (state) {
+                want = migration_state_from_string(state);
+                if (want < 0)
+                        return respond_error(conn, rq, 400, "state",
+                                             "state: \"%.32s\" is not one of planned, bound, "
+                                             "expired, cancelled",
+                                             state);
+        }
+        struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+        for (size_t i = 0; i < s->n_plans; i++)
+                if (want < 0 || (int)s->plans[i].state == want)
+                        json_object_array_add(a, migration_encode(&s->plans[i]));
+        api_add(o, "migrations", a);
+        return respond_json(conn, rq, 200, o);
+}
+
+struct ranked {
+        struct node_verdict v;
+        const char *name;
+};
+
+static int ranked_cmp(const void *a, const void *b)
+{
+        const struct ranked *x = a, *y = b;
+        if ((x->v.kind == VERDICT_FITS) != (y->v.kind == VERDICT_FITS))
+                return x->v.kind == VERDICT_FITS ? -1 : 1;
+        if (x->v.score != y->v.score)
+                return y->v.score - x->v.score;
+        if (x->v.allocatable_bytes != y->v.allocatable_bytes)
+                return x->v.allocatable_bytes > y->v.allocatable_bytes ? -1 : 1;
+        return strcmp(x->name, y->name);
+}
+
+static enum MHD_Result handle_placement(struct server *srv, struct MHD_Connection *conn,
+                                        struct request *rq)
+{
+        _cleanup_json_ struct json_object *o = NULL;
+        _cleanup_(placement_request_done) struct placement_request q = {};
+        struct api_error err = {};
+        int r;
+
+        if (parse_body(conn, rq, &o) != MHD_YES || !o)
+                return rq->status ? MHD_YES : MHD_NO;
+        r = placement_request_decode(o, &q, &err);
+        if (r < 0)
+                return respond_api_error(conn, rq, r, &err);
+
+        _cleanup_snapshot_ struct sched_snapshot *s = snapshot_acquire(&srv->cluster->slot);
+        size_t n = q.nodes ? q.n_nodes : s->n_nodes;
+        _cleanup_free_ struct ranked *rk = calloc(n ? n : 1, sizeof(*rk));
+        if (!rk)
+                return respond_error(conn, rq, 500, NULL, "out of memory");
+        struct pod_shape shape = { .request_bytes = q.request_bytes,
+                                   .single_numa = q.single_numa,
+                                   .qos = q.qos,
+                                   .namespace = q.namespace,
+                                   .owner_uid = q.owner_uid };
+        uint64_t now = now_monotonic_usec();
+        for (size_t i = 0; i < n; i++) {
+                const char *name = q.nodes ? q.nodes[i] : s->nodes[i]->name;
+                ssize_t idx = q.nodes ? snapshot_find(s, name) : (ssize_t)i;
+                rk[i].name = name;
+                placement_evaluate(s, idx, name, &shape, now, &srv->cluster->cfg, true, &rk[i].v);
+        }
+        qsort(rk, n, sizeof(*rk), ranked_cmp);
+        if (q.limit && q.limit < n)
+                n = q.limit;
+        struct placement_response resp = { .request_bytes = q.request_bytes,
+                                           .single_numa = q.single_numa };
+        resp.candidates = calloc(n ? n : 1, sizeof(*resp.candidates));
+        if (!resp.candidates)
+                return respond_error(conn, rq, 500, NULL, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+                resp.candidates[i] = (struct placement_candidate){
+                        .node = strdup(rk[i].name),
+                        .fits = rk[i].v.kind == VERDICT_FITS,
+                        .score = rk[i].v.score,
+                        .numa_zone = rk[i].v.numa_zone,
+                        .available_bytes = rk[i].v.allocatable_bytes,
+                        .pressure = rk[i].v.pressure,
+                        .reason = strdup(rk[i].v.reason),
+                };
+                resp.n_candidates++;
+        }
+        struct json_object *out = placement_response_encode(&resp);
+        placement_response_done(&resp);
+        return respond_json(conn, rq, 200, out);
+}
+
+static void shape_from_pod(const struct k8s_pod *p, struct pod_shape *ret)
+{
+        *ret = (struct pod_shape){ .request_bytes = p->request_bytes,
+                                   .single_numa = p->single_numa,
+                                   .qos = p->qos,
+                                   .namespace = p->namespace,
+                                   .owner_uid = p->owner_uid };
+}
+
+static enum MHD_Result handle_filter(struct server *srv, struct MHD_Connection *conn,
+                                     struct request *rq, bool prioritize)
+{
+        _cleanup_json_ struct json_object *o = NULL;
+        _cleanup_(extender_args_done) struct extender_args args = {};
+        struct api_error err = {};
+        struct pod_shape shape;
+        int r;
+
+        if (parse_body(conn, rq, &o) != MHD_YES || !o)
+                return rq->status ? MHD_YES : MHD_NO;
+        r = extender_args_decode(o, &args, &err);
+        if (r < 0)
+                return respond_api_error(conn, rq, r, &err);
+        cluster_remember_pod(srv->cluster, &args.pod);
+        shape_from_pod(&args.pod, &shape);
+
+        _cleanup_snapshot_ struct sched_snapshot *s = snapshot_acquire(&srv->cluster->slot);
+        size_t n = args.n_nodes;
+        _cleanup_free_ struct node_verdict *v = malloc((n ? n : 1) * sizeof(*v));
+        if (!v)
+                return respond_error(conn, rq, 500, NULL, "out of memory");
+        uint64_t now = now_monotonic_usec();
+        for (size_t i = 0; i < n; i++)
+                placement_evaluate(s, snapshot_find(s, args.node_names[i]), args.node_names[i],
+                                   &shape, now, &srv->cluster->cfg, false, &v[i]);
+
+        char *body = NULL;
+        size_t len = 0;
+        if (prioritize) {
+                _cleanup_free_ struct host_priority *hp = malloc((n ? n : 1) * sizeof(*hp));
+                if (!hp)
+                        return respond_error(conn, rq, 500, NULL, "out of memory");
+                for (size_t i = 0; i < n; i++)
+                        hp[i] =
+                            (struct host_priority){ .host = args.node_names[i],
+                                                    .score = v[i].kind == VERDICT_FITS ? v[i].score
+                                                                                       : 0 };
+                r = host_priority_list_format(hp, n, &body, &len);
+                atomic_fetch_add_explicit(&srv->metrics.prioritized_nodes, n, memory_order_relaxed);
+        } else {
+                struct extender_filter_result res = { .node_cache_capable = args.node_cache_capable,
+                                                      .error = "" };
+                _cleanup_free_ const char **names = malloc((n ? n : 1) * sizeof(char *));
+                _cleanup_free_ struct json_object **nodes = malloc((n ? n : 1) * sizeof(*nodes));
+                _cleanup_free_ struct extender_failed_node *failed =
+                    malloc((n ? n : 1) * sizeof(*failed));
+                _cleanup_free_ struct extender_failed_node *unres =
+                    malloc((n ? n : 1) * sizeof(*unres));
+                if (!names || !nodes || !failed || !unres)
+                        return respond_error(conn, rq, 500, NULL, "out of memory");
+                res.node_names = names;
+                res.nodes = nodes;
+                res.failed = failed;
+                res.unresolvable = unres;
+                for (size_t i = 0; i < n; i++) {
+                        switch (v[i].kind) {
+                        case VERDICT_FITS:
+                                names[res.n_nodes] = args.node_names[i];
+                                if (args.nodes)
+                                        nodes[res.n_nodes] = args.nodes[i];
+                                res.n_nodes++;
+                                break;
+                        case VERDICT_FAILED:
+                                failed[res.n_failed++] =
+                                    (struct extender_failed_node){ .node = args.node_names[i],
+                                                                   .reason = v[i].reason };
+                                break;
+                        case VERDICT_UNRESOLVABLE:
+                                unres[res.n_unresolvable++] =
+                                    (struct extender_failed_node){ .node = args.node_names[i],
+                                                                   .reason = v[i].reason };
+                                break;
+                        }
+                }
+                atomic_fetch_add_explicit(&srv->metrics.filter_nodes[0], res.n_nodes,
+                                          memory_order_relaxed);
+                atomic_fetch_add_explicit(&srv->metrics.filter_nodes[1], res.n_failed,
+                                          memory_order_relaxed);
+                atomic_fetch_add_explicit(&srv->metrics.filter_nodes[2], res.n_unresolvable,
+                                          memory_order_relaxed);
+                r = extender_filter_result_format(&res, &body, &len);
+        }
+        if (r < 0)
+                return respond_error(conn, rq, 500, NULL, "out of memory");
+        return respond(conn, rq, 200, "application/json", body, len);
+}
+
+static enum MHD_Result handle_bind(struct server *srv, struct MHD_Connection *conn,
+                                   struct request *rq)
+{
+        _cleanup_json_ struct json_object *o = NULL;
+        _cleanup_(extender_binding_args_done) struct extender_binding_args a = {};
+        struct api_error err = {};
+        _cleanup_free_ char *mig = NULL;
+        int r;
+
+        if (parse_body(conn, rq, &o) != MHD_YES || !o)
+                return rq->status ? MHD_YES : MHD_NO;
+        r = extender_binding_args_decode(o, &a, &err);
+        if (r < 0)
+                return respond_api_error(conn, rq, r, &err);
+        r = cluster_bind(srv->cluster, a.pod_namespace, a.pod_name, a.pod_uid, a.node,
+                         now_monotonic_usec(), &mig);
+        if (r == -ENOENT)
+                return respond_error(conn, rq, 404, "Node", "Node: %.253s has sent no report",
+                                     a.node);
+        if (r < 0)
+                return respond_json(conn, rq, 500,
+                                    extender_binding_result_encode("memsched: failed to record "
+                                                                   "the binding"));
+        return respond_json(conn, rq, 200, extender_binding_result_encode(""));
+}
+
+static enum MHD_Result handle_metrics(struct server *srv, struct MHD_Connection *conn,
+                                      struct request *rq)
+{
+        struct api_buf b = {};
+        char *body;
+        size_t len;
+        metrics_format(&srv->metrics, srv->cluster, now_monotonic_usec(), &b);
+        if (api_buf_finish(&b, &body, &len) < 0)
+                return MHD_NO;
+        return respond(conn, rq, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
+}
+
+static enum MHD_Result handle_text(struct MHD_Connection *conn, struct request *rq, unsigned status,
+                                   const char *text)
+{
+        char *s = strdup(text);
+        if (!s)
+                return MHD_NO;
+        return respond(conn, rq, status, "text/plain; charset=utf-8", s, strlen(s));
+}
+
+static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *conn, struct request *rq)
+{
+        switch (rq->route) {
+        case ROUTE_NODE_REPORT:
+                return handle_report(srv, conn, rq);
+        case ROUTE_NODES:
+                return handle_nodes(srv, conn, rq);
+        case ROUTE_NODE:
+                return handle_node(srv, conn, rq);
+        case ROUTE_PLACEMENT:
+                return handle_placement(srv, conn, rq);
+        case ROUTE_EXTENDER_FILTER:
+                return handle_filter(srv, conn, rq, false);
+        case ROUTE_EXTENDER_PRIORITIZE:
+                return handle_filter(srv, conn, rq, true);
+        case ROUTE_EXTENDER_BIND:
+                return handle_bind(srv, conn, rq);
+        case ROUTE_MIGRATIONS:
+                return handle_migrations(srv, conn, rq);
+        case ROUTE_METRICS:
+                return handle_metrics(srv, conn, rq);
+        case ROUTE_HEALTHZ:
+                return handle_text(conn, rq, 200, "ok\n");
+        case ROUTE_READYZ:
+                return atomic_load(&srv->ready) ? handle_text(conn, rq, 200, "ok\n")
+                                                : handle_text(conn, rq, 503, "not ready\n");
+        default:
+                return respond_error(conn, rq, 404, NULL, "no such path");
+        }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+        struct server *srv = cls;
+        struct request *rq = *con_cls;
+        (void)version;
+
+        if (!rq) {
+                unsigned methods = 0;
+                rq = calloc(1, sizeof(*rq));
+                if (!rq)
+                        return MHD_NO;
+                rq->start_usec = now_monotonic_usec();
+                *con_cls = rq;
+                int r = route_match(url, rq, &methods);
+                if (r == ROUTE_UNKNOWN) {
+                        rq->route = ROUTE_UNKNOWN;
+                        return respond_error(conn, rq, 404, NULL, "no such path: %.200s", url);
+                }
+                if (r < 0)
+                        return respond_error(conn, rq, 400, "name",
+                                             "name: not a valid node name (RFC 1123 subdomain)");
+                rq->route = (enum route)r;
+                bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+                           strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+                bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+                if (!((get && (methods & M_GET)) || (post && (methods & M_POST))))
+                        return respond_error(conn, rq, 405, NULL,
+                                             "method %.16s not allowed on %.200s", method, url);
+                const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+                if (cl && strtoull(cl, NULL, 10) > srv->cfg.max_body_bytes)
+                        return respond_error(conn, rq, 413, NULL,
+                                             "request body of %.20s bytes exceeds the limit of %zu",
+                                             cl, srv->cfg.max_body_bytes);
+                return MHD_YES;
+        }
+        if (rq->status)
+                return MHD_YES; /* already answered; discard the rest */
+        if (*upload_size) {
+                size_t n = *upload_size;
+                *upload_size = 0;
+                if (rq->too_large || rq->len + n > srv->cfg.max_body_bytes) {
+                        rq->too_large = true;
+                        return MHD_YES;
+                }
+                if (rq->len + n + 1 > rq->cap) {
+                        size_t cap = rq->cap ? rq->cap : 4096;
+                        while (cap < rq->len + n + 1)
+                                cap *= 2;
+                        char *b = realloc(rq->body, cap);
+                        if (!b)
+                                return MHD_NO;
+                        rq->body = b;
+                        rq->cap = cap;
+                }
+                memcpy(rq->body + rq->len, upload, n);
+                rq->len += n;
+                rq->body[rq->len] = '\0';
+                return MHD_YES;
+        }
+        if (rq->too_large)
+                return respond_error(conn, rq, 413, NULL,
+                                     "request body exceeds the limit of %zu bytes",
+                                     srv->cfg.max_body_bytes);
+        return dispatch(srv, conn, rq);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+        struct server *srv = cls;
+        struct request *rq = *con_cls;
+        (void)conn;
+        if (!rq)
+                return;
+        if (rq->status || toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+                metrics_observe(&srv->metrics, rq->route, rq->status ? rq->status : 500,
+                                now_monotonic_usec() - rq->start_usec);
+        free(rq->body);
+        free(rq);
+        *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+        char msg[512];
+        (void)cls;
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        size_t n = strlen(msg);
+        while (n && msg[n - 1] == '\n')
+                msg[--n] = '\0';
+        log_debug("libmicrohttpd: %s", msg);
+}
+
+int server_start(struct cluster *c, const struct server_config *cfg, struct server **ret)
+{
+        struct server *srv = calloc(1, sizeof(*srv));
+        if (!srv)
+                return log_error_errno(ENOMEM, "Failed to start the HTTP server: %m");
+        srv->cluster = c;
+        srv->cfg = *cfg;
+        srv->daemon = MHD_start_daemon(
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+            on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&srv->cfg.addr,
+            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)cfg->client_timeout_sec, MHD_OPTION_CONNECTION_LIMIT,
+            (unsigned)cfg->max_connections, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+            (unsigned)1, MHD_OPTION_END);
+        if (!srv->daemon) {
+                char addr[INET6_ADDRSTRLEN] = "?";
+                const struct sockaddr_in *in = (const struct sockaddr_in *)&cfg->addr;
+                inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
+                free(srv);
+                return log_error_errno(EADDRNOTAVAIL,
+                                       "Failed to listen on %s:%u (address in use or not local?)",
+                                       addr, (unsigned)ntohs(in->sin_port));
+        }
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+        struct sockaddr_storage bound;
+        socklen_t len = sizeof(bound);
+        if (info && getsockname(info->listen_fd, (struct sockaddr *)&bound, &len) == 0)
+                srv->port =
+                    ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                      : ((struct sockaddr_in *)&bound)->sin_port);
+        *ret = srv;
+        return 0;
+}
+
+uint16_t server_port(const struct server *s)
+{
+        return s->port;
+}
+
+void server_set_ready(struct server *s, bool ready)
+{
+        atomic_store(&s->ready, ready);
+}
+
+void server_stop(struct server *s)
+{
+        if (!s)
+                return;
+        MHD_stop_daemon(s->daemon);
+        free(s);
+}
