@@ -98,6 +98,7 @@ struct json_object *decision_to_json(const struct decision *d)
         SET(o, "done", json_object_new_boolean(d->done));
         SET(o, "freed_bytes", json_object_new_uint64(d->freed_bytes));
         SET(o, "trigger_to_decision_usec", json_object_new_uint64(d->trigger_to_decision_usec));
+        SET(o, "sample_to_decision_usec", json_object_new_uint64(d->sample_to_decision_usec));
         SET(o, "decision_to_empty_usec",
             d->decision_to_empty_usec ? json_object_new_uint64(d->decision_to_empty_usec) : NULL);
         return o;

@@ -35,7 +35,10 @@ struct decision {
         unsigned n_candidates, n_excluded;
         char outcome[112]; /* "killed", "exited on its own", "would kill (dry run)", ... */
         uint64_t freed_bytes;
-        uint64_t trigger_to_decision_usec; /* from the trigger's wake-up to the choice */
+        uint64_t trigger_to_decision_usec; /* from the episode's first signal to the choice,
+                                            * hysteresis (raiseSamples) included */
+        uint64_t sample_to_decision_usec;  /* from the start of the deciding sample: the cost of
+                                            * sampling, detecting and ranking */
         uint64_t decision_to_empty_usec;   /* from the choice to the cgroup being empty */
         bool done;                         /* outcome final */
 };

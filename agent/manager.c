@@ -87,6 +87,7 @@ struct manager {
         uint64_t kills_total, decisions_total;
         /* the first signal of the current pressure episode, for trigger-to-decision latency */
         uint64_t episode_start_usec;
+        uint64_t tick_start_usec; /* when the current tick began: sample-to-decision latency */
         char episode_trigger[32];
         /* sources */
         sd_event_source *timer;
@@ -383,6 +384,7 @@ static void decide_and_act(struct manager *m, enum scope_id sid, uint64_t now)
         d->dry_run = m->p.dry_run;
         d->n_candidates = (unsigned)n;
         d->n_excluded = (unsigned)(n - (r < 0 ? 0 : n_ranked));
+        d->sample_to_decision_usec = d->time_mono_usec - m->tick_start_usec;
         d->trigger_to_decision_usec =
             m->episode_start_usec ? d->time_mono_usec - m->episode_start_usec : 0;
         m->cooldown_until_usec = now + m->p.kill_cooldown_usec;
@@ -459,6 +461,7 @@ static void arm_triggers(struct manager *m);
 static void tick(struct manager *m, const char *why)
 {
         uint64_t now = mono_usec();
+        m->tick_start_usec = now;
 
         if (m->refresh_needed || now >= m->next_refresh_usec) {
                 bool had_kp = m->model.has_kubepods;
@@ -922,9 +925,11 @@ static int setup_api(struct manager *m)
         if (fd < 0)
                 return log_error_errno(errno, "Failed to create the API socket: %m");
         (void)unlink(m->p.api_socket);
-        mode_t old = umask(0077); /* the socket is 0600: root only */
+        mode_t old = umask(0177); /* the socket is 0600: root only, from the start */
         int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
         umask(old);
+        if (r == 0)
+                r = chmod(m->p.api_socket, 0600);
         if (r < 0 || listen(fd, 16) < 0) {
                 r = log_error_errno(errno, "Failed to listen on %s: %m", m->p.api_socket);
                 safe_close(fd);

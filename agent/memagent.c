@@ -488,12 +488,26 @@ int main(int argc, char **argv)
                         break;
                 case OPT_CGROUP_ROOT:
                         o.cgroup_root = optarg;
+                        o.roots_given = true;
                         break;
                 case OPT_PROC_ROOT:
                         o.proc_root = optarg;
+                        o.roots_given = true;
                         break;
                 case OPT_SYS_ROOT:
                         o.sys_root = optarg;
+                        o.roots_given = true;
+                        break;
+                case OPT_API_SOCKET:
+                        o.api_socket = optarg;
+                        break;
+                case OPT_DIRECT:
+                        o.direct = true;
+                        break;
+                case OPT_LAST:
+                        if (parse_uint("--last", optarg, 10000, &v) < 0 || v == 0)
+                                return EXIT_REFUSED;
+                        o.last = (unsigned)v;
                         break;
                 case OPT_WORKLOAD_ROOT:
                         if (add_workload_root(&o, optarg) < 0)

@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -34,6 +36,13 @@ int psi_trigger_arm(int dirfd, const char *name, enum psi_kind kind, uint64_t st
         _cleanup_close_ int fd = openat(dirfd, name, O_RDWR | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
+        /* Only the kernel's pressure files take triggers; never write one into a plain file
+         * (a copied tree, a fixture). */
+        struct statfs sfs;
+        if (fstatfs(fd, &sfs) < 0)
+                return negative_errno();
+        if (sfs.f_type != CGROUP2_SUPER_MAGIC && sfs.f_type != PROC_SUPER_MAGIC)
+                return -EOPNOTSUPP;
 
         uint64_t stall = stall_usec, window = window_usec;
         int r = write_trigger(fd, kind, stall, window);

@@ -27,8 +27,8 @@ struct psi_trigger {
  * unprivileged (no CAP_SYS_RESOURCE): then the window is widened to the nearest allowed one,
  * the stall threshold scaled by the same factor (so the trigger keeps its share of time), and
  * this is logged once per process. Returns 0 and fills *ret (caller owns ret->fd), -EINVAL for
- * values the kernel can never take (window outside 0.5–10 s, stall 0 or above the window), or
- * the kernel's error. */
+ * values the kernel can never take (window outside 0.5–10 s, stall 0 or above the window),
+ * -EOPNOTSUPP when the file is not on cgroup2 or procfs (a copied tree), or the kernel's error. */
 int psi_trigger_arm(int dirfd, const char *name, enum psi_kind kind, uint64_t stall_usec,
                     uint64_t window_usec, struct psi_trigger *ret);
 

@@ -51,43 +51,47 @@ fval() {
 	[ "$_v" = max ] && echo null || echo "$_v"
 }
 
-# check_cgroup JQ_OBJECT_EXPR DIR: the cgroup's fields against the kernel's files
+# check_cgroup JQ_OBJECT_EXPR DIR: the cgroup's fields against the kernel's files. One jq call
+# per cgroup: under TCG every process costs.
 check_cgroup() {
 	_sel=$1
 	_dir=$2
 	_rel=${_dir#"$ROOT"}
-	got=$(jq -r "$_sel | .cgroup" /tmp/s.json)
-	vm_check "cgroup path of $_rel (got $got)" [ "$got" = "$_rel" ]
+	# shellcheck disable=SC2046
+	set -- $(jq -r "$_sel | [.cgroup, .memory.max_bytes, .memory.high_bytes, .memory.min_bytes,
+		.memory.low_bytes, .memory.swap_max_bytes, .memory.current_bytes,
+		.memory.inactive_file_bytes, .memory.working_set_bytes, .memory.anon_bytes,
+		.events.oom_kill, .events.max, .events.high, .psi.some.total_usec, (.numa | length),
+		.cgroup_id] | map(tostring) | join(\" \")" /tmp/s.json)
+	[ $# -eq 16 ] || vm_fail "status JSON of $_rel: expected 16 fields, got $# ($*)"
+	vm_check "cgroup path of $_rel (got $1)" [ "$1" = "$_rel" ]
 	for f in max high min low swap.max; do
+		case $f in
+		max) got=$2 ;; high) got=$3 ;; min) got=$4 ;; low) got=$5 ;; swap.max) got=$6 ;;
+		esac
 		[ -e "$_dir/memory.$f" ] || continue
-		key=$(echo "${f}_bytes" | tr . _)
 		want=$(fval "$_dir/memory.$f")
-		got=$(jq -r "$_sel | .memory.$key" /tmp/s.json)
 		vm_check "memory.$f of $_rel: json $got = file $want" [ "$got" = "$want" ]
 	done
+	cur=$7 inact=$8 ws=$9
+	shift 9
 	want=$(cat "$_dir/memory.current")
-	got=$(jq -r "$_sel | .memory.current_bytes" /tmp/s.json)
-	vm_check "memory.current of $_rel: json $got ~ file $want" near "$got" "$want" $((2 * MiB))
-	inact=$(jq -r "$_sel | .memory.inactive_file_bytes" /tmp/s.json)
-	ws=$(jq -r "$_sel | .memory.working_set_bytes" /tmp/s.json)
-	if [ "$got" -ge "$inact" ]; then exp=$((got - inact)); else exp=0; fi
-	vm_check "working set of $_rel = current - inactive_file ($ws = $got - $inact)" [ "$ws" = "$exp" ]
+	vm_check "memory.current of $_rel: json $cur ~ file $want" near "$cur" "$want" $((2 * MiB))
+	if [ "$cur" -ge "$inact" ]; then exp=$((cur - inact)); else exp=0; fi
+	vm_check "working set of $_rel = current - inactive_file ($ws = $cur - $inact)" [ "$ws" = "$exp" ]
 	want=$(vm_key "$_dir/memory.stat" anon)
-	got=$(jq -r "$_sel | .memory.anon_bytes" /tmp/s.json)
-	vm_check "anon of $_rel: json $got ~ file $want" near "$got" "$want" $((2 * MiB))
-	for ev in oom_kill max high; do
-		want=$(vm_key "$_dir/memory.events" $ev)
-		got=$(jq -r "$_sel | .events.$ev" /tmp/s.json)
-		vm_check "memory.events $ev of $_rel: $got = $want" [ "$got" = "$want" ]
-	done
+	vm_check "anon of $_rel: json $1 ~ file $want" near "$1" "$want" $((2 * MiB))
+	want=$(vm_key "$_dir/memory.events" oom_kill)
+	vm_check "memory.events oom_kill of $_rel: $2 = $want" [ "$2" = "$want" ]
+	want=$(vm_key "$_dir/memory.events" max)
+	vm_check "memory.events max of $_rel: $3 = $want" [ "$3" = "$want" ]
+	want=$(vm_key "$_dir/memory.events" high)
+	vm_check "memory.events high of $_rel: $4 = $want" [ "$4" = "$want" ]
 	want=$(awk '/^some/ { sub("total=", "", $5); print $5 }' "$_dir/memory.pressure")
-	got=$(jq -r "$_sel | .psi.some.total_usec" /tmp/s.json)
-	vm_check "psi some total of $_rel: json $got <= file $want (read later)" [ "$got" -le "$want" ]
-	nodes=$(jq -r "$_sel | .numa | length" /tmp/s.json)
-	vm_check "numa_stat of $_rel has 2 nodes (got $nodes)" [ "$nodes" = 2 ]
+	vm_check "psi some total of $_rel: json $5 <= file $want (read later)" [ "$5" -le "$want" ]
+	vm_check "numa_stat of $_rel has 2 nodes (got $6)" [ "$6" = 2 ]
 	id=$(stat -c %i "$_dir")
-	got=$(jq -r "$_sel | .cgroup_id" /tmp/s.json)
-	vm_check "cgroup_id of $_rel is its inode ($got = $id)" [ "$got" = "$id" ]
+	vm_check "cgroup_id of $_rel is its inode ($7 = $id)" [ "$7" = "$id" ]
 }
 
 npods=$(jq '.pods | length' /tmp/s.json)
