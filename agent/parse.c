@@ -88,9 +88,29 @@ struct key_field {
         bool required;
 };
 
+/* Per-file-type memory of which key each line held last time. The kernel writes memory.stat and
+ * memory.events in a fixed order, so line N almost always holds the same key as the last file
+ * of that type: a key is then found by one hash compare instead of a scan of the table. The
+ * agent parses on one thread; tests and tools do too. */
+#define KEY_HINT_LINES 128
+struct key_hints {
+        uint32_t hash[KEY_HINT_LINES];   /* FNV-1a of the key seen on this line, 0: unknown */
+        signed char idx[KEY_HINT_LINES]; /* its index in the table, -1: a key we do not keep */
+        unsigned char
+            len[KEY_HINT_LINES]; /* its length: a skipped key must match hash and length */
+};
+
+static uint32_t key_hash(const char *k, size_t len)
+{
+        uint32_t h = 2166136261u;
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ (unsigned char)k[i]) * 16777619u;
+        return h ? h : 1;
+}
+
 /* Generic "key value\n" parser behind memory.stat and memory.events. */
-static int parse_keyed(const char *buf, const struct key_field *fields, size_t n_fields, void *ret,
-                       size_t ret_size, struct parse_error *err)
+static int parse_keyed(const char *buf, const struct key_field *fields, size_t n_fields,
+                       struct key_hints *hints, void *ret, size_t ret_size, struct parse_error *err)
 {
         unsigned char out[512];
         uint64_t seen = 0;
@@ -117,12 +137,33 @@ static int parse_keyed(const char *buf, const struct key_field *fields, size_t n
                                     r == -ERANGE ? "out-of-range" : "malformed",
                                     excerpt(p, ex, sizeof(ex)));
                 size_t klen = (size_t)(sp - p);
-                for (size_t i = 0; i < n_fields; i++) {
-                        if (strlen(fields[i].key) == klen && memcmp(fields[i].key, p, klen) == 0) {
-                                memcpy(out + fields[i].offset, &val, sizeof(val));
-                                seen |= UINT64_C(1) << i;
-                                break;
+                uint32_t h = key_hash(p, klen);
+                int found = -1;
+                bool hinted = line < KEY_HINT_LINES && hints->hash[line] == h &&
+                              hints->len[line] == (klen > 255 ? 255 : klen);
+                if (hinted && hints->idx[line] >= 0) {
+                        const char *k = fields[hints->idx[line]].key;
+                        if (strlen(k) == klen && memcmp(k, p, klen) == 0)
+                                found = hints->idx[line];
+                        else
+                                hinted = false; /* a hash collision: look it up properly */
+                }
+                if (!hinted) {
+                        for (size_t i = 0; i < n_fields; i++)
+                                if (strlen(fields[i].key) == klen &&
+                                    memcmp(fields[i].key, p, klen) == 0) {
+                                        found = (int)i;
+                                        break;
+                                }
+                        if (line < KEY_HINT_LINES) {
+                                hints->hash[line] = h;
+                                hints->idx[line] = (signed char)found;
+                                hints->len[line] = (unsigned char)(klen > 255 ? 255 : klen);
                         }
+                }
+                if (found >= 0) {
+                        memcpy(out + fields[found].offset, &val, sizeof(val));
+                        seen |= UINT64_C(1) << found;
                 }
                 p = eol + 1;
         }
@@ -178,7 +219,8 @@ static const struct key_field memory_stat_fields[] = {
 
 int parse_memory_stat(const char *buf, struct memory_stat *ret, struct parse_error *err)
 {
-        return parse_keyed(buf, memory_stat_fields, ELEMENTSOF(memory_stat_fields), ret,
+        static struct key_hints hints;
+        return parse_keyed(buf, memory_stat_fields, ELEMENTSOF(memory_stat_fields), &hints, ret,
                            sizeof(*ret), err);
 }
 
@@ -194,7 +236,8 @@ static const struct key_field memory_events_fields[] = {
 
 int parse_memory_events(const char *buf, struct memory_events *ret, struct parse_error *err)
 {
-        return parse_keyed(buf, memory_events_fields, ELEMENTSOF(memory_events_fields), ret,
+        static struct key_hints hints;
+        return parse_keyed(buf, memory_events_fields, ELEMENTSOF(memory_events_fields), &hints, ret,
                            sizeof(*ret), err);
 }
 
