@@ -22,9 +22,10 @@ while [ $i -le "$runs" ]; do
 		memhog --grow-forever --rate-mib 96 --hot-pct 5 --report-ms 0 || vm_fail "hog $i"
 	vm_wait_for 60 "run $i evicted" is_empty "$pod" || { vm_dump "$AGENT_LOG"; vm_fail "run $i: not evicted"; }
 	t1=$(vm_now_ms)
+	rel=${pod#/sys/fs/cgroup}
 	vm_wait_for 10 "run $i decision done" sh -c \
-		"memagent explain --output json --last 1 | jq -e '.decisions[0].done and .decisions[0].id == $i' >/dev/null" ||
-		vm_fail "run $i: decision not recorded"
+		"memagent explain --output json --last 1 | jq -e '.decisions[0].done and .decisions[0].victim.cgroup == \"$rel\"' >/dev/null" ||
+		{ vm_dump "$AGENT_LOG"; memagent explain >&2; vm_fail "run $i: no finished decision against its pod"; }
 	memagent explain --output json --last 1 >/tmp/d.json
 	vm_result "run=$i" \
 		"trigger_to_decision_usec=$(jq -r '.decisions[0].trigger_to_decision_usec' /tmp/d.json)" \
