@@ -1,0 +1,35 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# After a kill relieves the pressure, the level is held up by hysteresis for clearHold, but
+# nothing else may die for it. clearHold 20 s, killCooldown 1 s: once the grower is killed, a
+# second BestEffort pod (the next candidate) must survive the next 8 s, and exactly one decision
+# is recorded.
+set -u
+. "$VM_LIB/vmtest.sh"
+. "$VM_LIB/kubelayout.sh"
+. "$VM_LIB/agent.sh"
+
+vm_check "kube_node_setup" kube_node_setup 768Mi
+g=$(kube_new_uid); gc=$(kube_new_container_id)
+s=$(kube_new_uid); sc=$(kube_new_container_id)
+vm_check "grower pod" kube_pod_create besteffort "$g" "$gc:0:0"
+vm_check "bystander pod" kube_pod_create besteffort "$s" "$sc:0:0"
+gpod=$(kube_pod_path besteffort "$g")
+vm_check "the bystander holds 64 MiB" kube_spawn "$(kube_container_path besteffort "$s" "$sc")" /tmp/s.log \
+	memhog --size-mib 64 --hot-pct 10 --pass-sleep-ms 20 --report-ms 0 --ready-file /tmp/s.ready
+spid=$KUBE_PID
+vm_wait_for 30 "bystander ready" test -f /tmp/s.ready || vm_fail "bystander not ready"
+
+agent_start --clear-hold=20s --kill-cooldown=1s
+vm_check "the grower grows" kube_spawn "$(kube_container_path besteffort "$g" "$gc")" /tmp/g.log \
+	memhog --grow-forever --rate-mib 64 --hot-pct 10 --report-ms 0
+vm_wait_for 60 "grower evicted" is_empty "$gpod" || { vm_dump "$AGENT_LOG"; vm_fail "the grower was not evicted"; }
+sleep 8
+level=$(memagent status --output json | jq -r '.pressure.kubepods.level')
+vm_result "kubepods_level_after_8s=$level"
+vm_check "the bystander is alive 8 s after the kill" vm_pid_alive "$spid"
+nd=$(memagent explain --output json | jq '.decisions | length')
+vm_check "exactly one decision (got $nd)" [ "$nd" = 1 ]
+agent_stop
+vm_pass
