@@ -473,21 +473,51 @@ void api_buf_printf(struct api_buf *b, const char *fmt, ...)
         b->len += (size_t)n;
 }
 
+/* Bytes that need escaping in a JSON string: controls, '"' and '\\'. A table, so that the scan
+ * of a string with nothing to escape (node names, reasons) costs a load and a branch per byte. */
+static const unsigned char json_escape[256] = {
+        [0] = 1,  [1] = 1,  [2] = 1,  [3] = 1,  [4] = 1,  [5] = 1,   [6] = 1,    [7] = 1,  [8] = 1,
+        [9] = 1,  [10] = 1, [11] = 1, [12] = 1, [13] = 1, [14] = 1,  [15] = 1,   [16] = 1, [17] = 1,
+        [18] = 1, [19] = 1, [20] = 1, [21] = 1, [22] = 1, [23] = 1,  [24] = 1,   [25] = 1, [26] = 1,
+        [27] = 1, [28] = 1, [29] = 1, [30] = 1, [31] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
+static inline bool json_needs_escape(unsigned char c)
+{
+        return json_escape[c];
+}
+
 void api_buf_json_string(struct api_buf *b, const char *s)
 {
         static const char hex[] = "0123456789abcdef";
-        const char *run = s;
+        size_t i = 0;
 
+        while (!json_escape[(unsigned char)s[i]])
+                i++;
+        /* The common case: nothing to escape (the NUL ends the run), one reservation, one copy. */
+        if (s[i] == '\0') {
+                if (!buf_reserve(b, i + 2))
+                        return;
+                char *out = b->data + b->len;
+                out[0] = '"';
+                memcpy(out + 1, s, i);
+                out[i + 1] = '"';
+                b->len += i + 2;
+                b->data[b->len] = '\0';
+                return;
+        }
         api_buf_append(b, "\"", 1);
-        for (const char *p = s;; p++) {
+        api_buf_append(b, s, i);
+        const char *run = s + i;
+        for (const char *p = s + i;; p++) {
                 unsigned char c = (unsigned char)*p;
-                if (c >= 0x20 && c != '"' && c != '\\')
+                if (c != '\0' && !json_needs_escape(c))
                         continue;
                 api_buf_append(b, run, (size_t)(p - run));
                 if (c == '\0')
                         break;
                 char esc[7] = { '\\', (char)c, 0 };
-                size_t n = 2;
+                size_t k = 2;
                 switch (c) {
                 case '"':
                 case '\\':
@@ -505,12 +535,30 @@ void api_buf_json_string(struct api_buf *b, const char *s)
                         memcpy(esc, "\\u00", 4);
                         esc[4] = hex[c >> 4];
                         esc[5] = hex[c & 15];
-                        n = 6;
+                        k = 6;
                 }
-                api_buf_append(b, esc, n);
+                api_buf_append(b, esc, k);
                 run = p + 1;
         }
         api_buf_append(b, "\"", 1);
+}
+
+void api_buf_i64(struct api_buf *b, int64_t v)
+{
+        char tmp[24], *p = tmp + sizeof(tmp);
+        uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+        do {
+                *--p = (char)('0' + u % 10);
+                u /= 10;
+        } while (u);
+        if (v < 0)
+                *--p = '-';
+        api_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+void api_buf_reserve(struct api_buf *b, size_t n)
+{
+        (void)buf_reserve(b, n);
 }
 
 void api_buf_json(struct api_buf *b, struct json_object *o)

@@ -132,6 +132,10 @@ void api_buf_puts(struct api_buf *b, const char *s);
 void api_buf_printf(struct api_buf *b, const char *fmt, ...) _printf_(2, 3);
 /* Appends s as a JSON string literal, quoted and escaped. */
 void api_buf_json_string(struct api_buf *b, const char *s);
+/* Appends v in decimal. */
+void api_buf_i64(struct api_buf *b, int64_t v);
+/* Makes room for n more bytes up front (a size hint; on OOM latches ->oom). */
+void api_buf_reserve(struct api_buf *b, size_t n);
 /* Appends the compact serialisation of o. */
 void api_buf_json(struct api_buf *b, struct json_object *o);
 /* Hands out the NUL-terminated result (caller frees) or returns -ENOMEM (buffer freed). */

@@ -34,6 +34,12 @@ struct extender_args {
 int extender_args_decode(struct json_object *root, struct extender_args *ret,
                          struct api_error *err);
 void extender_args_done(struct extender_args *a);
+/* The fast path for names mode, straight from the request body (size bytes, NUL-terminated):
+ * returns 1 and fills *ret (the names point into body, which is modified and must outlive *ret;
+ * root is the Pod), 0 when the body is not the plain names-mode shape (then body is untouched
+ * and the caller uses api_parse() + extender_args_decode(), which also produce every error
+ * message), or -ENOMEM. */
+int extender_args_parse_names(char *body, size_t size, struct extender_args *ret);
 /* Builds ExtenderArgs as kube-scheduler does: NodeNames (and "Nodes": null) when
  * node_cache_capable, else a v1.NodeList of minimal v1.Node objects (and "NodeNames": null). */
 struct json_object *extender_args_encode(const struct k8s_pod *pod, const char *const *names,
@@ -66,6 +72,29 @@ struct json_object *extender_filter_result_encode(const struct extender_filter_r
  * Returns 0 and the string (caller frees) or -ENOMEM. */
 int extender_filter_result_format(const struct extender_filter_result *r, char **ret,
                                   size_t *ret_size);
+/* Streams an ExtenderFilterResult without building the result arrays first (the extender's hot
+ * path): init, then pass/failed/unresolvable per node in any order (each group keeps its order),
+ * then finish, which writes the same JSON as extender_filter_result_format() and releases the
+ * writer. In Nodes mode pass() takes the v1.Node object, in names mode the name. Strings are
+ * copied. finish returns 0 and the string (caller frees) or -ENOMEM; call done() instead of
+ * finish to abandon a writer. */
+struct extender_filter_writer {
+        bool node_cache_capable;
+        struct api_buf pass, failed, unresolvable;
+        size_t n_pass, n_failed, n_unresolvable;
+};
+void extender_filter_writer_init(struct extender_filter_writer *w, bool node_cache_capable,
+                                 size_t n_hint);
+void extender_filter_writer_pass(struct extender_filter_writer *w, const char *name,
+                                 struct json_object *node);
+void extender_filter_writer_failed(struct extender_filter_writer *w, const char *node,
+                                   const char *reason);
+void extender_filter_writer_unresolvable(struct extender_filter_writer *w, const char *node,
+                                         const char *reason);
+int extender_filter_writer_finish(struct extender_filter_writer *w, const char *error, char **ret,
+                                  size_t *ret_size);
+void extender_filter_writer_done(struct extender_filter_writer *w);
+
 int extender_filter_result_decode(struct json_object *root, struct extender_filter_result *ret,
                                   struct api_error *err);
 void extender_filter_result_done(struct extender_filter_result *r);

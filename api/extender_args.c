@@ -128,3 +128,188 @@ struct json_object *extender_args_encode(const struct k8s_pod *pod, const char *
         }
         return o;
 }
+
+/* ---------- the names-mode fast path ----------
+ *
+ * With nodeCacheCapable, kube-scheduler sends {"Pod": {...}, "Nodes": null, "NodeNames": [...]}
+ * where NodeNames holds every candidate node: at 5,000 nodes json-c spends most of a filter call
+ * building (and then freeing) 5,000 string objects. This scanner handles exactly that shape
+ * without them: it checks the top level itself (strict JSON: only those three keys, each once
+ * ignoring case, Nodes null, names plain printable ASCII strings without escapes), hands the Pod
+ * value alone to json-c, and points node_names into the body. Anything else (other keys,
+ * escapes, Nodes mode, any syntax or validation error) is left to the generic path, so answers,
+ * error messages included, are those of api_parse() + extender_args_decode(). */
+
+struct scan {
+        const char *p, *end;
+};
+
+static void scan_ws(struct scan *s)
+{
+        while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+                s->p++;
+}
+
+static bool scan_char(struct scan *s, char c)
+{
+        scan_ws(s);
+        if (s->p < s->end && *s->p == c) {
+                s->p++;
+                return true;
+        }
+        return false;
+}
+
+/* A string of printable ASCII without escapes; *ret points after the opening quote. */
+static bool scan_plain_string(struct scan *s, const char **ret, size_t *ret_len)
+{
+        if (!scan_char(s, '"'))
+                return false;
+        const char *start = s->p, *p = s->p, *end = s->end;
+        /* Printable ASCII other than '"' and '\\' (the loop runs over every byte of 5,000
+         * names). */
+        while (p < end && (unsigned char)(*p - 0x20) < 0x5f && *p != '"' && *p != '\\')
+                p++;
+        if (p >= end || *p != '"')
+                return false;
+        *ret = start;
+        *ret_len = (size_t)(p - start);
+        s->p = p + 1;
+        return true;
+}
+
+/* Skips one object value starting at '{' and returns its end: brackets balanced outside strings,
+ * escapes honoured. json-c then parses exactly that slice, which validates it. */
+static bool scan_skip_object(struct scan *s, int max_depth)
+{
+        int depth = 0;
+        scan_ws(s);
+        if (s->p >= s->end || *s->p != '{')
+                return false;
+        while (s->p < s->end) {
+                char c = *s->p++;
+                if (c == '"') {
+                        while (s->p < s->end && *s->p != '"') {
+                                if (*s->p == '\\' && ++s->p >= s->end)
+                                        return false;
+                                s->p++;
+                        }
+                        if (s->p >= s->end)
+                                return false;
+                        s->p++;
+                } else if (c == '{' || c == '[') {
+                        if (++depth > max_depth)
+                                return false;
+                } else if (c == '}' || c == ']') {
+                        if (--depth == 0)
+                                return true;
+                }
+        }
+        return false;
+}
+
+static bool key_is(const char *k, size_t n, const char *want)
+{
+        return strlen(want) == n && strncasecmp(k, want, n) == 0;
+}
+
+int extender_args_parse_names(char *body, size_t size, struct extender_args *ret)
+{
+        struct scan s = { .p = body, .end = body + size };
+        const char *pod_start = NULL, *pod_end = NULL;
+        bool have_nodes = false, have_names = false;
+        _cleanup_free_ const char **names = NULL;
+        _cleanup_free_ uint32_t *lens = NULL;
+        size_t n = 0, cap = 0;
+
+        if (!body || size > INT32_MAX || !scan_char(&s, '{'))
+                return 0;
+        do {
+                const char *k;
+                size_t kn;
+                if (!scan_plain_string(&s, &k, &kn) || !scan_char(&s, ':'))
+                        return 0;
+                if (key_is(k, kn, "Pod") && !pod_start) {
+                        scan_ws(&s);
+                        pod_start = s.p;
+                        /* The generic parser allows 64 levels; the Pod sits one level down. */
+                        if (!scan_skip_object(&s, 63))
+                                return 0;
+                        pod_end = s.p;
+                } else if (key_is(k, kn, "Nodes") && !have_nodes) {
+                        scan_ws(&s);
+                        if (s.end - s.p < 4 || memcmp(s.p, "null", 4) != 0)
+                                return 0;
+                        s.p += 4;
+                        have_nodes = true;
+                } else if (key_is(k, kn, "NodeNames") && !have_names) {
+                        if (!scan_char(&s, '['))
+                                return 0;
+                        have_names = true;
+                        if (scan_char(&s, ']'))
+                                continue;
+                        do {
+                                const char *v;
+                                size_t vn;
+                                if (!scan_plain_string(&s, &v, &vn) || vn == 0 ||
+                                    vn >= API_NODE_NAME_MAX)
+                                        return 0;
+                                if (n == cap) {
+                                        size_t c = cap ? cap * 2 : 1024;
+                                        const char **nn = realloc(names, c * sizeof(*nn));
+                                        if (!nn)
+                                                return -ENOMEM;
+                                        names = nn;
+                                        uint32_t *nl = realloc(lens, c * sizeof(*nl));
+                                        if (!nl)
+                                                return -ENOMEM;
+                                        lens = nl;
+                                        cap = c;
+                                }
+                                names[n] = v;
+                                lens[n++] = (uint32_t)vn;
+                        } while (scan_char(&s, ','));
+                        if (!scan_char(&s, ']'))
+                                return 0;
+                } else
+                        return 0;
+        } while (scan_char(&s, ','));
+        if (!scan_char(&s, '}'))
+                return 0;
+        scan_ws(&s);
+        if (s.p != s.end || !pod_start || !have_names)
+                return 0;
+
+        struct json_tokener *tok = json_tokener_new_ex(63);
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        int pod_len = (int)(pod_end - pod_start);
+        struct json_object *pod = json_tokener_parse_ex(tok, pod_start, pod_len);
+        bool whole = json_tokener_get_error(tok) == json_tokener_success &&
+                     json_tokener_get_parse_end(tok) == (size_t)pod_len;
+        json_tokener_free(tok);
+        if (!pod || !whole) {
+                json_object_put(pod);
+                return 0;
+        }
+        struct extender_args a = { .node_cache_capable = true, .n_nodes = n };
+        if (k8s_pod_decode(pod, "Pod", &a.pod, NULL) < 0) {
+                json_object_put(pod);
+                return 0;
+        }
+        /* Committed: terminate the names in place (the body outlives the request). */
+        for (size_t i = 0; i < n; i++)
+                body[names[i] - body + lens[i]] = '\0';
+        if (!names) {
+                names = calloc(1, sizeof(*names));
+                if (!names) {
+                        json_object_put(pod);
+                        return -ENOMEM;
+                }
+        }
+        a.node_names = TAKE_PTR(names);
+        a.root = pod;
+        *ret = a;
+        return 1;
+}

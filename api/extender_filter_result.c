@@ -41,49 +41,104 @@ struct json_object *extender_filter_result_encode(const struct extender_filter_r
         return o;
 }
 
-static void format_failed(struct api_buf *b, const struct extender_failed_node *f, size_t n)
+void extender_filter_writer_init(struct extender_filter_writer *w, bool node_cache_capable,
+                                 size_t n_hint)
 {
-        api_buf_puts(b, "{");
-        for (size_t i = 0; i < n; i++) {
-                if (i)
-                        api_buf_puts(b, ",");
-                api_buf_json_string(b, f[i].node);
-                api_buf_puts(b, ":");
-                api_buf_json_string(b, f[i].reason);
+        *w = (struct extender_filter_writer){ .node_cache_capable = node_cache_capable };
+        /* Passing names are most of a names-mode answer; reasons are ~60 bytes. */
+        if (node_cache_capable)
+                api_buf_reserve(&w->pass, 64 + n_hint * 24);
+}
+
+void extender_filter_writer_pass(struct extender_filter_writer *w, const char *name,
+                                 struct json_object *node)
+{
+        if (w->n_pass++)
+                api_buf_append(&w->pass, ",", 1);
+        if (w->node_cache_capable)
+                api_buf_json_string(&w->pass, name);
+        else
+                api_buf_json(&w->pass, node);
+}
+
+static void add_failed(struct api_buf *b, size_t *n, const char *node, const char *reason)
+{
+        if ((*n)++)
+                api_buf_append(b, ",", 1);
+        api_buf_json_string(b, node);
+        api_buf_append(b, ":", 1);
+        api_buf_json_string(b, reason);
+}
+
+void extender_filter_writer_failed(struct extender_filter_writer *w, const char *node,
+                                   const char *reason)
+{
+        add_failed(&w->failed, &w->n_failed, node, reason);
+}
+
+void extender_filter_writer_unresolvable(struct extender_filter_writer *w, const char *node,
+                                         const char *reason)
+{
+        add_failed(&w->unresolvable, &w->n_unresolvable, node, reason);
+}
+
+static void append_buf(struct api_buf *dst, const struct api_buf *src)
+{
+        if (src->oom)
+                dst->oom = true;
+        else if (src->len)
+                api_buf_append(dst, src->data, src->len);
+}
+
+void extender_filter_writer_done(struct extender_filter_writer *w)
+{
+        free(w->pass.data);
+        free(w->failed.data);
+        free(w->unresolvable.data);
+        *w = (struct extender_filter_writer){};
+}
+
+int extender_filter_writer_finish(struct extender_filter_writer *w, const char *error, char **ret,
+                                  size_t *ret_size)
+{
+        struct api_buf b = {};
+
+        api_buf_reserve(&b, 160 + w->pass.len + w->failed.len + w->unresolvable.len);
+        if (w->node_cache_capable) {
+                api_buf_puts(&b, "{\"Nodes\":null,\"NodeNames\":[");
+                append_buf(&b, &w->pass);
+                api_buf_puts(&b, "]");
+        } else {
+                api_buf_puts(&b, "{\"Nodes\":{\"metadata\":{},\"items\":[");
+                append_buf(&b, &w->pass);
+                api_buf_puts(&b, "]},\"NodeNames\":null");
         }
-        api_buf_puts(b, "}");
+        api_buf_puts(&b, ",\"FailedNodes\":{");
+        append_buf(&b, &w->failed);
+        api_buf_puts(&b, "},\"FailedAndUnresolvableNodes\":{");
+        append_buf(&b, &w->unresolvable);
+        api_buf_puts(&b, "},\"Error\":");
+        api_buf_json_string(&b, error ? error : "");
+        api_buf_puts(&b, "}");
+        extender_filter_writer_done(w);
+        return api_buf_finish(&b, ret, ret_size);
 }
 
 int extender_filter_result_format(const struct extender_filter_result *r, char **ret,
                                   size_t *ret_size)
 {
-        struct api_buf b = {};
+        struct extender_filter_writer w;
 
-        if (r->node_cache_capable) {
-                api_buf_puts(&b, "{\"Nodes\":null,\"NodeNames\":[");
-                for (size_t i = 0; i < r->n_nodes; i++) {
-                        if (i)
-                                api_buf_puts(&b, ",");
-                        api_buf_json_string(&b, r->node_names[i]);
-                }
-                api_buf_puts(&b, "]");
-        } else {
-                api_buf_puts(&b, "{\"Nodes\":{\"metadata\":{},\"items\":[");
-                for (size_t i = 0; i < r->n_nodes; i++) {
-                        if (i)
-                                api_buf_puts(&b, ",");
-                        api_buf_json(&b, r->nodes[i]);
-                }
-                api_buf_puts(&b, "]},\"NodeNames\":null");
-        }
-        api_buf_puts(&b, ",\"FailedNodes\":");
-        format_failed(&b, r->failed, r->n_failed);
-        api_buf_puts(&b, ",\"FailedAndUnresolvableNodes\":");
-        format_failed(&b, r->unresolvable, r->n_unresolvable);
-        api_buf_puts(&b, ",\"Error\":");
-        api_buf_json_string(&b, r->error ? r->error : "");
-        api_buf_puts(&b, "}");
-        return api_buf_finish(&b, ret, ret_size);
+        extender_filter_writer_init(&w, r->node_cache_capable, r->n_nodes);
+        for (size_t i = 0; i < r->n_nodes; i++)
+                extender_filter_writer_pass(&w, r->node_names ? r->node_names[i] : NULL,
+                                            r->nodes ? r->nodes[i] : NULL);
+        for (size_t i = 0; i < r->n_failed; i++)
+                extender_filter_writer_failed(&w, r->failed[i].node, r->failed[i].reason);
+        for (size_t i = 0; i < r->n_unresolvable; i++)
+                extender_filter_writer_unresolvable(&w, r->unresolvable[i].node,
+                                                    r->unresolvable[i].reason);
+        return extender_filter_writer_finish(&w, r->error, ret, ret_size);
 }
 
 void extender_filter_result_done(struct extender_filter_result *r)

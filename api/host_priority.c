@@ -21,13 +21,20 @@ int host_priority_list_format(const struct host_priority *list, size_t n, char *
                               size_t *ret_size)
 {
         struct api_buf b = {};
-        api_buf_puts(&b, "[");
+        /* {"Host":"<name>","Score":10}, with names of node-00000 length: one allocation. */
+        api_buf_reserve(&b, 2 + n * 40);
+        api_buf_append(&b, "[", 1);
         for (size_t i = 0; i < n; i++) {
-                api_buf_puts(&b, i ? ",{\"Host\":" : "{\"Host\":");
+                if (i)
+                        api_buf_append(&b, ",{\"Host\":", 9);
+                else
+                        api_buf_append(&b, "{\"Host\":", 8);
                 api_buf_json_string(&b, list[i].host);
-                api_buf_printf(&b, ",\"Score\":%lld}", (long long)list[i].score);
+                api_buf_append(&b, ",\"Score\":", 9);
+                api_buf_i64(&b, list[i].score);
+                api_buf_append(&b, "}", 1);
         }
-        api_buf_puts(&b, "]");
+        api_buf_append(&b, "]", 1);
         return api_buf_finish(&b, ret, ret_size);
 }
 

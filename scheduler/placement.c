@@ -41,23 +41,42 @@ static double clamp01(double v)
         return v < 0 ? 0 : (v > 1 ? 1 : v);
 }
 
-void placement_evaluate(const struct sched_snapshot *s, ssize_t index, const char *name,
-                        const struct pod_shape *pod, uint64_t now_usec,
-                        const struct sched_config *cfg, bool explain, struct node_verdict *ret)
+enum explain {
+        EXPLAIN_FAILURES, /* reasons for nodes that do not fit */
+        EXPLAIN_ALL,
+        EXPLAIN_NONE, /* scores only (prioritize) */
+};
+
+/* snprintf into v->reason unless reasons are off. */
+#define REASON(...)                                                                                \
+        do {                                                                                       \
+                if (explain != EXPLAIN_NONE)                                                       \
+                        snprintf(v.reason, sizeof(v.reason), __VA_ARGS__);                         \
+        } while (0)
+
+static void evaluate(const struct sched_snapshot *s, ssize_t index, const char *name,
+                     const struct pod_shape *pod, uint64_t now_usec, const struct sched_config *cfg,
+                     enum explain explain, struct node_verdict *ret)
 {
         char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
-        struct node_verdict v = { .numa_zone = -1 };
+        struct node_verdict v;
+
+        v.kind = VERDICT_FITS;
+        v.score = 0;
+        v.numa_zone = -1;
+        v.allocatable_bytes = 0;
+        v.pressure = API_PRESSURE_NONE;
+        v.reservation = NULL;
+        v.reason[0] = '\0';
 
         if (index < 0) {
                 if (cfg->admit_unknown_nodes) {
                         v.kind = VERDICT_FITS;
-                        snprintf(v.reason, sizeof(v.reason),
-                                 "no report from memagentd; admitted without memory checks");
+                        REASON("no report from memagentd; admitted without memory checks");
                 } else {
                         v.kind = VERDICT_UNRESOLVABLE;
-                        snprintf(v.reason, sizeof(v.reason),
-                                 "memsched: node %.64s has sent no report (is memagentd running?)",
-                                 name);
+                        REASON("memsched: node %.64s has sent no report (is memagentd running?)",
+                               name);
                 }
                 *ret = v;
                 return;
@@ -69,10 +88,9 @@ void placement_evaluate(const struct sched_snapshot *s, ssize_t index, const cha
         v.pressure = r->pressure;
         if (age > cfg->stale_after_usec) {
                 v.kind = VERDICT_UNRESOLVABLE;
-                snprintf(v.reason, sizeof(v.reason),
-                         "memsched: stale, last report %llu s ago (stale after %llu s)",
-                         (unsigned long long)(age / 1000000),
-                         (unsigned long long)(cfg->stale_after_usec / 1000000));
+                REASON("memsched: stale, last report %llu s ago (stale after %llu s)",
+                       (unsigned long long)(age / 1000000),
+                       (unsigned long long)(cfg->stale_after_usec / 1000000));
                 *ret = v;
                 return;
         }
@@ -85,17 +103,16 @@ void placement_evaluate(const struct sched_snapshot *s, ssize_t index, const cha
 
         if (r->pressure >= API_PRESSURE_MEDIUM) {
                 v.kind = VERDICT_FAILED;
-                snprintf(v.reason, sizeof(v.reason), "memsched: node under %s memory pressure",
-                         api_pressure_to_string(r->pressure));
+                REASON("memsched: node under %s memory pressure",
+                       api_pressure_to_string(r->pressure));
                 *ret = v;
                 return;
         }
         if (pod->request_bytes > v.allocatable_bytes) {
                 v.kind = VERDICT_FAILED;
-                snprintf(v.reason, sizeof(v.reason),
-                         "memsched: insufficient memory, request %s > allocatable %s",
-                         format_bytes_iec(pod->request_bytes, a, sizeof(a)),
-                         format_bytes_iec(v.allocatable_bytes, b, sizeof(b)));
+                REASON("memsched: insufficient memory, request %s > allocatable %s",
+                       format_bytes_iec(pod->request_bytes, a, sizeof(a)),
+                       format_bytes_iec(v.allocatable_bytes, b, sizeof(b)));
                 *ret = v;
                 return;
         }
@@ -123,10 +140,9 @@ void placement_evaluate(const struct sched_snapshot *s, ssize_t index, const cha
                                 chosen = (int)z;
                 if (chosen < 0) {
                         v.kind = VERDICT_FAILED;
-                        snprintf(v.reason, sizeof(v.reason),
-                                 "memsched: request %s fits no single NUMA zone (largest has %s)",
-                                 format_bytes_iec(pod->request_bytes, a, sizeof(a)),
-                                 format_bytes_iec(largest_zone, b, sizeof(b)));
+                        REASON("memsched: request %s fits no single NUMA zone (largest has %s)",
+                               format_bytes_iec(pod->request_bytes, a, sizeof(a)),
+                               format_bytes_iec(largest_zone, b, sizeof(b)));
                         *ret = v;
                         return;
                 }
@@ -162,24 +178,35 @@ void placement_evaluate(const struct sched_snapshot *s, ssize_t index, const cha
         v.score = (int)lround(clamp01(score) * 10.0);
         if (v.reservation)
                 v.score = 10;
-        if (!explain)
+        if (explain != EXPLAIN_ALL)
                 v.reason[0] = '\0';
         else if (v.reservation) {
-                snprintf(v.reason, sizeof(v.reason), "reserved for this pod by migration %.40s",
-                         v.reservation->id);
+                REASON("reserved for this pod by migration %.40s", v.reservation->id);
         } else if (chosen >= 0)
-                snprintf(v.reason, sizeof(v.reason),
-                         "fits NUMA zone %d with %s of %s left in it; fragmentation %.0f%%, "
-                         "pressure %s",
-                         v.numa_zone,
-                         format_bytes_iec(zone_avail[chosen] - pod->request_bytes, a, sizeof(a)),
-                         format_bytes_iec(zone_avail[chosen], b, sizeof(b)), frag * 100,
-                         api_pressure_to_string(r->pressure));
+                REASON("fits NUMA zone %d with %s of %s left in it; fragmentation %.0f%%, "
+                       "pressure %s",
+                       v.numa_zone,
+                       format_bytes_iec(zone_avail[chosen] - pod->request_bytes, a, sizeof(a)),
+                       format_bytes_iec(zone_avail[chosen], b, sizeof(b)), frag * 100,
+                       api_pressure_to_string(r->pressure));
         else
-                snprintf(v.reason, sizeof(v.reason),
-                         "fits with %s of %s allocatable left; fragmentation %.0f%%, pressure %s",
-                         format_bytes_iec(v.allocatable_bytes - pod->request_bytes, a, sizeof(a)),
-                         format_bytes_iec(v.allocatable_bytes, b, sizeof(b)), frag * 100,
-                         api_pressure_to_string(r->pressure));
+                REASON("fits with %s of %s allocatable left; fragmentation %.0f%%, pressure %s",
+                       format_bytes_iec(v.allocatable_bytes - pod->request_bytes, a, sizeof(a)),
+                       format_bytes_iec(v.allocatable_bytes, b, sizeof(b)), frag * 100,
+                       api_pressure_to_string(r->pressure));
         *ret = v;
+}
+
+void placement_evaluate(const struct sched_snapshot *s, ssize_t index, const char *name,
+                        const struct pod_shape *pod, uint64_t now_usec,
+                        const struct sched_config *cfg, bool explain, struct node_verdict *ret)
+{
+        evaluate(s, index, name, pod, now_usec, cfg, explain ? EXPLAIN_ALL : EXPLAIN_FAILURES, ret);
+}
+
+void placement_score(const struct sched_snapshot *s, ssize_t index, const char *name,
+                     const struct pod_shape *pod, uint64_t now_usec, const struct sched_config *cfg,
+                     struct node_verdict *ret)
+{
+        evaluate(s, index, name, pod, now_usec, cfg, EXPLAIN_NONE, ret);
 }

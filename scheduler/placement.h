@@ -64,5 +64,10 @@ void placement_evaluate(const struct sched_snapshot *s, ssize_t index, const cha
                         const struct pod_shape *pod, uint64_t now_usec,
                         const struct sched_config *cfg, bool explain, struct node_verdict *ret);
 
+/* placement_evaluate() without any reason (ret->reason is ""): what prioritize needs. */
+void placement_score(const struct sched_snapshot *s, ssize_t index, const char *name,
+                     const struct pod_shape *pod, uint64_t now_usec, const struct sched_config *cfg,
+                     struct node_verdict *ret);
+
 /* Memory a new pod could get on node i, ignoring any reservation held for it. */
 uint64_t placement_node_allocatable(const struct sched_snapshot *s, size_t i);

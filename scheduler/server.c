@@ -439,79 +439,71 @@ static enum MHD_Result handle_filter(struct server *srv, struct MHD_Connection *
         struct pod_shape shape;
         int r;
 
-        if (parse_body(conn, rq, &o) != MHD_YES || !o)
-                return rq->status ? MHD_YES : MHD_NO;
-        r = extender_args_decode(o, &args, &err);
+        /* kube-scheduler's names mode without json-c objects per node; anything else, and every
+         * error, through the generic decoder. */
+        r = extender_args_parse_names(rq->body, rq->len, &args);
         if (r < 0)
-                return respond_api_error(conn, rq, r, &err);
+                return respond_error(conn, rq, 500, NULL, "out of memory");
+        if (r == 0) {
+                if (parse_body(conn, rq, &o) != MHD_YES || !o)
+                        return rq->status ? MHD_YES : MHD_NO;
+                r = extender_args_decode(o, &args, &err);
+                if (r < 0)
+                        return respond_api_error(conn, rq, r, &err);
+        }
         cluster_remember_pod(srv->cluster, &args.pod);
         shape_from_pod(&args.pod, &shape);
 
         _cleanup_snapshot_ struct sched_snapshot *s = snapshot_acquire(&srv->cluster->slot);
+        const struct sched_config *cfg = &srv->cluster->cfg;
         size_t n = args.n_nodes;
-        _cleanup_free_ struct node_verdict *v = malloc((n ? n : 1) * sizeof(*v));
-        if (!v)
-                return respond_error(conn, rq, 500, NULL, "out of memory");
         uint64_t now = now_monotonic_usec();
-        for (size_t i = 0; i < n; i++)
-                placement_evaluate(s, snapshot_find(s, args.node_names[i]), args.node_names[i],
-                                   &shape, now, &srv->cluster->cfg, false, &v[i]);
-
+        struct node_verdict v;
         char *body = NULL;
         size_t len = 0;
+
+        /* Verdicts are streamed into the answer one node at a time: no per-node array of
+         * verdicts (with their reason buffers) is ever built. */
         if (prioritize) {
                 _cleanup_free_ struct host_priority *hp = malloc((n ? n : 1) * sizeof(*hp));
                 if (!hp)
                         return respond_error(conn, rq, 500, NULL, "out of memory");
-                for (size_t i = 0; i < n; i++)
+                for (size_t i = 0; i < n; i++) {
+                        const char *name = args.node_names[i];
+                        placement_score(s, snapshot_find(s, name), name, &shape, now, cfg, &v);
                         hp[i] =
-                            (struct host_priority){ .host = args.node_names[i],
-                                                    .score = v[i].kind == VERDICT_FITS ? v[i].score
-                                                                                       : 0 };
+                            (struct host_priority){ .host = name,
+                                                    .score = v.kind == VERDICT_FITS ? v.score : 0 };
+                }
                 r = host_priority_list_format(hp, n, &body, &len);
                 atomic_fetch_add_explicit(&srv->metrics.prioritized_nodes, n, memory_order_relaxed);
         } else {
-                struct extender_filter_result res = { .node_cache_capable = args.node_cache_capable,
-                                                      .error = "" };
-                _cleanup_free_ const char **names = malloc((n ? n : 1) * sizeof(char *));
-                _cleanup_free_ struct json_object **nodes = malloc((n ? n : 1) * sizeof(*nodes));
-                _cleanup_free_ struct extender_failed_node *failed =
-                    malloc((n ? n : 1) * sizeof(*failed));
-                _cleanup_free_ struct extender_failed_node *unres =
-                    malloc((n ? n : 1) * sizeof(*unres));
-                if (!names || !nodes || !failed || !unres)
-                        return respond_error(conn, rq, 500, NULL, "out of memory");
-                res.node_names = names;
-                res.nodes = nodes;
-                res.failed = failed;
-                res.unresolvable = unres;
+                struct extender_filter_writer w;
+                extender_filter_writer_init(&w, args.node_cache_capable, n);
                 for (size_t i = 0; i < n; i++) {
-                        switch (v[i].kind) {
+                        const char *name = args.node_names[i];
+                        placement_evaluate(s, snapshot_find(s, name), name, &shape, now, cfg, false,
+                                           &v);
+                        switch (v.kind) {
                         case VERDICT_FITS:
-                                names[res.n_nodes] = args.node_names[i];
-                                if (args.nodes)
-                                        nodes[res.n_nodes] = args.nodes[i];
-                                res.n_nodes++;
+                                extender_filter_writer_pass(&w, name,
+                                                            args.nodes ? args.nodes[i] : NULL);
                                 break;
                         case VERDICT_FAILED:
-                                failed[res.n_failed++] =
-                                    (struct extender_failed_node){ .node = args.node_names[i],
-                                                                   .reason = v[i].reason };
+                                extender_filter_writer_failed(&w, name, v.reason);
                                 break;
                         case VERDICT_UNRESOLVABLE:
-                                unres[res.n_unresolvable++] =
-                                    (struct extender_failed_node){ .node = args.node_names[i],
-                                                                   .reason = v[i].reason };
+                                extender_filter_writer_unresolvable(&w, name, v.reason);
                                 break;
                         }
                 }
-                atomic_fetch_add_explicit(&srv->metrics.filter_nodes[0], res.n_nodes,
+                atomic_fetch_add_explicit(&srv->metrics.filter_nodes[0], w.n_pass,
                                           memory_order_relaxed);
-                atomic_fetch_add_explicit(&srv->metrics.filter_nodes[1], res.n_failed,
+                atomic_fetch_add_explicit(&srv->metrics.filter_nodes[1], w.n_failed,
                                           memory_order_relaxed);
-                atomic_fetch_add_explicit(&srv->metrics.filter_nodes[2], res.n_unresolvable,
+                atomic_fetch_add_explicit(&srv->metrics.filter_nodes[2], w.n_unresolvable,
                                           memory_order_relaxed);
-                r = extender_filter_result_format(&res, &body, &len);
+                r = extender_filter_writer_finish(&w, "", &body, &len);
         }
         if (r < 0)
                 return respond_error(conn, rq, 500, NULL, "out of memory");

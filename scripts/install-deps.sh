@@ -10,7 +10,7 @@ pkgs=(
     # required libraries
     libsystemd-dev libcgroup-dev libcurl4-openssl-dev libjson-c-dev libbpf-dev bpftool
     libcmocka-dev libmicrohttpd-dev libsqlite3-dev libyaml-dev libnuma-dev
-    libibverbs-dev librdmacm-dev curl
+    libibverbs-dev librdmacm-dev curl python3 python3-yaml
     # the real-kernel test bed: Debian's own kernel under QEMU, an initramfs from busybox
     qemu-system-x86 linux-image-amd64 busybox-static kmod cpio gzip jq
     # peers and load tools used by scenarios and benchmarks

@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: Apache-2.0
+// The agent's report sender against the real memschedd on 127.0.0.1, on a real sd-event loop
+// that also runs a 10 ms ticker (standing in for the agent's own work):
+//   1. a report built by report_build() arrives (GET /v1/nodes/{name} shows it), heartbeats
+//      follow, a small change waits for the heartbeat and a pressure change goes at once;
+//   2. memschedd stopped: failures are counted, the backoff grows to its cap, the ticker never
+//      stalls (max gap < 100 ms);
+//   3. a listener that accepts but never answers: the request times out, the ticker never stalls;
+//   4. memschedd started again on the same port: the report arrives again.
+// Every phase is bounded in time; the test stops by itself.
+//   agent_reporter MEMSCHEDD
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/report.h"
+#include "agent/reporter.h"
+#include "api/codec.h"
+#include "common/log.h"
+
+#define NODE "it-node-1"
+#define GiB  (1ull << 30)
+
+static const char *memschedd_bin;
+static char workdir[] = "/tmp/agent-reporter.XXXXXX";
+static pid_t memschedd_pid = -1;
+static unsigned port;
+static int failures;
+
+#define CHECK(cond, ...)                                                                           \
+        do {                                                                                       \
+                if (!(cond)) {                                                                     \
+                        fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);            \
+                        fprintf(stderr, __VA_ARGS__);                                              \
+                        fputc('\n', stderr);                                                       \
+                        failures++;                                                                \
+                }                                                                                  \
+        } while (0)
+
+static uint64_t mono_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---------- memschedd ---------- */
+
+static void stop_memschedd(void)
+{
+        if (memschedd_pid <= 0)
+                return;
+        kill(memschedd_pid, SIGTERM);
+        for (int i = 0; i < 100; i++) {
+                if (waitpid(memschedd_pid, NULL, WNOHANG) == memschedd_pid) {
+                        memschedd_pid = -1;
+                        return;
+                }
+                usleep(50000);
+        }
+        kill(memschedd_pid, SIGKILL);
+        waitpid(memschedd_pid, NULL, 0);
+        memschedd_pid = -1;
+}
+
+/* Starts memschedd on 127.0.0.1:want (0: any) and returns the port, or 0. */
+static unsigned start_memschedd(unsigned want)
+{
+        char listen[64], state[256], portfile[256], log[256];
+        snprintf(listen, sizeof(listen), "127.0.0.1:%u", want);
+        snprintf(state, sizeof(state), "%s/state.db", workdir);
+        snprintf(portfile, sizeof(portfile), "%s/port", workdir);
+        snprintf(log, sizeof(log), "%s/memschedd.log", workdir);
+        unlink(portfile);
+        /* The old process may still hold the port for a moment: retry a few times. */
+        for (int attempt = 0; attempt < 20; attempt++) {
+                pid_t pid = fork();
+                if (pid < 0)
+                        return 0;
+                if (pid == 0) {
+                        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+                        if (fd >= 0) {
+                                dup2(fd, 1);
+                                dup2(fd, 2);
+                        }
+                        execl(memschedd_bin, memschedd_bin, "--listen", listen, "--state-file",
+                              state, "--port-file", portfile, "--threads", "2", (char *)NULL);
+                        _exit(127);
+                }
+                for (int i = 0; i < 100; i++) {
+                        FILE *f = fopen(portfile, "re");
+                        unsigned p = 0;
+                        if (f) {
+                                if (fscanf(f, "%u", &p) != 1)
+                                        p = 0;
+                                fclose(f);
+                                if (p) {
+                                        memschedd_pid = pid;
+                                        return p;
+                                }
+                        }
+                        if (waitpid(pid, NULL, WNOHANG) == pid)
+                                break;
+                        usleep(50000);
+                }
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+                usleep(200000);
+        }
+        return 0;
+}
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *userdata)
+{
+        struct api_buf *b = userdata;
+        api_buf_append(b, data, size * nmemb);
+        return size * nmemb;
+}
+
+/* GET path from memschedd (blocking: only between loop phases). Returns the HTTP status and
+ * the parsed body in *ret (or NULL). */
+static long http_get(const char *path, struct json_object **ret)
+{
+        char url[256];
+        struct api_buf b = {};
+        long code = 0;
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+        CURL *c = curl_easy_init();
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+        if (curl_easy_perform(c) == CURLE_OK)
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_cleanup(c);
+        *ret = NULL;
+        char *s = NULL;
+        size_t n = 0;
+        struct api_error err = {};
+        if (api_buf_finish(&b, &s, &n) == 0 && n)
+                (void)api_parse(s, n, ret, &err);
+        free(s);
+        return code;
+}
+
+static uint64_t json_u64(struct json_object *o, const char *key)
+{
+        struct json_object *v = NULL;
+        return o && json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
+}
+
+/* ---------- the loop ---------- */
+
+struct ticker {
+        sd_event_source *src;
+        uint64_t last_usec, max_gap_usec;
+        unsigned ticks;
+};
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct ticker *t = userdata;
+        uint64_t now = mono_usec();
+        (void)usec;
+        if (t->last_usec && now - t->last_usec > t->max_gap_usec)
+                t->max_gap_usec = now - t->last_usec;
+        t->last_usec = now;
+        t->ticks++;
+        sd_event_source_set_time(s, now + 10000);
+        return 0;
+}
+
+static void ticker_reset(struct ticker *t)
+{
+        t->last_usec = 0;
+        t->max_gap_usec = 0;
+        t->ticks = 0;
+}
+
+/* Runs the loop for at most max_usec, or until done(r) holds. Returns true if done held. */
+static bool run_until(sd_event *e, struct reporter *r, uint64_t max_usec,
+                      bool (*done)(const struct reporter_stats *st, const void *arg),
+                      const void *arg)
+{
+        uint64_t end = mono_usec() + max_usec;
+        while (mono_usec() < end) {
+                struct reporter_stats st;
+                reporter_get_stats(r, &st);
+                if (done && done(&st, arg))
+                        return true;
+                if (sd_event_run(e, 5000) < 0)
+                        return false;
+        }
+        return false;
+}
+
+static bool sent_at_least(const struct reporter_stats *st, const void *arg)
+{
+        return st->sent >= *(const uint64_t *)arg;
+}
+
+static bool failed_at_least(const struct reporter_stats *st, const void *arg)
+{
+        return st->failed >= *(const uint64_t *)arg;
+}
+
+/* ---------- the report ---------- */
+
+static struct node_sample sample;
+static struct pod pods[2];
+static struct model model;
+
+static struct json_object *make_report(uint64_t available, enum pressure_level level, size_t n_pods)
+{
+        sample.mem.total = 16 * GiB;
+        sample.mem.available = available;
+        sample.mem.free = available / 2;
+        sample.has_psi = true;
+        sample.psi.some.avg10 = 1.5;
+        sample.n_zones = 1;
+        sample.zones[0] = (struct numa_zone){ .id = 0, .total = 16 * GiB, .free = available / 2 };
+        snprintf(pods[0].uid, sizeof(pods[0].uid), "pod-uid-a");
+        pods[0].qos = QOS_BURSTABLE;
+        pods[0].cg.s.have = CG_HAVE(CGF_CURRENT);
+        pods[0].cg.s.working_set = 300 << 20;
+        snprintf(pods[1].uid, sizeof(pods[1].uid), "pod-uid-b");
+        pods[1].qos = QOS_GUARANTEED;
+        model.pods = pods;
+        model.n_pods = n_pods;
+        struct report_input in = { .node_name = NODE,
+                                   .node = &sample,
+                                   .model = &model,
+                                   .level = level,
+                                   .level_duration_ms = level ? 1500 : 0,
+                                   .reserved_bytes = GiB };
+        return report_build(&in);
+}
+
+static void submit(struct reporter *r, struct json_object *rep)
+{
+        reporter_submit(r, rep);
+        json_object_put(rep); /* the reporter holds its own reference */
+}
+
+int main(int argc, char **argv)
+{
+        if (argc != 2) {
+                fprintf(stderr, "usage: %s MEMSCHEDD\n", argv[0]);
+                return 2;
+        }
+        memschedd_bin = argv[1];
+        log_set_ident("agent_reporter");
+        log_set_target(LOG_TARGET_STDERR);
+        signal(SIGPIPE, SIG_IGN);
+        if (!mkdtemp(workdir))
+                return 1;
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+
+        sd_event *e = NULL;
+        struct reporter *r = NULL, *r2 = NULL;
+        struct ticker t = {};
+        struct json_object *o = NULL;
+        struct reporter_stats st;
+        uint64_t want;
+        int lfd = -1;
+
+        port = start_memschedd(0);
+        if (!port) {
+                fprintf(stderr, "FAIL: memschedd did not start\n");
+                return 1;
+        }
+        CHECK(sd_event_new(&e) >= 0, "sd_event_new");
+        CHECK(sd_event_add_time_relative(e, &t.src, CLOCK_MONOTONIC, 10000, 1000, on_tick, &t) >= 0,
+              "ticker");
+        sd_event_source_set_enabled(t.src, SD_EVENT_ON);
+
+        char url[64];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
+        struct reporter_params p = { .heartbeat_usec = 400000,
+                                     .timeout_usec = 400000,
+                                     .backoff_min_usec = 100000,
+                                     .backoff_max_usec = 800000 };
+        CHECK(reporter_new(e, url, "Not_A_Node", &p, &r) == -EINVAL, "bad node name accepted");
+        CHECK(reporter_new(e, "ftp://x", NODE, &p, &r) == -EINVAL, "bad URL accepted");
+        if (reporter_new(e, url, NODE, &p, &r) < 0) {
+                fprintf(stderr, "FAIL: reporter_new\n");
+                stop_memschedd();
+                return 1;
+        }
+
+        /* ---- 1. the report arrives, heartbeats follow */
+        CHECK(http_get("/v1/nodes/" NODE, &o) == 404, "node known before any report");
+        json_object_put(o);
+        submit(r, make_report(10 * GiB, LEVEL_NONE, 2));
+        want = 1;
+        CHECK(run_until(e, r, 3000000, sent_at_least, &want), "first report not accepted");
+        CHECK(http_get("/v1/nodes/" NODE, &o) == 200, "GET /v1/nodes/" NODE " after the report");
+        CHECK(json_u64(o, "memory_available_bytes") == 10 * GiB, "available %llu",
+              (unsigned long long)json_u64(o, "memory_available_bytes"));
+        CHECK(json_u64(o, "pod_count") == 2, "pod_count %llu",
+              (unsigned long long)json_u64(o, "pod_count"));
+        CHECK(json_u64(o, "system_reserved_bytes") == GiB, "reserved");
+        CHECK(json_u64(o, "seq") == 1, "seq %llu", (unsigned long long)json_u64(o, "seq"));
+        json_object_put(o);
+        printf("ok: report arrived (GET /v1/nodes/%s shows it)\n", NODE);
+
+        ticker_reset(&t);
+        run_until(e, r, 1000000, NULL, NULL);
+        CHECK(t.max_gap_usec < 100000, "ticker gap %llu us while reporting",
+              (unsigned long long)t.max_gap_usec);
+        reporter_get_stats(r, &st);
+        CHECK(st.sent >= 2 && st.sent <= 5, "%llu reports after 1 s with a 400 ms heartbeat",
+              (unsigned long long)st.sent);
+        CHECK(st.failed == 0 && st.reachable, "failures while memschedd is up");
+        printf("ok: heartbeat: %llu reports in 1 s\n", (unsigned long long)st.sent);
+
+        /* A 1% change waits for the heartbeat; a pressure change goes at once. */
+        want = st.sent + 1;
+        run_until(e, r, 1000000, sent_at_least, &want); /* right after a heartbeat */
+        reporter_get_stats(r, &st);
+        submit(r, make_report(10 * GiB + 100 * (1 << 20), LEVEL_NONE, 2));
+        run_until(e, r, 100000, NULL, NULL);
+        struct reporter_stats st2;
+        reporter_get_stats(r, &st2);
+        CHECK(st2.sent == st.sent, "a 1%% change was sent before the heartbeat");
+        submit(r, make_report(10 * GiB, LEVEL_CRITICAL, 2));
+        want = st2.sent + 1;
+        uint64_t t0 = mono_usec();
+        CHECK(run_until(e, r, 1000000, sent_at_least, &want), "pressure change not sent");
+        CHECK(mono_usec() - t0 < 300000, "pressure change took %llu us",
+              (unsigned long long)(mono_usec() - t0));
+        CHECK(http_get("/v1/nodes/" NODE, &o) == 200, "GET");
+        struct json_object *pr = NULL, *lvl = NULL;
+        CHECK(json_object_object_get_ex(o, "pressure", &pr) &&
+                  json_object_object_get_ex(pr, "level", &lvl) &&
+                  strcmp(json_object_get_string(lvl), "critical") == 0,
+              "pressure level not critical in memschedd");
+        json_object_put(o);
+        ticker_reset(&t); /* the GET above blocked the loop on purpose; measure from here */
+        submit(r, make_report(10 * GiB, LEVEL_CRITICAL, 1)); /* a pod left */
+        reporter_get_stats(r, &st);
+        want = st.sent + 1;
+        t0 = mono_usec();
+        CHECK(run_until(e, r, 1000000, sent_at_least, &want) && mono_usec() - t0 < 300000,
+              "pod set change not sent at once");
+        CHECK(t.max_gap_usec < 100000, "ticker gap %llu us while memschedd is up",
+              (unsigned long long)t.max_gap_usec);
+        printf(
+            "ok: small change waits for the heartbeat; pressure and pod set changes go at once\n");
+
+        /* ---- 2. memschedd down: failures counted, backoff grows, the loop keeps running */
+        stop_memschedd();
+        ticker_reset(&t);
+        submit(r, make_report(9 * GiB, LEVEL_CRITICAL, 1));
+        uint64_t backoffs[8] = {};
+        size_t nb = 0;
+        reporter_get_stats(r, &st);
+        uint64_t failed0 = st.failed;
+        for (uint64_t k = 1; k <= 6; k++) {
+                want = failed0 + k;
+                if (!run_until(e, r, 3000000, failed_at_least, &want))
+                        break;
+                reporter_get_stats(r, &st);
+                backoffs[nb++] = st.backoff_usec;
+        }
+        CHECK(nb == 6, "only %zu failures while memschedd is down", nb);
+        CHECK(!st.reachable && st.consecutive_failures >= 6, "reachable while down");
+        CHECK(strstr(st.last_error, "onnect") != NULL, "last error \"%s\"", st.last_error);
+        for (size_t i = 1; i < nb; i++)
+                CHECK(backoffs[i] == (backoffs[i - 1] * 2 > p.backoff_max_usec
+                                          ? p.backoff_max_usec
+                                          : backoffs[i - 1] * 2),
+                      "backoff %zu: %llu after %llu", i, (unsigned long long)backoffs[i],
+                      (unsigned long long)backoffs[i - 1]);
+        CHECK(nb && backoffs[0] == p.backoff_min_usec && backoffs[nb - 1] == p.backoff_max_usec,
+              "backoff from %llu to %llu", nb ? (unsigned long long)backoffs[0] : 0ull,
+              nb ? (unsigned long long)backoffs[nb - 1] : 0ull);
+        CHECK(t.max_gap_usec < 100000 && t.ticks > 50,
+              "ticker: %u ticks, max gap %llu us while memschedd is down", t.ticks,
+              (unsigned long long)t.max_gap_usec);
+        printf("ok: memschedd down: %zu failures, backoff %llu ms -> %llu ms, ticker max gap %llu "
+               "us over %u ticks\n",
+               nb, (unsigned long long)(backoffs[0] / 1000),
+               (unsigned long long)(backoffs[nb ? nb - 1 : 0] / 1000),
+               (unsigned long long)t.max_gap_usec, t.ticks);
+
+        /* ---- 3. a listener that accepts and never answers: the request times out */
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t alen = sizeof(a);
+        lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(lfd, 8) == 0 &&
+                  getsockname(lfd, (struct sockaddr *)&a, &alen) == 0,
+              "silent listener");
+        char silent[64];
+        snprintf(silent, sizeof(silent), "http://127.0.0.1:%u", ntohs(a.sin_port));
+        CHECK(reporter_new(e, silent, NODE, &p, &r2) == 0, "reporter_new (silent)");
+        ticker_reset(&t);
+        submit(r2, make_report(9 * GiB, LEVEL_NONE, 1));
+        want = 2;
+        t0 = mono_usec();
+        CHECK(run_until(e, r2, 4000000, failed_at_least, &want), "no timeout against the silent "
+                                                                 "listener");
+        reporter_get_stats(r2, &st);
+        CHECK(strstr(st.last_error, "imed out") != NULL, "last error \"%s\"", st.last_error);
+        CHECK(mono_usec() - t0 >= 2 * p.timeout_usec, "two timeouts in %llu us",
+              (unsigned long long)(mono_usec() - t0));
+        CHECK(t.max_gap_usec < 100000 && t.ticks > 40,
+              "ticker: %u ticks, max gap %llu us during timeouts", t.ticks,
+              (unsigned long long)t.max_gap_usec);
+        printf("ok: silent listener: \"%s\", ticker max gap %llu us over %u ticks\n", st.last_error,
+               (unsigned long long)t.max_gap_usec, t.ticks);
+        r2 = reporter_free(r2);
+        close(lfd);
+
+        /* ---- 4. memschedd back on the same port: the report arrives again */
+        reporter_get_stats(r, &st);
+        unsigned p2 = start_memschedd(port);
+        CHECK(p2 == port, "memschedd restarted on port %u, wanted %u", p2, port);
+        want = st.sent + 1;
+        CHECK(run_until(e, r, 5000000, sent_at_least, &want),
+              "no report after memschedd came back");
+        reporter_get_stats(r, &st);
+        CHECK(st.reachable && st.backoff_usec == 0 && st.consecutive_failures == 0 &&
+                  st.last_error[0] == '\0',
+              "not healthy after recovery");
+        CHECK(http_get("/v1/nodes/" NODE, &o) == 200, "GET after the restart");
+        CHECK(json_u64(o, "memory_available_bytes") == 9 * GiB, "the newest report won: %llu",
+              (unsigned long long)json_u64(o, "memory_available_bytes"));
+        json_object_put(o);
+        struct json_object *sj = reporter_stats_json(r);
+        printf("ok: memschedd back: report arrived again; stats %s\n",
+               json_object_to_json_string_ext(sj, JSON_C_TO_STRING_PLAIN));
+        json_object_put(sj);
+
+        r = reporter_free(r);
+        sd_event_source_disable_unref(t.src);
+        sd_event_unref(e);
+        stop_memschedd();
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", workdir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "could not remove %s\n", workdir);
+        curl_global_cleanup();
+        if (failures)
+                fprintf(stderr, "%d checks failed\n", failures);
+        return failures ? 1 : 0;
+}
