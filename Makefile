@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build check check-unit check-vm asan demo bench format clean
+.PHONY: all deps build check check-unit check-vm asan demo bench bench-extender format clean
 
 all: build
 
@@ -37,6 +37,12 @@ demo: build
 bench: build
 	cmake --build $(BUILD) --target bench-scan
 	$(BUILD)/bench/bench-scan
+
+# wrk against memschedd's extender at 100, 1,000 and 5,000 nodes (bench/extender/run.sh).
+BENCH_DURATION ?= 10
+BENCH_CONNECTIONS ?= 1
+bench-extender: build
+	bench/extender/run.sh $(BUILD) $(BENCH_DURATION) $(BENCH_CONNECTIONS)
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/log.h"
@@ -16,20 +17,22 @@
 #include "scheduler/cluster.h"
 #include "scheduler/server.h"
 
+#define DEFAULT_LISTEN     "0.0.0.0:8787"
 #define DEFAULT_STATE_FILE "/var/lib/memschedd/state.db"
 
 static void usage(FILE *f)
 {
         fprintf(
             f,
-            "Usage: memschedd --listen ADDR:PORT [OPTIONS]\n"
+            "Usage: memschedd [--listen ADDR:PORT] [OPTIONS]\n"
             "\n"
             "Cluster memory scheduler: node reports, NUMA-aware placement, the kube-scheduler\n"
             "extender webhook (/extender/filter, /extender/prioritize, /extender/bind),\n"
             "placement hints and migration plans.\n"
             "\n"
             "  --listen ADDR:PORT            address to serve on (IPv4, or [IPv6]:PORT); port 0\n"
-            "                                picks a free one\n"
+            "                                picks a free one (default " DEFAULT_LISTEN ": every\n"
+            "                                address, as a Service in front of it needs)\n"
             "  --state-file PATH             SQLite file for plans and reservations\n"
             "                                (default " DEFAULT_STATE_FILE ")\n"
             "  --port-file PATH              write the bound port there once serving\n"
@@ -240,8 +243,20 @@ int main(int argc, char **argv)
         }
         if (optind < argc)
                 return refuse("unexpected argument \"%s\"", argv[optind]);
-        if (!have_listen)
-                return refuse("%s", "--listen ADDR:PORT is required");
+        if (!have_listen && parse_listen(DEFAULT_LISTEN, &scfg) < 0)
+                return refuse("%s", "the default listen address " DEFAULT_LISTEN " does not parse");
+        /* The state file's directory (/var/lib/memschedd by default) may not exist yet on a
+         * fresh node or in a fresh container: create it, private to us. */
+        {
+                char dir[PATH_MAX];
+                snprintf(dir, sizeof(dir), "%s", state);
+                char *slash = strrchr(dir, '/');
+                if (slash && slash != dir) {
+                        *slash = '\0';
+                        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                                log_warning_errno(errno, "Failed to create %s: %m", dir);
+                }
+        }
 
         sigset_t mask;
         sigemptyset(&mask);
