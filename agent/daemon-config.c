@@ -71,6 +71,16 @@ static int check_policy(const char *s, char *err, size_t err_size)
         return 0;
 }
 
+static int check_qos_class(const char *s, char *err, size_t err_size)
+{
+        if (qos_from_string(s) < 0) {
+                snprintf(err, err_size,
+                         "unknown QoS class \"%.32s\" (guaranteed, burstable or besteffort)", s);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 static int check_cgroup_glob(const char *s, char *err, size_t err_size)
 {
         if (s[0] != '/') {
@@ -183,6 +193,50 @@ static const struct config_entry entries[] = {
                               RESTART,
                               "A single reclaim stall at least this long is reported as an event "
                               "(logged at debug level); shorter ones are only counted."),
+        CONFIG_ENTRY_BOOL(C, balloon_enabled, "balloonEnabled", "true", RELOAD,
+                          "Reclaim cold memory from containers whose memory stall stays under "
+                          "balloonPsiTarget (memory.reclaim), never below their request "
+                          "(memory.min/low); under node pressure, coldest containers first."),
+        CONFIG_ENTRY_STRV(C, balloon_qos_classes, "balloonQosClasses", "burstable,besteffort",
+                          check_qos_class, "QOS,...", RELOAD,
+                          "QoS classes the balloon reclaims from. Guaranteed pods are left out "
+                          "by default: they paid for their memory."),
+        CONFIG_ENTRY_PERCENT(C, balloon_psi_target, "balloonPsiTarget", "0.1%", "0.001", "10",
+                             RELOAD,
+                             "A container's share of wall time with some tasks stalled on memory "
+                             "under which the balloon keeps reclaiming; at or over it, it backs "
+                             "off at once (Senpai's default, 0.1%)."),
+        CONFIG_ENTRY_DURATION(C, balloon_interval_usec, "balloonInterval", "2s", "500ms", "10m",
+                              RELOAD,
+                              "Time between two balloon steps in one container (a quarter of it "
+                              "under node pressure)."),
+        CONFIG_ENTRY_PERCENT(C, balloon_step_percent, "balloonStepPercent", "2%", "0.1", "25",
+                             RELOAD,
+                             "Largest step, as a share of the container's memory.current, "
+                             "scaled down as the stall nears the target."),
+        CONFIG_ENTRY_BYTES(C, balloon_max_step_bytes, "balloonMaxStep", "8Mi", "1Mi", "1Gi", RELOAD,
+                           "Cap of one step (one memory.reclaim write; four times this under "
+                           "node pressure): the kernel's write lasts as long as the reclaim."),
+        CONFIG_ENTRY_BYTES(C, balloon_min_margin_bytes, "balloonMinMargin", "16Mi", "0", "16Gi",
+                           RELOAD,
+                           "Kept above a container's unreclaimable memory (anonymous memory "
+                           "without swap, kernel memory) whatever its stall."),
+        CONFIG_ENTRY_BOOL(C, vscale_enabled, "vscaleEnabled", "false", RELOAD,
+                          "Lend memory to a Burstable container about to hit its limit when the "
+                          "node has headroom (raise memory.max/high), and take it back as its "
+                          "working set recedes. Off by default: a loan changes a pod's limit "
+                          "behind the API server's back until loans go through pods/resize."),
+        CONFIG_ENTRY_BYTES_OR_PERCENT(C, vscale_step, "vscaleStep", "20%", "1Mi", NULL, RELOAD,
+                                      "One loan or return step: a quantity, or a percentage of "
+                                      "the container's original limit."),
+        CONFIG_ENTRY_BYTES_OR_PERCENT(C, vscale_ceiling, "vscaleCeiling", "50%", "0", NULL, RELOAD,
+                                      "Most a container may borrow in all: a quantity, or a "
+                                      "percentage of its original limit. Never more than the "
+                                      "node can spare above memoryAvailableLow."),
+        CONFIG_ENTRY_DURATION(C, vscale_return_hold_usec, "vscaleReturnHold", "30s", "0", "1h",
+                              RELOAD,
+                              "How long a borrower's working set must stay well under the next "
+                              "lower limit before one step is taken back."),
 };
 
 #undef C

@@ -46,6 +46,17 @@ struct agent_config {
         bool bpf_enabled;
         uint64_t bpf_stall_threshold_usec;
 
+        /* The balloon (agent/balloon.h) and vertical scaling (agent/vscale.h). */
+        bool balloon_enabled;
+        struct config_strv balloon_qos_classes;
+        double balloon_psi_target;
+        uint64_t balloon_interval_usec;
+        double balloon_step_percent;
+        uint64_t balloon_max_step_bytes, balloon_min_margin_bytes;
+        bool vscale_enabled;
+        struct config_bytes_or_percent vscale_step, vscale_ceiling;
+        uint64_t vscale_return_hold_usec;
+
         /* Not keys: where the values came from, for agent_config_reload(). */
         char *config_path;         /* the file read, or to read on reload */
         bool config_path_required; /* given with --config: a missing file is an error */

@@ -97,6 +97,11 @@ struct json_object *decision_to_json(const struct decision *d)
         SET(o, "outcome", json_object_new_string(d->outcome));
         SET(o, "done", json_object_new_boolean(d->done));
         SET(o, "freed_bytes", json_object_new_uint64(d->freed_bytes));
+        SET(o, "amount_bytes", json_object_new_uint64(d->amount_bytes));
+        SET(o, "limit_before_bytes",
+            d->limit_before_bytes ? json_object_new_uint64(d->limit_before_bytes) : NULL);
+        SET(o, "limit_after_bytes",
+            d->limit_after_bytes ? json_object_new_uint64(d->limit_after_bytes) : NULL);
         SET(o, "trigger_to_decision_usec", json_object_new_uint64(d->trigger_to_decision_usec));
         SET(o, "sample_to_decision_usec", json_object_new_uint64(d->sample_to_decision_usec));
         SET(o, "decision_to_empty_usec",

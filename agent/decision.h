@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Every eviction decision, with its reasons, kept in a ring for `memagent explain`.
+// Every decision (evictions; balloon reclaim under pressure; loans, returns and stand-backs),
+// with its reasons, kept in a ring for `memagent explain`.
 #pragma once
 
 #include <json-c/json.h>
@@ -26,7 +27,8 @@ struct decision {
         char signals[192]; /* pressure_describe() of the scope */
         uint64_t available_bytes, total_bytes;
         double psi_some_pct, psi_full_pct;
-        char action[16]; /* "kill", "terminate", "none" */
+        char action[16]; /* "kill", "terminate", "none"; the balloon and vertical scaling:
+                          * "reclaim", "loan", "return", "stand-back" */
         bool dry_run;
         bool has_victim;
         struct decision_candidate victim;
@@ -35,6 +37,9 @@ struct decision {
         unsigned n_candidates, n_excluded;
         char outcome[112]; /* "killed", "exited on its own", "would kill (dry run)", ... */
         uint64_t freed_bytes;
+        /* loan, return, stand-back: the bytes lent or given back, and memory.max around it */
+        uint64_t amount_bytes;
+        uint64_t limit_before_bytes, limit_after_bytes; /* 0: not a limit change */
         uint64_t trigger_to_decision_usec; /* from the episode's first signal to the choice,
                                             * hysteresis (raiseSamples) included */
         uint64_t sample_to_decision_usec;  /* from the start of the deciding sample: the cost of

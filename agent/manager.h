@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/elastic.h"
 #include "agent/model.h"
 
 /* A memory.available threshold: bytes, or a percentage of the scope's total. */
@@ -43,6 +44,7 @@ struct daemon_params {
         bool bpf_enabled;
         uint64_t bpf_stall_threshold_usec;
         size_t decision_log_size;
+        struct elastic_params elastic; /* the balloon and vertical scaling */
 };
 
 struct manager;

@@ -50,6 +50,9 @@ static void usage(FILE *f)
             "\n"
             "Commands:\n"
             "  status            the node's memory and every pod's, with QoS class and pressure\n"
+            "  explain           memagentd's recent decisions and why (--last N)\n"
+            "  recommend         per container: working-set estimate from the balloon, its\n"
+            "                    confidence, and a suggested request and limit (VPA-style)\n"
             "  psi-wait          arm a PSI trigger and report when it fires (diagnostics)\n"
             "  version           print the version\n"
             "\n"
@@ -310,10 +313,14 @@ static int cmd_explain(const struct opts *o)
                         char b[FORMAT_BYTES_MAX];
                         printf(", freed %s", format_bytes_iec(U(d, "freed_bytes"), b, sizeof(b)));
                 }
-                printf("; %llu candidates, %llu protected; decided %.1f ms after the first signal "
-                       "(%s)\n",
-                       U(d, "candidates"), U(d, "excluded"),
-                       (double)U(d, "trigger_to_decision_usec") / 1000.0, S(d, "trigger"));
+                const char *act = S(d, "action");
+                if (streq(act, "kill") || streq(act, "terminate") || streq(act, "none"))
+                        printf("; %llu candidates, %llu protected; decided %.1f ms after the first "
+                               "signal (%s)\n",
+                               U(d, "candidates"), U(d, "excluded"),
+                               (double)U(d, "trigger_to_decision_usec") / 1000.0, S(d, "trigger"));
+                else
+                        printf("\n"); /* balloon and loans: the outcome says it all */
                 struct json_object *ru;
                 if (json_object_object_get_ex(d, "runners_up", &ru))
                         for (size_t k = 0; k < json_object_array_length(ru); k++) {
@@ -323,6 +330,81 @@ static int cmd_explain(const struct opts *o)
                         }
 #undef S
 #undef U
+        }
+        json_object_put(j);
+        return EXIT_SUCCESS;
+}
+
+static const char *bytes_or(struct json_object *o, const char *key, const char *none, char *buf,
+                            size_t size)
+{
+        struct json_object *x;
+        if (!json_object_object_get_ex(o, key, &x) || !x)
+                return none;
+        return format_bytes_iec(json_object_get_uint64(x), buf, size);
+}
+
+static int cmd_recommend(const struct opts *o)
+{
+        struct json_object *j = NULL, *cs;
+        int r = daemon_request(o->api_socket, "recommend", &j);
+        if (r == -ENOENT || r == -ECONNREFUSED) {
+                fprintf(stderr,
+                        "memagent: memagentd is not running (nothing listens on %s); the "
+                        "estimates come from its balloon: start it, or pass --api-socket\n",
+                        o->api_socket);
+                return EXIT_FAILURE;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Failed to ask memagentd at %s: %m", o->api_socket);
+                return EXIT_FAILURE;
+        }
+        if (json_object_object_get_ex(j, "error", &cs)) {
+                fprintf(stderr, "memagent: memagentd: %s\n", json_object_get_string(cs));
+                json_object_put(j);
+                return EXIT_FAILURE;
+        }
+        if (o->json) {
+                puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(j);
+                return EXIT_SUCCESS;
+        }
+        if (!json_object_object_get_ex(j, "containers", &cs) || json_object_array_length(cs) == 0) {
+                printf("No containers tracked yet.\n");
+                json_object_put(j);
+                return EXIT_SUCCESS;
+        }
+        printf("%-44s %-10s %9s %9s %-11s %9s %9s %9s %9s %9s %9s  %s\n", "CONTAINER", "QOS",
+               "CURRENT", "ESTIMATE", "CONFIDENCE", "REQUEST", "SUGGEST", "LIMIT", "SUGGEST",
+               "RECLAIMED", "LOAN", "BALLOON");
+        for (size_t i = 0; i < json_object_array_length(cs); i++) {
+                struct json_object *c = json_object_array_get_idx(cs, i), *x;
+                char b[8][FORMAT_BYTES_MAX];
+                const char *conf = "none";
+                char confbuf[32];
+                if (json_object_object_get_ex(c, "confidence", &x))
+                        conf = json_object_get_string(x);
+                if (json_object_object_get_ex(c, "stable_usec", &x) && !streq(conf, "none")) {
+                        snprintf(confbuf, sizeof(confbuf), "%s %llus", conf,
+                                 (unsigned long long)(json_object_get_uint64(x) / 1000000u));
+                        conf = confbuf;
+                }
+                json_object_object_get_ex(c, "name", &x);
+                const char *name = json_object_get_string(x);
+                json_object_object_get_ex(c, "qos", &x);
+                const char *qos = json_object_get_string(x);
+                json_object_object_get_ex(c, "balloon", &x);
+                const char *bal = json_object_get_string(x);
+                printf("%-44.44s %-10s %9s %9s %-11s %9s %9s %9s %9s %9s %9s  %s\n", name, qos,
+                       bytes_or(c, "current_bytes", "-", b[0], FORMAT_BYTES_MAX),
+                       bytes_or(c, "estimate_bytes", "-", b[1], FORMAT_BYTES_MAX), conf,
+                       bytes_or(c, "request_bytes", "none", b[2], FORMAT_BYTES_MAX),
+                       bytes_or(c, "suggested_request_bytes", "-", b[3], FORMAT_BYTES_MAX),
+                       bytes_or(c, "limit_bytes", "none", b[4], FORMAT_BYTES_MAX),
+                       bytes_or(c, "suggested_limit_bytes", "-", b[5], FORMAT_BYTES_MAX),
+                       bytes_or(c, "reclaimed_bytes", "0", b[6], FORMAT_BYTES_MAX),
+                       bytes_or(c, "loan_bytes", "0", b[7], FORMAT_BYTES_MAX), bal);
         }
         json_object_put(j);
         return EXIT_SUCCESS;
@@ -571,6 +653,8 @@ int main(int argc, char **argv)
                 return cmd_status(&o);
         if (streq(cmd, "explain"))
                 return cmd_explain(&o);
+        if (streq(cmd, "recommend"))
+                return cmd_recommend(&o);
         if (streq(cmd, "psi-wait"))
                 return cmd_psi_wait(&o);
         if (streq(cmd, "version")) {

@@ -9,6 +9,7 @@
 #include "agent/daemon-config.h"
 #include "agent/manager.h"
 #include "common/log.h"
+#include "common/macro.h"
 #include "common/quantity.h"
 
 #define EXIT_REFUSED 2
@@ -66,6 +67,28 @@ static int daemon_params_from_config(struct daemon *d, struct daemon_params *p)
         p->avail_medium = (struct avail_threshold)T(c->memory_available_medium);
         p->avail_critical = (struct avail_threshold)T(c->memory_available_critical);
 #undef T
+        struct elastic_params *ep = &p->elastic;
+        *ep = (struct elastic_params){
+                .balloon_enabled = c->balloon_enabled,
+                .balloon = {
+                        .psi_target_pct = c->balloon_psi_target,
+                        .interval_usec = c->balloon_interval_usec,
+                        .step_pct = c->balloon_step_percent,
+                        .max_step_bytes = c->balloon_max_step_bytes,
+                        .min_margin_bytes = c->balloon_min_margin_bytes,
+                },
+                .vscale_enabled = c->vscale_enabled,
+                .vscale_return_hold_usec = c->vscale_return_hold_usec,
+        };
+        for (size_t i = 0; i < c->balloon_qos_classes.n; i++) {
+                int q = qos_from_string(c->balloon_qos_classes.items[i]);
+                if (q > 0 && (size_t)q < ELEMENTSOF(ep->balloon_qos))
+                        ep->balloon_qos[q] = true;
+        }
+#define A(x) { x.is_percent, x.percent, x.bytes }
+        ep->vscale_step = (struct elastic_amount)A(c->vscale_step);
+        ep->vscale_ceiling = (struct elastic_amount)A(c->vscale_ceiling);
+#undef A
         return 0;
 }
 

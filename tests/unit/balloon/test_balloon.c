@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: Apache-2.0
+// The balloon controller on synthetic containers: it settles at the working set, backs off at
+// once when the stall rises, and respects every bound (request, unreclaimable part, step size,
+// limit).
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* cmocka.h needs the headers above: keep it in a block of its own. */
+#include <cmocka.h>
+
+#include "agent/balloon.h"
+
+#define MiB (1024ull * 1024)
+#define SEC 1000000ull
+
+static const struct balloon_params params = {
+        .psi_target_pct = 0.1,
+        .interval_usec = 2 * SEC,
+        .step_pct = 2,
+        .max_step_bytes = 8 * MiB,
+        .min_margin_bytes = 16 * MiB,
+};
+
+/* A container with a hot working set: pages above it are cold (reclaim costs nothing); pages
+ * reclaimed below it are refaulted at once, which stalls its tasks in proportion. */
+struct sim {
+        uint64_t now;
+        uint64_t current, hot, anon_unswappable, file;
+        uint64_t min, max;
+        bool swap;
+        uint64_t psi;
+        uint64_t events_max;
+        uint64_t lowest;
+        uint64_t reclaimed;
+        unsigned steps;
+        uint64_t biggest_step;
+        bool pressure;
+};
+
+static void sim_input(const struct sim *s, struct balloon_input *in)
+{
+        uint64_t anon = s->current > s->file ? s->current - s->file : 0;
+        *in = (struct balloon_input){
+                .now_usec = s->now,
+                .current_bytes = s->current,
+                .max_bytes = s->max ? s->max : UINT64_MAX,
+                .protected_bytes = s->min,
+                .file_lru_bytes = s->file,
+                .anon_lru_bytes = anon > s->anon_unswappable ? anon : anon,
+                .inactive_bytes = s->current > s->hot ? s->current - s->hot : 0,
+                .anon_reclaimable = s->swap,
+                .has_psi = true,
+                .psi_some_total_usec = s->psi,
+                .events_max = s->events_max,
+                .pressure = s->pressure,
+        };
+}
+
+/* One second of the simulated container and one controller sample. */
+static enum balloon_verdict sim_tick(struct sim *s, struct balloon_state *st)
+{
+        struct balloon_input in;
+        struct balloon_step step;
+        s->now += SEC;
+        if (s->current < s->hot) {
+                /* Refaults: 5 ms of stall per MiB missing, and the pages come back. */
+                uint64_t missing = s->hot - s->current;
+                s->psi += missing / MiB * 5000;
+                s->current += missing > 4 * MiB ? 4 * MiB : missing;
+        }
+        sim_input(s, &in);
+        balloon_update(st, &params, &in, &step);
+        if (step.verdict == BALLOON_RECLAIM) {
+                assert_true(step.bytes > 0);
+                assert_true(step.bytes <=
+                            params.max_step_bytes * (s->pressure ? BALLOON_PRESSURE_BOOST : 1));
+                assert_true(s->current - step.bytes >= step.floor_bytes);
+                balloon_commit(st, &params, s->pressure, s->now);
+                uint64_t b = step.bytes;
+                if (!s->swap) {
+                        /* Without swap only file pages go. */
+                        b = b > s->file ? s->file : b;
+                        s->file -= b;
+                }
+                s->current -= b;
+                balloon_reclaimed(st, b);
+                s->reclaimed += b;
+                s->steps++;
+                if (step.bytes > s->biggest_step)
+                        s->biggest_step = step.bytes;
+        }
+        if (s->lowest == 0 || s->current < s->lowest)
+                s->lowest = s->current;
+        return step.verdict;
+}
+
+static void test_settles_at_working_set(void **state)
+{
+        (void)state;
+        struct balloon_state st = { 0 };
+        struct sim s = { .current = 300 * MiB, .hot = 60 * MiB, .swap = true };
+        for (int i = 0; i < 600; i++)
+                sim_tick(&s, &st);
+        /* It reclaimed the cold 240 MiB, and sits near the hot set, not far below it. */
+        assert_true(s.current <= 90 * MiB);
+        assert_true(s.current >= 60 * MiB - 8 * MiB);
+        assert_true(s.reclaimed >= 200 * MiB);
+        assert_true(s.biggest_step <= params.max_step_bytes);
+        uint64_t est, stable;
+        assert_true(balloon_estimate(&st, &params, s.now, &est, &stable));
+        assert_true(est >= 52 * MiB && est <= 96 * MiB);
+        assert_true(stable >= BALLOON_SETTLE_INTERVALS * params.interval_usec);
+        assert_string_equal(balloon_confidence(stable),
+                            stable >= 60 * SEC ? (stable >= 600 * SEC ? "high" : "medium") : "low");
+        /* Over the whole run the stall stayed far below what an unsteered reclaim would cause. */
+        assert_true(s.psi < 600 * SEC * 5 / 1000); /* < 0.5% of wall time */
+}
+
+static void test_backs_off_at_once(void **state)
+{
+        (void)state;
+        struct balloon_state st = { 0 };
+        struct sim s = { .current = 400 * MiB, .hot = 10 * MiB, .swap = true };
+        for (int i = 0; i < 10; i++)
+                sim_tick(&s, &st);
+        assert_true(s.steps > 0);
+        /* A burst of stall in one sample: the very next verdict is a back-off... */
+        s.psi += 50000; /* 50 ms in 1 s: 5% */
+        assert_int_equal(sim_tick(&s, &st), BALLOON_BACKOFF);
+        unsigned steps = s.steps;
+        /* ...and nothing is reclaimed for at least two intervals. */
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(sim_tick(&s, &st), BALLOON_BACKOFF);
+        assert_int_equal(s.steps, steps);
+        assert_int_equal(st.backoff_intervals, 2);
+        /* Stalling again as soon as the back-off ends, before any step went through: twice as
+         * long. */
+        s.psi += 50000;
+        assert_int_equal(sim_tick(&s, &st), BALLOON_BACKOFF);
+        assert_int_equal(st.backoff_intervals, 4);
+        assert_int_equal(st.backoff_until_usec, s.now + 4 * params.interval_usec);
+        /* Calm again: it resumes, and a step that goes through resets the streak. */
+        for (int i = 0; i < 30; i++)
+                sim_tick(&s, &st);
+        assert_true(s.steps > steps);
+        assert_int_equal(st.backoff_intervals, 0);
+}
+
+static void test_never_below_request(void **state)
+{
+        (void)state;
+        struct balloon_state st = { 0 };
+        struct sim s = { .current = 300 * MiB, .hot = 10 * MiB, .swap = true, .min = 200 * MiB };
+        for (int i = 0; i < 600; i++)
+                sim_tick(&s, &st);
+        assert_true(s.lowest >= 200 * MiB);
+        assert_int_equal(st.last_verdict, BALLOON_AT_FLOOR);
+}
+
+static void test_without_swap_only_file_pages(void **state)
+{
+        (void)state;
+        struct balloon_state st = { 0 };
+        /* 250 MiB anonymous (no swap), 50 MiB page cache: the floor is the anonymous part plus the
+         * margin, so at most 34 MiB go. */
+        struct sim s = { .current = 300 * MiB, .hot = 10 * MiB, .file = 50 * MiB, .swap = false };
+        for (int i = 0; i < 600; i++)
+                sim_tick(&s, &st);
+        assert_true(s.reclaimed <= 34 * MiB);
+        assert_true(s.reclaimed >= 30 * MiB);
+        assert_true(s.lowest >= 250 * MiB + 16 * MiB - 4096);
+        assert_int_equal(st.last_verdict, BALLOON_AT_FLOOR);
+}
+
+static void test_not_at_its_limit(void **state)
+{
+        (void)state;
+        struct balloon_state st = { 0 };
+        struct sim s = { .current = 250 * MiB, .hot = 10 * MiB, .swap = true, .max = 256 * MiB };
+        for (int i = 0; i < 20; i++)
+                assert_int_not_equal(sim_tick(&s, &st), BALLOON_RECLAIM);
+        assert_int_equal(st.last_verdict, BALLOON_AT_LIMIT);
+        /* Below 95% of the limit, but memory.events max rose: still the kernel's business. */
+        s.current = 200 * MiB;
+        s.events_max++;
+        assert_int_equal(sim_tick(&s, &st), BALLOON_AT_LIMIT);
+}
+
+static void test_step_sizes(void **state)
+{
+        (void)state;
+        struct balloon_state st = { 0 };
+        struct sim s = { .current = 100 * MiB, .hot = 1 * MiB, .swap = true };
+        /* 2% of 100 MiB = 2 MiB, under the 8 MiB cap. */
+        while (s.steps == 0)
+                sim_tick(&s, &st);
+        assert_true(s.biggest_step <= 2 * MiB + 4096 && s.biggest_step >= 1 * MiB);
+        /* A large container: the cap holds. */
+        struct balloon_state st2 = { 0 };
+        struct sim b = { .current = 4096 * MiB, .hot = 1 * MiB, .swap = true };
+        while (b.steps == 0)
+                sim_tick(&b, &st2);
+        assert_int_equal(b.biggest_step, 8 * MiB);
+        /* Under node pressure: four times the step, four times as often. */
+        struct balloon_state st3 = { 0 };
+        struct sim p = { .current = 4096 * MiB, .hot = 1 * MiB, .swap = true, .pressure = true };
+        for (int i = 0; i < 10; i++)
+                sim_tick(&p, &st3);
+        assert_int_equal(p.biggest_step, 32 * MiB);
+        assert_true(p.steps >= 8); /* every 500 ms interval, sampled each second */
+        assert_true(b.steps <= 1);
+}
+
+static void test_step_shrinks_near_target(void **state)
+{
+        (void)state;
+        struct balloon_state st = { 0 };
+        struct balloon_input in = { .current_bytes = 200 * MiB,
+                                    .max_bytes = UINT64_MAX,
+                                    .anon_lru_bytes = 200 * MiB,
+                                    .anon_reclaimable = true,
+                                    .has_psi = true };
+        struct balloon_step step;
+        in.now_usec = 1 * SEC;
+        balloon_update(&st, &params, &in, &step);
+        assert_int_equal(step.verdict, BALLOON_NO_DATA);
+        /* 0.05% stall over the interval: half the target, half the step (2% of 200 MiB = 4). */
+        in.now_usec = 3 * SEC;
+        in.psi_some_total_usec = 1000; /* 1 ms in 2 s = 0.05% */
+        balloon_update(&st, &params, &in, &step);
+        assert_int_equal(step.verdict, BALLOON_RECLAIM);
+        assert_true(step.bytes >= 1900 * 1024 && step.bytes <= 2100 * 1024);
+}
+
+static void test_no_psi_no_reclaim(void **state)
+{
+        (void)state;
+        struct balloon_state st = { 0 };
+        struct balloon_input in = { .current_bytes = 200 * MiB,
+                                    .max_bytes = UINT64_MAX,
+                                    .file_lru_bytes = 200 * MiB };
+        struct balloon_step step;
+        for (int i = 1; i < 10; i++) {
+                in.now_usec = (uint64_t)i * SEC;
+                balloon_update(&st, &params, &in, &step);
+                assert_int_equal(step.verdict, BALLOON_NO_DATA);
+        }
+}
+
+static void test_suggest(void **state)
+{
+        (void)state;
+        uint64_t req, lim;
+        balloon_suggest(100 * MiB, 300 * MiB, &req, &lim);
+        assert_int_equal(req, 115 * MiB);
+        assert_int_equal(lim, 330 * MiB); /* the peak + 10% beats request * 1.5 */
+        balloon_suggest(100 * MiB, 0, &req, &lim);
+        assert_int_equal(lim, 173 * MiB); /* 172.5 rounded up */
+        assert_string_equal(balloon_confidence(30 * SEC), "low");
+        assert_string_equal(balloon_confidence(120 * SEC), "medium");
+        assert_string_equal(balloon_confidence(3600 * SEC), "high");
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_settles_at_working_set),
+                cmocka_unit_test(test_backs_off_at_once),
+                cmocka_unit_test(test_never_below_request),
+                cmocka_unit_test(test_without_swap_only_file_pages),
+                cmocka_unit_test(test_not_at_its_limit),
+                cmocka_unit_test(test_step_sizes),
+                cmocka_unit_test(test_step_shrinks_near_target),
+                cmocka_unit_test(test_no_psi_no_reclaim),
+                cmocka_unit_test(test_suggest),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
