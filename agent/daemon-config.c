@@ -36,6 +36,32 @@ static int check_api_socket(const char *s, char *err, size_t err_size)
         return 0;
 }
 
+static int check_url(const char *s, char *err, size_t err_size)
+{
+        if (!*s)
+                return 0;
+        if ((strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]))
+                return 0;
+        snprintf(err, err_size, "must be an http:// or https:// URL, or \"\" for none");
+        return -EINVAL;
+}
+
+/* A Kubernetes node name (RFC 1123 subdomain: lowercase alphanumerics, '-' and '.'), or "". */
+static int check_node_name(const char *s, char *err, size_t err_size)
+{
+        size_t n = strlen(s);
+        bool ok = n <= 253;
+        for (size_t i = 0; ok && i < n; i++)
+                ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+                     ((s[i] == '-' || s[i] == '.') && i > 0 && i + 1 < n);
+        if (ok)
+                return 0;
+        snprintf(err, err_size,
+                 "is not a Kubernetes node name (lowercase letters, digits, '-' "
+                 "and '.', at most 253)");
+        return -EINVAL;
+}
+
 /* "PATH[=QOS]": what memagent's --workload-root takes too. */
 static int check_workload_root(const char *s, char *err, size_t err_size)
 {
@@ -189,6 +215,16 @@ static const struct config_entry entries[] = {
                           "Load the BPF memory signals (reclaim stall time per cgroup, the kernel "
                           "OOM killer's victims). Without BTF or CAP_BPF/CAP_PERFMON the agent "
                           "runs on PSI alone and says so once."),
+        CONFIG_ENTRY_STRING(C, scheduler_url, "schedulerUrl", "", check_url, "URL", RESTART,
+                            "memschedd's base URL (http:// or https://): the node report goes to "
+                            "URL/v1/nodes/NODE/report on change and every reportHeartbeat; \"\" "
+                            "for none. The agent protects its node whether memschedd answers or "
+                            "not."),
+        CONFIG_ENTRY_STRING(C, node_name, "nodeName", "", check_node_name, "NAME", RESTART,
+                            "This node's name in the cluster; \"\": $NODE_NAME (the downward "
+                            "API), else the host name in lowercase."),
+        CONFIG_ENTRY_DURATION(C, report_heartbeat_usec, "reportHeartbeat", "10s", "1s", "5m",
+                              RESTART, "Send the node report at least this often."),
         CONFIG_ENTRY_DURATION(C, bpf_stall_threshold_usec, "bpfStallThreshold", "100ms", "0", "10s",
                               RESTART,
                               "A single reclaim stall at least this long is reported as an event "

@@ -45,6 +45,9 @@ struct agent_config {
         int log_level; /* LOG_ERR .. LOG_DEBUG, for log_set_max_level() */
         bool bpf_enabled;
         uint64_t bpf_stall_threshold_usec;
+        char *scheduler_url; /* "" for none */
+        char *node_name;     /* "" for $NODE_NAME or the host name */
+        uint64_t report_heartbeat_usec;
 
         /* The balloon (agent/balloon.h) and vertical scaling (agent/vscale.h). */
         bool balloon_enabled;

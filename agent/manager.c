@@ -26,6 +26,8 @@
 #include "agent/node.h"
 #include "agent/pressure.h"
 #include "agent/psi.h"
+#include "agent/report.h"
+#include "agent/reporter.h"
 #include "agent/status.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -106,6 +108,12 @@ struct manager {
         bool oom_seen;
         /* the balloon and vertical scaling (agent/elastic.h), NULL if it could not start */
         struct elastic *elastic;
+        /* the node report to memschedd, NULL without schedulerUrl */
+        struct reporter *reporter;
+        char *node_name;
+        enum pressure_level report_level;
+        uint64_t report_level_since_usec;
+        bool relief_exhausted; /* at medium or above with nothing left to evict */
         int (*reload)(struct manager *m, void *userdata);
         void *reload_userdata;
 };
@@ -395,6 +403,7 @@ static void decide_and_act(struct manager *m, enum scope_id sid, uint64_t now)
                 snprintf(d->action, sizeof(d->action), "none");
                 snprintf(d->outcome, sizeof(d->outcome),
                          r < 0 ? "ranking failed" : "no candidate (all protected or none)");
+                m->relief_exhausted = true;
                 d->done = true;
                 log_warning("%s pressure is %s (%s) but there is nothing to evict: %s",
                             scope_names[sid], d->level, d->signals, d->outcome);
@@ -501,6 +510,40 @@ static void elastic_step(struct manager *m, uint64_t now)
 
 static void arm_kubepods_watch(struct manager *m);
 static void arm_triggers(struct manager *m);
+
+/* Hands the node report to the reporter, which decides whether it is worth sending now. */
+static void submit_report(struct manager *m, enum pressure_level lvl, uint64_t now)
+{
+        if (!m->reporter || !m->have_node)
+                return;
+        if (lvl != m->report_level || m->report_level_since_usec == 0) {
+                m->report_level = lvl;
+                m->report_level_since_usec = now;
+        }
+        if (lvl < LEVEL_MEDIUM)
+                m->relief_exhausted = false;
+        bool limited = m->model.has_kubepods && (m->model.kubepods.s.have & CG_HAVE(CGF_MAX)) &&
+                       m->model.kubepods.s.max != CG_UNLIMITED;
+        uint64_t kp_max = limited ? m->model.kubepods.s.max : 0;
+        struct report_input in = {
+                .node_name = m->node_name,
+                .node = &m->node,
+                .model = &m->model,
+                .level = lvl,
+                .level_duration_ms = (now - m->report_level_since_usec) / 1000,
+                .relief_exhausted =
+                    m->relief_exhausted ||
+                    (lvl >= LEVEL_MEDIUM && kills_last_minute(m, now) >= m->p.max_kills_per_minute),
+                /* what the kubelet keeps from pods: capacity minus allocatable */
+                .reserved_bytes =
+                    kp_max && m->node.mem.total > kp_max ? m->node.mem.total - kp_max : 0,
+        };
+        struct json_object *rep = report_build(&in);
+        if (rep) {
+                reporter_submit(m->reporter, rep);
+                json_object_put(rep);
+        }
+}
 
 static void tick(struct manager *m, const char *why)
 {
@@ -615,6 +658,7 @@ static void tick(struct manager *m, const char *why)
                         m->episode_trigger[0] = '\0';
                 }
         }
+        submit_report(m, lvl, now);
 }
 
 static uint64_t current_interval(const struct manager *m)
@@ -912,6 +956,8 @@ static struct json_object *daemon_status_json(struct manager *m)
                 json_object_object_add(dm, "vscale_lent_bytes", json_object_new_uint64(lent));
         }
         json_object_object_add(root, "daemon", dm);
+        json_object_object_add(root, "scheduler",
+                               m->reporter ? reporter_stats_json(m->reporter) : NULL);
         return root;
 }
 
@@ -1158,6 +1204,29 @@ int manager_new(const struct daemon_params *p, struct manager **ret, char *why, 
                 manager_free(m);
                 return r;
         }
+        if (p->scheduler_url && *p->scheduler_url) {
+                struct reporter_params rp = REPORTER_PARAMS_DEFAULT;
+                if (p->report_heartbeat_usec)
+                        rp.heartbeat_usec = p->report_heartbeat_usec;
+                m->node_name = strdup(p->node_name ? p->node_name : "");
+                r = m->node_name
+                        ? reporter_new(m->event, p->scheduler_url, m->node_name, &rp, &m->reporter)
+                        : -ENOMEM;
+                if (r == -EINVAL) {
+                        snprintf(
+                            why, why_size,
+                            "cannot report to memschedd at \"%s\" as node \"%s\": not a URL or "
+                            "not a Kubernetes node name; set schedulerUrl and nodeName",
+                            p->scheduler_url, m->node_name);
+                        manager_free(m);
+                        return -EMEDIUMTYPE;
+                }
+                if (r < 0) {
+                        manager_free(m);
+                        return log_error_errno(r, "Failed to set up the node report to %s: %m",
+                                               p->scheduler_url);
+                }
+        }
         *ret = m;
         return 0;
 }
@@ -1174,6 +1243,8 @@ void manager_free(struct manager *m)
         if (!m)
                 return;
         inflight_clear(m);
+        m->reporter = reporter_free(m->reporter); /* before the event loop it runs on */
+        free(m->node_name);
         elastic_free(m->elastic);
         m->bpf_src = sd_event_source_disable_unref(m->bpf_src);
         bpfsig_free(m->bpf);

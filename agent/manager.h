@@ -45,6 +45,9 @@ struct daemon_params {
         uint64_t bpf_stall_threshold_usec;
         size_t decision_log_size;
         struct elastic_params elastic; /* the balloon and vertical scaling */
+        /* memschedd: "" or NULL for none; node_name resolved by the caller */
+        const char *scheduler_url, *node_name;
+        uint64_t report_heartbeat_usec;
 };
 
 struct manager;

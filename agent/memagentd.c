@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // memagentd: the node daemon. Parses its configuration and hands over to the manager, which
 // owns the event loop (agent/manager.c). Nothing else lives here.
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/daemon-config.h"
 #include "agent/manager.h"
@@ -16,6 +18,7 @@
 
 struct daemon {
         struct agent_config cfg;
+        char node_name[256]; /* nodeName, else $NODE_NAME, else the host name in lowercase */
         struct workload_root *roots; /* one allocation, see agent_config_workload_roots() */
         size_t n_roots;
 };
@@ -61,6 +64,9 @@ static int daemon_params_from_config(struct daemon *d, struct daemon_params *p)
                 .decision_log_size = (size_t)c->decision_log_size,
                 .bpf_enabled = c->bpf_enabled,
                 .bpf_stall_threshold_usec = c->bpf_stall_threshold_usec,
+                .scheduler_url = c->scheduler_url,
+                .node_name = d->node_name,
+                .report_heartbeat_usec = c->report_heartbeat_usec,
         };
 #define T(x) { x.is_percent, x.percent, x.bytes }
         p->avail_low = (struct avail_threshold)T(c->memory_available_low);
@@ -90,6 +96,20 @@ static int daemon_params_from_config(struct daemon *d, struct daemon_params *p)
         ep->vscale_ceiling = (struct elastic_amount)A(c->vscale_ceiling);
 #undef A
         return 0;
+}
+
+static void resolve_node_name(struct daemon *d)
+{
+        const char *env = getenv("NODE_NAME");
+        if (d->cfg.node_name && *d->cfg.node_name)
+                snprintf(d->node_name, sizeof(d->node_name), "%s", d->cfg.node_name);
+        else if (env && *env)
+                snprintf(d->node_name, sizeof(d->node_name), "%s", env);
+        else if (gethostname(d->node_name, sizeof(d->node_name) - 1) < 0)
+                snprintf(d->node_name, sizeof(d->node_name), "localhost");
+        for (char *c = d->node_name; *c; c++)
+                if (*c >= 'A' && *c <= 'Z')
+                        *c = (char)(*c - 'A' + 'a');
 }
 
 static int on_reload(struct manager *m, void *userdata)
@@ -138,6 +158,13 @@ int main(int argc, char *argv[])
                 return EXIT_SUCCESS;
         }
         log_set_max_level(d.cfg.log_level);
+        resolve_node_name(&d);
+        /* Before any thread starts (the balloon's worker): libcurl's global state. */
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                log_error("Failed to initialise libcurl");
+                agent_config_free(&d.cfg);
+                return EXIT_FAILURE;
+        }
         if (daemon_params_from_config(&d, &p) < 0) {
                 agent_config_free(&d.cfg);
                 return EXIT_FAILURE;

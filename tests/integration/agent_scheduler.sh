@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Several real memagentd processes (each on its own copy of a cgroup tree captured from the
+# guest kernel: two with the systemd driver, one with cgroupfs) report to one real memschedd on
+# loopback with --scheduler-url. Checks: every node appears with the pods its tree holds; the
+# extender, in node-names mode, places a pod on those nodes using what they reported; memschedd
+# goes down and the agents keep serving their local API (and say memschedd is unreachable); it
+# comes back on the same port and the reports arrive again.
+MEMSCHEDD=${1:?usage: $0 MEMSCHEDD SOURCE_DIR MEMAGENTD MEMAGENT}
+SRC=${2:?}
+MEMAGENTD=${3:?}
+MEMAGENT=${4:?}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh" "$MEMSCHEDD" "$SRC"
+AGENTS=()
+stop_agents() {
+	for a in "${AGENTS[@]}"; do kill -TERM "$a" 2>/dev/null || true; done
+	for a in "${AGENTS[@]}"; do wait "$a" 2>/dev/null || true; done
+	AGENTS=()
+}
+trap 'stop_agents; stop_memschedd; rm -rf "$WORK"' EXIT
+
+start_memschedd
+PORT0=$PORT
+
+# start_agent NAME TREE: memagentd on a private copy of tests/fixtures/guest/TREE
+start_agent() {
+	local name=$1 tree=$2 d=$WORK/$1
+	mkdir -p "$d"
+	cp -r "$SRC/tests/fixtures/guest/$tree" "$d/cg"
+	cp -r "$SRC/tests/fixtures/guest/proc" "$d/proc"
+	cp -r "$SRC/tests/fixtures/guest/sys" "$d/sys"
+	"$MEMAGENTD" --cgroup-root "$d/cg" --proc-root "$d/proc" --sys-root "$d/sys" \
+		--api-socket "$d/api.sock" --bpf-enabled=false --balloon-enabled=false \
+		--scheduler-url "$BASE" --node-name "$name" --report-heartbeat 1s \
+		>"$d/agent.log" 2>&1 &
+	AGENTS+=($!)
+}
+start_agent it-node-a systemd
+start_agent it-node-b systemd
+start_agent it-node-c cgroupfs
+
+# 1. Every node reports, with the pods of its tree.
+for n in it-node-a it-node-b it-node-c; do
+	ok=
+	for _ in $(seq 100); do
+		if [[ $(http GET "/v1/nodes/$n") == 200 ]]; then ok=1; break; fi
+		sleep 0.1
+	done
+	[[ -n $ok ]] || { cat "$WORK/$n/agent.log" >&2; fail "node $n never reported"; }
+	pods=$(jq '.pods | length' "$WORK/body")
+	[[ $pods == 4 ]] || fail "node $n reported $pods pods, its tree holds 4"
+	avail=$(jq '.numa | map(.free_bytes) | add' "$WORK/body" 2>/dev/null || echo "?")
+	pass "node $n reported 4 pods (NUMA free $avail)"
+done
+expect 200 GET /v1/nodes
+n=$(jq '[.nodes[] | select(.name | startswith("it-node-"))] | length' "$WORK/body")
+[[ $n == 3 ]] || fail "GET /v1/nodes lists $n of the 3 agents"
+pass "GET /v1/nodes lists all three agents"
+
+# 2. The extender places a small pod on the reporting nodes; a pod larger than any node's
+#    reported memory fits nowhere.
+args=$(extender_args "$(k8s_pod small 64Mi 64Mi Guaranteed)" names it-node-a it-node-b it-node-c)
+expect 200 POST /extender/filter "$args"
+fit=$(jq '.NodeNames | length' "$WORK/body")
+[[ $fit == 3 ]] || fail "a 64Mi pod fits $fit of 3 nodes: $(cat "$WORK/body")"
+args=$(extender_args "$(k8s_pod huge 64Gi 64Gi Guaranteed)" names it-node-a it-node-b it-node-c)
+expect 200 POST /extender/filter "$args"
+fit=$(jq '.NodeNames | length' "$WORK/body")
+[[ $fit == 0 ]] || fail "a 64Gi pod fits $fit nodes that reported under 1 GiB"
+pass "filter: 64Mi fits all three reported nodes, 64Gi none"
+
+# 3. memschedd goes away: the agents keep protecting (their API answers) and say so.
+stop_memschedd
+sleep 2.5
+for n in it-node-a it-node-c; do
+	"$MEMAGENT" status --api-socket "$WORK/$n/api.sock" --output json >"$WORK/st.json" ||
+		fail "agent $n stopped answering while memschedd was down"
+	jq -e '.scheduler.reachable == false and .scheduler.failed > 0' "$WORK/st.json" >/dev/null ||
+		fail "agent $n does not say memschedd is unreachable: $(jq -c .scheduler "$WORK/st.json")"
+done
+grep -q "unreachable" "$WORK/it-node-a/agent.log" || fail "no log line about memschedd being unreachable"
+lines=$(grep -c "unreachable" "$WORK/it-node-a/agent.log")
+[[ $lines == 1 ]] || fail "the unreachable state was logged $lines times, not once"
+pass "memschedd down: agents answer, report it unreachable, logged once"
+
+# 4. memschedd comes back on the same port: the reports arrive again (state is soft).
+rm -f "$WORK/state.db"
+"$MEMSCHEDD" --listen "127.0.0.1:$PORT0" --state-file "$WORK/state.db" >>"$WORK/memschedd.log" 2>&1 &
+PID=$!
+for n in it-node-a it-node-b it-node-c; do
+	ok=
+	for _ in $(seq 150); do
+		if [[ $(http GET "/v1/nodes/$n") == 200 ]]; then ok=1; break; fi
+		sleep 0.1
+	done
+	[[ -n $ok ]] || fail "node $n did not report again after memschedd came back"
+done
+grep -q "reachable again" "$WORK/it-node-a/agent.log" || fail "no log line about memschedd being back"
+pass "memschedd back: all three nodes reported again"
+for a in "${AGENTS[@]}"; do kill -0 "$a" || fail "an agent died"; done
+echo "1 passed, 0 failed"
