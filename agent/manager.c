@@ -341,6 +341,38 @@ static int on_victim_events(sd_event_source *s, int fd, uint32_t revents, void *
         return 0;
 }
 
+/* True when pid is one of the cgroup's processes (its own cgroup.procs, not descendants'). */
+static bool cgroup_has_pid(int dfd, pid_t pid)
+{
+        static char buf[65536]; /* the loop's thread only */
+        ssize_t n = read_file_at(dfd, "cgroup.procs", buf, sizeof(buf));
+        if (n <= 0)
+                return false;
+        for (char *q = buf; *q;) {
+                char *end;
+                long v = strtol(q, &end, 10);
+                if (end == q)
+                        break;
+                if (v == pid)
+                        return true;
+                q = *end ? end + 1 : end;
+        }
+        return false;
+}
+
+/* memagentd never evicts the pod (or service) it runs in. Found by our pid in the candidate's
+ * processes, which works in a cgroup namespace too, where /proc/self/cgroup only says "/" (the
+ * DaemonSet runs with hostPID, so cgroup.procs lists our own pid). */
+static bool is_own_pod(const struct pod *p, pid_t self)
+{
+        if (cgroup_has_pid(p->cg.dfd, self))
+                return true;
+        for (size_t j = 0; j < p->n_containers; j++)
+                if (cgroup_has_pid(p->containers[j].cg.dfd, self))
+                        return true;
+        return false;
+}
+
 static void decide_and_act(struct manager *m, enum scope_id sid, uint64_t now)
 {
         const struct scope *sc = &m->scopes[sid];
@@ -353,6 +385,8 @@ static void decide_and_act(struct manager *m, enum scope_id sid, uint64_t now)
                 struct pod *p = &m->model.pods[i];
                 snprintf(names[n], sizeof(names[n]), "pod %s", p->uid);
                 fill_candidate(m, &cands[n], &p->cg, names[n], p->qos);
+                if (is_own_pod(p, getpid()))
+                        cands[n].flags |= MEMAGENT_CAND_PROTECTED;
                 n++;
         }
         /* On a host without Kubernetes, configured workloads are what there is to protect the
@@ -364,6 +398,8 @@ static void decide_and_act(struct manager *m, enum scope_id sid, uint64_t now)
                         snprintf(names[n], sizeof(names[n]), "%s", w->name);
                         fill_candidate(m, &cands[n], &w->cg, names[n], w->qos);
                         cands[n].flags |= MEMAGENT_CAND_WORKLOAD;
+                        if (cgroup_has_pid(w->cg.dfd, getpid()))
+                                cands[n].flags |= MEMAGENT_CAND_PROTECTED;
                         n++;
                 }
 

@@ -50,3 +50,17 @@ oom_kills_total() {
 is_empty() {
 	[ "$(populated "$1")" = 0 ]
 }
+
+# agent_start_in CGROUP_DIR [FLAGS...]   like agent_start, with memagentd inside CGROUP_DIR (a
+# container scope: memagentd deployed as a pod)
+agent_start_in() {
+	_cg=$1
+	shift
+	kube_spawn "$_cg" "$AGENT_LOG" memagentd "$@" || vm_fail "cannot start memagentd in $_cg"
+	AGENT_PID=$KUBE_PID
+	if ! vm_wait_for 20 "memagentd API socket" agent_up; then
+		vm_dump "$AGENT_LOG"
+		vm_fail "memagentd did not start"
+	fi
+	vm_log "memagentd running in ${_cg#/sys/fs/cgroup}, pid $AGENT_PID"
+}
