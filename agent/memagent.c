@@ -263,29 +263,53 @@ static int cmd_status_direct(const struct opts *o)
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-static int cmd_explain(const struct opts *o)
+/* Sends request to memagentd and returns its reply in *ret (0), or prints why not and returns
+ * an exit code: not running, no answer, or an error the daemon sent back. what_for says what
+ * the command needs the daemon for, for the "not running" line. */
+static int ask_daemon(const struct opts *o, const char *request, const char *what_for,
+                      struct json_object **ret)
 {
-        struct json_object *j = NULL, *ds;
-        char req[32];
-        snprintf(req, sizeof(req), "explain %u", o->last);
-        int r = daemon_request(o->api_socket, req, &j);
+        struct json_object *j = NULL, *e;
+        int r = daemon_request(o->api_socket, request, &j);
         if (r == -ENOENT || r == -ECONNREFUSED) {
                 fprintf(stderr,
-                        "memagent: memagentd is not running (nothing listens on %s); start it, "
-                        "or pass --api-socket\n",
-                        o->api_socket);
+                        "memagent: memagentd is not running (nothing listens on %s)%s%s; "
+                        "start it, or pass --api-socket\n",
+                        o->api_socket, what_for ? ": " : "", what_for ? what_for : "");
                 return EXIT_FAILURE;
         }
         if (r < 0) {
                 log_error_errno(r, "Failed to ask memagentd at %s: %m", o->api_socket);
                 return EXIT_FAILURE;
         }
-        if (o->json) {
-                puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
-                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+        if (json_object_object_get_ex(j, "error", &e)) {
+                fprintf(stderr, "memagent: memagentd: %s\n", json_object_get_string(e));
                 json_object_put(j);
-                return EXIT_SUCCESS;
+                return EXIT_FAILURE;
         }
+        *ret = j;
+        return 0;
+}
+
+/* Prints j for machines and drops the reference. */
+static int print_json_put(struct json_object *j)
+{
+        puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(j);
+        return EXIT_SUCCESS;
+}
+
+static int cmd_explain(const struct opts *o)
+{
+        struct json_object *j = NULL, *ds;
+        char req[32];
+        snprintf(req, sizeof(req), "explain %u", o->last);
+        int rc = ask_daemon(o, req, NULL, &j);
+        if (rc)
+                return rc;
+        if (o->json)
+                return print_json_put(j);
         if (!json_object_object_get_ex(j, "decisions", &ds) || json_object_array_length(ds) == 0) {
                 printf("No decisions yet: memagentd has not needed to act.\n");
                 json_object_put(j);
@@ -347,29 +371,11 @@ static const char *bytes_or(struct json_object *o, const char *key, const char *
 static int cmd_recommend(const struct opts *o)
 {
         struct json_object *j = NULL, *cs;
-        int r = daemon_request(o->api_socket, "recommend", &j);
-        if (r == -ENOENT || r == -ECONNREFUSED) {
-                fprintf(stderr,
-                        "memagent: memagentd is not running (nothing listens on %s); the "
-                        "estimates come from its balloon: start it, or pass --api-socket\n",
-                        o->api_socket);
-                return EXIT_FAILURE;
-        }
-        if (r < 0) {
-                log_error_errno(r, "Failed to ask memagentd at %s: %m", o->api_socket);
-                return EXIT_FAILURE;
-        }
-        if (json_object_object_get_ex(j, "error", &cs)) {
-                fprintf(stderr, "memagent: memagentd: %s\n", json_object_get_string(cs));
-                json_object_put(j);
-                return EXIT_FAILURE;
-        }
-        if (o->json) {
-                puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
-                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
-                json_object_put(j);
-                return EXIT_SUCCESS;
-        }
+        int rc = ask_daemon(o, "recommend", "the estimates come from its balloon", &j);
+        if (rc)
+                return rc;
+        if (o->json)
+                return print_json_put(j);
         if (!json_object_object_get_ex(j, "containers", &cs) || json_object_array_length(cs) == 0) {
                 printf("No containers tracked yet.\n");
                 json_object_put(j);
