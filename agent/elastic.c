@@ -156,6 +156,9 @@ struct elastic {
         enum pressure_level level;
         uint64_t reclaimed_total;
         bool fast;
+        /* Wall time the worker spent inside memory.reclaim writes (guarded by mu): finished
+         * writes, and the start of the one in progress (0: none). */
+        uint64_t busy_done_usec, busy_since_usec;
 };
 
 static void *worker(void *arg)
@@ -169,6 +172,7 @@ static void *worker(void *arg)
                         break;
                 e->job.pending = false;
                 e->job.running = true;
+                e->busy_since_usec = mono_usec();
                 int dfd = e->job.dfd;
                 uint64_t bytes = e->job.bytes;
                 pthread_mutex_unlock(&e->mu);
@@ -180,6 +184,8 @@ static void *worker(void *arg)
                 uint64_t t1 = mono_usec();
 
                 pthread_mutex_lock(&e->mu);
+                e->busy_done_usec += mono_usec() - e->busy_since_usec;
+                e->busy_since_usec = 0;
                 e->job.running = false;
                 e->job.done = true;
                 e->job.r = r;
@@ -758,6 +764,17 @@ void elastic_tick(struct elastic *e, const struct elastic_view *v)
 bool elastic_wants_fast(const struct elastic *e)
 {
         return e && e->fast;
+}
+
+uint64_t elastic_reclaim_busy_usec(struct elastic *e)
+{
+        if (!e)
+                return 0;
+        pthread_mutex_lock(&e->mu);
+        uint64_t t =
+            e->busy_done_usec + (e->busy_since_usec ? mono_usec() - e->busy_since_usec : 0);
+        pthread_mutex_unlock(&e->mu);
+        return t;
 }
 
 void elastic_totals(const struct elastic *e, uint64_t *ret_reclaimed, uint64_t *ret_lent)

@@ -80,6 +80,11 @@ bool elastic_wants_fast(const struct elastic *e);
 struct json_object *elastic_recommend_json(const struct elastic *e, const struct model *m,
                                            uint64_t now_usec);
 /* Totals for status: bytes the balloon reclaimed, bytes on loan now. */
+/* Wall time the balloon's worker has spent inside memory.reclaim writes since the start, the
+ * write in progress included. The writer stalls on memory while it reclaims, which the kernel
+ * counts in the pressure of the writer's cgroup and of the node: the detector subtracts it, so
+ * that the balloon's own reclaim never reads as the node's pressure. 0 for NULL. */
+uint64_t elastic_reclaim_busy_usec(struct elastic *e);
 void elastic_totals(const struct elastic *e, uint64_t *ret_reclaimed, uint64_t *ret_lent);
 /* Waits for a reclaim in flight (bounded by the kernel's write), stops the worker. NULL is fine. */
 void elastic_free(struct elastic *e);

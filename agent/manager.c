@@ -114,6 +114,7 @@ struct manager {
         enum pressure_level report_level;
         uint64_t report_level_since_usec;
         bool relief_exhausted; /* at medium or above with nothing left to evict */
+        bool self_in_pods;     /* memagentd runs inside a pod (checked at every refresh) */
         int (*reload)(struct manager *m, void *userdata);
         void *reload_userdata;
 };
@@ -591,6 +592,9 @@ static void tick(struct manager *m, const char *why)
                 uint64_t kp_id = had_kp ? m->model.kubepods.id : 0;
                 if (model_refresh(&m->model, m->p.workload_roots, m->p.n_workload_roots) == 0) {
                         m->refresh_needed = false;
+                        m->self_in_pods = false;
+                        for (size_t i = 0; i < m->model.n_pods && !m->self_in_pods; i++)
+                                m->self_in_pods = is_own_pod(&m->model.pods[i], getpid());
                         m->next_refresh_usec = now + REFRESH_EVERY_USEC;
                         if (m->model.has_kubepods != had_kp ||
                             (had_kp && m->model.kubepods.id != kp_id)) {
@@ -613,12 +617,17 @@ static void tick(struct manager *m, const char *why)
 
         struct scope *ns = &m->scopes[SCOPE_NODE];
         scope_params(m, ns, m->node.mem.total);
+        /* The balloon's worker stalls inside memory.reclaim by design; that time is ours, not the
+         * node's pressure: take it out of the stall totals (a cumulative counter, so the
+         * difference between samples drops exactly the time spent in this interval). */
+        uint64_t own_usec = elastic_reclaim_busy_usec(m->elastic);
+#define LESS_OWN(t) ((t) > own_usec ? (t)-own_usec : 0)
         struct pressure_input in = {
                 .total_bytes = m->node.mem.total,
                 .available_bytes = m->node.mem.available,
                 .has_psi = m->node.has_psi,
-                .psi_some_total_usec = m->node.psi.some.total_usec,
-                .psi_full_total_usec = m->node.psi.full.total_usec,
+                .psi_some_total_usec = LESS_OWN(m->node.psi.some.total_usec),
+                .psi_full_total_usec = LESS_OWN(m->node.psi.full.total_usec),
                 .now_usec = now,
         };
         enum pressure_level old = ns->st.level;
@@ -637,8 +646,11 @@ static void tick(struct manager *m, const char *why)
                         .available_bytes =
                             kp->max > kp->working_set ? kp->max - kp->working_set : 0,
                         .has_psi = (kp->have & CG_HAVE(CGF_PRESSURE)) != 0,
-                        .psi_some_total_usec = kp->psi.some.total_usec,
-                        .psi_full_total_usec = kp->psi.full.total_usec,
+                        /* when memagentd itself runs in a pod (a DaemonSet) */
+                        .psi_some_total_usec = m->self_in_pods ? LESS_OWN(kp->psi.some.total_usec)
+                                                               : kp->psi.some.total_usec,
+                        .psi_full_total_usec = m->self_in_pods ? LESS_OWN(kp->psi.full.total_usec)
+                                                               : kp->psi.full.total_usec,
                         .now_usec = now,
                 };
                 pressure_update(&ks->st, &ks->params, &kin);
@@ -647,6 +659,7 @@ static void tick(struct manager *m, const char *why)
                 ks->active = false;
                 ks->st = (struct pressure_state){ 0 };
         }
+#undef LESS_OWN
 
         for (enum scope_id i = 0; i < _SCOPE_MAX; i++) {
                 struct scope *s = &m->scopes[i];
@@ -1203,6 +1216,7 @@ int manager_new(const struct daemon_params *p, struct manager **ret, char *why, 
                 return r;
         }
         m->next_refresh_usec = mono_usec() + REFRESH_EVERY_USEC;
+        m->refresh_needed = true; /* the first tick refreshes: self_in_pods and the like */
 
         r = sd_event_default(&m->event);
         if (r < 0) {
