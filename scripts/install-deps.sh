@@ -26,7 +26,7 @@ if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
-    echo "install-deps: missing ${missing[*]}; run as root to install them: sudo $0" >&2
+    echo "install-deps: missing ${missing[*]}; run this as root to install them ($0)" >&2
     exit 2
 fi
 echo "install-deps: installing ${missing[*]}"
