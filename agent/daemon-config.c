@@ -138,9 +138,12 @@ static const struct config_entry entries[] = {
                             "Where sysfs is mounted."),
         CONFIG_ENTRY_STRV(C, workload_roots, "workloadRoots", "/system.slice=burstable",
                           check_workload_root, "PATH[=QOS],...", RELOAD,
-                          "Non-Kubernetes cgroups to protect and rank like pods: PATH[=QOS] items, "
-                          "PATH relative to the cgroup root, QOS guaranteed, burstable (the "
-                          "default) or besteffort; none for no such workloads."),
+                          "Non-Kubernetes cgroups: each child of PATH is a workload of class QOS "
+                          "(guaranteed, burstable (the default) or besteffort), PATH relative to "
+                          "the cgroup root; none for no such workloads. Workloads are shown, "
+                          "ballooned like pods of their class, and evicted only on a host "
+                          "without Kubernetes: on a Kubernetes node they are the kubelet, the "
+                          "runtime and the like, which are never evicted."),
         CONFIG_ENTRY_DURATION(C, sample_interval_usec, "sampleInterval", "1s", "100ms", "60s",
                               RELOAD, "How often every tracked cgroup is sampled when calm."),
         CONFIG_ENTRY_DURATION(C, fast_sample_interval_usec, "fastSampleInterval", "100ms", "20ms",
