@@ -546,6 +546,7 @@ static void elastic_step(struct manager *m, uint64_t now)
 /* ---- sampling ---- */
 
 static void arm_kubepods_watch(struct manager *m);
+static void watch_pod_dirs(struct manager *m);
 static void arm_triggers(struct manager *m);
 
 /* Hands the node report to the reporter, which decides whether it is worth sending now. */
@@ -601,6 +602,7 @@ static void tick(struct manager *m, const char *why)
                                 arm_kubepods_watch(m);
                                 arm_triggers(m);
                         }
+                        watch_pod_dirs(m);
                 }
         }
         if (node_sample(m->proc_fd, m->sys_fd, &m->node, m->scratch, SCRATCH_SIZE) == 0)
@@ -792,6 +794,20 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
 
 /* Watches kubepods' memory.events (the kernel notifies on every max/high/oom event) and the
  * directories where pods appear and vanish. */
+/* Containers appear in a pod's directory after the pod does: watch each pod's directory too.
+ * inotify_add_watch() on a watched path is a no-op, and watches of removed directories go by
+ * themselves, so this runs after every refresh. */
+static void watch_pod_dirs(struct manager *m)
+{
+        if (m->inotify_fd < 0)
+                return;
+        for (size_t i = 0; i < m->model.n_pods; i++) {
+                char path[600];
+                snprintf(path, sizeof(path), "%s%s", m->p.cgroup_root, m->model.pods[i].cg.path);
+                (void)inotify_add_watch(m->inotify_fd, path, IN_CREATE | IN_DELETE | IN_ONLYDIR);
+        }
+}
+
 static void arm_kubepods_watch(struct manager *m)
 {
         if (m->inotify_fd < 0)
@@ -805,8 +821,12 @@ static void arm_kubepods_watch(struct manager *m)
                 return;
         if (sd_event_add_io(m->event, &m->inotify_src, m->inotify_fd, EPOLLIN, on_inotify, m) < 0)
                 return;
-        if (!m->model.has_kubepods)
+        if (!m->model.has_kubepods) {
+                /* No kubepods yet (memagentd started before the kubelet): learn at once when
+                 * it appears under the root, rather than at the next periodic rescan. */
+                (void)inotify_add_watch(m->inotify_fd, m->p.cgroup_root, IN_CREATE | IN_ONLYDIR);
                 return;
+        }
         char path[512];
         snprintf(path, sizeof(path), "%s%s/memory.events", m->p.cgroup_root,
                  m->model.kubepods.path);
