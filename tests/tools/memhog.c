@@ -178,7 +178,7 @@ static bool takes_value(const char *name)
         static const char *const names[] = {
                 "--size-mib",  "--rate-mib",      "--hot-pct", "--duration-s",
                 "--report-ms", "--pass-sleep-ms", "--file",    "--ready-file",
-                "--fill",      "--touch",         "--thp",         "--hold-s",
+                "--fill",      "--touch",         "--thp",     "--hold-s",
         };
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
                 if (strcmp(name, names[i]) == 0)
