@@ -141,32 +141,32 @@ static int wrong_type(struct api_error *err, const char *field, const char *want
         return api_error_set(err, -EINVAL, field, "must be %s, not %s", want, type_name(v));
 }
 
-int api_get_object(const struct json_object *o, const char *path, const char *key, bool required,
-                   bool ci, struct json_object **ret, struct api_error *err)
+/* A value at key that must be of one JSON container type; want names it for the error. */
+static int get_typed(const struct json_object *o, const char *path, const char *key, bool required,
+                     bool ci, enum json_type type, const char *want, struct json_object **ret,
+                     struct api_error *err)
 {
         char field[API_FIELD_MAX];
         struct json_object *v = NULL;
         int r = lookup(o, path, key, required, ci, &v, field, err);
         if (r <= 0)
                 return r;
-        if (!json_object_is_type(v, json_type_object))
-                return wrong_type(err, field, "an object", v);
+        if (!json_object_is_type(v, type))
+                return wrong_type(err, field, want, v);
         *ret = v;
         return 1;
+}
+
+int api_get_object(const struct json_object *o, const char *path, const char *key, bool required,
+                   bool ci, struct json_object **ret, struct api_error *err)
+{
+        return get_typed(o, path, key, required, ci, json_type_object, "an object", ret, err);
 }
 
 int api_get_array(const struct json_object *o, const char *path, const char *key, bool required,
                   bool ci, struct json_object **ret, struct api_error *err)
 {
-        char field[API_FIELD_MAX];
-        struct json_object *v = NULL;
-        int r = lookup(o, path, key, required, ci, &v, field, err);
-        if (r <= 0)
-                return r;
-        if (!json_object_is_type(v, json_type_array))
-                return wrong_type(err, field, "an array", v);
-        *ret = v;
-        return 1;
+        return get_typed(o, path, key, required, ci, json_type_array, "an array", ret, err);
 }
 
 int api_get_string(const struct json_object *o, const char *path, const char *key, bool required,
