@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/node-name.h"
 
 /* ---- Checks of single values --------------------------------------------------------------- */
 
@@ -46,19 +47,12 @@ static int check_url(const char *s, char *err, size_t err_size)
         return -EINVAL;
 }
 
-/* A Kubernetes node name (RFC 1123 subdomain: lowercase alphanumerics, '-' and '.'), or "". */
+/* A Kubernetes node name, or "" for $NODE_NAME or the host name. */
 static int check_node_name(const char *s, char *err, size_t err_size)
 {
-        size_t n = strlen(s);
-        bool ok = n <= 253;
-        for (size_t i = 0; ok && i < n; i++)
-                ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-                     ((s[i] == '-' || s[i] == '.') && i > 0 && i + 1 < n);
-        if (ok)
+        if (!*s || node_name_is_valid(s, strlen(s)))
                 return 0;
-        snprintf(err, err_size,
-                 "is not a Kubernetes node name (lowercase letters, digits, '-' "
-                 "and '.', at most 253)");
+        snprintf(err, err_size, "is not a Kubernetes node name (" NODE_NAME_RULES ")");
         return -EINVAL;
 }
 
