@@ -3,6 +3,8 @@
 // type, bounds, default, whether it may change at run time, help), and the same table drives
 // the defaults, the YAML file, the command-line flags, validation, --print-config, --help and
 // the SIGHUP reload. A program declares its struct and its table; nothing else is per key.
+// The mechanism is three files, one concern each: common/config-value.c (the text of each type),
+// common/config-yaml.c (YAML load and dump), common/config.c (the table, flags, help, reload).
 //
 // Names: the YAML key is camelCase ("sampleInterval"), the flag is derived from it in
 // kebab-case ("--sample-interval"). Values are text parsed by one function per type, whether
