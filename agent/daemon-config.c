@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
-#include <syslog.h>
 
 #include "common/log.h"
 #include "common/macro.h"
@@ -114,11 +113,6 @@ static int check_cgroup_glob(const char *s, char *err, size_t err_size)
 
 /* ---- The table ------------------------------------------------------------------------------ */
 
-static const struct config_enum_value log_levels[] = {
-        { "error", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
-        { "info", LOG_INFO }, { "debug", LOG_DEBUG },     { NULL, 0 },
-};
-
 #define C       struct agent_config
 #define RELOAD  true
 #define RESTART false
@@ -206,7 +200,7 @@ static const struct config_entry entries[] = {
                             "Unix socket of the local API (memagent status); \"\" for none."),
         CONFIG_ENTRY_INT(C, decision_log_size, "decisionLogSize", "64", "1", "10000", RESTART,
                          "How many recent decisions the local API keeps."),
-        CONFIG_ENTRY_ENUM(C, log_level, "logLevel", "info", log_levels, RELOAD,
+        CONFIG_ENTRY_ENUM(C, log_level, "logLevel", "info", config_log_levels, RELOAD,
                           "Most verbose level logged."),
         CONFIG_ENTRY_BOOL(C, bpf_enabled, "bpfEnabled", "true", RESTART,
                           "Load the BPF memory signals (reclaim stall time per cgroup, the kernel "
@@ -393,12 +387,6 @@ static void print_usage(const char *default_path)
                "usage).\n");
 }
 
-struct flag_arg {
-        const char *name; /* without "--", up to '=' (not NUL-terminated there) */
-        size_t name_len;
-        const char *value; /* NULL: given without a value */
-};
-
 void agent_config_free(struct agent_config *cfg)
 {
         if (!cfg)
@@ -408,160 +396,36 @@ void agent_config_free(struct agent_config *cfg)
         *cfg = (struct agent_config){ 0 };
 }
 
-static int fail(int r, const char *msg)
-{
-        log_error("%s", msg);
-        return r;
-}
-
 int agent_config_load_from(int argc, char *argv[], const char *default_path,
                            struct agent_config *ret)
 {
-        _cleanup_free_ struct flag_arg *flags = NULL;
-        size_t n_flags = 0;
-        const char *config_path = NULL;
-        bool help = false, version = false, print_config = false, file_missing = false;
+        const struct config_command_line cl = { .program = "memagentd",
+                                                .default_path = default_path };
+        struct config_args args;
         struct agent_config c = { 0 };
         char err[CONFIG_ERR_MAX];
         int r;
 
-        flags = calloc((size_t)(argc > 0 ? argc : 1), sizeof(*flags));
-        if (!flags)
-                return log_error_errno(ENOMEM, "Out of memory");
-
-        /* First pass: what is asked for, and are all the options known? Nothing read yet. */
-        const char *bare_bool = NULL; /* the previous argument: a bool flag without '=' */
-        for (int i = 1; i < argc; i++) {
-                const char *arg = argv[i], *prev_bool = bare_bool;
-                char name[128];
-
-                bare_bool = NULL;
-
-                if (streq(arg, "-h")) {
-                        help = true;
-                        continue;
-                }
-                if (prev_bool && strncmp(arg, "--", 2) != 0) {
-                        snprintf(err, sizeof(err),
-                                 "unexpected argument \"%.64s\" after --%s: a boolean flag takes "
-                                 "its value after '=' (--%s=%.64s)",
-                                 arg, prev_bool, prev_bool, arg);
-                        return fail(-EINVAL, err);
-                }
-                if (strncmp(arg, "--", 2) != 0 || streq(arg, "--")) {
-                        snprintf(err, sizeof(err),
-                                 "unexpected argument \"%.64s\": memagentd takes only options "
-                                 "(see --help)",
-                                 arg);
-                        return fail(-EINVAL, err);
-                }
-                const char *eq = strchr(arg + 2, '=');
-                size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-                if (len >= sizeof(name)) {
-                        snprintf(err, sizeof(err), "%.64s...: unknown option", arg);
-                        return fail(-EINVAL, err);
-                }
-                memcpy(name, arg + 2, len);
-                name[len] = '\0';
-                const char *value = eq ? eq + 1 : NULL;
-
-                if (streq(name, "help") || streq(name, "version") || streq(name, "print-config")) {
-                        if (value) {
-                                snprintf(err, sizeof(err), "--%s takes no value", name);
-                                return fail(-EINVAL, err);
-                        }
-                        if (streq(name, "help"))
-                                help = true;
-                        else if (streq(name, "version"))
-                                version = true;
-                        else
-                                print_config = true;
-                        continue;
-                }
-                if (streq(name, "config")) {
-                        if (!value && i + 1 < argc)
-                                value = argv[++i];
-                        if (!value || !*value)
-                                return fail(-EINVAL, "--config: needs a path");
-                        config_path = value;
-                        continue;
-                }
-                const struct config_entry *e = config_find_flag(&agent_config_table, name);
-                if (!e) {
-                        /* config_apply_flag() words it, with a suggestion. */
-                        r = config_apply_flag(&agent_config_table, name, "", &c, NULL, err,
-                                              sizeof(err));
-                        return fail(r < 0 ? r : -EINVAL, err);
-                }
-                if (!value && e->type == CONFIG_BOOL)
-                        bare_bool = arg + 2;
-                if (!value && e->type != CONFIG_BOOL) {
-                        if (i + 1 >= argc) {
-                                snprintf(err, sizeof(err), "--%s: needs a value", name);
-                                return fail(-EINVAL, err);
-                        }
-                        value = argv[++i];
-                }
-                flags[n_flags++] = (struct flag_arg){ arg + 2, len, value };
+        r = config_parse_command_line(&agent_config_table, &cl, argc, argv, &c, &c.sources, &args,
+                                      err, sizeof(err));
+        if (r < 0) {
+                log_error("%s", err);
+                return r;
         }
-
-        r = config_set_defaults(&agent_config_table, &c, &c.sources, err, sizeof(err));
-        if (r < 0)
-                return fail(r, err);
-        if (help || version) {
-                if (help)
+        c.config_path = TAKE_PTR(args.config_path);
+        c.config_path_required = args.config_path_required;
+        if (args.help || args.version) {
+                if (args.help)
                         print_usage(default_path);
                 else
                         printf("memagentd %s\n", MEMAGENT_VERSION);
                 *ret = c;
                 return 0;
         }
-
-        c.config_path_required = config_path;
-        c.config_path = strdup(config_path ? config_path : default_path);
-        if (!c.config_path) {
-                agent_config_free(&c);
-                return log_error_errno(ENOMEM, "Out of memory");
-        }
-        r = config_load_file(&agent_config_table, c.config_path, &c, &c.sources, err, sizeof(err));
-        if (r == -ENOENT && !c.config_path_required) {
-                log_debug("%s does not exist, using the defaults", c.config_path);
-                file_missing = true;
-                r = 0;
-        }
-        if (r == -ENOENT) {
-                snprintf(err, sizeof(err), "--config %s: no such file", c.config_path);
-                r = -ENOENT;
-        }
-        if (r < 0) {
-                agent_config_free(&c);
-                return fail(r, err);
-        }
-
-        for (size_t i = 0; i < n_flags; i++) {
-                char name[128];
-                memcpy(name, flags[i].name, flags[i].name_len);
-                name[flags[i].name_len] = '\0';
-                r = config_apply_flag(&agent_config_table, name, flags[i].value, &c, &c.sources,
-                                      err, sizeof(err));
-                if (r < 0) {
-                        agent_config_free(&c);
-                        return fail(r, err);
-                }
-        }
-
-        r = config_check(&agent_config_table, &c, err, sizeof(err));
-        if (r < 0) {
-                char msg[CONFIG_ERR_MAX + 64];
-                snprintf(msg, sizeof(msg), "invalid configuration: %s", err);
-                agent_config_free(&c);
-                return fail(r, msg);
-        }
-
-        if (print_config) {
+        if (args.print_config) {
                 printf("# memagentd %s, effective configuration: defaults, then\n# %s%s, then "
                        "flags.\n\n",
-                       MEMAGENT_VERSION, c.config_path, file_missing ? " (missing)" : "");
+                       MEMAGENT_VERSION, c.config_path, args.file_missing ? " (missing)" : "");
                 r = config_dump_yaml(&agent_config_table, &c, &c.sources, stdout);
                 if (r < 0) {
                         agent_config_free(&c);

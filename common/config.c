@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 
 #include "common/config-internal.h"
 #include "common/log.h"
@@ -269,6 +270,180 @@ int config_check(const struct config_table *t, const void *cfg, char *err, size_
         if (!t->check)
                 return 0;
         return t->check(cfg, err, err_size);
+}
+
+/* ---- A program's command line ------------------------------------------------------------- */
+
+const struct config_enum_value config_log_levels[] = {
+        { "error", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
+        { "info", LOG_INFO }, { "debug", LOG_DEBUG },     { NULL, 0 },
+};
+
+struct flag_arg {
+        const char *name; /* without "--", up to '=' (not NUL-terminated there) */
+        size_t name_len;
+        const char *value; /* NULL: given without a value */
+};
+
+void config_args_done(struct config_args *args)
+{
+        if (!args)
+                return;
+        free(args->config_path);
+        *args = (struct config_args){ 0 };
+}
+
+static const char *find_action(const struct config_command_line *cl, const char *name)
+{
+        for (size_t i = 0; cl->actions && cl->actions[i]; i++)
+                if (streq(cl->actions[i], name))
+                        return cl->actions[i];
+        return NULL;
+}
+
+/* First pass: what is asked for, and are all the options known? Nothing is read or parsed yet,
+ * so that --help works whatever the values say. */
+static int scan_arguments(const struct config_table *t, const struct config_command_line *cl,
+                          int argc, char *argv[], struct flag_arg *flags, size_t *ret_n_flags,
+                          struct config_args *args, const char **ret_config_path, char *err,
+                          size_t err_size)
+{
+        const char *bare_bool = NULL; /* the previous argument: a bool flag without '=' */
+        size_t n_flags = 0;
+
+        for (int i = 1; i < argc; i++) {
+                const char *arg = argv[i], *prev_bool = bare_bool;
+                char name[CONFIG_FLAG_MAX];
+
+                bare_bool = NULL;
+                if (streq(arg, "-h")) {
+                        args->help = true;
+                        continue;
+                }
+                if (prev_bool && strncmp(arg, "--", 2) != 0)
+                        return config_errf(err, err_size, -EINVAL,
+                                           "unexpected argument \"%.64s\" after --%s: a boolean "
+                                           "flag takes its value after '=' (--%s=%.64s)",
+                                           arg, prev_bool, prev_bool, arg);
+                if (strncmp(arg, "--", 2) != 0 || streq(arg, "--"))
+                        return config_errf(err, err_size, -EINVAL,
+                                           "unexpected argument \"%.64s\": %s takes only options "
+                                           "(see --help)",
+                                           arg, cl->program);
+                const char *eq = strchr(arg + 2, '=');
+                size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+                if (len >= sizeof(name))
+                        return config_errf(err, err_size, -EINVAL, "%.64s...: unknown option", arg);
+                memcpy(name, arg + 2, len);
+                name[len] = '\0';
+                const char *value = eq ? eq + 1 : NULL;
+                const char *action = find_action(cl, name);
+
+                if (streq(name, "help") || streq(name, "version") || streq(name, "print-config") ||
+                    action) {
+                        if (value)
+                                return config_errf(err, err_size, -EINVAL, "--%s takes no value",
+                                                   name);
+                        if (streq(name, "help"))
+                                args->help = true;
+                        else if (streq(name, "version"))
+                                args->version = true;
+                        else if (action) {
+                                if (!args->action)
+                                        args->action = action;
+                        } else
+                                args->print_config = true;
+                        continue;
+                }
+                if (streq(name, "config")) {
+                        if (!value && i + 1 < argc)
+                                value = argv[++i];
+                        if (!value || !*value)
+                                return config_errf(err, err_size, -EINVAL,
+                                                   "--config: needs a path");
+                        *ret_config_path = value;
+                        continue;
+                }
+                const struct config_entry *e = config_find_flag(t, name);
+                if (!e) {
+                        /* config_apply_flag() words it, with a suggestion; on nothing. */
+                        int r = config_apply_flag(t, name, "", NULL, NULL, err, err_size);
+                        return r < 0 ? r : -EINVAL;
+                }
+                if (!value && e->type == CONFIG_BOOL)
+                        bare_bool = arg + 2;
+                if (!value && e->type != CONFIG_BOOL) {
+                        if (i + 1 >= argc)
+                                return config_errf(err, err_size, -EINVAL, "--%s: needs a value",
+                                                   name);
+                        value = argv[++i];
+                }
+                flags[n_flags++] = (struct flag_arg){ arg + 2, len, value };
+        }
+        *ret_n_flags = n_flags;
+        return 0;
+}
+
+int config_parse_command_line(const struct config_table *t, const struct config_command_line *cl,
+                              int argc, char *argv[], void *cfg, struct config_sources *sources,
+                              struct config_args *ret_args, char *err, size_t err_size)
+{
+        _cleanup_free_ struct flag_arg *flags = NULL;
+        struct config_args args = { 0 };
+        const char *config_path = NULL;
+        size_t n_flags = 0;
+        int r;
+
+        flags = calloc((size_t)(argc > 0 ? argc : 1), sizeof(*flags));
+        if (!flags)
+                return config_errf(err, err_size, -ENOMEM, "out of memory");
+        r = scan_arguments(t, cl, argc, argv, flags, &n_flags, &args, &config_path, err, err_size);
+        if (r < 0)
+                return r;
+
+        r = config_set_defaults(t, cfg, sources, err, err_size);
+        if (r < 0)
+                return r;
+        args.config_path_required = config_path;
+        args.config_path = strdup(config_path ? config_path : cl->default_path);
+        if (!args.config_path) {
+                config_free(t, cfg);
+                return config_errf(err, err_size, -ENOMEM, "out of memory");
+        }
+        if (args.help || args.version || args.action) {
+                *ret_args = args;
+                return 0;
+        }
+
+        r = config_load_file(t, args.config_path, cfg, sources, err, err_size);
+        if (r == -ENOENT && !args.config_path_required) {
+                log_debug("%s does not exist, using the defaults", args.config_path);
+                args.file_missing = true;
+                r = 0;
+        }
+        if (r == -ENOENT)
+                config_errf(err, err_size, r, "--config %s: no such file", args.config_path);
+        for (size_t i = 0; r >= 0 && i < n_flags; i++) {
+                char name[CONFIG_FLAG_MAX];
+                memcpy(name, flags[i].name, flags[i].name_len);
+                name[flags[i].name_len] = '\0';
+                r = config_apply_flag(t, name, flags[i].value, cfg, sources, err, err_size);
+        }
+        if (r >= 0) {
+                r = config_check(t, cfg, err, err_size);
+                if (r < 0) {
+                        char why[CONFIG_ERR_MAX];
+                        snprintf(why, sizeof(why), "%s", err ? err : "");
+                        config_errf(err, err_size, r, "invalid configuration: %s", why);
+                }
+        }
+        if (r < 0) {
+                config_free(t, cfg);
+                config_args_done(&args);
+                return r;
+        }
+        *ret_args = args;
+        return 0;
 }
 
 /* ---- Output ------------------------------------------------------------------------------ */

@@ -242,3 +242,45 @@ bool config_equal(const struct config_table *t, const void *a, const void *b);
 
 /* Frees the owned values (STRING, STRV) of cfg and zeroes them; safe to call twice. */
 void config_free(const struct config_table *t, void *cfg);
+
+/* ---- A program's command line ---------------------------------------------------------------- */
+
+/* Log levels as a daemon's logLevel key takes them (values are syslog's LOG_ERR .. LOG_DEBUG). */
+extern const struct config_enum_value config_log_levels[];
+
+/* What a program's command line accepts besides a flag for every key. */
+struct config_command_line {
+        const char *program;      /* "memschedd": in "memschedd takes only options" */
+        const char *default_path; /* read when --config is not given; may be missing */
+        /* Options without a value that the program handles itself, instead of running
+         * ("list-routes", without "--"); NULL-terminated, or NULL for none. */
+        const char *const *actions;
+};
+
+/* What the command line asked for. config_args_done() releases it. */
+struct config_args {
+        bool help;                 /* --help or -h */
+        bool version;              /* --version */
+        bool print_config;         /* --print-config */
+        const char *action;        /* the first of cl->actions given (points into it), or NULL */
+        char *config_path;         /* the file read (or to read on reload); owned */
+        bool config_path_required; /* given with --config: a missing file is an error */
+        bool file_missing;         /* the default file does not exist: defaults were used */
+};
+
+/* Parses a daemon's whole command line: --config PATH (or --config=PATH), --print-config, --help
+ * (-h), --version, cl->actions, and --FLAG VALUE or --FLAG=VALUE for every key (a BOOL alone is
+ * true; its value only after '='). Every option is checked by name first; then, unless help,
+ * version or an action was asked for (then cfg holds the defaults and no file is read), the file
+ * is read over the defaults (the default one may be missing), the flags are applied over it and
+ * the table's cross-field check runs. cfg must hold no owned values; sources may be NULL.
+ * Returns 0 with cfg and *ret_args filled; the caller acts on help/version/action/print_config,
+ * else runs. Or a negative errno (-EINVAL bad usage or value, -ENOENT a --config file missing,
+ * another from reading) with one line saying what is wrong in err; cfg and *ret_args then hold
+ * nothing to free. */
+int config_parse_command_line(const struct config_table *t, const struct config_command_line *cl,
+                              int argc, char *argv[], void *cfg, struct config_sources *sources,
+                              struct config_args *ret_args, char *err, size_t err_size);
+
+/* Frees what args owns and zeroes it; safe twice. */
+void config_args_done(struct config_args *args);
