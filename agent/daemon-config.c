@@ -353,40 +353,6 @@ _Static_assert(ELEMENTSOF(entries) <= CONFIG_ENTRIES_MAX, "too many configuratio
 
 /* ---- Command line ------------------------------------------------------------------------- */
 
-static void print_usage(const char *default_path)
-{
-        printf("Usage: memagentd [OPTIONS]\n"
-               "\n"
-               "Protects this Kubernetes node's memory: watches memory.available and PSI, and\n"
-               "reclaims, evicts or kills before the kernel's OOM killer has to.\n"
-               "\n"
-               "Every setting below is a key of the YAML configuration file (camelCase:\n"
-               "--sample-interval is sampleInterval) and a flag; flags override the file. SIGHUP\n"
-               "re-reads the file and applies the settings marked reloadable.\n"
-               "\n"
-               "  --config PATH\n"
-               "        The YAML configuration file. Default %s,\n"
-               "        which may be missing (all defaults); a file given here must exist.\n"
-               "  --print-config\n"
-               "        Print the effective configuration as YAML (a valid configuration\n"
-               "        file) and exit.\n"
-               "  --help, -h\n"
-               "        Print this help and exit.\n"
-               "  --version\n"
-               "        Print the version and exit.\n"
-               "\n"
-               "Settings:\n",
-               default_path);
-        config_print_help(&agent_config_table, stdout);
-        printf("\n"
-               "Durations: 100us, 500ms, 2s, 1m, 1h, or combined (1m30s). Quantities as\n"
-               "Kubernetes writes them: 512Mi, 1Gi, 100M. Lists as flags: comma-separated\n"
-               "(replacing the whole list; none or \"\" for empty).\n"
-               "\n"
-               "Exit status: 0 done, 1 failed while running, 2 refused (bad configuration or\n"
-               "usage).\n");
-}
-
 void agent_config_free(struct agent_config *cfg)
 {
         if (!cfg)
@@ -399,8 +365,13 @@ void agent_config_free(struct agent_config *cfg)
 int agent_config_load_from(int argc, char *argv[], const char *default_path,
                            struct agent_config *ret)
 {
-        const struct config_command_line cl = { .program = "memagentd",
-                                                .default_path = default_path };
+        const struct config_command_line cl = {
+                .program = "memagentd",
+                .summary = "Protects this Kubernetes node's memory: watches memory.available and "
+                           "PSI, and reclaims, evicts or kills before the kernel's OOM killer has "
+                           "to.",
+                .default_path = default_path,
+        };
         struct config_args args;
         struct agent_config c = { 0 };
         char err[CONFIG_ERR_MAX];
@@ -416,7 +387,7 @@ int agent_config_load_from(int argc, char *argv[], const char *default_path,
         c.config_path_required = args.config_path_required;
         if (args.help || args.version) {
                 if (args.help)
-                        print_usage(default_path);
+                        config_print_usage(&agent_config_table, &cl, stdout);
                 else
                         printf("memagentd %s\n", MEMAGENT_VERSION);
                 *ret = c;

@@ -295,9 +295,9 @@ void config_args_done(struct config_args *args)
 
 static const char *find_action(const struct config_command_line *cl, const char *name)
 {
-        for (size_t i = 0; cl->actions && cl->actions[i]; i++)
-                if (streq(cl->actions[i], name))
-                        return cl->actions[i];
+        for (size_t i = 0; cl->actions && cl->actions[i].name; i++)
+                if (streq(cl->actions[i].name, name))
+                        return cl->actions[i].name;
         return NULL;
 }
 
@@ -543,6 +543,86 @@ void config_print_help(const struct config_table *t, FILE *f)
                 config_print_wrapped(f, text, "        ", 80);
         }
         config_scratch_free(t, defs);
+}
+
+static bool table_has(const struct config_table *t, enum config_type type)
+{
+        for (size_t i = 0; i < t->n_entries; i++)
+                if (t->entries[i].type == type)
+                        return true;
+        return false;
+}
+
+void config_print_usage(const struct config_table *t, const struct config_command_line *cl, FILE *f)
+{
+        const char *example = NULL;
+        char flag[CONFIG_FLAG_MAX], text[1024];
+        bool reloadable = false;
+
+        for (size_t i = 0; i < t->n_entries; i++) {
+                reloadable |= t->entries[i].reloadable;
+                if (!example && strpbrk(t->entries[i].key, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+                        example = t->entries[i].key;
+        }
+        fprintf(f, "Usage: %s [OPTIONS]\n\n", cl->program);
+        if (cl->summary) {
+                config_print_wrapped(f, cl->summary, "", 80);
+                fputc('\n', f);
+        }
+        if (example)
+                snprintf(text, sizeof(text),
+                         "Every setting below is a key of the YAML configuration file (camelCase: "
+                         "--%s is %s) and a flag; flags override the file.%s",
+                         config_key_to_flag(example, flag, sizeof(flag)), example,
+                         reloadable ? " SIGHUP re-reads the file and applies the settings marked "
+                                      "reloadable."
+                                    : "");
+        else
+                snprintf(text, sizeof(text),
+                         "Every setting below is a key of the YAML configuration file and a flag; "
+                         "flags override the file.%s",
+                         reloadable ? " SIGHUP re-reads the file and applies the settings marked "
+                                      "reloadable."
+                                    : "");
+        config_print_wrapped(f, text, "", 80);
+        fprintf(f,
+                "\n"
+                "  --config PATH\n"
+                "        The YAML configuration file. Default %s,\n"
+                "        which may be missing (all defaults); a file given here must exist.\n"
+                "  --print-config\n"
+                "        Print the effective configuration as YAML (a valid configuration\n"
+                "        file) and exit.\n",
+                cl->default_path);
+        for (size_t i = 0; cl->actions && cl->actions[i].name; i++) {
+                fprintf(f, "  --%s\n", cl->actions[i].name);
+                config_print_wrapped(f, cl->actions[i].help, "        ", 80);
+        }
+        fprintf(f, "  --help, -h\n"
+                   "        Print this help and exit.\n"
+                   "  --version\n"
+                   "        Print the version and exit.\n"
+                   "\n"
+                   "Settings:\n");
+        config_print_help(t, f);
+
+        /* How the types this table has are written. */
+        text[0] = '\0';
+        if (table_has(t, CONFIG_DURATION))
+                strcat(text, "Durations: 100us, 500ms, 2s, 1m, 1h, or combined (1m30s). ");
+        if (table_has(t, CONFIG_BYTES) || table_has(t, CONFIG_BYTES_OR_PERCENT))
+                strcat(text, "Quantities as Kubernetes writes them: 512Mi, 1Gi, 100M. ");
+        if (table_has(t, CONFIG_STRV))
+                strcat(text, "Lists as flags: comma-separated (replacing the whole list; none or "
+                             "\"\" for empty). ");
+        if (text[0]) {
+                text[strlen(text) - 1] = '\0';
+                fputc('\n', f);
+                config_print_wrapped(f, text, "", 80);
+        }
+        fprintf(f, "\n"
+                   "Exit status: 0 done, 1 failed while running, 2 refused (bad configuration or\n"
+                   "usage).\n");
 }
 
 /* ---- Reload ------------------------------------------------------------------------------ */

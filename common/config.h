@@ -248,13 +248,18 @@ void config_free(const struct config_table *t, void *cfg);
 /* Log levels as a daemon's logLevel key takes them (values are syslog's LOG_ERR .. LOG_DEBUG). */
 extern const struct config_enum_value config_log_levels[];
 
+/* An option without a value that the program handles itself instead of running. */
+struct config_action {
+        const char *name; /* without "--": "list-routes" */
+        const char *help; /* one sentence, for --help */
+};
+
 /* What a program's command line accepts besides a flag for every key. */
 struct config_command_line {
-        const char *program;      /* "memschedd": in "memschedd takes only options" */
+        const char *program;      /* "memschedd": in "Usage: memschedd", "memschedd takes only" */
+        const char *summary;      /* what the program does, a paragraph for --help */
         const char *default_path; /* read when --config is not given; may be missing */
-        /* Options without a value that the program handles itself, instead of running
-         * ("list-routes", without "--"); NULL-terminated, or NULL for none. */
-        const char *const *actions;
+        const struct config_action *actions; /* terminated by a NULL name; NULL for none */
 };
 
 /* What the command line asked for. config_args_done() releases it. */
@@ -284,3 +289,9 @@ int config_parse_command_line(const struct config_table *t, const struct config_
 
 /* Frees what args owns and zeroes it; safe twice. */
 void config_args_done(struct config_args *args);
+
+/* --help: usage, the summary, --config, --print-config, the actions, --help, --version, then
+ * every key (config_print_help()), how durations, quantities and lists are written (for the
+ * types the table has) and the exit statuses. */
+void config_print_usage(const struct config_table *t, const struct config_command_line *cl,
+                        FILE *f);

@@ -155,51 +155,35 @@ _Static_assert(ELEMENTSOF(entries) <= CONFIG_ENTRIES_MAX, "too many configuratio
 
 /* ---- Command line --------------------------------------------------------------------------- */
 
+static const struct config_action actions[] = {
+        { MEMSCHEDD_ACTION_LIST_ROUTES, "Print the HTTP routes served and exit." },
+        { NULL, NULL },
+};
+
+static struct config_command_line command_line(const char *default_path)
+{
+        return (struct config_command_line){
+                .program = "memschedd",
+                .summary = "Cluster memory scheduler: node reports, NUMA-aware placement, the "
+                           "kube-scheduler extender webhook (/extender/filter, "
+                           "/extender/prioritize, /extender/bind), placement hints and migration "
+                           "plans.",
+                .default_path = default_path,
+                .actions = actions,
+        };
+}
+
 void memschedd_config_print_help(const char *default_path, FILE *f)
 {
-        fprintf(f,
-                "Usage: memschedd [OPTIONS]\n"
-                "\n"
-                "Cluster memory scheduler: node reports, NUMA-aware placement, the kube-scheduler\n"
-                "extender webhook (/extender/filter, /extender/prioritize, /extender/bind),\n"
-                "placement hints and migration plans.\n"
-                "\n"
-                "Every setting below is a key of the YAML configuration file (camelCase:\n"
-                "--stale-after-sec is staleAfterSec) and a flag; flags override the file.\n"
-                "\n"
-                "  --config PATH\n"
-                "        The YAML configuration file. Default %s,\n"
-                "        which may be missing (all defaults); a file given here must exist.\n"
-                "  --print-config\n"
-                "        Print the effective configuration as YAML (a valid configuration\n"
-                "        file) and exit.\n"
-                "  --list-routes\n"
-                "        Print the HTTP routes served and exit.\n"
-                "  --help, -h\n"
-                "        Print this help and exit.\n"
-                "  --version\n"
-                "        Print the version and exit.\n"
-                "\n"
-                "Settings:\n",
-                default_path);
-        config_print_help(&memschedd_config_table, f);
-        fprintf(f, "\n"
-                   "Quantities as Kubernetes writes them: 512Mi, 1Gi, 100M.\n"
-                   "\n"
-                   "Exit status: 0 done, 1 failed while running, 2 refused (bad configuration or\n"
-                   "usage).\n");
+        const struct config_command_line cl = command_line(default_path);
+        config_print_usage(&memschedd_config_table, &cl, f);
 }
 
 int memschedd_config_load(int argc, char *argv[], const char *default_path,
                           struct memschedd_config *ret, struct config_args *ret_args, char *err,
                           size_t err_size)
 {
-        static const char *const actions[] = { MEMSCHEDD_ACTION_LIST_ROUTES, NULL };
-        const struct config_command_line cl = {
-                .program = "memschedd",
-                .default_path = default_path,
-                .actions = actions,
-        };
+        const struct config_command_line cl = command_line(default_path);
         struct memschedd_config c = { 0 };
         int r;
 

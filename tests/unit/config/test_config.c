@@ -21,6 +21,7 @@
 #include "agent/daemon-config.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "config_files.h"
 
 #define KI UINT64_C(1024)
 #define MI (KI * KI)
@@ -715,32 +716,6 @@ static char *capture_end(struct capture *cap)
 }
 
 /* ---- memagentd's table ---------------------------------------------------------------------- */
-
-struct files {
-        char dir[64], path[96], missing[96];
-};
-
-static void files_init(struct files *fs)
-{
-        snprintf(fs->dir, sizeof(fs->dir), "/tmp/test-daemon-config-XXXXXX");
-        assert_non_null(mkdtemp(fs->dir));
-        snprintf(fs->path, sizeof(fs->path), "%s/memagentd.yaml", fs->dir);
-        snprintf(fs->missing, sizeof(fs->missing), "%s/missing.yaml", fs->dir);
-}
-
-static void files_write(const struct files *fs, const char *text)
-{
-        FILE *f = fopen(fs->path, "w");
-        assert_non_null(f);
-        fputs(text, f);
-        fclose(f);
-}
-
-static void files_done(struct files *fs)
-{
-        unlink(fs->path);
-        rmdir(fs->dir);
-}
 
 /* agent_config_load_from() with the default path fs->missing; stderr and stdout captured. */
 static int agent_load(const struct files *fs, struct agent_config *c, char **ret_err,

@@ -18,33 +18,8 @@
 #include <cmocka.h>
 
 #include "common/macro.h"
+#include "config_files.h"
 #include "scheduler/daemon-config.h"
-
-struct files {
-        char dir[64], path[96], missing[96];
-};
-
-static void files_init(struct files *fs)
-{
-        snprintf(fs->dir, sizeof(fs->dir), "/tmp/test-memschedd-config-XXXXXX");
-        assert_non_null(mkdtemp(fs->dir));
-        snprintf(fs->path, sizeof(fs->path), "%s/memschedd.yaml", fs->dir);
-        snprintf(fs->missing, sizeof(fs->missing), "%s/missing.yaml", fs->dir);
-}
-
-static void files_write(const struct files *fs, const char *text)
-{
-        FILE *f = fopen(fs->path, "w");
-        assert_non_null(f);
-        fputs(text, f);
-        fclose(f);
-}
-
-static void files_done(struct files *fs)
-{
-        unlink(fs->path);
-        rmdir(fs->dir);
-}
 
 static char err[CONFIG_ERR_MAX];
 
