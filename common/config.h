@@ -34,8 +34,10 @@
 // line a person reads, naming where the value came from:
 //   /etc/memagent/memagentd.yaml:3: key "sampleInterval": "5x" is not a duration (like ...)
 //   --sample-interval: "5x" is not a duration (like 500ms, 2s, 1m)
-// The caller logs it once. The one exception is config_reload(), which logs (notice/info) the
-// outcome of each key that changed, since those are events, not errors.
+// The caller logs it once. The exceptions are config_reload(), which logs (notice/info) the
+// outcome of each key that changed, since those are events, not errors, and
+// config_parse_command_line(), which says at debug level that a missing default file means the
+// defaults.
 #pragma once
 
 #include <stdbool.h>

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # memschedd's command line and configuration file, on the real binary: refusals exit 2 with one
 # line on stderr that names the problem (file:line:key for the file), --print-config reads back
-# through --config to the same output, and a file alone is enough to serve with.
+# through --config to the same output, a file alone is enough to serve with, and node names in
+# URLs follow the same rule as memagentd's nodeName key.
 source "$(dirname "$0")/lib.sh"
 
 # refused ARGS... : exit status 2, exactly one line on stderr, nothing on stdout; the line in $LINE.
@@ -75,3 +76,10 @@ expect 200 GET /healthz
 grep -q "with 2 threads" "$WORK/memschedd.log" || fail "threads from the file not used: $(cat "$WORK/memschedd.log")"
 grep -q "nodes stale after 2 s" "$WORK/memschedd.log" || fail "staleAfterSec from the file not used"
 pass "memschedd serves from a configuration file"
+
+# Node names in URLs: the one check (common/node-name.c) that memagentd's nodeName key uses too.
+expect 404 GET /v1/nodes/worker-1.example
+for bad in 'a..b' 'a-.b' 'a.-b' '-a' 'a-' 'Worker-1' "$(printf 'a%.0s' {1..64})"; do
+        expect 400 GET "/v1/nodes/$bad"
+done
+pass "node names outside RFC 1123 are refused in URLs"
