@@ -13,20 +13,11 @@
 
 /* ---- Checks of single values --------------------------------------------------------------- */
 
-static int check_absolute_path(const char *s, char *err, size_t err_size)
-{
-        if (s[0] != '/') {
-                snprintf(err, err_size, "must be an absolute path");
-                return -EINVAL;
-        }
-        return 0;
-}
-
 static int check_api_socket(const char *s, char *err, size_t err_size)
 {
         if (!*s)
                 return 0; /* no local API */
-        if (check_absolute_path(s, err, err_size) < 0)
+        if (config_check_absolute_path(s, err, err_size) < 0)
                 return -EINVAL;
         if (strlen(s) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
                 snprintf(err, err_size, "a socket path must be shorter than %zu bytes",
@@ -34,16 +25,6 @@ static int check_api_socket(const char *s, char *err, size_t err_size)
                 return -EINVAL;
         }
         return 0;
-}
-
-static int check_url(const char *s, char *err, size_t err_size)
-{
-        if (!*s)
-                return 0;
-        if ((strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]))
-                return 0;
-        snprintf(err, err_size, "must be an http:// or https:// URL, or \"\" for none");
-        return -EINVAL;
 }
 
 /* A Kubernetes node name, or "" for $NODE_NAME or the host name. */
@@ -118,12 +99,13 @@ static int check_cgroup_glob(const char *s, char *err, size_t err_size)
 #define RESTART false
 
 static const struct config_entry entries[] = {
-        CONFIG_ENTRY_STRING(C, cgroup_root, "cgroupRoot", "/sys/fs/cgroup", check_absolute_path,
-                            "PATH", RESTART, "Where the cgroup v2 hierarchy is mounted."),
-        CONFIG_ENTRY_STRING(C, proc_root, "procRoot", "/proc", check_absolute_path, "PATH", RESTART,
-                            "Where procfs is mounted (node PSI and /proc/meminfo)."),
-        CONFIG_ENTRY_STRING(C, sys_root, "sysRoot", "/sys", check_absolute_path, "PATH", RESTART,
-                            "Where sysfs is mounted."),
+        CONFIG_ENTRY_STRING(C, cgroup_root, "cgroupRoot", "/sys/fs/cgroup",
+                            config_check_absolute_path, "PATH", RESTART,
+                            "Where the cgroup v2 hierarchy is mounted."),
+        CONFIG_ENTRY_STRING(C, proc_root, "procRoot", "/proc", config_check_absolute_path, "PATH",
+                            RESTART, "Where procfs is mounted (node PSI and /proc/meminfo)."),
+        CONFIG_ENTRY_STRING(C, sys_root, "sysRoot", "/sys", config_check_absolute_path, "PATH",
+                            RESTART, "Where sysfs is mounted."),
         CONFIG_ENTRY_STRV(C, workload_roots, "workloadRoots", "/system.slice=burstable",
                           check_workload_root, "PATH[=QOS],...", RELOAD,
                           "Non-Kubernetes cgroups: each child of PATH is a workload of class QOS "
@@ -175,8 +157,8 @@ static const struct config_entry entries[] = {
                           "The policy chain that ranks victims, first decides: qos (built in), "
                           "NAME[:ARGS] for pluginDir/memagent-policy-NAME.so, or an absolute "
                           "path."),
-        CONFIG_ENTRY_STRING(C, plugin_dir, "pluginDir", MEMAGENT_PLUGIN_DIR, check_absolute_path,
-                            "PATH", RESTART,
+        CONFIG_ENTRY_STRING(C, plugin_dir, "pluginDir", MEMAGENT_PLUGIN_DIR,
+                            config_check_absolute_path, "PATH", RESTART,
                             "Where policy plugins are looked up (where they are installed)."),
         CONFIG_ENTRY_STRV(C, protected_cgroups, "protectedCgroups", "", check_cgroup_glob,
                           "GLOB,...", RELOAD,
@@ -206,7 +188,8 @@ static const struct config_entry entries[] = {
                           "Load the BPF memory signals (reclaim stall time per cgroup, the kernel "
                           "OOM killer's victims). Without BTF or CAP_BPF/CAP_PERFMON the agent "
                           "runs on PSI alone and says so once."),
-        CONFIG_ENTRY_STRING(C, scheduler_url, "schedulerUrl", "", check_url, "URL", RESTART,
+        CONFIG_ENTRY_STRING(C, scheduler_url, "schedulerUrl", "", config_check_http_url, "URL",
+                            RESTART,
                             "memschedd's base URL (http:// or https://): the node report goes to "
                             "URL/v1/nodes/NODE/report on change and every reportHeartbeat; \"\" "
                             "for none. The agent protects its node whether memschedd answers or "

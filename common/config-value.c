@@ -2,9 +2,10 @@
 // The text of each configuration type, both ways: parsing a value (from a default, a YAML scalar
 // or a flag) with its bounds and checks, and formatting it back as YAML that parses to the same
 // value. Quantities are common/quantity.c's; durations are Go's; percents, "bytes or percent",
-// strings (UTF-8 and the table's item check), lists and enums are here. Also the operations on
-// one field of a program's config struct (store, copy, move, compare, free) that the table
-// (common/config.c) and the YAML loader (common/config-yaml.c) share.
+// strings (UTF-8 and the table's item check), lists and enums are here, with the item checks
+// tables share (non-empty, absolute path, http(s) URL). Also the operations on one field of a
+// program's config struct (store, copy, move, compare, free) that the table (common/config.c)
+// and the YAML loader (common/config-yaml.c) share.
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -854,4 +855,30 @@ char *config_format_value(const struct config_entry *e, const void *cfg, char *b
                 buf[0] = '\0';
         free(text);
         return buf;
+}
+
+/* ---- Item checks that tables share ---------------------------------------------------------- */
+
+int config_check_not_empty(const char *s, char *err, size_t err_size)
+{
+        if (*s)
+                return 0;
+        return config_errf(err, err_size, -EINVAL, "must not be empty");
+}
+
+int config_check_absolute_path(const char *s, char *err, size_t err_size)
+{
+        if (s[0] == '/')
+                return 0;
+        return config_errf(err, err_size, -EINVAL, "must be an absolute path");
+}
+
+int config_check_http_url(const char *s, char *err, size_t err_size)
+{
+        if (!*s)
+                return 0;
+        if ((strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]))
+                return 0;
+        return config_errf(err, err_size, -EINVAL,
+                           "must be an http:// or https:// URL, or \"\" for none");
 }

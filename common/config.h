@@ -168,6 +168,12 @@ struct config_sources {
                     .enum_values = (vals)                                                          \
         }
 
+/* Item checks (config_check_item_t) that more than one table uses. */
+int config_check_not_empty(const char *value, char *err, size_t err_size);
+int config_check_absolute_path(const char *value, char *err, size_t err_size);
+/* "http://..." or "https://..." with something after the scheme, or "" for none. */
+int config_check_http_url(const char *value, char *err, size_t err_size);
+
 /* Checks the table itself: keys are camelCase and unique, bounds parse and are ordered, every
  * default parses and lies within its bounds, enums have values. A failure is a bug in the
  * table: -EINVAL with why in err. */

@@ -63,14 +63,6 @@ static int check_listen(const char *s, char *err, size_t err_size)
         return -EINVAL;
 }
 
-static int check_not_empty(const char *s, char *err, size_t err_size)
-{
-        if (*s)
-                return 0;
-        snprintf(err, err_size, "must not be empty");
-        return -EINVAL;
-}
-
 /* ---- The table ----------------------------------------------------------------------------- */
 
 #define C       struct memschedd_config
@@ -82,7 +74,7 @@ static const struct config_entry entries[] = {
                             "one. The default is every address, as a Service in front of "
                             "memschedd needs."),
         CONFIG_ENTRY_STRING(C, state_file, "stateFile", "/var/lib/memschedd/state.db",
-                            check_not_empty, "PATH", RESTART,
+                            config_check_not_empty, "PATH", RESTART,
                             "SQLite file for plans and reservations; its directory is created "
                             "when missing."),
         CONFIG_ENTRY_STRING(C, port_file, "portFile", "", NULL, "PATH", RESTART,

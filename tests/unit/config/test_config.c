@@ -715,6 +715,41 @@ static char *capture_end(struct capture *cap)
         return s;
 }
 
+/* The item checks tables share (common/config-value.c). */
+static void test_shared_checks(void **state)
+{
+        (void)state;
+        char why[CONFIG_ERR_MAX];
+
+        assert_int_equal(config_check_http_url("", why, sizeof(why)), 0);
+        assert_int_equal(config_check_http_url("http://10.0.0.1:8787", why, sizeof(why)), 0);
+        assert_int_equal(config_check_http_url("https://memschedd", why, sizeof(why)), 0);
+        static const char *const bad_urls[] = { "http://", "https://", "ftp://host", "memschedd",
+                                                "HTTP//x" };
+        for (size_t i = 0; i < ELEMENTSOF(bad_urls); i++) {
+                why[0] = '\0';
+                assert_int_equal(config_check_http_url(bad_urls[i], why, sizeof(why)), -EINVAL);
+                assert_string_equal(why, "must be an http:// or https:// URL, or \"\" for none");
+        }
+        assert_int_equal(config_check_absolute_path("/run/x", why, sizeof(why)), 0);
+        assert_int_equal(config_check_absolute_path("run/x", why, sizeof(why)), -EINVAL);
+        assert_string_equal(why, "must be an absolute path");
+        assert_int_equal(config_check_absolute_path("", why, sizeof(why)), -EINVAL);
+        assert_int_equal(config_check_not_empty("x", why, sizeof(why)), 0);
+        assert_int_equal(config_check_not_empty("", why, sizeof(why)), -EINVAL);
+        assert_string_equal(why, "must not be empty");
+
+        /* As memagentd's schedulerUrl uses it, with the key and the value in front. */
+        struct agent_config c = { 0 };
+        assert_int_equal(config_set_defaults(&agent_config_table, &c, NULL, err, sizeof(err)), 0);
+        assert_int_equal(config_apply_flag(&agent_config_table, "--scheduler-url", "memschedd:8787",
+                                           &c, NULL, err, sizeof(err)),
+                         -EINVAL);
+        assert_string_equal(err, "--scheduler-url: \"memschedd:8787\": must be an http:// or "
+                                 "https:// URL, or \"\" for none");
+        agent_config_free(&c);
+}
+
 /* ---- memagentd's table ---------------------------------------------------------------------- */
 
 /* agent_config_load_from() with the default path fs->missing; stderr and stdout captured. */
@@ -1149,6 +1184,7 @@ int main(void)
                 cmocka_unit_test(test_agent_cross_field),
                 cmocka_unit_test(test_agent_command_line),
                 cmocka_unit_test(test_agent_reload),
+                cmocka_unit_test(test_shared_checks),
         };
         log_set_max_level(LOG_INFO);
         return cmocka_run_group_tests(tests, NULL, NULL);
