@@ -6,27 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
-#include <syslog.h>
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/node-name.h"
 
 /* ---- Checks of single values --------------------------------------------------------------- */
-
-static int check_absolute_path(const char *s, char *err, size_t err_size)
-{
-        if (s[0] != '/') {
-                snprintf(err, err_size, "must be an absolute path");
-                return -EINVAL;
-        }
-        return 0;
-}
 
 static int check_api_socket(const char *s, char *err, size_t err_size)
 {
         if (!*s)
                 return 0; /* no local API */
-        if (check_absolute_path(s, err, err_size) < 0)
+        if (config_check_absolute_path(s, err, err_size) < 0)
                 return -EINVAL;
         if (strlen(s) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
                 snprintf(err, err_size, "a socket path must be shorter than %zu bytes",
@@ -36,29 +27,12 @@ static int check_api_socket(const char *s, char *err, size_t err_size)
         return 0;
 }
 
-static int check_url(const char *s, char *err, size_t err_size)
-{
-        if (!*s)
-                return 0;
-        if ((strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]))
-                return 0;
-        snprintf(err, err_size, "must be an http:// or https:// URL, or \"\" for none");
-        return -EINVAL;
-}
-
-/* A Kubernetes node name (RFC 1123 subdomain: lowercase alphanumerics, '-' and '.'), or "". */
+/* A Kubernetes node name, or "" for $NODE_NAME or the host name. */
 static int check_node_name(const char *s, char *err, size_t err_size)
 {
-        size_t n = strlen(s);
-        bool ok = n <= 253;
-        for (size_t i = 0; ok && i < n; i++)
-                ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-                     ((s[i] == '-' || s[i] == '.') && i > 0 && i + 1 < n);
-        if (ok)
+        if (!*s || node_name_is_valid(s, strlen(s)))
                 return 0;
-        snprintf(err, err_size,
-                 "is not a Kubernetes node name (lowercase letters, digits, '-' "
-                 "and '.', at most 253)");
+        snprintf(err, err_size, "is not a Kubernetes node name (" NODE_NAME_RULES ")");
         return -EINVAL;
 }
 
@@ -120,22 +94,18 @@ static int check_cgroup_glob(const char *s, char *err, size_t err_size)
 
 /* ---- The table ------------------------------------------------------------------------------ */
 
-static const struct config_enum_value log_levels[] = {
-        { "error", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
-        { "info", LOG_INFO }, { "debug", LOG_DEBUG },     { NULL, 0 },
-};
-
 #define C       struct agent_config
 #define RELOAD  true
 #define RESTART false
 
 static const struct config_entry entries[] = {
-        CONFIG_ENTRY_STRING(C, cgroup_root, "cgroupRoot", "/sys/fs/cgroup", check_absolute_path,
-                            "PATH", RESTART, "Where the cgroup v2 hierarchy is mounted."),
-        CONFIG_ENTRY_STRING(C, proc_root, "procRoot", "/proc", check_absolute_path, "PATH", RESTART,
-                            "Where procfs is mounted (node PSI and /proc/meminfo)."),
-        CONFIG_ENTRY_STRING(C, sys_root, "sysRoot", "/sys", check_absolute_path, "PATH", RESTART,
-                            "Where sysfs is mounted."),
+        CONFIG_ENTRY_STRING(C, cgroup_root, "cgroupRoot", "/sys/fs/cgroup",
+                            config_check_absolute_path, "PATH", RESTART,
+                            "Where the cgroup v2 hierarchy is mounted."),
+        CONFIG_ENTRY_STRING(C, proc_root, "procRoot", "/proc", config_check_absolute_path, "PATH",
+                            RESTART, "Where procfs is mounted (node PSI and /proc/meminfo)."),
+        CONFIG_ENTRY_STRING(C, sys_root, "sysRoot", "/sys", config_check_absolute_path, "PATH",
+                            RESTART, "Where sysfs is mounted."),
         CONFIG_ENTRY_STRV(C, workload_roots, "workloadRoots", "/system.slice=burstable",
                           check_workload_root, "PATH[=QOS],...", RELOAD,
                           "Non-Kubernetes cgroups: each child of PATH is a workload of class QOS "
@@ -187,8 +157,8 @@ static const struct config_entry entries[] = {
                           "The policy chain that ranks victims, first decides: qos (built in), "
                           "NAME[:ARGS] for pluginDir/memagent-policy-NAME.so, or an absolute "
                           "path."),
-        CONFIG_ENTRY_STRING(C, plugin_dir, "pluginDir", MEMAGENT_PLUGIN_DIR, check_absolute_path,
-                            "PATH", RESTART,
+        CONFIG_ENTRY_STRING(C, plugin_dir, "pluginDir", MEMAGENT_PLUGIN_DIR,
+                            config_check_absolute_path, "PATH", RESTART,
                             "Where policy plugins are looked up (where they are installed)."),
         CONFIG_ENTRY_STRV(C, protected_cgroups, "protectedCgroups", "", check_cgroup_glob,
                           "GLOB,...", RELOAD,
@@ -212,13 +182,14 @@ static const struct config_entry entries[] = {
                             "Unix socket of the local API (memagent status); \"\" for none."),
         CONFIG_ENTRY_INT(C, decision_log_size, "decisionLogSize", "64", "1", "10000", RESTART,
                          "How many recent decisions the local API keeps."),
-        CONFIG_ENTRY_ENUM(C, log_level, "logLevel", "info", log_levels, RELOAD,
+        CONFIG_ENTRY_ENUM(C, log_level, "logLevel", "info", config_log_levels, RELOAD,
                           "Most verbose level logged."),
         CONFIG_ENTRY_BOOL(C, bpf_enabled, "bpfEnabled", "true", RESTART,
                           "Load the BPF memory signals (reclaim stall time per cgroup, the kernel "
                           "OOM killer's victims). Without BTF or CAP_BPF/CAP_PERFMON the agent "
                           "runs on PSI alone and says so once."),
-        CONFIG_ENTRY_STRING(C, scheduler_url, "schedulerUrl", "", check_url, "URL", RESTART,
+        CONFIG_ENTRY_STRING(C, scheduler_url, "schedulerUrl", "", config_check_http_url, "URL",
+                            RESTART,
                             "memschedd's base URL (http:// or https://): the node report goes to "
                             "URL/v1/nodes/NODE/report on change and every reportHeartbeat; \"\" "
                             "for none. The agent protects its node whether memschedd answers or "
@@ -365,46 +336,6 @@ _Static_assert(ELEMENTSOF(entries) <= CONFIG_ENTRIES_MAX, "too many configuratio
 
 /* ---- Command line ------------------------------------------------------------------------- */
 
-static void print_usage(const char *default_path)
-{
-        printf("Usage: memagentd [OPTIONS]\n"
-               "\n"
-               "Protects this Kubernetes node's memory: watches memory.available and PSI, and\n"
-               "reclaims, evicts or kills before the kernel's OOM killer has to.\n"
-               "\n"
-               "Every setting below is a key of the YAML configuration file (camelCase:\n"
-               "--sample-interval is sampleInterval) and a flag; flags override the file. SIGHUP\n"
-               "re-reads the file and applies the settings marked reloadable.\n"
-               "\n"
-               "  --config PATH\n"
-               "        The YAML configuration file. Default %s,\n"
-               "        which may be missing (all defaults); a file given here must exist.\n"
-               "  --print-config\n"
-               "        Print the effective configuration as YAML (a valid configuration\n"
-               "        file) and exit.\n"
-               "  --help, -h\n"
-               "        Print this help and exit.\n"
-               "  --version\n"
-               "        Print the version and exit.\n"
-               "\n"
-               "Settings:\n",
-               default_path);
-        config_print_help(&agent_config_table, stdout);
-        printf("\n"
-               "Durations: 100us, 500ms, 2s, 1m, 1h, or combined (1m30s). Quantities as\n"
-               "Kubernetes writes them: 512Mi, 1Gi, 100M. Lists as flags: comma-separated\n"
-               "(replacing the whole list; none or \"\" for empty).\n"
-               "\n"
-               "Exit status: 0 done, 1 failed while running, 2 refused (bad configuration or\n"
-               "usage).\n");
-}
-
-struct flag_arg {
-        const char *name; /* without "--", up to '=' (not NUL-terminated there) */
-        size_t name_len;
-        const char *value; /* NULL: given without a value */
-};
-
 void agent_config_free(struct agent_config *cfg)
 {
         if (!cfg)
@@ -414,160 +345,41 @@ void agent_config_free(struct agent_config *cfg)
         *cfg = (struct agent_config){ 0 };
 }
 
-static int fail(int r, const char *msg)
-{
-        log_error("%s", msg);
-        return r;
-}
-
 int agent_config_load_from(int argc, char *argv[], const char *default_path,
                            struct agent_config *ret)
 {
-        _cleanup_free_ struct flag_arg *flags = NULL;
-        size_t n_flags = 0;
-        const char *config_path = NULL;
-        bool help = false, version = false, print_config = false, file_missing = false;
+        const struct config_command_line cl = {
+                .program = "memagentd",
+                .summary = "Protects this Kubernetes node's memory: watches memory.available and "
+                           "PSI, and reclaims, evicts or kills before the kernel's OOM killer has "
+                           "to.",
+                .default_path = default_path,
+        };
+        struct config_args args;
         struct agent_config c = { 0 };
         char err[CONFIG_ERR_MAX];
         int r;
 
-        flags = calloc((size_t)(argc > 0 ? argc : 1), sizeof(*flags));
-        if (!flags)
-                return log_error_errno(ENOMEM, "Out of memory");
-
-        /* First pass: what is asked for, and are all the options known? Nothing read yet. */
-        const char *bare_bool = NULL; /* the previous argument: a bool flag without '=' */
-        for (int i = 1; i < argc; i++) {
-                const char *arg = argv[i], *prev_bool = bare_bool;
-                char name[128];
-
-                bare_bool = NULL;
-
-                if (streq(arg, "-h")) {
-                        help = true;
-                        continue;
-                }
-                if (prev_bool && strncmp(arg, "--", 2) != 0) {
-                        snprintf(err, sizeof(err),
-                                 "unexpected argument \"%.64s\" after --%s: a boolean flag takes "
-                                 "its value after '=' (--%s=%.64s)",
-                                 arg, prev_bool, prev_bool, arg);
-                        return fail(-EINVAL, err);
-                }
-                if (strncmp(arg, "--", 2) != 0 || streq(arg, "--")) {
-                        snprintf(err, sizeof(err),
-                                 "unexpected argument \"%.64s\": memagentd takes only options "
-                                 "(see --help)",
-                                 arg);
-                        return fail(-EINVAL, err);
-                }
-                const char *eq = strchr(arg + 2, '=');
-                size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-                if (len >= sizeof(name)) {
-                        snprintf(err, sizeof(err), "%.64s...: unknown option", arg);
-                        return fail(-EINVAL, err);
-                }
-                memcpy(name, arg + 2, len);
-                name[len] = '\0';
-                const char *value = eq ? eq + 1 : NULL;
-
-                if (streq(name, "help") || streq(name, "version") || streq(name, "print-config")) {
-                        if (value) {
-                                snprintf(err, sizeof(err), "--%s takes no value", name);
-                                return fail(-EINVAL, err);
-                        }
-                        if (streq(name, "help"))
-                                help = true;
-                        else if (streq(name, "version"))
-                                version = true;
-                        else
-                                print_config = true;
-                        continue;
-                }
-                if (streq(name, "config")) {
-                        if (!value && i + 1 < argc)
-                                value = argv[++i];
-                        if (!value || !*value)
-                                return fail(-EINVAL, "--config: needs a path");
-                        config_path = value;
-                        continue;
-                }
-                const struct config_entry *e = config_find_flag(&agent_config_table, name);
-                if (!e) {
-                        /* config_apply_flag() words it, with a suggestion. */
-                        r = config_apply_flag(&agent_config_table, name, "", &c, NULL, err,
-                                              sizeof(err));
-                        return fail(r < 0 ? r : -EINVAL, err);
-                }
-                if (!value && e->type == CONFIG_BOOL)
-                        bare_bool = arg + 2;
-                if (!value && e->type != CONFIG_BOOL) {
-                        if (i + 1 >= argc) {
-                                snprintf(err, sizeof(err), "--%s: needs a value", name);
-                                return fail(-EINVAL, err);
-                        }
-                        value = argv[++i];
-                }
-                flags[n_flags++] = (struct flag_arg){ arg + 2, len, value };
+        r = config_parse_command_line(&agent_config_table, &cl, argc, argv, &c, &c.sources, &args,
+                                      err, sizeof(err));
+        if (r < 0) {
+                log_error("%s", err);
+                return r;
         }
-
-        r = config_set_defaults(&agent_config_table, &c, &c.sources, err, sizeof(err));
-        if (r < 0)
-                return fail(r, err);
-        if (help || version) {
-                if (help)
-                        print_usage(default_path);
+        c.config_path = TAKE_PTR(args.config_path);
+        c.config_path_required = args.config_path_required;
+        if (args.help || args.version) {
+                if (args.help)
+                        config_print_usage(&agent_config_table, &cl, stdout);
                 else
                         printf("memagentd %s\n", MEMAGENT_VERSION);
                 *ret = c;
                 return 0;
         }
-
-        c.config_path_required = config_path;
-        c.config_path = strdup(config_path ? config_path : default_path);
-        if (!c.config_path) {
-                agent_config_free(&c);
-                return log_error_errno(ENOMEM, "Out of memory");
-        }
-        r = config_load_file(&agent_config_table, c.config_path, &c, &c.sources, err, sizeof(err));
-        if (r == -ENOENT && !c.config_path_required) {
-                log_debug("%s does not exist, using the defaults", c.config_path);
-                file_missing = true;
-                r = 0;
-        }
-        if (r == -ENOENT) {
-                snprintf(err, sizeof(err), "--config %s: no such file", c.config_path);
-                r = -ENOENT;
-        }
-        if (r < 0) {
-                agent_config_free(&c);
-                return fail(r, err);
-        }
-
-        for (size_t i = 0; i < n_flags; i++) {
-                char name[128];
-                memcpy(name, flags[i].name, flags[i].name_len);
-                name[flags[i].name_len] = '\0';
-                r = config_apply_flag(&agent_config_table, name, flags[i].value, &c, &c.sources,
-                                      err, sizeof(err));
-                if (r < 0) {
-                        agent_config_free(&c);
-                        return fail(r, err);
-                }
-        }
-
-        r = config_check(&agent_config_table, &c, err, sizeof(err));
-        if (r < 0) {
-                char msg[CONFIG_ERR_MAX + 64];
-                snprintf(msg, sizeof(msg), "invalid configuration: %s", err);
-                agent_config_free(&c);
-                return fail(r, msg);
-        }
-
-        if (print_config) {
+        if (args.print_config) {
                 printf("# memagentd %s, effective configuration: defaults, then\n# %s%s, then "
                        "flags.\n\n",
-                       MEMAGENT_VERSION, c.config_path, file_missing ? " (missing)" : "");
+                       MEMAGENT_VERSION, c.config_path, args.file_missing ? " (missing)" : "");
                 r = config_dump_yaml(&agent_config_table, &c, &c.sources, stdout);
                 if (r < 0) {
                         agent_config_free(&c);

@@ -12,6 +12,7 @@
 #include "api/codec.h"
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/node-name.h"
 
 /* memschedd's answers are small ({"node_name", "seq", "stale_after_ms"} or an error). */
 #define RESPONSE_MAX          8192
@@ -468,23 +469,6 @@ static void check_done(struct reporter *r)
 
 /* ---------- public ---------- */
 
-static bool node_name_valid(const char *s)
-{
-        size_t n = strlen(s);
-        if (n == 0 || n > 253)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                char c = s[i];
-                if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-                        continue;
-                if ((c == '-' || c == '.') && i > 0 && i + 1 < n && s[i - 1] != '.' &&
-                    (c == '-' || s[i + 1] != '.'))
-                        continue;
-                return false;
-        }
-        return true;
-}
-
 int reporter_new(sd_event *e, const char *base_url, const char *node_name,
                  const struct reporter_params *p, struct reporter **ret)
 {
@@ -492,7 +476,7 @@ int reporter_new(sd_event *e, const char *base_url, const char *node_name,
         struct reporter *r;
         int k;
 
-        if (!node_name || !node_name_valid(node_name))
+        if (!node_name || !node_name_is_valid(node_name, strlen(node_name)))
                 return log_error_errno(EINVAL,
                                        "Node name \"%s\" is not a Kubernetes node name (RFC 1123 "
                                        "subdomain); set --node-name or NODE_NAME",

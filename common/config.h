@@ -3,6 +3,8 @@
 // type, bounds, default, whether it may change at run time, help), and the same table drives
 // the defaults, the YAML file, the command-line flags, validation, --print-config, --help and
 // the SIGHUP reload. A program declares its struct and its table; nothing else is per key.
+// The mechanism is three files, one concern each: common/config-value.c (the text of each type),
+// common/config-yaml.c (YAML load and dump), common/config.c (the table, flags, help, reload).
 //
 // Names: the YAML key is camelCase ("sampleInterval"), the flag is derived from it in
 // kebab-case ("--sample-interval"). Values are text parsed by one function per type, whether
@@ -32,8 +34,10 @@
 // line a person reads, naming where the value came from:
 //   /etc/memagent/memagentd.yaml:3: key "sampleInterval": "5x" is not a duration (like ...)
 //   --sample-interval: "5x" is not a duration (like 500ms, 2s, 1m)
-// The caller logs it once. The one exception is config_reload(), which logs (notice/info) the
-// outcome of each key that changed, since those are events, not errors.
+// The caller logs it once. The exceptions are config_reload(), which logs (notice/info) the
+// outcome of each key that changed, since those are events, not errors, and
+// config_parse_command_line(), which says at debug level that a missing default file means the
+// defaults.
 #pragma once
 
 #include <stdbool.h>
@@ -164,6 +168,12 @@ struct config_sources {
                     .enum_values = (vals)                                                          \
         }
 
+/* Item checks (config_check_item_t) that more than one table uses. */
+int config_check_not_empty(const char *value, char *err, size_t err_size);
+int config_check_absolute_path(const char *value, char *err, size_t err_size);
+/* "http://..." or "https://..." with something after the scheme, or "" for none. */
+int config_check_http_url(const char *value, char *err, size_t err_size);
+
 /* Checks the table itself: keys are camelCase and unique, bounds parse and are ordered, every
  * default parses and lies within its bounds, enums have values. A failure is a bug in the
  * table: -EINVAL with why in err. */
@@ -240,3 +250,56 @@ bool config_equal(const struct config_table *t, const void *a, const void *b);
 
 /* Frees the owned values (STRING, STRV) of cfg and zeroes them; safe to call twice. */
 void config_free(const struct config_table *t, void *cfg);
+
+/* ---- A program's command line ---------------------------------------------------------------- */
+
+/* Log levels as a daemon's logLevel key takes them (values are syslog's LOG_ERR .. LOG_DEBUG). */
+extern const struct config_enum_value config_log_levels[];
+
+/* An option without a value that the program handles itself instead of running. */
+struct config_action {
+        const char *name; /* without "--": "list-routes" */
+        const char *help; /* one sentence, for --help */
+};
+
+/* What a program's command line accepts besides a flag for every key. */
+struct config_command_line {
+        const char *program;      /* "memschedd": in "Usage: memschedd", "memschedd takes only" */
+        const char *summary;      /* what the program does, a paragraph for --help */
+        const char *default_path; /* read when --config is not given; may be missing */
+        const struct config_action *actions; /* terminated by a NULL name; NULL for none */
+};
+
+/* What the command line asked for. config_args_done() releases it. */
+struct config_args {
+        bool help;                 /* --help or -h */
+        bool version;              /* --version */
+        bool print_config;         /* --print-config */
+        const char *action;        /* the first of cl->actions given (points into it), or NULL */
+        char *config_path;         /* the file read (or to read on reload); owned */
+        bool config_path_required; /* given with --config: a missing file is an error */
+        bool file_missing;         /* the default file does not exist: defaults were used */
+};
+
+/* Parses a daemon's whole command line: --config PATH (or --config=PATH), --print-config, --help
+ * (-h), --version, cl->actions, and --FLAG VALUE or --FLAG=VALUE for every key (a BOOL alone is
+ * true; its value only after '='). Every option is checked by name first; then, unless help,
+ * version or an action was asked for (then cfg holds the defaults and no file is read), the file
+ * is read over the defaults (the default one may be missing), the flags are applied over it and
+ * the table's cross-field check runs. cfg must hold no owned values; sources may be NULL.
+ * Returns 0 with cfg and *ret_args filled; the caller acts on help/version/action/print_config,
+ * else runs. Or a negative errno (-EINVAL bad usage or value, -ENOENT a --config file missing,
+ * another from reading) with one line saying what is wrong in err; cfg and *ret_args then hold
+ * nothing to free. */
+int config_parse_command_line(const struct config_table *t, const struct config_command_line *cl,
+                              int argc, char *argv[], void *cfg, struct config_sources *sources,
+                              struct config_args *ret_args, char *err, size_t err_size);
+
+/* Frees what args owns and zeroes it; safe twice. */
+void config_args_done(struct config_args *args);
+
+/* --help: usage, the summary, --config, --print-config, the actions, --help, --version, then
+ * every key (config_print_help()), how durations, quantities and lists are written (for the
+ * types the table has) and the exit statuses. */
+void config_print_usage(const struct config_table *t, const struct config_command_line *cl,
+                        FILE *f);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// memschedd's tunables, with their defaults. Flags in main.c set them.
+// The cluster's tunables, with their defaults. memschedd fills them from its configuration
+// (scheduler/daemon-config.c: the YAML file and flags).
 #pragma once
 
 #include <stdbool.h>

@@ -14,6 +14,7 @@
 #include "api/node_status.h"
 #include "api/placement.h"
 #include "common/log.h"
+#include "common/node-name.h"
 #include "scheduler/placement.h"
 
 struct server {
@@ -106,24 +107,6 @@ static enum MHD_Result respond_api_error(struct MHD_Connection *conn, struct req
 
 /* ---------- routing ---------- */
 
-/* RFC 1123 subdomain, as Kubernetes requires of node names. */
-static bool node_name_valid(const char *s, size_t n)
-{
-        if (n == 0 || n >= API_NODE_NAME_MAX)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                char c = s[i];
-                bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-                if (alnum)
-                        continue;
-                if ((c == '-' || c == '.') && i > 0 && i + 1 < n && s[i - 1] != '.' &&
-                    (c == '-' || s[i + 1] != '.'))
-                        continue;
-                return false;
-        }
-        return true;
-}
-
 /* The routing table; memschedd --list-routes prints it and the OpenAPI coverage test compares
  * it with api/openapi.yaml. "{name}" matches one node name. */
 static const struct route_entry {
@@ -170,7 +153,7 @@ static bool path_match(const char *pattern, const char *url, char *name, size_t 
         size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
         if (strcmp(seg + n, post) != 0)
                 return false;
-        if (!node_name_valid(seg, n) || n >= name_size) {
+        if (!node_name_is_valid(seg, n) || n >= name_size) {
                 *ret_bad_name = true;
                 return true;
         }

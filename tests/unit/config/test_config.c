@@ -21,6 +21,7 @@
 #include "agent/daemon-config.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "config_files.h"
 
 #define KI UINT64_C(1024)
 #define MI (KI * KI)
@@ -714,33 +715,42 @@ static char *capture_end(struct capture *cap)
         return s;
 }
 
+/* The item checks tables share (common/config-value.c). */
+static void test_shared_checks(void **state)
+{
+        (void)state;
+        char why[CONFIG_ERR_MAX];
+
+        assert_int_equal(config_check_http_url("", why, sizeof(why)), 0);
+        assert_int_equal(config_check_http_url("http://10.0.0.1:8787", why, sizeof(why)), 0);
+        assert_int_equal(config_check_http_url("https://memschedd", why, sizeof(why)), 0);
+        static const char *const bad_urls[] = { "http://", "https://", "ftp://host", "memschedd",
+                                                "HTTP//x" };
+        for (size_t i = 0; i < ELEMENTSOF(bad_urls); i++) {
+                why[0] = '\0';
+                assert_int_equal(config_check_http_url(bad_urls[i], why, sizeof(why)), -EINVAL);
+                assert_string_equal(why, "must be an http:// or https:// URL, or \"\" for none");
+        }
+        assert_int_equal(config_check_absolute_path("/run/x", why, sizeof(why)), 0);
+        assert_int_equal(config_check_absolute_path("run/x", why, sizeof(why)), -EINVAL);
+        assert_string_equal(why, "must be an absolute path");
+        assert_int_equal(config_check_absolute_path("", why, sizeof(why)), -EINVAL);
+        assert_int_equal(config_check_not_empty("x", why, sizeof(why)), 0);
+        assert_int_equal(config_check_not_empty("", why, sizeof(why)), -EINVAL);
+        assert_string_equal(why, "must not be empty");
+
+        /* As memagentd's schedulerUrl uses it, with the key and the value in front. */
+        struct agent_config c = { 0 };
+        assert_int_equal(config_set_defaults(&agent_config_table, &c, NULL, err, sizeof(err)), 0);
+        assert_int_equal(config_apply_flag(&agent_config_table, "--scheduler-url", "memschedd:8787",
+                                           &c, NULL, err, sizeof(err)),
+                         -EINVAL);
+        assert_string_equal(err, "--scheduler-url: \"memschedd:8787\": must be an http:// or "
+                                 "https:// URL, or \"\" for none");
+        agent_config_free(&c);
+}
+
 /* ---- memagentd's table ---------------------------------------------------------------------- */
-
-struct files {
-        char dir[64], path[96], missing[96];
-};
-
-static void files_init(struct files *fs)
-{
-        snprintf(fs->dir, sizeof(fs->dir), "/tmp/test-daemon-config-XXXXXX");
-        assert_non_null(mkdtemp(fs->dir));
-        snprintf(fs->path, sizeof(fs->path), "%s/memagentd.yaml", fs->dir);
-        snprintf(fs->missing, sizeof(fs->missing), "%s/missing.yaml", fs->dir);
-}
-
-static void files_write(const struct files *fs, const char *text)
-{
-        FILE *f = fopen(fs->path, "w");
-        assert_non_null(f);
-        fputs(text, f);
-        fclose(f);
-}
-
-static void files_done(struct files *fs)
-{
-        unlink(fs->path);
-        rmdir(fs->dir);
-}
 
 /* agent_config_load_from() with the default path fs->missing; stderr and stdout captured. */
 static int agent_load(const struct files *fs, struct agent_config *c, char **ret_err,
@@ -1174,6 +1184,7 @@ int main(void)
                 cmocka_unit_test(test_agent_cross_field),
                 cmocka_unit_test(test_agent_command_line),
                 cmocka_unit_test(test_agent_reload),
+                cmocka_unit_test(test_shared_checks),
         };
         log_set_max_level(LOG_INFO);
         return cmocka_run_group_tests(tests, NULL, NULL);

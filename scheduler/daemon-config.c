@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: Apache-2.0
+// memschedd's keys, their checks and defaults, and its command line; see
+// scheduler/daemon-config.h.
+#include "scheduler/daemon-config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macro.h"
+
+/* ---- The listen address ------------------------------------------------------------------- */
+
+/* "ADDR:PORT" with a numeric IPv4 address, or "[IPv6]:PORT"; port 0 picks a free one. */
+static int parse_listen(const char *s, struct sockaddr_storage *ret_addr, socklen_t *ret_len)
+{
+        char host[INET6_ADDRSTRLEN + 2];
+        const char *colon = strrchr(s, ':');
+        if (!colon || (size_t)(colon - s) >= sizeof(host) || colon == s)
+                return -EINVAL;
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = '\0';
+        char *end;
+        errno = 0;
+        unsigned long port = strtoul(colon + 1, &end, 10);
+        if (errno || *end || end == colon + 1 || port > 65535)
+                return -EINVAL;
+
+        struct sockaddr_storage addr = { 0 };
+        if (host[0] == '[') {
+                size_t n = strlen(host);
+                struct sockaddr_in6 *a = (struct sockaddr_in6 *)&addr;
+                if (n < 3 || host[n - 1] != ']')
+                        return -EINVAL;
+                host[n - 1] = '\0';
+                if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+                        return -EINVAL;
+                a->sin6_family = AF_INET6;
+                a->sin6_port = htons((uint16_t)port);
+                *ret_len = sizeof(*a);
+        } else {
+                struct sockaddr_in *a = (struct sockaddr_in *)&addr;
+                if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+                        return -EINVAL;
+                a->sin_family = AF_INET;
+                a->sin_port = htons((uint16_t)port);
+                *ret_len = sizeof(*a);
+        }
+        *ret_addr = addr;
+        return 0;
+}
+
+static int check_listen(const char *s, char *err, size_t err_size)
+{
+        struct sockaddr_storage addr;
+        socklen_t len;
+        if (parse_listen(s, &addr, &len) == 0)
+                return 0;
+        snprintf(err, err_size,
+                 "is not ADDR:PORT with a numeric address (like 0.0.0.0:8787 or [::]:8787)");
+        return -EINVAL;
+}
+
+/* ---- The table ----------------------------------------------------------------------------- */
+
+#define C       struct memschedd_config
+#define RESTART false
+
+static const struct config_entry entries[] = {
+        CONFIG_ENTRY_STRING(C, listen, "listen", "0.0.0.0:8787", check_listen, "ADDR:PORT", RESTART,
+                            "Address to serve on (IPv4, or [IPv6]:PORT); port 0 picks a free "
+                            "one. The default is every address, as a Service in front of "
+                            "memschedd needs."),
+        CONFIG_ENTRY_STRING(C, state_file, "stateFile", "/var/lib/memschedd/state.db",
+                            config_check_not_empty, "PATH", RESTART,
+                            "SQLite file for plans and reservations; its directory is created "
+                            "when missing."),
+        CONFIG_ENTRY_STRING(C, port_file, "portFile", "", NULL, "PATH", RESTART,
+                            "Write the bound port there once serving; \"\" for none."),
+        CONFIG_ENTRY_INT(C, threads, "threads", "4", "1", "256", RESTART, "HTTP worker threads."),
+        CONFIG_ENTRY_BYTES(C, max_body_bytes, "maxBodyBytes", "64Mi", "1Ki", "4Gi", RESTART,
+                           "Largest request body; larger ones get 413."),
+        CONFIG_ENTRY_INT(C, client_timeout_sec, "clientTimeoutSec", "10", "1", "3600", RESTART,
+                         "Close idle or slow connections after this many seconds."),
+        CONFIG_ENTRY_INT(C, max_connections, "maxConnections", "1024", "1", "65536", RESTART,
+                         "Concurrent connections."),
+        CONFIG_ENTRY_INT(C, stale_after_sec, "staleAfterSec", "30", "1", "86400", RESTART,
+                         "A node without a report for this many seconds is stale."),
+        CONFIG_ENTRY_INT(C, assume_ttl_sec, "assumeTtlSec", "120", "0", "86400", RESTART,
+                         "A pod bound by the extender counts against its node until the node "
+                         "reports it, or for at most this many seconds."),
+        CONFIG_ENTRY_INT(C, reservation_ttl_sec, "reservationTtlSec", "600", "1", "604800", RESTART,
+                         "Migration reservations last this many seconds."),
+        CONFIG_ENTRY_INT(C, sustained_pressure_sec, "sustainedPressureSec", "60", "0", "86400",
+                         RESTART,
+                         "Pressure this many seconds long with the node's relief exhausted "
+                         "starts a migration plan."),
+        CONFIG_ENTRY_BOOL(C, admit_unknown_nodes, "admitUnknownNodes", "false", RESTART,
+                          "Pass nodes that never reported instead of failing them."),
+        CONFIG_ENTRY_PERCENT(C, relief_target_percent, "reliefTarget", "10", NULL, NULL, RESTART,
+                             "A migration plan frees memory until the node's available memory "
+                             "is at least this share of its total."),
+        CONFIG_ENTRY_INT(C, max_migrations_per_plan, "maxMigrationsPerPlan", "3", "1", "100",
+                         RESTART, "Most pods one migration plan moves."),
+        CONFIG_ENTRY_PERCENT(C, weight_fragmentation_percent, "weightFragmentation", "40", NULL,
+                             NULL, RESTART,
+                             "Weight of NUMA fragmentation in a node's placement score; the "
+                             "three weights add up to 100%."),
+        CONFIG_ENTRY_PERCENT(C, weight_headroom_percent, "weightHeadroom", "30", NULL, NULL,
+                             RESTART, "Weight of memory headroom in a node's placement score."),
+        CONFIG_ENTRY_PERCENT(C, weight_pressure_percent, "weightPressure", "30", NULL, NULL,
+                             RESTART, "Weight of memory pressure in a node's placement score."),
+        CONFIG_ENTRY_ENUM(C, log_level, "logLevel", "info", config_log_levels, RESTART,
+                          "Least severe messages logged."),
+};
+
+#undef C
+#undef RESTART
+
+static int memschedd_config_check(const void *cfg, char *err, size_t err_size)
+{
+        const struct memschedd_config *c = cfg;
+        double sum = c->weight_fragmentation_percent + c->weight_headroom_percent +
+                     c->weight_pressure_percent;
+
+        if (fabs(sum - 100.0) > 1e-9) {
+                snprintf(err, err_size,
+                         "keys \"weightFragmentation\" (%g%%), \"weightHeadroom\" (%g%%) and "
+                         "\"weightPressure\" (%g%%) must add up to 100%%",
+                         c->weight_fragmentation_percent, c->weight_headroom_percent,
+                         c->weight_pressure_percent);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+const struct config_table memschedd_config_table = {
+        .entries = entries,
+        .n_entries = ELEMENTSOF(entries),
+        .struct_size = sizeof(struct memschedd_config),
+        .check = memschedd_config_check,
+};
+
+_Static_assert(ELEMENTSOF(entries) <= CONFIG_ENTRIES_MAX, "too many configuration keys");
+
+/* ---- Command line --------------------------------------------------------------------------- */
+
+static const struct config_action actions[] = {
+        { MEMSCHEDD_ACTION_LIST_ROUTES, "Print the HTTP routes served and exit." },
+        { NULL, NULL },
+};
+
+static struct config_command_line command_line(const char *default_path)
+{
+        return (struct config_command_line){
+                .program = "memschedd",
+                .summary = "Cluster memory scheduler: node reports, NUMA-aware placement, the "
+                           "kube-scheduler extender webhook (/extender/filter, "
+                           "/extender/prioritize, /extender/bind), placement hints and migration "
+                           "plans.",
+                .default_path = default_path,
+                .actions = actions,
+        };
+}
+
+void memschedd_config_print_help(const char *default_path, FILE *f)
+{
+        const struct config_command_line cl = command_line(default_path);
+        config_print_usage(&memschedd_config_table, &cl, f);
+}
+
+int memschedd_config_load(int argc, char *argv[], const char *default_path,
+                          struct memschedd_config *ret, struct config_args *ret_args, char *err,
+                          size_t err_size)
+{
+        const struct config_command_line cl = command_line(default_path);
+        struct memschedd_config c = { 0 };
+        int r;
+
+        r = config_parse_command_line(&memschedd_config_table, &cl, argc, argv, &c, &c.sources,
+                                      ret_args, err, err_size);
+        if (r < 0)
+                return r;
+        *ret = c;
+        return 0;
+}
+
+int memschedd_config_print(const struct memschedd_config *cfg, const struct config_args *args,
+                           FILE *f)
+{
+        fprintf(f,
+                "# memschedd %s, effective configuration: defaults, then\n# %s%s, then "
+                "flags.\n\n",
+                MEMAGENT_VERSION, args->config_path, args->file_missing ? " (missing)" : "");
+        return config_dump_yaml(&memschedd_config_table, cfg, &cfg->sources, f);
+}
+
+void memschedd_config_sched(const struct memschedd_config *cfg, struct sched_config *ret)
+{
+        *ret = (struct sched_config){
+                .stale_after_usec = (uint64_t)cfg->stale_after_sec * 1000000,
+                .assume_ttl_usec = (uint64_t)cfg->assume_ttl_sec * 1000000,
+                .reservation_ttl_usec = (uint64_t)cfg->reservation_ttl_sec * 1000000,
+                .sustained_pressure_ms = (uint64_t)cfg->sustained_pressure_sec * 1000,
+                .relief_target_ratio = cfg->relief_target_percent / 100,
+                .max_migrations_per_plan = (unsigned)cfg->max_migrations_per_plan,
+                .admit_unknown_nodes = cfg->admit_unknown_nodes,
+                .weight_fragmentation = cfg->weight_fragmentation_percent / 100,
+                .weight_headroom = cfg->weight_headroom_percent / 100,
+                .weight_pressure = cfg->weight_pressure_percent / 100,
+        };
+}
+
+int memschedd_config_server(const struct memschedd_config *cfg, struct server_config *ret)
+{
+        struct server_config s = {
+                .threads = (unsigned)cfg->threads,
+                .max_body_bytes = (size_t)cfg->max_body_bytes,
+                .client_timeout_sec = (unsigned)cfg->client_timeout_sec,
+                .max_connections = (unsigned)cfg->max_connections,
+        };
+        int r = parse_listen(cfg->listen, &s.addr, &s.addr_len);
+        if (r < 0)
+                return r;
+        *ret = s;
+        return 0;
+}
+
+void memschedd_config_free(struct memschedd_config *cfg)
+{
+        if (!cfg)
+                return;
+        config_free(&memschedd_config_table, cfg);
+        *cfg = (struct memschedd_config){ 0 };
+}
