@@ -151,12 +151,6 @@ int bpfsig_test_run(struct bpfsig *b, const char *hook, const uint64_t *args, si
 /* Whether the loader sees the (task, uid) mark_victim prototype in this kernel's BTF. */
 bool bpfsig_mark_victim_has_task(const struct bpfsig *b);
 
-/* `memagent trace [--duration-s N] [--output json|table] [--cgroup-root DIR]
- * [--stall-threshold-us N] [--pin-dir DIR] [--attach TYPE] [--log-level L]`, implemented in
- * agent/cmd-trace.c. argv[0] is the command name ("trace"); returns the process exit status
- * (0 done, 1 failed while running, 2 refused: bad usage or BPF unavailable). */
-int cmd_trace(int argc, char **argv);
-
 struct model;
 /* Sets reclaim_stall_usec in every cgroup sample of m from the per-cgroup aggregates: a
  * container's own stall time, and for a pod its own plus its containers' (stalls are counted in

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "agent/bpfsig.h"
+#include "agent/cli/cli.h"
 #include "common/log.h"
 #include "common/macro.h"
 

@@ -19,11 +19,10 @@
 #include <unistd.h>
 
 #include "agent/bpfsig.h"
+#include "agent/cli/cli.h"
 #include "agent/model.h"
 #include "common/log.h"
 #include "common/macro.h"
-
-#define EXIT_REFUSED 2
 
 /* ------------------------------------------------------------ cgroup id -> path */
 
