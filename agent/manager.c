@@ -19,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/bpfsig.h"
 #include "agent/decision.h"
 #include "agent/kill.h"
 #include "agent/mode.h"
@@ -29,6 +28,7 @@
 #include "agent/report.h"
 #include "agent/reporter.h"
 #include "agent/status.h"
+#include "bpf/bpfsig.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/macro.h"

@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
-#include "agent/bpfsig.h"
 #include "agent/cli/cli.h"
 #include "agent/cli/client.h"
 #include "agent/mode.h"
 #include "agent/node.h"
 #include "agent/status.h"
+#include "bpf/bpfsig.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/quantity.h"

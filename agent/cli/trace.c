@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/bpfsig.h"
 #include "agent/cli/cli.h"
 #include "agent/model.h"
+#include "bpf/bpfsig.h"
 #include "common/log.h"
 #include "common/macro.h"
 
