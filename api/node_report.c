@@ -9,6 +9,13 @@
 #define BYTES_MAX ((uint64_t)1 << 60)
 #define PODS_MAX  100000
 
+uint64_t report_zone_reclaimable_default(const struct report_zone *z)
+{
+        uint64_t rec = z->file_bytes / 2 + z->slab_reclaimable_bytes / 2;
+        uint64_t used = z->total_bytes > z->free_bytes ? z->total_bytes - z->free_bytes : 0;
+        return rec < used ? rec : used;
+}
+
 static void pod_done(struct report_pod *p)
 {
         free(p->uid);
@@ -68,8 +75,7 @@ static int decode_zone(const struct json_object *o, const char *path, struct rep
             (r = api_get_u64(o, path, "reclaimable_bytes", false, z->total_bytes, &rec, err)) < 0)
                 return r;
         z->id = (uint32_t)id;
-        z->reclaimable_bytes =
-            rec != UINT64_MAX ? rec : z->file_bytes / 2 + z->slab_reclaimable_bytes / 2;
+        z->reclaimable_bytes = rec != UINT64_MAX ? rec : report_zone_reclaimable_default(z);
         if (z->reclaimable_bytes > z->total_bytes - z->free_bytes)
                 z->reclaimable_bytes = z->total_bytes - z->free_bytes;
         return 0;

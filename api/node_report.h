@@ -24,6 +24,10 @@ struct report_zone {
         uint64_t reclaimable_bytes;
 };
 
+/* The reclaimable_bytes of a zone whose sender did not send it: half its page cache and half its
+ * reclaimable slab, at most what is in use. The decoder's default and the agent's value. */
+uint64_t report_zone_reclaimable_default(const struct report_zone *z);
+
 struct report_pod {
         char *uid;       /* required */
         char *name;      /* NULL when the agent does not know it */

@@ -221,7 +221,7 @@ static struct node_sample sample;
 static struct pod pods[2];
 static struct model model;
 
-static struct json_object *make_report(uint64_t available, enum pressure_level level, size_t n_pods)
+static struct node_report make_report(uint64_t available, enum pressure_level level, size_t n_pods)
 {
         sample.mem.total = 16 * GiB;
         sample.mem.available = available;
@@ -244,13 +244,15 @@ static struct json_object *make_report(uint64_t available, enum pressure_level l
                                    .level = level,
                                    .level_duration_ms = level ? 1500 : 0,
                                    .reserved_bytes = GiB };
-        return report_build(&in);
+        struct node_report rep = {};
+        CHECK(report_build(&in, &rep) == 0, "report_build");
+        return rep;
 }
 
-static void submit(struct reporter *r, struct json_object *rep)
+static void submit(struct reporter *r, struct node_report rep)
 {
-        reporter_submit(r, rep);
-        json_object_put(rep); /* the reporter holds its own reference */
+        CHECK(reporter_submit(r, &rep) == 0, "reporter_submit");
+        node_report_done(&rep); /* the reporter keeps its own copy */
 }
 
 int main(int argc, char **argv)
