@@ -5,16 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/status.h"
 #include "common/macro.h"
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
         return a < b ? a : b;
-}
-
-static struct psi_avgs psi_avgs_of(const struct psi_line *l)
-{
-        return (struct psi_avgs){ l->avg10, l->avg60, l->avg300, l->total_usec };
 }
 
 static enum api_qos report_qos(enum qos_class q)
@@ -53,10 +49,10 @@ static void node_fill(const struct report_input *in, struct node_report *r)
         r->reserved_bytes = min_u64(in->reserved_bytes, total);
         r->has_psi = ns->has_psi;
         if (ns->has_psi) {
-                r->psi_some = psi_avgs_of(&ns->psi.some);
+                r->psi_some = status_psi_avgs(&ns->psi.some);
                 r->has_psi_full = ns->psi.has_full;
                 if (ns->psi.has_full)
-                        r->psi_full = psi_avgs_of(&ns->psi.full);
+                        r->psi_full = status_psi_avgs(&ns->psi.full);
         }
         r->pressure = (enum api_pressure)in->level;
         r->pressure_duration_ms = in->level_duration_ms;

@@ -218,16 +218,6 @@ int node_report_decode(const struct json_object *o, struct node_report *ret, str
         return 0;
 }
 
-static struct json_object *psi_line(const struct psi_avgs *a)
-{
-        struct json_object *o = json_object_new_object();
-        api_add(o, "avg10", json_object_new_double(a->avg10));
-        api_add(o, "avg60", json_object_new_double(a->avg60));
-        api_add(o, "avg300", json_object_new_double(a->avg300));
-        api_add(o, "total_usec", json_object_new_uint64(a->total_usec));
-        return o;
-}
-
 struct json_object *node_report_encode(const struct node_report *r)
 {
         struct json_object *o = json_object_new_object();
@@ -247,13 +237,9 @@ struct json_object *node_report_encode(const struct node_report *r)
         api_add(node, "swap_total_bytes", json_object_new_uint64(r->swap_total_bytes));
         api_add(node, "swap_free_bytes", json_object_new_uint64(r->swap_free_bytes));
         api_add(node, "reserved_bytes", json_object_new_uint64(r->reserved_bytes));
-        if (r->has_psi) {
-                struct json_object *psi = json_object_new_object();
-                api_add(psi, "some", psi_line(&r->psi_some));
-                api_add(psi, "full", r->has_psi_full ? psi_line(&r->psi_full) : NULL);
-                api_add(node, "psi", psi);
-        } else
-                api_add(node, "psi", NULL);
+        api_add(node, "psi",
+                r->has_psi ? psi_encode(&r->psi_some, r->has_psi_full ? &r->psi_full : NULL)
+                           : NULL);
         struct json_object *pr = json_object_new_object();
         api_add(pr, "level", json_object_new_string(api_pressure_to_string(r->pressure)));
         api_add(pr, "duration_ms", json_object_new_uint64(r->pressure_duration_ms));

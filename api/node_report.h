@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "api/codec.h"
+#include "api/psi.h"
 
 struct report_zone {
         uint32_t id;
@@ -40,11 +41,6 @@ struct report_pod {
         uint64_t request_bytes;     /* 0 when unknown */
         uint64_t limit_bytes;       /* API_UNLIMITED when none */
         int32_t numa_zone;          /* zone the pod is bound to, -1 when not bound */
-};
-
-struct psi_avgs {
-        double avg10, avg60, avg300; /* percent */
-        uint64_t total_usec;
 };
 
 struct node_report {
