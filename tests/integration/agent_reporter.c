@@ -6,7 +6,12 @@
 //   2. memschedd stopped: failures are counted, the backoff grows to its cap, the ticker never
 //      stalls (max gap < 100 ms);
 //   3. a listener that accepts but never answers: the request times out, the ticker never stalls;
-//   4. memschedd started again on the same port: the report arrives again.
+//   4. memschedd started again on the same port: the report arrives again;
+//   5. a server answering 503: the gaps between the requests it receives (its own clock, not the
+//      reporter's stats) grow as the backoff says, each within [backoff/2, backoff];
+//   6. a server answering 400 (memschedd refusing the report): no backoff and no tight loop, the
+//      next attempt waits for the heartbeat, the refusal is logged once with memschedd's reason,
+//      and the recovery once when the server accepts again.
 // Every phase is bounded in time; the test stops by itself.
 //   agent_reporter MEMSCHEDD
 #include <arpa/inet.h>
@@ -14,6 +19,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +167,165 @@ static uint64_t json_u64(struct json_object *o, const char *key)
         return o && json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
 }
 
+/* ---------- a scripted HTTP server ---------- */
+
+/* Answers every request with `status` and `body`, and notes when each connection arrived, on
+ * its own thread so that the loop under test is never blocked by it. */
+struct fake_server {
+        int lfd;
+        unsigned port;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        int status;
+        const char *body;
+        uint64_t at_usec[64]; /* CLOCK_MONOTONIC of each request's connection */
+        size_t n;
+        bool stop;
+};
+
+static bool fake_stopping(struct fake_server *f)
+{
+        pthread_mutex_lock(&f->lock);
+        bool stop = f->stop;
+        pthread_mutex_unlock(&f->lock);
+        return stop;
+}
+
+/* Reads one request: the headers, then Content-Length bytes of body. */
+static void fake_read_request(int fd)
+{
+        char buf[65536];
+        size_t len = 0, want = 0;
+        char *eoh = NULL;
+        while (len < sizeof(buf) - 1) {
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                if (poll(&pfd, 1, 2000) <= 0)
+                        return;
+                ssize_t k = read(fd, buf + len, sizeof(buf) - 1 - len);
+                if (k <= 0)
+                        return;
+                len += (size_t)k;
+                buf[len] = '\0';
+                if (!eoh && (eoh = strstr(buf, "\r\n\r\n"))) {
+                        const char *cl = strcasestr(buf, "Content-Length:");
+                        want = (size_t)(eoh + 4 - buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0);
+                }
+                if (eoh && len >= want)
+                        return;
+        }
+}
+
+static void *fake_serve(void *userdata)
+{
+        struct fake_server *f = userdata;
+        while (!fake_stopping(f)) {
+                struct pollfd pfd = { .fd = f->lfd, .events = POLLIN };
+                if (poll(&pfd, 1, 20) <= 0)
+                        continue;
+                int fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                uint64_t now = mono_usec();
+                pthread_mutex_lock(&f->lock);
+                if (f->n < ELEMENTSOF(f->at_usec))
+                        f->at_usec[f->n++] = now;
+                int status = f->status;
+                const char *body = f->body;
+                pthread_mutex_unlock(&f->lock);
+                fake_read_request(fd);
+                char resp[1024];
+                int n = snprintf(resp, sizeof(resp),
+                                 "HTTP/1.1 %d Scripted\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                                 status, strlen(body), body);
+                if (write(fd, resp, (size_t)n) != n)
+                        fprintf(stderr, "fake server: short write\n");
+                close(fd);
+        }
+        return NULL;
+}
+
+static int fake_start(struct fake_server *f, int status, const char *body)
+{
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t alen = sizeof(a);
+        *f = (struct fake_server){ .status = status, .body = body };
+        pthread_mutex_init(&f->lock, NULL);
+        f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+            listen(f->lfd, 8) < 0 || getsockname(f->lfd, (struct sockaddr *)&a, &alen) < 0 ||
+            pthread_create(&f->thread, NULL, fake_serve, f) != 0) {
+                if (f->lfd >= 0)
+                        close(f->lfd);
+                return -1;
+        }
+        f->port = ntohs(a.sin_port);
+        return 0;
+}
+
+static void fake_set_answer(struct fake_server *f, int status, const char *body)
+{
+        pthread_mutex_lock(&f->lock);
+        f->status = status;
+        f->body = body;
+        pthread_mutex_unlock(&f->lock);
+}
+
+/* Copies the arrival times noted so far into at (up to max); returns how many. */
+static size_t fake_arrivals(struct fake_server *f, uint64_t *at, size_t max)
+{
+        pthread_mutex_lock(&f->lock);
+        size_t n = f->n < max ? f->n : max;
+        memcpy(at, f->at_usec, n * sizeof(*at));
+        pthread_mutex_unlock(&f->lock);
+        return n;
+}
+
+static void fake_stop(struct fake_server *f)
+{
+        pthread_mutex_lock(&f->lock);
+        f->stop = true;
+        pthread_mutex_unlock(&f->lock);
+        pthread_join(f->thread, NULL);
+        close(f->lfd);
+        pthread_mutex_destroy(&f->lock);
+}
+
+/* ---------- stderr, where the reporter logs ---------- */
+
+static int saved_stderr = -1;
+
+static void capture_stderr(const char *path)
+{
+        fflush(stderr);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        saved_stderr = dup(2);
+        if (fd >= 0) {
+                dup2(fd, 2);
+                close(fd);
+        }
+}
+
+/* Restores stderr, echoes what was captured (so it still shows in the test's output) and
+ * counts the lines holding needle_a and needle_b. */
+static void release_stderr(const char *path, const char *needle_a, unsigned *ret_a,
+                           const char *needle_b, unsigned *ret_b)
+{
+        char line[1024];
+        fflush(stderr);
+        dup2(saved_stderr, 2);
+        close(saved_stderr);
+        *ret_a = *ret_b = 0;
+        FILE *f = fopen(path, "re");
+        while (f && fgets(line, sizeof(line), f)) {
+                fputs(line, stderr);
+                *ret_a += strstr(line, needle_a) != NULL;
+                *ret_b += strstr(line, needle_b) != NULL;
+        }
+        if (f)
+                fclose(f);
+}
+
 /* ---------- the loop ---------- */
 
 struct ticker {
@@ -213,6 +379,19 @@ static bool sent_at_least(const struct reporter_stats *st, const void *arg)
 static bool failed_at_least(const struct reporter_stats *st, const void *arg)
 {
         return st->failed >= *(const uint64_t *)arg;
+}
+
+struct arrivals_want {
+        struct fake_server *server;
+        size_t n;
+};
+
+static bool arrivals_at_least(const struct reporter_stats *st, const void *arg)
+{
+        const struct arrivals_want *w = arg;
+        uint64_t at[64];
+        (void)st;
+        return fake_arrivals(w->server, at, ELEMENTSOF(at)) >= w->n;
 }
 
 /* ---------- the report ---------- */
@@ -444,6 +623,102 @@ int main(int argc, char **argv)
         printf("ok: memschedd back: report arrived again; stats %s\n",
                json_object_to_json_string_ext(sj, JSON_C_TO_STRING_PLAIN));
         json_object_put(sj);
+
+        /* ---- 5. 503: the gaps the server measures grow with the backoff */
+        struct fake_server fs;
+        struct reporter *r3 = NULL;
+        char fake_url[64];
+        /* Long enough that the last step (1.6 s) cannot pass for the first (0.2 s), even with the
+         * slack a loaded machine needs. */
+        struct reporter_params pb = p;
+        pb.backoff_min_usec = 200000;
+        pb.backoff_max_usec = 1600000;
+        pb.heartbeat_usec = 10000000;
+        const uint64_t slack_usec = 150000;
+        CHECK(fake_start(&fs, 503, "{\"error\":\"scripted outage\"}") == 0, "fake server");
+        snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%u", fs.port);
+        CHECK(reporter_new(e, fake_url, NODE, &pb, &r3) == 0, "reporter_new (503)");
+        submit(r3, make_report(9 * GiB, LEVEL_LOW, 1));
+        struct arrivals_want aw = { &fs, 6 };
+        CHECK(run_until(e, r3, 8000000, arrivals_at_least, &aw), "6 requests against a 503 server");
+        uint64_t at[64];
+        size_t na = fake_arrivals(&fs, at, ELEMENTSOF(at));
+        uint64_t b = pb.backoff_min_usec;
+        for (size_t i = 1; i < na && i < 6; i++) {
+                /* Request i-1 failed: the reporter waits a delay drawn from [b/2, b]. */
+                uint64_t gap = at[i] - at[i - 1];
+                CHECK(gap >= b / 2 && gap <= b + slack_usec,
+                      "gap %zu: %llu us between requests, want [%llu, %llu] (backoff %llu us)", i,
+                      (unsigned long long)gap, (unsigned long long)(b / 2),
+                      (unsigned long long)(b + slack_usec), (unsigned long long)b);
+                printf("ok: 503: gap %zu = %llu ms (backoff %llu ms)\n", i,
+                       (unsigned long long)(gap / 1000), (unsigned long long)(b / 1000));
+                b = b * 2 > pb.backoff_max_usec ? pb.backoff_max_usec : b * 2;
+        }
+        reporter_get_stats(r3, &st);
+        CHECK(!st.reachable && strstr(st.last_error, "HTTP 503: scripted outage"),
+              "503 stats: reachable %d, last error \"%s\"", st.reachable, st.last_error);
+        r3 = reporter_free(r3);
+        fake_stop(&fs);
+
+        /* ---- 6. 400: refused, no backoff, retried at the heartbeat, logged once a streak.
+         * Refused from the first report (nothing accepted to compare with), accepted, refused
+         * again, accepted again: seven requests, every gap the heartbeat. */
+        char logpath[256];
+        snprintf(logpath, sizeof(logpath), "%s/refusal.log", workdir);
+        const char *accept_body = "{\"node_name\":\"" NODE "\",\"seq\":1}";
+        const char *refuse_body = "{\"error\":\"pods[0].uid: must not be empty\"}";
+        CHECK(fake_start(&fs, 400, refuse_body) == 0, "fake server");
+        snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%u", fs.port);
+        CHECK(reporter_new(e, fake_url, NODE, &p, &r3) == 0, "reporter_new (400)");
+        capture_stderr(logpath);
+        submit(r3, make_report(9 * GiB, LEVEL_LOW, 1));
+        want = 3;
+        bool got = run_until(e, r3, 3000000, failed_at_least, &want);
+        struct reporter_stats refused;
+        reporter_get_stats(r3, &refused);
+        fake_set_answer(&fs, 200, accept_body);
+        want = 1;
+        got = got && run_until(e, r3, 2000000, sent_at_least, &want);
+        fake_set_answer(&fs, 400, refuse_body);
+        want = 5;
+        got = got && run_until(e, r3, 3000000, failed_at_least, &want);
+        fake_set_answer(&fs, 200, accept_body);
+        want = 2;
+        got = got && run_until(e, r3, 2000000, sent_at_least, &want);
+        reporter_get_stats(r3, &st);
+        unsigned refusals_logged, recoveries_logged;
+        release_stderr(logpath,
+                       "refused the node report: HTTP 400: pods[0].uid: must not be empty; "
+                       "sending the next one in",
+                       &refusals_logged, "accepts the node report again", &recoveries_logged);
+        na = fake_arrivals(&fs, at, ELEMENTSOF(at));
+        CHECK(got && na == 7 && st.failed == 5 && st.sent == 2,
+              "%zu requests, %llu refused, %llu accepted; want 7, 5, 2", na,
+              (unsigned long long)st.failed, (unsigned long long)st.sent);
+        for (size_t i = 1; i < na && i < 7; i++) {
+                uint64_t gap = at[i] - at[i - 1];
+                CHECK(gap + 20000 >= p.heartbeat_usec && gap <= p.heartbeat_usec + slack_usec,
+                      "refusal gap %zu: %llu us, want the heartbeat (%llu us)", i,
+                      (unsigned long long)gap, (unsigned long long)p.heartbeat_usec);
+                printf("ok: 400: gap %zu = %llu ms (heartbeat %llu ms)\n", i,
+                       (unsigned long long)(gap / 1000),
+                       (unsigned long long)(p.heartbeat_usec / 1000));
+        }
+        CHECK(refused.failed == 3 && refused.sent == 0 && refused.backoff_usec == 0 &&
+                  refused.reachable && refused.consecutive_failures == 3,
+              "400 stats: failed %llu, sent %llu, backoff %llu us, reachable %d",
+              (unsigned long long)refused.failed, (unsigned long long)refused.sent,
+              (unsigned long long)refused.backoff_usec, refused.reachable);
+        CHECK(strcmp(refused.last_error, "HTTP 400: pods[0].uid: must not be empty") == 0,
+              "last error \"%s\"", refused.last_error);
+        CHECK(refusals_logged == 2, "two refusal streaks logged %u times", refusals_logged);
+        CHECK(recoveries_logged == 1, "the recovery after a refusal logged %u times",
+              recoveries_logged);
+        printf("ok: 400: %llu refusals in two streaks, %u log lines, retried at the heartbeat\n",
+               (unsigned long long)st.failed, refusals_logged);
+        r3 = reporter_free(r3);
+        fake_stop(&fs);
 
         r = reporter_free(r);
         sd_event_source_disable_unref(t.src);
