@@ -12,6 +12,8 @@
 //   6. a server answering 400 (memschedd refusing the report): no backoff and no tight loop, the
 //      next attempt waits for the heartbeat, the refusal is logged once with memschedd's reason,
 //      and the recovery once when the server accepts again.
+// Before them, the report's encoding: what report_build() fills and node_report_encode() writes
+// is what memschedd's decoder reads back, racy values clamped.
 // Every phase is bounded in time; the test stops by itself.
 //   agent_reporter MEMSCHEDD
 #include <arpa/inet.h>
@@ -35,6 +37,7 @@
 #include "agent/reporter.h"
 #include "api/codec.h"
 #include "common/log.h"
+#include "common/macro.h"
 
 #define NODE "it-node-1"
 #define GiB  (1ull << 30)
@@ -434,6 +437,96 @@ static void submit(struct reporter *r, struct node_report rep)
         node_report_done(&rep); /* the reporter keeps its own copy */
 }
 
+static const struct report_pod_meta web_meta = { "web", "default", "rs-1", 64 << 20, 7, true };
+
+static const struct report_pod_meta *meta_of(const char *uid, void *userdata)
+{
+        (void)userdata;
+        return strcmp(uid, "pod-uid-b") == 0 ? &web_meta : NULL;
+}
+
+/* report_build() → node_report_encode() → text → node_report_decode(), as memschedd reads it. */
+static void check_report_codec(void)
+{
+        struct node_sample ns = { .has_psi = true };
+        struct pod p[3] = {};
+        struct model m = { .pods = p, .n_pods = 3 };
+        ns.mem = (struct meminfo){
+                .total = 1000, .available = 1200, .free = 300, .swap_total = 50, .swap_free = 60
+        }; /* a racy sample: above its totals */
+        ns.psi.some = (struct psi_line){ 0.25, 1.1, 12.34, 999 };
+        ns.n_zones = 2;
+        ns.zones[0] = (struct numa_zone){ .id = 0, .total = 500, .free = 600, .file = 100 };
+        ns.zones[1] = (struct numa_zone){
+                .id = 1, .total = 500, .free = 100, .file = 900, .sreclaimable = 300
+        };
+        snprintf(p[0].uid, sizeof(p[0].uid), "pod-uid-a");
+        p[0].qos = QOS_NONE;
+        p[0].cg.s.have = CG_HAVE(CGF_CURRENT);
+        p[0].cg.s.working_set = 77;
+        snprintf(p[1].uid, sizeof(p[1].uid), "pod-uid-b"); /* no memory.current */
+        p[1].qos = QOS_GUARANTEED;
+        snprintf(p[2].uid, sizeof(p[2].uid), "pod-uid-c");
+        p[2].qos = QOS_BESTEFFORT;
+        struct report_input in = { .node_name = NODE,
+                                   .node = &ns,
+                                   .model = &m,
+                                   .level = LEVEL_MEDIUM,
+                                   .level_duration_ms = 1500,
+                                   .relief_exhausted = true,
+                                   .reserved_bytes = 2000,
+                                   .pod_meta = meta_of };
+        _cleanup_(node_report_done) struct node_report built = {}, got = {};
+        CHECK(report_build(&in, &built) == 0, "report_build");
+        built.seq = 5;
+        _cleanup_json_ struct json_object *o = node_report_encode(&built);
+        size_t len = 0;
+        _cleanup_free_ char *text = api_to_string(o, &len);
+        _cleanup_json_ struct json_object *parsed = NULL;
+        struct api_error err = {};
+        CHECK(text && api_parse(text, len, &parsed, &err) == 0, "report text not JSON");
+        if (!parsed || node_report_decode(parsed, &got, &err) < 0) {
+                CHECK(false, "memschedd's decoder refused the report: %s: %s", err.field,
+                      err.message);
+                return;
+        }
+        CHECK(got.node_name && strcmp(got.node_name, NODE) == 0 && got.seq == 5, "name, seq");
+        CHECK(got.memory_total_bytes == 1000 && got.memory_available_bytes == 1000 &&
+                  got.memory_free_bytes == 300 && got.swap_free_bytes == 50 &&
+                  got.reserved_bytes == 1000,
+              "node memory not clamped to its totals");
+        CHECK(got.has_psi && !got.has_psi_full && got.psi_some.avg10 == 0.25 &&
+                  got.psi_some.avg60 == 1.1 && got.psi_some.avg300 == 12.34 &&
+                  got.psi_some.total_usec == 999,
+              "psi %g %g %g", got.psi_some.avg10, got.psi_some.avg60, got.psi_some.avg300);
+        CHECK(got.pressure == API_PRESSURE_MEDIUM && got.pressure_duration_ms == 1500 &&
+                  got.relief_exhausted,
+              "pressure");
+        CHECK(got.n_zones == 2 && got.zones[0].free_bytes == 500 &&
+                  got.zones[0].reclaimable_bytes == 0 && got.zones[1].file_bytes == 500 &&
+                  got.zones[1].reclaimable_bytes == 400,
+              "zones: free %llu, reclaimable %llu and %llu",
+              got.n_zones ? (unsigned long long)got.zones[0].free_bytes : 0ull,
+              got.n_zones ? (unsigned long long)got.zones[0].reclaimable_bytes : 0ull,
+              got.n_zones > 1 ? (unsigned long long)got.zones[1].reclaimable_bytes : 0ull);
+        CHECK(got.n_pods == 3, "%zu pods", got.n_pods);
+        if (got.n_pods != 3)
+                return;
+        CHECK(strcmp(got.pods[0].uid, "pod-uid-a") == 0 && got.pods[0].qos == API_QOS_BURSTABLE &&
+                  got.pods[0].working_set_bytes == 77 && !got.pods[0].name &&
+                  got.pods[0].limit_bytes == API_UNLIMITED && got.pods[0].numa_zone == -1,
+              "pod a");
+        CHECK(got.pods[1].qos == API_QOS_GUARANTEED && got.pods[1].working_set_bytes == 0 &&
+                  got.pods[1].name && strcmp(got.pods[1].name, "web") == 0 &&
+                  strcmp(got.pods[1].namespace, "default") == 0 &&
+                  strcmp(got.pods[1].owner_uid, "rs-1") == 0 &&
+                  got.pods[1].request_bytes == 64 << 20 && got.pods[1].priority == 7 &&
+                  got.pods[1].protected_,
+              "pod b (with metadata)");
+        CHECK(got.pods[2].qos == API_QOS_BESTEFFORT, "pod c: qos %d", got.pods[2].qos);
+        printf("ok: the report as built and encoded is what memschedd decodes\n");
+}
+
 int main(int argc, char **argv)
 {
         if (argc != 2) {
@@ -456,6 +549,7 @@ int main(int argc, char **argv)
         uint64_t want;
         int lfd = -1;
 
+        check_report_codec();
         port = start_memschedd(0);
         if (!port) {
                 fprintf(stderr, "FAIL: memschedd did not start\n");
