@@ -728,7 +728,9 @@ int main(int argc, char **argv)
         pb.backoff_min_usec = 200000;
         pb.backoff_max_usec = 1600000;
         pb.heartbeat_usec = 10000000;
-        const uint64_t slack_usec = 150000;
+        /* Arrivals are noted by another thread of a loaded machine: allow them to be late by
+         * up to 150 ms, and a gap to shrink by up to 40 ms when one arrival was noted late. */
+        const uint64_t slack_usec = 150000, early_usec = 40000;
         CHECK(fake_start(&fs, 503, "{\"error\":\"scripted outage\"}") == 0, "fake server");
         snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%u", fs.port);
         CHECK(reporter_new(e, fake_url, NODE, &pb, &r3) == 0, "reporter_new (503)");
@@ -741,11 +743,11 @@ int main(int argc, char **argv)
         for (size_t i = 1; i < na && i < 6; i++) {
                 /* Request i-1 failed: the reporter waits a delay drawn from [b/2, b]. */
                 uint64_t gap = at[i] - at[i - 1];
-                CHECK(gap >= b / 2 && gap <= b + slack_usec,
+                CHECK(gap + early_usec >= b / 2 && gap <= b + slack_usec,
                       "gap %zu: %llu us between requests, want [%llu, %llu] (backoff %llu us)", i,
-                      (unsigned long long)gap, (unsigned long long)(b / 2),
+                      (unsigned long long)gap, (unsigned long long)(b / 2 - early_usec),
                       (unsigned long long)(b + slack_usec), (unsigned long long)b);
-                printf("ok: 503: gap %zu = %llu ms (backoff %llu ms)\n", i,
+                printf("503: gap %zu = %llu ms (backoff %llu ms)\n", i,
                        (unsigned long long)(gap / 1000), (unsigned long long)(b / 1000));
                 b = b * 2 > pb.backoff_max_usec ? pb.backoff_max_usec : b * 2;
         }
@@ -792,10 +794,10 @@ int main(int argc, char **argv)
               (unsigned long long)st.failed, (unsigned long long)st.sent);
         for (size_t i = 1; i < na && i < 7; i++) {
                 uint64_t gap = at[i] - at[i - 1];
-                CHECK(gap + 20000 >= p.heartbeat_usec && gap <= p.heartbeat_usec + slack_usec,
+                CHECK(gap + early_usec >= p.heartbeat_usec && gap <= p.heartbeat_usec + slack_usec,
                       "refusal gap %zu: %llu us, want the heartbeat (%llu us)", i,
                       (unsigned long long)gap, (unsigned long long)p.heartbeat_usec);
-                printf("ok: 400: gap %zu = %llu ms (heartbeat %llu ms)\n", i,
+                printf("400: gap %zu = %llu ms (heartbeat %llu ms)\n", i,
                        (unsigned long long)(gap / 1000),
                        (unsigned long long)(p.heartbeat_usec / 1000));
         }
