@@ -37,7 +37,7 @@ struct cg_sample {
         struct psi_stats psi;
         struct numa_stat numa;
         uint64_t time_usec; /* CLOCK_MONOTONIC when sampled */
-        /* From BPF (agent/bpfsig.c), not from a cgroup file: time tasks spent in direct and
+        /* From BPF (bpf/model-fill.c), not from a cgroup file: time tasks spent in direct and
          * memcg reclaim since the programs were loaded; has_ false when BPF is not running. */
         bool has_reclaim_stall;
         uint64_t reclaim_stall_usec;

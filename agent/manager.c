@@ -19,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/bpfsig.h"
 #include "agent/decision.h"
 #include "agent/kill.h"
 #include "agent/mode.h"
@@ -29,6 +28,7 @@
 #include "agent/report.h"
 #include "agent/reporter.h"
 #include "agent/status.h"
+#include "bpf/bpfsig.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -576,11 +576,9 @@ static void submit_report(struct manager *m, enum pressure_level lvl, uint64_t n
                 .reserved_bytes =
                     kp_max && m->node.mem.total > kp_max ? m->node.mem.total - kp_max : 0,
         };
-        struct json_object *rep = report_build(&in);
-        if (rep) {
-                reporter_submit(m->reporter, rep);
-                json_object_put(rep);
-        }
+        _cleanup_(node_report_done) struct node_report rep = {};
+        if (report_build(&in, &rep) == 0)
+                (void)reporter_submit(m->reporter, &rep);
 }
 
 static void tick(struct manager *m, const char *why)

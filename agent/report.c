@@ -1,104 +1,117 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/report.h"
 
-#include "api/codec.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/status.h"
+#include "common/macro.h"
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
         return a < b ? a : b;
 }
 
-static struct json_object *psi_line(const struct psi_line *l)
+static enum api_qos report_qos(enum qos_class q)
 {
-        struct json_object *o = json_object_new_object();
-        api_add(o, "avg10", json_object_new_double(l->avg10));
-        api_add(o, "avg60", json_object_new_double(l->avg60));
-        api_add(o, "avg300", json_object_new_double(l->avg300));
-        api_add(o, "total_usec", json_object_new_uint64(l->total_usec));
-        return o;
+        switch (q) {
+        case QOS_GUARANTEED:
+                return API_QOS_GUARANTEED;
+        case QOS_BESTEFFORT:
+                return API_QOS_BESTEFFORT;
+        case QOS_BURSTABLE:
+        case QOS_NONE:
+        default:
+                /* A pod cgroup always carries its class in its path; "none" is not a wire
+                 * value. */
+                return API_QOS_BURSTABLE;
+        }
 }
 
-static const char *report_qos(enum qos_class q)
+/* strdup that keeps NULL; -ENOMEM. */
+static int dup_opt(const char *s, char **ret)
 {
-        /* A pod cgroup always carries its class in its path; "none" is not a wire value. */
-        return q == QOS_NONE ? "burstable" : qos_to_string(q);
+        *ret = s ? strdup(s) : NULL;
+        return s && !*ret ? -ENOMEM : 0;
 }
 
-static struct json_object *node_json(const struct report_input *in)
+static void node_fill(const struct report_input *in, struct node_report *r)
 {
         const struct node_sample *ns = in->node;
         const uint64_t total = ns->mem.total;
-        struct json_object *o = json_object_new_object(), *pr = json_object_new_object();
-        struct json_object *numa = json_object_new_array();
 
-        api_add(o, "memory_total_bytes", json_object_new_uint64(total));
-        api_add(o, "memory_available_bytes",
-                json_object_new_uint64(min_u64(ns->mem.available, total)));
-        api_add(o, "memory_free_bytes", json_object_new_uint64(min_u64(ns->mem.free, total)));
-        api_add(o, "swap_total_bytes", json_object_new_uint64(ns->mem.swap_total));
-        api_add(o, "swap_free_bytes",
-                json_object_new_uint64(min_u64(ns->mem.swap_free, ns->mem.swap_total)));
-        api_add(o, "reserved_bytes", json_object_new_uint64(min_u64(in->reserved_bytes, total)));
+        r->memory_total_bytes = total;
+        r->memory_available_bytes = min_u64(ns->mem.available, total);
+        r->memory_free_bytes = min_u64(ns->mem.free, total);
+        r->swap_total_bytes = ns->mem.swap_total;
+        r->swap_free_bytes = min_u64(ns->mem.swap_free, ns->mem.swap_total);
+        r->reserved_bytes = min_u64(in->reserved_bytes, total);
+        r->has_psi = ns->has_psi;
         if (ns->has_psi) {
-                struct json_object *psi = json_object_new_object();
-                api_add(psi, "some", psi_line(&ns->psi.some));
-                api_add(psi, "full", ns->psi.has_full ? psi_line(&ns->psi.full) : NULL);
-                api_add(o, "psi", psi);
+                r->psi_some = status_psi_avgs(&ns->psi.some);
+                r->has_psi_full = ns->psi.has_full;
+                if (ns->psi.has_full)
+                        r->psi_full = status_psi_avgs(&ns->psi.full);
         }
-        api_add(pr, "level",
-                json_object_new_string(api_pressure_to_string((enum api_pressure)in->level)));
-        api_add(pr, "duration_ms", json_object_new_uint64(in->level_duration_ms));
-        api_add(pr, "relief_exhausted", json_object_new_boolean(in->relief_exhausted));
-        api_add(o, "pressure", pr);
-        for (unsigned i = 0; i < ns->n_zones && i < API_NUMA_ZONES_MAX; i++) {
-                const struct numa_zone *z = &ns->zones[i];
-                struct json_object *zo = json_object_new_object();
-                api_add(zo, "id", json_object_new_int((int)z->id));
-                api_add(zo, "total_bytes", json_object_new_uint64(z->total));
-                api_add(zo, "free_bytes", json_object_new_uint64(min_u64(z->free, z->total)));
-                api_add(zo, "file_bytes", json_object_new_uint64(min_u64(z->file, z->total)));
-                api_add(zo, "slab_reclaimable_bytes",
-                        json_object_new_uint64(min_u64(z->sreclaimable, z->total)));
-                json_object_array_add(numa, zo);
-        }
-        api_add(o, "numa", numa);
-        return o;
+        r->pressure = (enum api_pressure)in->level;
+        r->pressure_duration_ms = in->level_duration_ms;
+        r->relief_exhausted = in->relief_exhausted;
 }
 
-struct json_object *report_build(const struct report_input *in)
+int report_build(const struct report_input *in, struct node_report *ret)
 {
-        struct json_object *root = json_object_new_object(), *pods = json_object_new_array();
-        if (!root || !pods) {
-                json_object_put(root);
-                json_object_put(pods);
-                return NULL;
+        _cleanup_(node_report_done) struct node_report r = {};
+        const struct node_sample *ns = in->node;
+        size_t n_zones = ns->n_zones < API_NUMA_ZONES_MAX ? ns->n_zones : API_NUMA_ZONES_MAX;
+        size_t n_pods = in->model ? in->model->n_pods : 0;
+
+        if (dup_opt(in->node_name, &r.node_name) < 0)
+                return -ENOMEM;
+        node_fill(in, &r);
+        r.zones = calloc(n_zones ? n_zones : 1, sizeof(*r.zones));
+        r.pods = calloc(n_pods ? n_pods : 1, sizeof(*r.pods));
+        if (!r.zones || !r.pods)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_zones; i++) {
+                const struct numa_zone *z = &ns->zones[i];
+                struct report_zone *rz = &r.zones[r.n_zones++];
+                *rz = (struct report_zone){
+                        .id = z->id,
+                        .total_bytes = z->total,
+                        .free_bytes = min_u64(z->free, z->total),
+                        .file_bytes = min_u64(z->file, z->total),
+                        .slab_reclaimable_bytes = min_u64(z->sreclaimable, z->total),
+                };
+                /* What memschedd would derive were it not sent: one rule, in the api. */
+                rz->reclaimable_bytes = report_zone_reclaimable_default(rz);
         }
-        api_add(root, "node_name", json_object_new_string(in->node_name));
-        api_add(root, "node", node_json(in));
-        for (size_t i = 0; in->model && i < in->model->n_pods; i++) {
+        for (size_t i = 0; i < n_pods; i++) {
                 const struct pod *p = &in->model->pods[i];
                 const struct report_pod_meta *meta =
                     in->pod_meta ? in->pod_meta(p->uid, in->userdata) : NULL;
-                struct json_object *po = json_object_new_object(), *mem = json_object_new_object();
-                api_add(po, "uid", json_object_new_string(p->uid));
-                api_add(po, "qos", json_object_new_string(report_qos(p->qos)));
-                if (meta) {
-                        if (meta->name)
-                                api_add(po, "name", json_object_new_string(meta->name));
-                        if (meta->namespace)
-                                api_add(po, "namespace", json_object_new_string(meta->namespace));
-                        if (meta->owner_uid)
-                                api_add(po, "owner_uid", json_object_new_string(meta->owner_uid));
-                        api_add(po, "request_bytes", json_object_new_uint64(meta->request_bytes));
-                        api_add(po, "priority", json_object_new_int(meta->priority));
-                        api_add(po, "protected", json_object_new_boolean(meta->protected_));
-                }
-                bool have = p->cg.s.have & CG_HAVE(CGF_CURRENT);
-                api_add(mem, "working_set_bytes",
-                        have ? json_object_new_uint64(p->cg.s.working_set) : NULL);
-                api_add(po, "memory", mem);
-                json_object_array_add(pods, po);
+                struct report_pod *rp = &r.pods[r.n_pods++];
+                *rp = (struct report_pod){
+                        .qos = report_qos(p->qos),
+                        /* memory.current missing: 0, which memschedd reads as unknown */
+                        .working_set_bytes =
+                            p->cg.s.have & CG_HAVE(CGF_CURRENT) ? p->cg.s.working_set : 0,
+                        .limit_bytes = API_UNLIMITED,
+                        .numa_zone = -1,
+                };
+                if (dup_opt(p->uid, &rp->uid) < 0)
+                        return -ENOMEM;
+                if (!meta)
+                        continue;
+                if (dup_opt(meta->name, &rp->name) < 0 ||
+                    dup_opt(meta->namespace, &rp->namespace) < 0 ||
+                    dup_opt(meta->owner_uid, &rp->owner_uid) < 0)
+                        return -ENOMEM;
+                rp->request_bytes = meta->request_bytes;
+                rp->priority = meta->priority;
+                rp->protected_ = meta->protected_;
         }
-        api_add(root, "pods", pods);
-        return root;
+        *ret = r;
+        r = (struct node_report){};
+        return 0;
 }

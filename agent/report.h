@@ -4,13 +4,13 @@
 // I/O, so the manager calls it on every tick and the tests feed it structs built in memory.
 #pragma once
 
-#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "agent/model.h"
 #include "agent/node.h"
 #include "agent/pressure.h"
+#include "api/node_report.h"
 
 /* What the agent knows about a pod beyond its cgroup (from the kube API or the CRI). Strings
  * are borrowed for the duration of report_build(). Any may be NULL / 0 when unknown. */
@@ -35,11 +35,11 @@ struct report_input {
         void *userdata;
 };
 
-/* Builds the report: {"node_name", "node": {memory_total_bytes, memory_available_bytes,
- * memory_free_bytes, swap_total_bytes, swap_free_bytes, reserved_bytes, psi, pressure {level,
- * duration_ms, relief_exhausted}, numa[]}, "pods": [{uid, qos, memory {working_set_bytes},
- * and name, namespace, owner_uid, request_bytes, priority, protected when known}]}. Values the
- * decoder bounds (available/free/reserved ≤ total, zone free ≤ zone total) are clamped, so a
- * racy sample never gets the report refused. "seq" and "heartbeat_interval_ms" are the
- * reporter's to add. Returns a new reference, or NULL on OOM. */
-struct json_object *report_build(const struct report_input *in);
+/* Builds the report as the api's struct node_report (node_report_encode() writes it): the node's
+ * memory, swap, reserve, PSI, pressure {level, duration, relief_exhausted} and NUMA zones, and
+ * per pod its uid, QoS class and working set, plus name, namespace, owner, request, priority
+ * and protection when pod_meta knows them. Values the decoder bounds (available/free/reserved
+ * ≤ total, zone free ≤ zone total) are clamped, so a racy sample never gets the report refused.
+ * seq and heartbeat_interval_ms are left 0 for the reporter to set. Returns 0 and *ret (free
+ * with node_report_done()), or -ENOMEM. */
+int report_build(const struct report_input *in, struct node_report *ret);

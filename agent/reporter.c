@@ -26,9 +26,9 @@ struct reporter {
         struct reporter_params p;
         char *url, *base_url, *node_name;
 
-        struct json_object *current;  /* newest report submitted */
+        struct node_report *current;  /* newest report submitted */
         bool current_sent;            /* current went out (or is in flight) */
-        struct json_object *accepted; /* last report memschedd accepted */
+        struct node_report *accepted; /* last report memschedd accepted */
         uint64_t seq;
         uint64_t last_send_usec; /* CLOCK_MONOTONIC of the last attempt's start */
 
@@ -36,7 +36,7 @@ struct reporter {
         CURL *easy;
         struct curl_slist *headers;
         char *body;
-        struct json_object *body_report; /* the report the body was made of */
+        struct node_report *body_report; /* the report the body was made of */
         char response[RESPONSE_MAX];
         size_t response_len;
         char curl_error[CURL_ERROR_SIZE];
@@ -74,73 +74,62 @@ static uint64_t next_rand(struct reporter *r)
         return x * 0x2545F4914F6CDD1Dull;
 }
 
-/* ---------- what counts as a material change ---------- */
-
-static struct json_object *get_path(struct json_object *o, const char *a, const char *b)
+static void report_free(struct node_report *rep)
 {
-        struct json_object *v = NULL;
-        if (!o || !json_object_object_get_ex(o, a, &v) || !v)
+        node_report_done(rep);
+        free(rep);
+}
+
+/* A deep copy on the heap, or NULL on OOM. */
+static struct node_report *report_dup(const struct node_report *src)
+{
+        struct node_report *c = malloc(sizeof(*c));
+        if (c && node_report_copy(src, c) < 0) {
+                free(c);
                 return NULL;
-        if (!b)
-                return v;
-        return json_object_object_get_ex(v, b, &v) ? v : NULL;
+        }
+        return c;
 }
 
-static const char *pressure_field(struct json_object *report, const char *key)
-{
-        struct json_object *pr = get_path(report, "node", "pressure"), *v = NULL;
-        if (!pr || !json_object_object_get_ex(pr, key, &v) || !v)
-                return "";
-        return json_object_get_string(v);
-}
+/* ---------- what counts as a material change ---------- */
 
 static int cmp_str(const void *a, const void *b)
 {
         return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Sorted uids of report's pods into a malloc'ed array (caller frees); -ENOMEM. */
-static int pod_uids(struct json_object *report, const char ***ret, size_t *ret_n)
+/* Sorted uids of report's pods into a malloc'ed array of borrowed strings (caller frees the
+ * array); -ENOMEM. */
+static int pod_uids(const struct node_report *report, const char ***ret)
 {
-        struct json_object *pods = get_path(report, "pods", NULL);
-        size_t n =
-            pods && json_object_is_type(pods, json_type_array) ? json_object_array_length(pods) : 0;
-        const char **u = calloc(n ? n : 1, sizeof(*u));
+        const char **u = calloc(report->n_pods ? report->n_pods : 1, sizeof(*u));
         if (!u)
                 return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                struct json_object *uid = get_path(json_object_array_get_idx(pods, i), "uid", NULL);
-                u[i] = uid ? json_object_get_string(uid) : "";
-        }
-        qsort(u, n, sizeof(*u), cmp_str);
+        for (size_t i = 0; i < report->n_pods; i++)
+                u[i] = report->pods[i].uid ? report->pods[i].uid : "";
+        qsort(u, report->n_pods, sizeof(*u), cmp_str);
         *ret = u;
-        *ret_n = n;
         return 0;
 }
 
-bool reporter_report_changed(struct json_object *last, struct json_object *now)
+bool reporter_report_changed(const struct node_report *last, const struct node_report *now)
 {
         if (!last)
                 return true;
-        if (strcmp(pressure_field(last, "level"), pressure_field(now, "level")) != 0 ||
-            strcmp(pressure_field(last, "relief_exhausted"),
-                   pressure_field(now, "relief_exhausted")) != 0)
+        if (last->pressure != now->pressure || last->relief_exhausted != now->relief_exhausted)
                 return true;
 
-        struct json_object *a = get_path(last, "node", "memory_available_bytes");
-        struct json_object *b = get_path(now, "node", "memory_available_bytes");
-        uint64_t was = a ? json_object_get_uint64(a) : 0, is = b ? json_object_get_uint64(b) : 0;
+        uint64_t was = last->memory_available_bytes, is = now->memory_available_bytes;
         uint64_t delta = was > is ? was - is : is - was;
         if (delta > was / 20 && delta >= MIN_AVAIL_DELTA_BYTES)
                 return true;
 
+        if (last->n_pods != now->n_pods)
+                return true;
         _cleanup_free_ const char **x = NULL, **y = NULL;
-        size_t nx = 0, ny = 0;
-        if (pod_uids(last, &x, &nx) < 0 || pod_uids(now, &y, &ny) < 0)
+        if (pod_uids(last, &x) < 0 || pod_uids(now, &y) < 0)
                 return true;
-        if (nx != ny)
-                return true;
-        for (size_t i = 0; i < nx; i++)
+        for (size_t i = 0; i < now->n_pods; i++)
                 if (strcmp(x[i], y[i]) != 0)
                         return true;
         return false;
@@ -277,26 +266,21 @@ static void request_release(struct reporter *r)
         r->headers = NULL;
         free(r->body);
         r->body = NULL;
-        if (r->body_report)
-                json_object_put(r->body_report);
+        report_free(r->body_report);
         r->body_report = NULL;
         r->stats.in_flight = false;
 }
 
-/* The body: the submitted report's keys, then seq and heartbeat_interval_ms (a shallow copy, so
- * the caller's object is never modified). */
+/* The body: the current report with this send's seq and the heartbeat interval, encoded by the
+ * api's node_report_encode() (a shallow copy: the strings stay current's). */
 static char *make_body(struct reporter *r, size_t *ret_len)
 {
-        _cleanup_json_ struct json_object *o = json_object_new_object();
+        struct node_report b = *r->current;
+        b.seq = ++r->seq;
+        b.heartbeat_interval_ms = r->p.heartbeat_usec / 1000;
+        _cleanup_json_ struct json_object *o = node_report_encode(&b);
         if (!o)
                 return NULL;
-        json_object_object_foreach(r->current, k, v)
-        {
-                if (strcmp(k, "seq") != 0 && strcmp(k, "heartbeat_interval_ms") != 0)
-                        json_object_object_add(o, k, json_object_get(v));
-        }
-        api_add(o, "seq", json_object_new_uint64(++r->seq));
-        api_add(o, "heartbeat_interval_ms", json_object_new_uint64(r->p.heartbeat_usec / 1000));
         return api_to_string(o, ret_len);
 }
 
@@ -311,6 +295,7 @@ static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata)
         if (r->easy || !r->current)
                 return 0;
         r->body = make_body(r, &len);
+        r->body_report = report_dup(r->current);
         r->easy = curl_easy_init();
         r->headers = curl_slist_append(NULL, "Content-Type: application/json");
         if (r->headers) {
@@ -319,7 +304,7 @@ static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata)
                 if (h)
                         r->headers = h;
         }
-        if (!r->body || !r->easy || !r->headers) {
+        if (!r->body || !r->body_report || !r->easy || !r->headers) {
                 request_release(r);
                 log_warning("Failed to prepare the node report for memschedd: out of memory; "
                             "retrying in 1 s");
@@ -350,7 +335,6 @@ static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata)
                 schedule_at(r, now_usec(CLOCK_MONOTONIC) + 1000000);
                 return 0;
         }
-        r->body_report = json_object_get(r->current);
         r->current_sent = true;
         r->last_send_usec = now_usec(CLOCK_MONOTONIC);
         r->stats.last_attempt_usec = now_usec(CLOCK_REALTIME);
@@ -393,9 +377,9 @@ static void on_success(struct reporter *r)
         r->stats.last_error[0] = '\0';
         r->ever_failed_logged = false;
         r->refused_logged = false;
-        if (r->accepted)
-                json_object_put(r->accepted);
-        r->accepted = json_object_get(r->body_report);
+        report_free(r->accepted);
+        r->accepted = r->body_report; /* request_release() must not free it */
+        r->body_report = NULL;
 }
 
 static void on_failure(struct reporter *r, bool unreachable)
@@ -540,17 +524,20 @@ int reporter_new(sd_event *e, const char *base_url, const char *node_name,
         return 0;
 }
 
-void reporter_submit(struct reporter *r, struct json_object *report)
+int reporter_submit(struct reporter *r, const struct node_report *report)
 {
         if (!r || !report)
-                return;
+                return 0;
+        struct node_report *c = report_dup(report);
+        if (!c)
+                return -ENOMEM; /* the older report, if any, stays current */
         if (r->current && !r->current_sent)
                 r->stats.superseded++;
-        if (r->current)
-                json_object_put(r->current);
-        r->current = json_object_get(report);
+        report_free(r->current);
+        r->current = c;
         r->current_sent = false;
         plan_next(r);
+        return 0;
 }
 
 void reporter_get_stats(const struct reporter *r, struct reporter_stats *ret)
@@ -587,10 +574,8 @@ struct reporter *reporter_free(struct reporter *r)
                 curl_multi_cleanup(r->multi);
         r->curl_timer = sd_event_source_disable_unref(r->curl_timer);
         r->send_timer = sd_event_source_disable_unref(r->send_timer);
-        if (r->current)
-                json_object_put(r->current);
-        if (r->accepted)
-                json_object_put(r->accepted);
+        report_free(r->current);
+        report_free(r->accepted);
         free(r->url);
         free(r->base_url);
         free(r->node_name);

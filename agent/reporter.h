@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "api/node_report.h"
+
 struct reporter_params {
         uint64_t heartbeat_usec;   /* send at least this often (default 10 s) */
         uint64_t timeout_usec;     /* whole request, connect included (default 5 s) */
@@ -55,9 +57,10 @@ struct reporter;
  * -ENOMEM. Nothing is sent before the first reporter_submit(). */
 int reporter_new(sd_event *e, const char *base_url, const char *node_name,
                  const struct reporter_params *p, struct reporter **ret);
-/* Hands over the current report; takes its own reference (the caller keeps its own). The
- * reporter adds "seq" (increasing per send) and "heartbeat_interval_ms". */
-void reporter_submit(struct reporter *r, struct json_object *report);
+/* Hands over the current report: the reporter keeps its own copy (the caller keeps report). It
+ * sets seq (increasing per send) and heartbeat_interval_ms, and encodes it with
+ * node_report_encode(). Returns 0, or -ENOMEM (the previous report, if any, stays current). */
+int reporter_submit(struct reporter *r, const struct node_report *report);
 void reporter_get_stats(const struct reporter *r, struct reporter_stats *ret);
 /* The stats as JSON for the agent's status: {"url", "sent", "failed", "superseded",
  * "consecutive_failures", "reachable", "backoff_ms", "last_success_usec" (null if never),
@@ -70,4 +73,4 @@ struct reporter *reporter_free(struct reporter *r);
  * memschedd accepted, NULL if none): the pressure level or relief_exhausted changed, the set of
  * pod uids changed, or memory_available_bytes moved by more than 5% of its last value (and by
  * at least 16 MiB, so that a nearly full node does not report every byte). Pure. */
-bool reporter_report_changed(struct json_object *last, struct json_object *now);
+bool reporter_report_changed(const struct node_report *last, const struct node_report *now);

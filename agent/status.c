@@ -15,31 +15,17 @@ static struct json_object *u64_or_null(uint64_t v, bool have)
         return json_object_new_uint64(v);
 }
 
-static struct json_object *pct(double v)
+struct psi_avgs status_psi_avgs(const struct psi_line *l)
 {
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%.2f", v);
-        return json_object_new_double_s(v, buf);
-}
-
-static struct json_object *psi_line_json(const struct psi_line *l)
-{
-        struct json_object *o = json_object_new_object();
-        SET(o, "avg10", pct(l->avg10));
-        SET(o, "avg60", pct(l->avg60));
-        SET(o, "avg300", pct(l->avg300));
-        SET(o, "total_usec", json_object_new_uint64(l->total_usec));
-        return o;
+        return (struct psi_avgs){ l->avg10, l->avg60, l->avg300, l->total_usec };
 }
 
 static struct json_object *psi_json(const struct psi_stats *p, bool have)
 {
         if (!have)
                 return NULL;
-        struct json_object *o = json_object_new_object();
-        SET(o, "some", psi_line_json(&p->some));
-        SET(o, "full", p->has_full ? psi_line_json(&p->full) : NULL);
-        return o;
+        struct psi_avgs some = status_psi_avgs(&p->some), full = status_psi_avgs(&p->full);
+        return psi_encode(&some, p->has_full ? &full : NULL);
 }
 
 static struct json_object *memory_json(const struct cg_sample *s)

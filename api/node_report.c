@@ -9,6 +9,13 @@
 #define BYTES_MAX ((uint64_t)1 << 60)
 #define PODS_MAX  100000
 
+uint64_t report_zone_reclaimable_default(const struct report_zone *z)
+{
+        uint64_t rec = z->file_bytes / 2 + z->slab_reclaimable_bytes / 2;
+        uint64_t used = z->total_bytes > z->free_bytes ? z->total_bytes - z->free_bytes : 0;
+        return rec < used ? rec : used;
+}
+
 static void pod_done(struct report_pod *p)
 {
         free(p->uid);
@@ -68,8 +75,7 @@ static int decode_zone(const struct json_object *o, const char *path, struct rep
             (r = api_get_u64(o, path, "reclaimable_bytes", false, z->total_bytes, &rec, err)) < 0)
                 return r;
         z->id = (uint32_t)id;
-        z->reclaimable_bytes =
-            rec != UINT64_MAX ? rec : z->file_bytes / 2 + z->slab_reclaimable_bytes / 2;
+        z->reclaimable_bytes = rec != UINT64_MAX ? rec : report_zone_reclaimable_default(z);
         if (z->reclaimable_bytes > z->total_bytes - z->free_bytes)
                 z->reclaimable_bytes = z->total_bytes - z->free_bytes;
         return 0;
@@ -212,16 +218,6 @@ int node_report_decode(const struct json_object *o, struct node_report *ret, str
         return 0;
 }
 
-static struct json_object *psi_line(const struct psi_avgs *a)
-{
-        struct json_object *o = json_object_new_object();
-        api_add(o, "avg10", json_object_new_double(a->avg10));
-        api_add(o, "avg60", json_object_new_double(a->avg60));
-        api_add(o, "avg300", json_object_new_double(a->avg300));
-        api_add(o, "total_usec", json_object_new_uint64(a->total_usec));
-        return o;
-}
-
 struct json_object *node_report_encode(const struct node_report *r)
 {
         struct json_object *o = json_object_new_object();
@@ -241,13 +237,9 @@ struct json_object *node_report_encode(const struct node_report *r)
         api_add(node, "swap_total_bytes", json_object_new_uint64(r->swap_total_bytes));
         api_add(node, "swap_free_bytes", json_object_new_uint64(r->swap_free_bytes));
         api_add(node, "reserved_bytes", json_object_new_uint64(r->reserved_bytes));
-        if (r->has_psi) {
-                struct json_object *psi = json_object_new_object();
-                api_add(psi, "some", psi_line(&r->psi_some));
-                api_add(psi, "full", r->has_psi_full ? psi_line(&r->psi_full) : NULL);
-                api_add(node, "psi", psi);
-        } else
-                api_add(node, "psi", NULL);
+        api_add(node, "psi",
+                r->has_psi ? psi_encode(&r->psi_some, r->has_psi_full ? &r->psi_full : NULL)
+                           : NULL);
         struct json_object *pr = json_object_new_object();
         api_add(pr, "level", json_object_new_string(api_pressure_to_string(r->pressure)));
         api_add(pr, "duration_ms", json_object_new_uint64(r->pressure_duration_ms));

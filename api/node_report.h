@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "api/codec.h"
+#include "api/psi.h"
 
 struct report_zone {
         uint32_t id;
@@ -23,6 +24,10 @@ struct report_zone {
          * MemAvailable does: half the page cache and half the reclaimable slab. */
         uint64_t reclaimable_bytes;
 };
+
+/* The reclaimable_bytes of a zone whose sender did not send it: half its page cache and half its
+ * reclaimable slab, at most what is in use. The decoder's default and the agent's value. */
+uint64_t report_zone_reclaimable_default(const struct report_zone *z);
 
 struct report_pod {
         char *uid;       /* required */
@@ -36,11 +41,6 @@ struct report_pod {
         uint64_t request_bytes;     /* 0 when unknown */
         uint64_t limit_bytes;       /* API_UNLIMITED when none */
         int32_t numa_zone;          /* zone the pod is bound to, -1 when not bound */
-};
-
-struct psi_avgs {
-        double avg10, avg60, avg300; /* percent */
-        uint64_t total_usec;
 };
 
 struct node_report {

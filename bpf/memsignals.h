@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Event and aggregate layouts shared by memsignals.bpf.c and its loader (agent/bpfsig.c).
+// Event and aggregate layouts shared by memsignals.bpf.c and its loader (loader.c).
 // Fixed-width types only: the same bytes are written by BPF and read by user space. Changing a
 // layout means bumping MEMSIG_ABI_VERSION, which is part of the pinned map's name, so that a
 // reader never interprets another version's bytes.

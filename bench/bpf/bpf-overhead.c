@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/bpfsig.h"
+#include "bpf/bpfsig.h"
 #include "common/log.h"
 #include "common/macro.h"
 

@@ -6,7 +6,14 @@
 //   2. memschedd stopped: failures are counted, the backoff grows to its cap, the ticker never
 //      stalls (max gap < 100 ms);
 //   3. a listener that accepts but never answers: the request times out, the ticker never stalls;
-//   4. memschedd started again on the same port: the report arrives again.
+//   4. memschedd started again on the same port: the report arrives again;
+//   5. a server answering 503: the gaps between the requests it receives (its own clock, not the
+//      reporter's stats) grow as the backoff says, each within [backoff/2, backoff];
+//   6. a server answering 400 (memschedd refusing the report): no backoff and no tight loop, the
+//      next attempt waits for the heartbeat, the refusal is logged once with memschedd's reason,
+//      and the recovery once when the server accepts again.
+// Before them, the report's encoding: what report_build() fills and node_report_encode() writes
+// is what memschedd's decoder reads back, racy values clamped.
 // Every phase is bounded in time; the test stops by itself.
 //   agent_reporter MEMSCHEDD
 #include <arpa/inet.h>
@@ -14,6 +21,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +37,7 @@
 #include "agent/reporter.h"
 #include "api/codec.h"
 #include "common/log.h"
+#include "common/macro.h"
 
 #define NODE "it-node-1"
 #define GiB  (1ull << 30)
@@ -160,6 +170,165 @@ static uint64_t json_u64(struct json_object *o, const char *key)
         return o && json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
 }
 
+/* ---------- a scripted HTTP server ---------- */
+
+/* Answers every request with `status` and `body`, and notes when each connection arrived, on
+ * its own thread so that the loop under test is never blocked by it. */
+struct fake_server {
+        int lfd;
+        unsigned port;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        int status;
+        const char *body;
+        uint64_t at_usec[64]; /* CLOCK_MONOTONIC of each request's connection */
+        size_t n;
+        bool stop;
+};
+
+static bool fake_stopping(struct fake_server *f)
+{
+        pthread_mutex_lock(&f->lock);
+        bool stop = f->stop;
+        pthread_mutex_unlock(&f->lock);
+        return stop;
+}
+
+/* Reads one request: the headers, then Content-Length bytes of body. */
+static void fake_read_request(int fd)
+{
+        char buf[65536];
+        size_t len = 0, want = 0;
+        char *eoh = NULL;
+        while (len < sizeof(buf) - 1) {
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                if (poll(&pfd, 1, 2000) <= 0)
+                        return;
+                ssize_t k = read(fd, buf + len, sizeof(buf) - 1 - len);
+                if (k <= 0)
+                        return;
+                len += (size_t)k;
+                buf[len] = '\0';
+                if (!eoh && (eoh = strstr(buf, "\r\n\r\n"))) {
+                        const char *cl = strcasestr(buf, "Content-Length:");
+                        want = (size_t)(eoh + 4 - buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0);
+                }
+                if (eoh && len >= want)
+                        return;
+        }
+}
+
+static void *fake_serve(void *userdata)
+{
+        struct fake_server *f = userdata;
+        while (!fake_stopping(f)) {
+                struct pollfd pfd = { .fd = f->lfd, .events = POLLIN };
+                if (poll(&pfd, 1, 20) <= 0)
+                        continue;
+                int fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                uint64_t now = mono_usec();
+                pthread_mutex_lock(&f->lock);
+                if (f->n < ELEMENTSOF(f->at_usec))
+                        f->at_usec[f->n++] = now;
+                int status = f->status;
+                const char *body = f->body;
+                pthread_mutex_unlock(&f->lock);
+                fake_read_request(fd);
+                char resp[1024];
+                int n = snprintf(resp, sizeof(resp),
+                                 "HTTP/1.1 %d Scripted\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                                 status, strlen(body), body);
+                if (write(fd, resp, (size_t)n) != n)
+                        fprintf(stderr, "fake server: short write\n");
+                close(fd);
+        }
+        return NULL;
+}
+
+static int fake_start(struct fake_server *f, int status, const char *body)
+{
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t alen = sizeof(a);
+        *f = (struct fake_server){ .status = status, .body = body };
+        pthread_mutex_init(&f->lock, NULL);
+        f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+            listen(f->lfd, 8) < 0 || getsockname(f->lfd, (struct sockaddr *)&a, &alen) < 0 ||
+            pthread_create(&f->thread, NULL, fake_serve, f) != 0) {
+                if (f->lfd >= 0)
+                        close(f->lfd);
+                return -1;
+        }
+        f->port = ntohs(a.sin_port);
+        return 0;
+}
+
+static void fake_set_answer(struct fake_server *f, int status, const char *body)
+{
+        pthread_mutex_lock(&f->lock);
+        f->status = status;
+        f->body = body;
+        pthread_mutex_unlock(&f->lock);
+}
+
+/* Copies the arrival times noted so far into at (up to max); returns how many. */
+static size_t fake_arrivals(struct fake_server *f, uint64_t *at, size_t max)
+{
+        pthread_mutex_lock(&f->lock);
+        size_t n = f->n < max ? f->n : max;
+        memcpy(at, f->at_usec, n * sizeof(*at));
+        pthread_mutex_unlock(&f->lock);
+        return n;
+}
+
+static void fake_stop(struct fake_server *f)
+{
+        pthread_mutex_lock(&f->lock);
+        f->stop = true;
+        pthread_mutex_unlock(&f->lock);
+        pthread_join(f->thread, NULL);
+        close(f->lfd);
+        pthread_mutex_destroy(&f->lock);
+}
+
+/* ---------- stderr, where the reporter logs ---------- */
+
+static int saved_stderr = -1;
+
+static void capture_stderr(const char *path)
+{
+        fflush(stderr);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        saved_stderr = dup(2);
+        if (fd >= 0) {
+                dup2(fd, 2);
+                close(fd);
+        }
+}
+
+/* Restores stderr, echoes what was captured (so it still shows in the test's output) and
+ * counts the lines holding needle_a and needle_b. */
+static void release_stderr(const char *path, const char *needle_a, unsigned *ret_a,
+                           const char *needle_b, unsigned *ret_b)
+{
+        char line[1024];
+        fflush(stderr);
+        dup2(saved_stderr, 2);
+        close(saved_stderr);
+        *ret_a = *ret_b = 0;
+        FILE *f = fopen(path, "re");
+        while (f && fgets(line, sizeof(line), f)) {
+                fputs(line, stderr);
+                *ret_a += strstr(line, needle_a) != NULL;
+                *ret_b += strstr(line, needle_b) != NULL;
+        }
+        if (f)
+                fclose(f);
+}
+
 /* ---------- the loop ---------- */
 
 struct ticker {
@@ -215,13 +384,26 @@ static bool failed_at_least(const struct reporter_stats *st, const void *arg)
         return st->failed >= *(const uint64_t *)arg;
 }
 
+struct arrivals_want {
+        struct fake_server *server;
+        size_t n;
+};
+
+static bool arrivals_at_least(const struct reporter_stats *st, const void *arg)
+{
+        const struct arrivals_want *w = arg;
+        uint64_t at[64];
+        (void)st;
+        return fake_arrivals(w->server, at, ELEMENTSOF(at)) >= w->n;
+}
+
 /* ---------- the report ---------- */
 
 static struct node_sample sample;
 static struct pod pods[2];
 static struct model model;
 
-static struct json_object *make_report(uint64_t available, enum pressure_level level, size_t n_pods)
+static struct node_report make_report(uint64_t available, enum pressure_level level, size_t n_pods)
 {
         sample.mem.total = 16 * GiB;
         sample.mem.available = available;
@@ -244,13 +426,105 @@ static struct json_object *make_report(uint64_t available, enum pressure_level l
                                    .level = level,
                                    .level_duration_ms = level ? 1500 : 0,
                                    .reserved_bytes = GiB };
-        return report_build(&in);
+        struct node_report rep = {};
+        CHECK(report_build(&in, &rep) == 0, "report_build");
+        return rep;
 }
 
-static void submit(struct reporter *r, struct json_object *rep)
+static void submit(struct reporter *r, struct node_report rep)
 {
-        reporter_submit(r, rep);
-        json_object_put(rep); /* the reporter holds its own reference */
+        CHECK(reporter_submit(r, &rep) == 0, "reporter_submit");
+        node_report_done(&rep); /* the reporter keeps its own copy */
+}
+
+static const struct report_pod_meta web_meta = { "web", "default", "rs-1", 64 << 20, 7, true };
+
+static const struct report_pod_meta *meta_of(const char *uid, void *userdata)
+{
+        (void)userdata;
+        return strcmp(uid, "pod-uid-b") == 0 ? &web_meta : NULL;
+}
+
+/* report_build() → node_report_encode() → text → node_report_decode(), as memschedd reads it. */
+static void check_report_codec(void)
+{
+        struct node_sample ns = { .has_psi = true };
+        struct pod p[3] = {};
+        struct model m = { .pods = p, .n_pods = 3 };
+        ns.mem = (struct meminfo){
+                .total = 1000, .available = 1200, .free = 300, .swap_total = 50, .swap_free = 60
+        }; /* a racy sample: above its totals */
+        ns.psi.some = (struct psi_line){ 0.25, 1.1, 12.34, 999 };
+        ns.n_zones = 2;
+        ns.zones[0] = (struct numa_zone){ .id = 0, .total = 500, .free = 600, .file = 100 };
+        ns.zones[1] = (struct numa_zone){
+                .id = 1, .total = 500, .free = 100, .file = 900, .sreclaimable = 300
+        };
+        snprintf(p[0].uid, sizeof(p[0].uid), "pod-uid-a");
+        p[0].qos = QOS_NONE;
+        p[0].cg.s.have = CG_HAVE(CGF_CURRENT);
+        p[0].cg.s.working_set = 77;
+        snprintf(p[1].uid, sizeof(p[1].uid), "pod-uid-b"); /* no memory.current */
+        p[1].qos = QOS_GUARANTEED;
+        snprintf(p[2].uid, sizeof(p[2].uid), "pod-uid-c");
+        p[2].qos = QOS_BESTEFFORT;
+        struct report_input in = { .node_name = NODE,
+                                   .node = &ns,
+                                   .model = &m,
+                                   .level = LEVEL_MEDIUM,
+                                   .level_duration_ms = 1500,
+                                   .relief_exhausted = true,
+                                   .reserved_bytes = 2000,
+                                   .pod_meta = meta_of };
+        _cleanup_(node_report_done) struct node_report built = {}, got = {};
+        CHECK(report_build(&in, &built) == 0, "report_build");
+        built.seq = 5;
+        _cleanup_json_ struct json_object *o = node_report_encode(&built);
+        size_t len = 0;
+        _cleanup_free_ char *text = api_to_string(o, &len);
+        _cleanup_json_ struct json_object *parsed = NULL;
+        struct api_error err = {};
+        CHECK(text && api_parse(text, len, &parsed, &err) == 0, "report text not JSON");
+        if (!parsed || node_report_decode(parsed, &got, &err) < 0) {
+                CHECK(false, "memschedd's decoder refused the report: %s: %s", err.field,
+                      err.message);
+                return;
+        }
+        CHECK(got.node_name && strcmp(got.node_name, NODE) == 0 && got.seq == 5, "name, seq");
+        CHECK(got.memory_total_bytes == 1000 && got.memory_available_bytes == 1000 &&
+                  got.memory_free_bytes == 300 && got.swap_free_bytes == 50 &&
+                  got.reserved_bytes == 1000,
+              "node memory not clamped to its totals");
+        CHECK(got.has_psi && !got.has_psi_full && got.psi_some.avg10 == 0.25 &&
+                  got.psi_some.avg60 == 1.1 && got.psi_some.avg300 == 12.34 &&
+                  got.psi_some.total_usec == 999,
+              "psi %g %g %g", got.psi_some.avg10, got.psi_some.avg60, got.psi_some.avg300);
+        CHECK(got.pressure == API_PRESSURE_MEDIUM && got.pressure_duration_ms == 1500 &&
+                  got.relief_exhausted,
+              "pressure");
+        CHECK(got.n_zones == 2 && got.zones[0].free_bytes == 500 &&
+                  got.zones[0].reclaimable_bytes == 0 && got.zones[1].file_bytes == 500 &&
+                  got.zones[1].reclaimable_bytes == 400,
+              "zones: free %llu, reclaimable %llu and %llu",
+              got.n_zones ? (unsigned long long)got.zones[0].free_bytes : 0ull,
+              got.n_zones ? (unsigned long long)got.zones[0].reclaimable_bytes : 0ull,
+              got.n_zones > 1 ? (unsigned long long)got.zones[1].reclaimable_bytes : 0ull);
+        CHECK(got.n_pods == 3, "%zu pods", got.n_pods);
+        if (got.n_pods != 3)
+                return;
+        CHECK(strcmp(got.pods[0].uid, "pod-uid-a") == 0 && got.pods[0].qos == API_QOS_BURSTABLE &&
+                  got.pods[0].working_set_bytes == 77 && !got.pods[0].name &&
+                  got.pods[0].limit_bytes == API_UNLIMITED && got.pods[0].numa_zone == -1,
+              "pod a");
+        CHECK(got.pods[1].qos == API_QOS_GUARANTEED && got.pods[1].working_set_bytes == 0 &&
+                  got.pods[1].name && strcmp(got.pods[1].name, "web") == 0 &&
+                  strcmp(got.pods[1].namespace, "default") == 0 &&
+                  strcmp(got.pods[1].owner_uid, "rs-1") == 0 &&
+                  got.pods[1].request_bytes == 64 << 20 && got.pods[1].priority == 7 &&
+                  got.pods[1].protected_,
+              "pod b (with metadata)");
+        CHECK(got.pods[2].qos == API_QOS_BESTEFFORT, "pod c: qos %d", got.pods[2].qos);
+        printf("ok: the report as built and encoded is what memschedd decodes\n");
 }
 
 int main(int argc, char **argv)
@@ -275,6 +549,7 @@ int main(int argc, char **argv)
         uint64_t want;
         int lfd = -1;
 
+        check_report_codec();
         port = start_memschedd(0);
         if (!port) {
                 fprintf(stderr, "FAIL: memschedd did not start\n");
@@ -442,6 +717,104 @@ int main(int argc, char **argv)
         printf("ok: memschedd back: report arrived again; stats %s\n",
                json_object_to_json_string_ext(sj, JSON_C_TO_STRING_PLAIN));
         json_object_put(sj);
+
+        /* ---- 5. 503: the gaps the server measures grow with the backoff */
+        struct fake_server fs;
+        struct reporter *r3 = NULL;
+        char fake_url[64];
+        /* Long enough that the last step (1.6 s) cannot pass for the first (0.2 s), even with the
+         * slack a loaded machine needs. */
+        struct reporter_params pb = p;
+        pb.backoff_min_usec = 200000;
+        pb.backoff_max_usec = 1600000;
+        pb.heartbeat_usec = 10000000;
+        /* Arrivals are noted by another thread of a loaded machine: allow them to be late by
+         * up to 150 ms, and a gap to shrink by up to 40 ms when one arrival was noted late. */
+        const uint64_t slack_usec = 150000, early_usec = 40000;
+        CHECK(fake_start(&fs, 503, "{\"error\":\"scripted outage\"}") == 0, "fake server");
+        snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%u", fs.port);
+        CHECK(reporter_new(e, fake_url, NODE, &pb, &r3) == 0, "reporter_new (503)");
+        submit(r3, make_report(9 * GiB, LEVEL_LOW, 1));
+        struct arrivals_want aw = { &fs, 6 };
+        CHECK(run_until(e, r3, 8000000, arrivals_at_least, &aw), "6 requests against a 503 server");
+        uint64_t at[64];
+        size_t na = fake_arrivals(&fs, at, ELEMENTSOF(at));
+        uint64_t b = pb.backoff_min_usec;
+        for (size_t i = 1; i < na && i < 6; i++) {
+                /* Request i-1 failed: the reporter waits a delay drawn from [b/2, b]. */
+                uint64_t gap = at[i] - at[i - 1];
+                CHECK(gap + early_usec >= b / 2 && gap <= b + slack_usec,
+                      "gap %zu: %llu us between requests, want [%llu, %llu] (backoff %llu us)", i,
+                      (unsigned long long)gap, (unsigned long long)(b / 2 - early_usec),
+                      (unsigned long long)(b + slack_usec), (unsigned long long)b);
+                printf("503: gap %zu = %llu ms (backoff %llu ms)\n", i,
+                       (unsigned long long)(gap / 1000), (unsigned long long)(b / 1000));
+                b = b * 2 > pb.backoff_max_usec ? pb.backoff_max_usec : b * 2;
+        }
+        reporter_get_stats(r3, &st);
+        CHECK(!st.reachable && strstr(st.last_error, "HTTP 503: scripted outage"),
+              "503 stats: reachable %d, last error \"%s\"", st.reachable, st.last_error);
+        r3 = reporter_free(r3);
+        fake_stop(&fs);
+
+        /* ---- 6. 400: refused, no backoff, retried at the heartbeat, logged once a streak.
+         * Refused from the first report (nothing accepted to compare with), accepted, refused
+         * again, accepted again: seven requests, every gap the heartbeat. */
+        char logpath[256];
+        snprintf(logpath, sizeof(logpath), "%s/refusal.log", workdir);
+        const char *accept_body = "{\"node_name\":\"" NODE "\",\"seq\":1}";
+        const char *refuse_body = "{\"error\":\"pods[0].uid: must not be empty\"}";
+        CHECK(fake_start(&fs, 400, refuse_body) == 0, "fake server");
+        snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%u", fs.port);
+        CHECK(reporter_new(e, fake_url, NODE, &p, &r3) == 0, "reporter_new (400)");
+        capture_stderr(logpath);
+        submit(r3, make_report(9 * GiB, LEVEL_LOW, 1));
+        want = 3;
+        bool got = run_until(e, r3, 3000000, failed_at_least, &want);
+        struct reporter_stats refused;
+        reporter_get_stats(r3, &refused);
+        fake_set_answer(&fs, 200, accept_body);
+        want = 1;
+        got = got && run_until(e, r3, 2000000, sent_at_least, &want);
+        fake_set_answer(&fs, 400, refuse_body);
+        want = 5;
+        got = got && run_until(e, r3, 3000000, failed_at_least, &want);
+        fake_set_answer(&fs, 200, accept_body);
+        want = 2;
+        got = got && run_until(e, r3, 2000000, sent_at_least, &want);
+        reporter_get_stats(r3, &st);
+        unsigned refusals_logged, recoveries_logged;
+        release_stderr(logpath,
+                       "refused the node report: HTTP 400: pods[0].uid: must not be empty; "
+                       "sending the next one in",
+                       &refusals_logged, "accepts the node report again", &recoveries_logged);
+        na = fake_arrivals(&fs, at, ELEMENTSOF(at));
+        CHECK(got && na == 7 && st.failed == 5 && st.sent == 2,
+              "%zu requests, %llu refused, %llu accepted; want 7, 5, 2", na,
+              (unsigned long long)st.failed, (unsigned long long)st.sent);
+        for (size_t i = 1; i < na && i < 7; i++) {
+                uint64_t gap = at[i] - at[i - 1];
+                CHECK(gap + early_usec >= p.heartbeat_usec && gap <= p.heartbeat_usec + slack_usec,
+                      "refusal gap %zu: %llu us, want the heartbeat (%llu us)", i,
+                      (unsigned long long)gap, (unsigned long long)p.heartbeat_usec);
+                printf("400: gap %zu = %llu ms (heartbeat %llu ms)\n", i,
+                       (unsigned long long)(gap / 1000),
+                       (unsigned long long)(p.heartbeat_usec / 1000));
+        }
+        CHECK(refused.failed == 3 && refused.sent == 0 && refused.backoff_usec == 0 &&
+                  refused.reachable && refused.consecutive_failures == 3,
+              "400 stats: failed %llu, sent %llu, backoff %llu us, reachable %d",
+              (unsigned long long)refused.failed, (unsigned long long)refused.sent,
+              (unsigned long long)refused.backoff_usec, refused.reachable);
+        CHECK(strcmp(refused.last_error, "HTTP 400: pods[0].uid: must not be empty") == 0,
+              "last error \"%s\"", refused.last_error);
+        CHECK(refusals_logged == 2, "two refusal streaks logged %u times", refusals_logged);
+        CHECK(recoveries_logged == 1, "the recovery after a refusal logged %u times",
+              recoveries_logged);
+        printf("ok: 400: %llu refusals in two streaks, %u log lines, retried at the heartbeat\n",
+               (unsigned long long)st.failed, refusals_logged);
+        r3 = reporter_free(r3);
+        fake_stop(&fs);
 
         r = reporter_free(r);
         sd_event_source_disable_unref(t.src);

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-# Real-kernel scenarios of the BPF memory signals (bpf/, agent/bpfsig.c, agent/cmd-trace.c).
+# Real-kernel scenarios of the BPF memory signals (bpf/, agent/cli/trace.c).
 # Included from tests/vm/CMakeLists.txt after memagent_vm_test() is defined. Skipped when the
 # BPF part is built without BPF (MEMAGENT_HAVE_BPF=0: nothing to test in the guest).
 if(NOT TARGET memagent_bpf)

@@ -21,7 +21,8 @@
 
 #include <cmocka.h>
 
-#include "agent/bpfsig.h"
+#include "agent/cli/cli.h"
+#include "bpf/bpfsig.h"
 #include "common/log.h"
 #include "common/macro.h"
 

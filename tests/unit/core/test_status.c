@@ -191,6 +191,30 @@ static void test_json_cgroupfs(void **state)
         json_roundtrip_check("cgroupfs");
 }
 
+/* The PSI object's exact text (two decimals, the kernel's precision; full null without a full
+ * line): scripts read it, and the node report shares its encoder (api/psi.c). */
+static void test_json_psi_text(void **state)
+{
+        (void)state;
+        struct node_sample ns = { .has_psi = true };
+        struct model m = {};
+        ns.mem.total = 1 << 30;
+        ns.psi.some = (struct psi_line){ 1.5, 0.25, 10, 123 };
+        struct json_object *j = status_to_json(&ns, &m);
+        assert_non_null(j);
+        const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+        assert_non_null(strstr(text, "\"psi\":{\"some\":{\"avg10\":1.50,\"avg60\":0.25,"
+                                     "\"avg300\":10.00,\"total_usec\":123},\"full\":null}"));
+        json_object_put(j);
+        ns.psi.has_full = true;
+        ns.psi.full = (struct psi_line){ 0, 99.99, 0.1, 7 };
+        j = status_to_json(&ns, &m);
+        text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+        assert_non_null(strstr(text, "\"full\":{\"avg10\":0.00,\"avg60\":99.99,\"avg300\":0.10,"
+                                     "\"total_usec\":7}"));
+        json_object_put(j);
+}
+
 /* The table: every data row as wide as the header, values in the header's columns, in IEC
  * units, pods under their QoS class. */
 static void test_table(void **state)
@@ -279,9 +303,9 @@ static void test_table(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_node_sample),  cmocka_unit_test(test_node_sample_damaged),
-                cmocka_unit_test(test_json_systemd), cmocka_unit_test(test_json_cgroupfs),
-                cmocka_unit_test(test_table),
+                cmocka_unit_test(test_node_sample),   cmocka_unit_test(test_node_sample_damaged),
+                cmocka_unit_test(test_json_systemd),  cmocka_unit_test(test_json_cgroupfs),
+                cmocka_unit_test(test_json_psi_text), cmocka_unit_test(test_table),
         };
         free(tu_guest_fixture("systemd"));
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,8 +2,9 @@
 // BPF memory signals (bpf/memsignals.bpf.c): reclaim stall time and count per cgroup, OOM victims.
 // Loads the CO-RE programs with the best attach type the kernel takes (tp_btf, then raw_tp, then
 // classic tracepoint), exposes the ring buffer as a pollable fd and the per-cgroup aggregates as
-// a map read on the sampling tick. Built without BPF (MEMAGENT_HAVE_BPF=0), every call that needs
-// the kernel returns -EOPNOTSUPP and bpfsig_open() says why.
+// a map read on the sampling tick. loader.c implements it with libbpf; built without BPF
+// (MEMAGENT_HAVE_BPF=0) loader-stub.c does, where every call that needs the kernel returns
+// -EOPNOTSUPP and bpfsig_open() says why. model-fill.c feeds the counters to the agent's model.
 #pragma once
 
 #include <stdbool.h>
@@ -23,7 +24,20 @@ enum bpfsig_attach {
         BPFSIG_ATTACH_RAW_TP,
         BPFSIG_ATTACH_TRACEPOINT,
 };
-const char *bpfsig_attach_to_string(enum bpfsig_attach a);
+static inline const char *bpfsig_attach_to_string(enum bpfsig_attach a)
+{
+        switch (a) {
+        case BPFSIG_ATTACH_TP_BTF:
+                return "tp_btf";
+        case BPFSIG_ATTACH_RAW_TP:
+                return "raw_tp";
+        case BPFSIG_ATTACH_TRACEPOINT:
+                return "tracepoint";
+        case BPFSIG_ATTACH_NONE:
+        default:
+                return "none";
+        }
+}
 
 struct bpfsig_opts {
         uint64_t stall_threshold_usec; /* events for stalls at or above this; 0: every stall */
@@ -150,12 +164,6 @@ int bpfsig_test_run(struct bpfsig *b, const char *hook, const uint64_t *args, si
 
 /* Whether the loader sees the (task, uid) mark_victim prototype in this kernel's BTF. */
 bool bpfsig_mark_victim_has_task(const struct bpfsig *b);
-
-/* `memagent trace [--duration-s N] [--output json|table] [--cgroup-root DIR]
- * [--stall-threshold-us N] [--pin-dir DIR] [--attach TYPE] [--log-level L]`, implemented in
- * agent/cmd-trace.c. argv[0] is the command name ("trace"); returns the process exit status
- * (0 done, 1 failed while running, 2 refused: bad usage or BPF unavailable). */
-int cmd_trace(int argc, char **argv);
 
 struct model;
 /* Sets reclaim_stall_usec in every cgroup sample of m from the per-cgroup aggregates: a

@@ -18,12 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/bpfsig.h"
+#include "agent/cli/cli.h"
 #include "agent/model.h"
+#include "bpf/bpfsig.h"
 #include "common/log.h"
 #include "common/macro.h"
-
-#define EXIT_REFUSED 2
 
 /* ------------------------------------------------------------ cgroup id -> path */
 

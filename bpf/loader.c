@@ -1,17 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/bpfsig.h"
+// The loader of memsignals.bpf.c (libbpf skeleton): attach, pin, read the aggregates, drain the
+// ring buffer. Built only with BPF; loader-stub.c stands in otherwise (bpf/CMakeLists.txt).
+#include "bpf/bpfsig.h"
 
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
-#include "agent/model.h"
 #include "common/log.h"
 #include "common/macro.h"
+
+#include "memsignals.skel.h"
 
 _Static_assert(sizeof(struct memsig_stall_event) % 8 == 0, "stall event must be 8-byte sized");
 _Static_assert(sizeof(struct memsig_oom_event) % 8 == 0, "oom event must be 8-byte sized");
@@ -27,160 +37,10 @@ static void why_set(char *why, size_t size, const char *fmt, ...)
         va_end(ap);
 }
 
-const char *bpfsig_attach_to_string(enum bpfsig_attach a)
-{
-        switch (a) {
-        case BPFSIG_ATTACH_TP_BTF:
-                return "tp_btf";
-        case BPFSIG_ATTACH_RAW_TP:
-                return "raw_tp";
-        case BPFSIG_ATTACH_TRACEPOINT:
-                return "tracepoint";
-        case BPFSIG_ATTACH_NONE:
-        default:
-                return "none";
-        }
-}
-
-#if !MEMAGENT_HAVE_BPF
-
-/* ------------------------------------------------------------------ built without BPF */
-
-#ifndef MEMAGENT_BPF_DISABLED_REASON
-#define MEMAGENT_BPF_DISABLED_REASON "MEMAGENT_BPF=OFF"
-#endif
-
-int bpfsig_probe(char *why, size_t why_size)
-{
-        why_set(why, why_size, "memagent was built without BPF support (%s)",
-                MEMAGENT_BPF_DISABLED_REASON);
-        return -EOPNOTSUPP;
-}
-
-int bpfsig_open(const struct bpfsig_opts *o, struct bpfsig **ret)
-{
-        (void)ret;
-        return bpfsig_probe(o ? o->why : NULL, o ? o->why_size : 0);
-}
-
-int bpfsig_open_pinned(const char *pin_dir, struct bpfsig **ret)
-{
-        (void)pin_dir;
-        (void)ret;
-        return -EOPNOTSUPP;
-}
-
-void bpfsig_free(struct bpfsig *b)
-{
-        (void)b;
-}
-
-enum bpfsig_attach bpfsig_attach_type(const struct bpfsig *b)
-{
-        (void)b;
-        return BPFSIG_ATTACH_NONE;
-}
-
-const char *bpfsig_attached_hooks(const struct bpfsig *b)
-{
-        (void)b;
-        return "";
-}
-
-int bpfsig_read_cgroup(struct bpfsig *b, uint64_t cgroup_id, struct bpfsig_cgroup_stats *ret)
-{
-        (void)b;
-        (void)cgroup_id;
-        (void)ret;
-        return -EOPNOTSUPP;
-}
-
-int bpfsig_for_each_cgroup(struct bpfsig *b, bpfsig_cgroup_cb cb, void *userdata)
-{
-        (void)b;
-        (void)cb;
-        (void)userdata;
-        return -EOPNOTSUPP;
-}
-
-int bpfsig_event_fd(const struct bpfsig *b)
-{
-        (void)b;
-        return -EOPNOTSUPP;
-}
-
-void bpfsig_set_event_cb(struct bpfsig *b, bpfsig_event_cb cb, void *userdata)
-{
-        (void)b;
-        (void)cb;
-        (void)userdata;
-}
-
-int bpfsig_consume(struct bpfsig *b)
-{
-        (void)b;
-        return -EOPNOTSUPP;
-}
-
-int bpfsig_poll(struct bpfsig *b, int timeout_ms)
-{
-        (void)b;
-        (void)timeout_ms;
-        return -EOPNOTSUPP;
-}
-
-uint64_t bpfsig_dropped_events(const struct bpfsig *b)
-{
-        (void)b;
-        return 0;
-}
-
-int bpfsig_enable_stats(void)
-{
-        return -EOPNOTSUPP;
-}
-
-int bpfsig_prog_stats(const struct bpfsig *b, struct bpfsig_prog_stats *out, size_t n)
-{
-        (void)b;
-        (void)out;
-        (void)n;
-        return -EOPNOTSUPP;
-}
-
-int bpfsig_test_run(struct bpfsig *b, const char *hook, const uint64_t *args, size_t n_args)
-{
-        (void)b;
-        (void)hook;
-        (void)args;
-        (void)n_args;
-        return -EOPNOTSUPP;
-}
-
-bool bpfsig_mark_victim_has_task(const struct bpfsig *b)
-{
-        (void)b;
-        return false;
-}
-
-#else /* MEMAGENT_HAVE_BPF */
-
-/* ------------------------------------------------------------------ with BPF */
-
-#include <bpf/bpf.h>
-#include <bpf/btf.h>
-#include <bpf/libbpf.h>
-#include <linux/magic.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-
-#include "memsignals.skel.h"
-
-#define VMLINUX_BTF       "/sys/kernel/btf/vmlinux"
-#define TRACEFS           "/sys/kernel/tracing"
-#define DEBUGFS_TRACE     "/sys/kernel/debug/tracing"
-#define BPFFS             "/sys/fs/bpf"
+#define VMLINUX_BTF   "/sys/kernel/btf/vmlinux"
+#define TRACEFS       "/sys/kernel/tracing"
+#define DEBUGFS_TRACE "/sys/kernel/debug/tracing"
+#define BPFFS         "/sys/fs/bpf"
 
 /* Capability numbers (linux/capability.h; CAP_PERFMON and CAP_BPF are 5.8+). */
 #define CAP_SYS_ADMIN_BIT 21
@@ -207,7 +67,7 @@ static const struct hook_def hooks[] = {
           true },
         { "oom", "mark_victim", "mark_victim", -1, false },
 };
-#define N_HOOKS           ELEMENTSOF(hooks)
+#define N_HOOKS ELEMENTSOF(hooks)
 
 static const char *const flavour_prefix[] = {
         [BPFSIG_ATTACH_TP_BTF] = "btf",
@@ -777,33 +637,4 @@ int bpfsig_test_run(struct bpfsig *b, const char *hook, const uint64_t *args, si
                 return 0;
         }
         return -ENOENT;
-}
-
-#endif /* MEMAGENT_HAVE_BPF */
-
-void bpfsig_fill_model(struct bpfsig *b, struct model *m)
-{
-        struct bpfsig_cgroup_stats st;
-
-        if (!b)
-                return;
-#define FILL(cgp)                                                                                  \
-        do {                                                                                       \
-                int r_ = bpfsig_read_cgroup(b, (cgp)->id, &st);                                    \
-                (cgp)->s.has_reclaim_stall = r_ == 0 || r_ == -ENOENT;                             \
-                (cgp)->s.reclaim_stall_usec = r_ == 0 ? bpfsig_reclaim_stall_usec(&st) : 0;        \
-        } while (0)
-        if (m->has_kubepods)
-                FILL(&m->kubepods);
-        for (size_t i = 0; i < m->n_workloads; i++)
-                FILL(&m->workloads[i].cg);
-        for (size_t i = 0; i < m->n_pods; i++) {
-                struct pod *p = &m->pods[i];
-                FILL(&p->cg);
-                for (size_t j = 0; j < p->n_containers; j++) {
-                        FILL(&p->containers[j].cg);
-                        p->cg.s.reclaim_stall_usec += p->containers[j].cg.s.reclaim_stall_usec;
-                }
-        }
-#undef FILL
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/client.h"
+#include "agent/cli/client.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/macro.h"
 
 #define REPLY_MAX (64u << 20)
@@ -61,4 +62,37 @@ int daemon_request(const char *socket_path, const char *request, struct json_obj
                 return -EBADMSG;
         *ret = j;
         return 0;
+}
+
+int daemon_ask(const char *socket_path, const char *request, const char *what_for,
+               struct json_object **ret)
+{
+        struct json_object *j = NULL, *e;
+        int r = daemon_request(socket_path, request, &j);
+        if (r == -ENOENT || r == -ECONNREFUSED) {
+                fprintf(stderr,
+                        "memagent: memagentd is not running (nothing listens on %s)%s%s; "
+                        "start it, or pass --api-socket\n",
+                        socket_path, what_for ? ": " : "", what_for ? what_for : "");
+                return EXIT_FAILURE;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Failed to ask memagentd at %s: %m", socket_path);
+                return EXIT_FAILURE;
+        }
+        if (json_object_object_get_ex(j, "error", &e)) {
+                fprintf(stderr, "memagent: memagentd: %s\n", json_object_get_string(e));
+                json_object_put(j);
+                return EXIT_FAILURE;
+        }
+        *ret = j;
+        return 0;
+}
+
+int client_print_json(struct json_object *j)
+{
+        puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(j);
+        return EXIT_SUCCESS;
 }
