@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -124,16 +125,9 @@ static ssize_t cg_read(struct cgroup *c, enum cg_file f, char *buf, size_t size)
         return pread_full(c->fds[f], buf, size);
 }
 
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 int cgroup_sample(struct cgroup *c, char *buf, size_t size)
 {
-        struct cg_sample s = { .time_usec = now_usec() };
+        struct cg_sample s = { .time_usec = now_usec(CLOCK_MONOTONIC) };
         struct parse_error perr;
 
         for (enum cg_file f = 0; f < _CGF_MAX; f++) {

@@ -7,14 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#define SET(o, k, v) json_object_object_add((o), (k), (v))
+#include "common/clock.h"
 
-static uint64_t clock_usec(clockid_t id)
-{
-        struct timespec ts;
-        clock_gettime(id, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
+#define SET(o, k, v) json_object_object_add((o), (k), (v))
 
 int decision_log_init(struct decision_log *l, size_t size)
 {
@@ -34,8 +29,8 @@ struct decision *decision_log_new(struct decision_log *l)
         struct decision *d = &l->ring[l->head];
         memset(d, 0, sizeof(*d));
         d->id = l->next_id++;
-        d->time_realtime_usec = clock_usec(CLOCK_REALTIME);
-        d->time_mono_usec = clock_usec(CLOCK_MONOTONIC);
+        d->time_realtime_usec = now_usec(CLOCK_REALTIME);
+        d->time_mono_usec = now_usec(CLOCK_MONOTONIC);
         l->head = (l->head + 1) % l->size;
         if (l->count < l->size)
                 l->count++;

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "agent/vscale.h"
+#include "common/clock.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -102,13 +103,6 @@ struct job {
         uint64_t before_bytes, after_bytes, usec;
 };
 
-static uint64_t mono_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* ---- per-container state ------------------------------------------------------------------ */
 
 struct unit {
@@ -172,19 +166,19 @@ static void *worker(void *arg)
                         break;
                 e->job.pending = false;
                 e->job.running = true;
-                e->busy_since_usec = mono_usec();
+                e->busy_since_usec = now_usec(CLOCK_MONOTONIC);
                 int dfd = e->job.dfd;
                 uint64_t bytes = e->job.bytes;
                 pthread_mutex_unlock(&e->mu);
 
-                uint64_t t0 = mono_usec(), before = 0, after = 0;
+                uint64_t t0 = now_usec(CLOCK_MONOTONIC), before = 0, after = 0;
                 (void)read_u64_at(dfd, "memory.current", &before);
                 int r = elastic_reclaim_at(dfd, bytes);
                 (void)read_u64_at(dfd, "memory.current", &after);
-                uint64_t t1 = mono_usec();
+                uint64_t t1 = now_usec(CLOCK_MONOTONIC);
 
                 pthread_mutex_lock(&e->mu);
-                e->busy_done_usec += mono_usec() - e->busy_since_usec;
+                e->busy_done_usec += now_usec(CLOCK_MONOTONIC) - e->busy_since_usec;
                 e->busy_since_usec = 0;
                 e->job.running = false;
                 e->job.done = true;
@@ -402,11 +396,6 @@ static void submit(struct elastic *e, const struct cgroup *cg, struct unit *u, u
 
 /* ---- one tick ----------------------------------------------------------------------------- */
 
-static uint64_t resolve(const struct elastic_amount *a, uint64_t of)
-{
-        return a->is_percent ? (uint64_t)((double)of * a->percent / 100.0) : a->bytes;
-}
-
 static uint64_t val(const struct cg_sample *s, enum cg_file f, uint64_t dflt)
 {
         if (!(s->have & CG_HAVE(f)))
@@ -536,8 +525,12 @@ static void vscale_unit(struct elastic *e, const struct elastic_view *v, struct 
         };
         uint64_t orig = u->loan.active ? u->loan.orig_max : in.max_bytes;
         struct vscale_params vp = {
-                .step_bytes = orig == VSCALE_NO_LIMIT ? 0 : resolve(&e->p.vscale_step, orig),
-                .ceiling_bytes = orig == VSCALE_NO_LIMIT ? 0 : resolve(&e->p.vscale_ceiling, orig),
+                .step_bytes = orig == VSCALE_NO_LIMIT
+                                  ? 0
+                                  : config_bytes_or_percent_resolve(&e->p.vscale_step, orig),
+                .ceiling_bytes = orig == VSCALE_NO_LIMIT
+                                     ? 0
+                                     : config_bytes_or_percent_resolve(&e->p.vscale_ceiling, orig),
                 .return_hold_usec = e->p.vscale_return_hold_usec,
         };
         int64_t g = cg->growth_bytes_per_sec;
@@ -771,8 +764,8 @@ uint64_t elastic_reclaim_busy_usec(struct elastic *e)
         if (!e)
                 return 0;
         pthread_mutex_lock(&e->mu);
-        uint64_t t =
-            e->busy_done_usec + (e->busy_since_usec ? mono_usec() - e->busy_since_usec : 0);
+        uint64_t t = e->busy_done_usec +
+                     (e->busy_since_usec ? now_usec(CLOCK_MONOTONIC) - e->busy_since_usec : 0);
         pthread_mutex_unlock(&e->mu);
         return t;
 }

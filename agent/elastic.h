@@ -33,20 +33,15 @@
 #include "agent/model.h"
 #include "agent/node.h"
 #include "agent/pressure.h"
-
-/* A quantity, or a percentage of a size that is known later (the original limit). */
-struct elastic_amount {
-        bool is_percent;
-        double percent;
-        uint64_t bytes;
-};
+#include "common/config.h"
 
 struct elastic_params {
         bool balloon_enabled;
         bool balloon_qos[4]; /* indexed by enum qos_class */
         struct balloon_params balloon;
         bool vscale_enabled;
-        struct elastic_amount vscale_step, vscale_ceiling; /* percent: of the original limit */
+        /* a quantity, or a percentage of the original limit */
+        struct config_bytes_or_percent vscale_step, vscale_ceiling;
         uint64_t vscale_return_hold_usec;
 };
 

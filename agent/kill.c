@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -31,13 +32,6 @@ const char *kill_outcome_to_string(enum kill_outcome o)
                 return "cgroup replaced";
         }
         return "?";
-}
-
-static uint64_t mono_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static int open_cgroup(int root_fd, const char *path)
@@ -66,14 +60,14 @@ static int events_value(int fd, const char *key)
  * short re-check period in case a notification raced with our read. */
 static int events_wait(int fd, const char *key, int want, int timeout_ms)
 {
-        uint64_t deadline = mono_usec() + (uint64_t)timeout_ms * 1000u;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000u;
         for (;;) {
                 int v = events_value(fd, key);
                 if (v < 0)
                         return v;
                 if (v == want)
                         return 1;
-                uint64_t now = mono_usec();
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
                 if (now >= deadline)
                         return 0;
                 uint64_t left_ms = (deadline - now) / 1000u;
@@ -133,7 +127,7 @@ int cgroup_kill_verified(int root_fd, const char *path, uint64_t expect_id, int 
                 return 0;
         }
         res.current_before_bytes = read_current(dfd);
-        uint64_t start = mono_usec();
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
 
         /* Freeze: nothing forks, exits into a new cgroup, or allocates while we decide. */
         r = write_string_at(dfd, "cgroup.freeze", "1");
@@ -158,7 +152,7 @@ int cgroup_kill_verified(int root_fd, const char *path, uint64_t expect_id, int 
                 r = events_wait(efd, "populated", 0, timeout_ms);
                 res.outcome = r == 1 ? KILL_DONE : KILL_TIMEOUT;
         }
-        res.duration_usec = mono_usec() - start;
+        res.duration_usec = now_usec(CLOCK_MONOTONIC) - start;
         res.current_after_bytes = read_current(dfd);
         (void)write_string_at(dfd, "cgroup.freeze", "0");
         *ret = res;

@@ -29,6 +29,7 @@
 #include "agent/report.h"
 #include "agent/reporter.h"
 #include "agent/status.h"
+#include "common/clock.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -119,26 +120,13 @@ struct manager {
         void *reload_userdata;
 };
 
-static uint64_t mono_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static uint64_t resolve_threshold(const struct avail_threshold *t, uint64_t total)
-{
-        if (!t->is_percent)
-                return t->bytes;
-        return (uint64_t)((double)total * t->percent / 100.0);
-}
-
 static void scope_params(struct manager *m, struct scope *s, uint64_t total)
 {
         s->params = (struct pressure_params){
-                .avail_low_bytes = resolve_threshold(&m->p.avail_low, total),
-                .avail_medium_bytes = resolve_threshold(&m->p.avail_medium, total),
-                .avail_critical_bytes = resolve_threshold(&m->p.avail_critical, total),
+                .avail_low_bytes = config_bytes_or_percent_resolve(&m->p.avail_low, total),
+                .avail_medium_bytes = config_bytes_or_percent_resolve(&m->p.avail_medium, total),
+                .avail_critical_bytes =
+                    config_bytes_or_percent_resolve(&m->p.avail_critical, total),
                 .psi_low_some = m->p.psi_low_some,
                 .psi_medium_full = m->p.psi_medium_full,
                 .psi_critical_full = m->p.psi_critical_full,
@@ -207,7 +195,7 @@ static void fill_candidate(const struct manager *m, struct memagent_candidate *c
                 .name = name,
                 .cgroup = c->path,
                 .cgroup_id = c->id,
-                .qos = (enum memagent_qos)qos,
+                .qos = policy_qos_to_abi(qos),
                 .flags = candidate_flags(m, c),
                 .current_bytes = s->current,
                 .working_set_bytes = s->working_set,
@@ -225,7 +213,7 @@ static void copy_candidate(struct decision_candidate *dst, const struct memagent
 {
         snprintf(dst->name, sizeof(dst->name), "%s", c->name);
         snprintf(dst->cgroup, sizeof(dst->cgroup), "%s", c->cgroup);
-        snprintf(dst->qos, sizeof(dst->qos), "%s", qos_to_string((enum qos_class)c->qos));
+        snprintf(dst->qos, sizeof(dst->qos), "%s", qos_to_string(policy_qos_from_abi(c->qos)));
         dst->current_bytes = c->current_bytes;
         dst->working_set_bytes = c->working_set_bytes;
         dst->request_bytes = c->request_bytes;
@@ -254,7 +242,7 @@ static void finish_kill(struct manager *m, struct decision *d, const char *cgrou
 {
         struct kill_result kr;
         int r = cgroup_kill_verified(m->cg_fd, cgroup, id, KILL_WAIT_MS, &kr);
-        uint64_t now = mono_usec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
         if (r < 0) {
                 snprintf(d->outcome, sizeof(d->outcome), "kill failed: %s", strerror(-r));
         } else {
@@ -290,7 +278,7 @@ static void inflight_clear(struct manager *m)
 /* The victim left within the grace period: record it and start the cooldown. */
 static void inflight_terminated(struct manager *m, struct decision *d)
 {
-        uint64_t now = mono_usec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
         snprintf(d->outcome, sizeof(d->outcome), "terminated gracefully");
         d->decision_to_empty_usec = now - d->time_mono_usec;
         d->done = true;
@@ -405,7 +393,7 @@ static void decide_and_act(struct manager *m, enum scope_id sid, uint64_t now)
                 }
 
         struct memagent_rank_context ctx = {
-                .level = (enum memagent_level)sc->st.level,
+                .level = policy_level_to_abi(sc->st.level),
                 .scope = scope_names[sid],
                 .scope_total_bytes = sc->st.total_bytes,
                 .scope_available_bytes = sc->st.available_bytes,
@@ -585,7 +573,7 @@ static void submit_report(struct manager *m, enum pressure_level lvl, uint64_t n
 
 static void tick(struct manager *m, const char *why)
 {
-        uint64_t now = mono_usec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
         m->tick_start_usec = now;
 
         if (m->refresh_needed || now >= m->next_refresh_usec) {
@@ -725,7 +713,7 @@ static uint64_t current_interval(const struct manager *m)
 
 static void rearm_timer(struct manager *m)
 {
-        uint64_t next = mono_usec() + current_interval(m);
+        uint64_t next = now_usec(CLOCK_MONOTONIC) + current_interval(m);
         (void)sd_event_source_set_time(m->timer, next);
         (void)sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT);
 }
@@ -1056,7 +1044,7 @@ static int on_api(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 resp = json_object_new_object();
                 json_object_object_add(resp, "decisions", decision_log_json(&m->log, k ? k : 10));
         } else if (streq(req, "recommend") && m->elastic) {
-                resp = elastic_recommend_json(m->elastic, &m->model, mono_usec());
+                resp = elastic_recommend_json(m->elastic, &m->model, now_usec(CLOCK_MONOTONIC));
         } else {
                 resp = json_object_new_object();
                 char msg[200];
@@ -1235,7 +1223,7 @@ int manager_new(const struct daemon_params *p, struct manager **ret, char *why, 
                 manager_free(m);
                 return r;
         }
-        m->next_refresh_usec = mono_usec() + REFRESH_EVERY_USEC;
+        m->next_refresh_usec = now_usec(CLOCK_MONOTONIC) + REFRESH_EVERY_USEC;
         m->refresh_needed = true; /* the first tick refreshes: self_in_pods and the like */
 
         r = sd_event_default(&m->event);

@@ -9,13 +9,7 @@
 
 #include "agent/elastic.h"
 #include "agent/model.h"
-
-/* A memory.available threshold: bytes, or a percentage of the scope's total. */
-struct avail_threshold {
-        bool is_percent;
-        double percent;
-        uint64_t bytes;
-};
+#include "common/config.h"
 
 /* Everything the manager needs, resolved from the configuration. Strings are borrowed: they
  * must outlive the manager (or the next manager_apply_params()). */
@@ -26,7 +20,8 @@ struct daemon_params {
         uint64_t sample_interval_usec, fast_sample_interval_usec;
         uint64_t psi_window_usec;
         double psi_low_some, psi_medium_full, psi_critical_full;
-        struct avail_threshold avail_low, avail_medium, avail_critical;
+        /* memory.available thresholds: bytes, or a percentage of the scope's total */
+        struct config_bytes_or_percent avail_low, avail_medium, avail_critical;
         unsigned raise_samples;
         uint64_t clear_hold_usec;
         bool dry_run;

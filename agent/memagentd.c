@@ -68,11 +68,9 @@ static int daemon_params_from_config(struct daemon *d, struct daemon_params *p)
                 .node_name = d->node_name,
                 .report_heartbeat_usec = c->report_heartbeat_usec,
         };
-#define T(x) { x.is_percent, x.percent, x.bytes }
-        p->avail_low = (struct avail_threshold)T(c->memory_available_low);
-        p->avail_medium = (struct avail_threshold)T(c->memory_available_medium);
-        p->avail_critical = (struct avail_threshold)T(c->memory_available_critical);
-#undef T
+        p->avail_low = c->memory_available_low;
+        p->avail_medium = c->memory_available_medium;
+        p->avail_critical = c->memory_available_critical;
         struct elastic_params *ep = &p->elastic;
         *ep = (struct elastic_params){
                 .balloon_enabled = c->balloon_enabled,
@@ -91,10 +89,8 @@ static int daemon_params_from_config(struct daemon *d, struct daemon_params *p)
                 if (q > 0 && (size_t)q < ELEMENTSOF(ep->balloon_qos))
                         ep->balloon_qos[q] = true;
         }
-#define A(x) { x.is_percent, x.percent, x.bytes }
-        ep->vscale_step = (struct elastic_amount)A(c->vscale_step);
-        ep->vscale_ceiling = (struct elastic_amount)A(c->vscale_ceiling);
-#undef A
+        ep->vscale_step = c->vscale_step;
+        ep->vscale_ceiling = c->vscale_ceiling;
         return 0;
 }
 

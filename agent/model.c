@@ -16,31 +16,6 @@
 
 #define WALK_DEPTH_MAX 8
 
-const char *qos_to_string(enum qos_class q)
-{
-        switch (q) {
-        case QOS_GUARANTEED:
-                return "guaranteed";
-        case QOS_BURSTABLE:
-                return "burstable";
-        case QOS_BESTEFFORT:
-                return "besteffort";
-        default:
-                return "none";
-        }
-}
-
-int qos_from_string(const char *s)
-{
-        if (strcasecmp(s, "guaranteed") == 0)
-                return QOS_GUARANTEED;
-        if (strcasecmp(s, "burstable") == 0)
-                return QOS_BURSTABLE;
-        if (strcasecmp(s, "besteffort") == 0)
-                return QOS_BESTEFFORT;
-        return -EINVAL;
-}
-
 const char *driver_to_string(enum cg_driver d)
 {
         return d == DRIVER_SYSTEMD ? "systemd" : "cgroupfs";

@@ -8,16 +8,7 @@
 #include <stddef.h>
 
 #include "agent/cgroup.h"
-
-enum qos_class {
-        QOS_NONE = 0,
-        QOS_GUARANTEED,
-        QOS_BURSTABLE,
-        QOS_BESTEFFORT,
-};
-const char *qos_to_string(enum qos_class q);
-/* "guaranteed", "burstable", "besteffort" (any case) → the class; -EINVAL otherwise. */
-int qos_from_string(const char *s);
+#include "common/memtypes.h"
 
 enum cg_driver {
         DRIVER_SYSTEMD,

@@ -5,20 +5,6 @@
 
 #include "common/quantity.h"
 
-const char *pressure_level_to_string(enum pressure_level l)
-{
-        switch (l) {
-        case LEVEL_LOW:
-                return "low";
-        case LEVEL_MEDIUM:
-                return "medium";
-        case LEVEL_CRITICAL:
-                return "critical";
-        default:
-                return "none";
-        }
-}
-
 static enum pressure_level raw_level(const struct pressure_params *p, uint64_t avail, bool psi,
                                      double some, double full)
 {

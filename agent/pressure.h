@@ -7,13 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum pressure_level {
-        LEVEL_NONE = 0,
-        LEVEL_LOW = 1,      /* reclaim cold memory (balloon) */
-        LEVEL_MEDIUM = 2,   /* graceful eviction */
-        LEVEL_CRITICAL = 3, /* immediate kill */
-};
-const char *pressure_level_to_string(enum pressure_level l);
+#include "common/memtypes.h"
 
 struct pressure_params {
         /* memory.available thresholds, already resolved to bytes for this scope's total. */

@@ -45,8 +45,7 @@ static struct json_object *node_json(const struct report_input *in)
                 api_add(psi, "full", ns->psi.has_full ? psi_line(&ns->psi.full) : NULL);
                 api_add(o, "psi", psi);
         }
-        api_add(pr, "level",
-                json_object_new_string(api_pressure_to_string((enum api_pressure)in->level)));
+        api_add(pr, "level", json_object_new_string(pressure_level_to_string(in->level)));
         api_add(pr, "duration_ms", json_object_new_uint64(in->level_duration_ms));
         api_add(pr, "relief_exhausted", json_object_new_boolean(in->relief_exhausted));
         api_add(o, "pressure", pr);
