@@ -34,6 +34,7 @@ static struct decision *record_of(struct manager *m, enum record_ref ref, struct
 {
         uint64_t id = ref == RECORD_LAST       ? m->last_record_id
                       : ref == RECORD_EVICTION ? m->evict.decision_id
+                      : ref == RECORD_BALLOON  ? m->balloon_record_id
                                                : 0;
         struct decision *d = id ? decision_log_find(&m->log, id) : NULL;
         return d ? d : memset(scratch, 0, sizeof(*scratch));
@@ -41,6 +42,21 @@ static struct decision *record_of(struct manager *m, enum record_ref ref, struct
 
 static void act_record(struct manager *m, const struct action *a)
 {
+        if (a->record.slot == RECORD_BALLOON) {
+                /* The episode's record: rewritten in place, made anew when the ring wrapped
+                 * over it (or on the first step). */
+                struct decision *d =
+                    m->balloon_record_id ? decision_log_find(&m->log, m->balloon_record_id) : NULL;
+                if (!d)
+                        d = decision_log_new(&m->log);
+                uint64_t id = d->id, real = d->time_realtime_usec, mono = d->time_mono_usec;
+                *d = a->record.d;
+                d->id = id;
+                d->time_realtime_usec = real;
+                d->time_mono_usec = mono;
+                m->balloon_record_id = id;
+                return;
+        }
         struct decision *d = decision_log_new(&m->log);
         uint64_t id = d->id, real = d->time_realtime_usec, mono = d->time_mono_usec;
         *d = a->record.d;
@@ -174,22 +190,60 @@ static void act_eviction_ended(struct manager *m, const struct action *a)
         m->refresh_needed = true;
 }
 
-static void act_elastic(struct manager *m, const struct node_snapshot *snap, const struct action *a)
+/* One balloon step, on the worker. */
+static void act_reclaim(struct manager *m, const struct action *a)
 {
-        if (!m->elastic)
+        const struct cgroup *cg = model_find_cgroup(&m->model, a->reclaim.cgroup_id);
+        if (!m->elastic || !cg)
+                return; /* gone since the sample */
+        (void)elastic_reclaim_submit(m->elastic, cg->dfd, a->reclaim.cgroup_id, a->reclaim.bytes,
+                                     a->reclaim.pressure);
+}
+
+static void limits_done(struct manager *m, uint64_t cgroup_id, bool ok)
+{
+        if (m->n_limits == m->cap_limits) {
+                size_t cap = m->cap_limits ? m->cap_limits * 2 : 8;
+                struct limits_result *n = realloc(m->limits, cap * sizeof(*n));
+                if (!n)
+                        return; /* the loan is decided again on the next sample */
+                m->limits = n;
+                m->cap_limits = cap;
+        }
+        m->limits[m->n_limits++] = (struct limits_result){ .cgroup_id = cgroup_id, .ok = ok };
+}
+
+/* A loan or a return: write the limits, then record what changed. */
+static void act_set_limits(struct manager *m, const struct action *a)
+{
+        const struct limits_change *c = &a->limits.c;
+        const struct cgroup *cg = model_find_cgroup(&m->model, c->cgroup_id);
+        const struct cgroup *pod =
+            c->pod_cgroup_id ? model_find_cgroup(&m->model, c->pod_cgroup_id) : NULL;
+        int r = cg ? elastic_apply_limits(cg->dfd, pod ? pod->dfd : -1, c) : -ENOENT;
+        if (r < 0) {
+                if (!errno_is_vanished(r))
+                        log_warning_errno(r,
+                                          "Vertical scaling: writing the limits of %s failed: "
+                                          "%m; trying again on the next sample",
+                                          a->limits.d.victim.cgroup);
+                limits_done(m, c->cgroup_id, false);
                 return;
-        struct elastic_view v = {
-                .model = &m->model,
-                .node = &m->node,
-                .now_usec = snap->now_usec,
-                .level = a->elastic.level,
-                .scope = scope_to_string(a->elastic.scope),
-                .signals = a->elastic.signals,
-                .headroom_bytes = a->elastic.headroom_bytes,
-                .dry_run = a->elastic.dry_run,
-                .log = &m->log,
-        };
-        elastic_tick(m->elastic, &v);
+        }
+        limits_done(m, c->cgroup_id, true);
+        struct decision *d = decision_log_new(&m->log);
+        uint64_t id = d->id, real = d->time_realtime_usec, mono = d->time_mono_usec;
+        *d = a->limits.d;
+        d->id = id;
+        d->time_realtime_usec = real;
+        d->time_mono_usec = mono;
+        char x[FORMAT_BYTES_MAX], y[FORMAT_BYTES_MAX];
+        snprintf(d->outcome, sizeof(d->outcome), "memory.max %s -> %s",
+                 format_bytes_iec(d->limit_before_bytes, x, sizeof(x)),
+                 format_bytes_iec(d->limit_after_bytes, y, sizeof(y)));
+        log_notice("Vertical scaling: %s %s %s (%s): %s", c->up ? "lent" : "took back",
+                   format_bytes_iec(d->amount_bytes, x, sizeof(x)), d->victim.cgroup,
+                   d->victim.reason, d->outcome);
 }
 
 /* Hands the node report to the reporter, which decides whether it is worth sending now. */
@@ -213,7 +267,7 @@ static void act_report(struct manager *m, const struct action *a)
         }
 }
 
-void act(struct manager *m, const struct node_snapshot *snap, const struct action_list *l)
+void act(struct manager *m, const struct action_list *l)
 {
         m->last_record_id = 0;
         for (size_t i = 0; i < l->n; i++) {
@@ -234,8 +288,11 @@ void act(struct manager *m, const struct node_snapshot *snap, const struct actio
                 case ACTION_EVICTION_ENDED:
                         act_eviction_ended(m, a);
                         break;
-                case ACTION_ELASTIC:
-                        act_elastic(m, snap, a);
+                case ACTION_RECLAIM:
+                        act_reclaim(m, a);
+                        break;
+                case ACTION_SET_LIMITS:
+                        act_set_limits(m, a);
                         break;
                 case ACTION_REPORT:
                         act_report(m, a);

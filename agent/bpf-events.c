@@ -11,20 +11,8 @@
 
 static const char *cgroup_path_of(struct manager *m, uint64_t id)
 {
-        if (m->model.has_kubepods && m->model.kubepods.id == id)
-                return m->model.kubepods.path;
-        for (size_t i = 0; i < m->model.n_pods; i++) {
-                struct pod *p = &m->model.pods[i];
-                if (p->cg.id == id)
-                        return p->cg.path;
-                for (size_t j = 0; j < p->n_containers; j++)
-                        if (p->containers[j].cg.id == id)
-                                return p->containers[j].cg.path;
-        }
-        for (size_t i = 0; i < m->model.n_workloads; i++)
-                if (m->model.workloads[i].cg.id == id)
-                        return m->model.workloads[i].cg.path;
-        return NULL;
+        const struct cgroup *c = model_find_cgroup(&m->model, id);
+        return c ? c->path : NULL;
 }
 
 static void on_bpf_event(const union bpfsig_event *ev, void *userdata)

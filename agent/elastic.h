@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Elastic memory: the balloon (agent/balloon.h) and vertical scaling (agent/vscale.h) applied to
-// the node's containers. The decisions are pure code elsewhere; this layer keeps their state per
-// container, applies them to the cgroup files, and records what it did.
+// Elastic memory, the apply side: the balloon's reclaim worker and the loans' limit writes. What
+// to reclaim and what to lend is decided in agent_step() (agent/elastic-step.c, on the pure
+// controllers agent/balloon.h and agent/vscale.h); this layer carries it out.
 //
-// How decisions are applied (kept apart from the decisions, so that the Kubernetes client can
-// later apply loans through the pods/resize subresource instead):
 //   - reclaim: a write to memory.reclaim, or where the kernel lacks it (before 5.19), a
 //     memory.high pulse (write memory.current - step, then the old value back: the kernel
 //     reclaims synchronously in the writer). The kernel's write takes as long as reclaim does
@@ -12,77 +10,52 @@
 //     loop never waits for it and hears back through an eventfd.
 //   - loan / return: memory.max, memory.high and the pod's memory.max, written relative to the
 //     cgroups' directory fds on the loop (raising a limit is instant; a return never goes below
-//     the working set plus a margin, so the kernel has little or nothing to reclaim).
+//     the working set plus a margin, so the kernel has little or nothing to reclaim). Kept apart
+//     from the decision so that the Kubernetes client can later apply loans through the
+//     pods/resize subresource instead.
 //   - stand back: no write. Any change of a limit by someone else ends our loan.
-//
-// Records: loans, returns and stand-backs are decisions (memagent explain). Routine balloon steps
-// are not (there are many); they are counted per container and shown by `memagent recommend`.
-// While the node or kubepods is at level low or above, the balloon reclaims from the coldest
-// containers first (the most inactive reclaimable memory, less what a growing container added in
-// the last 10 s; containers whose stall is over the target are backing off and not offered), in
-// bigger, more frequent steps, and one "reclaim" decision per pressure episode reports what it
-// freed and from whom.
 #pragma once
 
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/balloon.h"
-#include "agent/decision.h"
-#include "agent/model.h"
-#include "agent/node.h"
-#include "agent/pressure.h"
-#include "common/config.h"
-
-struct elastic_params {
-        bool balloon_enabled;
-        bool balloon_qos[4]; /* indexed by enum qos_class */
-        struct balloon_params balloon;
-        bool vscale_enabled;
-        /* a quantity, or a percentage of the original limit */
-        struct config_bytes_or_percent vscale_step, vscale_ceiling;
-        uint64_t vscale_return_hold_usec;
-};
-
-/* What the manager knows at a tick. Everything is borrowed for the call. */
-struct elastic_view {
-        const struct model *model;
-        const struct node_sample *node;
-        uint64_t now_usec;
-        enum pressure_level level; /* highest of the node and kubepods */
-        const char *scope;         /* the scope at that level: "node", "kubepods" */
-        const char *signals;       /* pressure_describe() of it */
-        uint64_t headroom_bytes;   /* what may be lent: min over the scopes of available above
-                                    * their low threshold */
-        bool dry_run;
-        struct decision_log *log;
-};
+#include "agent/step.h"
 
 struct elastic;
-
-/* Starts the reclaim worker and watches its eventfd on ev. Returns 0 or a negative errno. */
 struct sd_event;
-int elastic_new(struct sd_event *ev, struct elastic **ret);
-void elastic_set_params(struct elastic *e, const struct elastic_params *p);
-/* One tick: update every container's controllers from the fresh sample in v->model, start a
- * reclaim step when the worker is idle, and apply loans and returns. */
-void elastic_tick(struct elastic *e, const struct elastic_view *v);
-/* True while something wants fast sampling (a container near its limit, a reclaim in flight). */
-bool elastic_wants_fast(const struct elastic *e);
-/* `memagent recommend`: per container, the working-set estimate, its confidence and a suggested
- * request and limit. New reference. */
-struct json_object *elastic_recommend_json(const struct elastic *e, const struct model *m,
-                                           uint64_t now_usec);
-/* Totals for status: bytes the balloon reclaimed, bytes on loan now. */
+
+/* Starts the reclaim worker and watches its eventfd on ev; on_done(userdata) runs on the loop
+ * when a step finished (take it with elastic_take_result()). Returns 0 or a negative errno. */
+int elastic_new(struct sd_event *ev, void (*on_done)(void *userdata), void *userdata,
+                struct elastic **ret);
+/* Hands one reclaim step to the worker: bytes from the cgroup open at dfd (dup'ed). -EBUSY while
+ * a step is on the worker or not yet taken. */
+int elastic_reclaim_submit(struct elastic *e, int dfd, uint64_t cgroup_id, uint64_t bytes,
+                           bool pressure);
+/* True from a submit until its result is taken. false for NULL. */
+bool elastic_busy(const struct elastic *e);
+/* The finished step, once: returns true and fills *ret; false when there is none. */
+bool elastic_take_result(struct elastic *e, struct reclaim_result *ret);
 /* Wall time the balloon's worker has spent inside memory.reclaim writes since the start, the
  * write in progress included. The writer stalls on memory while it reclaims, which the kernel
  * counts in the pressure of the writer's cgroup and of the node: the detector subtracts it, so
  * that the balloon's own reclaim never reads as the node's pressure. 0 for NULL. */
 uint64_t elastic_reclaim_busy_usec(struct elastic *e);
-void elastic_totals(const struct elastic *e, uint64_t *ret_reclaimed, uint64_t *ret_lent);
 /* Waits for a reclaim in flight (bounded by the kernel's write), stops the worker. NULL is fine. */
 void elastic_free(struct elastic *e);
+
+/* Writes a loan's limits in an order that never leaves the container above its pod: raise the
+ * pod first, lower it last. pod_dfd -1: no pod limit to change. Returns 0 or the first error
+ * (what was written is rolled back). */
+int elastic_apply_limits(int dfd, int pod_dfd, const struct limits_change *c);
+
+/* `memagent recommend`: per container, the working-set estimate, its confidence and a suggested
+ * request and limit, from what the step remembers. New reference. */
+struct json_object *elastic_recommend_json(const struct agent_state *st,
+                                           const struct elastic_params *p, uint64_t now_usec);
+/* Totals for status: bytes the balloon reclaimed, bytes on loan now. */
+void elastic_totals(const struct agent_state *st, uint64_t *ret_reclaimed, uint64_t *ret_lent);
 
 /* The apply layer, exposed for tests (they point dfd at a plain directory): reclaim bytes from
  * the cgroup open at dfd, with memory.reclaim, or with a memory.high pulse when that file does

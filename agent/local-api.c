@@ -65,7 +65,7 @@ static struct json_object *daemon_status_json(struct manager *m)
                                json_object_new_uint64(m->stall_events));
         if (m->elastic) {
                 uint64_t reclaimed, lent;
-                elastic_totals(m->elastic, &reclaimed, &lent);
+                elastic_totals(&m->state, &reclaimed, &lent);
                 json_object_object_add(dm, "balloon_reclaimed_bytes_total",
                                        json_object_new_uint64(reclaimed));
                 json_object_object_add(dm, "vscale_lent_bytes", json_object_new_uint64(lent));
@@ -102,7 +102,7 @@ static int on_api(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 resp = json_object_new_object();
                 json_object_object_add(resp, "decisions", decision_log_json(&m->log, k ? k : 10));
         } else if (streq(req, "recommend") && m->elastic) {
-                resp = elastic_recommend_json(m->elastic, &m->model, now_usec(CLOCK_MONOTONIC));
+                resp = elastic_recommend_json(&m->state, &m->ap.elastic, now_usec(CLOCK_MONOTONIC));
         } else {
                 resp = json_object_new_object();
                 char msg[200];

@@ -59,7 +59,10 @@ struct manager {
         bool self_in_pods;
         /* act */
         struct eviction evict;
-        uint64_t last_record_id; /* while acting: the record the list made last */
+        uint64_t last_record_id;      /* while acting: the record the list made last */
+        uint64_t balloon_record_id;   /* the balloon episode's record */
+        struct limits_result *limits; /* limit writes since the last step */
+        size_t n_limits, cap_limits;
         /* sources */
         struct psi_trigger trig[_SCOPE_MAX];
         sd_event_source *trig_src[_SCOPE_MAX];
@@ -88,7 +91,7 @@ struct manager {
 
 /* manager.c: one observe → decide → act cycle; why is the trigger ("sample", "psi", ...). */
 void manager_run_tick(struct manager *m, const char *why);
-/* manager.c: an eviction outcome arrived outside a tick (grace timer, cgroup.events). */
+/* manager.c: an outcome arrived outside a tick (grace timer, cgroup.events, a reclaim step). */
 void manager_run_outcome(struct manager *m);
 
 /* observe.c */
@@ -101,7 +104,7 @@ int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
 void observe_outcome(struct manager *m, uint64_t now_usec, struct node_snapshot *snap);
 
 /* actuators.c */
-void act(struct manager *m, const struct node_snapshot *snap, const struct action_list *l);
+void act(struct manager *m, const struct action_list *l);
 /* Stops the eviction's timer and watch (manager_free, and when the eviction ends). */
 void eviction_stop(struct manager *m);
 

@@ -39,8 +39,8 @@ static void decide_and_act(struct manager *m, const struct node_snapshot *snap)
         int r = agent_step(snap, &m->state, &m->ap, &m->actions);
         if (r < 0)
                 log_warning_errno(r, "Failed to decide: %m; acting on what was decided");
-        act(m, snap, &m->actions);
-        while (m->evict.result.outcome != EVICT_PENDING)
+        act(m, &m->actions);
+        while (m->evict.result.outcome != EVICT_PENDING || m->n_limits > 0)
                 manager_run_outcome(m);
 }
 
@@ -51,7 +51,7 @@ void manager_run_outcome(struct manager *m)
         int r = agent_step(&snap, &m->state, &m->ap, &m->actions);
         if (r < 0)
                 log_warning_errno(r, "Failed to decide: %m; acting on what was decided");
-        act(m, &snap, &m->actions);
+        act(m, &m->actions);
 }
 
 static void refresh(struct manager *m, uint64_t now)
@@ -83,9 +83,8 @@ static void tick(struct manager *m, const char *why)
 
 static uint64_t current_interval(const struct manager *m)
 {
-        return agent_wants_fast(&m->state) || elastic_wants_fast(m->elastic)
-                   ? m->p.fast_sample_interval_usec
-                   : m->p.sample_interval_usec;
+        return agent_wants_fast(&m->state) ? m->p.fast_sample_interval_usec
+                                           : m->p.sample_interval_usec;
 }
 
 static void rearm_timer(struct manager *m)
@@ -311,13 +310,17 @@ int manager_apply_params(struct manager *m, const struct daemon_params *p)
                 .kill_cooldown_usec = p->kill_cooldown_usec,
                 .max_kills_per_minute = p->max_kills_per_minute,
                 .grace_period_usec = p->grace_period_usec,
+                .elastic = p->elastic,
         };
         m->refresh_needed = true;
-        if (m->elastic)
-                elastic_set_params(m->elastic, &m->p.elastic);
         if (psi_changed && m->event)
                 arm_triggers(m);
         return 0;
+}
+
+static void on_reclaim_done(void *userdata)
+{
+        manager_run_outcome(userdata);
 }
 
 static void manager_freep(struct manager **m)
@@ -391,13 +394,12 @@ int manager_new(const struct daemon_params *p, struct manager **ret, char *why, 
                                             m)) < 0)
                 return log_error_errno(r, "Failed to set up event sources: %m");
         (void)sd_event_set_watchdog(m->event, true); /* WATCHDOG=1 pings when WatchdogSec= is set */
-        r = elastic_new(m->event, &m->elastic);
+        r = elastic_new(m->event, on_reclaim_done, m, &m->elastic);
         if (r < 0) {
                 log_warning_errno(r, "Failed to start the balloon's reclaim worker: %m; running "
                                      "without the balloon and vertical scaling");
                 m->elastic = NULL;
-        } else
-                elastic_set_params(m->elastic, &m->p.elastic);
+        }
         m->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         arm_kubepods_watch(m);
         arm_triggers(m);
@@ -458,6 +460,8 @@ void manager_free(struct manager *m)
         if (m->chain)
                 policy_chain_free(m->chain);
         action_list_done(&m->actions);
+        agent_state_done(&m->state);
+        free(m->limits);
         decision_log_done(&m->log);
         free(m->cands);
         free(m->cand_names);

@@ -489,3 +489,21 @@ void model_done(struct model *m)
         free(m->workloads);
         *m = (struct model){ .root_fd = m->root_fd, .kubepods = { .dfd = -1 } };
 }
+
+const struct cgroup *model_find_cgroup(const struct model *m, uint64_t id)
+{
+        if (m->has_kubepods && m->kubepods.id == id)
+                return &m->kubepods;
+        for (size_t i = 0; i < m->n_pods; i++) {
+                const struct pod *p = &m->pods[i];
+                if (p->cg.id == id)
+                        return &p->cg;
+                for (size_t j = 0; j < p->n_containers; j++)
+                        if (p->containers[j].cg.id == id)
+                                return &p->containers[j].cg;
+        }
+        for (size_t i = 0; i < m->n_workloads; i++)
+                if (m->workloads[i].cg.id == id)
+                        return &m->workloads[i].cg;
+        return NULL;
+}

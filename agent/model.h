@@ -82,5 +82,9 @@ size_t model_sample(struct model *m, char *scratch, size_t scratch_size);
 
 void model_done(struct model *m);
 
+/* The tracked cgroup with this id (inode): kubepods, a pod, a container or a workload; NULL when
+ * none. Borrowed from m. */
+const struct cgroup *model_find_cgroup(const struct model *m, uint64_t id);
+
 /* Total number of cgroups tracked (kubepods + pods + containers + workloads). */
 size_t model_count(const struct model *m);

@@ -184,8 +184,15 @@ void observe_outcome(struct manager *m, uint64_t now_usec, struct node_snapshot 
                 .node = &m->node,
                 .model = &m->model,
                 .evict = m->evict.result,
+                .elastic = m->elastic != NULL,
+                .limits = m->limits,
+                .n_limits = m->n_limits,
         };
         m->evict.result = (struct evict_result){ 0 };
+        /* taken: the step reads them now, the next actions start a new list */
+        m->n_limits = 0;
+        (void)elastic_take_result(m->elastic, &snap->reclaim);
+        snap->reclaim_busy = elastic_busy(m->elastic);
 }
 
 int observe_sample(struct manager *m, uint64_t now_usec, const char *why,

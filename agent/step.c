@@ -8,6 +8,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "agent/step-internal.h"
 #include "common/macro.h"
 #include "plugins/policy.h"
 
@@ -26,6 +27,13 @@ void agent_state_init(struct agent_state *st)
         *st = (struct agent_state){ 0 };
 }
 
+void agent_state_done(struct agent_state *st)
+{
+        free(st->units);
+        st->units = NULL;
+        st->n_units = st->cap_units = 0;
+}
+
 void action_list_clear(struct action_list *l)
 {
         l->n = 0;
@@ -37,7 +45,7 @@ void action_list_done(struct action_list *l)
         *l = (struct action_list){ 0 };
 }
 
-static struct action *push(struct action_list *l, enum action_kind kind)
+struct action *step_push(struct action_list *l, enum action_kind kind)
 {
         if (l->n == l->cap) {
                 size_t cap = l->cap ? l->cap * 2 : 16;
@@ -53,10 +61,9 @@ static struct action *push(struct action_list *l, enum action_kind kind)
         return a;
 }
 
-static int push_log(struct action_list *l, int priority, const char *fmt, ...) _printf_(3, 4);
-static int push_log(struct action_list *l, int priority, const char *fmt, ...)
+int step_log(struct action_list *l, int priority, const char *fmt, ...)
 {
-        struct action *a = push(l, ACTION_LOG);
+        struct action *a = step_push(l, ACTION_LOG);
         if (!a)
                 return -ENOMEM;
         a->log.priority = priority;
@@ -92,7 +99,8 @@ unsigned agent_kills_last_minute(const struct agent_state *st, uint64_t now_usec
 
 bool agent_wants_fast(const struct agent_state *st)
 {
-        if (agent_level(st, NULL) >= LEVEL_LOW || st->inflight.active || st->episode_start_usec)
+        if (agent_level(st, NULL) >= LEVEL_LOW || st->inflight.active || st->episode_start_usec ||
+            st->elastic_fast)
                 return true;
         for (enum scope_id i = 0; i < _SCOPE_MAX; i++)
                 if (st->scopes[i].active && st->scopes[i].st.raw > LEVEL_NONE)
@@ -119,7 +127,7 @@ static int step_outcome(const struct node_snapshot *snap, struct agent_state *st
         if (gone) {
                 /* The victim left within the grace period: it counts as a kill, and the
                  * cooldown starts now. */
-                struct action *a = push(out, ACTION_EVICTION_ENDED);
+                struct action *a = step_push(out, ACTION_EVICTION_ENDED);
                 if (!a)
                         return -ENOMEM;
                 a->ended.at_usec = r->at_usec;
@@ -133,7 +141,7 @@ static int step_outcome(const struct node_snapshot *snap, struct agent_state *st
         }
         if (r->outcome == EVICT_GRACE_OVER) {
                 /* Still populated at the end of the grace period: kill what is left. */
-                struct action *a = push(out, ACTION_KILL);
+                struct action *a = step_push(out, ACTION_KILL);
                 if (!a)
                         return -ENOMEM;
                 snprintf(a->evict.cgroup, sizeof(a->evict.cgroup), "%s", st->inflight.cgroup);
@@ -211,7 +219,7 @@ static int step_pressure(const struct node_snapshot *snap, struct agent_state *s
                         continue;
                 char desc[192];
                 pressure_describe(&s->st, desc, sizeof(desc));
-                if (push_log(out, s->st.level > was[i] ? LOG_NOTICE : LOG_INFO,
+                if (step_log(out, s->st.level > was[i] ? LOG_NOTICE : LOG_INFO,
                              "%s memory pressure %s -> %s: %s", scope_names[i],
                              pressure_level_to_string(was[i]),
                              pressure_level_to_string(s->st.level), desc) < 0)
@@ -243,16 +251,13 @@ static uint64_t lendable_bytes(const struct agent_state *st)
 static int step_elastic(const struct node_snapshot *snap, struct agent_state *st,
                         const struct agent_params *p, struct action_list *out)
 {
-        (void)snap;
-        struct action *a = push(out, ACTION_ELASTIC);
-        if (!a)
-                return -ENOMEM;
-        a->elastic.level = agent_level(st, &a->elastic.scope);
-        pressure_describe(&st->scopes[a->elastic.scope].st, a->elastic.signals,
-                          sizeof(a->elastic.signals));
-        a->elastic.headroom_bytes = lendable_bytes(st);
-        a->elastic.dry_run = p->dry_run;
-        return 0;
+        if (!snap->elastic)
+                return 0;
+        enum scope_id sid;
+        enum pressure_level lvl = agent_level(st, &sid);
+        char signals[192];
+        pressure_describe(&st->scopes[sid].st, signals, sizeof(signals));
+        return elastic_step(snap, st, p, lvl, scope_names[sid], signals, lendable_bytes(st), out);
 }
 
 /* ---- 5. eviction ---- */
@@ -303,7 +308,7 @@ static int step_evict(const struct node_snapshot *snap, struct agent_state *st,
         int r = p->chain ? policy_chain_rank(p->chain, &ctx, cands, n, order, &n_ranked, ranks)
                          : -EINVAL;
 
-        struct action *rec = push(out, ACTION_RECORD);
+        struct action *rec = step_push(out, ACTION_RECORD);
         if (!rec)
                 return -ENOMEM;
         struct decision *d = &rec->record.d;
@@ -330,9 +335,9 @@ static int step_evict(const struct node_snapshot *snap, struct agent_state *st,
                          r < 0 ? "ranking failed" : "no candidate (all protected or none)");
                 st->relief_exhausted = true;
                 d->done = true;
-                /* push_log() may move the list: log from copies */
+                /* step_log() may move the list: log from copies */
                 struct decision copy = *d;
-                return push_log(out, LOG_WARNING,
+                return step_log(out, LOG_WARNING,
                                 "%s pressure is %s (%s) but there is nothing to evict: %s",
                                 scope_names[sid], copy.level, copy.signals, copy.outcome);
         }
@@ -349,21 +354,21 @@ static int step_evict(const struct node_snapshot *snap, struct agent_state *st,
                 snprintf(d->outcome, sizeof(d->outcome), "not acted: dry run");
                 d->done = true;
         }
-        /* Copy what the actions need before push() may move the list (and d with it). */
+        /* Copy what the actions need before step_push() may move the list (and d with it). */
         char victim_name[sizeof(d->victim.name)], reason[sizeof(d->victim.reason)];
         char level[sizeof(d->level)], signals[sizeof(d->signals)];
         snprintf(victim_name, sizeof(victim_name), "%s", v->name);
         snprintf(reason, sizeof(reason), "%s", d->victim.reason);
         snprintf(level, sizeof(level), "%s", d->level);
         snprintf(signals, sizeof(signals), "%s", d->signals);
-        if (push_log(out, LOG_NOTICE, "%s pressure is %s (%s): %s %s %s (%s)%s", scope_names[sid],
+        if (step_log(out, LOG_NOTICE, "%s pressure is %s (%s): %s %s %s (%s)%s", scope_names[sid],
                      level, signals, p->dry_run ? "would" : "will", kill_now ? "kill" : "terminate",
                      victim_name, reason, p->dry_run ? " [dry run]" : "") < 0)
                 return -ENOMEM;
         if (p->dry_run)
                 return 0;
 
-        struct action *a = push(out, kill_now ? ACTION_KILL : ACTION_TERMINATE);
+        struct action *a = step_push(out, kill_now ? ACTION_KILL : ACTION_TERMINATE);
         if (!a)
                 return -ENOMEM;
         snprintf(a->evict.cgroup, sizeof(a->evict.cgroup), "%s", v->cgroup);
@@ -394,7 +399,7 @@ static int step_report(const struct node_snapshot *snap, struct agent_state *st,
         const struct scope_input *kp = &snap->scopes[SCOPE_KUBEPODS];
         uint64_t kp_max = kp->present ? kp->total_bytes : 0;
         uint64_t total = snap->node ? snap->node->mem.total : 0;
-        struct action *a = push(out, ACTION_REPORT);
+        struct action *a = step_push(out, ACTION_REPORT);
         if (!a)
                 return -ENOMEM;
         a->report.level = lvl;
@@ -415,6 +420,9 @@ int agent_step(const struct node_snapshot *snap, struct agent_state *st,
         int r;
         action_list_clear(out);
         if ((r = step_outcome(snap, st, p, out)) < 0)
+                return r;
+        elastic_step_limits(snap, st);
+        if ((r = elastic_step_outcome(snap, st, out)) < 0)
                 return r;
         if (!snap->sampled || !snap->have_node)
                 return 0;
@@ -448,7 +456,7 @@ int agent_step(const struct node_snapshot *snap, struct agent_state *st,
         if (lvl >= LEVEL_MEDIUM && st->scopes[sid].st.raw >= LEVEL_MEDIUM && !st->inflight.active &&
             now >= st->cooldown_until_usec) {
                 if (agent_kills_last_minute(st, now) >= p->max_kills_per_minute) {
-                        if ((r = push_log(out, LOG_WARNING,
+                        if ((r = step_log(out, LOG_WARNING,
                                           "%s pressure is %s but %u kills in the last minute "
                                           "reached maxKillsPerMinute, holding off",
                                           scope_names[sid], pressure_level_to_string(lvl),

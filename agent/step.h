@@ -8,29 +8,35 @@
 // agent_state, so tests drive whole pressure episodes with snapshots built in memory.
 //
 // One step, for a snapshot with a fresh sample:
-//   1. the outcome of the eviction in flight, if one came back (exited, grace over, killed);
+//   1. the outcomes that came back: the eviction in flight (exited, grace over, killed), a
+//      finished reclaim step, limits written for a loan or a return;
 //   2. the pressure level of each scope (the node, kubepods when it has a memory limit), with
 //      hysteresis (agent/pressure.h), the balloon's own reclaim taken out of the stall totals;
 //   3. the episode: its first signal starts the trigger-to-decision clock;
-//   4. the balloon and vertical scaling (the first rung);
+//   4. the balloon and vertical scaling (the first rung, agent/elastic-step.c): per container,
+//      the balloon's controller and the loan logic on the fresh sample; the one reclaim step
+//      to start (the coldest container first under pressure), loans and returns to write,
+//      stand-backs, and their records;
 //   5. eviction, at medium or above when the current sample is still at medium or above, no
 //      eviction is in flight, the cooldown is over and fewer than maxKillsPerMinute kills took
 //      place in the last minute: the victim from the policy chain (protected candidates, the
 //      one holding memagentd and, on a Kubernetes node, system services are never offered),
 //      terminated with a grace period, or killed at once at critical or with no grace period;
 //   6. the node report.
-// A snapshot without a sample (the end of a grace period, the victim's cgroup emptied) only
-// carries an eviction outcome: step 1 alone runs.
+// A snapshot without a sample (the end of a grace period, the victim's cgroup emptied, a reclaim
+// step finished, limits written) only carries outcomes: step 1 alone runs.
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/balloon.h"
 #include "agent/decision.h"
 #include "agent/model.h"
 #include "agent/node.h"
 #include "agent/pressure.h"
+#include "agent/vscale.h"
 #include "common/config.h"
 #include "common/memtypes.h"
 #include "plugins/memagent-plugin.h"
@@ -47,6 +53,17 @@ const char *scope_to_string(enum scope_id s);
 
 #define AGENT_KILL_HISTORY 64
 
+/* The balloon (agent/balloon.h) and vertical scaling (agent/vscale.h). */
+struct elastic_params {
+        bool balloon_enabled;
+        bool balloon_qos[_QOS_MAX]; /* indexed by enum qos_class */
+        struct balloon_params balloon;
+        bool vscale_enabled;
+        /* a quantity, or a percentage of the original limit */
+        struct config_bytes_or_percent vscale_step, vscale_ceiling;
+        uint64_t vscale_return_hold_usec;
+};
+
 /* The decision's settings, from the configuration. Pointers are borrowed for the step. */
 struct agent_params {
         struct config_bytes_or_percent avail_low, avail_medium, avail_critical;
@@ -58,6 +75,7 @@ struct agent_params {
         uint64_t kill_cooldown_usec;
         unsigned max_kills_per_minute;
         uint64_t grace_period_usec;
+        struct elastic_params elastic;
 };
 
 /* One pressure scope as sampled. */
@@ -92,6 +110,22 @@ struct evict_result {
         uint64_t at_usec;
 };
 
+/* A reclaim step the balloon's worker finished (agent/elastic.h). */
+struct reclaim_result {
+        bool done;
+        uint64_t cgroup_id;
+        uint64_t asked_bytes, before_bytes, after_bytes; /* memory.current around the write */
+        uint64_t usec;
+        int r; /* 0, -EAGAIN (reclaimed less than asked), or the write's error */
+        bool pressure;
+};
+
+/* A limit change (a loan or a return) the actuator wrote, or failed to. */
+struct limits_result {
+        uint64_t cgroup_id;
+        bool ok;
+};
+
 struct node_snapshot {
         uint64_t now_usec;   /* CLOCK_MONOTONIC, when the observation began */
         const char *trigger; /* what woke the agent: "sample", "psi", "memory.events", "oom" */
@@ -108,6 +142,45 @@ struct node_snapshot {
         size_t n_cands;
         struct evict_result evict;
         bool reporting; /* a node report is wanted (schedulerUrl set) */
+        /* the balloon and vertical scaling: off when the reclaim worker could not start */
+        bool elastic;
+        bool reclaim_busy; /* a reclaim step is on the worker */
+        struct reclaim_result reclaim;
+        const struct limits_result *limits;
+        size_t n_limits;
+};
+
+/* What the balloon and vertical scaling remember of one container (or workload). */
+struct elastic_unit {
+        uint64_t id; /* cgroup inode */
+        bool seen;
+        bool is_container;
+        enum qos_class qos;
+        char name[96];
+        char cgroup[256];
+        struct balloon_state b;
+        struct balloon_step last;
+        bool ballooned; /* the balloon runs for this unit (QoS class enabled) */
+        struct vscale_loan loan;
+        uint64_t current_bytes, working_set_bytes, request_bytes, limit_bytes, peak_bytes;
+        bool near;               /* growing close to its limit: sample fast */
+        uint64_t inactive_bytes; /* reclaimable inactive memory at the last sample */
+        uint64_t ep_freed_bytes; /* reclaimed during the current pressure episode */
+        /* a limit change handed to the actuator: applied to loan once it reports success */
+        bool pending;
+        struct vscale_input pending_in;
+        struct vscale_decision pending_d;
+};
+
+/* A balloon pressure episode: from level low until none again. */
+struct balloon_episode {
+        bool open;
+        bool has_record; /* its decision record exists (the first step that freed something) */
+        struct decision record;
+        uint64_t freed_bytes;
+        unsigned containers, steps;
+        enum pressure_level level; /* the highest seen, with its scope and signals */
+        char scope[16], signals[192];
 };
 
 struct scope_state {
@@ -137,9 +210,16 @@ struct agent_state {
         enum pressure_level report_level;
         uint64_t report_level_since_usec;
         bool relief_exhausted; /* at medium or above with nothing left to evict */
+        /* the balloon and vertical scaling */
+        struct elastic_unit *units;
+        size_t n_units, cap_units;
+        struct balloon_episode balloon_ep;
+        uint64_t reclaimed_total;
+        bool elastic_fast; /* a container is growing close to its limit */
 };
 
 void agent_state_init(struct agent_state *st);
+void agent_state_done(struct agent_state *st);
 
 enum action_kind {
         ACTION_LOG,            /* a line for the journal */
@@ -147,16 +227,26 @@ enum action_kind {
         ACTION_TERMINATE,      /* SIGTERM, grace timer, cgroup.events watch */
         ACTION_KILL,           /* freeze and kill, verified */
         ACTION_EVICTION_ENDED, /* the victim left in its grace period: close its record */
-        ACTION_ELASTIC,        /* the balloon and vertical scaling tick */
+        ACTION_RECLAIM,        /* one balloon step on the reclaim worker */
+        ACTION_SET_LIMITS,     /* a loan or a return: memory.max/high, the pod's memory.max */
         ACTION_REPORT,         /* the node report to memschedd */
 };
 
-/* Which record an action refers to: the one recorded earlier in the same list, or the record of
- * the eviction in flight (the actuator that started it keeps its id). */
+/* A loan or a return to write. */
+struct limits_change {
+        uint64_t cgroup_id, pod_cgroup_id;       /* pod 0: leave the pod alone */
+        bool up;                                 /* a loan: raise the pod first */
+        uint64_t new_max, new_high, new_pod_max; /* VSCALE_NO_LIMIT: leave as is */
+        uint64_t old_max, old_pod_max;           /* to roll back */
+};
+
+/* Which record an action refers to: the one recorded earlier in the same list, the record of
+ * the eviction in flight, or the balloon episode's (the actuators keep their ids). */
 enum record_ref {
         RECORD_NONE,
         RECORD_LAST,
         RECORD_EVICTION,
+        RECORD_BALLOON,
 };
 
 struct action {
@@ -174,6 +264,9 @@ struct action {
                         struct decision d;
                         uint64_t sample_start_usec;
                         uint64_t episode_start_usec;
+                        /* RECORD_NONE: a new record. RECORD_BALLOON: the balloon episode's,
+                         * made on the first such action and rewritten by the next ones. */
+                        enum record_ref slot;
                 } record;
                 struct {
                         char cgroup[256];
@@ -189,12 +282,15 @@ struct action {
                         char cgroup[256];
                 } ended; /* ACTION_EVICTION_ENDED: "terminated gracefully" */
                 struct {
-                        enum pressure_level level;
-                        enum scope_id scope;
-                        char signals[192];
-                        uint64_t headroom_bytes;
-                        bool dry_run;
-                } elastic;
+                        uint64_t cgroup_id;
+                        uint64_t bytes;
+                        bool pressure;
+                } reclaim;
+                struct {
+                        struct limits_change c;
+                        /* the record to make once written; its outcome says what changed */
+                        struct decision d;
+                } limits;
                 struct {
                         enum pressure_level level;
                         uint64_t level_duration_ms;

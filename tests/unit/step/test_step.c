@@ -71,6 +71,7 @@ static int teardown(void **state)
 {
         struct world *w = *state;
         action_list_done(&w->out);
+        agent_state_done(&w->st);
         policy_chain_free(w->chain);
         return 0;
 }
@@ -99,14 +100,6 @@ static const struct action *find(const struct action_list *l, enum action_kind k
                 if (l->items[i].kind == k)
                         return &l->items[i];
         return NULL;
-}
-
-static size_t index_of(const struct action_list *l, enum action_kind k)
-{
-        for (size_t i = 0; i < l->n; i++)
-                if (l->items[i].kind == k)
-                        return i;
-        return SIZE_MAX;
 }
 
 static void step_row(struct world *w, const struct row *r, size_t i)
@@ -536,23 +529,159 @@ static void test_own_reclaim_is_not_pressure(void **state)
         assert_int_equal(agent_level(&w->st, NULL), LEVEL_MEDIUM);
 }
 
-/* The first rung comes first: the balloon and loans are decided before an eviction in the same
- * step, and at level low there is no eviction at all. */
-static void test_elastic_before_eviction(void **state)
+/* The escalation order under slowly rising pressure: the balloon reclaims first (routinely,
+ * then harder once the node is at level low), a container growing into its limit gets a loan
+ * while the node can afford one, and only at medium is a pod evicted; by then there is no
+ * headroom left to lend. */
+static void test_escalation_order(void **state)
 {
         struct world *w = *state;
-        cast(w);
-        const struct row rows[] = {
-                { 0, 250, .level = LEVEL_NONE },
-                { 1, 250, .level = LEVEL_LOW },
-                { 2, 150, .level = LEVEL_LOW },
-                { 3, 150, .level = LEVEL_MEDIUM, "terminate", BE, .terminate = true },
+        w->p.elastic = (struct elastic_params){
+                .balloon_enabled = true,
+                .balloon_qos[QOS_BESTEFFORT] = true,
+                .balloon = { .psi_target_pct = 10,
+                             .interval_usec = 4 * SEC,
+                             .step_pct = 5,
+                             .max_step_bytes = 64 * MiB,
+                             .min_margin_bytes = 16 * MiB },
+                .vscale_enabled = true,
+                .vscale_step = { .is_percent = true, .percent = 10 },
+                .vscale_ceiling = { .is_percent = true, .percent = 50 },
+                .vscale_return_hold_usec = 60 * SEC,
         };
-        RUN(w, rows);
-        size_t e = index_of(&w->out, ACTION_ELASTIC), t = index_of(&w->out, ACTION_TERMINATE);
-        assert_true(e != SIZE_MAX);
-        assert_true(e < t);
-        assert_int_equal(find(&w->out, ACTION_ELASTIC)->elastic.level, LEVEL_MEDIUM);
+        /* a Burstable container growing 10 MiB/s towards its 200 MiB limit, and a BestEffort
+         * one with 400 MiB of cold page cache */
+        struct container grow = { .cg = { .path = (char *)"/kubepods/burstable/pod-bu/c1",
+                                          .id = 11,
+                                          .growth_bytes_per_sec = 10 * MiB },
+                                  .id = "c1" };
+        struct container cold = {
+                .cg = { .path = (char *)"/kubepods/besteffort/pod-be/c2", .id = 21 }, .id = "c2"
+        };
+        struct pod pods[] = {
+                { .cg = { .path = (char *)BU, .id = 1001 },
+                  .uid = "bu",
+                  .qos = QOS_BURSTABLE,
+                  .containers = &grow,
+                  .n_containers = 1 },
+                { .cg = { .path = (char *)BE, .id = 1000 },
+                  .uid = "be",
+                  .qos = QOS_BESTEFFORT,
+                  .containers = &cold,
+                  .n_containers = 1 },
+        };
+        struct model model = { .has_kubepods = true, .pods = pods, .n_pods = 2 };
+        cast(w);
+        cold.cg.s = (struct cg_sample){
+                .have = CG_HAVE(CGF_CURRENT) | CG_HAVE(CGF_STAT) | CG_HAVE(CGF_PRESSURE),
+                .current = 500 * MiB,
+                .working_set = 100 * MiB,
+                .stat = { .inactive_file = 400 * MiB,
+                          .active_file = 50 * MiB,
+                          .active_anon = 50 * MiB },
+        };
+        w->node.mem.total = TOTAL;
+
+        /* node available, MiB, per second: calm, then low, then medium */
+        static const uint64_t avail[] = { 900, 900, 900, 900, 400, 400, 400, 400,
+                                          280, 280, 280, 280, 150, 150, 150, 150 };
+        int first_reclaim = -1, first_pressure_reclaim = -1, first_loan = -1, first_evict = -1;
+        int routine_steps = 0, pressure_steps = 0;
+        struct limits_result lr[4];
+        size_t n_lr = 0;
+        struct reclaim_result done = { 0 };
+        uint64_t max = 200 * MiB; /* c1's memory.max, as the actuator writes it */
+        for (int t = 0; t < (int)(sizeof(avail) / sizeof(avail[0])); t++) {
+                uint64_t ws = (100 + 10 * (uint64_t)t) * MiB;
+                grow.cg.s = (struct cg_sample){
+                        .have = CG_HAVE(CGF_CURRENT) | CG_HAVE(CGF_MAX) | CG_HAVE(CGF_STAT),
+                        .current = ws,
+                        .working_set = ws,
+                        .max = max,
+                };
+                w->node.mem.available = avail[t] * MiB;
+                struct node_snapshot s = {
+                        .now_usec = (uint64_t)t * SEC,
+                        .sampled = true,
+                        .have_node = true,
+                        .node = &w->node,
+                        .model = &model,
+                        .has_kubepods = true,
+                        .cands = w->cands,
+                        .n_cands = w->n_cands,
+                        .elastic = true,
+                        .reclaim = done,
+                        .limits = lr,
+                        .n_limits = n_lr,
+                        .scopes[SCOPE_NODE] = { .present = true,
+                                                .total_bytes = TOTAL,
+                                                .available_bytes = avail[t] * MiB,
+                                                .has_psi = true },
+                };
+                assert_int_equal(agent_step(&s, &w->st, &w->p, &w->out), 0);
+                enum pressure_level lvl = agent_level(&w->st, NULL);
+                n_lr = 0;
+                done = (struct reclaim_result){ 0 };
+                for (size_t k = 0; k < w->out.n; k++) {
+                        const struct action *a = &w->out.items[k];
+                        switch (a->kind) {
+                        case ACTION_RECLAIM:
+                                assert_int_equal(a->reclaim.cgroup_id, 21);
+                                assert_int_equal(a->reclaim.pressure, lvl >= LEVEL_LOW);
+                                if (first_reclaim < 0)
+                                        first_reclaim = t;
+                                if (a->reclaim.pressure)
+                                        pressure_steps += t < 13;
+                                else
+                                        routine_steps++;
+                                if (a->reclaim.pressure && first_pressure_reclaim < 0)
+                                        first_pressure_reclaim = t;
+                                /* the worker frees 8 MiB by the next sample */
+                                done = (struct reclaim_result){ .done = true,
+                                                                .cgroup_id = 21,
+                                                                .asked_bytes = a->reclaim.bytes,
+                                                                .before_bytes = 500 * MiB,
+                                                                .after_bytes = 492 * MiB,
+                                                                .pressure = a->reclaim.pressure };
+                                break;
+                        case ACTION_SET_LIMITS:
+                                assert_int_equal(a->limits.c.cgroup_id, 11);
+                                assert_true(a->limits.c.up);
+                                assert_true(lvl < LEVEL_MEDIUM);
+                                assert_string_equal(a->limits.d.action, "loan");
+                                if (first_loan < 0)
+                                        first_loan = t;
+                                max = a->limits.c.new_max;
+                                lr[n_lr++] = (struct limits_result){ .cgroup_id = 11, .ok = true };
+                                break;
+                        case ACTION_TERMINATE:
+                                assert_int_equal(lvl, LEVEL_MEDIUM);
+                                if (first_evict < 0)
+                                        first_evict = t;
+                                break;
+                        default:
+                                break;
+                        }
+                }
+        }
+        if (!(first_reclaim >= 0 && first_loan > first_reclaim && first_evict > first_loan))
+                fail_msg("order: reclaim at %d s, loan at %d s, eviction at %d s", first_reclaim,
+                         first_loan, first_evict);
+        assert_true(first_pressure_reclaim >= 8 && first_pressure_reclaim < first_evict);
+        /* under pressure the balloon steps every second; routinely every 4 s */
+        assert_int_equal(pressure_steps, 4);
+        assert_true(routine_steps <= 2);
+        /* the loan was applied once written, and the balloon's reclaim was accounted */
+        assert_int_equal(max, 220 * MiB);
+        bool lent = false;
+        for (size_t k = 0; k < w->st.n_units; k++)
+                if (w->st.units[k].id == 11)
+                        lent = w->st.units[k].loan.active &&
+                               w->st.units[k].loan.lent_bytes == 20 * MiB;
+        assert_true(lent);
+        assert_int_equal(w->st.reclaimed_total > 0, true);
+        assert_true(w->st.balloon_ep.has_record);
+        assert_string_equal(w->st.balloon_ep.record.action, "reclaim");
 }
 
 int main(void)
@@ -575,7 +704,7 @@ int main(void)
                 T(test_workloads_never_on_kubernetes),
                 T(test_dry_run),
                 T(test_own_reclaim_is_not_pressure),
-                T(test_elastic_before_eviction),
+                T(test_escalation_order),
 #undef T
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
