@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "agent/model.h"
-#include "agent/node.h"
+#include "agent/kernel/model.h"
+#include "agent/kernel/node.h"
 #include "agent/status.h"
 #include "common/quantity.h"
 #include "statuscheck.h"

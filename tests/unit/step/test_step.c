@@ -12,7 +12,7 @@
 /* cmocka.h needs the headers above: keep it in a block of its own. */
 #include <cmocka.h>
 
-#include "agent/step.h"
+#include "agent/decide/step.h"
 #include "plugins/policy.h"
 
 #define MiB   (1024ull * 1024)
