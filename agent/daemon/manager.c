@@ -40,18 +40,27 @@ static void decide_and_act(struct manager *m, const struct node_snapshot *snap)
         if (r < 0)
                 log_warning_errno(r, "Failed to decide: %m; acting on what was decided");
         act(m, &m->actions);
-        while (m->evict.result.outcome != EVICT_PENDING || m->n_limits > 0)
-                manager_run_outcome(m);
+        manager_run_outcome(m);
+}
+
+static bool outcome_pending(const struct manager *m)
+{
+        return m->evict.result.outcome != EVICT_PENDING || m->n_limits > 0 ||
+               elastic_has_result(m->elastic);
 }
 
 void manager_run_outcome(struct manager *m)
 {
-        struct node_snapshot snap;
-        observe_outcome(m, now_usec(CLOCK_MONOTONIC), &snap);
-        int r = agent_step(&snap, &m->state, &m->ap, &m->actions);
-        if (r < 0)
-                log_warning_errno(r, "Failed to decide: %m; acting on what was decided");
-        act(m, &m->actions);
+        /* Acting on an outcome may produce the next one (the grace period ends, the kill runs
+         * and returns its result): feed them back until none is left. */
+        while (outcome_pending(m)) {
+                struct node_snapshot snap;
+                observe_outcome(m, now_usec(CLOCK_MONOTONIC), &snap);
+                int r = agent_step(&snap, &m->state, &m->ap, &m->actions);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to decide: %m; acting on what was decided");
+                act(m, &m->actions);
+        }
 }
 
 static void refresh(struct manager *m, uint64_t now)

@@ -156,6 +156,16 @@ bool elastic_busy(const struct elastic *e)
         return e && e->busy;
 }
 
+bool elastic_has_result(struct elastic *e)
+{
+        if (!e)
+                return false;
+        pthread_mutex_lock(&e->mu);
+        bool done = e->job.done;
+        pthread_mutex_unlock(&e->mu);
+        return done;
+}
+
 bool elastic_take_result(struct elastic *e, struct reclaim_result *ret)
 {
         struct job j;

@@ -35,6 +35,8 @@ int elastic_reclaim_submit(struct elastic *e, int dfd, uint64_t cgroup_id, uint6
                            bool pressure);
 /* True from a submit until its result is taken. false for NULL. */
 bool elastic_busy(const struct elastic *e);
+/* True when a finished step waits to be taken. false for NULL. */
+bool elastic_has_result(struct elastic *e);
 /* The finished step, once: returns true and fills *ret; false when there is none. */
 bool elastic_take_result(struct elastic *e, struct reclaim_result *ret);
 /* Wall time the balloon's worker has spent inside memory.reclaim writes since the start, the
