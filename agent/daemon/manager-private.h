@@ -97,7 +97,8 @@ void manager_run_outcome(struct manager *m);
 /* observe.c */
 /* Which cgroups hold memagentd's own pid; run after every model refresh. */
 void observe_self(struct manager *m);
-/* Samples the node and the model and fills snap (borrowing from m). */
+/* Samples the node and the model and fills snap (borrowing from m). Returns 0, or -ENOMEM
+ * (logged): no decision this time. */
 int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
                    struct node_snapshot *snap);
 /* An outcome alone, no sample. */

@@ -3,6 +3,7 @@
 // agent_step() decides from memory alone. The node and the model are sampled; each eviction
 // candidate gets its flags (the operator's globs and xattrs, read now, and whether memagentd runs
 // in it, checked at each model refresh); the outcome of the last action comes along.
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "agent/daemon/manager-private.h"
 #include "common/fileio.h"
+#include "common/log.h"
 #include "common/macro.h"
 #include "plugins/policy.h"
 
@@ -143,8 +145,9 @@ static void fill_candidate(const struct manager *m, struct snap_candidate *cand,
         };
 }
 
-/* Every pod, and every workload (the decision leaves workloads out on a Kubernetes node). */
-static size_t observe_candidates(struct manager *m)
+/* Every pod, and every workload (the decision leaves workloads out on a Kubernetes node).
+ * Returns their number, or -ENOMEM. */
+static ssize_t observe_candidates(struct manager *m)
 {
         size_t cap = m->model.n_pods + m->model.n_workloads, n = 0;
         if (cap > m->cap_cands) {
@@ -155,7 +158,7 @@ static size_t observe_candidates(struct manager *m)
                 if (names)
                         m->cand_names = names;
                 if (!c || !names)
-                        return 0;
+                        return -ENOMEM;
                 m->cap_cands = cap;
         }
         for (size_t i = 0; i < m->model.n_pods; i++) {
@@ -171,7 +174,7 @@ static size_t observe_candidates(struct manager *m)
                 m->cands[n].c.flags |= MEMAGENT_CAND_WORKLOAD;
                 n++;
         }
-        return n;
+        return (ssize_t)n;
 }
 
 void observe_outcome(struct manager *m, uint64_t now_usec, struct node_snapshot *snap)
@@ -230,7 +233,11 @@ int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
                         .psi_some_total_usec = kp->psi.some.total_usec,
                         .psi_full_total_usec = kp->psi.full.total_usec,
                 };
+        ssize_t n = observe_candidates(m);
+        if (n < 0)
+                return log_warning_errno((int)n, "Failed to list eviction candidates: %m; "
+                                                 "deciding on the next sample");
         snap->cands = m->cands;
-        snap->n_cands = observe_candidates(m);
+        snap->n_cands = (size_t)n;
         return 0;
 }

@@ -14,7 +14,7 @@
 //      hysteresis (agent/decide/pressure.h), the balloon's own reclaim taken out of the stall
 //      totals;
 //   3. the episode: its first signal starts the trigger-to-decision clock;
-//   4. the balloon and vertical scaling (the first rung, agent/elastic-step.c): per container,
+//   4. the balloon and vertical scaling (the first rung, agent/decide/elastic-step.c): per container,
 //      the balloon's controller and the loan logic on the fresh sample; the one reclaim step
 //      to start (the coldest container first under pressure), loans and returns to write,
 //      stand-backs, and their records;
