@@ -40,6 +40,18 @@ static struct decision *record_of(struct manager *m, enum record_ref ref, struct
         return d ? d : memset(scratch, 0, sizeof(*scratch));
 }
 
+/* Writes what the step decided into a record of the log, keeping the id and times the log
+ * gave it. Returns d. */
+static struct decision *record_fill(struct decision *d, const struct decision *content)
+{
+        uint64_t id = d->id, real = d->time_realtime_usec, mono = d->time_mono_usec;
+        *d = *content;
+        d->id = id;
+        d->time_realtime_usec = real;
+        d->time_mono_usec = mono;
+        return d;
+}
+
 static void act_record(struct manager *m, const struct action *a)
 {
         if (a->record.slot == RECORD_BALLOON) {
@@ -47,26 +59,16 @@ static void act_record(struct manager *m, const struct action *a)
                  * over it (or on the first step). */
                 struct decision *d =
                     m->balloon_record_id ? decision_log_find(&m->log, m->balloon_record_id) : NULL;
-                if (!d)
-                        d = decision_log_new(&m->log);
-                uint64_t id = d->id, real = d->time_realtime_usec, mono = d->time_mono_usec;
-                *d = a->record.d;
-                d->id = id;
-                d->time_realtime_usec = real;
-                d->time_mono_usec = mono;
-                m->balloon_record_id = id;
+                d = record_fill(d ? d : decision_log_new(&m->log), &a->record.d);
+                m->balloon_record_id = d->id;
                 return;
         }
-        struct decision *d = decision_log_new(&m->log);
-        uint64_t id = d->id, real = d->time_realtime_usec, mono = d->time_mono_usec;
-        *d = a->record.d;
-        d->id = id;
-        d->time_realtime_usec = real;
-        d->time_mono_usec = mono;
+        struct decision *d = record_fill(decision_log_new(&m->log), &a->record.d);
+        uint64_t mono = d->time_mono_usec;
         d->sample_to_decision_usec = mono - a->record.sample_start_usec;
         d->trigger_to_decision_usec =
             a->record.episode_start_usec ? mono - a->record.episode_start_usec : 0;
-        m->last_record_id = id;
+        m->last_record_id = d->id;
 }
 
 /* Freezes and kills the cgroup, waits for it to empty, and records the result. */
@@ -231,12 +233,7 @@ static void act_set_limits(struct manager *m, const struct action *a)
                 return;
         }
         limits_done(m, c->cgroup_id, true);
-        struct decision *d = decision_log_new(&m->log);
-        uint64_t id = d->id, real = d->time_realtime_usec, mono = d->time_mono_usec;
-        *d = a->limits.d;
-        d->id = id;
-        d->time_realtime_usec = real;
-        d->time_mono_usec = mono;
+        struct decision *d = record_fill(decision_log_new(&m->log), &a->limits.d);
         char x[FORMAT_BYTES_MAX], y[FORMAT_BYTES_MAX];
         snprintf(d->outcome, sizeof(d->outcome), "memory.max %s -> %s",
                  format_bytes_iec(d->limit_before_bytes, x, sizeof(x)),
