@@ -363,46 +363,6 @@ char *api_to_string(struct json_object *o, size_t *ret_size)
         return d;
 }
 
-static const char *const qos_names[] = {
-        [API_QOS_UNKNOWN] = "unknown",
-        [API_QOS_GUARANTEED] = "guaranteed",
-        [API_QOS_BURSTABLE] = "burstable",
-        [API_QOS_BESTEFFORT] = "besteffort",
-};
-
-const char *api_qos_to_string(enum api_qos q)
-{
-        return (size_t)q < ELEMENTSOF(qos_names) ? qos_names[q] : "unknown";
-}
-
-int api_qos_from_string(const char *s)
-{
-        for (size_t i = API_QOS_GUARANTEED; i < ELEMENTSOF(qos_names); i++)
-                if (strcasecmp(s, qos_names[i]) == 0)
-                        return (int)i;
-        return -EINVAL;
-}
-
-static const char *const pressure_names[] = {
-        [API_PRESSURE_NONE] = "none",
-        [API_PRESSURE_LOW] = "low",
-        [API_PRESSURE_MEDIUM] = "medium",
-        [API_PRESSURE_CRITICAL] = "critical",
-};
-
-const char *api_pressure_to_string(enum api_pressure p)
-{
-        return (size_t)p < ELEMENTSOF(pressure_names) ? pressure_names[p] : "none";
-}
-
-int api_pressure_from_string(const char *s)
-{
-        for (size_t i = 0; i < ELEMENTSOF(pressure_names); i++)
-                if (strcmp(s, pressure_names[i]) == 0)
-                        return (int)i;
-        return -EINVAL;
-}
-
 int api_get_enum(const struct json_object *o, const char *path, const char *key, bool required,
                  int (*from_string)(const char *), int *ret, struct api_error *err)
 {

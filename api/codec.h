@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "common/macro.h"
+#include "common/memtypes.h"
 
 #define API_FIELD_MAX   160
 #define API_MESSAGE_MAX 256
@@ -94,27 +95,8 @@ static inline void json_object_putp(struct json_object **o)
 }
 #define _cleanup_json_ _cleanup_(json_object_putp)
 
-/* QoS classes. Our JSON spells them in lower case; Kubernetes' status.qosClass in CamelCase. */
-enum api_qos {
-        API_QOS_UNKNOWN = 0,
-        API_QOS_GUARANTEED,
-        API_QOS_BURSTABLE,
-        API_QOS_BESTEFFORT,
-};
-const char *api_qos_to_string(enum api_qos q);
-/* Accepts "guaranteed", "burstable", "besteffort" in any case (so also Kubernetes' "BestEffort").
- * Returns the class or -EINVAL. */
-int api_qos_from_string(const char *s);
-
-/* Memory pressure level of a node as the agent reports it (with its own hysteresis). */
-enum api_pressure {
-        API_PRESSURE_NONE = 0,
-        API_PRESSURE_LOW,
-        API_PRESSURE_MEDIUM,
-        API_PRESSURE_CRITICAL,
-};
-const char *api_pressure_to_string(enum api_pressure p);
-int api_pressure_from_string(const char *s);
+/* QoS classes and pressure levels are common/memtypes.h's: our JSON spells them in lower case
+ * (qos_from_string() also takes Kubernetes' CamelCase "BestEffort"). */
 
 /* A string table: "none" → 0 ... Returns the index or -EINVAL. */
 int api_get_enum(const struct json_object *o, const char *path, const char *key, bool required,

@@ -252,32 +252,31 @@ int k8s_pod_decode(const struct json_object *o, const char *path, struct k8s_pod
         p.request_bytes = req;
         p.limit_bytes = unlimited ? API_UNLIMITED : app_lim;
 
-        p.qos = !qa.any_set ? API_QOS_BESTEFFORT
-                            : (qa.all_guaranteed ? API_QOS_GUARANTEED : API_QOS_BURSTABLE);
+        p.qos = !qa.any_set ? QOS_BESTEFFORT : (qa.all_guaranteed ? QOS_GUARANTEED : QOS_BURSTABLE);
         if (status) {
                 char stpath[API_FIELD_MAX];
                 int q;
                 api_path(stpath, path, "status");
-                r = api_get_enum(status, stpath, "qosClass", false, api_qos_from_string, &q, err);
+                r = api_get_enum(status, stpath, "qosClass", false, qos_from_string, &q, err);
                 if (r < 0)
                         return r;
                 if (r > 0)
-                        p.qos = (enum api_qos)q;
+                        p.qos = (enum qos_class)q;
         }
-        if (p.qos == API_QOS_GUARANTEED)
+        if (p.qos == QOS_GUARANTEED)
                 p.single_numa = true;
         *ret = p;
         return 0;
 }
 
-static const char *k8s_qos_name(enum api_qos q)
+static const char *k8s_qos_name(enum qos_class q)
 {
         switch (q) {
-        case API_QOS_GUARANTEED:
+        case QOS_GUARANTEED:
                 return "Guaranteed";
-        case API_QOS_BURSTABLE:
+        case QOS_BURSTABLE:
                 return "Burstable";
-        case API_QOS_BESTEFFORT:
+        case QOS_BESTEFFORT:
                 return "BestEffort";
         default:
                 return NULL;
@@ -313,7 +312,7 @@ struct json_object *k8s_pod_encode(const struct k8s_pod *p)
         api_add(meta, "namespace", json_object_new_string(p->namespace ? p->namespace : "default"));
         if (p->uid && *p->uid)
                 api_add(meta, "uid", json_object_new_string(p->uid));
-        if (p->single_numa && p->qos != API_QOS_GUARANTEED)
+        if (p->single_numa && p->qos != QOS_GUARANTEED)
                 api_add(ann, K8S_ANNOTATION_NUMA, json_object_new_string(K8S_NUMA_SINGLE_ZONE));
         if (p->protected_)
                 api_add(ann, K8S_ANNOTATION_PROTECTED, json_object_new_string("true"));

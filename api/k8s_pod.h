@@ -21,7 +21,7 @@ struct k8s_pod {
         const char *namespace; /* metadata.namespace, "default" when absent */
         const char *uid;       /* metadata.uid, "" when absent (not yet created) */
         const char *owner_uid; /* uid of the controller ownerReference, "" when none */
-        enum api_qos qos;      /* status.qosClass, or derived from the resources */
+        enum qos_class qos;    /* status.qosClass, or derived from the resources */
         /* Effective memory request, as the scheduler computes it: max(sum of app and sidecar
          * containers, largest init container plus the sidecars started before it) + overhead. */
         uint64_t request_bytes;

@@ -57,7 +57,7 @@ struct json_object *migration_encode(const struct migration *m)
         api_add(pod, "name", str_or_null(m->pod_name));
         api_add(pod, "namespace", str_or_null(m->pod_namespace));
         api_add(pod, "owner_uid", str_or_null(m->owner_uid));
-        api_add(pod, "qos", json_object_new_string(api_qos_to_string(m->qos)));
+        api_add(pod, "qos", json_object_new_string(qos_to_string(m->qos)));
         api_add(pod, "working_set_bytes", json_object_new_uint64(m->working_set_bytes));
         api_add(o, "pod", pod);
         api_add(o, "reservation_bytes", json_object_new_uint64(m->reservation_bytes));
@@ -92,7 +92,7 @@ int migration_decode(const struct json_object *o, const char *path, struct migra
             (r = api_get_strdup(pod, ppath, "name", false, &m.pod_name, err)) < 0 ||
             (r = api_get_strdup(pod, ppath, "namespace", false, &m.pod_namespace, err)) < 0 ||
             (r = api_get_strdup(pod, ppath, "owner_uid", false, &m.owner_uid, err)) < 0 ||
-            (r = api_get_enum(pod, ppath, "qos", true, api_qos_from_string, &qos, err)) < 0 ||
+            (r = api_get_enum(pod, ppath, "qos", true, qos_from_string, &qos, err)) < 0 ||
             (r = api_get_u64(pod, ppath, "working_set_bytes", true, INT64_MAX, &m.working_set_bytes,
                              err)) < 0 ||
             (r = api_get_u64(o, path, "reservation_bytes", true, INT64_MAX, &m.reservation_bytes,
@@ -107,7 +107,7 @@ int migration_decode(const struct json_object *o, const char *path, struct migra
             (r = api_get_strdup(o, path, "replacement_pod", false, &m.replacement_pod, err)) < 0)
                 return r;
         m.state = (enum migration_state)state;
-        m.qos = (enum api_qos)qos;
+        m.qos = (enum qos_class)qos;
         m.target_numa_zone = (int32_t)zone;
         *ret = m;
         m = (struct migration){};

@@ -27,7 +27,7 @@ struct migration {
         char *pod_name;      /* NULL when unknown */
         char *pod_namespace; /* NULL when unknown */
         char *owner_uid;     /* its controller; replacements share it. NULL when none */
-        enum api_qos qos;
+        enum qos_class qos;
         uint64_t working_set_bytes;
         uint64_t reservation_bytes; /* held on the target while PLANNED */
         int32_t target_numa_zone;   /* -1 when any */

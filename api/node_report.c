@@ -87,7 +87,7 @@ static int decode_pod(const struct json_object *o, const char *path, struct repo
         struct json_object *mem = NULL;
         char mpath[API_FIELD_MAX];
         int64_t prio = 0, zone = -1;
-        int qos = API_QOS_UNKNOWN, r;
+        int qos = QOS_NONE, r;
 
         *p = (struct report_pod){ .limit_bytes = API_UNLIMITED, .numa_zone = -1 };
         if (!json_object_is_type(o, json_type_object))
@@ -97,7 +97,7 @@ static int decode_pod(const struct json_object *o, const char *path, struct repo
             (r = api_get_strdup(o, path, "name", false, &p->name, err)) < 0 ||
             (r = api_get_strdup(o, path, "namespace", false, &p->namespace, err)) < 0 ||
             (r = api_get_strdup(o, path, "owner_uid", false, &p->owner_uid, err)) < 0 ||
-            (r = api_get_enum(o, path, "qos", true, api_qos_from_string, &qos, err)) < 0 ||
+            (r = api_get_enum(o, path, "qos", true, qos_from_string, &qos, err)) < 0 ||
             (r = api_get_i64(o, path, "priority", false, INT32_MIN, INT32_MAX, &prio, err)) < 0 ||
             (r = api_get_bool(o, path, "protected", false, &p->protected_, err)) < 0 ||
             (r = api_get_u64(o, path, "request_bytes", false, BYTES_MAX, &p->request_bytes, err)) <
@@ -114,7 +114,7 @@ static int decode_pod(const struct json_object *o, const char *path, struct repo
                 goto fail;
         if (p->working_set_bytes == API_UNLIMITED)
                 p->working_set_bytes = 0;
-        p->qos = (enum api_qos)qos;
+        p->qos = (enum qos_class)qos;
         p->priority = (int32_t)prio;
         p->numa_zone = (int32_t)zone;
         return 0;
@@ -129,7 +129,7 @@ int node_report_decode(const struct json_object *o, struct node_report *ret, str
         _cleanup_(node_report_done) struct node_report rep = {};
         struct json_object *node = NULL, *psi = NULL, *pressure = NULL, *numa = NULL, *pods = NULL;
         char field[API_FIELD_MAX];
-        int level = API_PRESSURE_NONE, r;
+        int level = LEVEL_NONE, r;
 
         if (!json_object_is_type(o, json_type_object))
                 return api_error_set(err, -EINVAL, "", "body must be a JSON object (node report)");
@@ -165,13 +165,13 @@ int node_report_decode(const struct json_object *o, struct node_report *ret, str
         }
         if (pressure) {
                 if ((r = api_get_enum(pressure, "node.pressure", "level", true,
-                                      api_pressure_from_string, &level, err)) < 0 ||
+                                      pressure_level_from_string, &level, err)) < 0 ||
                     (r = api_get_u64(pressure, "node.pressure", "duration_ms", false, UINT64_MAX,
                                      &rep.pressure_duration_ms, err)) < 0 ||
                     (r = api_get_bool(pressure, "node.pressure", "relief_exhausted", false,
                                       &rep.relief_exhausted, err)) < 0)
                         return r;
-                rep.pressure = (enum api_pressure)level;
+                rep.pressure = (enum pressure_level)level;
         }
         if (numa) {
                 size_t n = json_object_array_length(numa);
@@ -241,7 +241,7 @@ struct json_object *node_report_encode(const struct node_report *r)
                 r->has_psi ? psi_encode(&r->psi_some, r->has_psi_full ? &r->psi_full : NULL)
                            : NULL);
         struct json_object *pr = json_object_new_object();
-        api_add(pr, "level", json_object_new_string(api_pressure_to_string(r->pressure)));
+        api_add(pr, "level", json_object_new_string(pressure_level_to_string(r->pressure)));
         api_add(pr, "duration_ms", json_object_new_uint64(r->pressure_duration_ms));
         api_add(pr, "relief_exhausted", json_object_new_boolean(r->relief_exhausted));
         api_add(node, "pressure", pr);
@@ -270,7 +270,7 @@ struct json_object *node_report_encode(const struct node_report *r)
                         api_add(po, "namespace", json_object_new_string(p->namespace));
                 if (p->owner_uid)
                         api_add(po, "owner_uid", json_object_new_string(p->owner_uid));
-                api_add(po, "qos", json_object_new_string(api_qos_to_string(p->qos)));
+                api_add(po, "qos", json_object_new_string(qos_to_string(p->qos)));
                 api_add(po, "priority", json_object_new_int(p->priority));
                 api_add(po, "protected", json_object_new_boolean(p->protected_));
                 api_add(po, "request_bytes", json_object_new_uint64(p->request_bytes));

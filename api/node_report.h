@@ -34,7 +34,7 @@ struct report_pod {
         char *name;      /* NULL when the agent does not know it */
         char *namespace; /* NULL when unknown */
         char *owner_uid; /* controller ownerReference uid, NULL when none or unknown */
-        enum api_qos qos;
+        enum qos_class qos;
         int32_t priority;
         bool protected_;
         uint64_t working_set_bytes; /* memory.current - inactive_file */
@@ -55,7 +55,7 @@ struct node_report {
         uint64_t reserved_bytes; /* kept free for the system (kube/system-reserved, eviction) */
         bool has_psi, has_psi_full;
         struct psi_avgs psi_some, psi_full;
-        enum api_pressure pressure;
+        enum pressure_level pressure;
         uint64_t pressure_duration_ms; /* how long pressure has been at this level or above */
         bool relief_exhausted;         /* the agent ran out of local remedies */
         struct report_zone *zones;

@@ -35,7 +35,7 @@ struct json_object *node_status_encode(const struct node_status *s)
         api_add(o, "reservation_bytes", json_object_new_uint64(s->reservation_bytes));
         api_add(o, "assumed_bytes", json_object_new_uint64(s->assumed_bytes));
         api_add(o, "allocatable_bytes", json_object_new_uint64(s->allocatable_bytes));
-        api_add(pr, "level", json_object_new_string(api_pressure_to_string(s->pressure)));
+        api_add(pr, "level", json_object_new_string(pressure_level_to_string(s->pressure)));
         api_add(pr, "duration_ms", json_object_new_uint64(s->pressure_duration_ms));
         api_add(pr, "relief_exhausted", json_object_new_boolean(s->relief_exhausted));
         api_add(o, "pressure", pr);
@@ -59,7 +59,7 @@ struct json_object *node_status_encode(const struct node_status *s)
                         api_add(po, "name", p->name ? json_object_new_string(p->name) : NULL);
                         api_add(po, "namespace",
                                 p->namespace ? json_object_new_string(p->namespace) : NULL);
-                        api_add(po, "qos", json_object_new_string(api_qos_to_string(p->qos)));
+                        api_add(po, "qos", json_object_new_string(qos_to_string(p->qos)));
                         api_add(po, "working_set_bytes",
                                 json_object_new_uint64(p->working_set_bytes));
                         api_add(po, "request_bytes", json_object_new_uint64(p->request_bytes));
@@ -101,7 +101,7 @@ int node_status_decode(const struct json_object *o, const char *path, struct nod
             (r = api_get_u64(o, path, "allocatable_bytes", true, BYTES_MAX, &s.allocatable_bytes,
                              err)) < 0 ||
             (r = api_get_object(o, path, "pressure", true, false, &pr, err)) < 0 ||
-            (r = api_get_enum(pr, prpath, "level", true, api_pressure_from_string, &level, err)) <
+            (r = api_get_enum(pr, prpath, "level", true, pressure_level_from_string, &level, err)) <
                 0 ||
             (r = api_get_u64(pr, prpath, "duration_ms", true, UINT64_MAX, &s.pressure_duration_ms,
                              err)) < 0 ||
@@ -111,7 +111,7 @@ int node_status_decode(const struct json_object *o, const char *path, struct nod
             (r = api_get_u64(o, path, "pod_count", true, UINT32_MAX, &count, err)) < 0 ||
             (r = api_get_array(o, path, "pods", false, false, &pods, err)) < 0)
                 return r;
-        s.pressure = (enum api_pressure)level;
+        s.pressure = (enum pressure_level)level;
         size_t nz = json_object_array_length(numa);
         if (nz > API_NUMA_ZONES_MAX)
                 return api_error_set(err, -ERANGE, api_path(field, path, "numa"), "too many zones");
@@ -155,15 +155,15 @@ int node_status_decode(const struct json_object *o, const char *path, struct nod
                             (r = api_get_strdup(po, pp, "name", false, &p->name, err)) < 0 ||
                             (r = api_get_strdup(po, pp, "namespace", false, &p->namespace, err)) <
                                 0 ||
-                            (r = api_get_enum(po, pp, "qos", true, api_qos_from_string, &qos,
-                                              err)) < 0 ||
+                            (r = api_get_enum(po, pp, "qos", true, qos_from_string, &qos, err)) <
+                                0 ||
                             (r = api_get_u64(po, pp, "working_set_bytes", true, BYTES_MAX,
                                              &p->working_set_bytes, err)) < 0 ||
                             (r = api_get_u64(po, pp, "request_bytes", true, BYTES_MAX,
                                              &p->request_bytes, err)) < 0 ||
                             (r = api_get_bool(po, pp, "protected", true, &p->protected_, err)) < 0)
                                 return r;
-                        p->qos = (enum api_qos)qos;
+                        p->qos = (enum qos_class)qos;
                 }
         } else
                 s.pod_count = count;

@@ -15,7 +15,7 @@ struct node_status_zone {
 
 struct node_status_pod {
         char *uid, *name, *namespace; /* name/namespace NULL when unknown */
-        enum api_qos qos;
+        enum qos_class qos;
         uint64_t working_set_bytes;
         uint64_t request_bytes;
         bool protected_;
@@ -32,7 +32,7 @@ struct node_status {
         uint64_t reservation_bytes;      /* held by migration plans for pods to come */
         uint64_t assumed_bytes;          /* bound by the extender, not yet in a report */
         uint64_t allocatable_bytes; /* what a new pod can get: available minus the three above */
-        enum api_pressure pressure;
+        enum pressure_level pressure;
         uint64_t pressure_duration_ms;
         bool relief_exhausted;
         struct node_status_zone *zones;

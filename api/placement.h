@@ -15,7 +15,7 @@
  * "nodes": ["w1", ...] (optional subset), "limit": 10 (optional, 0 = all)}. */
 struct placement_request {
         char *name, *namespace, *owner_uid; /* optional: match reservations held for the pod */
-        enum api_qos qos;                   /* default burstable */
+        enum qos_class qos;                 /* default burstable */
         uint64_t request_bytes;             /* required */
         uint64_t limit_bytes;               /* API_UNLIMITED by default */
         bool single_numa;                   /* numa_policy; default: qos == guaranteed */
@@ -35,7 +35,7 @@ struct placement_candidate {
         int32_t score;            /* 0..PLACEMENT_SCORE_MAX, 0 when it does not fit */
         int32_t numa_zone;        /* zone chosen for single-zone pods, -1 otherwise */
         uint64_t available_bytes; /* node memory left for new pods after reservations */
-        enum api_pressure pressure;
+        enum pressure_level pressure;
         char *reason; /* why it fits (and how well) or why not */
 };
 

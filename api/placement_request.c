@@ -31,11 +31,11 @@ int placement_request_decode(const struct json_object *o, struct placement_reque
                              struct api_error *err)
 {
         _cleanup_(placement_request_done) struct placement_request q = {
-                .qos = API_QOS_BURSTABLE, .limit_bytes = API_UNLIMITED, .single_numa = false
+                .qos = QOS_BURSTABLE, .limit_bytes = API_UNLIMITED, .single_numa = false
         };
         struct json_object *pod = NULL, *nodes = NULL, *req = NULL;
         uint64_t limit = 0;
-        int qos = API_QOS_BURSTABLE, numa = -1, r;
+        int qos = QOS_BURSTABLE, numa = -1, r;
 
         if (!json_object_is_type(o, json_type_object))
                 return api_error_set(err, -EINVAL, "",
@@ -46,7 +46,7 @@ int placement_request_decode(const struct json_object *o, struct placement_reque
             (r = api_get_strdup(pod, "pod", "name", false, &q.name, err)) < 0 ||
             (r = api_get_strdup(pod, "pod", "namespace", false, &q.namespace, err)) < 0 ||
             (r = api_get_strdup(pod, "pod", "owner_uid", false, &q.owner_uid, err)) < 0 ||
-            (r = api_get_enum(pod, "pod", "qos", false, api_qos_from_string, &qos, err)) < 0 ||
+            (r = api_get_enum(pod, "pod", "qos", false, qos_from_string, &qos, err)) < 0 ||
             (r = api_get_enum(pod, "pod", "numa_policy", false, numa_policy_from_string, &numa,
                               err)) < 0 ||
             (r = api_get_bytes_or_null(pod, "pod", "limit_bytes", false, &q.limit_bytes, err)) < 0)
@@ -57,8 +57,8 @@ int placement_request_decode(const struct json_object *o, struct placement_reque
                                      "required field is missing");
         if ((r = api_quantity_bytes(req, "pod.request_bytes", &q.request_bytes, err)) < 0)
                 return r;
-        q.qos = (enum api_qos)qos;
-        q.single_numa = numa >= 0 ? numa == 1 : q.qos == API_QOS_GUARANTEED;
+        q.qos = (enum qos_class)qos;
+        q.single_numa = numa >= 0 ? numa == 1 : q.qos == QOS_GUARANTEED;
         q.limit = (uint32_t)limit;
         if (nodes) {
                 size_t n = json_object_array_length(nodes);
@@ -93,7 +93,7 @@ struct json_object *placement_request_encode(const struct placement_request *r)
                 api_add(pod, "namespace", json_object_new_string(r->namespace));
         if (r->owner_uid)
                 api_add(pod, "owner_uid", json_object_new_string(r->owner_uid));
-        api_add(pod, "qos", json_object_new_string(api_qos_to_string(r->qos)));
+        api_add(pod, "qos", json_object_new_string(qos_to_string(r->qos)));
         api_add(pod, "request_bytes", json_object_new_uint64(r->request_bytes));
         api_add(pod, "limit_bytes", api_new_bytes_or_null(r->limit_bytes));
         api_add(pod, "numa_policy", json_object_new_string(r->single_numa ? "single-zone" : "any"));

@@ -32,7 +32,7 @@ struct json_object *placement_response_encode(const struct placement_response *r
                         c->numa_zone >= 0 ? json_object_new_int(c->numa_zone) : NULL);
                 api_add(co, "available_bytes", json_object_new_uint64(c->available_bytes));
                 api_add(co, "pressure",
-                        json_object_new_string(api_pressure_to_string(c->pressure)));
+                        json_object_new_string(pressure_level_to_string(c->pressure)));
                 api_add(co, "reason", json_object_new_string(c->reason ? c->reason : ""));
                 json_object_array_add(a, co);
         }
@@ -77,13 +77,13 @@ int placement_response_decode(const struct json_object *o, struct placement_resp
                                      err)) < 0 ||
                     (r = api_get_u64(co, path, "available_bytes", true, INT64_MAX,
                                      &c->available_bytes, err)) < 0 ||
-                    (r = api_get_enum(co, path, "pressure", true, api_pressure_from_string,
+                    (r = api_get_enum(co, path, "pressure", true, pressure_level_from_string,
                                       &pressure, err)) < 0 ||
                     (r = api_get_strdup(co, path, "reason", true, &c->reason, err)) < 0)
                         return r;
                 c->score = (int32_t)score;
                 c->numa_zone = (int32_t)zone;
-                c->pressure = (enum api_pressure)pressure;
+                c->pressure = (enum pressure_level)pressure;
         }
         *ret = p;
         p = (struct placement_response){};

@@ -66,6 +66,13 @@ struct config_bytes_or_percent {
         uint64_t bytes; /* when !is_percent */
 };
 
+/* The amount in bytes: the bytes, or the percentage of whole_bytes (a scope's total, a limit). */
+static inline uint64_t config_bytes_or_percent_resolve(const struct config_bytes_or_percent *v,
+                                                       uint64_t whole_bytes)
+{
+        return v->is_percent ? (uint64_t)((double)whole_bytes * v->percent / 100.0) : v->bytes;
+}
+
 /* items[n] is NULL, so items is also a NULL-terminated strv. Both owned by the struct. */
 struct config_strv {
         char **items;

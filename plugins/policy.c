@@ -29,6 +29,30 @@
 
 const char policy_default_plugin_dir[] = MEMAGENT_PLUGIN_DIR;
 
+_Static_assert((int)MEMAGENT_QOS_NONE == (int)QOS_NONE, "plugin ABI QoS drifted");
+_Static_assert((int)MEMAGENT_QOS_GUARANTEED == (int)QOS_GUARANTEED, "plugin ABI QoS drifted");
+_Static_assert((int)MEMAGENT_QOS_BURSTABLE == (int)QOS_BURSTABLE, "plugin ABI QoS drifted");
+_Static_assert((int)MEMAGENT_QOS_BESTEFFORT == (int)QOS_BESTEFFORT, "plugin ABI QoS drifted");
+_Static_assert((int)MEMAGENT_LEVEL_NONE == (int)LEVEL_NONE, "plugin ABI level drifted");
+_Static_assert((int)MEMAGENT_LEVEL_LOW == (int)LEVEL_LOW, "plugin ABI level drifted");
+_Static_assert((int)MEMAGENT_LEVEL_MEDIUM == (int)LEVEL_MEDIUM, "plugin ABI level drifted");
+_Static_assert((int)MEMAGENT_LEVEL_CRITICAL == (int)LEVEL_CRITICAL, "plugin ABI level drifted");
+
+enum memagent_qos policy_qos_to_abi(enum qos_class q)
+{
+        return (enum memagent_qos)q;
+}
+
+enum qos_class policy_qos_from_abi(enum memagent_qos q)
+{
+        return (unsigned)q < _QOS_MAX ? (enum qos_class)q : QOS_NONE;
+}
+
+enum memagent_level policy_level_to_abi(enum pressure_level l)
+{
+        return (enum memagent_level)l;
+}
+
 #define PLUGIN_PREFIX "memagent-policy-"
 #define PLUGIN_SUFFIX ".so"
 

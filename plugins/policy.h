@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 
+#include "common/memtypes.h"
 #include "plugins/memagent-plugin.h"
 
 struct policy_chain;
@@ -74,6 +75,13 @@ const char *policy_chain_path(const struct policy_chain *chain, size_t i);
 /* "qos, largest:growth" for logs: the entries joined with ", ", truncated to fit. Always
  * NUL-terminates; returns buf. */
 char *policy_chain_describe(const struct policy_chain *chain, char *buf, size_t size);
+
+/* The agent's QoS class and pressure level as the plugin ABI spells them. The ABI's values are
+ * frozen (a plugin built against abi_version 1 must keep working); policy.c checks at compile
+ * time that they are the same as common/memtypes.h's, so these are the only conversions. */
+enum memagent_qos policy_qos_to_abi(enum qos_class q);
+enum qos_class policy_qos_from_abi(enum memagent_qos q);
+enum memagent_level policy_level_to_abi(enum pressure_level l);
 
 /* Built-in policies, each registered through the same descriptor a plugin exports. */
 extern const struct memagent_policy policy_qos;

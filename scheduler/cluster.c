@@ -194,7 +194,7 @@ static int maybe_plan(struct cluster *c, struct sched_snapshot *s, size_t i, uin
                 log_warning("Node %s is under sustained %s pressure but no pod can move "
                             "(none movable, or no node can take it); will retry on its next report",
                             s->nodes[i]->name,
-                            api_pressure_to_string(s->nodes[i]->report.pressure));
+                            pressure_level_to_string(s->nodes[i]->report.pressure));
                 migration_list_free(plans, n);
                 return 0;
         }

@@ -24,7 +24,7 @@ struct pod_cache_entry {
         char owner_uid[64];
         uint64_t request_bytes;
         bool single_numa;
-        enum api_qos qos;
+        enum qos_class qos;
 };
 
 struct cluster {

@@ -65,7 +65,7 @@ static void evaluate(const struct sched_snapshot *s, ssize_t index, const char *
         v.score = 0;
         v.numa_zone = -1;
         v.allocatable_bytes = 0;
-        v.pressure = API_PRESSURE_NONE;
+        v.pressure = LEVEL_NONE;
         v.reservation = NULL;
         v.reason[0] = '\0';
 
@@ -101,10 +101,10 @@ static void evaluate(const struct sched_snapshot *s, ssize_t index, const char *
         if (v.allocatable_bytes > r->memory_total_bytes)
                 v.allocatable_bytes = r->memory_total_bytes;
 
-        if (r->pressure >= API_PRESSURE_MEDIUM) {
+        if (r->pressure >= LEVEL_MEDIUM) {
                 v.kind = VERDICT_FAILED;
                 REASON("memsched: node under %s memory pressure",
-                       api_pressure_to_string(r->pressure));
+                       pressure_level_to_string(r->pressure));
                 *ret = v;
                 return;
         }
@@ -168,7 +168,7 @@ static void evaluate(const struct sched_snapshot *s, ssize_t index, const char *
             r->memory_total_bytes
                 ? (double)(v.allocatable_bytes - pod->request_bytes) / (double)r->memory_total_bytes
                 : 0;
-        double pressure = r->pressure == API_PRESSURE_NONE ? 1.0 : 0.5;
+        double pressure = r->pressure == LEVEL_NONE ? 1.0 : 0.5;
         if (r->has_psi)
                 pressure *= 1.0 - clamp01(r->psi_some.avg10 / 100.0);
         double score = cfg->weight_fragmentation * (1.0 - clamp01(frag)) +
@@ -188,12 +188,12 @@ static void evaluate(const struct sched_snapshot *s, ssize_t index, const char *
                        v.numa_zone,
                        format_bytes_iec(zone_avail[chosen] - pod->request_bytes, a, sizeof(a)),
                        format_bytes_iec(zone_avail[chosen], b, sizeof(b)), frag * 100,
-                       api_pressure_to_string(r->pressure));
+                       pressure_level_to_string(r->pressure));
         else
                 REASON("fits with %s of %s allocatable left; fragmentation %.0f%%, pressure %s",
                        format_bytes_iec(v.allocatable_bytes - pod->request_bytes, a, sizeof(a)),
                        format_bytes_iec(v.allocatable_bytes, b, sizeof(b)), frag * 100,
-                       api_pressure_to_string(r->pressure));
+                       pressure_level_to_string(r->pressure));
         *ret = v;
 }
 

@@ -30,7 +30,7 @@
 struct pod_shape {
         uint64_t request_bytes;
         bool single_numa;
-        enum api_qos qos;
+        enum qos_class qos;
         /* Identity, to match reservations held for the replacement of a migrated pod. Any may be
          * NULL or "". */
         const char *namespace;
@@ -48,7 +48,7 @@ struct node_verdict {
         int score;         /* 0..10; 0 unless it fits */
         int32_t numa_zone; /* chosen zone for single-zone pods, else -1 */
         uint64_t allocatable_bytes;
-        enum api_pressure pressure;
+        enum pressure_level pressure;
         const struct migration *reservation; /* held for this pod on this node, or NULL */
         char reason[PLACEMENT_REASON_MAX];
 };

@@ -13,7 +13,7 @@ bool planner_node_qualifies(const struct sched_snapshot *s, size_t i,
                             const struct sched_config *cfg)
 {
         const struct node_report *r = &s->nodes[i]->report;
-        if (r->pressure < API_PRESSURE_MEDIUM || !r->relief_exhausted ||
+        if (r->pressure < LEVEL_MEDIUM || !r->relief_exhausted ||
             r->pressure_duration_ms < cfg->sustained_pressure_ms)
                 return false;
         for (size_t k = 0; k < s->n_plans; k++)
@@ -23,9 +23,9 @@ bool planner_node_qualifies(const struct sched_snapshot *s, size_t i,
         return true;
 }
 
-static int qos_rank(enum api_qos q)
+static int qos_rank(enum qos_class q)
 {
-        return q == API_QOS_BESTEFFORT ? 0 : 1;
+        return q == QOS_BESTEFFORT ? 0 : 1;
 }
 
 static int candidate_cmp(const void *a, const void *b)
@@ -43,8 +43,8 @@ static int candidate_cmp(const void *a, const void *b)
 
 static bool movable(const struct report_pod *p)
 {
-        return p->qos != API_QOS_GUARANTEED && p->qos != API_QOS_UNKNOWN && !p->protected_ &&
-               p->owner_uid && *p->owner_uid;
+        return p->qos != QOS_GUARANTEED && p->qos != QOS_NONE && !p->protected_ && p->owner_uid &&
+               *p->owner_uid;
 }
 
 static char *dup_opt(const char *s)
@@ -114,11 +114,11 @@ int planner_plan(const struct sched_snapshot *s, size_t src, uint64_t now_usec,
                 snprintf(why, sizeof(why),
                          "%s pressure on %s for %llu s with local relief exhausted; %s "
                          "available of %s; moving %s pod with working set %s",
-                         api_pressure_to_string(r->pressure), node->name,
+                         pressure_level_to_string(r->pressure), node->name,
                          (unsigned long long)(r->pressure_duration_ms / 1000),
                          format_bytes_iec(r->memory_available_bytes, a, sizeof(a)),
                          format_bytes_iec(r->memory_total_bytes, b, sizeof(b)),
-                         api_qos_to_string(p->qos),
+                         qos_to_string(p->qos),
                          format_bytes_iec(p->working_set_bytes, a, sizeof(a)));
                 struct migration *m = &plans[n_plans];
                 *m = (struct migration){

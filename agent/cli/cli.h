@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/model.h"
-#include "agent/psi.h"
+#include "agent/kernel/model.h"
+#include "agent/kernel/psi.h"
 
 #define EXIT_REFUSED       2
 #define WORKLOAD_ROOTS_MAX 16

@@ -8,9 +8,9 @@
 
 #include "agent/cli/cli.h"
 #include "agent/cli/client.h"
-#include "agent/mode.h"
-#include "agent/node.h"
-#include "agent/status.h"
+#include "agent/kernel/mode.h"
+#include "agent/kernel/node.h"
+#include "agent/kernel/status.h"
 #include "bpf/bpfsig.h"
 #include "common/log.h"
 #include "common/macro.h"

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "agent/cli/cli.h"
-#include "agent/model.h"
+#include "agent/kernel/model.h"
 #include "bpf/bpfsig.h"
 #include "common/log.h"
 #include "common/macro.h"

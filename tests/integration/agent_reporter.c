@@ -33,8 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/report.h"
-#include "agent/reporter.h"
+#include "agent/daemon/report.h"
+#include "agent/daemon/reporter.h"
 #include "api/codec.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -505,7 +505,7 @@ static void check_report_codec(void)
                   got.psi_some.avg60 == 1.1 && got.psi_some.avg300 == 12.34 &&
                   got.psi_some.total_usec == 999,
               "psi %g %g %g", got.psi_some.avg10, got.psi_some.avg60, got.psi_some.avg300);
-        CHECK(got.pressure == API_PRESSURE_MEDIUM && got.pressure_duration_ms == 1500 &&
+        CHECK(got.pressure == LEVEL_MEDIUM && got.pressure_duration_ms == 1500 &&
                   got.relief_exhausted,
               "pressure");
         CHECK(got.n_zones == 2 && got.zones[0].free_bytes == 500 &&
@@ -518,18 +518,18 @@ static void check_report_codec(void)
         CHECK(got.n_pods == 3, "%zu pods", got.n_pods);
         if (got.n_pods != 3)
                 return;
-        CHECK(strcmp(got.pods[0].uid, "pod-uid-a") == 0 && got.pods[0].qos == API_QOS_BURSTABLE &&
+        CHECK(strcmp(got.pods[0].uid, "pod-uid-a") == 0 && got.pods[0].qos == QOS_BURSTABLE &&
                   got.pods[0].working_set_bytes == 77 && !got.pods[0].name &&
                   got.pods[0].limit_bytes == API_UNLIMITED && got.pods[0].numa_zone == -1,
               "pod a");
-        CHECK(got.pods[1].qos == API_QOS_GUARANTEED && got.pods[1].working_set_bytes == 0 &&
+        CHECK(got.pods[1].qos == QOS_GUARANTEED && got.pods[1].working_set_bytes == 0 &&
                   got.pods[1].name && strcmp(got.pods[1].name, "web") == 0 &&
                   strcmp(got.pods[1].namespace, "default") == 0 &&
                   strcmp(got.pods[1].owner_uid, "rs-1") == 0 &&
                   got.pods[1].request_bytes == 64 << 20 && got.pods[1].priority == 7 &&
                   got.pods[1].protected_,
               "pod b (with metadata)");
-        CHECK(got.pods[2].qos == API_QOS_BESTEFFORT, "pod c: qos %d", got.pods[2].qos);
+        CHECK(got.pods[2].qos == QOS_BESTEFFORT, "pod c: qos %d", got.pods[2].qos);
         printf("ok: the report as built and encoded is what memschedd decodes\n");
 }
 

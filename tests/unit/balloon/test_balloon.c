@@ -11,7 +11,7 @@
 /* cmocka.h needs the headers above: keep it in a block of its own. */
 #include <cmocka.h>
 
-#include "agent/balloon.h"
+#include "agent/decide/balloon.h"
 
 #define MiB (1024ull * 1024)
 #define SEC 1000000ull

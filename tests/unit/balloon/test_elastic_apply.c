@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "agent/elastic.h"
+#include "agent/kernel/elastic.h"
 #include "common/fileio.h"
 
 static int make_dir(char *tmpl)

@@ -10,7 +10,7 @@
 /* cmocka.h needs the headers above: keep it in a block of its own. */
 #include <cmocka.h>
 
-#include "agent/vscale.h"
+#include "agent/decide/vscale.h"
 
 #define MiB (1024ull * 1024)
 #define SEC 1000000ull

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "agent/daemon-config.h"
+#include "agent/daemon/daemon-config.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "config_files.h"

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "agent/daemon-config.h"
+#include "agent/daemon/daemon-config.h"
 #include "common/node-name.h"
 
 static bool valid(const char *s)

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <linux/magic.h>
 
-#include "agent/mode.h"
+#include "agent/kernel/mode.h"
 #include "testutil.h"
 
 #define MEMAGENT MEMAGENT_BIN_DIR "/agent/memagent"

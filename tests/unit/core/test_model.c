@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "agent/model.h"
+#include "agent/kernel/model.h"
 #include "testutil.h"
 
 #define SCRATCH 65536

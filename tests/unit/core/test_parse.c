@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "agent/parse.h"
+#include "agent/kernel/parse.h"
 #include "testutil.h"
 
 /* The burstable pod's containers in the guest capture (systemd driver). */

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "agent/psi.h"
+#include "agent/kernel/psi.h"
 #include "testutil.h"
 
 struct ctx {

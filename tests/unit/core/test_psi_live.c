@@ -24,7 +24,7 @@
 #include <cmocka.h>
 #include <linux/magic.h>
 
-#include "agent/psi.h"
+#include "agent/kernel/psi.h"
 #include "testutil.h"
 
 #define UNIFIED "/sys/fs/cgroup/unified"

@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "agent/model.h"
-#include "agent/node.h"
-#include "agent/status.h"
+#include "agent/kernel/model.h"
+#include "agent/kernel/node.h"
+#include "agent/kernel/status.h"
 #include "common/quantity.h"
 #include "statuscheck.h"
 #include "testutil.h"

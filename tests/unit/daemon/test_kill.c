@@ -20,7 +20,7 @@
 /* cmocka.h needs the headers above: keep it in a block of its own. */
 #include <cmocka.h>
 
-#include "agent/kill.h"
+#include "agent/kernel/kill.h"
 #include "common/fileio.h"
 
 static char root[256];

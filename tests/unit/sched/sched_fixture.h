@@ -9,7 +9,7 @@
 
 struct fx_pod {
         const char *uid;
-        enum api_qos qos;
+        enum qos_class qos;
         uint64_t working_set_bytes;
         uint64_t request_bytes;
         int32_t priority;
@@ -22,7 +22,7 @@ struct fx_node {
         uint64_t total_bytes, available_bytes;
         size_t n_zones;
         uint64_t zone_free_bytes[4]; /* zone total is total_bytes / n_zones */
-        enum api_pressure pressure;
+        enum pressure_level pressure;
         uint64_t pressure_duration_ms;
         bool relief_exhausted;
         uint64_t age_usec; /* report received this long before FX_NOW */

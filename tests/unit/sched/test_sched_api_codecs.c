@@ -60,7 +60,7 @@ static void test_pod_quantities(void **state)
                 assert_int_equal(k8s_pod_decode(o, "Pod", &p, &err), 0);
                 assert_int_equal(p.request_bytes, cases[i].bytes);
                 assert_int_equal(p.limit_bytes, API_UNLIMITED);
-                assert_int_equal(p.qos, API_QOS_BURSTABLE);
+                assert_int_equal(p.qos, QOS_BURSTABLE);
                 assert_string_equal(p.name, "web-1");
                 assert_string_equal(p.namespace, "shop");
         }
@@ -77,7 +77,7 @@ static void test_pod_qos_and_numa(void **state)
         _cleanup_json_ struct json_object *g =
             parse(pod_json("", "\"memory\":\"1Gi\",\"cpu\":\"500m\"", "", "", buf, sizeof(buf)));
         assert_int_equal(k8s_pod_decode(g, "Pod", &p, &err), 0);
-        assert_int_equal(p.qos, API_QOS_GUARANTEED);
+        assert_int_equal(p.qos, QOS_GUARANTEED);
         assert_true(p.single_numa);
         assert_int_equal(p.request_bytes, 1ULL << 30);
         assert_int_equal(p.limit_bytes, 1ULL << 30);
@@ -87,11 +87,11 @@ static void test_pod_qos_and_numa(void **state)
             parse(pod_json("\"memory\":\"1Gi\",\"cpu\":\"0.5\"",
                            "\"memory\":\"1Gi\",\"cpu\":\"500m\"", "", "", buf, sizeof(buf)));
         assert_int_equal(k8s_pod_decode(g2, "Pod", &p, &err), 0);
-        assert_int_equal(p.qos, API_QOS_GUARANTEED);
+        assert_int_equal(p.qos, QOS_GUARANTEED);
 
         _cleanup_json_ struct json_object *be = parse(pod_json("", "", "", "", buf, sizeof(buf)));
         assert_int_equal(k8s_pod_decode(be, "Pod", &p, &err), 0);
-        assert_int_equal(p.qos, API_QOS_BESTEFFORT);
+        assert_int_equal(p.qos, QOS_BESTEFFORT);
         assert_false(p.single_numa);
 
         /* status.qosClass wins; annotations. */
@@ -103,7 +103,7 @@ static void test_pod_qos_and_numa(void **state)
                      "\"controller\":true}]",
                      "\"qosClass\":\"Burstable\"", buf, sizeof(buf)));
         assert_int_equal(k8s_pod_decode(an, "Pod", &p, &err), 0);
-        assert_int_equal(p.qos, API_QOS_BURSTABLE);
+        assert_int_equal(p.qos, QOS_BURSTABLE);
         assert_true(p.single_numa);
         assert_true(p.protected_);
         assert_string_equal(p.owner_uid, "rs-1");
@@ -166,7 +166,7 @@ static void test_pod_round_trip(void **state)
                               .namespace = "ns",
                               .uid = "u",
                               .owner_uid = "o",
-                              .qos = API_QOS_BURSTABLE,
+                              .qos = QOS_BURSTABLE,
                               .request_bytes = 123456789,
                               .limit_bytes = 987654321,
                               .priority = 7,
@@ -274,10 +274,9 @@ static void test_extender_args_errors(void **state)
 static void test_extender_args_round_trip(void **state)
 {
         static const char *const names[] = { "a", "b" };
-        struct k8s_pod pod = { .name = "p",
-                               .namespace = "ns",
-                               .qos = API_QOS_BESTEFFORT,
-                               .limit_bytes = API_UNLIMITED };
+        struct k8s_pod pod = {
+                .name = "p", .namespace = "ns", .qos = QOS_BESTEFFORT, .limit_bytes = API_UNLIMITED
+        };
         struct extender_args a;
         struct api_error err = {};
         (void)state;
@@ -429,7 +428,7 @@ static void test_report_decode(void **state)
         assert_int_equal(r.memory_available_bytes, 600);
         assert_true(r.has_psi);
         assert_false(r.has_psi_full);
-        assert_int_equal(r.pressure, API_PRESSURE_LOW);
+        assert_int_equal(r.pressure, LEVEL_LOW);
         assert_int_equal(r.n_zones, 2);
         assert_int_equal(r.zones[0].reclaimable_bytes, 60); /* half of file + half of slab */
         assert_int_equal(r.n_pods, 1);
@@ -538,7 +537,7 @@ static void test_placement_codecs(void **state)
                                          .score = 7,
                                          .numa_zone = 1,
                                          .available_bytes = 5,
-                                         .pressure = API_PRESSURE_LOW,
+                                         .pressure = LEVEL_LOW,
                                          .reason = "why" };
         struct placement_response resp = { .request_bytes = 9,
                                            .single_numa = true,
@@ -559,7 +558,7 @@ static void test_node_status_codecs(void **state)
                 .id = 1, .total_bytes = 10, .free_bytes = 5, .reclaimable_bytes = 2
         };
         struct node_status_pod p = {
-                .uid = "u", .name = "n", .qos = API_QOS_BESTEFFORT, .working_set_bytes = 3
+                .uid = "u", .name = "n", .qos = QOS_BESTEFFORT, .working_set_bytes = 3
         };
         struct node_status s = { .name = "w1",
                                  .stale = true,
@@ -570,7 +569,7 @@ static void test_node_status_codecs(void **state)
                                  .pod_count = 1,
                                  .with_pods = true,
                                  .pods = &p,
-                                 .pressure = API_PRESSURE_CRITICAL };
+                                 .pressure = LEVEL_CRITICAL };
         struct node_status d;
         struct node_status_list l = { .nodes = &s, .n_nodes = 1, .stale_count = 1 }, dl;
         struct api_error err = {};
@@ -578,7 +577,7 @@ static void test_node_status_codecs(void **state)
         _cleanup_json_ struct json_object *o = node_status_encode(&s);
         assert_int_equal(node_status_decode(o, "", &d, &err), 0);
         assert_true(d.stale);
-        assert_int_equal(d.pressure, API_PRESSURE_CRITICAL);
+        assert_int_equal(d.pressure, LEVEL_CRITICAL);
         assert_int_equal(d.zones[0].reclaimable_bytes, 2);
         assert_string_equal(d.pods[0].name, "n");
         assert_null(d.pods[0].namespace);
@@ -602,7 +601,7 @@ static void test_migration_and_error_codecs(void **state)
                                .target_node = "b",
                                .pod_uid = "u",
                                .owner_uid = "o",
-                               .qos = API_QOS_BURSTABLE,
+                               .qos = QOS_BURSTABLE,
                                .working_set_bytes = 5,
                                .reservation_bytes = 6,
                                .target_numa_zone = -1,

@@ -40,14 +40,14 @@ static void test_numa_fit_and_misfit(void **state)
         _cleanup_snapshot_ struct sched_snapshot *s = fx_snapshot(nodes, 1, NULL, 0);
         struct node_verdict v;
 
-        struct pod_shape burst = { .request_bytes = 6 * GiB, .qos = API_QOS_BURSTABLE };
+        struct pod_shape burst = { .request_bytes = 6 * GiB, .qos = QOS_BURSTABLE };
         eval(s, "w1", &burst, &v);
         assert_int_equal(v.kind, VERDICT_FITS);
         assert_int_equal(v.numa_zone, -1);
 
         struct pod_shape guar = { .request_bytes = 6 * GiB,
                                   .single_numa = true,
-                                  .qos = API_QOS_GUARANTEED };
+                                  .qos = QOS_GUARANTEED };
         eval(s, "w1", &guar, &v);
         assert_int_equal(v.kind, VERDICT_FAILED);
         assert_non_null(strstr(v.reason, "NUMA"));
@@ -76,15 +76,15 @@ static void test_pressure_stale_unknown(void **state)
                 { .name = "low",
                   .total_bytes = 8 * GiB,
                   .available_bytes = 4 * GiB,
-                  .pressure = API_PRESSURE_LOW },
+                  .pressure = LEVEL_LOW },
                 { .name = "medium",
                   .total_bytes = 8 * GiB,
                   .available_bytes = 4 * GiB,
-                  .pressure = API_PRESSURE_MEDIUM },
+                  .pressure = LEVEL_MEDIUM },
                 { .name = "critical",
                   .total_bytes = 8 * GiB,
                   .available_bytes = 4 * GiB,
-                  .pressure = API_PRESSURE_CRITICAL },
+                  .pressure = LEVEL_CRITICAL },
                 { .name = "old",
                   .total_bytes = 8 * GiB,
                   .available_bytes = 4 * GiB,

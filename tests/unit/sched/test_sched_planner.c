@@ -14,26 +14,26 @@
 
 static const struct fx_pod pods[] = {
         { .uid = "guaranteed",
-          .qos = API_QOS_GUARANTEED,
+          .qos = QOS_GUARANTEED,
           .working_set_bytes = 100 * MiB,
           .owner_uid = "rs-g" },
         { .uid = "protected",
-          .qos = API_QOS_BESTEFFORT,
+          .qos = QOS_BESTEFFORT,
           .working_set_bytes = 50 * MiB,
           .protected_ = true,
           .owner_uid = "rs-p" },
-        { .uid = "bare", .qos = API_QOS_BESTEFFORT, .working_set_bytes = 60 * MiB },
+        { .uid = "bare", .qos = QOS_BESTEFFORT, .working_set_bytes = 60 * MiB },
         { .uid = "burst-small",
-          .qos = API_QOS_BURSTABLE,
+          .qos = QOS_BURSTABLE,
           .working_set_bytes = 200 * MiB,
           .request_bytes = 300 * MiB,
           .owner_uid = "rs-bs" },
         { .uid = "be-big",
-          .qos = API_QOS_BESTEFFORT,
+          .qos = QOS_BESTEFFORT,
           .working_set_bytes = 2 * GiB,
           .owner_uid = "rs-bb" },
         { .uid = "be-small",
-          .qos = API_QOS_BESTEFFORT,
+          .qos = QOS_BESTEFFORT,
           .working_set_bytes = 500 * MiB,
           .owner_uid = "rs-s" },
 };
@@ -41,7 +41,7 @@ static const struct fx_pod pods[] = {
 static struct fx_node hot = { .name = "hot",
                               .total_bytes = 16 * GiB,
                               .available_bytes = 512 * MiB,
-                              .pressure = API_PRESSURE_CRITICAL,
+                              .pressure = LEVEL_CRITICAL,
                               .pressure_duration_ms = 120000,
                               .relief_exhausted = true,
                               .pods = pods,
@@ -57,7 +57,7 @@ static void test_qualifies(void **state)
         n[2].name = "coping";
         n[2].relief_exhausted = false;
         n[3].name = "lowp";
-        n[3].pressure = API_PRESSURE_LOW;
+        n[3].pressure = LEVEL_LOW;
         _cleanup_snapshot_ struct sched_snapshot *s = fx_snapshot(n, 4, NULL, 0);
         assert_true(planner_node_qualifies(s, (size_t)snapshot_find(s, "hot"), &cfg));
         assert_false(planner_node_qualifies(s, (size_t)snapshot_find(s, "short"), &cfg));
@@ -150,11 +150,11 @@ static void test_reservations_accumulate(void **state)
         /* Two 2 GiB pods; each target has room for one only. */
         const struct fx_pod two[] = {
                 { .uid = "a",
-                  .qos = API_QOS_BESTEFFORT,
+                  .qos = QOS_BESTEFFORT,
                   .working_set_bytes = 2 * GiB,
                   .owner_uid = "o1" },
                 { .uid = "b",
-                  .qos = API_QOS_BESTEFFORT,
+                  .qos = QOS_BESTEFFORT,
                   .working_set_bytes = 2 * GiB,
                   .owner_uid = "o2" },
         };

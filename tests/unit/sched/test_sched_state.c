@@ -111,7 +111,7 @@ static void test_store_reopen(void **state)
                                .target_node = "b",
                                .pod_uid = "u",
                                .owner_uid = "o",
-                               .qos = API_QOS_BURSTABLE,
+                               .qos = QOS_BURSTABLE,
                                .reservation_bytes = 42,
                                .target_numa_zone = 1,
                                .reason = "r",
@@ -150,7 +150,7 @@ static void test_store_reopen(void **state)
         assert_true(store_open("/nonexistent-dir/x.db", &st) < 0);
 }
 
-static struct node_report report(uint64_t total, uint64_t avail, enum api_pressure p,
+static struct node_report report(uint64_t total, uint64_t avail, enum pressure_level p,
                                  bool exhausted, bool with_pod)
 {
         struct node_report r = { .memory_total_bytes = total,
@@ -164,7 +164,7 @@ static struct node_report report(uint64_t total, uint64_t avail, enum api_pressu
                                                  .name = strdup("web-abc"),
                                                  .namespace = strdup("shop"),
                                                  .owner_uid = strdup("rs-web"),
-                                                 .qos = API_QOS_BURSTABLE,
+                                                 .qos = QOS_BURSTABLE,
                                                  .working_set_bytes = GiB,
                                                  .request_bytes = GiB,
                                                  .limit_bytes = API_UNLIMITED,
@@ -182,9 +182,9 @@ static void test_cluster_cycle_and_restart(void **state)
         uint64_t now = 1000000000, real = 1700000000000000ULL;
 
         assert_int_equal(cluster_new(&cfg, db_path, &c), 0);
-        struct node_report r = report(16 * GiB, 12 * GiB, API_PRESSURE_NONE, false, false);
+        struct node_report r = report(16 * GiB, 12 * GiB, LEVEL_NONE, false, false);
         assert_int_equal(cluster_ingest(c, "target", &r, now, real), 0);
-        r = report(16 * GiB, 100 * MiB, API_PRESSURE_CRITICAL, true, true);
+        r = report(16 * GiB, 100 * MiB, LEVEL_CRITICAL, true, true);
         assert_int_equal(cluster_ingest(c, "hot", &r, now, real), 0);
         struct sched_snapshot *s = snapshot_acquire(&c->slot);
         assert_int_equal(s->n_plans, 1);
@@ -193,7 +193,7 @@ static void test_cluster_cycle_and_restart(void **state)
         char *id = strdup(s->plans[0].id);
         snapshot_unref(s);
         /* A second report from the still-hot node does not plan again. */
-        r = report(16 * GiB, 100 * MiB, API_PRESSURE_CRITICAL, true, true);
+        r = report(16 * GiB, 100 * MiB, LEVEL_CRITICAL, true, true);
         assert_int_equal(cluster_ingest(c, "hot", &r, now, real), 0);
         s = snapshot_acquire(&c->slot);
         assert_int_equal(s->n_plans, 1);
@@ -208,7 +208,7 @@ static void test_cluster_cycle_and_restart(void **state)
         assert_string_equal(s->plans[0].id, id);
         assert_int_equal(s->plans[0].state, MIGRATION_PLANNED);
         snapshot_unref(s);
-        r = report(16 * GiB, 12 * GiB, API_PRESSURE_NONE, false, false);
+        r = report(16 * GiB, 12 * GiB, LEVEL_NONE, false, false);
         assert_int_equal(cluster_ingest(c, "target", &r, now, real), 0);
         s = snapshot_acquire(&c->slot);
         assert_int_equal(s->extra[snapshot_find(s, "target")].reservation_bytes, GiB);
@@ -219,7 +219,7 @@ static void test_cluster_cycle_and_restart(void **state)
                              .namespace = "shop",
                              .uid = "new-uid",
                              .owner_uid = "rs-web",
-                             .qos = API_QOS_BURSTABLE,
+                             .qos = QOS_BURSTABLE,
                              .request_bytes = GiB,
                              .limit_bytes = API_UNLIMITED };
         cluster_remember_pod(c, &p);
@@ -254,9 +254,9 @@ static void test_cluster_expiry(void **state)
         struct cluster *c;
         uint64_t now = 1000000000, real = 1700000000000000ULL;
         assert_int_equal(cluster_new(&cfg, db_path, &c), 0);
-        struct node_report r = report(16 * GiB, 12 * GiB, API_PRESSURE_NONE, false, false);
+        struct node_report r = report(16 * GiB, 12 * GiB, LEVEL_NONE, false, false);
         assert_int_equal(cluster_ingest(c, "target", &r, now, real), 0);
-        r = report(16 * GiB, 100 * MiB, API_PRESSURE_CRITICAL, true, true);
+        r = report(16 * GiB, 100 * MiB, LEVEL_CRITICAL, true, true);
         assert_int_equal(cluster_ingest(c, "hot", &r, now, real), 0);
         assert_int_equal(cluster_tick(c, now, real + 1), 0);
         assert_int_equal(cluster_tick(c, now, real + cfg.reservation_ttl_usec), 1);
@@ -265,7 +265,7 @@ static void test_cluster_expiry(void **state)
         assert_int_equal(s->extra[snapshot_find(s, "target")].reservation_bytes, 0);
         snapshot_unref(s);
         /* Still hot: a new plan may follow on the next report. */
-        r = report(16 * GiB, 100 * MiB, API_PRESSURE_CRITICAL, true, true);
+        r = report(16 * GiB, 100 * MiB, LEVEL_CRITICAL, true, true);
         assert_int_equal(cluster_ingest(c, "hot", &r, now, real + cfg.reservation_ttl_usec), 0);
         s = snapshot_acquire(&c->slot);
         assert_int_equal(s->n_plans, 2);

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: Apache-2.0
+// Act: carries out agent_step()'s actions, one actuator per kind, and keeps what came of them
+// (the eviction's end, a kill's result) for the next snapshot. A new way of acting (the
+// Kubernetes Eviction API, pods/resize) is a new actuator here; the decision does not change.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/daemon/manager-private.h"
+#include "agent/daemon/report.h"
+#include "agent/daemon/reporter.h"
+#include "agent/kernel/kill.h"
+#include "common/clock.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/quantity.h"
+
+#define KILL_WAIT_MS 5000
+
+void eviction_stop(struct manager *m)
+{
+        m->evict.timer = sd_event_source_disable_unref(m->evict.timer);
+        m->evict.events_src = sd_event_source_disable_unref(m->evict.events_src);
+        m->evict.events_fd = safe_close(m->evict.events_fd);
+}
+
+/* The record an action refers to. When the ring wrapped over it: still act, just do not
+ * record (a zeroed scratch record). */
+static struct decision *record_of(struct manager *m, enum record_ref ref, struct decision *scratch)
+{
+        uint64_t id = ref == RECORD_LAST       ? m->last_record_id
+                      : ref == RECORD_EVICTION ? m->evict.decision_id
+                      : ref == RECORD_BALLOON  ? m->balloon_record_id
+                                               : 0;
+        struct decision *d = id ? decision_log_find(&m->log, id) : NULL;
+        return d ? d : memset(scratch, 0, sizeof(*scratch));
+}
+
+/* Writes what the step decided into a record of the log, keeping the id and times the log
+ * gave it. Returns d. */
+static struct decision *record_fill(struct decision *d, const struct decision *content)
+{
+        uint64_t id = d->id, real = d->time_realtime_usec, mono = d->time_mono_usec;
+        *d = *content;
+        d->id = id;
+        d->time_realtime_usec = real;
+        d->time_mono_usec = mono;
+        return d;
+}
+
+static void act_record(struct manager *m, const struct action *a)
+{
+        if (a->record.slot == RECORD_BALLOON) {
+                /* The episode's record: rewritten in place, made anew when the ring wrapped
+                 * over it (or on the first step). */
+                struct decision *d =
+                    m->balloon_record_id ? decision_log_find(&m->log, m->balloon_record_id) : NULL;
+                d = record_fill(d ? d : decision_log_new(&m->log), &a->record.d);
+                m->balloon_record_id = d->id;
+                return;
+        }
+        struct decision *d = record_fill(decision_log_new(&m->log), &a->record.d);
+        uint64_t mono = d->time_mono_usec;
+        d->sample_to_decision_usec = mono - a->record.sample_start_usec;
+        d->trigger_to_decision_usec =
+            a->record.episode_start_usec ? mono - a->record.episode_start_usec : 0;
+        m->last_record_id = d->id;
+}
+
+/* Freezes and kills the cgroup, waits for it to empty, and records the result. */
+static void act_kill(struct manager *m, const struct action *a)
+{
+        struct decision scratch;
+        struct decision *d = record_of(m, a->evict.record, &scratch);
+        struct kill_result kr;
+        int r =
+            cgroup_kill_verified(m->cg_fd, a->evict.cgroup, a->evict.cgroup_id, KILL_WAIT_MS, &kr);
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        bool counted = false;
+        if (r < 0) {
+                snprintf(d->outcome, sizeof(d->outcome), "kill failed: %s", strerror(-r));
+        } else {
+                snprintf(d->outcome, sizeof(d->outcome), "%s", kill_outcome_to_string(kr.outcome));
+                if (kr.outcome == KILL_DONE || kr.outcome == KILL_TIMEOUT) {
+                        counted = true;
+                        d->freed_bytes = kr.current_before_bytes > kr.current_after_bytes
+                                             ? kr.current_before_bytes - kr.current_after_bytes
+                                             : 0;
+                }
+                if (kr.outcome == KILL_DONE)
+                        d->decision_to_empty_usec = now - d->time_mono_usec;
+        }
+        d->done = true;
+        char freed[FORMAT_BYTES_MAX];
+        log_notice("Eviction #%llu of %s: %s, freed %s in %llu ms; cooling down for %llu ms",
+                   (unsigned long long)d->id, a->evict.cgroup, d->outcome,
+                   format_bytes_iec(d->freed_bytes, freed, sizeof(freed)),
+                   (unsigned long long)((now - d->time_mono_usec) / 1000),
+                   (unsigned long long)(a->evict.cooldown_usec / 1000));
+        eviction_stop(m);
+        m->evict.decision_id = 0;
+        m->evict.result =
+            (struct evict_result){ .outcome = EVICT_KILLED, .counted = counted, .at_usec = now };
+        m->refresh_needed = true;
+}
+
+static int on_grace_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct manager *m = userdata;
+        (void)s;
+        (void)usec;
+        int pop = cgroup_populated(m->cg_fd, m->evict.cgroup);
+        eviction_stop(m);
+        m->evict.result = (struct evict_result){
+                .outcome = EVICT_GRACE_OVER,
+                .populated = !(pop == 0 || errno_is_vanished(pop)),
+                .at_usec = now_usec(CLOCK_MONOTONIC),
+        };
+        manager_run_outcome(m);
+        return 0;
+}
+
+static int on_victim_events(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct manager *m = userdata;
+        char buf[256];
+        (void)s;
+        (void)revents;
+        ssize_t n = pread_full(fd, buf, sizeof(buf));
+        if (n >= 0 && !strstr(buf, "populated 0"))
+                return 0; /* still running: keep waiting */
+        eviction_stop(m);
+        m->evict.result =
+            (struct evict_result){ .outcome = EVICT_EXITED, .at_usec = now_usec(CLOCK_MONOTONIC) };
+        manager_run_outcome(m);
+        return 0;
+}
+
+/* SIGTERM to every process of the victim, then wait out the grace period; learn at once when the
+ * cgroup empties. When nothing could be signalled (it exited, or the signal failed) or the
+ * timer cannot be armed, the kill path sorts it out now. */
+static void act_terminate(struct manager *m, const struct action *a)
+{
+        struct decision scratch;
+        struct decision *d = record_of(m, a->evict.record, &scratch);
+        eviction_stop(m);
+        m->evict.decision_id = d->id;
+        snprintf(m->evict.cgroup, sizeof(m->evict.cgroup), "%s", a->evict.cgroup);
+        int k = cgroup_signal_all(m->cg_fd, a->evict.cgroup, SIGTERM);
+        if (k <= 0) {
+                act_kill(m, a);
+                return;
+        }
+        snprintf(d->outcome, sizeof(d->outcome), "SIGTERM sent to %d processes, grace %llu ms", k,
+                 (unsigned long long)(a->evict.grace_usec / 1000));
+        int r = sd_event_add_time_relative(m->event, &m->evict.timer, CLOCK_MONOTONIC,
+                                           a->evict.grace_usec, 1000, on_grace_timer, m);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to arm the grace timer: %m, killing now");
+                act_kill(m, a);
+                return;
+        }
+        char ev[300];
+        snprintf(ev, sizeof(ev), "%s/cgroup.events",
+                 a->evict.cgroup[0] == '/' ? a->evict.cgroup + 1 : a->evict.cgroup);
+        m->evict.events_fd = openat(m->cg_fd, ev, O_RDONLY | O_CLOEXEC);
+        if (m->evict.events_fd >= 0 &&
+            sd_event_add_io(m->event, &m->evict.events_src, m->evict.events_fd, EPOLLPRI,
+                            on_victim_events, m) < 0)
+                m->evict.events_fd = safe_close(m->evict.events_fd);
+}
+
+/* The victim left within the grace period. */
+static void act_eviction_ended(struct manager *m, const struct action *a)
+{
+        struct decision scratch;
+        struct decision *d = record_of(m, RECORD_EVICTION, &scratch);
+        snprintf(d->outcome, sizeof(d->outcome), "terminated gracefully");
+        d->decision_to_empty_usec = a->ended.at_usec - d->time_mono_usec;
+        d->done = true;
+        log_notice(
+            "Eviction #%llu of %s: terminated gracefully in %llu ms; cooling down for %llu ms",
+            (unsigned long long)d->id, a->ended.cgroup,
+            (unsigned long long)(d->decision_to_empty_usec / 1000),
+            (unsigned long long)(a->ended.cooldown_usec / 1000));
+        eviction_stop(m);
+        m->evict.decision_id = 0;
+        m->refresh_needed = true;
+}
+
+/* One balloon step, on the worker. */
+static void act_reclaim(struct manager *m, const struct action *a)
+{
+        const struct cgroup *cg = model_find_cgroup(&m->model, a->reclaim.cgroup_id);
+        if (!m->elastic || !cg)
+                return; /* gone since the sample */
+        (void)elastic_reclaim_submit(m->elastic, cg->dfd, a->reclaim.cgroup_id, a->reclaim.bytes,
+                                     a->reclaim.pressure);
+}
+
+static void limits_done(struct manager *m, uint64_t cgroup_id, bool ok)
+{
+        if (m->n_limits == m->cap_limits) {
+                size_t cap = m->cap_limits ? m->cap_limits * 2 : 8;
+                struct limits_result *n = realloc(m->limits, cap * sizeof(*n));
+                if (!n)
+                        return; /* the loan is decided again on the next sample */
+                m->limits = n;
+                m->cap_limits = cap;
+        }
+        m->limits[m->n_limits++] = (struct limits_result){ .cgroup_id = cgroup_id, .ok = ok };
+}
+
+/* A loan or a return: write the limits, then record what changed. */
+static void act_set_limits(struct manager *m, const struct action *a)
+{
+        const struct limits_change *c = &a->limits.c;
+        const struct cgroup *cg = model_find_cgroup(&m->model, c->cgroup_id);
+        const struct cgroup *pod =
+            c->pod_cgroup_id ? model_find_cgroup(&m->model, c->pod_cgroup_id) : NULL;
+        int r = cg ? elastic_apply_limits(cg->dfd, pod ? pod->dfd : -1, c) : -ENOENT;
+        if (r < 0) {
+                if (!errno_is_vanished(r))
+                        log_warning_errno(r,
+                                          "Vertical scaling: writing the limits of %s failed: "
+                                          "%m; trying again on the next sample",
+                                          a->limits.d.victim.cgroup);
+                limits_done(m, c->cgroup_id, false);
+                return;
+        }
+        limits_done(m, c->cgroup_id, true);
+        struct decision *d = record_fill(decision_log_new(&m->log), &a->limits.d);
+        char x[FORMAT_BYTES_MAX], y[FORMAT_BYTES_MAX];
+        snprintf(d->outcome, sizeof(d->outcome), "memory.max %s -> %s",
+                 format_bytes_iec(d->limit_before_bytes, x, sizeof(x)),
+                 format_bytes_iec(d->limit_after_bytes, y, sizeof(y)));
+        log_notice("Vertical scaling: %s %s %s (%s): %s", c->up ? "lent" : "took back",
+                   format_bytes_iec(d->amount_bytes, x, sizeof(x)), d->victim.cgroup,
+                   d->victim.reason, d->outcome);
+}
+
+/* Hands the node report to the reporter, which decides whether it is worth sending now. */
+static void act_report(struct manager *m, const struct action *a)
+{
+        if (!m->reporter)
+                return;
+        struct report_input in = {
+                .node_name = m->node_name,
+                .node = &m->node,
+                .model = &m->model,
+                .level = a->report.level,
+                .level_duration_ms = a->report.level_duration_ms,
+                .relief_exhausted = a->report.relief_exhausted,
+                .reserved_bytes = a->report.reserved_bytes,
+        };
+        _cleanup_(node_report_done) struct node_report rep = {};
+        if (report_build(&in, &rep) == 0)
+                (void)reporter_submit(m->reporter, &rep);
+}
+
+void act(struct manager *m, const struct action_list *l)
+{
+        m->last_record_id = 0;
+        for (size_t i = 0; i < l->n; i++) {
+                const struct action *a = &l->items[i];
+                switch (a->kind) {
+                case ACTION_LOG:
+                        log_full_errno(a->log.priority, 0, "%s", a->log.text);
+                        break;
+                case ACTION_RECORD:
+                        act_record(m, a);
+                        break;
+                case ACTION_TERMINATE:
+                        act_terminate(m, a);
+                        break;
+                case ACTION_KILL:
+                        act_kill(m, a);
+                        break;
+                case ACTION_EVICTION_ENDED:
+                        act_eviction_ended(m, a);
+                        break;
+                case ACTION_RECLAIM:
+                        act_reclaim(m, a);
+                        break;
+                case ACTION_SET_LIMITS:
+                        act_set_limits(m, a);
+                        break;
+                case ACTION_REPORT:
+                        act_report(m, a);
+                        break;
+                }
+        }
+}

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+// The manager's insides, shared by the files that make up memagentd's daemon side:
+//   manager.c    the sd-event loop and its sources: timer, PSI triggers, inotify, signals
+//   observe.c    reads everything a decision needs into a struct node_snapshot
+//   actuators.c  carries out agent_step()'s actions and keeps their outcomes for the next step
+//   local-api.c  the unix socket: status, explain, recommend
+//   bpf-events.c the BPF ring buffer: kernel OOM kills, reclaim stalls
+// The decision itself is agent_step() (agent/decide/step.h), which sees none of this.
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "agent/daemon/manager.h"
+#include "agent/decide/decision.h"
+#include "agent/decide/step.h"
+#include "agent/kernel/elastic.h"
+#include "agent/kernel/model.h"
+#include "agent/kernel/node.h"
+#include "agent/kernel/psi.h"
+
+struct bpfsig;
+struct reporter;
+struct policy_chain;
+
+/* The eviction actuator's bookkeeping: what the decision does not need to know. */
+struct eviction {
+        uint64_t decision_id;   /* the record of the eviction in flight, 0: none */
+        sd_event_source *timer; /* the end of the grace period */
+        int events_fd;          /* the victim's cgroup.events: empty before the end? */
+        sd_event_source *events_src;
+        char cgroup[256];
+        struct evict_result result; /* for the next step; EVICT_PENDING when nothing new */
+};
+
+struct manager {
+        struct daemon_params p;
+        /* copies of what cannot change at run time: p's pointers to them stay valid */
+        char *cgroup_root, *proc_root, *sys_root, *api_socket;
+        sd_event *event;
+        int cg_fd, proc_fd, sys_fd;
+        char *scratch;
+        struct model model;
+        struct node_sample node;
+        bool have_node;
+        /* decide */
+        struct agent_params ap;
+        struct agent_state state;
+        struct action_list actions;
+        struct policy_chain *chain;
+        struct decision_log log;
+        /* observe */
+        struct snap_candidate *cands;
+        char (*cand_names)[96];
+        size_t cap_cands;
+        uint64_t *self_ids; /* cgroups whose processes include memagentd (checked at refresh) */
+        size_t n_self_ids;
+        bool self_in_pods;
+        /* act */
+        struct eviction evict;
+        uint64_t last_record_id;      /* while acting: the record the list made last */
+        uint64_t balloon_record_id;   /* the balloon episode's record */
+        struct limits_result *limits; /* limit writes since the last step */
+        size_t n_limits, cap_limits;
+        /* sources */
+        struct psi_trigger trig[_SCOPE_MAX];
+        sd_event_source *trig_src[_SCOPE_MAX];
+        sd_event_source *timer;
+        uint64_t next_refresh_usec;
+        bool refresh_needed;
+        int inotify_fd;
+        sd_event_source *inotify_src;
+        int kp_events_wd;
+        int listen_fd;
+        sd_event_source *api_src;
+        bool ready_sent;
+        /* BPF memory signals, NULL when unavailable (the agent runs on PSI alone) */
+        struct bpfsig *bpf;
+        sd_event_source *bpf_src;
+        uint64_t kernel_oom_kills, stall_events;
+        bool oom_seen;
+        /* the balloon and vertical scaling (agent/kernel/elastic.h), NULL if it could not start */
+        struct elastic *elastic;
+        /* the node report to memschedd, NULL without schedulerUrl */
+        struct reporter *reporter;
+        char *node_name;
+        int (*reload)(struct manager *m, void *userdata);
+        void *reload_userdata;
+};
+
+/* manager.c: one observe → decide → act cycle; why is the trigger ("sample", "psi", ...). */
+void manager_run_tick(struct manager *m, const char *why);
+/* manager.c: an outcome arrived outside a tick (grace timer, cgroup.events, a reclaim step). */
+void manager_run_outcome(struct manager *m);
+
+/* observe.c */
+/* Which cgroups hold memagentd's own pid; run after every model refresh. */
+void observe_self(struct manager *m);
+/* Samples the node and the model and fills snap (borrowing from m). Returns 0, or -ENOMEM
+ * (logged): no decision this time. */
+int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
+                   struct node_snapshot *snap);
+/* An outcome alone, no sample. */
+void observe_outcome(struct manager *m, uint64_t now_usec, struct node_snapshot *snap);
+
+/* actuators.c */
+void act(struct manager *m, const struct action_list *l);
+/* Stops the eviction's timer and watch (manager_free, and when the eviction ends). */
+void eviction_stop(struct manager *m);
+
+/* local-api.c */
+int local_api_setup(struct manager *m);
+void local_api_close(struct manager *m);
+
+/* bpf-events.c */
+void bpf_events_setup(struct manager *m);
+/* Drains the ring buffer and fills the model's BPF counters; before each decision. */
+void bpf_events_drain(struct manager *m);
+void bpf_events_close(struct manager *m);

@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: Apache-2.0
+// The manager: the sd-event loop and its sources (the sampling timer, PSI triggers, inotify on
+// the cgroup tree, signals), and the cycle they all run: observe (observe.c) → decide
+// (agent_step(), agent/decide/step.h) → act (actuators.c), until no outcome is left to feed back.
+#include "agent/daemon/manager.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "agent/daemon/manager-private.h"
+#include "agent/daemon/reporter.h"
+#include "agent/kernel/mode.h"
+#include "common/clock.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "plugins/policy.h"
+
+#define SCRATCH_SIZE       (64 * 1024)
+#define REFRESH_EVERY_USEC (10 * 1000000ull)
+
+static void arm_kubepods_watch(struct manager *m);
+static void watch_pod_dirs(struct manager *m);
+static void arm_triggers(struct manager *m);
+
+/* Decides and acts on snap, then feeds back what acting produced at once (a kill runs to its
+ * end while the actuator waits), until nothing new comes back. */
+static void decide_and_act(struct manager *m, const struct node_snapshot *snap)
+{
+        int r = agent_step(snap, &m->state, &m->ap, &m->actions);
+        if (r < 0)
+                log_warning_errno(r, "Failed to decide: %m; acting on what was decided");
+        act(m, &m->actions);
+        manager_run_outcome(m);
+}
+
+static bool outcome_pending(const struct manager *m)
+{
+        return m->evict.result.outcome != EVICT_PENDING || m->n_limits > 0 ||
+               elastic_has_result(m->elastic);
+}
+
+void manager_run_outcome(struct manager *m)
+{
+        /* Acting on an outcome may produce the next one (the grace period ends, the kill runs
+         * and returns its result): feed them back until none is left. */
+        while (outcome_pending(m)) {
+                struct node_snapshot snap;
+                observe_outcome(m, now_usec(CLOCK_MONOTONIC), &snap);
+                int r = agent_step(&snap, &m->state, &m->ap, &m->actions);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to decide: %m; acting on what was decided");
+                act(m, &m->actions);
+        }
+}
+
+static void refresh(struct manager *m, uint64_t now)
+{
+        bool had_kp = m->model.has_kubepods;
+        uint64_t kp_id = had_kp ? m->model.kubepods.id : 0;
+        if (model_refresh(&m->model, m->p.workload_roots, m->p.n_workload_roots) < 0)
+                return;
+        m->refresh_needed = false;
+        observe_self(m);
+        m->next_refresh_usec = now + REFRESH_EVERY_USEC;
+        if (m->model.has_kubepods != had_kp || (had_kp && m->model.kubepods.id != kp_id)) {
+                arm_kubepods_watch(m);
+                arm_triggers(m);
+        }
+        watch_pod_dirs(m);
+}
+
+static void tick(struct manager *m, const char *why)
+{
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        if (m->refresh_needed || now >= m->next_refresh_usec)
+                refresh(m, now);
+        struct node_snapshot snap;
+        if (observe_sample(m, now, why, &snap) < 0)
+                return;
+        decide_and_act(m, &snap);
+}
+
+static uint64_t current_interval(const struct manager *m)
+{
+        return agent_wants_fast(&m->state) ? m->p.fast_sample_interval_usec
+                                           : m->p.sample_interval_usec;
+}
+
+static void rearm_timer(struct manager *m)
+{
+        uint64_t next = now_usec(CLOCK_MONOTONIC) + current_interval(m);
+        (void)sd_event_source_set_time(m->timer, next);
+        (void)sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT);
+}
+
+void manager_run_tick(struct manager *m, const char *why)
+{
+        tick(m, why);
+        rearm_timer(m);
+        if (!m->ready_sent) {
+                (void)sd_notify(0, "READY=1\nSTATUS=Watching memory pressure");
+                m->ready_sent = true;
+        }
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        (void)s;
+        (void)usec;
+        manager_run_tick(userdata, "sample");
+        return 0;
+}
+
+static int on_trigger(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct manager *m = userdata;
+        (void)fd;
+        if (revents & EPOLLERR) {
+                /* The cgroup went away: drop the trigger, the next refresh re-arms. */
+                for (enum scope_id i = 0; i < _SCOPE_MAX; i++)
+                        if (m->trig_src[i] == s) {
+                                m->trig_src[i] = sd_event_source_disable_unref(m->trig_src[i]);
+                                psi_trigger_close(&m->trig[i]);
+                        }
+                m->refresh_needed = true;
+                return 0;
+        }
+        manager_run_tick(m, "psi");
+        return 0;
+}
+
+static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct manager *m = userdata;
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        bool events_changed = false;
+        (void)s;
+        (void)revents;
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n <= 0)
+                        break;
+                for (char *p = buf; p < buf + n;) {
+                        struct inotify_event *ev = (struct inotify_event *)p;
+                        if (ev->wd == m->kp_events_wd && (ev->mask & IN_MODIFY))
+                                events_changed = true;
+                        else
+                                m->refresh_needed = true;
+                        p += sizeof(*ev) + ev->len;
+                }
+        }
+        if (events_changed)
+                manager_run_tick(m, "memory.events");
+        return 0;
+}
+
+/* Watches kubepods' memory.events (the kernel notifies on every max/high/oom event) and the
+ * directories where pods appear and vanish. */
+/* Containers appear in a pod's directory after the pod does: watch each pod's directory too.
+ * inotify_add_watch() on a watched path is a no-op, and watches of removed directories go by
+ * themselves, so this runs after every refresh. */
+static void watch_pod_dirs(struct manager *m)
+{
+        if (m->inotify_fd < 0)
+                return;
+        for (size_t i = 0; i < m->model.n_pods; i++) {
+                char path[600];
+                snprintf(path, sizeof(path), "%s%s", m->p.cgroup_root, m->model.pods[i].cg.path);
+                (void)inotify_add_watch(m->inotify_fd, path, IN_CREATE | IN_DELETE | IN_ONLYDIR);
+        }
+}
+
+static void arm_kubepods_watch(struct manager *m)
+{
+        if (m->inotify_fd < 0)
+                return;
+        /* Recreate the inotify instance: simplest way to drop every old watch at once. */
+        m->inotify_src = sd_event_source_disable_unref(m->inotify_src);
+        safe_close(m->inotify_fd);
+        m->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        m->kp_events_wd = -1;
+        if (m->inotify_fd < 0)
+                return;
+        if (sd_event_add_io(m->event, &m->inotify_src, m->inotify_fd, EPOLLIN, on_inotify, m) < 0)
+                return;
+        if (!m->model.has_kubepods) {
+                /* No kubepods yet (memagentd started before the kubelet): learn at once when
+                 * it appears under the root, rather than at the next periodic rescan. */
+                (void)inotify_add_watch(m->inotify_fd, m->p.cgroup_root, IN_CREATE | IN_ONLYDIR);
+                return;
+        }
+        char path[512];
+        snprintf(path, sizeof(path), "%s%s/memory.events", m->p.cgroup_root,
+                 m->model.kubepods.path);
+        m->kp_events_wd = inotify_add_watch(m->inotify_fd, path, IN_MODIFY);
+        snprintf(path, sizeof(path), "%s%s", m->p.cgroup_root, m->model.kubepods.path);
+        (void)inotify_add_watch(m->inotify_fd, path, IN_CREATE | IN_DELETE | IN_ONLYDIR);
+        static const char *const qos_dirs[] = { "kubepods-burstable.slice",
+                                                "kubepods-besteffort.slice", "burstable",
+                                                "besteffort" };
+        for (size_t i = 0; i < ELEMENTSOF(qos_dirs); i++) {
+                char sub[600];
+                snprintf(sub, sizeof(sub), "%s/%s", path, qos_dirs[i]);
+                (void)inotify_add_watch(m->inotify_fd, sub, IN_CREATE | IN_DELETE | IN_ONLYDIR);
+        }
+}
+
+static void arm_one_trigger(struct manager *m, enum scope_id i, int dirfd, const char *file)
+{
+        struct psi_trigger *t = &m->trig[i];
+        m->trig_src[i] = sd_event_source_disable_unref(m->trig_src[i]);
+        if (t->fd >= 0)
+                psi_trigger_close(t);
+        uint64_t stall = (uint64_t)((double)m->p.psi_window_usec * m->p.psi_low_some / 100.0);
+        if (stall == 0)
+                stall = 1;
+        int r = psi_trigger_arm(dirfd, file, PSI_SOME, stall, m->p.psi_window_usec, t);
+        if (r < 0) {
+                t->fd = -1;
+                log_info_errno(r,
+                               "Cannot arm a PSI trigger for %s (%m); sampling alone will detect "
+                               "its pressure",
+                               scope_to_string(i));
+                return;
+        }
+        r = sd_event_add_io(m->event, &m->trig_src[i], t->fd, EPOLLPRI, on_trigger, m);
+        if (r < 0) {
+                psi_trigger_close(t);
+                log_warning_errno(r, "Failed to watch the PSI trigger of %s: %m, ignoring",
+                                  scope_to_string(i));
+                return;
+        }
+        log_info("PSI trigger armed for %s: some %llu ms in %llu ms windows%s", scope_to_string(i),
+                 (unsigned long long)t->stall_usec / 1000,
+                 (unsigned long long)t->window_usec / 1000,
+                 t->adjusted ? " (window widened: the kernel refused the configured one)" : "");
+}
+
+static void arm_triggers(struct manager *m)
+{
+        arm_one_trigger(m, SCOPE_NODE, m->proc_fd, "pressure/memory");
+        if (m->model.has_kubepods)
+                arm_one_trigger(m, SCOPE_KUBEPODS, m->model.kubepods.dfd, "memory.pressure");
+}
+
+/* ---- lifecycle ---- */
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        struct manager *m = userdata;
+        (void)s;
+        (void)si;
+        if (m->reload) {
+                (void)sd_notify(0, "RELOADING=1");
+                (void)m->reload(m, m->reload_userdata);
+                (void)sd_notify(0, "READY=1");
+        }
+        return 0;
+}
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        struct manager *m = userdata;
+        (void)s;
+        log_info("Received %s, exiting", strsignal((int)si->ssi_signo));
+        (void)sd_notify(0, "STOPPING=1");
+        return sd_event_exit(m->event, 0);
+}
+
+static void raise_nofile(void)
+{
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+int manager_apply_params(struct manager *m, const struct daemon_params *p)
+{
+        struct policy_chain *chain = NULL;
+        int r = policy_chain_load(p->policies, p->n_policies, p->plugin_dir, &chain);
+        if (r < 0)
+                return r;
+        if (m->chain)
+                policy_chain_free(m->chain);
+        m->chain = chain;
+        bool psi_changed =
+            m->p.psi_window_usec != p->psi_window_usec || m->p.psi_low_some != p->psi_low_some;
+        size_t logsize = m->p.decision_log_size ? m->p.decision_log_size : p->decision_log_size;
+        m->p = *p;
+        /* Keep what cannot change at run time, from our own copies. */
+        m->p.cgroup_root = m->cgroup_root;
+        m->p.proc_root = m->proc_root;
+        m->p.sys_root = m->sys_root;
+        m->p.api_socket = m->api_socket;
+        m->p.decision_log_size = logsize;
+        m->ap = (struct agent_params){
+                .avail_low = p->avail_low,
+                .avail_medium = p->avail_medium,
+                .avail_critical = p->avail_critical,
+                .psi_low_some = p->psi_low_some,
+                .psi_medium_full = p->psi_medium_full,
+                .psi_critical_full = p->psi_critical_full,
+                .raise_samples = p->raise_samples,
+                .clear_hold_usec = p->clear_hold_usec,
+                .dry_run = p->dry_run,
+                .chain = m->chain,
+                .kill_cooldown_usec = p->kill_cooldown_usec,
+                .max_kills_per_minute = p->max_kills_per_minute,
+                .grace_period_usec = p->grace_period_usec,
+                .elastic = p->elastic,
+        };
+        m->refresh_needed = true;
+        if (psi_changed && m->event)
+                arm_triggers(m);
+        return 0;
+}
+
+static void on_reclaim_done(void *userdata)
+{
+        manager_run_outcome(userdata);
+}
+
+static void manager_freep(struct manager **m)
+{
+        manager_free(*m);
+}
+
+int manager_new(const struct daemon_params *p, struct manager **ret, char *why, size_t why_size)
+{
+        _cleanup_(manager_freep) struct manager *m = calloc(1, sizeof(*m));
+        int r;
+        if (!m)
+                return -ENOMEM;
+        m->cg_fd = m->proc_fd = m->sys_fd = m->inotify_fd = m->listen_fd = -1;
+        m->kp_events_wd = -1;
+        m->evict.events_fd = -1;
+        for (enum scope_id i = 0; i < _SCOPE_MAX; i++)
+                m->trig[i].fd = -1;
+        m->model.kubepods.dfd = -1;
+        agent_state_init(&m->state);
+
+        m->cgroup_root = strdup(p->cgroup_root);
+        m->proc_root = strdup(p->proc_root);
+        m->sys_root = strdup(p->sys_root);
+        m->api_socket = strdup(p->api_socket ? p->api_socket : "");
+        if (!m->cgroup_root || !m->proc_root || !m->sys_root || !m->api_socket)
+                return -ENOMEM;
+        m->cg_fd = open(p->cgroup_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        m->proc_fd = open(p->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        m->sys_fd = open(p->sys_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (m->cg_fd < 0 || m->proc_fd < 0 || m->sys_fd < 0) {
+                r = negative_errno();
+                snprintf(why, why_size, "cannot open %s: %s",
+                         m->cg_fd < 0     ? p->cgroup_root
+                         : m->proc_fd < 0 ? p->proc_root
+                                          : p->sys_root,
+                         strerror(-r));
+                return -EMEDIUMTYPE;
+        }
+        if (cgroup_root_check(p->cgroup_root, m->cg_fd, why, why_size) < 0)
+                return -EMEDIUMTYPE;
+        raise_nofile();
+        m->scratch = malloc(SCRATCH_SIZE);
+        if (!m->scratch || decision_log_init(&m->log, p->decision_log_size) < 0)
+                return -ENOMEM;
+        r = manager_apply_params(m, p);
+        if (r < 0) {
+                snprintf(why, why_size,
+                         "cannot load the eviction policy chain (see the log above)");
+                return r;
+        }
+        r = model_discover(&m->model, m->cg_fd, p->workload_roots, p->n_workload_roots);
+        if (r < 0)
+                return r;
+        m->next_refresh_usec = now_usec(CLOCK_MONOTONIC) + REFRESH_EVERY_USEC;
+        m->refresh_needed = true; /* the first tick refreshes: self_in_pods and the like */
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the event loop: %m");
+        sigset_t ss;
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        sigprocmask(SIG_BLOCK, &ss, NULL);
+        if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, on_exit_signal, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGINT, on_exit_signal, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m)) < 0 ||
+            (r = sd_event_add_time_relative(m->event, &m->timer, CLOCK_MONOTONIC, 0, 1000, on_timer,
+                                            m)) < 0)
+                return log_error_errno(r, "Failed to set up event sources: %m");
+        (void)sd_event_set_watchdog(m->event, true); /* WATCHDOG=1 pings when WatchdogSec= is set */
+        r = elastic_new(m->event, on_reclaim_done, m, &m->elastic);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to start the balloon's reclaim worker: %m; running "
+                                     "without the balloon and vertical scaling");
+                m->elastic = NULL;
+        }
+        m->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        arm_kubepods_watch(m);
+        arm_triggers(m);
+        bpf_events_setup(m);
+        r = local_api_setup(m);
+        if (r < 0)
+                return r;
+        if (p->scheduler_url && *p->scheduler_url) {
+                struct reporter_params rp = REPORTER_PARAMS_DEFAULT;
+                if (p->report_heartbeat_usec)
+                        rp.heartbeat_usec = p->report_heartbeat_usec;
+                m->node_name = strdup(p->node_name ? p->node_name : "");
+                r = m->node_name
+                        ? reporter_new(m->event, p->scheduler_url, m->node_name, &rp, &m->reporter)
+                        : -ENOMEM;
+                if (r == -EINVAL) {
+                        snprintf(
+                            why, why_size,
+                            "cannot report to memschedd at \"%s\" as node \"%s\": not a URL or "
+                            "not a Kubernetes node name; set schedulerUrl and nodeName",
+                            p->scheduler_url, m->node_name);
+                        return -EMEDIUMTYPE;
+                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up the node report to %s: %m",
+                                               p->scheduler_url);
+        }
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int manager_run(struct manager *m, int (*reload)(struct manager *m, void *userdata), void *userdata)
+{
+        m->reload = reload;
+        m->reload_userdata = userdata;
+        return sd_event_loop(m->event);
+}
+
+void manager_free(struct manager *m)
+{
+        if (!m)
+                return;
+        eviction_stop(m);
+        m->reporter = reporter_free(m->reporter); /* before the event loop it runs on */
+        free(m->node_name);
+        elastic_free(m->elastic);
+        bpf_events_close(m);
+        for (enum scope_id i = 0; i < _SCOPE_MAX; i++) {
+                m->trig_src[i] = sd_event_source_disable_unref(m->trig_src[i]);
+                if (m->trig[i].fd >= 0)
+                        psi_trigger_close(&m->trig[i]);
+        }
+        m->inotify_src = sd_event_source_disable_unref(m->inotify_src);
+        m->timer = sd_event_source_disable_unref(m->timer);
+        local_api_close(m);
+        safe_close(m->inotify_fd);
+        model_done(&m->model);
+        if (m->chain)
+                policy_chain_free(m->chain);
+        action_list_done(&m->actions);
+        agent_state_done(&m->state);
+        free(m->limits);
+        decision_log_done(&m->log);
+        free(m->cands);
+        free(m->cand_names);
+        free(m->self_ids);
+        free(m->scratch);
+        safe_close(m->cg_fd);
+        safe_close(m->proc_fd);
+        safe_close(m->sys_fd);
+        sd_event_unref(m->event);
+        free(m->cgroup_root);
+        free(m->proc_root);
+        free(m->sys_root);
+        free(m->api_socket);
+        free(m);
+}

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: Apache-2.0
+// Observe: every file a decision depends on is read here, into one struct node_snapshot, so that
+// agent_step() decides from memory alone. The node and the model are sampled; each eviction
+// candidate gets its flags (the operator's globs and xattrs, read now, and whether memagentd runs
+// in it, checked at each model refresh); the outcome of the last action comes along.
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "agent/daemon/manager-private.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "plugins/policy.h"
+
+#define SCRATCH_SIZE (64 * 1024)
+
+static bool glob_match(const char *const *globs, size_t n, const char *path)
+{
+        for (size_t i = 0; i < n; i++)
+                if (fnmatch(globs[i], path, 0) == 0) /* no FNM_PATHNAME: a star may cross a slash */
+                        return true;
+        return false;
+}
+
+/* systemd-oomd's convention: user.oomd_omit / user.oomd_avoid = "1" on the cgroup directory,
+ * honoured only when the directory is owned by root (an unprivileged owner could otherwise
+ * shield itself). */
+static bool xattr_set(int dfd, const char *name)
+{
+        struct stat st;
+        char v[8];
+        if (fstat(dfd, &st) < 0 || st.st_uid != 0)
+                return false;
+        ssize_t n = fgetxattr(dfd, name, v, sizeof(v) - 1);
+        if (n <= 0)
+                return false;
+        v[n] = '\0';
+        return v[0] == '1' || strcasecmp(v, "true") == 0;
+}
+
+static uint32_t candidate_flags(const struct manager *m, const struct cgroup *c)
+{
+        uint32_t f = 0;
+        if (glob_match(m->p.protected_globs, m->p.n_protected, c->path) ||
+            xattr_set(c->dfd, "user.oomd_omit") || xattr_set(c->dfd, "user.memagent_omit"))
+                f |= MEMAGENT_CAND_PROTECTED;
+        if (glob_match(m->p.avoid_globs, m->p.n_avoid, c->path) ||
+            xattr_set(c->dfd, "user.oomd_avoid") || xattr_set(c->dfd, "user.memagent_avoid"))
+                f |= MEMAGENT_CAND_AVOID;
+        return f;
+}
+
+/* True when pid is one of the cgroup's processes (its own cgroup.procs, not descendants'). */
+static bool cgroup_has_pid(int dfd, pid_t pid)
+{
+        static char buf[65536]; /* the loop's thread only */
+        ssize_t n = read_file_at(dfd, "cgroup.procs", buf, sizeof(buf));
+        if (n <= 0)
+                return false;
+        for (char *q = buf; *q;) {
+                char *end;
+                long v = strtol(q, &end, 10);
+                if (end == q)
+                        break;
+                if (v == pid)
+                        return true;
+                q = *end ? end + 1 : end;
+        }
+        return false;
+}
+
+/* memagentd never evicts the pod (or service) it runs in. Found by our pid in the candidate's
+ * processes, which works in a cgroup namespace too, where /proc/self/cgroup only says "/" (the
+ * DaemonSet runs with hostPID, so cgroup.procs lists our own pid). */
+static bool is_own_pod(const struct pod *p, pid_t self)
+{
+        if (cgroup_has_pid(p->cg.dfd, self))
+                return true;
+        for (size_t j = 0; j < p->n_containers; j++)
+                if (cgroup_has_pid(p->containers[j].cg.dfd, self))
+                        return true;
+        return false;
+}
+
+static void self_add(struct manager *m, uint64_t id)
+{
+        uint64_t *n = realloc(m->self_ids, (m->n_self_ids + 1) * sizeof(*n));
+        if (!n)
+                return;
+        m->self_ids = n;
+        m->self_ids[m->n_self_ids++] = id;
+}
+
+void observe_self(struct manager *m)
+{
+        pid_t self = getpid();
+        m->n_self_ids = 0;
+        m->self_in_pods = false;
+        for (size_t i = 0; i < m->model.n_pods; i++)
+                if (is_own_pod(&m->model.pods[i], self)) {
+                        m->self_in_pods = true;
+                        self_add(m, m->model.pods[i].cg.id);
+                }
+        for (size_t i = 0; i < m->model.n_workloads; i++)
+                if (cgroup_has_pid(m->model.workloads[i].cg.dfd, self))
+                        self_add(m, m->model.workloads[i].cg.id);
+}
+
+static bool holds_self(const struct manager *m, uint64_t id)
+{
+        for (size_t i = 0; i < m->n_self_ids; i++)
+                if (m->self_ids[i] == id)
+                        return true;
+        return false;
+}
+
+static void fill_candidate(const struct manager *m, struct snap_candidate *cand,
+                           const struct cgroup *c, const char *name, enum qos_class qos)
+{
+        const struct cg_sample *s = &c->s;
+        *cand = (struct snap_candidate){
+                .c = {
+                        .name = name,
+                        .cgroup = c->path,
+                        .cgroup_id = c->id,
+                        .qos = policy_qos_to_abi(qos),
+                        .flags = candidate_flags(m, c),
+                        .current_bytes = s->current,
+                        .working_set_bytes = s->working_set,
+                        .request_bytes = (s->have & CG_HAVE(CGF_MIN)) ? s->min : 0,
+                        .limit_bytes = (s->have & CG_HAVE(CGF_MAX)) ? s->max : MEMAGENT_NO_LIMIT,
+                        .growth_bytes_per_sec = c->growth_bytes_per_sec,
+                        .psi_some_avg10 = s->psi.some.avg10,
+                        .psi_full_avg10 = s->psi.full.avg10,
+                        .reclaim_stall_usec = s->reclaim_stall_usec,
+                },
+                .holds_self = holds_self(m, c->id),
+        };
+}
+
+/* Every pod, and every workload (the decision leaves workloads out on a Kubernetes node).
+ * Returns their number, or -ENOMEM. */
+static ssize_t observe_candidates(struct manager *m)
+{
+        size_t cap = m->model.n_pods + m->model.n_workloads, n = 0;
+        if (cap > m->cap_cands) {
+                struct snap_candidate *c = realloc(m->cands, cap * sizeof(*c));
+                if (c)
+                        m->cands = c;
+                char(*names)[96] = realloc(m->cand_names, cap * sizeof(*names));
+                if (names)
+                        m->cand_names = names;
+                if (!c || !names)
+                        return -ENOMEM;
+                m->cap_cands = cap;
+        }
+        for (size_t i = 0; i < m->model.n_pods; i++) {
+                const struct pod *p = &m->model.pods[i];
+                snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "pod %s", p->uid);
+                fill_candidate(m, &m->cands[n], &p->cg, m->cand_names[n], p->qos);
+                n++;
+        }
+        for (size_t i = 0; i < m->model.n_workloads; i++) {
+                const struct workload *w = &m->model.workloads[i];
+                snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "%s", w->name);
+                fill_candidate(m, &m->cands[n], &w->cg, m->cand_names[n], w->qos);
+                m->cands[n].c.flags |= MEMAGENT_CAND_WORKLOAD;
+                n++;
+        }
+        return (ssize_t)n;
+}
+
+void observe_outcome(struct manager *m, uint64_t now_usec, struct node_snapshot *snap)
+{
+        *snap = (struct node_snapshot){
+                .now_usec = now_usec,
+                .trigger = "outcome",
+                .sampled = false,
+                .have_node = m->have_node,
+                .node = &m->node,
+                .model = &m->model,
+                .evict = m->evict.result,
+                .elastic = m->elastic != NULL,
+                .limits = m->limits,
+                .n_limits = m->n_limits,
+        };
+        m->evict.result = (struct evict_result){ 0 };
+        /* taken: the step reads them now, the next actions start a new list */
+        m->n_limits = 0;
+        (void)elastic_take_result(m->elastic, &snap->reclaim);
+        snap->reclaim_busy = elastic_busy(m->elastic);
+}
+
+int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
+                   struct node_snapshot *snap)
+{
+        if (node_sample(m->proc_fd, m->sys_fd, &m->node, m->scratch, SCRATCH_SIZE) == 0)
+                m->have_node = true;
+        model_sample(&m->model, m->scratch, SCRATCH_SIZE);
+        bpf_events_drain(m);
+
+        observe_outcome(m, now_usec, snap);
+        snap->trigger = why;
+        snap->sampled = true;
+        snap->reclaim_busy_usec = elastic_reclaim_busy_usec(m->elastic);
+        snap->self_in_pods = m->self_in_pods;
+        snap->has_kubepods = m->model.has_kubepods;
+        snap->reporting = m->reporter != NULL;
+        snap->scopes[SCOPE_NODE] = (struct scope_input){
+                .present = true,
+                .total_bytes = m->node.mem.total,
+                .available_bytes = m->node.mem.available,
+                .has_psi = m->node.has_psi,
+                .psi_some_total_usec = m->node.psi.some.total_usec,
+                .psi_full_total_usec = m->node.psi.full.total_usec,
+        };
+        /* kubepods is a scope of its own only with a memory limit */
+        const struct cg_sample *kp = &m->model.kubepods.s;
+        if (m->model.has_kubepods && (kp->have & CG_HAVE(CGF_MAX)) && kp->max != CG_UNLIMITED)
+                snap->scopes[SCOPE_KUBEPODS] = (struct scope_input){
+                        .present = true,
+                        .total_bytes = kp->max,
+                        .available_bytes =
+                            kp->max > kp->working_set ? kp->max - kp->working_set : 0,
+                        .has_psi = (kp->have & CG_HAVE(CGF_PRESSURE)) != 0,
+                        .psi_some_total_usec = kp->psi.some.total_usec,
+                        .psi_full_total_usec = kp->psi.full.total_usec,
+                };
+        ssize_t n = observe_candidates(m);
+        if (n < 0)
+                return log_warning_errno((int)n, "Failed to list eviction candidates: %m; "
+                                                 "deciding on the next sample");
+        snap->cands = m->cands;
+        snap->n_cands = (size_t)n;
+        return 0;
+}

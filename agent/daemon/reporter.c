@@ -1,0 +1,585 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/daemon/reporter.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "api/codec.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/node-name.h"
+
+/* memschedd's answers are small ({"node_name", "seq", "stale_after_ms"} or an error). */
+#define RESPONSE_MAX          8192
+#define MIN_AVAIL_DELTA_BYTES (16ull << 20)
+
+struct reporter {
+        sd_event *event;
+        CURLM *multi;
+        sd_event_source *curl_timer; /* libcurl's timeout */
+        sd_event_source *send_timer; /* the next send: now, heartbeat, or backoff */
+        struct reporter_params p;
+        char *url, *base_url, *node_name;
+
+        struct node_report *current;  /* newest report submitted */
+        bool current_sent;            /* current went out (or is in flight) */
+        struct node_report *accepted; /* last report memschedd accepted */
+        uint64_t seq;
+        uint64_t last_send_usec; /* CLOCK_MONOTONIC of the last attempt's start */
+
+        /* the request in flight */
+        CURL *easy;
+        struct curl_slist *headers;
+        char *body;
+        struct node_report *body_report; /* the report the body was made of */
+        char response[RESPONSE_MAX];
+        size_t response_len;
+        char curl_error[CURL_ERROR_SIZE];
+
+        struct reporter_stats stats;
+        bool ever_failed_logged; /* the "unreachable" line was logged for this outage */
+        bool refused_logged;     /* the "refused" line was logged for this streak */
+        uint64_t rand_state;
+};
+
+static uint64_t now_usec(clockid_t c)
+{
+        struct timespec ts;
+        clock_gettime(c, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static const char *format_delay(uint64_t usec, char buf[static 32])
+{
+        if (usec >= 10000000 || usec % 1000000 == 0)
+                snprintf(buf, 32, "%llu s", (unsigned long long)((usec + 500000) / 1000000));
+        else
+                snprintf(buf, 32, "%.1f s", (double)usec / 1e6);
+        return buf;
+}
+
+/* xorshift64*: jitter needs no more. */
+static uint64_t next_rand(struct reporter *r)
+{
+        uint64_t x = r->rand_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        r->rand_state = x;
+        return x * 0x2545F4914F6CDD1Dull;
+}
+
+static void report_free(struct node_report *rep)
+{
+        node_report_done(rep);
+        free(rep);
+}
+
+/* A deep copy on the heap, or NULL on OOM. */
+static struct node_report *report_dup(const struct node_report *src)
+{
+        struct node_report *c = malloc(sizeof(*c));
+        if (c && node_report_copy(src, c) < 0) {
+                free(c);
+                return NULL;
+        }
+        return c;
+}
+
+/* ---------- what counts as a material change ---------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorted uids of report's pods into a malloc'ed array of borrowed strings (caller frees the
+ * array); -ENOMEM. */
+static int pod_uids(const struct node_report *report, const char ***ret)
+{
+        const char **u = calloc(report->n_pods ? report->n_pods : 1, sizeof(*u));
+        if (!u)
+                return -ENOMEM;
+        for (size_t i = 0; i < report->n_pods; i++)
+                u[i] = report->pods[i].uid ? report->pods[i].uid : "";
+        qsort(u, report->n_pods, sizeof(*u), cmp_str);
+        *ret = u;
+        return 0;
+}
+
+bool reporter_report_changed(const struct node_report *last, const struct node_report *now)
+{
+        if (!last)
+                return true;
+        if (last->pressure != now->pressure || last->relief_exhausted != now->relief_exhausted)
+                return true;
+
+        uint64_t was = last->memory_available_bytes, is = now->memory_available_bytes;
+        uint64_t delta = was > is ? was - is : is - was;
+        if (delta > was / 20 && delta >= MIN_AVAIL_DELTA_BYTES)
+                return true;
+
+        if (last->n_pods != now->n_pods)
+                return true;
+        _cleanup_free_ const char **x = NULL, **y = NULL;
+        if (pod_uids(last, &x) < 0 || pod_uids(now, &y) < 0)
+                return true;
+        for (size_t i = 0; i < now->n_pods; i++)
+                if (strcmp(x[i], y[i]) != 0)
+                        return true;
+        return false;
+}
+
+/* ---------- libcurl driven by sd-event ---------- */
+
+static int on_curl_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static int on_curl_timer(sd_event_source *s, uint64_t usec, void *userdata);
+static void check_done(struct reporter *r);
+
+static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+        struct reporter *r = userp;
+        sd_event_source *io = socketp;
+        (void)easy;
+
+        if (what == CURL_POLL_REMOVE) {
+                if (io) {
+                        sd_event_source_disable_unref(io);
+                        curl_multi_assign(r->multi, fd, NULL);
+                }
+                return 0;
+        }
+        uint32_t events = 0;
+        if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+                events |= EPOLLIN;
+        if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+                events |= EPOLLOUT;
+        if (io) {
+                if (sd_event_source_set_io_events(io, events) < 0 ||
+                    sd_event_source_set_enabled(io, SD_EVENT_ON) < 0)
+                        return -1;
+                return 0;
+        }
+        if (sd_event_add_io(r->event, &io, fd, events, on_curl_io, r) < 0)
+                return -1;
+        (void)sd_event_source_set_description(io, "reporter-curl-io");
+        if (curl_multi_assign(r->multi, fd, io) != CURLM_OK) {
+                sd_event_source_disable_unref(io);
+                return -1;
+        }
+        return 0;
+}
+
+static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+        struct reporter *r = userp;
+        (void)multi;
+
+        if (timeout_ms < 0)
+                return sd_event_source_set_enabled(r->curl_timer, SD_EVENT_OFF) < 0 ? -1 : 0;
+        /* Never call curl back from here: a 0 ms timeout fires on the next loop iteration. */
+        uint64_t when = now_usec(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000u;
+        if (sd_event_source_set_time(r->curl_timer, when) < 0 ||
+            sd_event_source_set_enabled(r->curl_timer, SD_EVENT_ONESHOT) < 0)
+                return -1;
+        return 0;
+}
+
+static int on_curl_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct reporter *r = userdata;
+        int action = 0, running = 0;
+        (void)s;
+
+        if (revents & EPOLLIN)
+                action |= CURL_CSELECT_IN;
+        if (revents & EPOLLOUT)
+                action |= CURL_CSELECT_OUT;
+        if (revents & (EPOLLERR | EPOLLHUP))
+                action |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(r->multi, fd, action, &running);
+        check_done(r);
+        return 0;
+}
+
+static int on_curl_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct reporter *r = userdata;
+        int running = 0;
+        (void)s;
+        (void)usec;
+        curl_multi_socket_action(r->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        check_done(r);
+        return 0;
+}
+
+/* ---------- scheduling ---------- */
+
+static void schedule_at(struct reporter *r, uint64_t when)
+{
+        r->stats.next_attempt_usec = when;
+        (void)sd_event_source_set_time(r->send_timer, when);
+        (void)sd_event_source_set_enabled(r->send_timer, SD_EVENT_ONESHOT);
+}
+
+/* Plans the next send after a request ended or a report arrived. */
+static void plan_next(struct reporter *r)
+{
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (r->easy || !r->current)
+                return; /* the end of the request in flight plans again */
+        if (r->stats.backoff_usec) {
+                if (r->stats.next_attempt_usec > now)
+                        return; /* keep the backoff's (jittered) time */
+                schedule_at(r, now);
+                return;
+        }
+        bool changed = !r->current_sent && reporter_report_changed(r->accepted, r->current);
+        uint64_t heartbeat = r->last_send_usec ? r->last_send_usec + r->p.heartbeat_usec : now;
+        schedule_at(r, changed ? now : (heartbeat > now ? heartbeat : now));
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
+{
+        struct reporter *r = userdata;
+        size_t n = size * nmemb, room = sizeof(r->response) - 1 - r->response_len;
+        memcpy(r->response + r->response_len, data, n < room ? n : room);
+        r->response_len += n < room ? n : room;
+        r->response[r->response_len] = '\0';
+        return n;
+}
+
+static void request_release(struct reporter *r)
+{
+        if (r->easy) {
+                curl_multi_remove_handle(r->multi, r->easy);
+                curl_easy_cleanup(r->easy);
+                r->easy = NULL;
+        }
+        curl_slist_free_all(r->headers);
+        r->headers = NULL;
+        free(r->body);
+        r->body = NULL;
+        report_free(r->body_report);
+        r->body_report = NULL;
+        r->stats.in_flight = false;
+}
+
+/* The body: the current report with this send's seq and the heartbeat interval, encoded by the
+ * api's node_report_encode() (a shallow copy: the strings stay current's). */
+static char *make_body(struct reporter *r, size_t *ret_len)
+{
+        struct node_report b = *r->current;
+        b.seq = ++r->seq;
+        b.heartbeat_interval_ms = r->p.heartbeat_usec / 1000;
+        _cleanup_json_ struct json_object *o = node_report_encode(&b);
+        if (!o)
+                return NULL;
+        return api_to_string(o, ret_len);
+}
+
+static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct reporter *r = userdata;
+        size_t len = 0;
+        (void)s;
+        (void)usec;
+
+        r->stats.next_attempt_usec = 0;
+        if (r->easy || !r->current)
+                return 0;
+        r->body = make_body(r, &len);
+        r->body_report = report_dup(r->current);
+        r->easy = curl_easy_init();
+        r->headers = curl_slist_append(NULL, "Content-Type: application/json");
+        if (r->headers) {
+                /* No "Expect: 100-continue" round trip (curl waits up to 1 s for it). */
+                struct curl_slist *h = curl_slist_append(r->headers, "Expect:");
+                if (h)
+                        r->headers = h;
+        }
+        if (!r->body || !r->body_report || !r->easy || !r->headers) {
+                request_release(r);
+                log_warning("Failed to prepare the node report for memschedd: out of memory; "
+                            "retrying in 1 s");
+                schedule_at(r, now_usec(CLOCK_MONOTONIC) + 1000000);
+                return 0;
+        }
+        long timeout_ms = (long)(r->p.timeout_usec / 1000);
+        r->response_len = 0;
+        r->response[0] = '\0';
+        r->curl_error[0] = '\0';
+        curl_easy_setopt(r->easy, CURLOPT_URL, r->url);
+        curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+        curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+        curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+        curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_write);
+        curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->curl_error);
+        curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+        curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "memagentd/" MEMAGENT_VERSION);
+        if (curl_multi_add_handle(r->multi, r->easy) != CURLM_OK) {
+                request_release(r);
+                log_warning("Failed to start the node report request to %s; retrying in 1 s",
+                            r->base_url);
+                schedule_at(r, now_usec(CLOCK_MONOTONIC) + 1000000);
+                return 0;
+        }
+        r->current_sent = true;
+        r->last_send_usec = now_usec(CLOCK_MONOTONIC);
+        r->stats.last_attempt_usec = now_usec(CLOCK_REALTIME);
+        r->stats.in_flight = true;
+        return 0;
+}
+
+/* Reads memschedd's {"error": ...} out of a refusal, for the log line. */
+static void refusal_message(const struct reporter *r, char *buf, size_t size)
+{
+        struct json_object *o = NULL, *e = NULL;
+        struct api_error err = {};
+        if (api_parse(r->response, r->response_len, &o, &err) == 0 &&
+            json_object_object_get_ex(o, "error", &e) && json_object_is_type(e, json_type_string))
+                snprintf(buf, size, "%s", json_object_get_string(e));
+        else
+                snprintf(buf, size, "%.*s", (int)(size - 1), r->response);
+        if (o)
+                json_object_put(o);
+}
+
+static void on_success(struct reporter *r)
+{
+        char d[32];
+        if (r->stats.consecutive_failures && r->ever_failed_logged)
+                log_info("memschedd at %s reachable again after %u failed attempts; reporting "
+                         "every %s",
+                         r->base_url, r->stats.consecutive_failures,
+                         format_delay(r->p.heartbeat_usec, d));
+        else if (r->stats.sent == 0)
+                log_info("Reporting node %s to memschedd at %s (heartbeat every %s)", r->node_name,
+                         r->base_url, format_delay(r->p.heartbeat_usec, d));
+        else if (r->refused_logged)
+                log_info("memschedd at %s accepts the node report again", r->base_url);
+        r->stats.sent++;
+        r->stats.consecutive_failures = 0;
+        r->stats.reachable = true;
+        r->stats.backoff_usec = 0;
+        r->stats.last_success_usec = now_usec(CLOCK_REALTIME);
+        r->stats.last_error[0] = '\0';
+        r->ever_failed_logged = false;
+        r->refused_logged = false;
+        report_free(r->accepted);
+        r->accepted = r->body_report; /* request_release() must not free it */
+        r->body_report = NULL;
+}
+
+static void on_failure(struct reporter *r, bool unreachable)
+{
+        char d[32], m[32];
+        r->stats.failed++;
+        r->stats.consecutive_failures++;
+        if (!unreachable) {
+                /* memschedd answered and refused: retrying at once would be refused again. */
+                r->stats.reachable = true;
+                r->stats.backoff_usec = 0;
+                if (!r->refused_logged)
+                        log_warning("memschedd at %s refused the node report: %s; sending the "
+                                    "next one in %s",
+                                    r->base_url, r->stats.last_error,
+                                    format_delay(r->p.heartbeat_usec, d));
+                r->refused_logged = true;
+                schedule_at(r, now_usec(CLOCK_MONOTONIC) + r->p.heartbeat_usec);
+                return;
+        }
+        /* The report did not arrive: the newest one (maybe this one) goes out at the retry. */
+        r->current_sent = false;
+        r->stats.reachable = false;
+        uint64_t b = r->stats.backoff_usec ? r->stats.backoff_usec * 2 : r->p.backoff_min_usec;
+        if (b > r->p.backoff_max_usec)
+                b = r->p.backoff_max_usec;
+        r->stats.backoff_usec = b;
+        uint64_t delay = b / 2 + next_rand(r) % (b / 2 + 1); /* [b/2, b] */
+        if (!r->ever_failed_logged)
+                log_warning("memschedd at %s unreachable: %s; retrying in %s, backing off up "
+                            "to %s (the node stays protected meanwhile)",
+                            r->base_url, r->stats.last_error, format_delay(delay, d),
+                            format_delay(r->p.backoff_max_usec, m));
+        else
+                log_debug("memschedd at %s still unreachable (%u attempts): %s; retrying in %s",
+                          r->base_url, r->stats.consecutive_failures, r->stats.last_error,
+                          format_delay(delay, d));
+        r->ever_failed_logged = true;
+        schedule_at(r, now_usec(CLOCK_MONOTONIC) + delay);
+}
+
+static void check_done(struct reporter *r)
+{
+        CURLMsg *msg;
+        int left = 0;
+
+        while ((msg = curl_multi_info_read(r->multi, &left))) {
+                if (msg->msg != CURLMSG_DONE || msg->easy_handle != r->easy)
+                        continue;
+                CURLcode res = msg->data.result;
+                long code = 0;
+                curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+                if (res != CURLE_OK) {
+                        snprintf(r->stats.last_error, sizeof(r->stats.last_error), "%s",
+                                 r->curl_error[0] ? r->curl_error : curl_easy_strerror(res));
+                        on_failure(r, true);
+                } else if (code >= 200 && code < 300) {
+                        on_success(r);
+                } else {
+                        char why[200];
+                        refusal_message(r, why, sizeof(why));
+                        snprintf(r->stats.last_error, sizeof(r->stats.last_error), "HTTP %ld: %s",
+                                 code, why);
+                        on_failure(r, code >= 500);
+                }
+                request_release(r);
+                plan_next(r);
+                return;
+        }
+}
+
+/* ---------- public ---------- */
+
+int reporter_new(sd_event *e, const char *base_url, const char *node_name,
+                 const struct reporter_params *p, struct reporter **ret)
+{
+        static bool curl_ready;
+        struct reporter *r;
+        int k;
+
+        if (!node_name || !node_name_is_valid(node_name, strlen(node_name)))
+                return log_error_errno(EINVAL,
+                                       "Node name \"%s\" is not a Kubernetes node name (RFC 1123 "
+                                       "subdomain); set --node-name or NODE_NAME",
+                                       node_name ? node_name : "");
+        if (!base_url ||
+            (strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0))
+                return log_error_errno(EINVAL,
+                                       "Scheduler URL \"%s\" must start with http:// or https://",
+                                       base_url ? base_url : "");
+        struct reporter_params params = p ? *p : REPORTER_PARAMS_DEFAULT;
+        if (params.heartbeat_usec < 100000 || params.timeout_usec < 1000 ||
+            params.backoff_min_usec < 1000 || params.backoff_max_usec < params.backoff_min_usec)
+                return log_error_errno(EINVAL, "Invalid reporter intervals");
+        if (!curl_ready) {
+                /* Not thread-safe by libcurl's contract: the agent is single-threaded. */
+                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                        return log_error_errno(ENOMEM, "Failed to initialise libcurl");
+                curl_ready = true;
+        }
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->p = params;
+        r->event = sd_event_ref(e);
+        size_t n = strlen(base_url);
+        while (n && base_url[n - 1] == '/')
+                n--;
+        r->base_url = strndup(base_url, n);
+        r->node_name = strdup(node_name);
+        if (!r->base_url || !r->node_name ||
+            asprintf(&r->url, "%s/v1/nodes/%s/report", r->base_url, node_name) < 0) {
+                r->url = NULL;
+                reporter_free(r);
+                return -ENOMEM;
+        }
+        if (getrandom(&r->rand_state, sizeof(r->rand_state), GRND_NONBLOCK) !=
+                (ssize_t)sizeof(r->rand_state) ||
+            r->rand_state == 0)
+                r->rand_state = now_usec(CLOCK_MONOTONIC) | 1;
+        r->multi = curl_multi_init();
+        if (!r->multi) {
+                reporter_free(r);
+                return -ENOMEM;
+        }
+        curl_multi_setopt(r->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+        curl_multi_setopt(r->multi, CURLMOPT_SOCKETDATA, r);
+        curl_multi_setopt(r->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+        curl_multi_setopt(r->multi, CURLMOPT_TIMERDATA, r);
+        if ((k = sd_event_add_time(e, &r->curl_timer, CLOCK_MONOTONIC, 0, 1000, on_curl_timer, r)) <
+                0 ||
+            (k = sd_event_source_set_enabled(r->curl_timer, SD_EVENT_OFF)) < 0 ||
+            (k = sd_event_add_time(e, &r->send_timer, CLOCK_MONOTONIC, 0, 1000, on_send_timer, r)) <
+                0 ||
+            (k = sd_event_source_set_enabled(r->send_timer, SD_EVENT_OFF)) < 0) {
+                reporter_free(r);
+                return log_error_errno(k, "Failed to add the reporter's timers: %m");
+        }
+        (void)sd_event_source_set_description(r->curl_timer, "reporter-curl-timer");
+        (void)sd_event_source_set_description(r->send_timer, "reporter-send");
+        *ret = r;
+        return 0;
+}
+
+int reporter_submit(struct reporter *r, const struct node_report *report)
+{
+        if (!r || !report)
+                return 0;
+        struct node_report *c = report_dup(report);
+        if (!c)
+                return -ENOMEM; /* the older report, if any, stays current */
+        if (r->current && !r->current_sent)
+                r->stats.superseded++;
+        report_free(r->current);
+        r->current = c;
+        r->current_sent = false;
+        plan_next(r);
+        return 0;
+}
+
+void reporter_get_stats(const struct reporter *r, struct reporter_stats *ret)
+{
+        *ret = r->stats;
+}
+
+struct json_object *reporter_stats_json(const struct reporter *r)
+{
+        struct json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        api_add(o, "url", json_object_new_string(r->url));
+        api_add(o, "sent", json_object_new_uint64(r->stats.sent));
+        api_add(o, "failed", json_object_new_uint64(r->stats.failed));
+        api_add(o, "superseded", json_object_new_uint64(r->stats.superseded));
+        api_add(o, "consecutive_failures", json_object_new_uint64(r->stats.consecutive_failures));
+        api_add(o, "reachable", json_object_new_boolean(r->stats.reachable));
+        api_add(o, "backoff_ms", json_object_new_uint64(r->stats.backoff_usec / 1000));
+        api_add(o, "last_success_usec",
+                r->stats.last_success_usec ? json_object_new_uint64(r->stats.last_success_usec)
+                                           : NULL);
+        api_add(o, "last_error",
+                r->stats.last_error[0] ? json_object_new_string(r->stats.last_error) : NULL);
+        return o;
+}
+
+struct reporter *reporter_free(struct reporter *r)
+{
+        if (!r)
+                return NULL;
+        request_release(r);
+        if (r->multi)
+                curl_multi_cleanup(r->multi);
+        r->curl_timer = sd_event_source_disable_unref(r->curl_timer);
+        r->send_timer = sd_event_source_disable_unref(r->send_timer);
+        report_free(r->current);
+        report_free(r->accepted);
+        free(r->url);
+        free(r->base_url);
+        free(r->node_name);
+        sd_event_unref(r->event);
+        free(r);
+        return NULL;
+}

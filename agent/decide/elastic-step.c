@@ -1,0 +1,535 @@
+// SPDX-License-Identifier: Apache-2.0
+// The balloon and vertical scaling inside agent_step(): per container, the balloon's controller
+// (agent/decide/balloon.h) and the loan logic (agent/decide/vscale.h) on the fresh sample, the one
+// reclaim step to start, the loans and returns to write, and the decision records they leave. Pure:
+// the actuators (agent/kernel/elastic.c) write and reclaim, and report back in the next snapshot.
+//
+// While the node or kubepods is at level low or above, the balloon reclaims from the coldest
+// containers first (the most inactive reclaimable memory, less what a growing container added in
+// the last 10 s; containers whose stall is over the target are backing off and not offered), in
+// bigger, more frequent steps, and one "reclaim" decision per pressure episode reports what it
+// freed and from whom. Loans, returns and stand-backs are decisions of their own; routine balloon
+// steps are not (there are many): `memagent recommend` counts them per container.
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "agent/decide/step-internal.h"
+#include "common/fileio.h"
+#include "common/quantity.h"
+
+#define MiB             (1ull << 20)
+#define SWAP_MIN_FREE   (16 * MiB) /* less free swap than this: anonymous pages stay */
+#define FAST_NEAR_PCT   80.0       /* sample fast while a growing container is this close */
+#define FAST_GROWTH_BPS (1 << 20)
+#define YOUNG_SEC       10 /* pages younger than this are not cold */
+
+static struct elastic_unit *unit_find(struct agent_state *st, uint64_t id)
+{
+        for (size_t i = 0; i < st->n_units; i++)
+                if (st->units[i].id == id)
+                        return &st->units[i];
+        return NULL;
+}
+
+static struct elastic_unit *unit_get(struct agent_state *st, uint64_t id)
+{
+        struct elastic_unit *u = unit_find(st, id);
+        if (u)
+                return u;
+        if (st->n_units == st->cap_units) {
+                size_t cap = st->cap_units ? st->cap_units * 2 : 32;
+                struct elastic_unit *n = realloc(st->units, cap * sizeof(*n));
+                if (!n)
+                        return NULL;
+                st->units = n;
+                st->cap_units = cap;
+        }
+        u = &st->units[st->n_units++];
+        *u = (struct elastic_unit){ .id = id };
+        return u;
+}
+
+static void fill_candidate(struct decision_candidate *c, const struct elastic_unit *u,
+                           const char *reason)
+{
+        snprintf(c->name, sizeof(c->name), "%s", u->name);
+        snprintf(c->cgroup, sizeof(c->cgroup), "%s", u->cgroup);
+        snprintf(c->qos, sizeof(c->qos), "%s", qos_to_string(u->qos));
+        c->current_bytes = u->current_bytes;
+        c->working_set_bytes = u->working_set_bytes;
+        c->request_bytes = u->request_bytes;
+        snprintf(c->reason, sizeof(c->reason), "%s", reason);
+}
+
+static int push_balloon_record(struct agent_state *st, struct action_list *out)
+{
+        struct action *a = step_push(out, ACTION_RECORD);
+        if (!a)
+                return -ENOMEM;
+        a->record.d = st->balloon_ep.record;
+        a->record.slot = RECORD_BALLOON;
+        return 0;
+}
+
+int elastic_step_outcome(const struct node_snapshot *snap, struct agent_state *st,
+                         struct action_list *out)
+{
+        const struct reclaim_result *j = &snap->reclaim;
+        struct balloon_episode *ep = &st->balloon_ep;
+        if (!j->done)
+                return 0;
+        uint64_t freed = j->before_bytes > j->after_bytes ? j->before_bytes - j->after_bytes : 0;
+        st->reclaimed_total += freed;
+        struct elastic_unit *u = unit_find(st, j->cgroup_id);
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+        if (!u)
+                return 0; /* the container went away meanwhile */
+        balloon_reclaimed(&u->b, freed);
+        if (j->r < 0 && j->r != -EAGAIN && !errno_is_vanished(j->r) &&
+            step_log(out, LOG_WARNING, "Balloon: reclaiming %s from %s failed: %s, ignoring",
+                     format_bytes_iec(j->asked_bytes, a, sizeof(a)), u->cgroup,
+                     strerror(-j->r)) < 0)
+                return -ENOMEM;
+        if (step_log(out, LOG_DEBUG,
+                     "Balloon: reclaimed %s of %s asked from %s in %" PRIu64 " ms%s",
+                     format_bytes_iec(freed, a, sizeof(a)),
+                     format_bytes_iec(j->asked_bytes, b, sizeof(b)), u->cgroup, j->usec / 1000,
+                     j->pressure ? " (node pressure)" : "") < 0)
+                return -ENOMEM;
+        if (!j->pressure || freed == 0)
+                return 0;
+        if (!ep->open)
+                return 0; /* pressure cleared while the step ran */
+        struct decision *d = &ep->record;
+        if (!ep->has_record) {
+                /* The first step that freed something opens the record. */
+                *d = (struct decision){ 0 };
+                snprintf(d->scope, sizeof(d->scope), "%s", ep->scope);
+                snprintf(d->level, sizeof(d->level), "%s", pressure_level_to_string(ep->level));
+                snprintf(d->trigger, sizeof(d->trigger), "balloon");
+                snprintf(d->signals, sizeof(d->signals), "%s", ep->signals);
+                snprintf(d->action, sizeof(d->action), "reclaim");
+                ep->has_record = true;
+        }
+        ep->freed_bytes += freed;
+        ep->steps++;
+        if (u->ep_freed_bytes == 0)
+                ep->containers++;
+        u->ep_freed_bytes += freed;
+        d->freed_bytes = ep->freed_bytes;
+        /* The containers reclaimed from: the first as "victim", the next as runners-up. */
+        struct decision_candidate *slot = NULL;
+        if (!d->has_victim || streq(d->victim.cgroup, u->cgroup)) {
+                slot = &d->victim;
+                d->has_victim = true;
+        } else {
+                for (unsigned i = 0; i < d->n_runners_up && !slot; i++)
+                        if (streq(d->runners_up[i].cgroup, u->cgroup))
+                                slot = &d->runners_up[i];
+                if (!slot && d->n_runners_up < DECISION_RUNNERS_UP)
+                        slot = &d->runners_up[d->n_runners_up++];
+        }
+        if (slot) {
+                char reason[128];
+                snprintf(reason, sizeof(reason), "reclaimed %s of cold memory (%s inactive)",
+                         format_bytes_iec(u->ep_freed_bytes, a, sizeof(a)),
+                         format_bytes_iec(u->inactive_bytes, b, sizeof(b)));
+                fill_candidate(slot, u, reason);
+        }
+        d->n_candidates = ep->containers;
+        snprintf(d->outcome, sizeof(d->outcome), "freed %s from %u container%s in %u steps",
+                 format_bytes_iec(ep->freed_bytes, a, sizeof(a)), ep->containers,
+                 ep->containers == 1 ? "" : "s", ep->steps);
+        return push_balloon_record(st, out);
+}
+
+void elastic_step_limits(const struct node_snapshot *snap, struct agent_state *st)
+{
+        for (size_t i = 0; i < snap->n_limits; i++) {
+                struct elastic_unit *u = unit_find(st, snap->limits[i].cgroup_id);
+                if (!u || !u->pending)
+                        continue;
+                /* Written: the loan now holds the new values. Failed: decided again on the next
+                 * sample. */
+                if (snap->limits[i].ok)
+                        vscale_applied(&u->loan, &u->pending_in, &u->pending_d);
+                u->pending = false;
+        }
+}
+
+static uint64_t val(const struct cg_sample *s, enum cg_file f, uint64_t dflt)
+{
+        if (!(s->have & CG_HAVE(f)))
+                return dflt;
+        switch (f) {
+        case CGF_MIN:
+                return s->min;
+        case CGF_LOW:
+                return s->low;
+        case CGF_HIGH:
+                return s->high;
+        case CGF_MAX:
+                return s->max;
+        case CGF_SWAP_MAX:
+                return s->swap_max;
+        case CGF_SWAP_CURRENT:
+                return s->swap_current;
+        default:
+                return dflt;
+        }
+}
+
+struct cand {
+        struct elastic_unit *u;
+        uint64_t bytes;
+        uint64_t cold_bytes;
+};
+
+/* The view of one tick, shared by the per-container parts. */
+struct tick {
+        const struct node_snapshot *snap;
+        const struct agent_params *p;
+        enum pressure_level level;
+        const char *signals;
+        uint64_t headroom;
+        struct action_list *out;
+};
+
+static void balloon_unit(const struct tick *t, struct elastic_unit *u, const struct cgroup *cg,
+                         struct cand *cands, size_t *n_cands)
+{
+        const struct cg_sample *s = &cg->s;
+        bool swap = t->snap->node->mem.swap_free >= SWAP_MIN_FREE &&
+                    val(s, CGF_SWAP_MAX, UINT64_MAX) > val(s, CGF_SWAP_CURRENT, 0) + MiB;
+        uint64_t min = val(s, CGF_MIN, 0), low = val(s, CGF_LOW, 0);
+        struct balloon_input in = {
+                .now_usec = t->snap->now_usec,
+                .current_bytes = s->current,
+                .max_bytes = val(s, CGF_MAX, UINT64_MAX),
+                .protected_bytes = min > low ? min : low,
+                .file_lru_bytes = s->stat.active_file + s->stat.inactive_file,
+                .anon_lru_bytes = s->stat.active_anon + s->stat.inactive_anon,
+                .inactive_bytes = s->stat.inactive_file + (swap ? s->stat.inactive_anon : 0),
+                .anon_reclaimable = swap,
+                .has_psi = (s->have & CG_HAVE(CGF_PRESSURE)) != 0,
+                .psi_some_total_usec = s->psi.some.total_usec,
+                .events_max = s->events.max,
+                .pressure = t->level >= LEVEL_LOW,
+        };
+        u->inactive_bytes = in.inactive_bytes;
+        balloon_update(&u->b, &t->p->elastic.balloon, &in, &u->last);
+        if (u->last.verdict == BALLOON_RECLAIM && !t->p->dry_run) {
+                /* Coldness: inactive reclaimable memory, less what the container added in the
+                 * last YOUNG_SEC seconds (new pages start on the inactive list, but they are not
+                 * cold: a growing container is using them). */
+                uint64_t young = cg->growth_bytes_per_sec > 0
+                                     ? (uint64_t)cg->growth_bytes_per_sec * YOUNG_SEC
+                                     : 0;
+                uint64_t cold = in.inactive_bytes > young ? in.inactive_bytes - young : 0;
+                cands[(*n_cands)++] = (struct cand){ u, u->last.bytes, cold };
+        }
+}
+
+static void vscale_record(const struct tick *t, const struct elastic_unit *u,
+                          const struct vscale_decision *d, const char *outcome, struct decision *r)
+{
+        *r = (struct decision){ 0 };
+        snprintf(r->scope, sizeof(r->scope), "container");
+        snprintf(r->level, sizeof(r->level), "%s", pressure_level_to_string(t->level));
+        snprintf(r->trigger, sizeof(r->trigger), "%s",
+                 d->action == VSCALE_STAND_BACK ? "limit changed" : "working set");
+        snprintf(r->signals, sizeof(r->signals), "%s", t->signals ? t->signals : "");
+        snprintf(r->action, sizeof(r->action), "%s", vscale_action_to_string(d->action));
+        r->dry_run = t->p->dry_run;
+        r->has_victim = true;
+        fill_candidate(&r->victim, u, d->reason);
+        r->n_candidates = 1;
+        r->amount_bytes = d->bytes;
+        r->limit_before_bytes = d->old_max;
+        r->limit_after_bytes = d->new_max;
+        r->done = true;
+        snprintf(r->outcome, sizeof(r->outcome), "%s", outcome);
+}
+
+static int push_vscale_record(const struct tick *t, const struct elastic_unit *u,
+                              const struct vscale_decision *d, const char *outcome)
+{
+        struct action *a = step_push(t->out, ACTION_RECORD);
+        if (!a)
+                return -ENOMEM;
+        vscale_record(t, u, d, outcome, &a->record.d);
+        return 0;
+}
+
+static int vscale_unit(struct tick *t, struct elastic_unit *u, const struct cgroup *cg,
+                       const struct cgroup *pod)
+{
+        const struct elastic_params *ep = &t->p->elastic;
+        const struct cg_sample *s = &cg->s;
+        struct vscale_input in = {
+                .now_usec = t->snap->now_usec,
+                .current_bytes = s->current,
+                .working_set_bytes = s->working_set,
+                .max_bytes = val(s, CGF_MAX, VSCALE_NO_LIMIT),
+                .high_bytes = val(s, CGF_HIGH, VSCALE_NO_LIMIT),
+                .pod_max_bytes = pod ? val(&pod->s, CGF_MAX, VSCALE_NO_LIMIT) : VSCALE_NO_LIMIT,
+                .growth_bytes_per_sec = cg->growth_bytes_per_sec,
+                .events_max = s->events.max,
+                .headroom_bytes = t->headroom,
+        };
+        uint64_t orig = u->loan.active ? u->loan.orig_max : in.max_bytes;
+        struct vscale_params vp = {
+                .step_bytes = orig == VSCALE_NO_LIMIT
+                                  ? 0
+                                  : config_bytes_or_percent_resolve(&ep->vscale_step, orig),
+                .ceiling_bytes = orig == VSCALE_NO_LIMIT
+                                     ? 0
+                                     : config_bytes_or_percent_resolve(&ep->vscale_ceiling, orig),
+                .return_hold_usec = ep->vscale_return_hold_usec,
+        };
+        int64_t g = cg->growth_bytes_per_sec;
+        u->near = in.max_bytes != VSCALE_NO_LIMIT && g > FAST_GROWTH_BPS &&
+                  (double)(in.working_set_bytes + (uint64_t)g * 2) >=
+                      (double)in.max_bytes * FAST_NEAR_PCT / 100.0;
+        if (!ep->vscale_enabled && !u->loan.active)
+                return 0;
+        struct vscale_decision d;
+        bool was_refused = u->loan.refused;
+        vscale_decide(&vp, &u->loan, &in, &d);
+        char a[FORMAT_BYTES_MAX];
+        switch (d.action) {
+        case VSCALE_NONE:
+                return 0;
+        case VSCALE_REFUSED:
+                return step_log(t->out, LOG_NOTICE, "Vertical scaling: %s is %s", u->cgroup,
+                                d.reason);
+        case VSCALE_STAND_BACK:
+                if (step_log(t->out, LOG_NOTICE,
+                             "Vertical scaling: standing back from %s: %s; its loan of %s is "
+                             "forgotten and its limits are left alone from now on",
+                             u->cgroup, d.reason, format_bytes_iec(d.bytes, a, sizeof(a))) < 0)
+                        return -ENOMEM;
+                d.new_max = in.max_bytes;
+                return push_vscale_record(t, u, &d, "stood back: someone else set the limit");
+        case VSCALE_LOAN:
+                if (!ep->vscale_enabled)
+                        return 0; /* switched off: no new loans, existing ones return */
+                break;
+        case VSCALE_RETURN:
+                break;
+        }
+        if (t->p->dry_run) {
+                /* Nothing written: say it once per episode (the loan's refusal flag). */
+                u->loan.refused = true;
+                if (was_refused)
+                        return 0;
+                if (step_log(t->out, LOG_NOTICE,
+                             "Vertical scaling: would %s %s for %s (%s) [dry run]",
+                             d.action == VSCALE_LOAN ? "lend" : "take back",
+                             format_bytes_iec(d.bytes, a, sizeof(a)), u->cgroup, d.reason) < 0)
+                        return -ENOMEM;
+                return push_vscale_record(t, u, &d, "not acted: dry run");
+        }
+        struct action *act = step_push(t->out, ACTION_SET_LIMITS);
+        if (!act)
+                return -ENOMEM;
+        act->limits.c = (struct limits_change){
+                .cgroup_id = u->id,
+                .pod_cgroup_id = pod ? pod->id : 0,
+                .up = d.action == VSCALE_LOAN,
+                .new_max = d.new_max,
+                .new_high = d.new_high,
+                .new_pod_max = d.new_pod_max,
+                .old_max = in.max_bytes,
+                .old_pod_max = in.pod_max_bytes,
+        };
+        vscale_record(t, u, &d, "", &act->limits.d);
+        u->pending = true;
+        u->pending_in = in;
+        u->pending_d = d;
+        /* What this loan takes is not there for the next container (should the write fail, it
+         * is only this tick that lends less). */
+        if (d.action == VSCALE_LOAN)
+                t->headroom = t->headroom > d.bytes ? t->headroom - d.bytes : 0;
+        return 0;
+}
+
+static void unit_refresh(struct elastic_unit *u, const struct cgroup *cg, enum qos_class qos,
+                         const char *name, bool is_container)
+{
+        u->seen = true;
+        u->qos = qos;
+        u->is_container = is_container;
+        snprintf(u->name, sizeof(u->name), "%s", name);
+        snprintf(u->cgroup, sizeof(u->cgroup), "%s", cg->path);
+        const struct cg_sample *s = &cg->s;
+        u->current_bytes = s->current;
+        u->working_set_bytes = s->working_set;
+        u->request_bytes = val(s, CGF_MIN, 0);
+        u->limit_bytes = val(s, CGF_MAX, UINT64_MAX);
+        uint64_t peak = val(s, CGF_PEAK, 0);
+        if ((s->have & CG_HAVE(CGF_PEAK)) && peak > u->peak_bytes)
+                u->peak_bytes = peak;
+        if (s->current > u->peak_bytes)
+                u->peak_bytes = s->current;
+}
+
+/* A pressure episode runs from level low until none again. Its decision record opens with the
+ * first step that frees something (elastic_step_outcome()), so an episode with nothing to
+ * reclaim leaves no record behind. */
+static int episode_update(struct agent_state *st, const struct tick *t, const char *scope)
+{
+        struct balloon_episode *ep = &st->balloon_ep;
+        if (t->level >= LEVEL_LOW && !ep->open) {
+                ep->open = true;
+                ep->has_record = false;
+                ep->freed_bytes = 0;
+                ep->containers = ep->steps = 0;
+                for (size_t i = 0; i < st->n_units; i++)
+                        st->units[i].ep_freed_bytes = 0;
+        } else if (t->level == LEVEL_NONE && ep->open) {
+                if (ep->has_record) {
+                        char a[FORMAT_BYTES_MAX];
+                        ep->record.done = true;
+                        if (push_balloon_record(st, t->out) < 0 ||
+                            step_log(t->out, LOG_NOTICE,
+                                     "Balloon: pressure episode over; reclaimed %s from %u "
+                                     "container%s, coldest first",
+                                     format_bytes_iec(ep->freed_bytes, a, sizeof(a)),
+                                     ep->containers, ep->containers == 1 ? "" : "s") < 0)
+                                return -ENOMEM;
+                }
+                ep->open = false;
+                ep->has_record = false;
+        }
+        if (t->level >= LEVEL_LOW) {
+                /* The record names the highest level and its scope seen in the episode. */
+                if (t->level >= ep->level || !ep->has_record) {
+                        ep->level = t->level;
+                        snprintf(ep->scope, sizeof(ep->scope), "%s", scope ? scope : "node");
+                        snprintf(ep->signals, sizeof(ep->signals), "%s",
+                                 t->signals ? t->signals : "");
+                }
+        } else {
+                ep->level = LEVEL_NONE;
+        }
+        return 0;
+}
+
+int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
+                 const struct agent_params *p, enum pressure_level level, const char *scope,
+                 const char *signals, uint64_t headroom_bytes, struct action_list *out)
+{
+        const struct elastic_params *ep = &p->elastic;
+        const struct model *m = snap->model;
+        int r = 0;
+        if (!m)
+                return 0;
+        size_t n_total = 0;
+        for (size_t i = 0; i < m->n_pods; i++)
+                n_total += m->pods[i].n_containers;
+        n_total += m->n_workloads;
+        _cleanup_free_ struct cand *cands = calloc(n_total ? n_total : 1, sizeof(*cands));
+        size_t n_cands = 0;
+        if (!cands)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < st->n_units; i++)
+                st->units[i].seen = false;
+
+        /* What may be lent: the scopes' headroom minus loans not yet drawn on. */
+        uint64_t promised = 0;
+        for (size_t i = 0; i < st->n_units; i++) {
+                const struct elastic_unit *u = &st->units[i];
+                if (u->loan.active && u->loan.our_max > u->current_bytes) {
+                        uint64_t base = u->current_bytes > u->loan.orig_max ? u->current_bytes
+                                                                            : u->loan.orig_max;
+                        if (u->loan.our_max > base)
+                                promised += u->loan.our_max - base;
+                }
+        }
+        struct tick t = {
+                .snap = snap,
+                .p = p,
+                .level = level,
+                .signals = signals,
+                .headroom = headroom_bytes > promised ? headroom_bytes - promised : 0,
+                .out = out,
+        };
+
+        bool fast = false;
+        for (size_t i = 0; i < m->n_pods && r >= 0; i++) {
+                const struct pod *pd = &m->pods[i];
+                for (size_t j = 0; j < pd->n_containers && r >= 0; j++) {
+                        const struct container *c = &pd->containers[j];
+                        if (c->cg.gone || !(c->cg.s.have & CG_HAVE(CGF_CURRENT)))
+                                continue;
+                        struct elastic_unit *u = unit_get(st, c->cg.id);
+                        if (!u)
+                                return -ENOMEM;
+                        char name[96];
+                        snprintf(name, sizeof(name), "pod %.36s container %.12s", pd->uid, c->id);
+                        unit_refresh(u, &c->cg, pd->qos, name, true);
+                        u->ballooned = ep->balloon_enabled && ep->balloon_qos[pd->qos];
+                        if (u->ballooned)
+                                balloon_unit(&t, u, &c->cg, cands, &n_cands);
+                        if (pd->qos == QOS_BURSTABLE) {
+                                bool pod_limited = (pd->cg.s.have & CG_HAVE(CGF_MAX)) &&
+                                                   pd->cg.s.max != CG_UNLIMITED;
+                                r = vscale_unit(&t, u, &c->cg, pod_limited ? &pd->cg : NULL);
+                                fast |= u->near && ep->vscale_enabled;
+                        }
+                }
+        }
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n_workloads; i++) {
+                const struct workload *w = &m->workloads[i];
+                if (w->cg.gone || !(w->cg.s.have & CG_HAVE(CGF_CURRENT)))
+                        continue;
+                struct elastic_unit *u = unit_get(st, w->cg.id);
+                if (!u)
+                        return -ENOMEM;
+                unit_refresh(u, &w->cg, w->qos, w->name, false);
+                u->ballooned = ep->balloon_enabled && ep->balloon_qos[w->qos];
+                if (u->ballooned)
+                        balloon_unit(&t, u, &w->cg, cands, &n_cands);
+        }
+        /* Forget the containers that are gone (units may move: cands[] point into them). */
+        st->elastic_fast = fast;
+        if ((r = episode_update(st, &t, scope)) < 0)
+                return r;
+        if (!snap->reclaim_busy && n_cands > 0) {
+                /* Routine: the step due longest ago. Under pressure: the coldest container
+                 * (most inactive, reclaimable memory; those stalling are backing off already). */
+                size_t best = 0;
+                for (size_t i = 1; i < n_cands; i++) {
+                        bool better =
+                            level >= LEVEL_LOW
+                                ? cands[i].cold_bytes > cands[best].cold_bytes
+                                : cands[i].u->b.next_step_usec < cands[best].u->b.next_step_usec;
+                        if (better)
+                                best = i;
+                }
+                const struct cand *c = &cands[best];
+                bool pressure = level >= LEVEL_LOW;
+                balloon_commit(&c->u->b, &ep->balloon, pressure, snap->now_usec);
+                struct action *a = step_push(out, ACTION_RECLAIM);
+                if (!a)
+                        return -ENOMEM;
+                a->reclaim.cgroup_id = c->u->id;
+                a->reclaim.bytes = c->bytes;
+                a->reclaim.pressure = pressure;
+        }
+        for (size_t i = 0; i < st->n_units;) {
+                if (!st->units[i].seen)
+                        st->units[i] = st->units[--st->n_units];
+                else
+                        i++;
+        }
+        return 0;
+}

@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: Apache-2.0
+// memagentd's decision, as one pure step: a snapshot of the node in, a list of actions out.
+//
+// The manager observes (reads the cgroup tree, the node, PSI, candidate flags, the outcomes of
+// what it did before) into a struct node_snapshot, calls agent_step(), and carries out the
+// actions it returns; the outcomes come back in the next snapshot. agent_step() does no I/O,
+// reads no clock and touches no global: everything it remembers between steps is in struct
+// agent_state, so tests drive whole pressure episodes with snapshots built in memory.
+//
+// One step, for a snapshot with a fresh sample:
+//   1. the outcomes that came back: the eviction in flight (exited, grace over, killed), a
+//      finished reclaim step, limits written for a loan or a return;
+//   2. the pressure level of each scope (the node, kubepods when it has a memory limit), with
+//      hysteresis (agent/decide/pressure.h), the balloon's own reclaim taken out of the stall
+//      totals;
+//   3. the episode: its first signal starts the trigger-to-decision clock;
+//   4. the balloon and vertical scaling (the first rung, agent/decide/elastic-step.c): per
+//   container,
+//      the balloon's controller and the loan logic on the fresh sample; the one reclaim step
+//      to start (the coldest container first under pressure), loans and returns to write,
+//      stand-backs, and their records;
+//   5. eviction, at medium or above when the current sample is still at medium or above, no
+//      eviction is in flight, the cooldown is over and fewer than maxKillsPerMinute kills took
+//      place in the last minute: the victim from the policy chain (protected candidates, the
+//      one holding memagentd and, on a Kubernetes node, system services are never offered),
+//      terminated with a grace period, or killed at once at critical or with no grace period;
+//   6. the node report.
+// A snapshot without a sample (the end of a grace period, the victim's cgroup emptied, a reclaim
+// step finished, limits written) only carries outcomes: step 1 alone runs.
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/decide/balloon.h"
+#include "agent/decide/decision.h"
+#include "agent/decide/pressure.h"
+#include "agent/decide/vscale.h"
+#include "agent/kernel/model.h"
+#include "agent/kernel/node.h"
+#include "common/config.h"
+#include "common/memtypes.h"
+#include "plugins/memagent-plugin.h"
+
+struct policy_chain;
+
+enum scope_id {
+        SCOPE_NODE,
+        SCOPE_KUBEPODS,
+        _SCOPE_MAX,
+};
+/* "node", "kubepods". */
+const char *scope_to_string(enum scope_id s);
+
+#define AGENT_KILL_HISTORY 64
+
+/* The balloon (agent/decide/balloon.h) and vertical scaling (agent/decide/vscale.h). */
+struct elastic_params {
+        bool balloon_enabled;
+        bool balloon_qos[_QOS_MAX]; /* indexed by enum qos_class */
+        struct balloon_params balloon;
+        bool vscale_enabled;
+        /* a quantity, or a percentage of the original limit */
+        struct config_bytes_or_percent vscale_step, vscale_ceiling;
+        uint64_t vscale_return_hold_usec;
+};
+
+/* The decision's settings, from the configuration. Pointers are borrowed for the step. */
+struct agent_params {
+        struct config_bytes_or_percent avail_low, avail_medium, avail_critical;
+        double psi_low_some, psi_medium_full, psi_critical_full;
+        unsigned raise_samples;
+        uint64_t clear_hold_usec;
+        bool dry_run;
+        const struct policy_chain *chain; /* ranking is pure (plugins/policy.h) */
+        uint64_t kill_cooldown_usec;
+        unsigned max_kills_per_minute;
+        uint64_t grace_period_usec;
+        struct elastic_params elastic;
+};
+
+/* One pressure scope as sampled. */
+struct scope_input {
+        bool present; /* kubepods: exists and has a memory limit */
+        uint64_t total_bytes, available_bytes;
+        bool has_psi;
+        uint64_t psi_some_total_usec, psi_full_total_usec; /* as the kernel counts them */
+};
+
+/* An eviction candidate: a pod, or a workload (MEMAGENT_CAND_WORKLOAD). c.flags carry the
+ * protection and avoidance the operator set (globs, xattrs); holds_self marks the cgroup
+ * memagentd itself runs in. */
+struct snap_candidate {
+        struct memagent_candidate c;
+        bool holds_self;
+};
+
+/* What became of the eviction in flight since the last step. */
+enum evict_outcome {
+        EVICT_PENDING = 0, /* nothing new */
+        EVICT_EXITED,      /* the victim's cgroup emptied before the grace period ended */
+        EVICT_GRACE_OVER,  /* the grace period ended; populated says whether anyone is left */
+        EVICT_KILLED,      /* the kill ran; counted when it took processes (done, or timeout) */
+        EVICT_KILL_FAILED, /* the kill could not run, or found nothing */
+};
+
+struct evict_result {
+        enum evict_outcome outcome;
+        bool populated; /* EVICT_GRACE_OVER */
+        bool counted;   /* EVICT_KILLED: counts against maxKillsPerMinute */
+        uint64_t at_usec;
+};
+
+/* A reclaim step the balloon's worker finished (agent/kernel/elastic.h). */
+struct reclaim_result {
+        bool done;
+        uint64_t cgroup_id;
+        uint64_t asked_bytes, before_bytes, after_bytes; /* memory.current around the write */
+        uint64_t usec;
+        int r; /* 0, -EAGAIN (reclaimed less than asked), or the write's error */
+        bool pressure;
+};
+
+/* A limit change (a loan or a return) the actuator wrote, or failed to. */
+struct limits_result {
+        uint64_t cgroup_id;
+        bool ok;
+};
+
+struct node_snapshot {
+        uint64_t now_usec;   /* CLOCK_MONOTONIC, when the observation began */
+        const char *trigger; /* what woke the agent: "sample", "psi", "memory.events", "oom" */
+        bool sampled;        /* false: only an eviction outcome, no fresh sample */
+        bool have_node;      /* the node has been sampled at least once */
+        const struct node_sample *node;
+        const struct model *model;
+        struct scope_input scopes[_SCOPE_MAX];
+        /* the balloon's worker time inside memory.reclaim, cumulative (see elastic.h) */
+        uint64_t reclaim_busy_usec;
+        bool self_in_pods; /* memagentd runs inside a pod: its reclaim stalls count in kubepods */
+        bool has_kubepods;
+        const struct snap_candidate *cands;
+        size_t n_cands;
+        struct evict_result evict;
+        bool reporting; /* a node report is wanted (schedulerUrl set) */
+        /* the balloon and vertical scaling: off when the reclaim worker could not start */
+        bool elastic;
+        bool reclaim_busy; /* a reclaim step is on the worker */
+        struct reclaim_result reclaim;
+        const struct limits_result *limits;
+        size_t n_limits;
+};
+
+/* What the balloon and vertical scaling remember of one container (or workload). */
+struct elastic_unit {
+        uint64_t id; /* cgroup inode */
+        bool seen;
+        bool is_container;
+        enum qos_class qos;
+        char name[96];
+        char cgroup[256];
+        struct balloon_state b;
+        struct balloon_step last;
+        bool ballooned; /* the balloon runs for this unit (QoS class enabled) */
+        struct vscale_loan loan;
+        uint64_t current_bytes, working_set_bytes, request_bytes, limit_bytes, peak_bytes;
+        bool near;               /* growing close to its limit: sample fast */
+        uint64_t inactive_bytes; /* reclaimable inactive memory at the last sample */
+        uint64_t ep_freed_bytes; /* reclaimed during the current pressure episode */
+        /* a limit change handed to the actuator: applied to loan once it reports success */
+        bool pending;
+        struct vscale_input pending_in;
+        struct vscale_decision pending_d;
+};
+
+/* A balloon pressure episode: from level low until none again. */
+struct balloon_episode {
+        bool open;
+        bool has_record; /* its decision record exists (the first step that freed something) */
+        struct decision record;
+        uint64_t freed_bytes;
+        unsigned containers, steps;
+        enum pressure_level level; /* the highest seen, with its scope and signals */
+        char scope[16], signals[192];
+};
+
+struct scope_state {
+        bool active;
+        struct pressure_state st;
+        struct pressure_params params; /* resolved against the scope's total at the last sample */
+};
+
+/* The memory between steps. Zero it (agent_state_init()) before the first step. */
+struct agent_state {
+        struct scope_state scopes[_SCOPE_MAX];
+        /* the eviction in flight: SIGTERM sent, the grace period running */
+        struct {
+                bool active;
+                char cgroup[256];
+                uint64_t cgroup_id;
+                uint64_t decided_usec;
+        } inflight;
+        uint64_t cooldown_until_usec;
+        uint64_t kill_times[AGENT_KILL_HISTORY]; /* monotonic usec of recent kills, a ring */
+        size_t kill_head;
+        uint64_t kills_total, decisions_total;
+        /* the first signal of the current pressure episode, for trigger-to-decision latency */
+        uint64_t episode_start_usec;
+        char episode_trigger[32];
+        /* the node report */
+        enum pressure_level report_level;
+        uint64_t report_level_since_usec;
+        bool relief_exhausted; /* at medium or above with nothing left to evict */
+        /* the balloon and vertical scaling */
+        struct elastic_unit *units;
+        size_t n_units, cap_units;
+        struct balloon_episode balloon_ep;
+        uint64_t reclaimed_total;
+        bool elastic_fast; /* a container is growing close to its limit */
+};
+
+void agent_state_init(struct agent_state *st);
+void agent_state_done(struct agent_state *st);
+
+enum action_kind {
+        ACTION_LOG,            /* a line for the journal */
+        ACTION_RECORD,         /* append a decision record (memagent explain) */
+        ACTION_TERMINATE,      /* SIGTERM, grace timer, cgroup.events watch */
+        ACTION_KILL,           /* freeze and kill, verified */
+        ACTION_EVICTION_ENDED, /* the victim left in its grace period: close its record */
+        ACTION_RECLAIM,        /* one balloon step on the reclaim worker */
+        ACTION_SET_LIMITS,     /* a loan or a return: memory.max/high, the pod's memory.max */
+        ACTION_REPORT,         /* the node report to memschedd */
+};
+
+/* A loan or a return to write. */
+struct limits_change {
+        uint64_t cgroup_id, pod_cgroup_id;       /* pod 0: leave the pod alone */
+        bool up;                                 /* a loan: raise the pod first */
+        uint64_t new_max, new_high, new_pod_max; /* VSCALE_NO_LIMIT: leave as is */
+        uint64_t old_max, old_pod_max;           /* to roll back */
+};
+
+/* Which record an action refers to: the one recorded earlier in the same list, the record of
+ * the eviction in flight, or the balloon episode's (the actuators keep their ids). */
+enum record_ref {
+        RECORD_NONE,
+        RECORD_LAST,
+        RECORD_EVICTION,
+        RECORD_BALLOON,
+};
+
+struct action {
+        enum action_kind kind;
+        union {
+                struct {
+                        int priority; /* LOG_NOTICE, ... */
+                        char text[512];
+                } log;
+                struct {
+                        /* Everything but id and times, which the log assigns. The actuator also
+                         * fills sample_to_decision_usec (from the snapshot's now_usec) and
+                         * trigger_to_decision_usec (from episode_start_usec, 0: none), measured
+                         * at the moment of recording as the agent always has. */
+                        struct decision d;
+                        uint64_t sample_start_usec;
+                        uint64_t episode_start_usec;
+                        /* RECORD_NONE: a new record. RECORD_BALLOON: the balloon episode's,
+                         * made on the first such action and rewritten by the next ones. */
+                        enum record_ref slot;
+                } record;
+                struct {
+                        char cgroup[256];
+                        uint64_t cgroup_id;
+                        uint64_t grace_usec;
+                        uint64_t cooldown_usec; /* for the log line of the outcome */
+                        enum record_ref record;
+                } evict; /* ACTION_TERMINATE, ACTION_KILL */
+                struct {
+                        uint64_t at_usec;
+                        uint64_t decided_usec;
+                        uint64_t cooldown_usec;
+                        char cgroup[256];
+                } ended; /* ACTION_EVICTION_ENDED: "terminated gracefully" */
+                struct {
+                        uint64_t cgroup_id;
+                        uint64_t bytes;
+                        bool pressure;
+                } reclaim;
+                struct {
+                        struct limits_change c;
+                        /* the record to make once written; its outcome says what changed */
+                        struct decision d;
+                } limits;
+                struct {
+                        enum pressure_level level;
+                        uint64_t level_duration_ms;
+                        bool relief_exhausted;
+                        uint64_t reserved_bytes;
+                } report;
+        };
+};
+
+struct action_list {
+        struct action *items;
+        size_t n, cap;
+};
+
+void action_list_clear(struct action_list *l);
+void action_list_done(struct action_list *l);
+
+/* Decides, from snap and what st remembers, and appends the actions to out (cleared first).
+ * Updates st. Returns 0, or -ENOMEM (st may then be partly updated; out holds what fitted). */
+int agent_step(const struct node_snapshot *snap, struct agent_state *st,
+               const struct agent_params *p, struct action_list *out);
+
+/* The level of the highest active scope, and which one (the node when none is raised). */
+enum pressure_level agent_level(const struct agent_state *st, enum scope_id *ret_scope);
+/* Kills in the minute before now. */
+unsigned agent_kills_last_minute(const struct agent_state *st, uint64_t now_usec);
+/* True while the agent should sample at the fast interval (pressure, an episode, an eviction). */
+bool agent_wants_fast(const struct agent_state *st);

@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/kernel/parse.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/macro.h"
+
+_printf_(3, 4) static int fail(struct parse_error *err, unsigned line, const char *fmt, ...)
+{
+        if (err) {
+                va_list ap;
+                va_start(ap, fmt);
+                err->line = line;
+                vsnprintf(err->what, sizeof(err->what), fmt, ap);
+                va_end(ap);
+        }
+        return -EBADMSG;
+}
+
+/* Parses a decimal u64 at *p, advancing it. Refuses empty input and overflow. */
+static int parse_u64(const char **p, uint64_t *ret)
+{
+        const char *s = *p;
+        uint64_t v = 0;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        for (; *s >= '0' && *s <= '9'; s++) {
+                unsigned d = (unsigned)(*s - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        return -ERANGE;
+                v = v * 10 + d;
+        }
+        *p = s;
+        *ret = v;
+        return 0;
+}
+
+/* Copies the line starting at p (without its newline) for error messages. */
+static const char *excerpt(const char *p, char *buf, size_t size)
+{
+        size_t n = strcspn(p, "\n");
+        if (n >= size)
+                n = size - 1;
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        return buf;
+}
+
+int parse_cg_value(const char *buf, uint64_t *ret, struct parse_error *err)
+{
+        const char *p = buf;
+        uint64_t v;
+        char ex[40];
+
+        if (strncmp(p, "max", 3) == 0) {
+                v = CG_UNLIMITED;
+                p += 3;
+        } else {
+                int r = parse_u64(&p, &v);
+                if (r == -ERANGE)
+                        return fail(err, 1, "value out of range: \"%s\"",
+                                    excerpt(buf, ex, sizeof(ex)));
+                if (r < 0)
+                        return fail(err, 1, "expected a number or \"max\", got \"%s\"",
+                                    excerpt(buf, ex, sizeof(ex)));
+        }
+        /* The kernel ends the value with a newline: without it the file was cut short. */
+        if (*p != '\n')
+                return fail(err, 1,
+                            *p ? "trailing text after value: \"%s\""
+                               : "no newline after the value (file truncated?): \"%s\"",
+                            excerpt(buf, ex, sizeof(ex)));
+        if (p[1] != '\0')
+                return fail(err, 1, "trailing text after value: \"%s\"",
+                            excerpt(buf, ex, sizeof(ex)));
+        *ret = v;
+        return 0;
+}
+
+struct key_field {
+        const char *key;
+        size_t offset;
+        bool required;
+};
+
+/* Per-file-type memory of which key each line held last time. The kernel writes memory.stat and
+ * memory.events in a fixed order, so line N almost always holds the same key as the last file
+ * of that type: a key is then found by one hash compare instead of a scan of the table. The
+ * agent parses on one thread; tests and tools do too. */
+#define KEY_HINT_LINES 128
+struct key_hints {
+        uint32_t hash[KEY_HINT_LINES];   /* FNV-1a of the key seen on this line, 0: unknown */
+        signed char idx[KEY_HINT_LINES]; /* its index in the table, -1: a key we do not keep */
+        unsigned char
+            len[KEY_HINT_LINES]; /* its length: a skipped key must match hash and length */
+};
+
+static uint32_t key_hash(const char *k, size_t len)
+{
+        uint32_t h = 2166136261u;
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ (unsigned char)k[i]) * 16777619u;
+        return h ? h : 1;
+}
+
+/* Generic "key value\n" parser behind memory.stat and memory.events. */
+static int parse_keyed(const char *buf, const struct key_field *fields, size_t n_fields,
+                       struct key_hints *hints, void *ret, size_t ret_size, struct parse_error *err)
+{
+        unsigned char out[512];
+        uint64_t seen = 0;
+        unsigned line = 0;
+        char ex[60];
+
+        if (ret_size > sizeof(out) || n_fields > 64)
+                return -EINVAL;
+        memset(out, 0, ret_size);
+        for (const char *p = buf; *p; line++) {
+                const char *eol = strchr(p, '\n');
+                if (!eol)
+                        return fail(err, line + 1, "line not terminated (file truncated?): \"%s\"",
+                                    excerpt(p, ex, sizeof(ex)));
+                const char *sp = memchr(p, ' ', (size_t)(eol - p));
+                if (!sp || sp == p)
+                        return fail(err, line + 1, "expected \"key value\", got \"%s\"",
+                                    excerpt(p, ex, sizeof(ex)));
+                const char *v = sp + 1;
+                uint64_t val;
+                int r = parse_u64(&v, &val);
+                if (r < 0 || v != eol)
+                        return fail(err, line + 1, "%s value in \"%s\"",
+                                    r == -ERANGE ? "out-of-range" : "malformed",
+                                    excerpt(p, ex, sizeof(ex)));
+                size_t klen = (size_t)(sp - p);
+                uint32_t h = key_hash(p, klen);
+                int found = -1;
+                bool hinted = line < KEY_HINT_LINES && hints->hash[line] == h &&
+                              hints->len[line] == (klen > 255 ? 255 : klen);
+                if (hinted && hints->idx[line] >= 0) {
+                        const char *k = fields[hints->idx[line]].key;
+                        if (strlen(k) == klen && memcmp(k, p, klen) == 0)
+                                found = hints->idx[line];
+                        else
+                                hinted = false; /* a hash collision: look it up properly */
+                }
+                if (!hinted) {
+                        for (size_t i = 0; i < n_fields; i++)
+                                if (strlen(fields[i].key) == klen &&
+                                    memcmp(fields[i].key, p, klen) == 0) {
+                                        found = (int)i;
+                                        break;
+                                }
+                        if (line < KEY_HINT_LINES) {
+                                hints->hash[line] = h;
+                                hints->idx[line] = (signed char)found;
+                                hints->len[line] = (unsigned char)(klen > 255 ? 255 : klen);
+                        }
+                }
+                if (found >= 0) {
+                        memcpy(out + fields[found].offset, &val, sizeof(val));
+                        seen |= UINT64_C(1) << found;
+                }
+                p = eol + 1;
+        }
+        for (size_t i = 0; i < n_fields; i++)
+                if (fields[i].required && !(seen & (UINT64_C(1) << i)))
+                        return fail(err, 0, "required key \"%s\" missing (file truncated?)",
+                                    fields[i].key);
+        memcpy(ret, out, ret_size);
+        return 0;
+}
+
+#define MS(k, req)                                                                                 \
+        {                                                                                          \
+#k, offsetof(struct memory_stat, k), req                                           \
+        }
+static const struct key_field memory_stat_fields[] = {
+        MS(anon, true),
+        MS(file, true),
+        MS(kernel, false),
+        MS(kernel_stack, false),
+        MS(pagetables, false),
+        MS(sock, false),
+        MS(shmem, false),
+        MS(file_mapped, false),
+        MS(file_dirty, false),
+        MS(file_writeback, false),
+        MS(swapcached, false),
+        MS(anon_thp, false),
+        MS(inactive_anon, false),
+        MS(active_anon, false),
+        MS(inactive_file, true),
+        MS(active_file, true),
+        MS(unevictable, false),
+        MS(slab_reclaimable, false),
+        MS(slab_unreclaimable, false),
+        MS(zswap, false),
+        MS(zswapped, false),
+        MS(workingset_refault_anon, false),
+        MS(workingset_refault_file, false),
+        MS(workingset_activate_anon, false),
+        MS(workingset_activate_file, false),
+        MS(pgfault, false),
+        MS(pgmajfault, false),
+        MS(pgrefill, false),
+        MS(pgscan, false),
+        MS(pgsteal, false),
+        MS(pgscan_kswapd, false),
+        MS(pgscan_direct, false),
+        MS(pgsteal_kswapd, false),
+        MS(pgsteal_direct, false),
+};
+#undef MS
+
+int parse_memory_stat(const char *buf, struct memory_stat *ret, struct parse_error *err)
+{
+        static struct key_hints hints;
+        return parse_keyed(buf, memory_stat_fields, ELEMENTSOF(memory_stat_fields), &hints, ret,
+                           sizeof(*ret), err);
+}
+
+#define ME(k, req)                                                                                 \
+        {                                                                                          \
+#k, offsetof(struct memory_events, k), req                                         \
+        }
+static const struct key_field memory_events_fields[] = {
+        ME(low, true), ME(high, true),     ME(max, true),
+        ME(oom, true), ME(oom_kill, true), ME(oom_group_kill, false),
+};
+#undef ME
+
+int parse_memory_events(const char *buf, struct memory_events *ret, struct parse_error *err)
+{
+        static struct key_hints hints;
+        return parse_keyed(buf, memory_events_fields, ELEMENTSOF(memory_events_fields), &hints, ret,
+                           sizeof(*ret), err);
+}
+
+/* "12.34": PSI averages always have two decimals; parsed without locale-dependent strtod. */
+static int parse_percent(const char **p, double *ret)
+{
+        uint64_t ip, fp = 0;
+        unsigned fdig = 0;
+        if (parse_u64(p, &ip) < 0 || ip > 100)
+                return -EINVAL;
+        if (**p == '.') {
+                (*p)++;
+                while (**p >= '0' && **p <= '9') {
+                        if (fdig < 6) {
+                                fp = fp * 10 + (uint64_t)(**p - '0');
+                                fdig++;
+                        }
+                        (*p)++;
+                }
+                if (fdig == 0)
+                        return -EINVAL;
+        }
+        double div = 1;
+        for (unsigned i = 0; i < fdig; i++)
+                div *= 10;
+        *ret = (double)ip + (double)fp / div;
+        return 0;
+}
+
+static int parse_psi_line(const char *p, const char *eol, struct psi_line *ret)
+{
+        static const char *const keys[] = { " avg10=", " avg60=", " avg300=", " total=" };
+        double avg[3];
+
+        for (size_t i = 0; i < 3; i++) {
+                size_t kl = strlen(keys[i]);
+                if (strncmp(p, keys[i], kl) != 0)
+                        return -EINVAL;
+                p += kl;
+                if (parse_percent(&p, &avg[i]) < 0)
+                        return -EINVAL;
+        }
+        if (strncmp(p, keys[3], strlen(keys[3])) != 0)
+                return -EINVAL;
+        p += strlen(keys[3]);
+        uint64_t total;
+        if (parse_u64(&p, &total) < 0 || p != eol)
+                return -EINVAL;
+        *ret = (struct psi_line){ avg[0], avg[1], avg[2], total };
+        return 0;
+}
+
+int parse_psi(const char *buf, struct psi_stats *ret, struct parse_error *err)
+{
+        struct psi_stats out = { 0 };
+        bool has_some = false;
+        unsigned line = 0;
+        char ex[80];
+
+        for (const char *p = buf; *p; line++) {
+                const char *eol = strchr(p, '\n');
+                if (!eol)
+                        return fail(err, line + 1, "line not terminated (file truncated?): \"%s\"",
+                                    excerpt(p, ex, sizeof(ex)));
+                struct psi_line *dst;
+                if (strncmp(p, "some", 4) == 0) {
+                        dst = &out.some;
+                        has_some = true;
+                } else if (strncmp(p, "full", 4) == 0) {
+                        dst = &out.full;
+                        out.has_full = true;
+                } else
+                        return fail(err, line + 1, "expected \"some\" or \"full\", got \"%s\"",
+                                    excerpt(p, ex, sizeof(ex)));
+                if (parse_psi_line(p + 4, eol, dst) < 0)
+                        return fail(err, line + 1,
+                                    "expected \"avg10=N avg60=N avg300=N total=N\", got \"%s\"",
+                                    excerpt(p, ex, sizeof(ex)));
+                p = eol + 1;
+        }
+        if (!has_some)
+                return fail(err, 0, "no \"some\" line (file empty or truncated?)");
+        *ret = out;
+        return 0;
+}
+
+int parse_numa_stat(const char *buf, struct numa_stat *ret, struct parse_error *err)
+{
+        struct numa_stat out = { 0 };
+        bool seen_anon = false, seen_file = false;
+        unsigned line = 0;
+        char ex[60];
+
+        for (const char *p = buf; *p; line++) {
+                const char *eol = strchr(p, '\n');
+                if (!eol)
+                        return fail(err, line + 1, "line not terminated (file truncated?): \"%s\"",
+                                    excerpt(p, ex, sizeof(ex)));
+                const char *sp = memchr(p, ' ', (size_t)(eol - p));
+                if (!sp || sp == p)
+                        return fail(err, line + 1, "expected \"key N0=value ...\", got \"%s\"",
+                                    excerpt(p, ex, sizeof(ex)));
+                uint64_t *dst = NULL;
+                if (sp - p == 4 && memcmp(p, "anon", 4) == 0) {
+                        dst = out.anon;
+                        seen_anon = true;
+                } else if (sp - p == 4 && memcmp(p, "file", 4) == 0) {
+                        dst = out.file;
+                        seen_file = true;
+                }
+                const char *q = sp;
+                while (q < eol) {
+                        uint64_t node, val;
+                        if (*q != ' ' || q[1] != 'N')
+                                return fail(err, line + 1,
+                                            "expected \" N<node>=<bytes>\" in \"%s\"",
+                                            excerpt(p, ex, sizeof(ex)));
+                        q += 2;
+                        if (parse_u64(&q, &node) < 0 || *q != '=')
+                                return fail(err, line + 1, "malformed node id in \"%s\"",
+                                            excerpt(p, ex, sizeof(ex)));
+                        q++;
+                        if (parse_u64(&q, &val) < 0)
+                                return fail(err, line + 1, "malformed value in \"%s\"",
+                                            excerpt(p, ex, sizeof(ex)));
+                        if (node >= NUMA_NODES_MAX)
+                                node = NUMA_NODES_MAX - 1;
+                        if (node + 1 > out.n_nodes)
+                                out.n_nodes = (unsigned)node + 1;
+                        if (dst)
+                                dst[node] += val;
+                }
+                p = eol + 1;
+        }
+        if (!seen_anon || !seen_file)
+                return fail(err, 0, "\"anon\" or \"file\" line missing (file truncated?)");
+        *ret = out;
+        return 0;
+}
+
+int parse_meminfo(const char *buf, struct meminfo *ret, struct parse_error *err)
+{
+        static const struct {
+                const char *key;
+                size_t offset;
+        } fields[] = {
+                { "MemTotal", offsetof(struct meminfo, total) },
+                { "MemFree", offsetof(struct meminfo, free) },
+                { "MemAvailable", offsetof(struct meminfo, available) },
+                { "Buffers", offsetof(struct meminfo, buffers) },
+                { "Cached", offsetof(struct meminfo, cached) },
+                { "SwapTotal", offsetof(struct meminfo, swap_total) },
+                { "SwapFree", offsetof(struct meminfo, swap_free) },
+                { "Active(file)", offsetof(struct meminfo, active_file) },
+                { "Inactive(file)", offsetof(struct meminfo, inactive_file) },
+                { "Shmem", offsetof(struct meminfo, shmem) },
+                { "SReclaimable", offsetof(struct meminfo, sreclaimable) },
+        };
+        struct meminfo out = { 0 };
+        bool seen_total = false, seen_free = false;
+        unsigned line = 0;
+        char ex[60];
+
+        for (const char *p = buf; *p; line++) {
+                const char *eol = strchr(p, '\n');
+                if (!eol)
+                        return fail(err, line + 1, "line not terminated (file truncated?): \"%s\"",
+                                    excerpt(p, ex, sizeof(ex)));
+                const char *k = p;
+                if (strncmp(k, "Node ", 5) == 0) { /* per-node sysfs variant */
+                        uint64_t node;
+                        k += 5;
+                        if (parse_u64(&k, &node) < 0 || *k != ' ')
+                                return fail(err, line + 1, "malformed \"Node N\" prefix in \"%s\"",
+                                            excerpt(p, ex, sizeof(ex)));
+                        k++;
+                }
+                const char *colon = memchr(k, ':', (size_t)(eol - k));
+                if (!colon || colon == k)
+                        return fail(err, line + 1, "expected \"Key: value\", got \"%s\"",
+                                    excerpt(p, ex, sizeof(ex)));
+                const char *v = colon + 1;
+                while (*v == ' ')
+                        v++;
+                uint64_t val;
+                if (parse_u64(&v, &val) < 0)
+                        return fail(err, line + 1, "malformed value in \"%s\"",
+                                    excerpt(p, ex, sizeof(ex)));
+                if (strncmp(v, " kB", 3) == 0) {
+                        if (val > UINT64_MAX / 1024)
+                                return fail(err, line + 1, "value out of range in \"%s\"",
+                                            excerpt(p, ex, sizeof(ex)));
+                        val *= 1024;
+                        v += 3;
+                }
+                if (v != eol)
+                        return fail(err, line + 1, "trailing text in \"%s\"",
+                                    excerpt(p, ex, sizeof(ex)));
+                size_t klen = (size_t)(colon - k);
+                for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                        if (strlen(fields[i].key) == klen && memcmp(fields[i].key, k, klen) == 0) {
+                                memcpy((char *)&out + fields[i].offset, &val, sizeof(val));
+                                if (i == 0)
+                                        seen_total = true;
+                                else if (i == 1)
+                                        seen_free = true;
+                                else if (i == 2)
+                                        out.has_available = true;
+                        }
+                p = eol + 1;
+        }
+        if (!seen_total || !seen_free)
+                return fail(err, 0, "MemTotal or MemFree missing (file truncated?)");
+        *ret = out;
+        return 0;
+}
+
+int parse_distance(const char *buf, unsigned *ret, unsigned max, unsigned *ret_n,
+                   struct parse_error *err)
+{
+        unsigned tmp[NUMA_NODES_MAX], n = 0;
+        const char *p = buf;
+        char ex[60];
+
+        while (*p && *p != '\n') {
+                uint64_t v;
+                if (parse_u64(&p, &v) < 0 || v > 255)
+                        return fail(err, 1, "expected distances \"10 20 ...\", got \"%s\"",
+                                    excerpt(buf, ex, sizeof(ex)));
+                if (n < NUMA_NODES_MAX && n < max)
+                        tmp[n] = (unsigned)v;
+                n++;
+                if (*p == ' ')
+                        p++;
+        }
+        if (n == 0)
+                return fail(err, 1, "empty distance list");
+        unsigned kept = n < max ? n : max;
+        if (kept > NUMA_NODES_MAX)
+                kept = NUMA_NODES_MAX;
+        memcpy(ret, tmp, kept * sizeof(unsigned));
+        *ret_n = kept;
+        return 0;
+}
