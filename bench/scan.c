@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/model.h"
+#include "agent/kernel/model.h"
 #include "common/fileio.h"
 #include "common/log.h"
 

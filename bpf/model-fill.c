@@ -5,7 +5,7 @@
 
 #include <errno.h>
 
-#include "agent/model.h"
+#include "agent/kernel/model.h"
 
 void bpfsig_fill_model(struct bpfsig *b, struct model *m)
 {
