@@ -81,6 +81,12 @@ void cluster_free(struct cluster *c)
 
 int cluster_new(const struct sched_config *cfg, const char *state_path, struct cluster **ret)
 {
+        return cluster_open(cfg, &(struct store_options){ .sqlite_path = state_path }, ret);
+}
+
+int cluster_open(const struct sched_config *cfg, const struct store_options *so,
+                 struct cluster **ret)
+{
         struct cluster *c = calloc(1, sizeof(*c));
         struct migration *plans = NULL;
         size_t n_plans = 0;
@@ -98,7 +104,7 @@ int cluster_new(const struct sched_config *cfg, const char *state_path, struct c
                 free(c);
                 return log_error_errno(ENOMEM, "Failed to allocate the cluster model: %m");
         }
-        r = store_open(state_path, &c->store);
+        r = store_open_with(so, &c->store);
         if (r < 0)
                 goto fail;
         r = store_load_migrations(c->store, &plans, &n_plans);
@@ -121,7 +127,7 @@ int cluster_new(const struct sched_config *cfg, const char *state_path, struct c
                 active += plans[i].state == MIGRATION_PLANNED;
         if (n_plans)
                 log_info("Loaded %zu migration plans (%zu holding reservations) from %s", n_plans,
-                         active, state_path);
+                         active, so->etcd_endpoints ? so->etcd_endpoints : so->sqlite_path);
         migration_list_free(plans, n_plans);
         snapshot_publish(&c->slot, s);
         *ret = c;

@@ -39,8 +39,11 @@ struct cluster {
             migrations_expired_total;
 };
 
-/* Opens the store at state_path and loads the durable plans. */
+/* Opens the SQLite store at state_path and loads the durable plans. */
 int cluster_new(const struct sched_config *cfg, const char *state_path, struct cluster **ret);
+/* The same with the store that so selects (SQLite or etcd). */
+int cluster_open(const struct sched_config *cfg, const struct store_options *so,
+                 struct cluster **ret);
 void cluster_free(struct cluster *c);
 
 /* Replaces node `name`'s report (takes ownership of *report), then runs the planner for it. */

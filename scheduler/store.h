@@ -1,21 +1,75 @@
 // SPDX-License-Identifier: Apache-2.0
-// Durable state: migration plans and the reservations they hold, in an SQLite file, so a
+// Durable state: migration plans and the reservations they hold (and, soon, memory leases), so a
 // restart of memschedd loses none. Node reports are soft state and never stored: the next
-// heartbeat rebuilds them. Each plan is one row keyed by id, its body the JSON of
-// api/migration.h, written in WAL mode with synchronous=FULL before the plan is published.
+// heartbeat rebuilds them.
+//
+// One interface, two backends behind a table of functions (store-backend.h):
+//   - SQLite (default, one replica): the file memschedd has always used, WAL mode with
+//     synchronous=FULL, each write committed before it is published.
+//   - etcd v3 through its JSON gateway (--etcd-endpoints): several replicas share the state.
+// The state is records: a key "<collection>/<id>" (plans live under "migrations/") with a JSON
+// value and the store revision that last changed it. Every change is a compare-and-swap, so of two
+// writers (two replicas, or two handles on one file) exactly one wins: create succeeds only while
+// the key is absent, update and delete only while its revision is the one the caller read.
+// Records that must vanish on their own are attached to a lease (a TTL renewed by keep-alive).
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "api/migration.h"
 
 struct sched_store;
 
-/* Opens (creating if needed) the database at path; ":memory:" for tests. Logs and returns a
- * negative errno on failure. */
+struct store_options {
+        const char *sqlite_path;    /* used when etcd_endpoints is NULL; ":memory:" for tests */
+        const char *etcd_endpoints; /* "URL[,URL...]", tried in order on connection failure */
+        const char *etcd_prefix;    /* prepended to every key; NULL for "/memsched/" */
+        const char *etcd_cert, *etcd_key, *etcd_ca; /* TLS client certificate, key, CA (PEM) */
+};
+
+struct store_record {
+        char *key;   /* without the etcd prefix */
+        char *value; /* NUL-terminated JSON */
+        uint64_t mod_revision;
+        uint64_t lease_id; /* 0 when none */
+};
+void store_record_done(struct store_record *r);
+void store_record_list_free(struct store_record *l, size_t n);
+
+/* Opens the backend o selects. Logs and returns a negative errno on failure. */
+int store_open_with(const struct store_options *o, struct sched_store **ret);
+/* Opens (creating if needed) the SQLite database at path. */
 int store_open(const char *path, struct sched_store **ret);
 void store_close(struct sched_store *st);
-/* Inserts or replaces m. */
+/* "sqlite" or "etcd". */
+const char *store_backend_name(const struct sched_store *st);
+
+/* Records. -ENOENT when absent (or its lease expired). */
+int store_get(struct sched_store *st, const char *key, struct store_record *ret);
+/* Every live record whose key starts with prefix, in key order (plans: creation order). */
+int store_list(struct sched_store *st, const char *prefix, struct store_record **ret,
+               size_t *ret_n);
+/* Creates key; lease_id 0 for none. -EEXIST when it exists. *ret_mod_revision (may be NULL) gets
+ * the record's revision. */
+int store_create(struct sched_store *st, const char *key, const char *value, uint64_t lease_id,
+                 uint64_t *ret_mod_revision);
+/* Replaces the value of key, keeping its lease, if its revision is still expect_mod_revision:
+ * -ESTALE when someone changed it since, -ENOENT when it is gone. */
+int store_update(struct sched_store *st, const char *key, const char *value,
+                 uint64_t expect_mod_revision, uint64_t *ret_mod_revision);
+/* Deletes key if its revision is still expect_mod_revision: -ESTALE, -ENOENT as above. */
+int store_delete(struct sched_store *st, const char *key, uint64_t expect_mod_revision);
+
+/* A lease lives ttl_sec seconds after its grant or last keep-alive; its records go with it. */
+int store_lease_grant(struct sched_store *st, uint64_t ttl_sec, uint64_t *ret_lease_id);
+/* -ENOENT when the lease already expired. */
+int store_lease_keepalive(struct sched_store *st, uint64_t lease_id);
+int store_lease_revoke(struct sched_store *st, uint64_t lease_id);
+
+/* Plans. The store remembers the revision of each plan it loaded or saved: saving a plan it
+ * never saw creates it (-EEXIST if another writer did), saving a known one updates it only if
+ * nobody else changed it since (-ESTALE otherwise). */
 int store_save_migration(struct sched_store *st, const struct migration *m);
 /* All stored plans, oldest first; caller frees with migration_list_free(). */
 int store_load_migrations(struct sched_store *st, struct migration **ret, size_t *ret_n);
