@@ -35,6 +35,11 @@ static void usage(FILE *f)
             "                                address, as a Service in front of it needs)\n"
             "  --state-file PATH             SQLite file for plans and reservations\n"
             "                                (default " DEFAULT_STATE_FILE ")\n"
+            "  --etcd-endpoints URL[,URL...] keep the state in etcd (v3 API) instead, so that\n"
+            "                                several replicas share it; tried in order\n"
+            "  --etcd-cert PATH, --etcd-key PATH, --etcd-ca PATH\n"
+            "                                TLS client certificate, its key, and the CA that\n"
+            "                                signed etcd's certificate (PEM)\n"
             "  --port-file PATH              write the bound port there once serving\n"
             "  --threads N                   HTTP worker threads (default 4)\n"
             "  --max-body-bytes QUANTITY     largest request body (default 64Mi); larger get 413\n"
@@ -127,6 +132,10 @@ int main(int argc, char **argv)
                 ARG_ADMIT_UNKNOWN,
                 ARG_LOG_LEVEL,
                 ARG_LIST_ROUTES,
+                ARG_ETCD_ENDPOINTS,
+                ARG_ETCD_CERT,
+                ARG_ETCD_KEY,
+                ARG_ETCD_CA,
         };
         static const struct option opts[] = {
                 { "listen", required_argument, NULL, ARG_LISTEN },
@@ -143,6 +152,10 @@ int main(int argc, char **argv)
                 { "admit-unknown-nodes", no_argument, NULL, ARG_ADMIT_UNKNOWN },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "list-routes", no_argument, NULL, ARG_LIST_ROUTES },
+                { "etcd-endpoints", required_argument, NULL, ARG_ETCD_ENDPOINTS },
+                { "etcd-cert", required_argument, NULL, ARG_ETCD_CERT },
+                { "etcd-key", required_argument, NULL, ARG_ETCD_KEY },
+                { "etcd-ca", required_argument, NULL, ARG_ETCD_CA },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -152,6 +165,7 @@ int main(int argc, char **argv)
                                       .client_timeout_sec = 10,
                                       .max_connections = 1024 };
         const char *state = DEFAULT_STATE_FILE, *port_file = NULL;
+        struct store_options store = {}; /* etcd when etcd_endpoints is set, else state */
         bool have_listen = false;
         unsigned long long v;
         int c;
@@ -230,6 +244,18 @@ int main(int argc, char **argv)
                         log_set_max_level(l);
                         break;
                 }
+                case ARG_ETCD_ENDPOINTS:
+                        store.etcd_endpoints = optarg;
+                        break;
+                case ARG_ETCD_CERT:
+                        store.etcd_cert = optarg;
+                        break;
+                case ARG_ETCD_KEY:
+                        store.etcd_key = optarg;
+                        break;
+                case ARG_ETCD_CA:
+                        store.etcd_ca = optarg;
+                        break;
                 case ARG_LIST_ROUTES:
                         server_print_routes(stdout);
                         return 0;
@@ -267,7 +293,13 @@ int main(int argc, char **argv)
 
         struct cluster *cl = NULL;
         struct server *srv = NULL;
-        if (cluster_new(&cfg, state, &cl) < 0) {
+        store.sqlite_path = state;
+        if (store.etcd_endpoints && cluster_open(&cfg, &store, &cl) < 0) {
+                log_error("Cannot reach etcd at %s; check --etcd-endpoints and the TLS files",
+                          store.etcd_endpoints);
+                return 1;
+        }
+        if (!store.etcd_endpoints && cluster_open(&cfg, &store, &cl) < 0) {
                 log_error("Cannot open the state file %s; check the path and permissions, or "
                           "pass --state-file",
                           state);
@@ -291,7 +323,8 @@ int main(int argc, char **argv)
         }
         server_set_ready(srv, true);
         log_info("Serving on port %u with %u threads; state in %s; nodes stale after %llu s",
-                 server_port(srv), scfg.threads, state,
+                 server_port(srv), scfg.threads,
+                 store.etcd_endpoints ? store.etcd_endpoints : state,
                  (unsigned long long)(cfg.stale_after_usec / 1000000));
 
         for (;;) {
