@@ -399,23 +399,32 @@ static int txn(struct etcd_store *e, const char *k, struct json_object *cmp, str
         return kvs && json_object_array_length(kvs) > 0 ? changed_errno : absent_errno;
 }
 
+/* {"request_put": {"key", "value", and "lease", or "ignore_lease" to keep the key's own}} */
+static struct json_object *put_op(const char *k, const char *value, uint64_t lease_id,
+                                  bool keep_lease)
+{
+        struct json_object *put = json_object_new_object();
+        if (!put)
+                return NULL;
+        api_add(put, "key", b64_string(k));
+        api_add(put, "value", b64_string(value));
+        if (keep_lease)
+                api_add(put, "ignore_lease", json_object_new_boolean(true));
+        else if (lease_id)
+                api_add(put, "lease", u64_string(lease_id));
+        return wrap("request_put", put);
+}
+
 static int etcd_create(void *be, const char *key, const char *value, uint64_t lease_id,
                        uint64_t *ret_mod_revision)
 {
         struct etcd_store *e = be;
         _cleanup_free_ char *k = full_key(e, key);
-        struct json_object *put = json_object_new_object();
-        if (!k || !put) {
-                json_object_put(put);
+        if (!k)
                 return -ENOMEM;
-        }
-        api_add(put, "key", b64_string(k));
-        api_add(put, "value", b64_string(value));
-        if (lease_id)
-                api_add(put, "lease", u64_string(lease_id));
         /* A create's compare fails only when the key exists. (A lease that expired fails the
          * whole transaction with the gateway's NOT_FOUND: -ENOENT.) */
-        return txn(e, k, compare(k, true, 0), wrap("request_put", put), -EEXIST, -EEXIST,
+        return txn(e, k, compare(k, true, 0), put_op(k, value, lease_id, false), -EEXIST, -EEXIST,
                    ret_mod_revision);
 }
 
@@ -424,15 +433,9 @@ static int etcd_update(void *be, const char *key, const char *value, uint64_t ex
 {
         struct etcd_store *e = be;
         _cleanup_free_ char *k = full_key(e, key);
-        struct json_object *put = json_object_new_object();
-        if (!k || !put) {
-                json_object_put(put);
+        if (!k)
                 return -ENOMEM;
-        }
-        api_add(put, "key", b64_string(k));
-        api_add(put, "value", b64_string(value));
-        api_add(put, "ignore_lease", json_object_new_boolean(true)); /* keep the record's lease */
-        return txn(e, k, compare(k, false, expect), wrap("request_put", put), -ESTALE, -ENOENT,
+        return txn(e, k, compare(k, false, expect), put_op(k, value, 0, true), -ESTALE, -ENOENT,
                    ret_mod_revision);
 }
 

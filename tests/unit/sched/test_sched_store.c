@@ -400,6 +400,8 @@ static void test_sqlite_schema1_upgrade(void **state)
         assert_true(sqlite3_column_int64(q, 1) > 1);
         sqlite3_finalize(q);
         sqlite3_close(db);
+
+        assert_true(store_open("/nonexistent-dir/x.db", &st) < 0);
 }
 
 int main(int argc, char **argv)
