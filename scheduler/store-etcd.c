@@ -43,6 +43,8 @@ struct etcd_store {
         size_t n_endpoints, current;
         char *prefix;
         char *cert, *key, *ca;
+        char curl_error[CURL_ERROR_SIZE]; /* libcurl's detail on the last failure */
+        char last_error[CURL_ERROR_SIZE + 1024 + 8];
 };
 
 /* Base64 (RFC 4648, padded), the gateway's encoding of bytes fields. */
@@ -129,8 +131,8 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *userdata)
         return size * nmemb;
 }
 
-/* Maps the gateway's error body to an errno; logs it at debug level. */
-static int gateway_error(long status, const char *body)
+/* Maps the gateway's error body to an errno; keeps its message for the caller's log. */
+static int gateway_error(struct etcd_store *e, long status, const char *body)
 {
         struct json_object *o = NULL;
         struct api_error err = {};
@@ -143,7 +145,11 @@ static int gateway_error(long status, const char *body)
                         code = json_object_get_int64(c);
                 msg = m ? json_object_get_string(m) : NULL;
         }
-        log_debug("etcd answered HTTP %ld: %s", status, msg ? msg : body ? body : "");
+        snprintf(e->last_error, sizeof(e->last_error), "HTTP %ld: %s", status,
+                 msg    ? msg
+                 : body ? body
+                        : "");
+        log_debug("etcd answered %s", e->last_error);
         json_object_put(o);
         switch (code) {
         case GRPC_NOT_FOUND:
@@ -175,6 +181,7 @@ static int call(struct etcd_store *e, const char *path, struct json_object *body
                 curl_easy_setopt(e->curl, CURLOPT_URL, url);
                 curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, text);
                 curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &reply);
+                e->curl_error[0] = '\0';
                 CURLcode cc = curl_easy_perform(e->curl);
                 if (cc == CURLE_OK)
                         curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -188,16 +195,21 @@ static int call(struct etcd_store *e, const char *path, struct json_object *body
                         bool never_sent = cc == CURLE_COULDNT_CONNECT ||
                                           cc == CURLE_COULDNT_RESOLVE_HOST ||
                                           cc == CURLE_SSL_CONNECT_ERROR;
-                        log_debug("etcd %s: %s", url, curl_easy_strerror(cc));
+                        snprintf(e->last_error, sizeof(e->last_error), "%s: %s", url,
+                                 e->curl_error[0] ? e->curl_error : curl_easy_strerror(cc));
+                        log_debug("etcd %s", e->last_error);
                         free(data);
-                        r = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
+                        r = cc == CURLE_OPERATION_TIMEDOUT     ? -ETIMEDOUT
+                            : cc == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
+                            : cc == CURLE_COULDNT_RESOLVE_HOST ? -EHOSTUNREACH
+                                                               : -EPROTO;
                         e->current = (i + 1) % e->n_endpoints; /* avoid it next time too */
                         if (never_sent || idempotent)
                                 continue;
                         break;
                 }
                 if (status != 200) {
-                        r = gateway_error(status, data);
+                        r = gateway_error(e, status, data);
                         free(data);
                         if (r == -EAGAIN && idempotent) {
                                 e->current = (i + 1) % e->n_endpoints;
@@ -575,6 +587,7 @@ int store_etcd_open(const struct store_options *o, void **ret_be)
         }
         curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, e->headers);
         curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, e->curl_error);
         curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, ETCD_CONNECT_TIMEOUT_MS);
         curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, ETCD_REQUEST_TIMEOUT_MS);
         curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
@@ -589,7 +602,8 @@ int store_etcd_open(const struct store_options *o, void **ret_be)
         /* Fail at start, with the endpoints named, rather than on the first plan. */
         r = etcd_probe(e);
         if (r < 0) {
-                log_error_errno(r, "No etcd endpoint of \"%s\" answered: %m", o->etcd_endpoints);
+                log_error_errno(r, "No etcd endpoint of \"%s\" answered (last: %s): %m",
+                                o->etcd_endpoints, e->last_error[0] ? e->last_error : "?");
                 goto fail;
         }
         log_info("State in etcd at %s (%zu endpoints), keys under %s", e->endpoints[e->current],

@@ -24,7 +24,8 @@
 #include "scheduler/store.h"
 
 static bool use_etcd;
-static struct etcd_fixture etcd;
+static struct etcd_fixture etcd, etcd_tls, *cur = &etcd;
+static char tls_cert[128], tls_key[128], tls_ca[128];
 static char db_path[64];
 static char prefix[64], endpoints[320];
 static struct store_options opts;
@@ -37,8 +38,16 @@ static int setup(void **state)
                 /* A fresh key space per test on the one etcd, behind a dead endpoint that every
                  * handle must step over. */
                 snprintf(prefix, sizeof(prefix), "/test-%d-%u/", getpid(), ++test_seq);
-                snprintf(endpoints, sizeof(endpoints), "http://127.0.0.1:1,%s", etcd.endpoints);
+                snprintf(endpoints, sizeof(endpoints), "http://127.0.0.1:1,%s", cur->endpoints);
                 opts = (struct store_options){ .etcd_endpoints = endpoints, .etcd_prefix = prefix };
+                if (cur->certs[0]) {
+                        snprintf(tls_cert, sizeof(tls_cert), "%s/client.crt", cur->certs);
+                        snprintf(tls_key, sizeof(tls_key), "%s/client.key", cur->certs);
+                        snprintf(tls_ca, sizeof(tls_ca), "%s/ca.crt", cur->certs);
+                        opts.etcd_cert = tls_cert;
+                        opts.etcd_key = tls_key;
+                        opts.etcd_ca = tls_ca;
+                }
         } else {
                 snprintf(db_path, sizeof(db_path), "/tmp/memsched-store-XXXXXX");
                 int fd = mkstemp(db_path);
@@ -355,6 +364,52 @@ static void test_ttl_lease(void **state)
         store_close(st);
 }
 
+/* etcd over TLS only: without a client certificate the store does not open. */
+static void test_tls_needs_client_cert(void **state)
+{
+        (void)state;
+        struct sched_store *st = NULL;
+        struct store_options o = opts;
+        o.etcd_cert = o.etcd_key = NULL;
+        assert_true(store_open_with(&o, &st) < 0);
+        o = opts;
+        o.etcd_ca = NULL; /* nor when etcd's certificate cannot be checked */
+        assert_true(store_open_with(&o, &st) < 0);
+        st = open_store();
+        store_close(st);
+}
+
+/* Makes certificates and starts a TLS-only etcd; 0 when there is no openssl to make them. */
+static int run_tls_group(void)
+{
+        const struct CMUnitTest tls[] = {
+                cmocka_unit_test_setup_teardown(test_crud, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_tls_needs_client_cert, setup, teardown),
+        };
+        char certs[64] = "/tmp/memsched-certs-XXXXXX";
+        char cmd[128];
+        int r;
+        if (!mkdtemp(certs))
+                return 1;
+        r = etcd_fixture_make_certs(certs);
+        if (r == -ENOENT) {
+                fprintf(stderr, "*** SKIPPING the TLS cases: no openssl command to make "
+                                "certificates\n");
+                return 0;
+        }
+        if (r < 0 || etcd_fixture_start_tls(&etcd_tls, 1, certs) < 0) {
+                fprintf(stderr, "Failed to make certificates or start etcd over TLS (%s)\n", certs);
+                return 1;
+        }
+        cur = &etcd_tls;
+        r = cmocka_run_group_tests_name("store-etcd-tls", tls, NULL, NULL);
+        cur = &etcd;
+        etcd_fixture_stop(&etcd_tls);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certs);
+        (void)!system(cmd);
+        return r;
+}
+
 /* SQLite only: a file written before revisions existed opens, keeps its plans, and updates. */
 static void test_sqlite_schema1_upgrade(void **state)
 {
@@ -436,5 +491,5 @@ int main(int argc, char **argv)
         }
         r = cmocka_run_group_tests_name("store-etcd", common, NULL, NULL);
         etcd_fixture_stop(&etcd);
-        return r;
+        return r | run_tls_group();
 }
