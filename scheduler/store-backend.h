@@ -12,7 +12,8 @@ struct store_backend {
         const char *name;
         void (*close)(void *be);
         int (*get)(void *be, const char *key, struct store_record *ret);
-        int (*list)(void *be, const char *prefix, struct store_record **ret, size_t *ret_n);
+        int (*list)(void *be, const char *prefix, struct store_record **ret, size_t *ret_n,
+                    uint64_t *ret_revision);
         int (*create)(void *be, const char *key, const char *value, uint64_t lease_id,
                       uint64_t *ret_mod_revision);
         int (*update)(void *be, const char *key, const char *value, uint64_t expect_mod_revision,
@@ -21,6 +22,10 @@ struct store_backend {
         int (*lease_grant)(void *be, uint64_t ttl_sec, uint64_t *ret_lease_id);
         int (*lease_keepalive)(void *be, uint64_t lease_id);
         int (*lease_revoke)(void *be, uint64_t lease_id);
+        /* NULL where nothing else can write (SQLite: one replica). Called without the store's
+         * lock: the backend must not share the connection of the other calls. */
+        int (*watch)(void *be, const char *prefix, uint64_t after_revision, uint64_t timeout_ms,
+                     struct store_event **ret, size_t *ret_n, uint64_t *ret_revision);
 };
 
 extern const struct store_backend store_backend_sqlite;

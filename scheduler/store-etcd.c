@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,8 @@ struct etcd_store {
         CURL *curl;
         struct curl_slist *headers;
         char **endpoints;
-        size_t n_endpoints, current;
+        size_t n_endpoints;
+        atomic_size_t current; /* where to start: the last endpoint that answered */
         char *prefix;
         char *cert, *key, *ca;
         char curl_error[CURL_ERROR_SIZE]; /* libcurl's detail on the last failure */
@@ -262,57 +264,84 @@ static char *full_key(struct etcd_store *e, const char *key)
         return k;
 }
 
+/* Decodes one kv of a response; *ret_key points into *ret_buf past our prefix, NULL when the
+ * key is not ours. */
+static int decode_kv(struct etcd_store *e, const struct json_object *kv, char **ret_key_buf,
+                     const char **ret_key, char **ret_value)
+{
+        struct json_object *k = json_object_object_get(kv, "key"),
+                           *v = json_object_object_get(kv, "value");
+        size_t plen = strlen(e->prefix);
+        char *key = NULL, *value = NULL;
+        if (!k || b64_decode(json_object_get_string(k), &key, NULL) < 0 ||
+            b64_decode(v ? json_object_get_string(v) : "", &value, NULL) < 0) {
+                free(key);
+                return log_error_errno(EBADMSG, "etcd sent a key or value that is not base64");
+        }
+        *ret_key_buf = key;
+        *ret_key = strncmp(key, e->prefix, plen) == 0 ? key + plen : NULL;
+        *ret_value = value;
+        return 0;
+}
+
 /* Appends the decoded kvs of a range response (prefix stripped) to the list. */
 static int append_kvs(struct etcd_store *e, const struct json_object *range,
                       struct store_record **l, size_t *n, size_t *cap)
 {
         struct json_object *kvs = json_object_object_get(range, "kvs");
-        size_t plen = strlen(e->prefix);
         for (size_t i = 0; kvs && i < json_object_array_length(kvs); i++) {
-                struct json_object *kv = json_object_array_get_idx(kvs, i),
-                                   *k = json_object_object_get(kv, "key"),
-                                   *v = json_object_object_get(kv, "value");
-                _cleanup_free_ char *key = NULL, *value = NULL;
-                if (!k || b64_decode(json_object_get_string(k), &key, NULL) < 0 ||
-                    b64_decode(v ? json_object_get_string(v) : "", &value, NULL) < 0)
-                        return log_error_errno(EBADMSG, "etcd sent a key or value that is not "
-                                                        "base64");
-                if (strncmp(key, e->prefix, plen) != 0)
+                struct json_object *kv = json_object_array_get_idx(kvs, i);
+                _cleanup_free_ char *buf = NULL, *value = NULL;
+                const char *key;
+                int r = decode_kv(e, kv, &buf, &key, &value);
+                if (r < 0)
+                        return r;
+                if (!key)
                         continue;
-                int r = store_record_list_append(l, n, cap, key + plen, value,
-                                                 get_u64(kv, "mod_revision"), get_u64(kv, "lease"));
+                r = store_record_list_append(l, n, cap, key, value, get_u64(kv, "mod_revision"),
+                                             get_u64(kv, "lease"));
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
+/* Adds {"key": k, "range_end": every key that starts with k}: k with its last byte incremented. */
+static int add_prefix_range(struct json_object *req, const char *k)
+{
+        size_t len = strlen(k);
+        _cleanup_free_ char *end = strdup(k);
+        if (!end)
+                return -ENOMEM;
+        while (len > 0 && (unsigned char)end[len - 1] == 0xff)
+                end[--len] = '\0';
+        if (len == 0)
+                return -EINVAL;
+        end[len - 1]++;
+        api_add(req, "key", b64_string(k));
+        api_add(req, "range_end", b64_string(end));
+        return 0;
+}
+
 static int etcd_range(struct etcd_store *e, const char *key, bool prefix, struct store_record **ret,
-                      size_t *ret_n)
+                      size_t *ret_n, uint64_t *ret_revision)
 {
         _cleanup_free_ char *k = full_key(e, key);
         _cleanup_json_ struct json_object *req = json_object_new_object(), *resp = NULL;
         struct store_record *l = NULL;
         size_t n = 0, cap = 0;
+        int r;
         if (!k || !req)
                 return -ENOMEM;
-        api_add(req, "key", b64_string(k));
         if (prefix) {
-                /* Every key that starts with k: up to k with its last byte incremented. */
-                size_t len = strlen(k);
-                _cleanup_free_ char *end = strdup(k);
-                if (!end)
-                        return -ENOMEM;
-                while (len > 0 && (unsigned char)end[len - 1] == 0xff)
-                        end[--len] = '\0';
-                if (len == 0)
-                        return -EINVAL;
-                end[len - 1]++;
-                api_add(req, "range_end", b64_string(end));
+                r = add_prefix_range(req, k);
+                if (r < 0)
+                        return r;
                 api_add(req, "sort_order", json_object_new_string("ASCEND"));
                 api_add(req, "sort_target", json_object_new_string("KEY"));
-        }
-        int r = call(e, "/v3/kv/range", req, true, &resp);
+        } else
+                api_add(req, "key", b64_string(k));
+        r = call(e, "/v3/kv/range", req, true, &resp);
         if (r < 0)
                 return r;
         r = append_kvs(e, resp, &l, &n, &cap);
@@ -322,6 +351,8 @@ static int etcd_range(struct etcd_store *e, const char *key, bool prefix, struct
         }
         *ret = l;
         *ret_n = n;
+        if (ret_revision)
+                *ret_revision = get_u64(json_object_object_get(resp, "header"), "revision");
         return 0;
 }
 
@@ -329,7 +360,7 @@ static int etcd_get(void *be, const char *key, struct store_record *ret)
 {
         struct store_record *l = NULL;
         size_t n = 0;
-        int r = etcd_range(be, key, false, &l, &n);
+        int r = etcd_range(be, key, false, &l, &n, NULL);
         if (r < 0)
                 return r;
         if (n == 0) {
@@ -342,11 +373,12 @@ static int etcd_get(void *be, const char *key, struct store_record *ret)
         return 0;
 }
 
-static int etcd_list(void *be, const char *prefix, struct store_record **ret, size_t *ret_n)
+static int etcd_list(void *be, const char *prefix, struct store_record **ret, size_t *ret_n,
+                     uint64_t *ret_revision)
 {
         if (!*prefix)
                 return -EINVAL;
-        return etcd_range(be, prefix, true, ret, ret_n);
+        return etcd_range(be, prefix, true, ret, ret_n, ret_revision);
 }
 
 /* {"key": k, "target": "CREATE"|"MOD", "result": "EQUAL", field: value} */
@@ -544,6 +576,183 @@ static int dup_opt(const char *s, char **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
+/* What every request to etcd shares: JSON, short timeouts, the TLS files. */
+static void configure(struct etcd_store *e, CURL *c, long timeout_ms)
+{
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, e->headers);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ETCD_CONNECT_TIMEOUT_MS);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        if (e->cert)
+                curl_easy_setopt(c, CURLOPT_SSLCERT, e->cert);
+        if (e->key)
+                curl_easy_setopt(c, CURLOPT_SSLKEY, e->key);
+        if (e->ca)
+                curl_easy_setopt(c, CURLOPT_CAINFO, e->ca);
+}
+
+/* A watch reads the gateway's stream, one JSON message a line, until the first batch of events
+ * (or the cancellation that a compacted start revision causes), then hangs up. */
+struct watch_ctx {
+        struct etcd_store *e;
+        struct api_buf line;
+        struct store_event *events;
+        size_t n_events, cap_events;
+        uint64_t last_revision;
+        bool canceled, done;
+        int error;
+};
+
+static int watch_message(struct watch_ctx *w, const char *text, size_t size)
+{
+        _cleanup_json_ struct json_object *o = NULL;
+        struct api_error err = {};
+        if (api_parse(text, size, &o, &err) < 0)
+                return -EBADMSG;
+        struct json_object *res = json_object_object_get(o, "result"),
+                           *canceled = res ? json_object_object_get(res, "canceled") : NULL,
+                           *events = res ? json_object_object_get(res, "events") : NULL;
+        if (!res)
+                return -EIO; /* {"error": ...} */
+        if (canceled && json_object_get_boolean(canceled)) {
+                w->canceled = true;
+                return 0;
+        }
+        for (size_t i = 0; events && i < json_object_array_length(events); i++) {
+                struct json_object *ev = json_object_array_get_idx(events, i),
+                                   *type = json_object_object_get(ev, "type"),
+                                   *kv = json_object_object_get(ev, "kv");
+                _cleanup_free_ char *buf = NULL, *value = NULL;
+                const char *key;
+                int r = kv ? decode_kv(w->e, kv, &buf, &key, &value) : -EBADMSG;
+                if (r < 0)
+                        return r;
+                uint64_t rev = get_u64(kv, "mod_revision");
+                if (rev > w->last_revision)
+                        w->last_revision = rev;
+                if (!key)
+                        continue;
+                if (w->n_events == w->cap_events) {
+                        size_t ncap = w->cap_events ? w->cap_events * 2 : 8;
+                        struct store_event *n = realloc(w->events, ncap * sizeof(*n));
+                        if (!n)
+                                return -ENOMEM;
+                        w->events = n;
+                        w->cap_events = ncap;
+                }
+                bool del = type && strcmp(json_object_get_string(type), "DELETE") == 0;
+                struct store_event *out = &w->events[w->n_events];
+                *out = (struct store_event){
+                        .type = del ? STORE_EVENT_DELETE : STORE_EVENT_PUT,
+                        .rec = { .key = strdup(key),
+                                 .value = strdup(del ? "" : value),
+                                 .mod_revision = rev,
+                                 .lease_id = get_u64(kv, "lease") },
+                };
+                if (!out->rec.key || !out->rec.value) {
+                        store_record_done(&out->rec);
+                        return -ENOMEM;
+                }
+                w->n_events++;
+        }
+        if (events && json_object_array_length(events) > 0)
+                w->done = true;
+        return 0;
+}
+
+static size_t watch_data(char *data, size_t size, size_t nmemb, void *userdata)
+{
+        struct watch_ctx *w = userdata;
+        size_t n = size * nmemb;
+        for (size_t i = 0; i < n; i++) {
+                if (data[i] != '\n') {
+                        api_buf_append(&w->line, &data[i], 1);
+                        continue;
+                }
+                char *text = NULL;
+                size_t len = 0;
+                if (api_buf_finish(&w->line, &text, &len) < 0) {
+                        w->error = -ENOMEM;
+                        return 0;
+                }
+                int r = len ? watch_message(w, text, len) : 0;
+                free(text);
+                if (r < 0) {
+                        w->error = r;
+                        return 0;
+                }
+                if (w->done || w->canceled)
+                        return 0; /* hang up: the caller has what it waited for */
+        }
+        return n;
+}
+
+static int etcd_watch(void *be, const char *prefix, uint64_t after_revision, uint64_t timeout_ms,
+                      struct store_event **ret, size_t *ret_n, uint64_t *ret_revision)
+{
+        struct etcd_store *e = be;
+        _cleanup_free_ char *k = full_key(e, prefix);
+        _cleanup_json_ struct json_object *req = json_object_new_object(),
+                                          *create = json_object_new_object();
+        char err[CURL_ERROR_SIZE] = "";
+        int r;
+        if (!k || !req || !create)
+                return -ENOMEM;
+        r = add_prefix_range(create, k);
+        if (r < 0)
+                return r;
+        api_add(create, "start_revision", u64_string(after_revision + 1));
+        api_add(req, "create_request", json_object_get(create));
+        _cleanup_free_ char *body = api_to_string(req, NULL);
+        /* Its own handle: a watch waits long, and must not hold the store's other requests. */
+        CURL *c = curl_easy_init();
+        if (!body || !c) {
+                if (c)
+                        curl_easy_cleanup(c);
+                return -ENOMEM;
+        }
+        configure(e, c, (long)timeout_ms);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, watch_data);
+        struct watch_ctx w = { .e = e, .last_revision = after_revision };
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
+        r = -ECONNREFUSED;
+        for (size_t attempt = 0; attempt < e->n_endpoints; attempt++) {
+                char url[1024];
+                snprintf(url, sizeof(url), "%s/v3/watch",
+                         e->endpoints[(e->current + attempt) % e->n_endpoints]);
+                curl_easy_setopt(c, CURLOPT_URL, url);
+                CURLcode cc = curl_easy_perform(c);
+                if (w.error < 0) {
+                        r = w.error;
+                        break;
+                }
+                if (w.canceled) {
+                        r = -ESTALE; /* compacted past after_revision: list again */
+                        break;
+                }
+                if (w.done || cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_OK) {
+                        r = 0; /* events, or none before the timeout */
+                        break;
+                }
+                log_debug("etcd watch %s: %s", url, err[0] ? err : curl_easy_strerror(cc));
+                if (cc != CURLE_COULDNT_CONNECT && cc != CURLE_COULDNT_RESOLVE_HOST)
+                        r = -EPROTO;
+        }
+        curl_easy_cleanup(c);
+        free(w.line.data);
+        if (r < 0) {
+                store_event_list_free(w.events, w.n_events);
+                return r;
+        }
+        *ret = w.events;
+        *ret_n = w.n_events;
+        *ret_revision = w.last_revision;
+        return 0;
+}
+
 /* A count-only range over our prefix: cheap, and proves the gateway speaks /v3/. */
 static int etcd_probe(struct etcd_store *e)
 {
@@ -585,19 +794,9 @@ int store_etcd_open(const struct store_options *o, void **ret_be)
                 r = log_error_errno(ENOMEM, "Failed to set up libcurl: %m");
                 goto fail;
         }
-        curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, e->headers);
+        configure(e, e->curl, ETCD_REQUEST_TIMEOUT_MS);
         curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, collect);
         curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, e->curl_error);
-        curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, ETCD_CONNECT_TIMEOUT_MS);
-        curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, ETCD_REQUEST_TIMEOUT_MS);
-        curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(e->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-        if (e->cert)
-                curl_easy_setopt(e->curl, CURLOPT_SSLCERT, e->cert);
-        if (e->key)
-                curl_easy_setopt(e->curl, CURLOPT_SSLKEY, e->key);
-        if (e->ca)
-                curl_easy_setopt(e->curl, CURLOPT_CAINFO, e->ca);
 
         /* Fail at start, with the endpoints named, rather than on the first plan. */
         r = etcd_probe(e);
@@ -626,4 +825,5 @@ const struct store_backend store_backend_etcd = {
         .lease_grant = etcd_lease_grant,
         .lease_keepalive = etcd_lease_keepalive,
         .lease_revoke = etcd_lease_revoke,
+        .watch = etcd_watch,
 };

@@ -188,7 +188,25 @@ static int sqlite_get(void *be, const char *key, struct store_record *ret)
         return r;
 }
 
-static int sqlite_list(void *be, const char *prefix, struct store_record **ret, size_t *ret_n)
+/* The revision of the last write (meta's counter). */
+static int store_revision(struct sqlite_store *s, uint64_t *ret)
+{
+        sqlite3_stmt *q = NULL;
+        int r =
+            prepare(s->db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'revision'", &q);
+        if (r < 0)
+                return r;
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW)
+                *ret = (uint64_t)sqlite3_column_int64(q, 0);
+        else
+                r = sql_error(s->db, "reading the revision");
+        sqlite3_finalize(q);
+        return r;
+}
+
+static int sqlite_list(void *be, const char *prefix, struct store_record **ret, size_t *ret_n,
+                       uint64_t *ret_revision)
 {
         struct sqlite_store *s = be;
         const char *id_prefix;
@@ -228,6 +246,9 @@ static int sqlite_list(void *be, const char *prefix, struct store_record **ret, 
                         goto fail;
         }
         sqlite3_finalize(q);
+        q = NULL;
+        if (ret_revision && (r = store_revision(s, ret_revision)) < 0)
+                goto fail;
         *ret = l;
         *ret_n = n;
         return 0;

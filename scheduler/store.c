@@ -128,7 +128,33 @@ int store_get(struct sched_store *st, const char *key, struct store_record *ret)
 
 int store_list(struct sched_store *st, const char *prefix, struct store_record **ret, size_t *ret_n)
 {
-        return LOCKED(st, st->ops->list(st->be, prefix, ret, ret_n));
+        return LOCKED(st, st->ops->list(st->be, prefix, ret, ret_n, NULL));
+}
+
+int store_list_at(struct sched_store *st, const char *prefix, struct store_record **ret,
+                  size_t *ret_n, uint64_t *ret_revision)
+{
+        uint64_t rev = 0;
+        int r = LOCKED(st, st->ops->list(st->be, prefix, ret, ret_n, &rev));
+        if (r >= 0)
+                *ret_revision = rev;
+        return r;
+}
+
+void store_event_list_free(struct store_event *l, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                store_record_done(&l[i].rec);
+        free(l);
+}
+
+int store_watch(struct sched_store *st, const char *prefix, uint64_t after_revision,
+                uint64_t timeout_ms, struct store_event **ret, size_t *ret_n,
+                uint64_t *ret_revision)
+{
+        if (!st->ops->watch)
+                return -EOPNOTSUPP;
+        return st->ops->watch(st->be, prefix, after_revision, timeout_ms, ret, ret_n, ret_revision);
 }
 
 int store_create(struct sched_store *st, const char *key, const char *value, uint64_t lease_id,
@@ -275,7 +301,7 @@ static int load_locked(struct sched_store *st, struct loaded **ret, size_t *ret_
 {
         struct store_record *recs = NULL;
         size_t n_recs = 0, n = 0;
-        int r = st->ops->list(st->be, MIGRATION_PREFIX, &recs, &n_recs);
+        int r = st->ops->list(st->be, MIGRATION_PREFIX, &recs, &n_recs, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to load migrations from the %s store: %m",
                                        st->ops->name);

@@ -61,6 +61,28 @@ int store_update(struct sched_store *st, const char *key, const char *value,
 /* Deletes key if its revision is still expect_mod_revision: -ESTALE, -ENOENT as above. */
 int store_delete(struct sched_store *st, const char *key, uint64_t expect_mod_revision);
 
+/* store_list, and the store revision the listing is at: watch from there. */
+int store_list_at(struct sched_store *st, const char *prefix, struct store_record **ret,
+                  size_t *ret_n, uint64_t *ret_revision);
+
+enum store_event_type {
+        STORE_EVENT_PUT,    /* created or updated: rec.value is the new value */
+        STORE_EVENT_DELETE, /* deleted or expired with its lease: rec.value is "" */
+};
+struct store_event {
+        enum store_event_type type;
+        struct store_record rec; /* rec.mod_revision: the revision of this change */
+};
+void store_event_list_free(struct store_event *l, size_t n);
+/* Waits up to timeout_ms for changes under prefix after after_revision and returns the first
+ * batch, in revision order (none when the time ran out). *ret_revision gets the revision the
+ * caller is now current to: watch again from there. -ESTALE when the store no longer has the
+ * history since after_revision (compacted): list again. -EOPNOTSUPP on SQLite, where this
+ * replica is the only writer. Blocks without holding up the store's other calls. */
+int store_watch(struct sched_store *st, const char *prefix, uint64_t after_revision,
+                uint64_t timeout_ms, struct store_event **ret, size_t *ret_n,
+                uint64_t *ret_revision);
+
 /* A lease lives ttl_sec seconds after its grant or last keep-alive; its records go with it. */
 int store_lease_grant(struct sched_store *st, uint64_t ttl_sec, uint64_t *ret_lease_id);
 /* -ENOENT when the lease already expired. */

@@ -364,6 +364,85 @@ static void test_ttl_lease(void **state)
         store_close(st);
 }
 
+static void *watch_writer(void *arg)
+{
+        (void)arg;
+        struct sched_store *st = NULL;
+        uint64_t rev = 0;
+        sleep_ms(300); /* let the watch start waiting */
+        if (store_open_with(&opts, &st) < 0)
+                return NULL;
+        if (store_create(st, "w/a", "\"1\"", 0, &rev) >= 0 &&
+            store_create(st, "elsewhere/x", "{}", 0, NULL) >= 0 &&
+            store_update(st, "w/a", "\"2\"", rev, &rev) >= 0)
+                (void)store_delete(st, "w/a", rev);
+        store_close(st);
+        return NULL;
+}
+
+/* Another writer's changes reach a watcher in order; an idle watch returns when its time is up.
+ * SQLite has no other writer to watch for. */
+static void test_watch(void **state)
+{
+        (void)state;
+        struct sched_store *st = open_store();
+        struct store_record *l = NULL;
+        struct store_event *ev = NULL;
+        size_t n = 0, n_ev = 0;
+        uint64_t at = 0, now_rev = 0;
+
+        assert_int_equal(store_create(st, "w/old", "{}", 0, NULL), 0);
+        assert_int_equal(store_list_at(st, "w/", &l, &n, &at), 0);
+        assert_int_equal(n, 1);
+        assert_true(at >= l[0].mod_revision);
+        store_record_list_free(l, n);
+        if (!use_etcd) {
+                assert_int_equal(store_watch(st, "w/", at, 100, &ev, &n_ev, &now_rev), -EOPNOTSUPP);
+                store_close(st);
+                return;
+        }
+
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, watch_writer, NULL), 0);
+        enum store_event_type want_type[] = { STORE_EVENT_PUT, STORE_EVENT_PUT,
+                                              STORE_EVENT_DELETE };
+        const char *want_value[] = { "\"1\"", "\"2\"", "" };
+        size_t seen = 0;
+        uint64_t last = at;
+        for (int round = 0; round < 10 && seen < 3; round++) {
+                assert_int_equal(store_watch(st, "w/", last, 5000, &ev, &n_ev, &now_rev), 0);
+                for (size_t i = 0; i < n_ev; i++, seen++) {
+                        assert_true(seen < 3); /* "elsewhere/x" is not under w/ */
+                        assert_string_equal(ev[i].rec.key, "w/a");
+                        assert_int_equal(ev[i].type, want_type[seen]);
+                        assert_string_equal(ev[i].rec.value, want_value[seen]);
+                        assert_true(ev[i].rec.mod_revision > last);
+                        last = ev[i].rec.mod_revision;
+                }
+                assert_int_equal(now_rev, last);
+                store_event_list_free(ev, n_ev);
+        }
+        pthread_join(t, NULL);
+        assert_int_equal(seen, 3);
+
+        /* Nothing more: the watch gives up after its timeout, still current to last. */
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_int_equal(store_watch(st, "w/", last, 400, &ev, &n_ev, &now_rev), 0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_int_equal(n_ev, 0);
+        assert_int_equal(now_rev, last);
+        assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 350);
+        store_event_list_free(ev, n_ev);
+
+        /* A watch from before the record was there replays its history. */
+        assert_int_equal(store_watch(st, "w/", at, 2000, &ev, &n_ev, &now_rev), 0);
+        assert_true(n_ev >= 1);
+        assert_string_equal(ev[0].rec.value, "\"1\"");
+        store_event_list_free(ev, n_ev);
+        store_close(st);
+}
+
 /* etcd over TLS only: without a client certificate the store does not open. */
 static void test_tls_needs_client_cert(void **state)
 {
@@ -467,6 +546,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test_setup_teardown(test_cas_two_writers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart_persistence, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ttl_lease, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
         };
         const struct CMUnitTest sqlite_only[] = {
                 cmocka_unit_test_setup_teardown(test_sqlite_schema1_upgrade, setup, teardown),
