@@ -107,7 +107,7 @@ int cluster_open(const struct sched_config *cfg, const struct store_options *so,
         r = store_open_with(so, &c->store);
         if (r < 0)
                 goto fail;
-        r = store_load_migrations(c->store, &plans, &n_plans);
+        r = store_load_migrations_at(c->store, &plans, &n_plans, &c->store_revision);
         if (r < 0)
                 goto fail;
         struct snapshot_builder b;
@@ -372,6 +372,95 @@ out:
                 *ret_migration = TAKE_PTR(done_id);
         free(done_id);
         return r;
+}
+
+/* Applies changes (in order) to the builder's plans. */
+static int builder_apply_changes(struct snapshot_builder *b, const struct migration_change *ch,
+                                 size_t n)
+{
+        size_t k = 0;
+        struct migration *all = calloc(b->n_plans + n + 1, sizeof(*all));
+        int r = 0;
+        if (!all)
+                return -ENOMEM;
+        for (size_t i = 0; i < b->n_plans && r >= 0; i++) {
+                r = migration_copy(&b->plans[i], &all[k]);
+                k += r >= 0;
+        }
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                size_t at = 0;
+                while (at < k && strcmp(all[at].id, ch[i].id) != 0)
+                        at++;
+                if (ch[i].deleted) {
+                        if (at < k) {
+                                migration_done(&all[at]);
+                                memmove(&all[at], &all[at + 1], (k - at - 1) * sizeof(*all));
+                                k--;
+                        }
+                        continue;
+                }
+                struct migration m;
+                r = migration_copy(&ch[i].m, &m);
+                if (r < 0)
+                        break;
+                if (at < k)
+                        migration_done(&all[at]);
+                else
+                        k++;
+                all[at] = m;
+        }
+        if (r >= 0)
+                r = snapshot_builder_set_plans(b, all, k);
+        migration_list_free(all, k);
+        return r;
+}
+
+int cluster_follow(struct cluster *c, uint64_t timeout_ms)
+{
+        struct migration_change *ch = NULL;
+        struct migration *plans = NULL;
+        size_t n = 0, n_plans = 0;
+        uint64_t from, revision = 0;
+        struct snapshot_builder b;
+        int r;
+
+        pthread_mutex_lock(&c->write_lock);
+        from = c->store_revision;
+        pthread_mutex_unlock(&c->write_lock);
+
+        r = store_watch_migrations(c->store, from, timeout_ms, &ch, &n, &revision);
+        bool reload = r == -ESTALE;
+        if (reload) {
+                /* etcd compacted the history we missed: take the whole list again. */
+                log_notice("Plan history since revision %llu was compacted; reloading all plans",
+                           (unsigned long long)from);
+                r = store_load_migrations_at(c->store, &plans, &n_plans, &revision);
+        }
+        if (r < 0)
+                return r;
+
+        pthread_mutex_lock(&c->write_lock);
+        if (!reload)
+                n = store_note_migration_changes(c->store, ch, n);
+        bool changed = reload || n > 0;
+        if (changed) {
+                _cleanup_snapshot_ struct sched_snapshot *cur = snapshot_acquire(&c->slot);
+                r = snapshot_builder_init(&b, cur);
+                if (r >= 0)
+                        r = reload ? snapshot_builder_set_plans(&b, plans, n_plans)
+                                   : builder_apply_changes(&b, ch, n);
+                if (r >= 0)
+                        r = publish_builder(c, &b);
+                snapshot_builder_done(&b);
+        }
+        if (r >= 0 && revision > c->store_revision)
+                c->store_revision = revision;
+        pthread_mutex_unlock(&c->write_lock);
+        migration_change_list_free(ch, n);
+        migration_list_free(plans, n_plans);
+        if (r < 0)
+                return log_error_errno(r, "Failed to apply plans changed by other replicas: %m");
+        return changed;
 }
 
 int cluster_tick(struct cluster *c, uint64_t now_usec, uint64_t now_real_usec)

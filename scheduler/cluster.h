@@ -33,6 +33,7 @@ struct cluster {
         pthread_mutex_t write_lock;
         struct sched_store *store;
         uint64_t plan_seq;
+        uint64_t store_revision; /* the plans in the model are current to it (write_lock) */
         pthread_mutex_t cache_locks[POD_CACHE_STRIPES];
         struct pod_cache_entry *cache;
         atomic_ullong reports_total, binds_total, migrations_planned_total,
@@ -55,6 +56,11 @@ int cluster_ingest(struct cluster *c, const char *name, struct node_report *repo
  * id of that migration or NULL (malloc'ed). -ENOENT if the node is unknown. */
 int cluster_bind(struct cluster *c, const char *namespace, const char *name, const char *uid,
                  const char *node, uint64_t now_usec, char **ret_migration);
+
+/* Waits up to timeout_ms for plans that other replicas changed in the shared store (etcd) and
+ * applies them to the model. Returns 1 if a new snapshot was published, 0 if nothing changed,
+ * -EOPNOTSUPP on SQLite (no other replica). Blocks without the write lock; run it in a loop. */
+int cluster_follow(struct cluster *c, uint64_t timeout_ms);
 
 /* Expires reservations and assumed pods. Returns 1 if a new snapshot was published. */
 int cluster_tick(struct cluster *c, uint64_t now_usec, uint64_t now_real_usec);

@@ -296,12 +296,31 @@ static int loaded_cmp(const void *a, const void *b)
         return strcmp(x->id, y->id);
 }
 
+/* Decodes one stored plan; logs and returns < 0 for one that is not valid. */
+static int decode_plan(const char *key, const char *value, struct migration *ret)
+{
+        struct json_object *o = NULL;
+        struct api_error err = {};
+        if (api_parse(value, strlen(value), &o, &err) < 0) {
+                log_warning("State store: migration %s is not valid JSON (%s), ignoring", key,
+                            err.message);
+                return -EBADMSG;
+        }
+        int r = migration_decode(o, "", ret, &err);
+        json_object_put(o);
+        if (r < 0)
+                log_warning("State store: migration %s: %s: %s, ignoring", key, err.field,
+                            err.message);
+        return r;
+}
+
 /* Decodes the stored plans, oldest first. Called with st->lock held. */
-static int load_locked(struct sched_store *st, struct loaded **ret, size_t *ret_n)
+static int load_locked(struct sched_store *st, struct loaded **ret, size_t *ret_n,
+                       uint64_t *ret_revision)
 {
         struct store_record *recs = NULL;
         size_t n_recs = 0, n = 0;
-        int r = st->ops->list(st->be, MIGRATION_PREFIX, &recs, &n_recs, NULL);
+        int r = st->ops->list(st->be, MIGRATION_PREFIX, &recs, &n_recs, ret_revision);
         if (r < 0)
                 return log_error_errno(r, "Failed to load migrations from the %s store: %m",
                                        st->ops->name);
@@ -310,24 +329,9 @@ static int load_locked(struct sched_store *st, struct loaded **ret, size_t *ret_
                 store_record_list_free(recs, n_recs);
                 return log_error_errno(ENOMEM, "Failed to load migrations: %m");
         }
-        for (size_t i = 0; i < n_recs; i++) {
-                const char *key = recs[i].key;
-                struct json_object *o = NULL;
-                struct api_error err = {};
-                if (api_parse(recs[i].value, strlen(recs[i].value), &o, &err) < 0) {
-                        log_warning("State store: migration %s is not valid JSON (%s), ignoring",
-                                    key, err.message);
-                        continue;
-                }
-                r = migration_decode(o, "", &l[n].m, &err);
-                json_object_put(o);
-                if (r < 0) {
-                        log_warning("State store: migration %s: %s: %s, ignoring", key, err.field,
-                                    err.message);
-                        continue;
-                }
-                l[n++].mod_revision = recs[i].mod_revision;
-        }
+        for (size_t i = 0; i < n_recs; i++)
+                if (decode_plan(recs[i].key, recs[i].value, &l[n].m) >= 0)
+                        l[n++].mod_revision = recs[i].mod_revision;
         store_record_list_free(recs, n_recs);
         qsort(l, n, sizeof(*l), loaded_cmp);
         *ret = l;
@@ -344,12 +348,20 @@ static void loaded_free(struct loaded *l, size_t n)
 
 int store_load_migrations(struct sched_store *st, struct migration **ret, size_t *ret_n)
 {
+        uint64_t revision;
+        return store_load_migrations_at(st, ret, ret_n, &revision);
+}
+
+int store_load_migrations_at(struct sched_store *st, struct migration **ret, size_t *ret_n,
+                             uint64_t *ret_revision)
+{
         struct loaded *l = NULL;
         size_t n = 0;
+        uint64_t revision = 0;
         int r;
 
         pthread_mutex_lock(&st->lock);
-        r = load_locked(st, &l, &n);
+        r = load_locked(st, &l, &n, &revision);
         for (size_t i = 0; r >= 0 && i < n; i++)
                 r = seen_set(st, l[i].m.id, l[i].mod_revision);
         pthread_mutex_unlock(&st->lock);
@@ -367,6 +379,7 @@ int store_load_migrations(struct sched_store *st, struct migration **ret, size_t
         free(l);
         *ret = out;
         *ret_n = n;
+        *ret_revision = revision;
         return 0;
 }
 
@@ -378,7 +391,7 @@ int store_prune(struct sched_store *st, size_t keep)
         int r;
 
         pthread_mutex_lock(&st->lock);
-        r = load_locked(st, &l, &n);
+        r = load_locked(st, &l, &n, NULL);
         for (size_t i = 0; r >= 0 && n > keep && i < n - keep; i++) {
                 if (l[i].m.state == MIGRATION_PLANNED ||
                     migration_key(l[i].m.id, key, sizeof(key)) < 0)
@@ -394,4 +407,77 @@ int store_prune(struct sched_store *st, size_t keep)
         if (r < 0)
                 return log_error_errno(r, "Failed to prune migrations: %m");
         return 0;
+}
+
+void migration_change_list_free(struct migration_change *l, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(l[i].id);
+                migration_done(&l[i].m);
+        }
+        free(l);
+}
+
+int store_watch_migrations(struct sched_store *st, uint64_t after_revision, uint64_t timeout_ms,
+                           struct migration_change **ret, size_t *ret_n, uint64_t *ret_revision)
+{
+        struct store_event *ev = NULL;
+        size_t n_ev = 0, n = 0;
+        uint64_t revision = after_revision;
+        int r =
+            store_watch(st, MIGRATION_PREFIX, after_revision, timeout_ms, &ev, &n_ev, &revision);
+        if (r < 0)
+                return r;
+        struct migration_change *l = calloc(n_ev ? n_ev : 1, sizeof(*l));
+        if (!l) {
+                store_event_list_free(ev, n_ev);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n_ev; i++) {
+                struct migration_change *c = &l[n];
+                *c = (struct migration_change){ .id = strdup(ev[i].rec.key +
+                                                             strlen(MIGRATION_PREFIX)),
+                                                .deleted = ev[i].type == STORE_EVENT_DELETE,
+                                                .mod_revision = ev[i].rec.mod_revision };
+                if (!c->id) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (!c->deleted && decode_plan(ev[i].rec.key, ev[i].rec.value, &c->m) < 0) {
+                        free(c->id);
+                        continue;
+                }
+                n++;
+        }
+        store_event_list_free(ev, n_ev);
+        if (r < 0) {
+                migration_change_list_free(l, n);
+                return r;
+        }
+        *ret = l;
+        *ret_n = n;
+        *ret_revision = revision;
+        return 0;
+}
+
+size_t store_note_migration_changes(struct sched_store *st, struct migration_change *l, size_t n)
+{
+        size_t k = 0;
+        pthread_mutex_lock(&st->lock);
+        for (size_t i = 0; i < n; i++) {
+                struct seen_revision *seen = seen_find(st, l[i].id);
+                bool known = seen && seen->mod_revision >= l[i].mod_revision;
+                if (!known && l[i].deleted)
+                        seen_drop(st, l[i].id);
+                else if (!known && seen_set(st, l[i].id, l[i].mod_revision) < 0)
+                        known = true; /* out of memory: its next save will say -ESTALE */
+                if (known) {
+                        free(l[i].id);
+                        migration_done(&l[i].m);
+                        continue;
+                }
+                l[k++] = l[i];
+        }
+        pthread_mutex_unlock(&st->lock);
+        return k;
 }

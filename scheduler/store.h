@@ -14,6 +14,7 @@
 // Records that must vanish on their own are attached to a lease (a TTL renewed by keep-alive).
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,5 +96,25 @@ int store_lease_revoke(struct sched_store *st, uint64_t lease_id);
 int store_save_migration(struct sched_store *st, const struct migration *m);
 /* All stored plans, oldest first; caller frees with migration_list_free(). */
 int store_load_migrations(struct sched_store *st, struct migration **ret, size_t *ret_n);
+/* The same, and the store revision they were read at (to watch from). */
+int store_load_migrations_at(struct sched_store *st, struct migration **ret, size_t *ret_n,
+                             uint64_t *ret_revision);
 /* Deletes finished plans (not PLANNED) beyond the newest keep. */
 int store_prune(struct sched_store *st, size_t keep);
+
+/* Plans that another writer (replica) created, changed or deleted. */
+struct migration_change {
+        char *id;
+        bool deleted;
+        struct migration m; /* the new plan, unless deleted */
+        uint64_t mod_revision;
+};
+void migration_change_list_free(struct migration_change *l, size_t n);
+/* store_watch() on the plans: the changes after after_revision, decoded, in order. */
+int store_watch_migrations(struct sched_store *st, uint64_t after_revision, uint64_t timeout_ms,
+                           struct migration_change **ret, size_t *ret_n, uint64_t *ret_revision);
+/* Drops from l the changes this handle already has (its own saves come back through the watch,
+ * possibly after newer ones) and remembers the revisions of the others, so that its next save of
+ * those plans compares against them. Returns how many are left. Call it under the lock that
+ * serialises this handle's saves, so that no save slips between the check and its use. */
+size_t store_note_migration_changes(struct sched_store *st, struct migration_change *l, size_t n);
