@@ -107,7 +107,9 @@ int cluster_open(const struct sched_config *cfg, const struct store_options *so,
         r = store_open_with(so, &c->store);
         if (r < 0)
                 goto fail;
-        r = store_load_migrations_at(c->store, &plans, &n_plans, &c->store_revision);
+        uint64_t revision = 0;
+        r = store_load_migrations_at(c->store, &plans, &n_plans, &revision);
+        atomic_store(&c->store_revision, revision);
         if (r < 0)
                 goto fail;
         struct snapshot_builder b;
@@ -188,7 +190,7 @@ static int maybe_plan(struct cluster *c, struct sched_snapshot *s, size_t i, uin
         int r;
 
         *ret_published = false;
-        if (!planner_node_qualifies(s, i, &c->cfg))
+        if (atomic_load(&c->follower) || !planner_node_qualifies(s, i, &c->cfg))
                 return 0;
         snprintf(prefix, sizeof(prefix), "mig-%llx-%llu", (unsigned long long)now_real_usec,
                  (unsigned long long)c->plan_seq++);
@@ -424,9 +426,7 @@ int cluster_follow(struct cluster *c, uint64_t timeout_ms)
         struct snapshot_builder b;
         int r;
 
-        pthread_mutex_lock(&c->write_lock);
-        from = c->store_revision;
-        pthread_mutex_unlock(&c->write_lock);
+        from = atomic_load(&c->store_revision);
 
         r = store_watch_migrations(c->store, from, timeout_ms, &ch, &n, &revision);
         bool reload = r == -ESTALE;
@@ -453,8 +453,8 @@ int cluster_follow(struct cluster *c, uint64_t timeout_ms)
                         r = publish_builder(c, &b);
                 snapshot_builder_done(&b);
         }
-        if (r >= 0 && revision > c->store_revision)
-                c->store_revision = revision;
+        if (r >= 0 && revision > atomic_load(&c->store_revision))
+                atomic_store(&c->store_revision, revision);
         pthread_mutex_unlock(&c->write_lock);
         migration_change_list_free(ch, n);
         migration_list_free(plans, n_plans);
@@ -479,7 +479,8 @@ int cluster_tick(struct cluster *c, uint64_t now_usec, uint64_t now_real_usec)
         changed = b.n_assumed != before;
         for (size_t k = 0; k < b.n_plans; k++) {
                 struct migration *m = &b.plans[k];
-                if (m->state != MIGRATION_PLANNED || now_real_usec < m->expires_at_usec)
+                if (m->state != MIGRATION_PLANNED || now_real_usec < m->expires_at_usec ||
+                    atomic_load(&c->follower))
                         continue;
                 m->state = MIGRATION_EXPIRED;
                 if (store_save_migration(c->store, m) < 0) {

@@ -33,7 +33,10 @@ struct cluster {
         pthread_mutex_t write_lock;
         struct sched_store *store;
         uint64_t plan_seq;
-        uint64_t store_revision; /* the plans in the model are current to it (write_lock) */
+        atomic_ullong store_revision; /* the plans in the model are current to it */
+        /* Replicated on etcd and not the elected leader: plan nothing, expire nothing; the
+         * leader does, and cluster_follow() brings its writes here. */
+        atomic_bool follower;
         pthread_mutex_t cache_locks[POD_CACHE_STRIPES];
         struct pod_cache_entry *cache;
         atomic_ullong reports_total, binds_total, migrations_planned_total,
