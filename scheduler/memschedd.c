@@ -11,11 +11,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/quantity.h"
 #include "scheduler/cluster.h"
 #include "scheduler/server.h"
+#include "scheduler/store-replica.h"
 
 #define DEFAULT_LISTEN     "0.0.0.0:8787"
 #define DEFAULT_STATE_FILE "/var/lib/memschedd/state.db"
@@ -40,6 +42,8 @@ static void usage(FILE *f)
             "  --etcd-cert PATH, --etcd-key PATH, --etcd-ca PATH\n"
             "                                TLS client certificate, its key, and the CA that\n"
             "                                signed etcd's certificate (PEM)\n"
+            "  --leader-lease-sec N          with etcd: the leader's lease; a dead leader is\n"
+            "                                replaced within N s (default 10)\n"
             "  --port-file PATH              write the bound port there once serving\n"
             "  --threads N                   HTTP worker threads (default 4)\n"
             "  --max-body-bytes QUANTITY     largest request body (default 64Mi); larger get 413\n"
@@ -136,6 +140,7 @@ int main(int argc, char **argv)
                 ARG_ETCD_CERT,
                 ARG_ETCD_KEY,
                 ARG_ETCD_CA,
+                ARG_LEADER_LEASE,
         };
         static const struct option opts[] = {
                 { "listen", required_argument, NULL, ARG_LISTEN },
@@ -156,6 +161,7 @@ int main(int argc, char **argv)
                 { "etcd-cert", required_argument, NULL, ARG_ETCD_CERT },
                 { "etcd-key", required_argument, NULL, ARG_ETCD_KEY },
                 { "etcd-ca", required_argument, NULL, ARG_ETCD_CA },
+                { "leader-lease-sec", required_argument, NULL, ARG_LEADER_LEASE },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -166,6 +172,8 @@ int main(int argc, char **argv)
                                       .max_connections = 1024 };
         const char *state = DEFAULT_STATE_FILE, *port_file = NULL;
         struct store_options store = {}; /* etcd when etcd_endpoints is set, else state */
+        unsigned long long leader_lease_sec = 10;
+        struct replica *replica = NULL;
         bool have_listen = false;
         unsigned long long v;
         int c;
@@ -256,6 +264,10 @@ int main(int argc, char **argv)
                 case ARG_ETCD_CA:
                         store.etcd_ca = optarg;
                         break;
+                case ARG_LEADER_LEASE:
+                        if (parse_uint(optarg, 3600, &leader_lease_sec) < 0 || leader_lease_sec < 2)
+                                return refuse("--leader-lease-sec \"%s\" must be 2..3600", optarg);
+                        break;
                 case ARG_LIST_ROUTES:
                         server_print_routes(stdout);
                         return 0;
@@ -305,7 +317,18 @@ int main(int argc, char **argv)
                           state);
                 return 1;
         }
+        if (store.etcd_endpoints) {
+                /* One of several replicas: campaign, and follow the others' writes. */
+                char host[256] = "memschedd", identity[300];
+                (void)gethostname(host, sizeof(host) - 1);
+                snprintf(identity, sizeof(identity), "%s-%d", host, (int)getpid());
+                if (replica_start(cl, identity, leader_lease_sec, &replica) < 0) {
+                        cluster_free(cl);
+                        return 1;
+                }
+        }
         if (server_start(cl, &scfg, &srv) < 0) {
+                replica_stop(replica);
                 cluster_free(cl);
                 return 1;
         }
@@ -317,6 +340,7 @@ int main(int argc, char **argv)
                     rename(tmp, port_file) < 0) {
                         log_error_errno(errno, "Failed to write the port file %s: %m", port_file);
                         server_stop(srv);
+                        replica_stop(replica);
                         cluster_free(cl);
                         return 1;
                 }
@@ -338,6 +362,7 @@ int main(int argc, char **argv)
                         log_warning("Housekeeping failed, retrying in 1 s");
         }
         server_set_ready(srv, false);
+        replica_stop(replica); /* resigns: another replica leads at once */
         server_stop(srv);
         cluster_free(cl);
         return 0;
