@@ -417,38 +417,60 @@ static int builder_apply_changes(struct snapshot_builder *b, const struct migrat
         return r;
 }
 
+int cluster_resync(struct cluster *c)
+{
+        struct migration *plans = NULL;
+        size_t n = 0;
+        uint64_t revision = 0;
+        struct snapshot_builder b;
+
+        /* Under the write lock: no save of ours may land between the read and the publish. */
+        pthread_mutex_lock(&c->write_lock);
+        int r = store_load_migrations_at(c->store, &plans, &n, &revision);
+        if (r >= 0) {
+                _cleanup_snapshot_ struct sched_snapshot *cur = snapshot_acquire(&c->slot);
+                r = snapshot_builder_init(&b, cur);
+                if (r >= 0)
+                        r = snapshot_builder_set_plans(&b, plans, n);
+                if (r >= 0)
+                        r = publish_builder(c, &b);
+                snapshot_builder_done(&b);
+        }
+        if (r >= 0)
+                atomic_store(&c->store_revision, revision);
+        pthread_mutex_unlock(&c->write_lock);
+        migration_list_free(plans, n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to reload the plans: %m");
+        return 0;
+}
+
 int cluster_follow(struct cluster *c, uint64_t timeout_ms)
 {
         struct migration_change *ch = NULL;
-        struct migration *plans = NULL;
-        size_t n = 0, n_plans = 0;
-        uint64_t from, revision = 0;
+        size_t n = 0;
+        uint64_t from = atomic_load(&c->store_revision), revision = 0;
         struct snapshot_builder b;
         int r;
 
-        from = atomic_load(&c->store_revision);
-
         r = store_watch_migrations(c->store, from, timeout_ms, &ch, &n, &revision);
-        bool reload = r == -ESTALE;
-        if (reload) {
+        if (r == -ESTALE) {
                 /* etcd compacted the history we missed: take the whole list again. */
                 log_notice("Plan history since revision %llu was compacted; reloading all plans",
                            (unsigned long long)from);
-                r = store_load_migrations_at(c->store, &plans, &n_plans, &revision);
+                r = cluster_resync(c);
+                return r < 0 ? r : 1;
         }
         if (r < 0)
                 return r;
 
         pthread_mutex_lock(&c->write_lock);
-        if (!reload)
-                n = store_note_migration_changes(c->store, ch, n);
-        bool changed = reload || n > 0;
-        if (changed) {
+        n = store_note_migration_changes(c->store, ch, n);
+        if (n > 0) {
                 _cleanup_snapshot_ struct sched_snapshot *cur = snapshot_acquire(&c->slot);
                 r = snapshot_builder_init(&b, cur);
                 if (r >= 0)
-                        r = reload ? snapshot_builder_set_plans(&b, plans, n_plans)
-                                   : builder_apply_changes(&b, ch, n);
+                        r = builder_apply_changes(&b, ch, n);
                 if (r >= 0)
                         r = publish_builder(c, &b);
                 snapshot_builder_done(&b);
@@ -457,10 +479,9 @@ int cluster_follow(struct cluster *c, uint64_t timeout_ms)
                 atomic_store(&c->store_revision, revision);
         pthread_mutex_unlock(&c->write_lock);
         migration_change_list_free(ch, n);
-        migration_list_free(plans, n_plans);
         if (r < 0)
                 return log_error_errno(r, "Failed to apply plans changed by other replicas: %m");
-        return changed;
+        return n > 0;
 }
 
 int cluster_tick(struct cluster *c, uint64_t now_usec, uint64_t now_real_usec)

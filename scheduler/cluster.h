@@ -64,6 +64,8 @@ int cluster_bind(struct cluster *c, const char *namespace, const char *name, con
  * applies them to the model. Returns 1 if a new snapshot was published, 0 if nothing changed,
  * -EOPNOTSUPP on SQLite (no other replica). Blocks without the write lock; run it in a loop. */
 int cluster_follow(struct cluster *c, uint64_t timeout_ms);
+/* Reloads every plan from the store (a new leader catches up before it plans). */
+int cluster_resync(struct cluster *c);
 
 /* Expires reservations and assumed pods. Returns 1 if a new snapshot was published. */
 int cluster_tick(struct cluster *c, uint64_t now_usec, uint64_t now_real_usec);

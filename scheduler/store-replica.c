@@ -23,6 +23,10 @@ struct replica {
 static void publish_role(struct replica *r)
 {
         bool leading = election_is_leader(r->e);
+        /* A new leader plans only from a model that has caught up with the old one's last
+         * writes, or it could plan a second move for a pod already being moved. */
+        if (leading && atomic_load(&r->c->follower) && cluster_resync(r->c) < 0)
+                leading = false;
         atomic_store(&r->leader, leading);
         atomic_store(&r->c->follower, !leading);
 }

@@ -99,6 +99,25 @@ static void test_two_replicas(void **state)
         plan_state(b, &n);
         assert_int_equal(n, 0);
 
+        /* A replica that missed changes (a new leader) catches up at once with a resync, and
+         * may then write: it learned the current revisions. */
+        m.id = "mig-y";
+        m.state = MIGRATION_PLANNED;
+        assert_int_equal(store_save_migration(w, &m), 0);
+        assert_int_equal(cluster_resync(a), 0);
+        assert_int_equal(plan_state(a, &n), MIGRATION_PLANNED);
+        assert_int_equal(n, 1);
+        assert_int_equal(cluster_tick(a, now, real + 2000), 1);
+        assert_int_equal(plan_state(a, &n), MIGRATION_EXPIRED);
+        /* b sees the creation and the expiry, in one batch or two. */
+        assert_int_equal(follow(b), 1);
+        for (int i = 0; i < 5 && plan_state(b, &n) != MIGRATION_EXPIRED; i++)
+                follow(b);
+        assert_int_equal(plan_state(b, &n), MIGRATION_EXPIRED);
+        assert_int_equal(store_prune(w, 0), 0);
+        assert_int_equal(follow(a), 1);
+        assert_int_equal(follow(b), 1);
+
         /* A replica that starts now loads the current state and follows from there. */
         struct cluster *c = NULL;
         assert_int_equal(cluster_open(&cfg, &o, &c), 0);
