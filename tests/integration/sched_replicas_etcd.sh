@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Two memschedd replicas on one etcd member (all on loopback, started here): one leads; a plan the
-# leader makes reaches the follower; the follower does not plan; the leader is killed with
-# SIGKILL and the follower takes over within the lease; the migration completes on it; a
-# replica started afterwards sees it done.
+# Three memschedd replicas on a three-member etcd cluster (all on loopback, started here): one
+# leads; a plan the leader makes reaches the followers; a follower does not plan; the leader is
+# killed with SIGKILL and another replica takes over within the lease; an etcd member is killed
+# and the migration still completes on the new leader; then everything (replicas and etcd) is
+# killed and restarted, and the state is back.
 source "$(dirname "$0")/lib.sh"
 source "$SRC/tests/integration/etcd.sh"
 LEASE_SEC=2
@@ -45,18 +46,19 @@ cleanup() {
         rm -rf "$WORK"
 }
 trap cleanup EXIT
-start_etcd "$WORK"
+start_etcd "$WORK" 3
 
 start_replica a
 wait_leader a 5
 start_replica b
+start_replica c
 sleep 1
-[[ $(leader_of b) == 0 ]] || fail "b leads while a does"
-[[ $(leader_of a) == 1 ]] || fail "a lost leadership to a healthy b"
-pass "one leader of two replicas (memsched_leader 1 on a, 0 on b)"
+[[ $(leader_of b)$(leader_of c) == 00 ]] || fail "b or c leads while a does"
+[[ $(leader_of a) == 1 ]] || fail "a lost leadership to a healthy replica"
+pass "one leader of three replicas on three etcd members (memsched_leader 1 on a, 0 on b and c)"
 
 HOT_PODS='[{"uid":"victim-uid","name":"web-7d9f-abcde","namespace":"shop","owner_uid":"rs-web","qos":"burstable","priority":0,"request_bytes":1073741824,"limit_bytes":null,"memory":{"working_set_bytes":1073741824}}]'
-for n in a b; do
+for n in a b c; do
         on $n
         post_report target "$(node_report target $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
 done
@@ -70,26 +72,40 @@ post_report hot "$(node_report hot $((16 * GiB)) $((200 * MiB)) $((100 * MiB)) $
 expect 200 GET /v1/migrations
 jqb '.migrations | length == 1 and .[0].state == "planned" and .[0].target_node == "target"'
 ID=$(jq -r '.migrations[0].id' "$WORK/body")
-on b
-for _ in $(seq 50); do
-        expect 200 GET /v1/migrations
-        jq -e ".migrations | length == 1 and .[0].id == \"$ID\"" "$WORK/body" >/dev/null && break
-        sleep 0.1
+for n in b c; do
+        on $n
+        for _ in $(seq 50); do
+                expect 200 GET /v1/migrations
+                jq -e ".migrations | length == 1 and .[0].id == \"$ID\"" "$WORK/body" >/dev/null && break
+                sleep 0.1
+        done
+        jqb ".migrations | length == 1 and .[0].id == \"$ID\" and .[0].state == \"planned\""
+        expect 200 GET /v1/nodes/target
+        jqb ".reservation_bytes == $GiB"
 done
-jqb ".migrations | length == 1 and .[0].id == \"$ID\" and .[0].state == \"planned\""
-expect 200 GET /v1/nodes/target
-jqb ".reservation_bytes == $GiB"
-pass "the leader planned $ID; the follower (which did not plan) holds the reservation too"
+pass "the leader planned $ID; the followers (one got the hot report first) hold the reservation too"
 
 # The leader dies.
 kill -KILL "${RPID[a]}"
 wait "${RPID[a]}" 2>/dev/null || true
 unset 'RPID[a]'
 T0=$(date +%s%N)
-wait_leader b $((LEASE_SEC + 5))
+NEW=
+deadline=$((SECONDS + LEASE_SEC + 5))
+while [[ -z $NEW ]] && ((SECONDS <= deadline)); do
+        for n in b c; do [[ $(leader_of $n) == 1 ]] && NEW=$n; done
+        sleep 0.1
+done
+[[ -n $NEW ]] || fail "no replica took over within $((LEASE_SEC + 5)) s"
 TOOK_MS=$((($(date +%s%N) - T0) / 1000000))
 ((TOOK_MS <= (LEASE_SEC + 3) * 1000)) || fail "failover took $TOOK_MS ms with a $LEASE_SEC s lease"
-pass "a killed (SIGKILL): b leads after $TOOK_MS ms (lease $LEASE_SEC s)"
+[[ $(leader_of b)$(leader_of c) == 10 || $(leader_of b)$(leader_of c) == 01 ]] ||
+        fail "not exactly one leader after the failover"
+pass "a killed (SIGKILL): $NEW leads after $TOOK_MS ms (lease $LEASE_SEC s)"
+
+# An etcd member dies too, the first one every replica asks.
+kill_etcd_member 0
+on $NEW
 
 # The replacement is steered to the target and bound on b: the migration completes once.
 REPL=$(k8s_pod web-7d9f-xyz12 1Gi "" Burstable rs-web)
@@ -99,12 +115,20 @@ expect 200 POST /extender/bind '{"PodName":"web-7d9f-xyz12","PodNamespace":"shop
 jqb '.Error == ""'
 expect 200 GET "/v1/migrations?state=bound"
 jqb ".migrations | length == 1 and .[0].id == \"$ID\" and .[0].replacement_pod == \"shop/web-7d9f-xyz12\""
-pass "replacement bound on the new leader: $ID done"
+pass "etcd member 0 killed: replacement bound on the new leader, $ID done"
 
-# A replica started now loads the state from etcd.
-start_replica c
-on c
+# Everything dies: replicas and etcd members; then etcd and one replica come back.
+for n in "${!RPID[@]}"; do
+        kill -KILL "${RPID[$n]}" 2>/dev/null || true
+        wait "${RPID[$n]}" 2>/dev/null || true
+        unset "RPID[$n]"
+done
+stop_etcd
+for i in 0 1 2; do start_etcd_member $i; done
+for i in 0 1 2; do wait_etcd_member $i; done
+start_replica d
+on d
 expect 200 GET "/v1/migrations?state=bound"
-jqb ".migrations | length == 1 and .[0].id == \"$ID\""
-[[ $(leader_of c) == 0 ]] || fail "c leads while b does"
-pass "a new replica sees the migration done and follows b"
+jqb ".migrations | length == 1 and .[0].id == \"$ID\" and .[0].replacement_pod == \"shop/web-7d9f-xyz12\""
+wait_leader d $((LEASE_SEC + 5))
+pass "after killing every replica and etcd member: $ID is back, done, and a new replica leads"
