@@ -138,6 +138,11 @@ int store_sqlite_open(const char *path, void **ret_be)
                                 "DEFAULT 1;"
                                 "ALTER TABLE migrations ADD COLUMN lease_id INTEGER NOT NULL "
                                 "DEFAULT 0;");
+        /* Every write purges what expired leases held: find those rows without a scan. */
+        if (r >= 0)
+                r = exec(s->db,
+                         "CREATE INDEX IF NOT EXISTS migrations_lease ON migrations (lease_id);"
+                         "CREATE INDEX IF NOT EXISTS records_lease ON records (lease_id);");
         if (r >= 0)
                 r = exec(s->db, "COMMIT;");
         if (r < 0) {
