@@ -74,7 +74,7 @@ jqb '.migrations | length == 1 and .[0].state == "planned" and .[0].target_node 
 ID=$(jq -r '.migrations[0].id' "$WORK/body")
 for n in b c; do
         on $n
-        for _ in $(seq 50); do
+        for _ in $(seq 100); do
                 expect 200 GET /v1/migrations
                 jq -e ".migrations | length == 1 and .[0].id == \"$ID\"" "$WORK/body" >/dev/null && break
                 sleep 0.1
@@ -98,13 +98,22 @@ while [[ -z $NEW ]] && ((SECONDS <= deadline)); do
 done
 [[ -n $NEW ]] || fail "no replica took over within $((LEASE_SEC + 5)) s"
 TOOK_MS=$((($(date +%s%N) - T0) / 1000000))
-((TOOK_MS <= (LEASE_SEC + 3) * 1000)) || fail "failover took $TOOK_MS ms with a $LEASE_SEC s lease"
+# The lease, etcd's 500 ms expiry check, a third of the lease between campaign steps, and slack
+# for a loaded machine.
+((TOOK_MS <= (LEASE_SEC + 4) * 1000)) || fail "failover took $TOOK_MS ms with a $LEASE_SEC s lease"
 [[ $(leader_of b)$(leader_of c) == 10 || $(leader_of b)$(leader_of c) == 01 ]] ||
         fail "not exactly one leader after the failover"
 pass "a killed (SIGKILL): $NEW leads after $TOOK_MS ms (lease $LEASE_SEC s)"
 
-# An etcd member dies too, the first one every replica asks.
+# An etcd member dies too, the first one every replica asks. If it was etcd's raft leader, the
+# other two elect another first (writes fail meanwhile, as kube-scheduler would see and retry):
+# wait for that, then the write must go through the members that remain.
 kill_etcd_member 0
+for _ in $(seq 100); do
+        etcd_healthy 1 && etcd_healthy 2 && break
+        sleep 0.1
+done
+etcd_healthy 1 && etcd_healthy 2 || fail "etcd did not recover from losing one member of three"
 on $NEW
 
 # The replacement is steered to the target and bound on b: the migration completes once.
@@ -130,5 +139,5 @@ start_replica d
 on d
 expect 200 GET "/v1/migrations?state=bound"
 jqb ".migrations | length == 1 and .[0].id == \"$ID\" and .[0].replacement_pod == \"shop/web-7d9f-xyz12\""
-wait_leader d $((LEASE_SEC + 5))
+wait_leader d $((LEASE_SEC + 8)) # the old leader's lease, renewed by etcd's restart, runs out
 pass "after killing every replica and etcd member: $ID is back, done, and a new replica leads"
