@@ -31,9 +31,17 @@ char *config_key_to_flag(const char *key, char *buf, size_t size)
         size_t o = 0;
         if (size == 0)
                 return buf;
+        /* A run of capitals is one word, as Kubernetes spells acronyms: clientCA → client-ca,
+         * etcdCAFile → etcd-ca-file (a new word starts at the run's last capital when a lower
+         * case letter follows it). */
         for (const char *p = key; *p && o + 2 < size; p++) {
-                if (*p >= 'A' && *p <= 'Z') {
+                bool upper = *p >= 'A' && *p <= 'Z';
+                bool prev_upper = p > key && p[-1] >= 'A' && p[-1] <= 'Z';
+                bool next_lower = p[1] >= 'a' && p[1] <= 'z';
+                if (upper && (!prev_upper || next_lower)) {
                         buf[o++] = '-';
+                        buf[o++] = (char)(*p - 'A' + 'a');
+                } else if (upper) {
                         buf[o++] = (char)(*p - 'A' + 'a');
                 } else
                         buf[o++] = *p;

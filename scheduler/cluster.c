@@ -81,6 +81,12 @@ void cluster_free(struct cluster *c)
 
 int cluster_new(const struct sched_config *cfg, const char *state_path, struct cluster **ret)
 {
+        return cluster_open(cfg, &(struct store_options){ .sqlite_path = state_path }, ret);
+}
+
+int cluster_open(const struct sched_config *cfg, const struct store_options *so,
+                 struct cluster **ret)
+{
         struct cluster *c = calloc(1, sizeof(*c));
         struct migration *plans = NULL;
         size_t n_plans = 0;
@@ -98,10 +104,12 @@ int cluster_new(const struct sched_config *cfg, const char *state_path, struct c
                 free(c);
                 return log_error_errno(ENOMEM, "Failed to allocate the cluster model: %m");
         }
-        r = store_open(state_path, &c->store);
+        r = store_open_with(so, &c->store);
         if (r < 0)
                 goto fail;
-        r = store_load_migrations(c->store, &plans, &n_plans);
+        uint64_t revision = 0;
+        r = store_load_migrations_at(c->store, &plans, &n_plans, &revision);
+        atomic_store(&c->store_revision, revision);
         if (r < 0)
                 goto fail;
         struct snapshot_builder b;
@@ -121,7 +129,7 @@ int cluster_new(const struct sched_config *cfg, const char *state_path, struct c
                 active += plans[i].state == MIGRATION_PLANNED;
         if (n_plans)
                 log_info("Loaded %zu migration plans (%zu holding reservations) from %s", n_plans,
-                         active, state_path);
+                         active, so->etcd_endpoints ? so->etcd_endpoints : so->sqlite_path);
         migration_list_free(plans, n_plans);
         snapshot_publish(&c->slot, s);
         *ret = c;
@@ -182,7 +190,7 @@ static int maybe_plan(struct cluster *c, struct sched_snapshot *s, size_t i, uin
         int r;
 
         *ret_published = false;
-        if (!planner_node_qualifies(s, i, &c->cfg))
+        if (atomic_load(&c->follower) || !planner_node_qualifies(s, i, &c->cfg))
                 return 0;
         snprintf(prefix, sizeof(prefix), "mig-%llx-%llu", (unsigned long long)now_real_usec,
                  (unsigned long long)c->plan_seq++);
@@ -368,6 +376,114 @@ out:
         return r;
 }
 
+/* Applies changes (in order) to the builder's plans. */
+static int builder_apply_changes(struct snapshot_builder *b, const struct migration_change *ch,
+                                 size_t n)
+{
+        size_t k = 0;
+        struct migration *all = calloc(b->n_plans + n + 1, sizeof(*all));
+        int r = 0;
+        if (!all)
+                return -ENOMEM;
+        for (size_t i = 0; i < b->n_plans && r >= 0; i++) {
+                r = migration_copy(&b->plans[i], &all[k]);
+                k += r >= 0;
+        }
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                size_t at = 0;
+                while (at < k && strcmp(all[at].id, ch[i].id) != 0)
+                        at++;
+                if (ch[i].deleted) {
+                        if (at < k) {
+                                migration_done(&all[at]);
+                                memmove(&all[at], &all[at + 1], (k - at - 1) * sizeof(*all));
+                                k--;
+                        }
+                        continue;
+                }
+                struct migration m;
+                r = migration_copy(&ch[i].m, &m);
+                if (r < 0)
+                        break;
+                if (at < k)
+                        migration_done(&all[at]);
+                else
+                        k++;
+                all[at] = m;
+        }
+        if (r >= 0)
+                r = snapshot_builder_set_plans(b, all, k);
+        migration_list_free(all, k);
+        return r;
+}
+
+int cluster_resync(struct cluster *c)
+{
+        struct migration *plans = NULL;
+        size_t n = 0;
+        uint64_t revision = 0;
+        struct snapshot_builder b;
+
+        /* Under the write lock: no save of ours may land between the read and the publish. */
+        pthread_mutex_lock(&c->write_lock);
+        int r = store_load_migrations_at(c->store, &plans, &n, &revision);
+        if (r >= 0) {
+                _cleanup_snapshot_ struct sched_snapshot *cur = snapshot_acquire(&c->slot);
+                r = snapshot_builder_init(&b, cur);
+                if (r >= 0)
+                        r = snapshot_builder_set_plans(&b, plans, n);
+                if (r >= 0)
+                        r = publish_builder(c, &b);
+                snapshot_builder_done(&b);
+        }
+        if (r >= 0)
+                atomic_store(&c->store_revision, revision);
+        pthread_mutex_unlock(&c->write_lock);
+        migration_list_free(plans, n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to reload the plans: %m");
+        return 0;
+}
+
+int cluster_follow(struct cluster *c, uint64_t timeout_ms)
+{
+        struct migration_change *ch = NULL;
+        size_t n = 0;
+        uint64_t from = atomic_load(&c->store_revision), revision = 0;
+        struct snapshot_builder b;
+        int r;
+
+        r = store_watch_migrations(c->store, from, timeout_ms, &ch, &n, &revision);
+        if (r == -ESTALE) {
+                /* etcd compacted the history we missed: take the whole list again. */
+                log_notice("Plan history since revision %llu was compacted; reloading all plans",
+                           (unsigned long long)from);
+                r = cluster_resync(c);
+                return r < 0 ? r : 1;
+        }
+        if (r < 0)
+                return r;
+
+        pthread_mutex_lock(&c->write_lock);
+        n = store_note_migration_changes(c->store, ch, n);
+        if (n > 0) {
+                _cleanup_snapshot_ struct sched_snapshot *cur = snapshot_acquire(&c->slot);
+                r = snapshot_builder_init(&b, cur);
+                if (r >= 0)
+                        r = builder_apply_changes(&b, ch, n);
+                if (r >= 0)
+                        r = publish_builder(c, &b);
+                snapshot_builder_done(&b);
+        }
+        if (r >= 0 && revision > atomic_load(&c->store_revision))
+                atomic_store(&c->store_revision, revision);
+        pthread_mutex_unlock(&c->write_lock);
+        migration_change_list_free(ch, n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to apply plans changed by other replicas: %m");
+        return n > 0;
+}
+
 int cluster_tick(struct cluster *c, uint64_t now_usec, uint64_t now_real_usec)
 {
         struct snapshot_builder b;
@@ -384,7 +500,8 @@ int cluster_tick(struct cluster *c, uint64_t now_usec, uint64_t now_real_usec)
         changed = b.n_assumed != before;
         for (size_t k = 0; k < b.n_plans; k++) {
                 struct migration *m = &b.plans[k];
-                if (m->state != MIGRATION_PLANNED || now_real_usec < m->expires_at_usec)
+                if (m->state != MIGRATION_PLANNED || now_real_usec < m->expires_at_usec ||
+                    atomic_load(&c->follower))
                         continue;
                 m->state = MIGRATION_EXPIRED;
                 if (store_save_migration(c->store, m) < 0) {

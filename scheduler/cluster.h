@@ -33,14 +33,21 @@ struct cluster {
         pthread_mutex_t write_lock;
         struct sched_store *store;
         uint64_t plan_seq;
+        atomic_ullong store_revision; /* the plans in the model are current to it */
+        /* Replicated on etcd and not the elected leader: plan nothing, expire nothing; the
+         * leader does, and cluster_follow() brings its writes here. */
+        atomic_bool follower;
         pthread_mutex_t cache_locks[POD_CACHE_STRIPES];
         struct pod_cache_entry *cache;
         atomic_ullong reports_total, binds_total, migrations_planned_total,
             migrations_expired_total;
 };
 
-/* Opens the store at state_path and loads the durable plans. */
+/* Opens the SQLite store at state_path and loads the durable plans. */
 int cluster_new(const struct sched_config *cfg, const char *state_path, struct cluster **ret);
+/* The same with the store that so selects (SQLite or etcd). */
+int cluster_open(const struct sched_config *cfg, const struct store_options *so,
+                 struct cluster **ret);
 void cluster_free(struct cluster *c);
 
 /* Replaces node `name`'s report (takes ownership of *report), then runs the planner for it. */
@@ -52,6 +59,13 @@ int cluster_ingest(struct cluster *c, const char *name, struct node_report *repo
  * id of that migration or NULL (malloc'ed). -ENOENT if the node is unknown. */
 int cluster_bind(struct cluster *c, const char *namespace, const char *name, const char *uid,
                  const char *node, uint64_t now_usec, char **ret_migration);
+
+/* Waits up to timeout_ms for plans that other replicas changed in the shared store (etcd) and
+ * applies them to the model. Returns 1 if a new snapshot was published, 0 if nothing changed,
+ * -EOPNOTSUPP on SQLite (no other replica). Blocks without the write lock; run it in a loop. */
+int cluster_follow(struct cluster *c, uint64_t timeout_ms);
+/* Reloads every plan from the store (a new leader catches up before it plans). */
+int cluster_resync(struct cluster *c);
 
 /* Expires reservations and assumed pods. Returns 1 if a new snapshot was published. */
 int cluster_tick(struct cluster *c, uint64_t now_usec, uint64_t now_real_usec);

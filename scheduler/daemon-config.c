@@ -63,6 +63,24 @@ static int check_listen(const char *s, char *err, size_t err_size)
         return -EINVAL;
 }
 
+/* etcdEndpoints: "" or a comma-separated list of http(s) URLs. */
+static int check_etcd_endpoints(const char *s, char *err, size_t err_size)
+{
+        char buf[1024];
+        if (!*s)
+                return 0;
+        if (strlen(s) >= sizeof(buf)) {
+                snprintf(err, err_size, "is longer than %zu characters", sizeof(buf) - 1);
+                return -EINVAL;
+        }
+        snprintf(buf, sizeof(buf), "%s", s);
+        char *save = NULL;
+        for (char *u = strtok_r(buf, ",", &save); u; u = strtok_r(NULL, ",", &save))
+                if (config_check_http_url(u, err, err_size) < 0)
+                        return -EINVAL;
+        return 0;
+}
+
 /* ---- The table ----------------------------------------------------------------------------- */
 
 #define C       struct memschedd_config
@@ -77,6 +95,20 @@ static const struct config_entry entries[] = {
                             config_check_not_empty, "PATH", RESTART,
                             "SQLite file for plans and reservations; its directory is created "
                             "when missing."),
+        CONFIG_ENTRY_STRING(C, etcd_endpoints, "etcdEndpoints", "", check_etcd_endpoints,
+                            "URL[,URL...]", RESTART,
+                            "Keep the state in etcd (v3 API) instead of stateFile, so that "
+                            "several replicas share it (one leads: plans, migrations and "
+                            "expiry); endpoints are tried in order. \"\" for SQLite."),
+        CONFIG_ENTRY_STRING(C, etcd_cert, "etcdCert", "", NULL, "PATH", RESTART,
+                            "TLS client certificate (PEM) presented to etcd; \"\" for none."),
+        CONFIG_ENTRY_STRING(C, etcd_key, "etcdKey", "", NULL, "PATH", RESTART,
+                            "Key of etcdCert (PEM)."),
+        CONFIG_ENTRY_STRING(C, etcd_ca, "etcdCA", "", NULL, "PATH", RESTART,
+                            "CA that signed etcd's certificate (PEM); \"\" for the system's."),
+        CONFIG_ENTRY_INT(C, leader_lease_sec, "leaderLeaseSec", "10", "2", "3600", RESTART,
+                         "With etcd: the leader's lease; a dead leader is replaced within this "
+                         "many seconds."),
         CONFIG_ENTRY_STRING(C, port_file, "portFile", "", NULL, "PATH", RESTART,
                             "Write the bound port there once serving; \"\" for none."),
         CONFIG_ENTRY_INT(C, threads, "threads", "4", "1", "256", RESTART, "HTTP worker threads."),

@@ -20,9 +20,12 @@
 #define MEMSCHEDD_ACTION_LIST_ROUTES  "list-routes"
 
 struct memschedd_config {
-        char *listen;     /* "ADDR:PORT", IPv4 or [IPv6]; see memschedd_config_server() */
-        char *state_file; /* SQLite file */
-        char *port_file;  /* "" for none */
+        char *listen;         /* "ADDR:PORT", IPv4 or [IPv6]; see memschedd_config_server() */
+        char *state_file;     /* SQLite file */
+        char *port_file;      /* "" for none */
+        char *etcd_endpoints; /* "" for SQLite, else "URL[,URL...]" */
+        char *etcd_cert, *etcd_key, *etcd_ca; /* "" for none */
+        int64_t leader_lease_sec;
         int64_t threads, max_connections, client_timeout_sec;
         uint64_t max_body_bytes;
 

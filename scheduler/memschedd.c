@@ -10,11 +10,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "scheduler/cluster.h"
 #include "scheduler/daemon-config.h"
 #include "scheduler/server.h"
+#include "scheduler/store-replica.h"
 
 /* Bad usage or configuration: one line on stderr (also under systemd, where the unit's status
  * shows it), exit 2. */
@@ -90,13 +92,39 @@ static int run(const struct memschedd_config *mcfg)
 
         struct cluster *cl = NULL;
         struct server *srv = NULL;
-        if (cluster_new(&cfg, state, &cl) < 0) {
-                log_error("Cannot open the state file %s; check the path and permissions, or "
-                          "pass --state-file",
-                          state);
+        struct replica *replica = NULL;
+        /* etcd when etcdEndpoints is set (several replicas share it), else the SQLite file. */
+        bool etcd = *mcfg->etcd_endpoints;
+        const struct store_options so = {
+                .sqlite_path = state,
+                .etcd_endpoints = etcd ? mcfg->etcd_endpoints : NULL,
+                .etcd_cert = *mcfg->etcd_cert ? mcfg->etcd_cert : NULL,
+                .etcd_key = *mcfg->etcd_key ? mcfg->etcd_key : NULL,
+                .etcd_ca = *mcfg->etcd_ca ? mcfg->etcd_ca : NULL,
+        };
+        if (cluster_open(&cfg, &so, &cl) < 0) {
+                if (etcd)
+                        log_error("Cannot reach etcd at %s; check --etcd-endpoints and the TLS "
+                                  "files",
+                                  mcfg->etcd_endpoints);
+                else
+                        log_error("Cannot open the state file %s; check the path and "
+                                  "permissions, or pass --state-file",
+                                  state);
                 return 1;
         }
+        if (etcd) {
+                /* One of several replicas: campaign, and follow the others' writes. */
+                char host[256] = "memschedd", identity[300];
+                (void)gethostname(host, sizeof(host) - 1);
+                snprintf(identity, sizeof(identity), "%s-%d", host, (int)getpid());
+                if (replica_start(cl, identity, (uint64_t)mcfg->leader_lease_sec, &replica) < 0) {
+                        cluster_free(cl);
+                        return 1;
+                }
+        }
         if (server_start(cl, &scfg, &srv) < 0) {
+                replica_stop(replica);
                 cluster_free(cl);
                 return 1;
         }
@@ -108,13 +136,14 @@ static int run(const struct memschedd_config *mcfg)
                     rename(tmp, port_file) < 0) {
                         log_error_errno(errno, "Failed to write the port file %s: %m", port_file);
                         server_stop(srv);
+                        replica_stop(replica);
                         cluster_free(cl);
                         return 1;
                 }
         }
         server_set_ready(srv, true);
         log_info("Serving on port %u with %u threads; state in %s; nodes stale after %llu s",
-                 server_port(srv), scfg.threads, state,
+                 server_port(srv), scfg.threads, etcd ? mcfg->etcd_endpoints : state,
                  (unsigned long long)(cfg.stale_after_usec / 1000000));
 
         for (;;) {
@@ -128,6 +157,7 @@ static int run(const struct memschedd_config *mcfg)
                         log_warning("Housekeeping failed, retrying in 1 s");
         }
         server_set_ready(srv, false);
+        replica_stop(replica); /* resigns: another replica leads at once */
         server_stop(srv);
         cluster_free(cl);
         return 0;

@@ -135,4 +135,12 @@ void metrics_format(const struct metrics *m, struct cluster *c, uint64_t now_use
                        "memsched_prioritize_decisions_total %llu\n",
                        LOAD(m->filter_nodes[0]), LOAD(m->filter_nodes[1]), LOAD(m->filter_nodes[2]),
                        LOAD(m->prioritized_nodes));
+        api_buf_printf(b,
+                       "# HELP memsched_leader 1 on the replica that plans and expires "
+                       "reservations (the only one on SQLite), 0 on the others.\n"
+                       "# TYPE memsched_leader gauge\nmemsched_leader %d\n"
+                       "# HELP memsched_store_revision State store revision this replica's plans "
+                       "are current to.\n# TYPE memsched_store_revision gauge\n"
+                       "memsched_store_revision %llu\n",
+                       !atomic_load(&c->follower), LOAD(c->store_revision));
 }

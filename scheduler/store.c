@@ -2,169 +2,482 @@
 #include "scheduler/store.h"
 
 #include <errno.h>
-#include <sqlite3.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "scheduler/store-backend.h"
 
-struct sched_store {
-        sqlite3 *db;
-        sqlite3_stmt *upsert;
+#define MIGRATION_PREFIX "migrations/"
+
+/* The revision at which this handle last read or wrote a plan: what its next update of that
+ * plan compares against. */
+struct seen_revision {
+        char *id;
+        uint64_t mod_revision;
 };
 
-static int sql_error(sqlite3 *db, const char *what)
+struct sched_store {
+        const struct store_backend *ops;
+        void *be;
+        /* Backends hold one connection (an SQLite handle, a curl handle) that is not safe to use
+         * from two threads at once; callers are mostly serialised already (cluster write_lock). */
+        pthread_mutex_t lock;
+        struct seen_revision *seen;
+        size_t n_seen, cap_seen;
+};
+
+void store_record_done(struct store_record *r)
 {
-        int code = db ? sqlite3_errcode(db) : SQLITE_ERROR;
-        int e = code == SQLITE_NOMEM ? ENOMEM
-                : (code == SQLITE_CANTOPEN || code == SQLITE_PERM || code == SQLITE_READONLY)
-                    ? EACCES
-                    : EIO;
-        return log_error_errno(e, "SQLite: %s: %s", what, db ? sqlite3_errmsg(db) : "?");
+        if (!r)
+                return;
+        free(r->key);
+        free(r->value);
+        *r = (struct store_record){};
+}
+
+void store_record_list_free(struct store_record *l, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                store_record_done(&l[i]);
+        free(l);
+}
+
+int store_record_list_append(struct store_record **list, size_t *n, size_t *cap, const char *key,
+                             const char *value, uint64_t mod_revision, uint64_t lease_id)
+{
+        if (*n == *cap) {
+                size_t ncap = *cap ? *cap * 2 : 16;
+                struct store_record *nl = realloc(*list, ncap * sizeof(*nl));
+                if (!nl)
+                        return -ENOMEM;
+                *list = nl;
+                *cap = ncap;
+        }
+        struct store_record r = { .key = strdup(key),
+                                  .value = strdup(value),
+                                  .mod_revision = mod_revision,
+                                  .lease_id = lease_id };
+        if (!r.key || !r.value) {
+                store_record_done(&r);
+                return -ENOMEM;
+        }
+        (*list)[(*n)++] = r;
+        return 0;
+}
+
+int store_open_with(const struct store_options *o, struct sched_store **ret)
+{
+        struct sched_store *st = calloc(1, sizeof(*st));
+        int r;
+
+        if (!st)
+                return log_error_errno(ENOMEM, "Failed to allocate the state store: %m");
+        if (o->etcd_endpoints && *o->etcd_endpoints) {
+                st->ops = &store_backend_etcd;
+                r = store_etcd_open(o, &st->be);
+        } else {
+                st->ops = &store_backend_sqlite;
+                r = store_sqlite_open(o->sqlite_path, &st->be);
+        }
+        if (r < 0) {
+                free(st);
+                return r;
+        }
+        pthread_mutex_init(&st->lock, NULL);
+        *ret = st;
+        return 0;
+}
+
+int store_open(const char *path, struct sched_store **ret)
+{
+        return store_open_with(&(struct store_options){ .sqlite_path = path }, ret);
 }
 
 void store_close(struct sched_store *st)
 {
         if (!st)
                 return;
-        sqlite3_finalize(st->upsert);
-        sqlite3_close(st->db);
+        st->ops->close(st->be);
+        for (size_t i = 0; i < st->n_seen; i++)
+                free(st->seen[i].id);
+        free(st->seen);
+        pthread_mutex_destroy(&st->lock);
         free(st);
 }
 
-int store_open(const char *path, struct sched_store **ret)
+const char *store_backend_name(const struct sched_store *st)
 {
-        static const char schema[] =
-            "PRAGMA journal_mode=WAL;"
-            "PRAGMA synchronous=FULL;"
-            "CREATE TABLE IF NOT EXISTS migrations ("
-            "  id TEXT PRIMARY KEY,"
-            "  state TEXT NOT NULL,"
-            "  created_at_usec INTEGER NOT NULL,"
-            "  body TEXT NOT NULL);"
-            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
-            "INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');";
-        struct sched_store *st = calloc(1, sizeof(*st));
-        char *msg = NULL;
+        return st->ops->name;
+}
 
-        if (!st)
-                return log_error_errno(ENOMEM, "Failed to allocate the state store: %m");
-        if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-            SQLITE_OK) {
-                int r = sql_error(st->db, path);
-                store_close(st);
-                return r;
+#define LOCKED(st, call)                                                                           \
+        ({                                                                                         \
+                pthread_mutex_lock(&(st)->lock);                                                   \
+                int _r_ = (call);                                                                  \
+                pthread_mutex_unlock(&(st)->lock);                                                 \
+                _r_;                                                                               \
+        })
+
+int store_get(struct sched_store *st, const char *key, struct store_record *ret)
+{
+        return LOCKED(st, st->ops->get(st->be, key, ret));
+}
+
+int store_list(struct sched_store *st, const char *prefix, struct store_record **ret, size_t *ret_n)
+{
+        return LOCKED(st, st->ops->list(st->be, prefix, ret, ret_n, NULL));
+}
+
+int store_list_at(struct sched_store *st, const char *prefix, struct store_record **ret,
+                  size_t *ret_n, uint64_t *ret_revision)
+{
+        uint64_t rev = 0;
+        int r = LOCKED(st, st->ops->list(st->be, prefix, ret, ret_n, &rev));
+        if (r >= 0)
+                *ret_revision = rev;
+        return r;
+}
+
+void store_event_list_free(struct store_event *l, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                store_record_done(&l[i].rec);
+        free(l);
+}
+
+int store_watch(struct sched_store *st, const char *prefix, uint64_t after_revision,
+                uint64_t timeout_ms, struct store_event **ret, size_t *ret_n,
+                uint64_t *ret_revision)
+{
+        if (!st->ops->watch)
+                return -EOPNOTSUPP;
+        return st->ops->watch(st->be, prefix, after_revision, timeout_ms, ret, ret_n, ret_revision);
+}
+
+int store_create(struct sched_store *st, const char *key, const char *value, uint64_t lease_id,
+                 uint64_t *ret_mod_revision)
+{
+        uint64_t rev = 0;
+        int r = LOCKED(st, st->ops->create(st->be, key, value, lease_id, &rev));
+        if (r >= 0 && ret_mod_revision)
+                *ret_mod_revision = rev;
+        return r;
+}
+
+int store_update(struct sched_store *st, const char *key, const char *value,
+                 uint64_t expect_mod_revision, uint64_t *ret_mod_revision)
+{
+        uint64_t rev = 0;
+        int r = LOCKED(st, st->ops->update(st->be, key, value, expect_mod_revision, &rev));
+        if (r >= 0 && ret_mod_revision)
+                *ret_mod_revision = rev;
+        return r;
+}
+
+int store_delete(struct sched_store *st, const char *key, uint64_t expect_mod_revision)
+{
+        return LOCKED(st, st->ops->remove(st->be, key, expect_mod_revision));
+}
+
+int store_lease_grant(struct sched_store *st, uint64_t ttl_sec, uint64_t *ret_lease_id)
+{
+        if (ttl_sec == 0)
+                return -EINVAL;
+        return LOCKED(st, st->ops->lease_grant(st->be, ttl_sec, ret_lease_id));
+}
+
+int store_lease_keepalive(struct sched_store *st, uint64_t lease_id)
+{
+        return LOCKED(st, st->ops->lease_keepalive(st->be, lease_id));
+}
+
+int store_lease_revoke(struct sched_store *st, uint64_t lease_id)
+{
+        return LOCKED(st, st->ops->lease_revoke(st->be, lease_id));
+}
+
+/* Called with st->lock held. */
+static struct seen_revision *seen_find(struct sched_store *st, const char *id)
+{
+        /* Linear: a few thousand plans at most, and each save costs an fsync or a round trip. */
+        for (size_t i = 0; i < st->n_seen; i++)
+                if (strcmp(st->seen[i].id, id) == 0)
+                        return &st->seen[i];
+        return NULL;
+}
+
+static int seen_set(struct sched_store *st, const char *id, uint64_t mod_revision)
+{
+        struct seen_revision *s = seen_find(st, id);
+        if (s) {
+                s->mod_revision = mod_revision;
+                return 0;
         }
-        sqlite3_busy_timeout(st->db, 5000);
-        if (sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
-                int r = log_error_errno(EIO, "Failed to set up state database %s: %s", path,
-                                        msg ? msg : "?");
-                sqlite3_free(msg);
-                store_close(st);
-                return r;
+        if (st->n_seen == st->cap_seen) {
+                size_t ncap = st->cap_seen ? st->cap_seen * 2 : 64;
+                struct seen_revision *n = realloc(st->seen, ncap * sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                st->seen = n;
+                st->cap_seen = ncap;
         }
-        if (sqlite3_prepare_v2(
-                st->db,
-                "INSERT OR REPLACE INTO migrations (id, state, created_at_usec, body)"
-                " VALUES (?1, ?2, ?3, ?4)",
-                -1, &st->upsert, NULL) != SQLITE_OK) {
-                int r = sql_error(st->db, "prepare");
-                store_close(st);
-                return r;
-        }
-        *ret = st;
+        char *dup = strdup(id);
+        if (!dup)
+                return -ENOMEM;
+        st->seen[st->n_seen++] = (struct seen_revision){ .id = dup, .mod_revision = mod_revision };
+        return 0;
+}
+
+static void seen_drop(struct sched_store *st, const char *id)
+{
+        struct seen_revision *s = seen_find(st, id);
+        if (!s)
+                return;
+        free(s->id);
+        *s = st->seen[--st->n_seen];
+}
+
+static int migration_key(const char *id, char *buf, size_t size)
+{
+        if (!id || !*id || strchr(id, '/'))
+                return -EINVAL;
+        if ((size_t)snprintf(buf, size, MIGRATION_PREFIX "%s", id) >= size)
+                return -ENAMETOOLONG;
         return 0;
 }
 
 int store_save_migration(struct sched_store *st, const struct migration *m)
 {
+        char key[256];
+        int r = migration_key(m->id, key, sizeof(key));
+        if (r < 0)
+                return log_error_errno(r, "Refusing to store migration \"%s\": bad id",
+                                       m->id ? m->id : "");
         _cleanup_json_ struct json_object *o = migration_encode(m);
         _cleanup_free_ char *body = o ? api_to_string(o, NULL) : NULL;
         if (!body)
                 return log_error_errno(ENOMEM, "Failed to encode migration %s: %m", m->id);
-        sqlite3_reset(st->upsert);
-        sqlite3_bind_text(st->upsert, 1, m->id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st->upsert, 2, migration_state_to_string(m->state), -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st->upsert, 3, (sqlite3_int64)m->created_at_usec);
-        sqlite3_bind_text(st->upsert, 4, body, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st->upsert);
-        sqlite3_reset(st->upsert);
-        if (rc != SQLITE_DONE)
-                return sql_error(st->db, "saving a migration");
+
+        pthread_mutex_lock(&st->lock);
+        struct seen_revision *seen = seen_find(st, m->id);
+        uint64_t rev = 0;
+        if (seen)
+                r = st->ops->update(st->be, key, body, seen->mod_revision, &rev);
+        else
+                r = st->ops->create(st->be, key, body, 0, &rev);
+        if (r >= 0)
+                r = seen_set(st, m->id, rev);
+        pthread_mutex_unlock(&st->lock);
+        if (r == -EEXIST || r == -ESTALE || r == -ENOENT)
+                return log_warning_errno(r,
+                                         "Migration %s was changed by another writer since this "
+                                         "replica read it (%s), not saving",
+                                         m->id, seen ? "revision moved" : "already exists");
+        if (r < 0)
+                return log_error_errno(r, "Failed to save migration %s in the %s store: %m", m->id,
+                                       st->ops->name);
         return 0;
+}
+
+struct loaded {
+        struct migration m;
+        uint64_t mod_revision;
+};
+
+static int loaded_cmp(const void *a, const void *b)
+{
+        const struct migration *x = &((const struct loaded *)a)->m,
+                               *y = &((const struct loaded *)b)->m;
+        if (x->created_at_usec != y->created_at_usec)
+                return x->created_at_usec < y->created_at_usec ? -1 : 1;
+        return strcmp(x->id, y->id);
+}
+
+/* Decodes one stored plan; logs and returns < 0 for one that is not valid. */
+static int decode_plan(const char *key, const char *value, struct migration *ret)
+{
+        struct json_object *o = NULL;
+        struct api_error err = {};
+        if (api_parse(value, strlen(value), &o, &err) < 0) {
+                log_warning("State store: migration %s is not valid JSON (%s), ignoring", key,
+                            err.message);
+                return -EBADMSG;
+        }
+        int r = migration_decode(o, "", ret, &err);
+        json_object_put(o);
+        if (r < 0)
+                log_warning("State store: migration %s: %s: %s, ignoring", key, err.field,
+                            err.message);
+        return r;
+}
+
+/* Decodes the stored plans, oldest first. Called with st->lock held. */
+static int load_locked(struct sched_store *st, struct loaded **ret, size_t *ret_n,
+                       uint64_t *ret_revision)
+{
+        struct store_record *recs = NULL;
+        size_t n_recs = 0, n = 0;
+        int r = st->ops->list(st->be, MIGRATION_PREFIX, &recs, &n_recs, ret_revision);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load migrations from the %s store: %m",
+                                       st->ops->name);
+        struct loaded *l = calloc(n_recs ? n_recs : 1, sizeof(*l));
+        if (!l) {
+                store_record_list_free(recs, n_recs);
+                return log_error_errno(ENOMEM, "Failed to load migrations: %m");
+        }
+        for (size_t i = 0; i < n_recs; i++)
+                if (decode_plan(recs[i].key, recs[i].value, &l[n].m) >= 0)
+                        l[n++].mod_revision = recs[i].mod_revision;
+        store_record_list_free(recs, n_recs);
+        qsort(l, n, sizeof(*l), loaded_cmp);
+        *ret = l;
+        *ret_n = n;
+        return 0;
+}
+
+static void loaded_free(struct loaded *l, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                migration_done(&l[i].m);
+        free(l);
 }
 
 int store_load_migrations(struct sched_store *st, struct migration **ret, size_t *ret_n)
 {
-        sqlite3_stmt *q = NULL;
-        struct migration *l = NULL;
-        size_t n = 0, cap = 0;
-        int r = 0;
+        uint64_t revision;
+        return store_load_migrations_at(st, ret, ret_n, &revision);
+}
 
-        if (sqlite3_prepare_v2(st->db,
-                               "SELECT id, body FROM migrations ORDER BY created_at_usec, id", -1,
-                               &q, NULL) != SQLITE_OK)
-                return sql_error(st->db, "prepare");
-        for (;;) {
-                int rc = sqlite3_step(q);
-                if (rc == SQLITE_DONE)
-                        break;
-                if (rc != SQLITE_ROW) {
-                        r = sql_error(st->db, "loading migrations");
-                        goto fail;
-                }
-                const char *id = (const char *)sqlite3_column_text(q, 0);
-                const char *body = (const char *)sqlite3_column_text(q, 1);
-                struct json_object *o = NULL;
-                struct api_error err = {};
-                if (!body || api_parse(body, strlen(body), &o, &err) < 0) {
-                        log_warning("State database: migration %s is not valid JSON (%s), "
-                                    "ignoring",
-                                    id ? id : "?", err.message);
-                        continue;
-                }
-                if (n == cap) {
-                        cap = cap ? cap * 2 : 16;
-                        struct migration *nl = realloc(l, cap * sizeof(*nl));
-                        if (!nl) {
-                                json_object_put(o);
-                                r = log_error_errno(ENOMEM, "Failed to load migrations: %m");
-                                goto fail;
-                        }
-                        l = nl;
-                }
-                r = migration_decode(o, "", &l[n], &err);
-                json_object_put(o);
-                if (r < 0) {
-                        log_warning("State database: migration %s: %s: %s, ignoring", id ? id : "?",
-                                    err.field, err.message);
-                        r = 0;
-                        continue;
-                }
-                n++;
+int store_load_migrations_at(struct sched_store *st, struct migration **ret, size_t *ret_n,
+                             uint64_t *ret_revision)
+{
+        struct loaded *l = NULL;
+        size_t n = 0;
+        uint64_t revision = 0;
+        int r;
+
+        pthread_mutex_lock(&st->lock);
+        r = load_locked(st, &l, &n, &revision);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = seen_set(st, l[i].m.id, l[i].mod_revision);
+        pthread_mutex_unlock(&st->lock);
+        if (r < 0) {
+                loaded_free(l, n);
+                return r;
         }
-        sqlite3_finalize(q);
-        *ret = l;
+        struct migration *out = calloc(n ? n : 1, sizeof(*out));
+        if (!out) {
+                loaded_free(l, n);
+                return log_error_errno(ENOMEM, "Failed to load migrations: %m");
+        }
+        for (size_t i = 0; i < n; i++)
+                out[i] = l[i].m; /* moved */
+        free(l);
+        *ret = out;
         *ret_n = n;
+        *ret_revision = revision;
         return 0;
-fail:
-        sqlite3_finalize(q);
-        migration_list_free(l, n);
-        return r;
 }
 
 int store_prune(struct sched_store *st, size_t keep)
 {
-        sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(st->db,
-                               "DELETE FROM migrations WHERE state != 'planned' AND id NOT IN ("
-                               " SELECT id FROM migrations ORDER BY created_at_usec DESC LIMIT ?1)",
-                               -1, &q, NULL) != SQLITE_OK)
-                return sql_error(st->db, "prepare");
-        sqlite3_bind_int64(q, 1, (sqlite3_int64)keep);
-        int rc = sqlite3_step(q);
-        sqlite3_finalize(q);
-        if (rc != SQLITE_DONE)
-                return sql_error(st->db, "pruning migrations");
+        struct loaded *l = NULL;
+        size_t n = 0;
+        char key[256];
+        int r;
+
+        pthread_mutex_lock(&st->lock);
+        r = load_locked(st, &l, &n, NULL);
+        for (size_t i = 0; r >= 0 && n > keep && i < n - keep; i++) {
+                if (l[i].m.state == MIGRATION_PLANNED ||
+                    migration_key(l[i].m.id, key, sizeof(key)) < 0)
+                        continue;
+                r = st->ops->remove(st->be, key, l[i].mod_revision);
+                if (r == -ESTALE || r == -ENOENT)
+                        r = 0; /* another writer touched it: it is theirs to prune */
+                else if (r >= 0)
+                        seen_drop(st, l[i].m.id);
+        }
+        pthread_mutex_unlock(&st->lock);
+        loaded_free(l, n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to prune migrations: %m");
         return 0;
+}
+
+void migration_change_list_free(struct migration_change *l, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(l[i].id);
+                migration_done(&l[i].m);
+        }
+        free(l);
+}
+
+int store_watch_migrations(struct sched_store *st, uint64_t after_revision, uint64_t timeout_ms,
+                           struct migration_change **ret, size_t *ret_n, uint64_t *ret_revision)
+{
+        struct store_event *ev = NULL;
+        size_t n_ev = 0, n = 0;
+        uint64_t revision = after_revision;
+        int r =
+            store_watch(st, MIGRATION_PREFIX, after_revision, timeout_ms, &ev, &n_ev, &revision);
+        if (r < 0)
+                return r;
+        struct migration_change *l = calloc(n_ev ? n_ev : 1, sizeof(*l));
+        if (!l) {
+                store_event_list_free(ev, n_ev);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n_ev; i++) {
+                struct migration_change *c = &l[n];
+                *c = (struct migration_change){ .id = strdup(ev[i].rec.key +
+                                                             strlen(MIGRATION_PREFIX)),
+                                                .deleted = ev[i].type == STORE_EVENT_DELETE,
+                                                .mod_revision = ev[i].rec.mod_revision };
+                if (!c->id) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (!c->deleted && decode_plan(ev[i].rec.key, ev[i].rec.value, &c->m) < 0) {
+                        free(c->id);
+                        continue;
+                }
+                n++;
+        }
+        store_event_list_free(ev, n_ev);
+        if (r < 0) {
+                migration_change_list_free(l, n);
+                return r;
+        }
+        *ret = l;
+        *ret_n = n;
+        *ret_revision = revision;
+        return 0;
+}
+
+size_t store_note_migration_changes(struct sched_store *st, struct migration_change *l, size_t n)
+{
+        size_t k = 0;
+        pthread_mutex_lock(&st->lock);
+        for (size_t i = 0; i < n; i++) {
+                struct seen_revision *seen = seen_find(st, l[i].id);
+                bool known = seen && seen->mod_revision >= l[i].mod_revision;
+                if (!known && l[i].deleted)
+                        seen_drop(st, l[i].id);
+                else if (!known && seen_set(st, l[i].id, l[i].mod_revision) < 0)
+                        known = true; /* out of memory: its next save will say -ESTALE */
+                if (known) {
+                        free(l[i].id);
+                        migration_done(&l[i].m);
+                        continue;
+                }
+                l[k++] = l[i];
+        }
+        pthread_mutex_unlock(&st->lock);
+        return k;
 }

@@ -11,6 +11,8 @@ pkgs=(
     libsystemd-dev libcgroup-dev libcurl4-openssl-dev libjson-c-dev libbpf-dev bpftool
     libcmocka-dev libmicrohttpd-dev libsqlite3-dev libyaml-dev libnuma-dev
     libibverbs-dev librdmacm-dev curl python3 python3-yaml
+    # memschedd's replicated state: etcd (v3 API) started by the store's tests on loopback
+    etcd-server etcd-client
     # the real-kernel test bed: Debian's own kernel under QEMU, an initramfs from busybox
     qemu-system-x86 linux-image-amd64 busybox-static kmod cpio gzip jq
     # peers and load tools used by scenarios and benchmarks

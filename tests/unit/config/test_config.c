@@ -580,6 +580,10 @@ static void test_flags(void **state)
         char buf[64];
         assert_string_equal(config_key_to_flag("psiCriticalFull", buf, sizeof(buf)),
                             "psi-critical-full");
+        /* acronyms are one word, as Kubernetes spells them */
+        assert_string_equal(config_key_to_flag("clientCA", buf, sizeof(buf)), "client-ca");
+        assert_string_equal(config_key_to_flag("etcdCAFile", buf, sizeof(buf)), "etcd-ca-file");
+        assert_string_equal(config_key_to_flag("schedulerURL", buf, sizeof(buf)), "scheduler-url");
         assert_ptr_equal(config_find_flag(&ttable, "--root-dir"), &tentries[9]);
         assert_null(config_find_flag(&ttable, "--rootDir"));
         config_free(&ttable, &c);

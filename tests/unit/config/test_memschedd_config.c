@@ -21,6 +21,16 @@
 #include "config_files.h"
 #include "scheduler/daemon-config.h"
 
+/* The table's index of key, as config_sources counts it. */
+static size_t entry_index(const char *key)
+{
+        for (size_t i = 0; i < memschedd_config_table.n_entries; i++)
+                if (strcmp(memschedd_config_table.entries[i].key, key) == 0)
+                        return i;
+        fail_msg("no key %s in the table", key);
+        return 0;
+}
+
 static char err[CONFIG_ERR_MAX];
 
 /* memschedd_config_load() with the default path fs->missing and the NULL-terminated arguments. */
@@ -247,7 +257,7 @@ static void test_file(void **state)
         assert_false(args.file_missing);
         assert_string_equal(c.listen, "127.0.0.1:0");
         assert_int_equal(c.threads, 3); /* flags win over the file */
-        assert_true(c.sources.of[3] == CONFIG_SOURCE_FLAG);
+        assert_true(c.sources.of[entry_index("threads")] == CONFIG_SOURCE_FLAG);
         memschedd_config_sched(&c, &sc);
         assert_int_equal(sc.stale_after_usec, 5000000);
         assert_true(sc.admit_unknown_nodes);

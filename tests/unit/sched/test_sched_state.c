@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Snapshot publication under concurrent readers, the SQLite store across a reopen, and the
-// cluster's ingest → plan → bind → expire cycle with plans surviving a restart.
+// Snapshot publication under concurrent readers, and the cluster's ingest → plan → bind → expire
+// cycle with plans surviving a restart. The store itself is tested on both backends by
+// test_sched_store.
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -99,55 +100,6 @@ static int teardown_db(void **state)
         snprintf(p, sizeof(p), "%s-shm", db_path);
         unlink(p);
         return 0;
-}
-
-static void test_store_reopen(void **state)
-{
-        (void)state;
-        struct sched_store *st;
-        struct migration m = { .id = "m1",
-                               .state = MIGRATION_PLANNED,
-                               .source_node = "a",
-                               .target_node = "b",
-                               .pod_uid = "u",
-                               .owner_uid = "o",
-                               .qos = QOS_BURSTABLE,
-                               .reservation_bytes = 42,
-                               .target_numa_zone = 1,
-                               .reason = "r",
-                               .created_at_usec = 10,
-                               .expires_at_usec = 20 };
-        struct migration *l;
-        size_t n;
-        assert_int_equal(store_open(db_path, &st), 0);
-        assert_int_equal(store_save_migration(st, &m), 0);
-        m.id = "m2";
-        m.created_at_usec = 11;
-        m.state = MIGRATION_EXPIRED;
-        assert_int_equal(store_save_migration(st, &m), 0);
-        m.state = MIGRATION_BOUND; /* update in place */
-        m.replacement_pod = "ns/p";
-        assert_int_equal(store_save_migration(st, &m), 0);
-        store_close(st);
-
-        assert_int_equal(store_open(db_path, &st), 0);
-        assert_int_equal(store_load_migrations(st, &l, &n), 0);
-        assert_int_equal(n, 2);
-        assert_string_equal(l[0].id, "m1");
-        assert_int_equal(l[0].state, MIGRATION_PLANNED);
-        assert_int_equal(l[0].reservation_bytes, 42);
-        assert_int_equal(l[0].target_numa_zone, 1);
-        assert_string_equal(l[1].id, "m2");
-        assert_int_equal(l[1].state, MIGRATION_BOUND);
-        assert_string_equal(l[1].replacement_pod, "ns/p");
-        migration_list_free(l, n);
-        assert_int_equal(store_prune(st, 0), 0);
-        assert_int_equal(store_load_migrations(st, &l, &n), 0);
-        assert_int_equal(n, 1); /* the planned one always stays */
-        migration_list_free(l, n);
-        store_close(st);
-
-        assert_true(store_open("/nonexistent-dir/x.db", &st) < 0);
 }
 
 static struct node_report report(uint64_t total, uint64_t avail, enum pressure_level p,
@@ -278,7 +230,6 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_snapshot_readers_never_see_freed),
-                cmocka_unit_test_setup_teardown(test_store_reopen, setup_db, teardown_db),
                 cmocka_unit_test_setup_teardown(test_cluster_cycle_and_restart, setup_db,
                                                 teardown_db),
                 cmocka_unit_test_setup_teardown(test_cluster_expiry, setup_db, teardown_db),

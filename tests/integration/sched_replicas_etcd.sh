@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Three memschedd replicas on a three-member etcd cluster (all on loopback, started here): one
+# leads; a plan the leader makes reaches the followers; a follower does not plan; the leader is
+# killed with SIGKILL and another replica takes over within the lease; an etcd member is killed
+# and the migration still completes on the new leader; then everything (replicas and etcd) is
+# killed and restarted, and the state is back.
+source "$(dirname "$0")/lib.sh"
+source "$SRC/tests/integration/etcd.sh"
+LEASE_SEC=2
+
+declare -A RPID RBASE
+start_replica() { # NAME
+        local n=$1
+        rm -f "$WORK/$n.port"
+        "$MEMSCHEDD" --listen 127.0.0.1:0 --state-file "$WORK/unused.db" --port-file "$WORK/$n.port" \
+                --etcd-endpoints "$ETCD_CLIENT" --leader-lease-sec "$LEASE_SEC" \
+                --sustained-pressure-sec 30 >>"$WORK/memschedd.log" 2>&1 &
+        RPID[$n]=$!
+        for _ in $(seq 100); do
+                [[ -s $WORK/$n.port ]] && break
+                kill -0 "${RPID[$n]}" 2>/dev/null || fail "replica $n exited at start"
+                sleep 0.05
+        done
+        [[ -s $WORK/$n.port ]] || fail "replica $n did not start within 5 s"
+        RBASE[$n]="http://127.0.0.1:$(cat "$WORK/$n.port")"
+}
+on() { BASE=${RBASE[$1]}; }
+leader_of() { # NAME -> prints 1 or 0
+        curl -fsS --max-time 5 "${RBASE[$1]}/metrics" | awk '$1 == "memsched_leader" { print $2 }'
+}
+wait_leader() { # NAME SECONDS
+        local deadline=$((SECONDS + $2))
+        while ((SECONDS <= deadline)); do
+                [[ $(leader_of "$1") == 1 ]] && return 0
+                sleep 0.1
+        done
+        fail "replica $1 did not become leader within $2 s"
+}
+cleanup() {
+        for n in "${!RPID[@]}"; do
+                kill -KILL "${RPID[$n]}" 2>/dev/null || true
+                wait "${RPID[$n]}" 2>/dev/null || true
+        done
+        stop_etcd
+        rm -rf "$WORK"
+}
+trap cleanup EXIT
+start_etcd "$WORK" 3
+
+start_replica a
+wait_leader a 5
+start_replica b
+start_replica c
+sleep 1
+[[ $(leader_of b)$(leader_of c) == 00 ]] || fail "b or c leads while a does"
+[[ $(leader_of a) == 1 ]] || fail "a lost leadership to a healthy replica"
+pass "one leader of three replicas on three etcd members (memsched_leader 1 on a, 0 on b and c)"
+
+HOT_PODS='[{"uid":"victim-uid","name":"web-7d9f-abcde","namespace":"shop","owner_uid":"rs-web","qos":"burstable","priority":0,"request_bytes":1073741824,"limit_bytes":null,"memory":{"working_set_bytes":1073741824}}]'
+for n in a b c; do
+        on $n
+        post_report target "$(node_report target $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
+done
+# The follower gets the hot node's report first: it must not plan.
+on b
+post_report hot "$(node_report hot $((16 * GiB)) $((200 * MiB)) $((100 * MiB)) $((100 * MiB)) critical 45000 true "$HOT_PODS")"
+expect 200 GET /v1/migrations
+jqb '.migrations == []'
+on a
+post_report hot "$(node_report hot $((16 * GiB)) $((200 * MiB)) $((100 * MiB)) $((100 * MiB)) critical 45000 true "$HOT_PODS")"
+expect 200 GET /v1/migrations
+jqb '.migrations | length == 1 and .[0].state == "planned" and .[0].target_node == "target"'
+ID=$(jq -r '.migrations[0].id' "$WORK/body")
+for n in b c; do
+        on $n
+        for _ in $(seq 100); do
+                expect 200 GET /v1/migrations
+                jq -e ".migrations | length == 1 and .[0].id == \"$ID\"" "$WORK/body" >/dev/null && break
+                sleep 0.1
+        done
+        jqb ".migrations | length == 1 and .[0].id == \"$ID\" and .[0].state == \"planned\""
+        expect 200 GET /v1/nodes/target
+        jqb ".reservation_bytes == $GiB"
+done
+pass "the leader planned $ID; the followers (one got the hot report first) hold the reservation too"
+
+# The leader dies.
+kill -KILL "${RPID[a]}"
+wait "${RPID[a]}" 2>/dev/null || true
+unset 'RPID[a]'
+T0=$(date +%s%N)
+NEW=
+deadline=$((SECONDS + LEASE_SEC + 5))
+while [[ -z $NEW ]] && ((SECONDS <= deadline)); do
+        for n in b c; do [[ $(leader_of $n) == 1 ]] && NEW=$n; done
+        sleep 0.1
+done
+[[ -n $NEW ]] || fail "no replica took over within $((LEASE_SEC + 5)) s"
+TOOK_MS=$((($(date +%s%N) - T0) / 1000000))
+# The lease, etcd's 500 ms expiry check, a third of the lease between campaign steps, and slack
+# for a loaded machine.
+((TOOK_MS <= (LEASE_SEC + 4) * 1000)) || fail "failover took $TOOK_MS ms with a $LEASE_SEC s lease"
+[[ $(leader_of b)$(leader_of c) == 10 || $(leader_of b)$(leader_of c) == 01 ]] ||
+        fail "not exactly one leader after the failover"
+pass "a killed (SIGKILL): $NEW leads after $TOOK_MS ms (lease $LEASE_SEC s)"
+
+# An etcd member dies too, the first one every replica asks. If it was etcd's raft leader, the
+# other two elect another first (writes fail meanwhile, as kube-scheduler would see and retry):
+# wait for that, then the write must go through the members that remain.
+kill_etcd_member 0
+for _ in $(seq 100); do
+        etcd_healthy 1 && etcd_healthy 2 && break
+        sleep 0.1
+done
+etcd_healthy 1 && etcd_healthy 2 || fail "etcd did not recover from losing one member of three"
+on $NEW
+
+# The replacement is steered to the target and bound on b: the migration completes once.
+REPL=$(k8s_pod web-7d9f-xyz12 1Gi "" Burstable rs-web)
+expect 200 POST /extender/filter "$(extender_args "$REPL" names target)"
+jqb '.NodeNames == ["target"]'
+expect 200 POST /extender/bind '{"PodName":"web-7d9f-xyz12","PodNamespace":"shop","PodUID":"uid-web-7d9f-xyz12","Node":"target"}'
+jqb '.Error == ""'
+expect 200 GET "/v1/migrations?state=bound"
+jqb ".migrations | length == 1 and .[0].id == \"$ID\" and .[0].replacement_pod == \"shop/web-7d9f-xyz12\""
+pass "etcd member 0 killed: replacement bound on the new leader, $ID done"
+
+# Everything dies: replicas and etcd members; then etcd and one replica come back.
+for n in "${!RPID[@]}"; do
+        kill -KILL "${RPID[$n]}" 2>/dev/null || true
+        wait "${RPID[$n]}" 2>/dev/null || true
+        unset "RPID[$n]"
+done
+stop_etcd
+for i in 0 1 2; do start_etcd_member $i; done
+for i in 0 1 2; do wait_etcd_member $i; done
+start_replica d
+on d
+expect 200 GET "/v1/migrations?state=bound"
+jqb ".migrations | length == 1 and .[0].id == \"$ID\" and .[0].replacement_pod == \"shop/web-7d9f-xyz12\""
+wait_leader d $((LEASE_SEC + 8)) # the old leader's lease, renewed by etcd's restart, runs out
+pass "after killing every replica and etcd member: $ID is back, done, and a new replica leads"
