@@ -3,7 +3,9 @@
 # memagent_vm_test(): add a real-kernel scenario as a ctest.
 #
 #   memagent_vm_test(NAME <scenario.sh>
-#                    [BINS <target|/abs/path>...]     required; a missing target is a generate-time error
+#                    [BINS <target|/abs/path>...]     required; a missing target is a generate-time error,
+#                                                     a missing /abs/path (a host tool such as earlyoom)
+#                                                     a skip at run time (vmrun --host-bin)
 #                    [OPTIONAL_BINS <target>...]      added only if the target exists (memagent, memagentd)
 #                    [FILES <src:/dest>...]           extra files, copied as is
 #                    [MODULES <module>...]            kernel modules (+ dependencies) for modprobe in the guest
@@ -59,7 +61,10 @@ function(memagent_vm_test)
   endif()
   foreach(b IN LISTS VM_BINS)
     if(IS_ABSOLUTE "${b}")
-      list(APPEND args --bin "${b}")
+      if(NOT EXISTS "${b}")
+        message(WARNING "memagent: vm.${base} will be SKIPPED (a failure under CI=true): ${b} not installed")
+      endif()
+      list(APPEND args --host-bin "${b}")
     else()
       list(APPEND args --bin "$<TARGET_FILE:${b}>")
     endif()
