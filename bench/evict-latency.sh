@@ -27,9 +27,14 @@ for mode in graceful kill; do
 		{ cat "$out"; exit 1; }
 	echo "== $mode ($runs runs, memagentd ${flags:-defaults}; guest under TCG, several times slower than a host)"
 	for k in trigger_to_decision_usec sample_to_decision_usec decision_to_empty_usec; do
-		vals=$(grep -o "$k=[0-9]*" "$out" | cut -d= -f2)
-		printf '  %-26s p50 %8.1f ms   p99 %8.1f ms\n' "${k%_usec}" \
-			"$(echo "$vals" | pct 50 | awk '{ print $1 / 1000 }')" "$(echo "$vals" | pct 99 | awk '{ print $1 / 1000 }')"
+		# Percentiles over the runs that have the figure; the others are counted, not zeroed.
+		all=$(grep -o "$k=[^ ]*" "$out" | cut -d= -f2)
+		vals=$(grep -E '^[0-9]+$' <<<"$all" || true)
+		missing=$(grep -cvE '^[0-9]+$' <<<"$all" || true)
+		[ -n "$all" ] || missing=$runs
+		ms() { if [ -n "$vals" ]; then echo "$vals" | pct "$1" | awk '{ printf "%8.1f", $1 / 1000 }'; else printf '%8s' -; fi; }
+		printf '  %-26s p50 %s ms   p99 %s ms   (%d of %d runs missing the figure)\n' "${k%_usec}" \
+			"$(ms 50)" "$(ms 99)" "$missing" "$runs"
 	done
 	vals=$(grep -o "start_to_empty_ms=[0-9]*" "$out" | cut -d= -f2)
 	printf '  %-26s p50 %8s ms   p99 %8s ms\n' "hog start -> empty" "$(echo "$vals" | pct 50)" "$(echo "$vals" | pct 99)"

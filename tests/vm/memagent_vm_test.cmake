@@ -3,7 +3,9 @@
 # memagent_vm_test(): add a real-kernel scenario as a ctest.
 #
 #   memagent_vm_test(NAME <scenario.sh>
-#                    [BINS <target|/abs/path>...]     required; a missing target is a generate-time error
+#                    [BINS <target|/abs/path>...]     required; a missing target is a generate-time error,
+#                                                     a missing /abs/path (a host tool such as earlyoom)
+#                                                     a skip at run time (vmrun --host-bin)
 #                    [OPTIONAL_BINS <target>...]      added only if the target exists (memagent, memagentd)
 #                    [FILES <src:/dest>...]           extra files, copied as is
 #                    [MODULES <module>...]            kernel modules (+ dependencies) for modprobe in the guest
@@ -11,19 +13,23 @@
 #                    [TIMEOUT <s>]                    guest hard limit (default 120); ctest gets +30 s
 #                    [ENV <KEY=VALUE>...]             exported to the scenario
 #                    [LABELS <label>...]              besides "vm"
-#                    [TEST_NAME <name>])              vm.<name> instead of the scenario's name
+#                    [TEST_NAME <name>]               vm.<name> instead of the scenario's name
 #                                                     (one scenario run with different ENV)
+#                    [SKIP_REASON <why>])             the build lacks what it needs (e.g. BPF): still
+#                                                     registered, so that it shows as skipped (and
+#                                                     fails under CI=true) instead of vanishing
 #
 # NAME is looked up in the calling directory first, then in tests/vm/scenarios/.
 # The test is named vm.<NAME without .sh>, runs tests/vm/vmrun with
 # --work ${CMAKE_BINARY_DIR}/vm (initramfs cache), is labelled "vm", counts
 # exit 77 (no qemu/kernel on this machine) as skipped, and reserves 2
-# processors (each guest runs 2 vCPU threads).
+# processors (each guest runs 2 vCPU threads). vmrun prints a skip loudly and,
+# under CI=true in the environment, turns it into a failure (exit 1).
 
 set(MEMAGENT_VM_DIR "${CMAKE_CURRENT_LIST_DIR}" CACHE INTERNAL "tests/vm source directory")
 
 function(memagent_vm_test)
-  cmake_parse_arguments(PARSE_ARGV 0 VM "" "NAME;TEST_NAME;MEM;SMP;NUMA;SWAP;TIMEOUT"
+  cmake_parse_arguments(PARSE_ARGV 0 VM "" "NAME;TEST_NAME;MEM;SMP;NUMA;SWAP;TIMEOUT;SKIP_REASON"
                         "BINS;OPTIONAL_BINS;FILES;MODULES;ENV;LABELS")
   if(VM_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "memagent_vm_test: unknown arguments: ${VM_UNPARSED_ARGUMENTS}")
@@ -50,9 +56,15 @@ function(memagent_vm_test)
     set(VM_TIMEOUT 120)
   endif()
   set(args --work "${CMAKE_BINARY_DIR}/vm" --timeout ${VM_TIMEOUT})
+  if(VM_SKIP_REASON)
+    list(APPEND args --skip "${VM_SKIP_REASON}")
+  endif()
   foreach(b IN LISTS VM_BINS)
     if(IS_ABSOLUTE "${b}")
-      list(APPEND args --bin "${b}")
+      if(NOT EXISTS "${b}")
+        message(WARNING "memagent: vm.${base} will be SKIPPED (a failure under CI=true): ${b} not installed")
+      endif()
+      list(APPEND args --host-bin "${b}")
     else()
       list(APPEND args --bin "$<TARGET_FILE:${b}>")
     endif()

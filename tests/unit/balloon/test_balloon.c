@@ -113,8 +113,11 @@ static void test_settles_at_working_set(void **state)
         assert_true(balloon_estimate(&st, &params, s.now, &est, &stable));
         assert_true(est >= 52 * MiB && est <= 96 * MiB);
         assert_true(stable >= BALLOON_SETTLE_INTERVALS * params.interval_usec);
-        assert_string_equal(balloon_confidence(stable),
-                            stable >= 60 * SEC ? (stable >= 600 * SEC ? "high" : "medium") : "low");
+        /* It settled within the first 9 minutes of this 10-minute run, so it has been stable
+         * for 1 to 10 minutes: "medium" by the documented rule (balloon.h). */
+        assert_true(stable >= 60 * SEC);
+        assert_true(stable < 600 * SEC);
+        assert_string_equal(balloon_confidence(stable), "medium");
         /* Over the whole run the stall stayed far below what an unsteered reclaim would cause. */
         assert_true(s.psi < 600 * SEC * 5 / 1000); /* < 0.5% of wall time */
 }
@@ -259,8 +262,15 @@ static void test_suggest(void **state)
         assert_int_equal(lim, 330 * MiB); /* the peak + 10% beats request * 1.5 */
         balloon_suggest(100 * MiB, 0, &req, &lim);
         assert_int_equal(lim, 173 * MiB); /* 172.5 rounded up */
+        /* balloon.h: "low" under 1 minute stable, "medium" under 10 minutes, "high" after;
+         * both edges on the minute, checked on either side. */
+        assert_string_equal(balloon_confidence(0), "low");
         assert_string_equal(balloon_confidence(30 * SEC), "low");
+        assert_string_equal(balloon_confidence(60 * SEC - 1), "low");
+        assert_string_equal(balloon_confidence(60 * SEC), "medium");
         assert_string_equal(balloon_confidence(120 * SEC), "medium");
+        assert_string_equal(balloon_confidence(600 * SEC - 1), "medium");
+        assert_string_equal(balloon_confidence(600 * SEC), "high");
         assert_string_equal(balloon_confidence(3600 * SEC), "high");
 }
 

@@ -5,6 +5,9 @@
 
 : "${AGENT_SOCKET:=/run/memagent/memagentd.sock}"
 : "${AGENT_LOG:=/tmp/memagentd.log}"
+# MEMAGENTD_FLAGS (vmrun --env) go after the scenario's own flags, the later winning: a way to
+# break a scenario's premise by hand (e.g. --dry-run) and see that its checks fail.
+: "${MEMAGENTD_FLAGS:=}"
 
 # agent_up   the socket is there; fails at once (and the wait ends) if memagentd exited
 agent_up() {
@@ -14,7 +17,9 @@ agent_up() {
 
 # agent_start [FLAGS...]   start memagentd in the background, wait for its API socket
 agent_start() {
-	memagentd "$@" >"$AGENT_LOG" 2>&1 &
+	[ -z "$MEMAGENTD_FLAGS" ] || vm_log "memagentd: extra flags from MEMAGENTD_FLAGS: $MEMAGENTD_FLAGS"
+	# shellcheck disable=SC2086  # MEMAGENTD_FLAGS is a list of words
+	memagentd "$@" $MEMAGENTD_FLAGS >"$AGENT_LOG" 2>&1 &
 	AGENT_PID=$!
 	if ! vm_wait_for 20 "memagentd API socket" agent_up; then
 		vm_dump "$AGENT_LOG"
@@ -46,6 +51,22 @@ oom_kills_total() {
 	awk '$1 == "oom_kill" { print $2 }' /proc/vmstat
 }
 
+# no_kernel_oom_kill OOM0 CGROUP_DIR...   fail the scenario if the kernel's OOM killer fired: the
+# node's vmstat oom_kill moved from OOM0, or a cgroup's memory.events (hierarchical: the cgroup
+# and everything under it) counts an oom_kill. A pod emptied by the kernel instead of memagentd
+# looks the same from outside, so every eviction scenario asks this.
+no_kernel_oom_kill() {
+	_o0=$1
+	shift
+	for _cg in "$@"; do
+		[ -r "$_cg/memory.events" ] || continue # gone with its pod: the node's counter still tells
+		_n=$(vm_key "$_cg/memory.events" oom_kill)
+		vm_check "no kernel OOM kill in ${_cg#/sys/fs/cgroup} (memory.events oom_kill ${_n:-?})" [ "${_n:-0}" = 0 ]
+	done
+	_o1=$(oom_kills_total)
+	vm_check "the kernel OOM killer never fired (vmstat oom_kill $_o0 -> $_o1)" [ "$_o1" = "$_o0" ]
+}
+
 # is_empty CGROUP_DIR   true when nothing runs in the cgroup (or it is gone)
 is_empty() {
 	[ "$(populated "$1")" = 0 ]
@@ -56,7 +77,9 @@ is_empty() {
 agent_start_in() {
 	_cg=$1
 	shift
-	kube_spawn "$_cg" "$AGENT_LOG" memagentd "$@" || vm_fail "cannot start memagentd in $_cg"
+	[ -z "$MEMAGENTD_FLAGS" ] || vm_log "memagentd: extra flags from MEMAGENTD_FLAGS: $MEMAGENTD_FLAGS"
+	# shellcheck disable=SC2086  # MEMAGENTD_FLAGS is a list of words
+	kube_spawn "$_cg" "$AGENT_LOG" memagentd "$@" $MEMAGENTD_FLAGS || vm_fail "cannot start memagentd in $_cg"
 	AGENT_PID=$KUBE_PID
 	if ! vm_wait_for 20 "memagentd API socket" agent_up; then
 		vm_dump "$AGENT_LOG"

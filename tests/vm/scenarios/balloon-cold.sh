@@ -3,10 +3,19 @@
 #
 # Balloon scenario 1: a Burstable container holds 256 MiB of which 32 MiB are hot (a loop keeps
 # touching them) and the rest is cold. memagentd's balloon reclaims the cold part to zram swap
-# within a bounded time, the hot loop's throughput after the balloon settled stays within 5% of
-# its throughput before the agent started (same guest, same process), and the container's memory
-# stall stays under the balloon's PSI target. `memagent recommend` then reports a working-set
-# estimate near the hot set. Needs swap (vmrun --swap-mib): anonymous memory reclaims only there.
+# within a bounded time, the hot loop loses at most 5% of its throughput to the balloon, and the
+# container's memory stall stays under the balloon's PSI target. `memagent recommend` then reports
+# a working-set estimate near the hot set. Needs swap (vmrun --swap-mib): anonymous memory
+# reclaims only there.
+#
+# "Loses at most 5%" is measured by what the balloon can cost the loop, not by comparing its wall
+# rate in two windows: under TCG on a shared host that rate moves by 20% and more with the host's
+# load alone (0.77 seen with the balloon adding no stall at all). In the settled window the loop's
+# memory stall (PSI some: time it waited for memory, i.e. did not touch pages) is at most 5% of
+# the window, and the kernel's refault count (memory.stat workingset_refault_anon) stays under a
+# quarter of the hot set's pages (0 to 700 seen; a balloon let into the hot set, HOT_MIB=64 with
+# --balloon-psi-target=10%, made 11,000). The wall rates before, during and after stay in the
+# results as figures (bench/balloon.sh prints them).
 #
 # BALLOON_FLAGS (env) are passed to memagentd: the balloon's pace is configurable, and the
 # defaults (2% of memory.current every 2 s) are gentler than this test's time budget allows.
@@ -70,17 +79,35 @@ rate_during=$(rate "$m1" "$(hog_mark)")
 vm_result "time_to_90pct_ms=$((t1 - t0))" "reclaimed_bytes=$(reclaimed)" "rate_during_pages_per_s=$rate_during"
 sleep 5 # settle
 m2=$(hog_mark)
+w2=$(vm_now_ms)
+rf2=$(vm_key "$ctr/memory.stat" workingset_refault_anon)
+wpsi2=$(psi_total)
 sleep "$WINDOW_S"
 m3=$(hog_mark)
+w3=$(vm_now_ms)
+rf3=$(vm_key "$ctr/memory.stat" workingset_refault_anon)
+wpsi3=$(psi_total)
 rate_after=$(rate "$m2" "$m3")
 t2=$(vm_now_ms)
 psi1=$(psi_total)
+refaults=$((rf3 - rf2))
+hot_pages=$((HOT_MIB * MiB / 4096))
+settled_stall_pct=$(awk -v a="$wpsi2" -v b="$wpsi3" -v t="$((w3 - w2))" 'BEGIN { printf "%.4f", (b - a) / (t * 10) }')
 stall_pct=$(awk -v a="$psi0" -v b="$psi1" -v t="$((t2 - t0))" 'BEGIN { printf "%.4f", (b - a) / (t * 10) }')
 ratio=$(awk -v a="$rate_after" -v b="$rate_before" 'BEGIN { printf "%.4f", a / b }')
 vm_result "rate_after_pages_per_s=$rate_after" "rate_ratio=$ratio" "stall_added_usec=$((psi1 - psi0))" \
 	"stall_pct=$stall_pct" "psi_target_pct=$TARGET_PCT" "reclaimed_final_bytes=$(reclaimed)" \
-	"swap_bytes=$(cat "$ctr/memory.swap.current")" "current_after_bytes=$(cat "$ctr/memory.current")"
+	"swap_bytes=$(cat "$ctr/memory.swap.current")" "current_after_bytes=$(cat "$ctr/memory.current")" \
+	"settled_stall_pct=$settled_stall_pct" "settled_refaults=$refaults" "hot_pages=$hot_pages"
 
+# What the balloon may cost the hot loop, checked first (see the header). A loop that died or
+# stopped stalls and refaults nothing: it must have run through the window.
+vm_check "hot loop still running" vm_pid_alive "$hogpid"
+vm_check "the hot loop made progress in the settled window ($rate_after pages/s)" [ "$rate_after" -gt 0 ]
+vm_check "the hot set stayed resident: $refaults refaults in the settled window, under a quarter of its $hot_pages pages" \
+	[ "$((refaults * 4))" -lt "$hot_pages" ]
+vm_check "the hot loop lost at most 5% of the settled window to memory stalls ($settled_stall_pct%)" \
+	awk -v s="$settled_stall_pct" 'BEGIN { exit !(s <= 5) }'
 memagent recommend >/tmp/rec.txt 2>&1 || { vm_dump /tmp/rec.txt; vm_fail "memagent recommend failed"; }
 vm_dump /tmp/rec.txt
 memagent recommend --output json >/tmp/rec.json || vm_fail "memagent recommend --output json failed"
@@ -93,12 +120,9 @@ vm_result "estimate_bytes=$est" "suggested_request_bytes=$sreq" "suggested_limit
 vm_check "recommend lists the container ($cid)" [ -n "$est" ]
 vm_check "the estimate ($est) is near the hot set: above 24 MiB, under 96 MiB" \
 	[ "$est" -ge $((24 * MiB)) -a "$est" -le $((96 * MiB)) ]
-vm_check "hot loop still running" vm_pid_alive "$hogpid"
 vm_check "at least 90% of the cold bytes reclaimed ($(reclaimed) >= $want)" enough
 vm_check "the container's stall stayed under the target ($stall_pct% < $TARGET_PCT%)" \
 	awk -v s="$stall_pct" -v t="$TARGET_PCT" 'BEGIN { exit !(s < t) }'
-vm_check "the hot loop lost at most 5% throughput (after/before = $ratio)" \
-	awk -v r="$ratio" 'BEGIN { exit !(r >= 0.95) }'
 vm_check "no OOM kill" [ "$(vm_key "$ctr/memory.events" oom_kill)" = 0 ]
 agent_stop
 vm_pass

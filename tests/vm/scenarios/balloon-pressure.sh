@@ -9,7 +9,17 @@
 #                comes: no eviction, both pods alive, and one "reclaim" decision reports what
 #                was freed.
 #   BALLOON=off  the same with --balloon-enabled=false (the eviction scenarios alone): the batch
-#                pod is evicted.
+#                pod is evicted by memagentd (not by the kernel's OOM killer) and the cache pod lives.
+# Checked either way: the kernel's OOM killer never fired (vmstat and the pods' memory.events).
+#
+# Which container the balloon takes from first is not asserted: coldest first (agent/kernel/elastic.h:
+# the most inactive reclaimable memory, less what grew in the last 10 s; containers stalling over
+# their target are backing off and not offered) makes it the cache pod while the batch pod
+# grows, the batch pod's untouched pages once it stopped, and either when the other is backing
+# off, which depends on emulation speed. Asserted instead, whatever the timing: the outcome (no
+# eviction, both alive, the daemon's level never reached medium, no OOM kill), that the balloon
+# freed memory under pressure at level low only from the two pods (the containers with cold
+# memory), and never took the cache pod below its request.
 set -u
 . "$VM_LIB/vmtest.sh"
 . "$VM_LIB/kubelayout.sh"
@@ -39,11 +49,31 @@ t0=$(vm_now_ms)
 vm_check "batch grows" kube_spawn "$(kube_container_path besteffort "$e" "$ec")" /tmp/e.log \
 	memhog --size-mib 400 --rate-mib 12 --hot-pct 10 --pass-sleep-ms 20 --report-ms 0 --ready-file /tmp/e.ready
 epid=$KUBE_PID
-# Done when the batch pod finished growing (and held 5 s), or was evicted.
+# Done when the batch pod finished growing (and held 5 s), or was evicted. Meanwhile the daemon is
+# asked for its levels (node and kubepods) about twice a second: the highest one seen is recorded,
+# and must stay under medium with the balloon (a short medium between two samples would still
+# show as an eviction decision).
 grown() { test -f /tmp/e.ready; }
-vm_wait_for 120 "batch pod grown or evicted" sh -c "test -f /tmp/e.ready || ! grep -q 'populated 1' $epod/cgroup.events" ||
-	{ vm_dump "$AGENT_LOG"; vm_fail "the batch pod neither grew nor was evicted in 120 s"; }
-grown && sleep 5
+rank() { case $1 in low) echo 1 ;; medium) echo 2 ;; critical) echo 3 ;; *) echo 0 ;; esac; }
+max_level=none
+sample_level() {
+	for _l in $(memagent status --output json 2>/dev/null | jq -r '.pressure[]? | select(. != null) | .level'); do
+		[ "$(rank "$_l")" -le "$(rank "$max_level")" ] || max_level=$_l
+	done
+}
+deadline=$(($(vm_now_ms) + 120000))
+until grown || is_empty "$epod"; do
+	[ "$(vm_now_ms)" -lt "$deadline" ] || { vm_dump "$AGENT_LOG"; vm_fail "the batch pod neither grew nor was evicted in 120 s"; }
+	sample_level
+	sleep 0.5
+done
+if grown; then
+	hold_end=$(($(vm_now_ms) + 5000))
+	while [ "$(vm_now_ms)" -lt "$hold_end" ]; do
+		sample_level
+		sleep 0.5
+	done
+fi
 t1=$(vm_now_ms)
 psi1=$(vm_psi "$kp/memory.pressure" some total)
 
@@ -54,30 +84,35 @@ freed=$(jq '[.decisions[] | select(.action == "reclaim") | .freed_bytes] | add /
 rlevel=$(jq -r '[.decisions[] | select(.action == "reclaim")][0].level // "none"' /tmp/ex.json)
 # The containers the balloon reclaimed from under pressure: the record's victim and runners-up.
 rfrom=$(jq -r '[.decisions[] | select(.action == "reclaim") | .victim.cgroup, .runners_up[].cgroup] | join(" ")' /tmp/ex.json)
-vm_result "balloon=$BALLOON" "evictions=$kills" "reclaim_freed_bytes=$freed" "reclaim_level=$rlevel" \
+vm_result "balloon=$BALLOON" "max_level_seen=$max_level" "evictions=$kills" "reclaim_freed_bytes=$freed" "reclaim_level=$rlevel" \
 	"elapsed_ms=$((t1 - t0))" "kubepods_stall_usec=$((psi1 - psi0))" "cache_swap_bytes=$(cat "$actr/memory.swap.current")" \
 	"kubepods_current_bytes=$(cat "$kp/memory.current")" "kernel_oom_kills=$(($(oom_kills_total) - oom0))" \
-	"batch_alive=$(vm_pid_alive "$epid" && echo yes || echo no)"
+	"batch_alive=$(vm_pid_alive "$epid" && echo yes || echo no)" "reclaimed_from=$(echo "$rfrom" | tr ' ' ',')"
+# Either way, nothing was killed by the kernel: an OOM kill empties the batch pod just as an
+# eviction does.
+no_kernel_oom_kill "$oom0" "$kp" "$apod" "$epod"
+vm_check "the cache pod lives" vm_pid_alive "$apid"
 if [ "$BALLOON" = off ]; then
 	vm_check "without the balloon, eviction had to act ($kills)" [ "$kills" -ge 1 ]
 	vm_check "the batch pod was evicted" is_empty "$epod"
+	victim=$(jq -r '[.decisions[] | select(.action == "kill" or .action == "terminate")][0].victim.cgroup' /tmp/ex.json)
+	vm_check "memagentd's victim was the batch pod ($victim)" [ "$victim" = "${epod#/sys/fs/cgroup}" ]
 	agent_stop
 	vm_pass
 fi
 vm_check "no eviction was needed ($kills)" [ "$kills" = 0 ]
+vm_check "the daemon's level never reached medium (highest seen: $max_level)" \
+	[ "$(rank "$max_level")" -le 1 ]
 vm_check "the batch pod grew to its size and lives" vm_pid_alive "$epid"
-vm_check "the cache pod lives" vm_pid_alive "$apid"
 vm_check "the balloon reclaimed under pressure and said how much ($freed bytes)" [ "$freed" -ge $((32 * MiB)) ]
 vm_check "the reclaim decision came at level low ($rlevel)" [ "$rlevel" = low ]
-# Which container is coldest changes during the run: the cache pod's cold tail at first (the
-# batch pod's new pages are young while it grows), the batch pod's untouched pages once it
-# stopped. The cache pod must be among those reclaimed from, and its cold tail mostly gone.
-case " $rfrom " in
-*" ${actr#/sys/fs/cgroup} "*) vm_log "ok: the cache pod is in the reclaim record" ;;
-*) vm_fail "the cache pod is not among the containers reclaimed from under pressure ($rfrom)" ;;
-esac
-vm_check "the cache pod's cold tail went to swap ($(cat "$actr/memory.swap.current") bytes)" \
-	vm_file_ge "$actr/memory.swap.current" $((160 * MiB))
-vm_check "the kernel OOM killer never fired" [ "$(oom_kills_total)" = "$oom0" ]
+vm_check "the reclaim record names the containers reclaimed from" [ -n "$rfrom" ]
+for c in $rfrom; do
+	case $c in
+	"${actr#/sys/fs/cgroup}" | "$(kube_container_path besteffort "$e" "$ec" | sed 's|^/sys/fs/cgroup||')") ;;
+	*) vm_fail "the balloon reclaimed from $c under pressure, not one of the two pods with cold memory ($rfrom)" ;;
+	esac
+done
+vm_check "the cache pod was not taken below its 32Mi request" vm_file_ge "$actr/memory.current" $((32 * MiB))
 agent_stop
 vm_pass

@@ -71,7 +71,7 @@ if [ "$MODE" = standback ]; then
 	wait "$hogpid" 2>/dev/null
 	kube_spawn "$ctr" /tmp/small.log memhog --size-mib 32 --hot-pct 10 --report-ms 0 || vm_fail "small hog"
 	sleep 12
-	memagent explain --output json >/tmp/ex2.json
+	memagent explain --output json >/tmp/ex2.json || vm_fail "memagent explain failed"
 	memagent explain >&2
 	vm_check "memory.max stays what the operator wrote" [ "$(cat "$ctr/memory.max")" = $((400 * MiB)) ]
 	after=$(jq '[.decisions[] | select(.action == "return" or .action == "loan")] | length' /tmp/ex2.json)
@@ -89,7 +89,7 @@ kube_spawn "$ctr" /tmp/small.log memhog --size-mib 32 --hot-pct 10 --report-ms 0
 back() { [ "$(cat "$ctr/memory.max")" = "$limit" ]; }
 vm_wait_for 60 "memory.max back to $limit" back || { vm_dump "$AGENT_LOG"; vm_fail "the loan was not taken back"; }
 memagent explain >&2
-memagent explain --output json >/tmp/ex3.json
+memagent explain --output json >/tmp/ex3.json || vm_fail "memagent explain failed"
 nret=$(jq '[.decisions[] | select(.action == "return")] | length' /tmp/ex3.json)
 ret=$(jq '[.decisions[] | select(.action == "return") | .amount_bytes] | add' /tmp/ex3.json)
 vm_result "returns=$nret" "returned_bytes=$ret" "return_ms=$(($(vm_now_ms) - t2))"
