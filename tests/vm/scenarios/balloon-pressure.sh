@@ -12,7 +12,7 @@
 #                pod is evicted by memagentd (not by the kernel's OOM killer) and the cache pod lives.
 # Checked either way: the kernel's OOM killer never fired (vmstat and the pods' memory.events).
 #
-# Which container the balloon takes from first is not asserted: coldest first (agent/kernel/elastic.h:
+# Which container the balloon takes from first is not asserted: coldest first (agent/decide/elastic-step.c:
 # the most inactive reclaimable memory, less what grew in the last 10 s; containers stalling over
 # their target are backing off and not offered) makes it the cache pod while the batch pod
 # grows, the batch pod's untouched pages once it stopped, and either when the other is backing
