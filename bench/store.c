@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "scheduler/cluster.h"
 #include "scheduler/store.h"
 
@@ -85,31 +86,31 @@ int main(int argc, char **argv)
                                .reservation_bytes = 1 << 30,
                                .target_numa_zone = -1,
                                .reason = "sustained critical pressure",
-                               .created_at_usec = now_realtime_usec(),
-                               .expires_at_usec = now_realtime_usec() + 600000000 };
+                               .created_at_usec = now_usec(CLOCK_REALTIME),
+                               .expires_at_usec = now_usec(CLOCK_REALTIME) + 600000000 };
         char id[64];
-        uint64_t t_all = now_monotonic_usec();
+        uint64_t t_all = now_usec(CLOCK_MONOTONIC);
         for (size_t i = 0; i < n; i++) {
                 snprintf(id, sizeof(id), "bench-%zu", i);
                 m.id = id;
                 m.state = MIGRATION_PLANNED;
-                uint64_t t0 = now_monotonic_usec();
+                uint64_t t0 = now_usec(CLOCK_MONOTONIC);
                 if (store_save_migration(st, &m) < 0)
                         return 1;
-                create_usec[i] = now_monotonic_usec() - t0;
+                create_usec[i] = now_usec(CLOCK_MONOTONIC) - t0;
         }
-        uint64_t create_total = now_monotonic_usec() - t_all;
-        t_all = now_monotonic_usec();
+        uint64_t create_total = now_usec(CLOCK_MONOTONIC) - t_all;
+        t_all = now_usec(CLOCK_MONOTONIC);
         for (size_t i = 0; i < n; i++) {
                 snprintf(id, sizeof(id), "bench-%zu", i);
                 m.id = id;
                 m.state = MIGRATION_EXPIRED;
-                uint64_t t0 = now_monotonic_usec();
+                uint64_t t0 = now_usec(CLOCK_MONOTONIC);
                 if (store_save_migration(st, &m) < 0)
                         return 1;
-                update_usec[i] = now_monotonic_usec() - t0;
+                update_usec[i] = now_usec(CLOCK_MONOTONIC) - t0;
         }
-        uint64_t update_total = now_monotonic_usec() - t_all;
+        uint64_t update_total = now_usec(CLOCK_MONOTONIC) - t_all;
         printf("backend %s\n", store_backend_name(st));
         report("create", create_usec, n, create_total);
         report("update", update_usec, n, update_total);

@@ -14,20 +14,6 @@
 /* Finished migrations kept for GET /v1/migrations and in the database. */
 #define MIGRATION_HISTORY_MAX 1000
 
-uint64_t now_monotonic_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-uint64_t now_realtime_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void pod_cache_key(char *buf, size_t size, const char *uid, const char *ns, const char *name)
 {
         if (uid && *uid)

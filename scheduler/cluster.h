@@ -71,6 +71,3 @@ int cluster_resync(struct cluster *c);
 int cluster_tick(struct cluster *c, uint64_t now_usec, uint64_t now_real_usec);
 
 void cluster_remember_pod(struct cluster *c, const struct k8s_pod *p);
-
-uint64_t now_monotonic_usec(void);
-uint64_t now_realtime_usec(void);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "scheduler/cluster.h"
 #include "scheduler/daemon-config.h"
@@ -153,7 +154,7 @@ static int run(const struct memschedd_config *mcfg)
                         log_info("Received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
                         break;
                 }
-                if (cluster_tick(cl, now_monotonic_usec(), now_realtime_usec()) < 0)
+                if (cluster_tick(cl, now_usec(CLOCK_MONOTONIC), now_usec(CLOCK_REALTIME)) < 0)
                         log_warning("Housekeeping failed, retrying in 1 s");
         }
         server_set_ready(srv, false);

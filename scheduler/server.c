@@ -13,6 +13,7 @@
 #include "api/extender.h"
 #include "api/node_status.h"
 #include "api/placement.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/node-name.h"
 #include "scheduler/placement.h"
@@ -211,7 +212,8 @@ static enum MHD_Result handle_report(struct server *srv, struct MHD_Connection *
                 return ret;
         }
         uint64_t seq = rep.seq;
-        r = cluster_ingest(srv->cluster, rq->node, &rep, now_monotonic_usec(), now_realtime_usec());
+        r = cluster_ingest(srv->cluster, rq->node, &rep, now_usec(CLOCK_MONOTONIC),
+                           now_usec(CLOCK_REALTIME));
         node_report_done(&rep);
         if (r < 0)
                 return respond_error(conn, rq, 500, NULL, "failed to ingest the report: %s",
@@ -280,7 +282,7 @@ static enum MHD_Result handle_nodes(struct server *srv, struct MHD_Connection *c
 {
         _cleanup_snapshot_ struct sched_snapshot *s = snapshot_acquire(&srv->cluster->slot);
         struct node_status_list l = {};
-        uint64_t now = now_monotonic_usec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
 
         l.nodes = calloc(s->n_nodes ? s->n_nodes : 1, sizeof(*l.nodes));
         if (!l.nodes)
@@ -303,7 +305,7 @@ static enum MHD_Result handle_node(struct server *srv, struct MHD_Connection *co
         ssize_t i = snapshot_find(s, rq->node);
         if (i < 0)
                 return respond_error(conn, rq, 404, "name", "node %s has sent no report", rq->node);
-        fill_status(s, (size_t)i, now_monotonic_usec(), &srv->cluster->cfg, true, &st);
+        fill_status(s, (size_t)i, now_usec(CLOCK_MONOTONIC), &srv->cluster->cfg, true, &st);
         struct json_object *o = node_status_encode(&st);
         node_status_done(&st);
         return respond_json(conn, rq, 200, o);
@@ -372,7 +374,7 @@ static enum MHD_Result handle_placement(struct server *srv, struct MHD_Connectio
                                    .qos = q.qos,
                                    .namespace = q.namespace,
                                    .owner_uid = q.owner_uid };
-        uint64_t now = now_monotonic_usec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
         for (size_t i = 0; i < n; i++) {
                 const char *name = q.nodes ? q.nodes[i] : s->nodes[i]->name;
                 ssize_t idx = q.nodes ? snapshot_find(s, name) : (ssize_t)i;
@@ -440,7 +442,7 @@ static enum MHD_Result handle_filter(struct server *srv, struct MHD_Connection *
         _cleanup_snapshot_ struct sched_snapshot *s = snapshot_acquire(&srv->cluster->slot);
         const struct sched_config *cfg = &srv->cluster->cfg;
         size_t n = args.n_nodes;
-        uint64_t now = now_monotonic_usec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
         struct node_verdict v;
         char *body = NULL;
         size_t len = 0;
@@ -508,7 +510,7 @@ static enum MHD_Result handle_bind(struct server *srv, struct MHD_Connection *co
         if (r < 0)
                 return respond_api_error(conn, rq, r, &err);
         r = cluster_bind(srv->cluster, a.pod_namespace, a.pod_name, a.pod_uid, a.node,
-                         now_monotonic_usec(), &mig);
+                         now_usec(CLOCK_MONOTONIC), &mig);
         if (r == -ENOENT)
                 return respond_error(conn, rq, 404, "Node", "Node: %.253s has sent no report",
                                      a.node);
@@ -525,7 +527,7 @@ static enum MHD_Result handle_metrics(struct server *srv, struct MHD_Connection 
         struct api_buf b = {};
         char *body;
         size_t len;
-        metrics_format(&srv->metrics, srv->cluster, now_monotonic_usec(), &b);
+        metrics_format(&srv->metrics, srv->cluster, now_usec(CLOCK_MONOTONIC), &b);
         if (api_buf_finish(&b, &body, &len) < 0)
                 return MHD_NO;
         return respond(conn, rq, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
@@ -584,7 +586,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 rq = calloc(1, sizeof(*rq));
                 if (!rq)
                         return MHD_NO;
-                rq->start_usec = now_monotonic_usec();
+                rq->start_usec = now_usec(CLOCK_MONOTONIC);
                 *con_cls = rq;
                 int r = route_match(url, rq, &methods);
                 if (r == ROUTE_UNKNOWN) {
@@ -650,7 +652,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 return;
         if (rq->status || toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
                 metrics_observe(&srv->metrics, rq->route, rq->status ? rq->status : 500,
-                                now_monotonic_usec() - rq->start_usec);
+                                now_usec(CLOCK_MONOTONIC) - rq->start_usec);
         free(rq->body);
         free(rq);
         *con_cls = NULL;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "scheduler/cluster.h"
 
@@ -66,11 +67,11 @@ static void step_down(struct election *e, const char *why)
  * the request, from which the lease lives at least ttl_sec. */
 static int ensure_lease(struct election *e, uint64_t *ret_since_usec)
 {
-        uint64_t t0 = now_monotonic_usec();
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
         int r = e->lease_id ? store_lease_keepalive(e->st, e->lease_id) : -ENOENT;
         if (r == -ENOENT) {
                 e->lease_id = 0;
-                t0 = now_monotonic_usec();
+                t0 = now_usec(CLOCK_MONOTONIC);
                 r = store_lease_grant(e->st, e->ttl_sec, &e->lease_id);
         }
         if (r >= 0)
@@ -128,7 +129,7 @@ int election_step(struct election *e)
 
 bool election_is_leader(const struct election *e)
 {
-        return e->leading && now_monotonic_usec() < e->valid_until_usec;
+        return e->leading && now_usec(CLOCK_MONOTONIC) < e->valid_until_usec;
 }
 
 const char *election_leader_identity(const struct election *e)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "scheduler/store-election.h"
 
@@ -37,13 +38,13 @@ static void *replica_main(void *arg)
         uint64_t next_step_usec = 0;
 
         while (!atomic_load(&r->stop)) {
-                uint64_t now = now_monotonic_usec();
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
                 if (now >= next_step_usec) {
                         (void)election_step(r->e); /* logs its own transitions */
                         next_step_usec = now + r->step_usec;
                 }
                 publish_role(r); /* a renewal that came too late ends leadership here too */
-                now = now_monotonic_usec();
+                now = now_usec(CLOCK_MONOTONIC);
                 uint64_t wait_ms = next_step_usec > now ? (next_step_usec - now) / 1000 : 0;
                 if (wait_ms > REPLICA_FOLLOW_MAX_MS)
                         wait_ms = REPLICA_FOLLOW_MAX_MS;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "scheduler/cluster.h"
 #include "scheduler/store-backend.h"
@@ -173,7 +174,7 @@ static int sqlite_get(void *be, const char *key, struct store_record *ret)
         if (r < 0)
                 return r;
         sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 9, (sqlite3_int64)now_realtime_usec());
+        sqlite3_bind_int64(q, 9, (sqlite3_int64)now_usec(CLOCK_REALTIME));
         int rc = sqlite3_step(q);
         if (rc == SQLITE_ROW) {
                 struct store_record rec = {
@@ -231,7 +232,7 @@ static int sqlite_list(void *be, const char *prefix, struct store_record **ret, 
         if (r < 0)
                 return r;
         sqlite3_bind_text(q, 1, id_prefix, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 9, (sqlite3_int64)now_realtime_usec());
+        sqlite3_bind_int64(q, 9, (sqlite3_int64)now_usec(CLOCK_REALTIME));
         for (;;) {
                 int rc = sqlite3_step(q);
                 if (rc == SQLITE_DONE)
@@ -280,13 +281,13 @@ static int write_begin(struct sqlite_store *s, uint64_t *ret_revision)
                 "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'"
                 " RETURNING CAST(value AS INTEGER)",
         };
-        uint64_t now_usec = now_realtime_usec();
+        uint64_t now_real_usec = now_usec(CLOCK_REALTIME);
         for (size_t i = 0; i < ELEMENTSOF(purge) && r >= 0; i++) {
                 r = prepare(s->db, purge[i], &q);
                 if (r < 0)
                         break;
                 if (i < 3)
-                        sqlite3_bind_int64(q, 1, (sqlite3_int64)now_usec);
+                        sqlite3_bind_int64(q, 1, (sqlite3_int64)now_real_usec);
                 int rc = sqlite3_step(q);
                 if (i == 3 && rc == SQLITE_ROW)
                         *ret_revision = (uint64_t)sqlite3_column_int64(q, 0);
@@ -348,7 +349,7 @@ static int lease_alive(struct sqlite_store *s, uint64_t lease_id)
         if (r < 0)
                 return r;
         sqlite3_bind_int64(q, 1, (sqlite3_int64)lease_id);
-        sqlite3_bind_int64(q, 2, (sqlite3_int64)now_realtime_usec());
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)now_usec(CLOCK_REALTIME));
         int rc = sqlite3_step(q);
         sqlite3_finalize(q);
         return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sql_error(s->db, "lease");
@@ -469,7 +470,8 @@ static int sqlite_lease_grant(void *be, uint64_t ttl_sec, uint64_t *ret_lease_id
         r = prepare(s->db, "INSERT INTO leases (ttl_usec, expires_at_usec) VALUES (?1, ?2)", &q);
         if (r >= 0) {
                 sqlite3_bind_int64(q, 1, (sqlite3_int64)(ttl_sec * 1000000));
-                sqlite3_bind_int64(q, 2, (sqlite3_int64)(now_realtime_usec() + ttl_sec * 1000000));
+                sqlite3_bind_int64(q, 2,
+                                   (sqlite3_int64)(now_usec(CLOCK_REALTIME) + ttl_sec * 1000000));
                 r = step_done(s, q, "granting a lease");
         }
         uint64_t id = (uint64_t)sqlite3_last_insert_rowid(s->db);
@@ -493,7 +495,7 @@ static int sqlite_lease_keepalive(void *be, uint64_t lease_id)
                     &q);
         if (r >= 0) {
                 sqlite3_bind_int64(q, 1, (sqlite3_int64)lease_id);
-                sqlite3_bind_int64(q, 2, (sqlite3_int64)now_realtime_usec());
+                sqlite3_bind_int64(q, 2, (sqlite3_int64)now_usec(CLOCK_REALTIME));
                 r = step_done(s, q, "renewing a lease");
         }
         if (r >= 0 && sqlite3_changes(s->db) == 0)

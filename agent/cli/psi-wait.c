@@ -8,15 +8,9 @@
 #include <time.h>
 
 #include "agent/cli/cli.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/macro.h"
-
-static uint64_t mono_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 int cmd_psi_wait(const struct cli_opts *o)
 {
@@ -56,7 +50,7 @@ int cmd_psi_wait(const struct cli_opts *o)
                                 o->psi_cgroup ? o->psi_cgroup : root, file);
                 return EXIT_FAILURE;
         }
-        uint64_t armed = mono_usec();
+        uint64_t armed = now_usec(CLOCK_MONOTONIC);
         printf("{\"event\":\"armed\",\"file\":\"%s\",\"kind\":\"%s\",\"stall_usec\":%llu,"
                "\"window_usec\":%llu,\"adjusted\":%s,\"time_usec\":%llu}\n",
                file, t.kind == PSI_SOME ? "some" : "full", (unsigned long long)t.stall_usec,
@@ -66,7 +60,7 @@ int cmd_psi_wait(const struct cli_opts *o)
         int status = EXIT_SUCCESS;
         for (unsigned i = 0; i < o->count; i++) {
                 r = psi_trigger_wait(&t, o->timeout_ms);
-                uint64_t now = mono_usec();
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
                 if (r == 1) {
                         printf(
                             "{\"event\":\"fired\",\"time_usec\":%llu,\"since_armed_usec\":%llu}\n",

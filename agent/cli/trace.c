@@ -21,6 +21,7 @@
 #include "agent/cli/cli.h"
 #include "agent/kernel/model.h"
 #include "bpf/bpfsig.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/macro.h"
 
@@ -37,13 +38,6 @@ struct cg_index {
         size_t n, cap;
         uint64_t walked_usec; /* when last walked (CLOCK_MONOTONIC) */
 };
-
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static int cg_index_add(struct cg_index *x, uint64_t id, const char *path)
 {
@@ -112,7 +106,7 @@ static int cg_index_walk(struct cg_index *x)
 {
         char path[4096] = "";
         cg_index_clear(x);
-        x->walked_usec = now_usec();
+        x->walked_usec = now_usec(CLOCK_MONOTONIC);
         return cg_walk(x, x->root_fd, path, 0, sizeof(path), 0);
 }
 
@@ -123,7 +117,7 @@ static const char *cg_index_lookup(struct cg_index *x, uint64_t id)
                 for (size_t i = 0; i < x->n; i++)
                         if (x->v[i].id == id)
                                 return x->v[i].path;
-                if (pass == 0 && now_usec() - x->walked_usec >= 1000000)
+                if (pass == 0 && now_usec(CLOCK_MONOTONIC) - x->walked_usec >= 1000000)
                         (void)cg_index_walk(x);
                 else
                         break;
@@ -591,10 +585,10 @@ int cmd_trace(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
 
         int status = EXIT_SUCCESS;
-        uint64_t end = duration_s ? now_usec() + duration_s * 1000000 : 0;
+        uint64_t end = duration_s ? now_usec(CLOCK_MONOTONIC) + duration_s * 1000000 : 0;
         struct pollfd pfd = { .fd = bpfsig_event_fd(b), .events = POLLIN };
         while (!stop_requested) {
-                uint64_t now = now_usec();
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
                 if (end && now >= end)
                         break;
                 int timeout = end ? (int)((end - now + 999) / 1000) : 1000;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "api/codec.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/node-name.h"
@@ -46,13 +47,6 @@ struct reporter {
         bool refused_logged;     /* the "refused" line was logged for this streak */
         uint64_t rand_state;
 };
-
-static uint64_t now_usec(clockid_t c)
-{
-        struct timespec ts;
-        clock_gettime(c, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static const char *format_delay(uint64_t usec, char buf[static 32])
 {

@@ -13,17 +13,11 @@
 #include <unistd.h>
 
 #include "bpf/bpfsig.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/macro.h"
 
 #define MAX_PROGS 16
-
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void count_event(const union bpfsig_event *ev, void *userdata)
 {
@@ -77,10 +71,10 @@ int main(int argc, char **argv)
 
         struct bpfsig_prog_stats p0[MAX_PROGS], p1[MAX_PROGS];
         int n0 = bpfsig_prog_stats(b, p0, MAX_PROGS);
-        uint64_t t0 = now_usec(), end = t0 + duration_s * 1000000;
-        while (now_usec() < end)
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC), end = t0 + duration_s * 1000000;
+        while (now_usec(CLOCK_MONOTONIC) < end)
                 (void)bpfsig_poll(b, 200);
-        uint64_t elapsed_usec = now_usec() - t0;
+        uint64_t elapsed_usec = now_usec(CLOCK_MONOTONIC) - t0;
         int n1 = bpfsig_prog_stats(b, p1, MAX_PROGS);
         if (n0 < 0 || n1 < 0 || n0 != n1) {
                 fprintf(stderr, "memagent-bpf-bench: cannot read program stats: %s\n",

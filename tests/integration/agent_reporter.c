@@ -36,6 +36,7 @@
 #include "agent/daemon/report.h"
 #include "agent/daemon/reporter.h"
 #include "api/codec.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/macro.h"
 
@@ -57,13 +58,6 @@ static int failures;
                         failures++;                                                                \
                 }                                                                                  \
         } while (0)
-
-static uint64_t mono_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* ---------- memschedd ---------- */
 
@@ -228,7 +222,7 @@ static void *fake_serve(void *userdata)
                 int fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
                 if (fd < 0)
                         continue;
-                uint64_t now = mono_usec();
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
                 pthread_mutex_lock(&f->lock);
                 if (f->n < ELEMENTSOF(f->at_usec))
                         f->at_usec[f->n++] = now;
@@ -346,7 +340,7 @@ struct ticker {
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 {
         struct ticker *t = userdata;
-        uint64_t now = mono_usec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
         (void)usec;
         if (t->last_usec && now - t->last_usec > t->max_gap_usec)
                 t->max_gap_usec = now - t->last_usec;
@@ -368,8 +362,8 @@ static bool run_until(sd_event *e, struct reporter *r, uint64_t max_usec,
                       bool (*done)(const struct reporter_stats *st, const void *arg),
                       const void *arg)
 {
-        uint64_t end = mono_usec() + max_usec;
-        while (mono_usec() < end) {
+        uint64_t end = now_usec(CLOCK_MONOTONIC) + max_usec;
+        while (now_usec(CLOCK_MONOTONIC) < end) {
                 struct reporter_stats st;
                 reporter_get_stats(r, &st);
                 if (done && done(&st, arg))
@@ -617,10 +611,10 @@ int main(int argc, char **argv)
         CHECK(st2.sent == st.sent, "a 1%% change was sent before the heartbeat");
         submit(r, make_report(10 * GiB, LEVEL_CRITICAL, 2));
         want = st2.sent + 1;
-        uint64_t t0 = mono_usec();
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
         CHECK(run_until(e, r, 1000000, sent_at_least, &want), "pressure change not sent");
-        CHECK(mono_usec() - t0 < 300000, "pressure change took %llu us",
-              (unsigned long long)(mono_usec() - t0));
+        CHECK(now_usec(CLOCK_MONOTONIC) - t0 < 300000, "pressure change took %llu us",
+              (unsigned long long)(now_usec(CLOCK_MONOTONIC) - t0));
         CHECK(http_get("/v1/nodes/" NODE, &o) == 200, "GET");
         struct json_object *pr = NULL, *lvl = NULL;
         CHECK(json_object_object_get_ex(o, "pressure", &pr) &&
@@ -632,8 +626,9 @@ int main(int argc, char **argv)
         submit(r, make_report(10 * GiB, LEVEL_CRITICAL, 1)); /* a pod left */
         reporter_get_stats(r, &st);
         want = st.sent + 1;
-        t0 = mono_usec();
-        CHECK(run_until(e, r, 1000000, sent_at_least, &want) && mono_usec() - t0 < 300000,
+        t0 = now_usec(CLOCK_MONOTONIC);
+        CHECK(run_until(e, r, 1000000, sent_at_least, &want) &&
+                  now_usec(CLOCK_MONOTONIC) - t0 < 300000,
               "pod set change not sent at once");
         CHECK(t.max_gap_usec < LOOP_BLOCKED_USEC, "ticker gap %llu us while memschedd is up",
               (unsigned long long)t.max_gap_usec);
@@ -691,14 +686,14 @@ int main(int argc, char **argv)
         ticker_reset(&t);
         submit(r2, make_report(9 * GiB, LEVEL_NONE, 1));
         want = 2;
-        t0 = mono_usec();
+        t0 = now_usec(CLOCK_MONOTONIC);
         CHECK(run_until(e, r2, 3 * SILENT_TIMEOUT_USEC + 2000000, failed_at_least, &want),
               "no timeout against the silent "
               "listener");
         reporter_get_stats(r2, &st);
         CHECK(strstr(st.last_error, "imed out") != NULL, "last error \"%s\"", st.last_error);
-        CHECK(mono_usec() - t0 >= 2 * ps.timeout_usec, "two timeouts in %llu us",
-              (unsigned long long)(mono_usec() - t0));
+        CHECK(now_usec(CLOCK_MONOTONIC) - t0 >= 2 * ps.timeout_usec, "two timeouts in %llu us",
+              (unsigned long long)(now_usec(CLOCK_MONOTONIC) - t0));
         CHECK(t.max_gap_usec < LOOP_BLOCKED_USEC && t.ticks > 40,
               "ticker: %u ticks, max gap %llu us during timeouts", t.ticks,
               (unsigned long long)t.max_gap_usec);
