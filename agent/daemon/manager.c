@@ -27,9 +27,11 @@
 
 #define SCRATCH_SIZE       (64 * 1024)
 #define REFRESH_EVERY_USEC (10 * 1000000ull)
+#define REFRESH_SOON_USEC  (100 * 1000ull) /* after a pod or container directory event */
 
 static void arm_kubepods_watch(struct manager *m);
 static void watch_pod_dirs(struct manager *m);
+static void watch_kubepods_dirs(struct manager *m);
 static void arm_triggers(struct manager *m);
 
 /* Decides and acts on snap, then feeds back what acting produced at once (a kill runs to its
@@ -67,16 +69,24 @@ static void refresh(struct manager *m, uint64_t now)
 {
         bool had_kp = m->model.has_kubepods;
         uint64_t kp_id = had_kp ? m->model.kubepods.id : 0;
+        size_t had_pods = m->model.n_pods;
+        watch_kubepods_dirs(m); /* before the scan: see there */
         if (model_refresh(&m->model, m->p.workload_roots, m->p.n_workload_roots) < 0)
                 return;
         m->refresh_needed = false;
         observe_self(m);
         m->next_refresh_usec = now + REFRESH_EVERY_USEC;
+        bool new_watches = m->model.n_pods != had_pods;
         if (m->model.has_kubepods != had_kp || (had_kp && m->model.kubepods.id != kp_id)) {
                 arm_kubepods_watch(m);
                 arm_triggers(m);
+                new_watches = true;
         }
         watch_pod_dirs(m);
+        /* A directory created between the scan and its new watch raised no event: scan once
+         * more at the next tick, now that the watches are in place. */
+        if (new_watches)
+                m->refresh_needed = true;
 }
 
 static void tick(struct manager *m, const char *why)
@@ -161,6 +171,14 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
         }
         if (events_changed)
                 manager_run_tick(m, "memory.events");
+        else if (m->refresh_needed) {
+                /* A pod or container came or went: look within REFRESH_SOON_USEC rather than at
+                 * the next sample, which may be a second away (a burst of creations, as when the
+                 * kubelet starts a pod's containers, is one refresh). */
+                uint64_t due, soon = now_usec(CLOCK_MONOTONIC) + REFRESH_SOON_USEC;
+                if (sd_event_source_get_time(m->timer, &due) >= 0 && due > soon)
+                        (void)sd_event_source_set_time(m->timer, soon);
+        }
         return 0;
 }
 
@@ -169,6 +187,26 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
 /* Containers appear in a pod's directory after the pod does: watch each pod's directory too.
  * inotify_add_watch() on a watched path is a no-op, and watches of removed directories go by
  * themselves, so this runs after every refresh. */
+/* kubepods and its QoS-class directories, where pods appear. The kubelet creates the QoS
+ * directories after kubepods itself, possibly after the refresh that found kubepods: so this runs
+ * before every scan (a watch added before the scan cannot miss a pod the scan does not see). */
+static void watch_kubepods_dirs(struct manager *m)
+{
+        static const char *const qos_dirs[] = { "kubepods-burstable.slice",
+                                                "kubepods-besteffort.slice", "burstable",
+                                                "besteffort" };
+        char path[512];
+        if (m->inotify_fd < 0 || !m->model.has_kubepods)
+                return;
+        snprintf(path, sizeof(path), "%s%s", m->p.cgroup_root, m->model.kubepods.path);
+        (void)inotify_add_watch(m->inotify_fd, path, IN_CREATE | IN_DELETE | IN_ONLYDIR);
+        for (size_t i = 0; i < ELEMENTSOF(qos_dirs); i++) {
+                char sub[600];
+                snprintf(sub, sizeof(sub), "%s/%s", path, qos_dirs[i]);
+                (void)inotify_add_watch(m->inotify_fd, sub, IN_CREATE | IN_DELETE | IN_ONLYDIR);
+        }
+}
+
 static void watch_pod_dirs(struct manager *m)
 {
         if (m->inotify_fd < 0)
@@ -203,16 +241,7 @@ static void arm_kubepods_watch(struct manager *m)
         snprintf(path, sizeof(path), "%s%s/memory.events", m->p.cgroup_root,
                  m->model.kubepods.path);
         m->kp_events_wd = inotify_add_watch(m->inotify_fd, path, IN_MODIFY);
-        snprintf(path, sizeof(path), "%s%s", m->p.cgroup_root, m->model.kubepods.path);
-        (void)inotify_add_watch(m->inotify_fd, path, IN_CREATE | IN_DELETE | IN_ONLYDIR);
-        static const char *const qos_dirs[] = { "kubepods-burstable.slice",
-                                                "kubepods-besteffort.slice", "burstable",
-                                                "besteffort" };
-        for (size_t i = 0; i < ELEMENTSOF(qos_dirs); i++) {
-                char sub[600];
-                snprintf(sub, sizeof(sub), "%s/%s", path, qos_dirs[i]);
-                (void)inotify_add_watch(m->inotify_fd, sub, IN_CREATE | IN_DELETE | IN_ONLYDIR);
-        }
+        watch_kubepods_dirs(m);
 }
 
 static void arm_one_trigger(struct manager *m, enum scope_id i, int dirfd, const char *file)
