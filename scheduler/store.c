@@ -2,9 +2,11 @@
 #include "scheduler/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 
@@ -49,6 +51,11 @@ int store_open(const char *path, struct sched_store **ret)
 
         if (!st)
                 return log_error_errno(ENOMEM, "Failed to allocate the state store: %m");
+        /* Created private before SQLite opens it (SQLite would use 0644 less the umask); its
+         * -wal and -shm files take the database file's mode. */
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0)
+                close(fd);
         if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
             SQLITE_OK) {
                 int r = sql_error(st->db, path);
