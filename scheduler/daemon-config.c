@@ -82,10 +82,21 @@ static const struct config_entry entries[] = {
         CONFIG_ENTRY_INT(C, threads, "threads", "4", "1", "256", RESTART, "HTTP worker threads."),
         CONFIG_ENTRY_BYTES(C, max_body_bytes, "maxBodyBytes", "64Mi", "1Ki", "4Gi", RESTART,
                            "Largest request body; larger ones get 413."),
+        CONFIG_ENTRY_BYTES(C, request_memory_budget_bytes, "requestMemoryBudget", "512Mi", "1Mi",
+                           "64Gi", RESTART,
+                           "Memory for the request bodies being received and decoded at once (a "
+                           "body is counted 4 times: the bound on what decoding it takes); "
+                           "beyond it requests get 503 with Retry-After."),
         CONFIG_ENTRY_INT(C, client_timeout_sec, "clientTimeoutSec", "10", "1", "3600", RESTART,
-                         "Close idle or slow connections after this many seconds."),
+                         "Close idle connections after this many seconds, and those whose "
+                         "request (headers and body) is not in after this many seconds, however "
+                         "slowly its bytes trickle in."),
         CONFIG_ENTRY_INT(C, max_connections, "maxConnections", "1024", "1", "65536", RESTART,
                          "Concurrent connections."),
+        CONFIG_ENTRY_INT(C, max_connections_per_client, "maxConnectionsPerClient", "64", "0",
+                         "65536", RESTART,
+                         "Concurrent connections from one client address, so that one client "
+                         "cannot take them all; 0 for no limit."),
         CONFIG_ENTRY_INT(C, stale_after_sec, "staleAfterSec", "30", "1", "86400", RESTART,
                          "A node without a report for this many seconds is stale."),
         CONFIG_ENTRY_INT(C, assume_ttl_sec, "assumeTtlSec", "120", "0", "86400", RESTART,
@@ -220,6 +231,8 @@ int memschedd_config_server(const struct memschedd_config *cfg, struct server_co
                 .max_body_bytes = (size_t)cfg->max_body_bytes,
                 .client_timeout_sec = (unsigned)cfg->client_timeout_sec,
                 .max_connections = (unsigned)cfg->max_connections,
+                .max_connections_per_client = (unsigned)cfg->max_connections_per_client,
+                .request_memory_budget_bytes = (size_t)cfg->request_memory_budget_bytes,
         };
         int r = parse_listen(cfg->listen, &s.addr, &s.addr_len);
         if (r < 0)

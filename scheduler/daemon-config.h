@@ -23,8 +23,8 @@ struct memschedd_config {
         char *listen;     /* "ADDR:PORT", IPv4 or [IPv6]; see memschedd_config_server() */
         char *state_file; /* SQLite file */
         char *port_file;  /* "" for none */
-        int64_t threads, max_connections, client_timeout_sec;
-        uint64_t max_body_bytes;
+        int64_t threads, max_connections, client_timeout_sec, max_connections_per_client;
+        uint64_t max_body_bytes, request_memory_budget_bytes;
 
         int64_t stale_after_sec, assume_ttl_sec, reservation_ttl_sec, sustained_pressure_sec;
         bool admit_unknown_nodes;

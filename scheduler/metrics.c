@@ -135,4 +135,14 @@ void metrics_format(const struct metrics *m, struct cluster *c, uint64_t now_use
                        "memsched_prioritize_decisions_total %llu\n",
                        LOAD(m->filter_nodes[0]), LOAD(m->filter_nodes[1]), LOAD(m->filter_nodes[2]),
                        LOAD(m->prioritized_nodes));
+        api_buf_printf(b,
+                       "# HELP memsched_http_busy_refusals_total Requests refused with 503 because "
+                       "the bodies being decoded used up the request memory budget.\n"
+                       "# TYPE memsched_http_busy_refusals_total counter\n"
+                       "memsched_http_busy_refusals_total %llu\n"
+                       "# HELP memsched_http_deadline_closes_total Connections closed because "
+                       "their request was not in within the client timeout.\n"
+                       "# TYPE memsched_http_deadline_closes_total counter\n"
+                       "memsched_http_deadline_closes_total %llu\n",
+                       LOAD(m->busy_refusals), LOAD(m->deadline_closes));
 }
