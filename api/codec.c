@@ -263,7 +263,16 @@ int api_parse(const char *text, size_t size, struct json_object **ret, struct ap
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         errno = 0;
         o = json_tokener_parse_ex(tok, text, (int)size);
+        /* json-c 0.16 has no error code for a failed allocation: it stops early, as if the
+         * text ended or had trailing data. malloc's errno tells. */
+        bool oom = errno == ENOMEM;
         enum json_tokener_error e = json_tokener_get_error(tok);
+        if (oom) {
+                json_tokener_free(tok);
+                if (o)
+                        json_object_put(o);
+                return api_error_set(err, -ENOMEM, "", "out of memory decoding the body");
+        }
         if (e == json_tokener_success && (size_t)json_tokener_get_parse_end(tok) < size) {
                 /* Trailing bytes after the value: only whitespace is allowed. */
                 for (size_t i = json_tokener_get_parse_end(tok); i < size; i++)
@@ -276,14 +285,10 @@ int api_parse(const char *text, size_t size, struct json_object **ret, struct ap
                         }
         }
         if (e != json_tokener_success) {
-                /* json-c 0.16 has no error code for a failed allocation; malloc's errno tells. */
-                bool oom = errno == ENOMEM;
                 size_t at = json_tokener_get_parse_end(tok);
                 json_tokener_free(tok);
                 if (o)
                         json_object_put(o);
-                if (oom)
-                        return api_error_set(err, -ENOMEM, "", "out of memory decoding the body");
                 if (e == json_tokener_continue)
                         return api_error_set(err, -EINVAL, "",
                                              "invalid JSON: unexpected end of input");

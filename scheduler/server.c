@@ -68,6 +68,19 @@ enum method_bit {
 
 /* ---------- responses ---------- */
 
+/* The answer when there is no memory left to build one: made at start, queued as is (a
+ * response can be queued any number of times). One per process, like the daemon. */
+static struct MHD_Response *oom_response;
+static const char oom_body[] = "{\"error\":\"out of memory\",\"field\":null}";
+
+static enum MHD_Result respond_oom(struct MHD_Connection *conn, struct request *rq)
+{
+        if (!oom_response)
+                return MHD_NO;
+        rq->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        return MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, oom_response);
+}
+
 static enum MHD_Result respond(struct MHD_Connection *conn, struct request *rq, unsigned status,
                                const char *content_type, char *body, size_t len)
 {
@@ -75,7 +88,7 @@ static enum MHD_Result respond(struct MHD_Connection *conn, struct request *rq, 
             MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
         if (!resp) {
                 free(body);
-                return MHD_NO;
+                return respond_oom(conn, rq);
         }
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
         if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
@@ -102,7 +115,7 @@ static enum MHD_Result respond_json(struct MHD_Connection *conn, struct request 
         if (o)
                 json_object_put(o);
         if (!s)
-                return MHD_NO;
+                return respond_oom(conn, rq);
         return respond(conn, rq, status, "application/json", s, len);
 }
 
@@ -125,9 +138,15 @@ static enum MHD_Result respond_error(struct MHD_Connection *conn, struct request
 static enum MHD_Result respond_api_error(struct MHD_Connection *conn, struct request *rq, int r,
                                          const struct api_error *err)
 {
-        if (r == -ENOMEM)
-                return respond_error(conn, rq, 503, NULL, "out of memory: %s",
-                                     err->message[0] ? err->message : "decoding the request");
+        if (r == -ENOMEM) {
+                /* The body is no longer needed and the answer needs a little memory. */
+                free(rq->body);
+                rq->body = NULL;
+                rq->len = rq->cap = 0;
+                return respond_error(conn, rq, 503, NULL, "%s",
+                                     err->message[0] ? err->message
+                                                     : "out of memory decoding the request");
+        }
         if (r == -E2BIG)
                 return respond_error(conn, rq, 413, NULL, "%s", err->message);
         if (err->field[0])
@@ -742,8 +761,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         while (cap < rq->len + n + 1)
                                 cap *= 2;
                         char *b = realloc(rq->body, cap);
-                        if (!b)
-                                return MHD_NO;
+                        if (!b) {
+                                /* Give the memory back first: the answer needs a little. */
+                                free(rq->body);
+                                rq->body = NULL;
+                                rq->len = rq->cap = 0;
+                                return respond_error(conn, rq, 503, NULL,
+                                                     "out of memory receiving the body");
+                        }
                         rq->body = b;
                         rq->cap = cap;
                 }
@@ -880,6 +905,15 @@ int server_start(struct cluster *c, const struct server_config *cfg, struct serv
         srv->cluster = c;
         srv->cfg = *cfg;
         pthread_mutex_init(&srv->conns_lock, NULL);
+        if (!oom_response) {
+                oom_response = MHD_create_response_from_buffer(
+                    sizeof(oom_body) - 1, (void *)oom_body, MHD_RESPMEM_PERSISTENT);
+                if (oom_response) {
+                        MHD_add_response_header(oom_response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                                "application/json");
+                        MHD_add_response_header(oom_response, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+                }
+        }
         pthread_cond_init(&srv->sweep_wake, NULL);
         srv->daemon = MHD_start_daemon(
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,

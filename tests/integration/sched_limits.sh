@@ -104,6 +104,24 @@ expect 200 GET /healthz
 pass "bodies of many tiny values refused (413), a 5,000-node Nodes body served within 4x + 16 MiB"
 stop_memschedd
 
+# Out of memory while decoding is a 5xx that says so (it was a 400 "invalid JSON: trailing
+# data"): a 40 MiB string under a 146 MiB address space limit. Not under ASan, whose shadow
+# memory needs terabytes of address space.
+if ! ldd "$MEMSCHEDD" 2>/dev/null | grep -q libasan; then
+        python3 -c 'import sys; sys.stdout.write("{\"pod\":{\"request_bytes\":1},\"pad\":\"" + "a" * (40 << 20) + "\"}")' >"$WORK/big-string.json"
+        (ulimit -v 150000 && start_memschedd --threads 2 && echo "$PID $PORT" >"$WORK/oom-pid") ||
+                fail "memschedd under ulimit -v"
+        read -r PID PORT <"$WORK/oom-pid"
+        BASE="http://127.0.0.1:$PORT"
+        code=$(curl -s -o "$WORK/body" -w '%{http_code}' --max-time 60 --data-binary "@$WORK/big-string.json" "$BASE/v1/placement")
+        echo "40 MiB string with 146 MiB of address space: HTTP $code $(head -c 100 "$WORK/body")"
+        [[ $code == 503 ]] || fail "out of memory decoding: HTTP $code: $(head -c 300 "$WORK/body")"
+        jqb '.error | test("out of memory")'
+        alive
+        stop_memschedd
+        pass "out of memory while decoding: 503 saying so"
+fi
+
 # The budget: a body being received holds its share; the next one beyond it gets 503.
 start_memschedd --threads 2 --request-memory-budget 8Mi --client-timeout-sec 20
 head -c $((3 * MiB)) /dev/zero | tr '\0' ' ' >"$WORK/slow-body"
