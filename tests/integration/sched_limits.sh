@@ -5,6 +5,10 @@
 # state file's mode, request memory (per body, the global budget, answer size) and slow clients.
 source "$(dirname "$0")/lib.sh"
 
+# Under ASan (redzones, a quarantine of freed memory) RSS says nothing about the code: the
+# peak figures are printed but not checked, and the address space limit is not usable.
+ASAN=false
+ldd "$MEMSCHEDD" 2>/dev/null | grep -q libasan && ASAN=true
 hwm_kib() { awk '$1 == "VmHWM:" { print $2 }' "/proc/$PID/status"; }
 REPORT='{"node_name":"w1","seq":%s%s,"node":{"memory_total_bytes":8589934592,"memory_available_bytes":4294967296},"pods":%s}'
 report() { # SEQ PODS [RUN_ID]
@@ -70,7 +74,7 @@ code=$(curl -s -o "$WORK/body" -w '%{http_code}' --max-time 60 --data-binary "@$
 peak=$(($(hwm_kib) - base))
 echo "20 MiB array of zeros: HTTP $code, peak RSS +$((peak / 1024)) MiB"
 [[ $code == 413 ]] || fail "20 MiB array of zeros: HTTP $code, expected 413: $(head -c 300 "$WORK/body")"
-((peak <= 4 * 20 * 1024 + 16 * 1024)) || fail "20 MiB body took +$((peak / 1024)) MiB"
+$ASAN || ((peak <= 4 * 20 * 1024 + 16 * 1024)) || fail "20 MiB body took +$((peak / 1024)) MiB"
 for n in 1 2 3; do post_report "node-0000$n" "$(node_report "node-0000$n" $((8 * GiB)) $((6 * GiB)) $((3 * GiB)) $((3 * GiB)) none)"; done
 size=$(stat -c %s "$WORK/nodes-5000.json")
 code=$(curl -s -o "$WORK/body" -w '%{http_code}' --max-time 60 --data-binary "@$WORK/nodes-5000.json" "$BASE/extender/filter")
@@ -79,7 +83,7 @@ echo "5,000-node Nodes body of $((size / MiB)) MiB: HTTP $code, peak RSS +$((pea
 [[ $code == 200 ]] || fail "5,000-node Nodes body: HTTP $code: $(head -c 300 "$WORK/body")"
 jqb '(.Nodes.items | length) == 3 and .Nodes.items[0].metadata.name == "node-00001" and (.Nodes.items[0].status.images | length) == 18'
 jqb '(.FailedAndUnresolvableNodes | length) == 4997'
-((peak * 1024 <= 4 * size + 16 * MiB)) || fail "5,000-node body took +$((peak / 1024)) MiB"
+$ASAN || ((peak * 1024 <= 4 * size + 16 * MiB)) || fail "5,000-node body took +$((peak / 1024)) MiB"
 size=$(stat -c %s "$WORK/names-60.json")
 code=$(curl -s -o "$WORK/body" -w '%{http_code}' --max-time 60 --data-binary "@$WORK/names-60.json" "$BASE/extender/filter")
 ans=$(stat -c %s "$WORK/body")
@@ -107,7 +111,7 @@ stop_memschedd
 # Out of memory while decoding is a 5xx that says so (it was a 400 "invalid JSON: trailing
 # data"): a 40 MiB string under a 146 MiB address space limit. Not under ASan, whose shadow
 # memory needs terabytes of address space.
-if ! ldd "$MEMSCHEDD" 2>/dev/null | grep -q libasan; then
+if ! $ASAN; then
         python3 -c 'import sys; sys.stdout.write("{\"pod\":{\"request_bytes\":1},\"pad\":\"" + "a" * (40 << 20) + "\"}")' >"$WORK/big-string.json"
         (ulimit -v 150000 && start_memschedd --threads 2 && echo "$PID $PORT" >"$WORK/oom-pid") ||
                 fail "memschedd under ulimit -v"
