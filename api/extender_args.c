@@ -192,25 +192,30 @@ static bool scan_plain_string(struct scan *s, const char **ret, size_t *ret_len)
         return true;
 }
 
-/* Skips one object value starting at '{' and returns its end: brackets balanced outside strings,
- * escapes honoured. json-c then parses exactly that slice, which validates it. */
-static bool scan_skip_object(struct scan *s, int max_depth)
+/* Skips the rest of a string whose opening quote was read, escapes honoured. */
+static bool scan_skip_string_rest(struct scan *s)
+{
+        while (s->p < s->end && *s->p != '"') {
+                if (*s->p == '\\' && ++s->p >= s->end)
+                        return false;
+                s->p++;
+        }
+        if (s->p >= s->end)
+                return false;
+        s->p++;
+        return true;
+}
+
+/* Skips one object or array value starting at s->p: brackets balanced outside strings, escapes
+ * honoured. json-c then parses exactly that slice, which validates it. */
+static bool scan_skip_container(struct scan *s, int max_depth)
 {
         int depth = 0;
-        scan_ws(s);
-        if (s->p >= s->end || *s->p != '{')
-                return false;
         while (s->p < s->end) {
                 char c = *s->p++;
                 if (c == '"') {
-                        while (s->p < s->end && *s->p != '"') {
-                                if (*s->p == '\\' && ++s->p >= s->end)
-                                        return false;
-                                s->p++;
-                        }
-                        if (s->p >= s->end)
+                        if (!scan_skip_string_rest(s))
                                 return false;
-                        s->p++;
                 } else if (c == '{' || c == '[') {
                         if (++depth > max_depth)
                                 return false;
@@ -220,6 +225,15 @@ static bool scan_skip_object(struct scan *s, int max_depth)
                 }
         }
         return false;
+}
+
+/* Skips one object value starting at '{'. */
+static bool scan_skip_object(struct scan *s, int max_depth)
+{
+        scan_ws(s);
+        if (s->p >= s->end || *s->p != '{')
+                return false;
+        return scan_skip_container(s, max_depth);
 }
 
 static bool key_is(const char *k, size_t n, const char *want)
@@ -346,36 +360,11 @@ static bool scan_skip_value(struct scan *s)
         scan_ws(s);
         if (s->p >= s->end)
                 return false;
-        if (*s->p == '{')
-                return scan_skip_object(s, 63);
-        if (*s->p == '[') {
-                int depth = 0;
-                while (s->p < s->end) {
-                        char c = *s->p++;
-                        if (c == '"') {
-                                while (s->p < s->end && *s->p != '"') {
-                                        if (*s->p == '\\' && ++s->p >= s->end)
-                                                return false;
-                                        s->p++;
-                                }
-                                if (s->p++ >= s->end)
-                                        return false;
-                        } else if (c == '[' || c == '{') {
-                                if (++depth > 63)
-                                        return false;
-                        } else if ((c == ']' || c == '}') && --depth == 0)
-                                return true;
-                }
-                return false;
-        }
+        if (*s->p == '{' || *s->p == '[')
+                return scan_skip_container(s, 63);
         if (*s->p == '"') {
                 s->p++;
-                while (s->p < s->end && *s->p != '"') {
-                        if (*s->p == '\\' && ++s->p >= s->end)
-                                return false;
-                        s->p++;
-                }
-                return s->p++ < s->end;
+                return scan_skip_string_rest(s);
         }
         const char *start = s->p;
         while (s->p < s->end &&
