@@ -33,7 +33,9 @@ char *config_key_to_flag(const char *key, char *buf, size_t size)
                 return buf;
         for (const char *p = key; *p && o + 2 < size; p++) {
                 if (*p >= 'A' && *p <= 'Z') {
-                        buf[o++] = '-';
+                        /* An acronym is one word: clientCA is --client-ca. */
+                        if (p == key || !(p[-1] >= 'A' && p[-1] <= 'Z'))
+                                buf[o++] = '-';
                         buf[o++] = (char)(*p - 'A' + 'a');
                 } else
                         buf[o++] = *p;

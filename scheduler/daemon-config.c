@@ -125,6 +125,20 @@ static const struct config_entry entries[] = {
                              RESTART, "Weight of memory pressure in a node's placement score."),
         CONFIG_ENTRY_ENUM(C, log_level, "logLevel", "info", config_log_levels, RESTART,
                           "Least severe messages logged."),
+        CONFIG_ENTRY_STRING(C, tls_cert, "tlsCert", "", NULL, "PATH", RESTART,
+                            "PEM certificate (chain) to serve HTTPS with; with tlsKey and "
+                            "clientCA. \"\" serves plain HTTP, on loopback addresses only unless "
+                            "insecure is set."),
+        CONFIG_ENTRY_STRING(C, tls_key, "tlsKey", "", NULL, "PATH", RESTART,
+                            "PEM private key of tlsCert."),
+        CONFIG_ENTRY_STRING(C, client_ca, "clientCA", "", NULL, "PATH", RESTART,
+                            "PEM CA certificates that client certificates must chain to. Over "
+                            "HTTPS every state change (node reports, binds) needs a client "
+                            "certificate it verifies, and a node report one whose common name is "
+                            "the node."),
+        CONFIG_ENTRY_BOOL(C, insecure, "insecure", "false", RESTART,
+                          "Serve plain HTTP on a non-loopback address: anyone who can reach it "
+                          "can report for any node and bind any pod."),
 };
 
 #undef C
@@ -136,6 +150,20 @@ static int memschedd_config_check(const void *cfg, char *err, size_t err_size)
         double sum = c->weight_fragmentation_percent + c->weight_headroom_percent +
                      c->weight_pressure_percent;
 
+        if (!*c->tls_cert != !*c->tls_key) {
+                snprintf(err, err_size, "keys \"tlsCert\" and \"tlsKey\" go together");
+                return -EINVAL;
+        }
+        if (*c->tls_cert && !*c->client_ca) {
+                snprintf(err, err_size,
+                         "key \"tlsCert\" needs \"clientCA\": over HTTPS, state changes need a "
+                         "client certificate");
+                return -EINVAL;
+        }
+        if (*c->client_ca && !*c->tls_cert) {
+                snprintf(err, err_size, "key \"clientCA\" needs \"tlsCert\" and \"tlsKey\"");
+                return -EINVAL;
+        }
         if (fabs(sum - 100.0) > 1e-9) {
                 snprintf(err, err_size,
                          "keys \"weightFragmentation\" (%g%%), \"weightHeadroom\" (%g%%) and "
@@ -233,6 +261,10 @@ int memschedd_config_server(const struct memschedd_config *cfg, struct server_co
                 .max_connections = (unsigned)cfg->max_connections,
                 .max_connections_per_client = (unsigned)cfg->max_connections_per_client,
                 .request_memory_budget_bytes = (size_t)cfg->request_memory_budget_bytes,
+                .tls_cert_path = *cfg->tls_cert ? cfg->tls_cert : NULL,
+                .tls_key_path = *cfg->tls_key ? cfg->tls_key : NULL,
+                .client_ca_path = *cfg->client_ca ? cfg->client_ca : NULL,
+                .insecure = cfg->insecure,
         };
         int r = parse_listen(cfg->listen, &s.addr, &s.addr_len);
         if (r < 0)

@@ -22,6 +22,8 @@
 struct memschedd_config {
         char *listen;     /* "ADDR:PORT", IPv4 or [IPv6]; see memschedd_config_server() */
         char *state_file; /* SQLite file */
+        char *tls_cert, *tls_key, *client_ca; /* PEM files; "" for plain HTTP */
+        bool insecure;                        /* plain HTTP on a non-loopback address */
         char *port_file;  /* "" for none */
         int64_t threads, max_connections, client_timeout_sec, max_connections_per_client;
         uint64_t max_body_bytes, request_memory_budget_bytes;

@@ -3,6 +3,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -16,6 +19,7 @@
 #include "api/extender.h"
 #include "api/node_status.h"
 #include "api/placement.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/node-name.h"
 #include "scheduler/placement.h"
@@ -44,6 +48,9 @@ struct server {
         struct conn_track *conns;
         pthread_t sweeper;
         bool sweeper_started, stopping;
+        /* HTTPS: the PEM texts libmicrohttpd reads (kept for the daemon's life). */
+        bool tls;
+        char *tls_cert_pem, *tls_key_pem, *client_ca_pem;
 };
 
 struct request {
@@ -657,6 +664,57 @@ static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *conn,
         }
 }
 
+/* Over HTTPS, the verified client certificate's common name into cn; -EACCES when the client
+ * sent none or it does not chain to clientCA. */
+static int client_identity(struct MHD_Connection *conn, char *cn, size_t cn_size)
+{
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        unsigned status = 0, n = 0;
+        if (!ci || !ci->tls_session)
+                return -EACCES;
+        gnutls_session_t session = (gnutls_session_t)ci->tls_session;
+        const gnutls_datum_t *peers = gnutls_certificate_get_peers(session, &n);
+        if (!peers || n == 0 || gnutls_certificate_verify_peers2(session, &status) < 0 ||
+            status != 0)
+                return -EACCES;
+        gnutls_x509_crt_t crt;
+        if (gnutls_x509_crt_init(&crt) < 0)
+                return -ENOMEM;
+        size_t len = cn_size;
+        int r = gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER);
+        if (r >= 0)
+                r = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &len);
+        gnutls_x509_crt_deinit(crt);
+        return r < 0 ? -EACCES : 0;
+}
+
+/* Reads are open; state changes (node reports, binds) need an identity: over HTTPS a verified
+ * client certificate, for a report one naming the node itself; over plain HTTP (loopback only,
+ * unless --insecure) the local host is trusted. Returns MHD_YES to go on, or the 403 queued. */
+static bool route_changes_state(enum route r)
+{
+        return r == ROUTE_NODE_REPORT || r == ROUTE_EXTENDER_BIND;
+}
+
+static enum MHD_Result check_identity(struct server *srv, struct MHD_Connection *conn,
+                                      struct request *rq)
+{
+        char cn[256] = "";
+        if (!srv->tls || !route_changes_state(rq->route))
+                return MHD_YES;
+        if (client_identity(conn, cn, sizeof(cn)) < 0)
+                return respond_error(conn, rq, 403, NULL,
+                                     "this request changes state: it needs a client certificate "
+                                     "signed by the configured CA");
+        if (rq->route == ROUTE_NODE_REPORT && strcmp(cn, rq->node) != 0)
+                return respond_error(conn, rq, 403, "name",
+                                     "name: a client certificate for \"%.64s\" may only report "
+                                     "for that node, not \"%s\"",
+                                     cn, rq->node);
+        return MHD_YES;
+}
+
 /* Reserves REQUEST_MEMORY_FACTOR times body_bytes for rq against the global budget. A request
  * alone in flight always gets its share (the body limit bounds it), so that a budget smaller
  * than the largest body still serves one at a time. */
@@ -735,6 +793,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 if (!((get && (methods & M_GET)) || (post && (methods & M_POST))))
                         return respond_error(conn, rq, 405, NULL,
                                              "method %.16s not allowed on %.200s", method, url);
+                if (check_identity(srv, conn, rq) != MHD_YES || rq->status)
+                        return rq->status ? MHD_YES : MHD_NO;
                 const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                              MHD_HTTP_HEADER_CONTENT_LENGTH);
                 if (cl && strtoull(cl, NULL, 10) > srv->cfg.max_body_bytes)
@@ -897,6 +957,54 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         log_debug("libmicrohttpd: %s", msg);
 }
 
+static void server_free(struct server *s)
+{
+        pthread_cond_destroy(&s->sweep_wake);
+        pthread_mutex_destroy(&s->conns_lock);
+        free(s->tls_cert_pem);
+        free(s->tls_key_pem);
+        free(s->client_ca_pem);
+        free(s);
+}
+
+/* A PEM file read whole (certificate chains and keys are a few KiB). */
+static int read_pem(const char *path, const char *what, char **ret)
+{
+        const size_t cap = 256 * 1024;
+        char *buf = malloc(cap);
+        if (!buf)
+                return log_error_errno(ENOMEM, "Failed to read %s: %m", path);
+        ssize_t n = read_file_at(AT_FDCWD, path, buf, cap);
+        if (n < 0) {
+                free(buf);
+                return log_error_errno((int)-n, "Failed to read the %s %s: %m", what, path);
+        }
+        buf[n] = '\0';
+        *ret = buf;
+        return 0;
+}
+
+static int load_tls(struct server *srv)
+{
+        int r;
+        if ((r = read_pem(srv->cfg.tls_cert_path, "TLS certificate", &srv->tls_cert_pem)) < 0 ||
+            (r = read_pem(srv->cfg.tls_key_path, "TLS key", &srv->tls_key_pem)) < 0 ||
+            (r = read_pem(srv->cfg.client_ca_path, "client CA", &srv->client_ca_pem)) < 0)
+                return r;
+        if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+                return log_error_errno(EOPNOTSUPP, "libmicrohttpd was built without TLS");
+        return 0;
+}
+
+static bool is_loopback(const struct sockaddr_storage *a)
+{
+        if (a->ss_family == AF_INET)
+                return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+        if (a->ss_family == AF_INET6)
+                return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr);
+        return false;
+}
+
 int server_start(struct cluster *c, const struct server_config *cfg, struct server **ret)
 {
         struct server *srv = calloc(1, sizeof(*srv));
@@ -915,21 +1023,51 @@ int server_start(struct cluster *c, const struct server_config *cfg, struct serv
                 }
         }
         pthread_cond_init(&srv->sweep_wake, NULL);
+        struct MHD_OptionItem tls_opts[4] = { { MHD_OPTION_END, 0, NULL } };
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+        if (cfg->tls_cert_path) {
+                int r = load_tls(srv);
+                if (r < 0) {
+                        server_free(srv);
+                        return r;
+                }
+                tls_opts[0] =
+                    (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert_pem };
+                tls_opts[1] =
+                    (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key_pem };
+                tls_opts[2] =
+                    (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0, srv->client_ca_pem };
+                tls_opts[3] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+                flags |= MHD_USE_TLS;
+                srv->tls = true;
+        } else if (!is_loopback(&cfg->addr)) {
+                if (!cfg->insecure) {
+                        server_free(srv);
+                        return log_error_errno(EPERM,
+                                               "Refusing to serve plain HTTP on a non-loopback "
+                                               "address: anyone reaching it could report for any "
+                                               "node. Pass --tls-cert, --tls-key and "
+                                               "--client-ca, or --insecure");
+                }
+                log_warning("Serving plain HTTP on a non-loopback address without "
+                            "authentication (--insecure): anyone reaching it can report for any "
+                            "node and bind any pod");
+        }
         srv->daemon = MHD_start_daemon(
-            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-            on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&srv->cfg.addr,
-            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned)cfg->client_timeout_sec, MHD_OPTION_CONNECTION_LIMIT,
-            (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-            (unsigned)cfg->max_connections_per_client, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-            srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_EXTERNAL_LOGGER,
-            mhd_log, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+            flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+            (struct sockaddr *)&srv->cfg.addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->client_timeout_sec,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_client,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+            on_connection, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+            MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+            (unsigned)1, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
         if (!srv->daemon) {
                 char addr[INET6_ADDRSTRLEN] = "?";
                 const struct sockaddr_in *in = (const struct sockaddr_in *)&cfg->addr;
                 inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
-                free(srv);
+                server_free(srv);
                 return log_error_errno(EADDRNOTAVAIL,
                                        "Failed to listen on %s:%u (address in use or not local?)",
                                        addr, (unsigned)ntohs(in->sin_port));
@@ -974,7 +1112,5 @@ void server_stop(struct server *s)
                 pthread_join(s->sweeper, NULL);
         }
         MHD_stop_daemon(s->daemon);
-        pthread_cond_destroy(&s->sweep_wake);
-        pthread_mutex_destroy(&s->conns_lock);
-        free(s);
+        server_free(s);
 }

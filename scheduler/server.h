@@ -30,6 +30,10 @@ struct server_config {
         /* Bodies in flight count REQUEST_MEMORY_FACTOR times their size against this; beyond
          * it, 503 with Retry-After. */
         size_t request_memory_budget_bytes;
+        /* HTTPS when set (all three together; borrowed, read at start). Without them plain
+         * HTTP, refused on a non-loopback address unless insecure. */
+        const char *tls_cert_path, *tls_key_path, *client_ca_path;
+        bool insecure;
 };
 
 struct server;

@@ -50,7 +50,7 @@ pass "--print-config round-trips through --config"
 keys=$(grep -E '^[a-zA-Z]+:' "$WORK/b.yaml" | cut -d: -f1)
 [[ $(wc -w <<<"$keys") -ge 13 ]] || fail "the dump has too few keys: $keys"
 for k in $keys; do
-        flag=$(sed -E 's/([A-Z])/-\L\1/g' <<<"$k")
+        flag=$(sed -E 's/([A-Z]+)/-\L\1/g' <<<"$k") # an acronym is one word: clientCA
         grep -qE "^  --$flag( |\[|$)" "$WORK/help" || fail "--help does not list --$flag"
 done
 pass "--help lists every key"
