@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "api/codec.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -9,6 +10,10 @@
 #include <strings.h>
 
 #include "common/quantity.h"
+
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
 
 int api_error_set(struct api_error *err, int r, const char *field, const char *fmt, ...)
 {
@@ -55,19 +60,219 @@ struct json_object *api_lookup(const struct json_object *o, const char *key, boo
         return NULL;
 }
 
+bool api_utf8_valid(const char *s, size_t n, size_t *ret_bad)
+{
+        const unsigned char *p = (const unsigned char *)s;
+        for (size_t i = 0; i < n;) {
+                unsigned c = p[i];
+                size_t k;
+                uint32_t cp, min;
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                }
+                if ((c & 0xe0) == 0xc0)
+                        k = 1, cp = c & 0x1f, min = 0x80;
+                else if ((c & 0xf0) == 0xe0)
+                        k = 2, cp = c & 0x0f, min = 0x800;
+                else if ((c & 0xf8) == 0xf0)
+                        k = 3, cp = c & 0x07, min = 0x10000;
+                else
+                        goto bad;
+                for (size_t j = 1; j <= k; j++) {
+                        if (i + j >= n || (p[i + j] & 0xc0) != 0x80)
+                                goto bad;
+                        cp = cp << 6 | (p[i + j] & 0x3f);
+                }
+                /* Overlong forms, UTF-16 surrogates and code points beyond Unicode are not
+                 * UTF-8 (RFC 3629). */
+                if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+                        goto bad;
+                i += k + 1;
+                continue;
+        bad:
+                if (ret_bad)
+                        *ret_bad = i;
+                return false;
+        }
+        return true;
+}
+
+/* What json-c 0.16 allocates per parsed value, rounded up (measured with VmHWM on bodies made of
+ * one kind of value): an object is a json_object plus a 16-entry hash table; a member adds its
+ * key copy and hash entry; an array is a json_object plus a 32-slot list that doubles when full;
+ * a scalar is one small json_object (strings and numbers also keep their text). */
+#define COST_OBJECT_BYTES 1024
+#define COST_MEMBER_BYTES 64
+#define COST_ARRAY_BYTES  512
+#define COST_SLOT_BYTES   24
+#define COST_SCALAR_BYTES 80
+
+struct scan_frame {
+        bool object;
+        bool want_key;
+        size_t index;    /* arrays: the element being read */
+        const char *key; /* objects: the current member's key (raw text) */
+        size_t key_len;
+};
+
+/* The JSON path of the value being read, from the scanner's frames, like the decoders name
+ * fields ("pods[3].uid"). */
+static void scan_path(const struct scan_frame *st, size_t depth, char buf[static API_FIELD_MAX])
+{
+        size_t n = 0;
+        buf[0] = '\0';
+        for (size_t d = 0; d < depth && n < API_FIELD_MAX - 1; d++) {
+                int w;
+                if (st[d].object && st[d].key)
+                        w = snprintf(buf + n, API_FIELD_MAX - n, "%s%.*s", n ? "." : "",
+                                     (int)MIN(st[d].key_len, (size_t)API_FIELD_MAX), st[d].key);
+                else if (!st[d].object)
+                        w = snprintf(buf + n, API_FIELD_MAX - n, "[%zu]", st[d].index);
+                else
+                        w = 0;
+                if (w < 0)
+                        break;
+                n = MIN(n + (size_t)w, (size_t)API_FIELD_MAX - 1);
+        }
+}
+
+/* One pass over the text before json-c sees it: every string (keys too) must be UTF-8 and free of
+ * \u0000 (which json-c would keep inside a string that C code then reads as cut short), and the
+ * tree json-c would build is costed from the values' shapes. Syntax is json-c's business: the
+ * scan is lenient and only reads what it needs. Returns 0 with *ret_cost, or -EINVAL naming the
+ * field. */
+static int scan_text(const char *text, size_t size, uint64_t *ret_cost, struct api_error *err)
+{
+        struct scan_frame st[API_PARSE_DEPTH_MAX];
+        size_t depth = 0;
+        uint64_t cost = 0;
+        char field[API_FIELD_MAX];
+
+        for (size_t i = 0; i < size;) {
+                char c = text[i];
+                struct scan_frame *top =
+                    depth && depth <= API_PARSE_DEPTH_MAX ? &st[depth - 1] : NULL;
+                if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ':') {
+                        i++;
+                        continue;
+                }
+                if (c == ',') {
+                        if (top && top->object)
+                                top->want_key = true;
+                        else if (top)
+                                top->index++;
+                        i++;
+                        continue;
+                }
+                if (c == '}' || c == ']') {
+                        if (depth)
+                                depth--;
+                        i++;
+                        continue;
+                }
+                bool is_key = top && top->object && top->want_key && c == '"';
+                if (!is_key && top && !top->object)
+                        cost += COST_SLOT_BYTES;
+                if (c == '{' || c == '[') {
+                        cost += c == '{' ? COST_OBJECT_BYTES : COST_ARRAY_BYTES;
+                        if (++depth <= API_PARSE_DEPTH_MAX)
+                                st[depth - 1] =
+                                    (struct scan_frame){ .object = c == '{', .want_key = c == '{' };
+                        i++;
+                        continue;
+                }
+                if (c != '"') {
+                        /* A number or a literal: its run of characters. */
+                        size_t j = i;
+                        while (j < size && (isalnum((unsigned char)text[j]) || text[j] == '-' ||
+                                            text[j] == '+' || text[j] == '.'))
+                                j++;
+                        if (j == i)
+                                j++; /* not JSON; json-c will say where */
+                        cost += COST_SCALAR_BYTES + (j - i);
+                        i = j;
+                        continue;
+                }
+                size_t start = ++i, bad;
+                while (i < size && text[i] != '"') {
+                        if (text[i] == '\\') {
+                                if (i + 5 < size && text[i + 1] == 'u' &&
+                                    memcmp(text + i + 2, "0000", 4) == 0) {
+                                        scan_path(st, MIN(depth, (size_t)API_PARSE_DEPTH_MAX),
+                                                  field);
+                                        return api_error_set(err, -EINVAL, field,
+                                                             "\\u0000 is not allowed in a string");
+                                }
+                                i += 2;
+                                continue;
+                        }
+                        if ((unsigned char)text[i] >= 0x80) {
+                                size_t j = i;
+                                while (j < size && (unsigned char)text[j] >= 0x80)
+                                        j++;
+                                if (!api_utf8_valid(text + i, j - i, &bad)) {
+                                        scan_path(st, MIN(depth, (size_t)API_PARSE_DEPTH_MAX),
+                                                  field);
+                                        return api_error_set(
+                                            err, -EINVAL, field,
+                                            "%s is not valid UTF-8 (byte offset %zu)",
+                                            is_key ? "an object key" : "a string", i + bad);
+                                }
+                                i = j;
+                                continue;
+                        }
+                        i++;
+                }
+                size_t len = MIN(i, size) - start;
+                i++;
+                if (is_key) {
+                        top->want_key = false;
+                        top->key = text + start;
+                        top->key_len = len;
+                        cost += COST_MEMBER_BYTES + len;
+                } else
+                        cost += COST_SCALAR_BYTES + len;
+        }
+        *ret_cost = cost;
+        return 0;
+}
+
 int api_parse(const char *text, size_t size, struct json_object **ret, struct api_error *err)
 {
         struct json_tokener *tok;
         struct json_object *o;
+        uint64_t cost;
 
         if (size > INT32_MAX)
                 return api_error_set(err, -E2BIG, "", "body too large");
-        tok = json_tokener_new_ex(64);
+        int r = scan_text(text, size, &cost, err);
+        if (r < 0)
+                return r;
+        /* json-c builds the whole tree: bound it to a multiple of the body, so that a body of
+         * many tiny values (a 20 MB array of zeros would take 700 MB) is refused up front. */
+        if (cost > API_PARSE_TREE_FACTOR * (uint64_t)size + API_PARSE_TREE_SLACK_BYTES)
+                return api_error_set(err, -E2BIG, "",
+                                     "body of %zu bytes would take about %llu MiB to decode, more "
+                                     "than %d times its size plus %d MiB: too many small values",
+                                     size, (unsigned long long)(cost >> 20), API_PARSE_TREE_FACTOR,
+                                     API_PARSE_TREE_SLACK_BYTES >> 20);
+        tok = json_tokener_new_ex(API_PARSE_DEPTH_MAX);
         if (!tok)
                 return -ENOMEM;
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        errno = 0;
         o = json_tokener_parse_ex(tok, text, (int)size);
+        /* json-c 0.16 has no error code for a failed allocation: it stops early, as if the
+         * text ended or had trailing data. malloc's errno tells. */
+        bool oom = errno == ENOMEM;
         enum json_tokener_error e = json_tokener_get_error(tok);
+        if (oom) {
+                json_tokener_free(tok);
+                if (o)
+                        json_object_put(o);
+                return api_error_set(err, -ENOMEM, "", "out of memory decoding the body");
+        }
         if (e == json_tokener_success && (size_t)json_tokener_get_parse_end(tok) < size) {
                 /* Trailing bytes after the value: only whitespace is allowed. */
                 for (size_t i = json_tokener_get_parse_end(tok); i < size; i++)
@@ -177,12 +382,30 @@ int api_get_string(const struct json_object *o, const char *path, const char *ke
         int r = lookup(o, path, key, required, ci, &v, field, err);
         if (r <= 0)
                 return r;
+        r = api_string_value(v, field, ret, err);
+        if (r < 0)
+                return r;
+        if (required && **ret == '\0')
+                return api_error_set(err, -EINVAL, field, "must not be empty");
+        return 1;
+}
+
+int api_string_value(const struct json_object *v, const char *field, const char **ret,
+                     struct api_error *err)
+{
+        size_t bad;
         if (!json_object_is_type(v, json_type_string))
                 return wrong_type(err, field, "a string", v);
-        if (required && json_object_get_string_len(v) == 0)
-                return api_error_set(err, -EINVAL, field, "must not be empty");
-        *ret = json_object_get_string(v);
-        return 1;
+        const char *s = json_object_get_string((struct json_object *)v);
+        size_t n = (size_t)json_object_get_string_len(v);
+        /* Trees built without api_parse() (fuzzers, tests) get the same checks. */
+        if (strlen(s) != n)
+                return api_error_set(err, -EINVAL, field, "\\u0000 is not allowed in a string");
+        if (!api_utf8_valid(s, n, &bad))
+                return api_error_set(err, -EINVAL, field, "is not valid UTF-8 (byte offset %zu)",
+                                     bad);
+        *ret = s;
+        return 0;
 }
 
 int api_get_strdup(const struct json_object *o, const char *path, const char *key, bool required,

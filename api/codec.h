@@ -45,8 +45,20 @@ char *api_path_index(char buf[static API_FIELD_MAX], const char *parent, size_t 
  * or NULL when absent or JSON null. */
 struct json_object *api_lookup(const struct json_object *o, const char *key, bool case_insensitive);
 
+/* Nesting limit of api_parse(). */
+#define API_PARSE_DEPTH_MAX 64
+/* api_parse() refuses (-E2BIG) a body whose JSON tree would take more than this many times its
+ * size plus the slack: the bound on a request's memory, whatever the shape of its JSON. */
+#define API_PARSE_TREE_FACTOR      3
+#define API_PARSE_TREE_SLACK_BYTES (16 << 20)
+
+/* Whether s[0..n) is UTF-8 (RFC 3629: no overlong forms, surrogates or code points beyond
+ * U+10FFFF); on false *ret_bad (may be NULL) is the offset of the first bad sequence. */
+bool api_utf8_valid(const char *s, size_t n, size_t *ret_bad);
+
 /* Parses text into a JSON tree. On success *ret is a new reference. -EINVAL with err->message
- * naming the position when the text is not JSON. */
+ * naming the position when the text is not JSON, or naming the field when a string (or key) is not UTF-8
+ * or holds \u0000; -E2BIG when the tree would be too large (API_PARSE_TREE_FACTOR); -ENOMEM. */
 int api_parse(const char *text, size_t size, struct json_object **ret, struct api_error *err);
 
 int api_get_object(const struct json_object *o, const char *path, const char *key, bool required,
@@ -56,6 +68,10 @@ int api_get_array(const struct json_object *o, const char *path, const char *key
 /* *ret borrows from o: valid while o is. Empty strings are allowed unless required. */
 int api_get_string(const struct json_object *o, const char *path, const char *key, bool required,
                    bool ci, const char **ret, struct api_error *err);
+/* A string value already looked up (array elements): type, UTF-8 and no NUL checked; the one
+ * string check every decoder goes through. Returns 0 or -EINVAL naming field. */
+int api_string_value(const struct json_object *v, const char *field, const char **ret,
+                     struct api_error *err);
 /* Like api_get_string but a malloc'ed copy; caller frees. */
 int api_get_strdup(const struct json_object *o, const char *path, const char *key, bool required,
                    char **ret, struct api_error *err);

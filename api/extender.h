@@ -18,6 +18,9 @@
 
 #define EXTENDER_SCORE_MIN 0  /* extenderv1.MinExtenderPriority */
 #define EXTENDER_SCORE_MAX 10 /* extenderv1.MaxExtenderPriority */
+/* Most candidate nodes in one call (Kubernetes supports 5,000 nodes a cluster): bounds the
+ * per-node arrays and the answer whatever the names' length. More is -E2BIG (413). */
+#define EXTENDER_NODES_MAX 100000
 
 /* ExtenderArgs {Pod, Nodes, NodeNames}: the body of filter and prioritize calls. */
 struct extender_args {
@@ -28,6 +31,13 @@ struct extender_args {
         bool node_cache_capable;
         const char **node_names;    /* n_nodes names, in the order sent */
         struct json_object **nodes; /* Nodes mode: the v1.Node items (borrowed), else NULL */
+        /* Nodes mode through extender_args_parse_nodes(): each item's text in the body (nodes is
+         * NULL then), and the copies of the names node_names point into. */
+        struct extender_node_text {
+                const char *json;
+                size_t len;
+        } *node_texts;
+        char *name_arena;
         size_t n_nodes;
 };
 
@@ -38,8 +48,14 @@ void extender_args_done(struct extender_args *a);
  * returns 1 and fills *ret (the names point into body, which is modified and must outlive *ret;
  * root is the Pod), 0 when the body is not the plain names-mode shape (then body is untouched
  * and the caller uses api_parse() + extender_args_decode(), which also produce every error
- * message), or -ENOMEM. */
+ * message), -E2BIG for more than EXTENDER_NODES_MAX names, or -ENOMEM. */
 int extender_args_parse_names(char *body, size_t size, struct extender_args *ret);
+/* The Nodes-mode path: {"Pod", "Nodes": {"items": [...]}, "NodeNames": null} decoded one item at a
+ * time, so that a 5,000-node body never becomes one JSON tree. Returns 1 and fills *ret (node
+ * texts point into body, which must outlive *ret), 0 when the body is not that shape (use the
+ * generic path), or a negative errno with *err naming the field. */
+int extender_args_parse_nodes(const char *body, size_t size, struct extender_args *ret,
+                              struct api_error *err);
 /* Builds ExtenderArgs as kube-scheduler does: NodeNames (and "Nodes": null) when
  * node_cache_capable, else a v1.NodeList of minimal v1.Node objects (and "NodeNames": null). */
 struct json_object *extender_args_encode(const struct k8s_pod *pod, const char *const *names,
@@ -87,6 +103,9 @@ void extender_filter_writer_init(struct extender_filter_writer *w, bool node_cac
                                  size_t n_hint);
 void extender_filter_writer_pass(struct extender_filter_writer *w, const char *name,
                                  struct json_object *node);
+/* Nodes mode: a passing v1.Node echoed from its text as received. */
+void extender_filter_writer_pass_text(struct extender_filter_writer *w, const char *json,
+                                      size_t len);
 void extender_filter_writer_failed(struct extender_filter_writer *w, const char *node,
                                    const char *reason);
 void extender_filter_writer_unresolvable(struct extender_filter_writer *w, const char *node,

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // ExtenderArgs: the body kube-scheduler POSTs to the filter and prioritize verbs.
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,8 @@ void extender_args_done(struct extender_args *a)
                 return;
         free(a->node_names);
         free(a->nodes);
+        free(a->node_texts);
+        free(a->name_arena);
         if (a->root)
                 json_object_put(a->root);
         *a = (struct extender_args){};
@@ -37,25 +41,35 @@ int extender_args_decode(struct json_object *root, struct extender_args *ret, st
         if (names) {
                 a.node_cache_capable = true;
                 a.n_nodes = json_object_array_length(names);
+                if (a.n_nodes > EXTENDER_NODES_MAX)
+                        return api_error_set(err, -E2BIG, "NodeNames", "more than %d names",
+                                             EXTENDER_NODES_MAX);
                 a.node_names = calloc(a.n_nodes ? a.n_nodes : 1, sizeof(*a.node_names));
                 if (!a.node_names)
                         return -ENOMEM;
                 for (size_t i = 0; i < a.n_nodes; i++) {
                         struct json_object *v = json_object_array_get_idx(names, i);
+                        api_path_index(field, "NodeNames", i);
                         if (!json_object_is_type(v, json_type_string) ||
                             json_object_get_string_len(v) == 0) {
                                 free(a.node_names);
-                                return api_error_set(err, -EINVAL,
-                                                     api_path_index(field, "NodeNames", i),
+                                return api_error_set(err, -EINVAL, field,
                                                      "must be a non-empty string");
                         }
-                        a.node_names[i] = json_object_get_string(v);
+                        r = api_string_value(v, field, &a.node_names[i], err);
+                        if (r < 0) {
+                                free(a.node_names);
+                                return r;
+                        }
                 }
         } else if (list) {
                 r = api_get_array(list, "Nodes", "items", false, true, &items, err);
                 if (r < 0)
                         return r;
                 a.n_nodes = items ? json_object_array_length(items) : 0;
+                if (a.n_nodes > EXTENDER_NODES_MAX)
+                        return api_error_set(err, -E2BIG, "Nodes.items", "more than %d nodes",
+                                             EXTENDER_NODES_MAX);
                 a.node_names = calloc(a.n_nodes ? a.n_nodes : 1, sizeof(*a.node_names));
                 a.nodes = calloc(a.n_nodes ? a.n_nodes : 1, sizeof(*a.nodes));
                 if (!a.node_names || !a.nodes) {
@@ -178,25 +192,30 @@ static bool scan_plain_string(struct scan *s, const char **ret, size_t *ret_len)
         return true;
 }
 
-/* Skips one object value starting at '{' and returns its end: brackets balanced outside strings,
- * escapes honoured. json-c then parses exactly that slice, which validates it. */
-static bool scan_skip_object(struct scan *s, int max_depth)
+/* Skips the rest of a string whose opening quote was read, escapes honoured. */
+static bool scan_skip_string_rest(struct scan *s)
+{
+        while (s->p < s->end && *s->p != '"') {
+                if (*s->p == '\\' && ++s->p >= s->end)
+                        return false;
+                s->p++;
+        }
+        if (s->p >= s->end)
+                return false;
+        s->p++;
+        return true;
+}
+
+/* Skips one object or array value starting at s->p: brackets balanced outside strings, escapes
+ * honoured. json-c then parses exactly that slice, which validates it. */
+static bool scan_skip_container(struct scan *s, int max_depth)
 {
         int depth = 0;
-        scan_ws(s);
-        if (s->p >= s->end || *s->p != '{')
-                return false;
         while (s->p < s->end) {
                 char c = *s->p++;
                 if (c == '"') {
-                        while (s->p < s->end && *s->p != '"') {
-                                if (*s->p == '\\' && ++s->p >= s->end)
-                                        return false;
-                                s->p++;
-                        }
-                        if (s->p >= s->end)
+                        if (!scan_skip_string_rest(s))
                                 return false;
-                        s->p++;
                 } else if (c == '{' || c == '[') {
                         if (++depth > max_depth)
                                 return false;
@@ -206,6 +225,15 @@ static bool scan_skip_object(struct scan *s, int max_depth)
                 }
         }
         return false;
+}
+
+/* Skips one object value starting at '{'. */
+static bool scan_skip_object(struct scan *s, int max_depth)
+{
+        scan_ws(s);
+        if (s->p >= s->end || *s->p != '{')
+                return false;
+        return scan_skip_container(s, max_depth);
 }
 
 static bool key_is(const char *k, size_t n, const char *want)
@@ -254,6 +282,8 @@ int extender_args_parse_names(char *body, size_t size, struct extender_args *ret
                                 if (!scan_plain_string(&s, &v, &vn) || vn == 0 ||
                                     vn >= API_NODE_NAME_MAX)
                                         return 0;
+                                if (n == EXTENDER_NODES_MAX)
+                                        return -E2BIG;
                                 if (n == cap) {
                                         size_t c = cap ? cap * 2 : 1024;
                                         const char **nn = realloc(names, c * sizeof(*nn));
@@ -312,4 +342,215 @@ int extender_args_parse_names(char *body, size_t size, struct extender_args *ret
         a.root = pod;
         *ret = a;
         return 1;
+}
+
+/* ---------- the Nodes-mode path ----------
+ *
+ * Without nodeCacheCapable, kube-scheduler sends every candidate as a full v1.Node (about 6 KiB
+ * each: 29 MB at 5,000 nodes). As one json-c tree that body takes 9 times its size; here each
+ * item is parsed alone (api_parse(), so with the same UTF-8 and size checks), its name copied,
+ * and its text kept for the echo in the answer: the body plus one node's tree. Returns 1 and
+ * fills *ret, 0 when the body is not {"Pod": {...}, "Nodes": {..., "items": [...]},
+ * "NodeNames": null} (then the generic path answers), or a negative errno with *err naming the
+ * field. */
+
+/* Skips one JSON value (object, array, string or literal) at s->p; json-c validates it later. */
+static bool scan_skip_value(struct scan *s)
+{
+        scan_ws(s);
+        if (s->p >= s->end)
+                return false;
+        if (*s->p == '{' || *s->p == '[')
+                return scan_skip_container(s, 63);
+        if (*s->p == '"') {
+                s->p++;
+                return scan_skip_string_rest(s);
+        }
+        const char *start = s->p;
+        while (s->p < s->end &&
+               (isalnum((unsigned char)*s->p) || *s->p == '-' || *s->p == '+' || *s->p == '.'))
+                s->p++;
+        return s->p > start;
+}
+
+/* A key: a plain string (escaped keys go to the generic path). */
+static bool scan_key(struct scan *s, const char **ret, size_t *ret_len)
+{
+        return scan_plain_string(s, ret, ret_len) && scan_char(s, ':');
+}
+
+/* Prefixes err's field with the item's path. */
+static int item_error(struct api_error *err, int r, size_t i)
+{
+        char field[API_FIELD_MAX], ipath[API_FIELD_MAX];
+        api_path_index(ipath, "Nodes.items", i);
+        if (err) {
+                api_path(field, ipath, err->field);
+                if (!err->field[0])
+                        snprintf(field, sizeof(field), "%s", ipath);
+                memcpy(err->field, field, sizeof(field));
+        }
+        return r;
+}
+
+int extender_args_parse_nodes(const char *body, size_t size, struct extender_args *ret,
+                              struct api_error *err)
+{
+        struct scan s = { .p = body, .end = body + size };
+        const char *pod_start = NULL, *pod_end = NULL;
+        bool have_nodes = false, have_names = false;
+        _cleanup_free_ struct extender_node_text *items = NULL;
+        _cleanup_free_ size_t *name_at = NULL;
+        struct api_buf names = {};
+        size_t n = 0, cap = 0;
+        int r = 0;
+
+        if (!body || size > INT32_MAX || !scan_char(&s, '{'))
+                return 0;
+        do {
+                const char *k;
+                size_t kn;
+                if (!scan_key(&s, &k, &kn))
+                        goto not_ours;
+                if (key_is(k, kn, "Pod") && !pod_start) {
+                        scan_ws(&s);
+                        pod_start = s.p;
+                        if (!scan_skip_object(&s, 63))
+                                goto not_ours;
+                        pod_end = s.p;
+                } else if (key_is(k, kn, "NodeNames") && !have_names) {
+                        scan_ws(&s);
+                        if (s.end - s.p < 4 || memcmp(s.p, "null", 4) != 0)
+                                goto not_ours;
+                        s.p += 4;
+                        have_names = true;
+                } else if (key_is(k, kn, "Nodes") && !have_nodes) {
+                        bool have_items = false;
+                        have_nodes = true;
+                        if (!scan_char(&s, '{'))
+                                goto not_ours;
+                        if (scan_char(&s, '}'))
+                                continue;
+                        do {
+                                if (!scan_key(&s, &k, &kn))
+                                        goto not_ours;
+                                if (!key_is(k, kn, "items") || have_items) {
+                                        if (!scan_skip_value(&s))
+                                                goto not_ours;
+                                        continue;
+                                }
+                                have_items = true;
+                                if (!scan_char(&s, '['))
+                                        goto not_ours;
+                                if (scan_char(&s, ']'))
+                                        continue;
+                                do {
+                                        scan_ws(&s);
+                                        const char *start = s.p;
+                                        if (!scan_skip_object(&s, 62))
+                                                goto not_ours;
+                                        if (n == EXTENDER_NODES_MAX) {
+                                                r = api_error_set(err, -E2BIG, "Nodes.items",
+                                                                  "more than %d nodes",
+                                                                  EXTENDER_NODES_MAX);
+                                                goto fail;
+                                        }
+                                        if (n == cap) {
+                                                size_t c = cap ? cap * 2 : 256;
+                                                void *a = realloc(items, c * sizeof(*items));
+                                                if (!a)
+                                                        goto oom;
+                                                items = a;
+                                                a = realloc(name_at, c * sizeof(*name_at));
+                                                if (!a)
+                                                        goto oom;
+                                                name_at = a;
+                                                cap = c;
+                                        }
+                                        items[n] = (struct extender_node_text){
+                                                .json = start, .len = (size_t)(s.p - start)
+                                        };
+                                        n++;
+                                } while (scan_char(&s, ','));
+                                if (!scan_char(&s, ']'))
+                                        goto not_ours;
+                        } while (scan_char(&s, ','));
+                        if (!scan_char(&s, '}'))
+                                goto not_ours;
+                } else
+                        goto not_ours;
+        } while (scan_char(&s, ','));
+        if (!scan_char(&s, '}'))
+                goto not_ours;
+        scan_ws(&s);
+        if (s.p != s.end || !pod_start || !have_nodes)
+                goto not_ours;
+
+        /* The shape is ours: from here on errors are answers. */
+        struct extender_args a = { .node_cache_capable = false, .n_nodes = n };
+        struct json_object *pod = NULL;
+        r = api_parse(pod_start, (size_t)(pod_end - pod_start), &pod, err);
+        if (r < 0) {
+                if (err && err->field[0]) {
+                        char f[API_FIELD_MAX];
+                        api_path(f, "Pod", err->field);
+                        memcpy(err->field, f, sizeof(f));
+                }
+                goto fail;
+        }
+        r = k8s_pod_decode(pod, "Pod", &a.pod, err);
+        if (r < 0) {
+                json_object_put(pod);
+                goto fail;
+        }
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_json_ struct json_object *node = NULL;
+                struct json_object *meta = NULL;
+                const char *name = NULL;
+                r = api_parse(items[i].json, items[i].len, &node, err);
+                if (r >= 0)
+                        r = api_get_object(node, "", "metadata", true, false, &meta, err);
+                if (r >= 0)
+                        r = api_get_string(meta, "metadata", "name", true, false, &name, err);
+                if (r < 0) {
+                        json_object_put(pod);
+                        r = item_error(err, r, i);
+                        goto fail;
+                }
+                name_at[i] = names.len;
+                api_buf_append(&names, name, strlen(name) + 1);
+        }
+        if (names.oom) {
+                json_object_put(pod);
+                goto oom;
+        }
+        a.node_names = calloc(n ? n : 1, sizeof(*a.node_names));
+        if (!a.node_names) {
+                json_object_put(pod);
+                goto oom;
+        }
+        for (size_t i = 0; i < n; i++)
+                a.node_names[i] = names.data + name_at[i];
+        a.name_arena = names.data;
+        a.node_texts = TAKE_PTR(items);
+        if (!a.node_texts) {
+                a.node_texts = calloc(1, sizeof(*a.node_texts));
+                if (!a.node_texts) {
+                        free(a.node_names);
+                        json_object_put(pod);
+                        goto oom;
+                }
+        }
+        a.root = pod;
+        *ret = a;
+        return 1;
+
+oom:
+        r = -ENOMEM;
+fail:
+        free(names.data);
+        return r;
+not_ours:
+        free(names.data);
+        return 0;
 }

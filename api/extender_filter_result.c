@@ -61,6 +61,14 @@ void extender_filter_writer_pass(struct extender_filter_writer *w, const char *n
                 api_buf_json(&w->pass, node);
 }
 
+void extender_filter_writer_pass_text(struct extender_filter_writer *w, const char *json,
+                                      size_t len)
+{
+        if (w->n_pass++)
+                api_buf_append(&w->pass, ",", 1);
+        api_buf_append(&w->pass, json, len);
+}
+
 static void add_failed(struct api_buf *b, size_t *n, const char *node, const char *reason)
 {
         if ((*n)++)
@@ -175,7 +183,11 @@ static int decode_failed(const struct json_object *root, const char *key,
                                                      "must be a string");
                         }
                         f[i].node = k;
-                        f[i].reason = json_object_get_string(v);
+                        r = api_string_value(v, api_path(field, key, k), &f[i].reason, err);
+                        if (r < 0) {
+                                free(f);
+                                return r;
+                        }
                         i++;
                 }
         }
@@ -213,7 +225,10 @@ int extender_filter_result_decode(struct json_object *root, struct extender_filt
                                 return api_error_set(err, -EINVAL,
                                                      api_path_index(field, "NodeNames", i),
                                                      "must be a string");
-                        res.node_names[i] = json_object_get_string(v);
+                        r = api_string_value(v, api_path_index(field, "NodeNames", i),
+                                             &res.node_names[i], err);
+                        if (r < 0)
+                                return r;
                 }
         } else if (list) {
                 if ((r = api_get_array(list, "Nodes", "items", false, true, &items, err)) < 0)

@@ -33,6 +33,7 @@ void node_report_done(struct node_report *r)
         free(r->pods);
         free(r->zones);
         free(r->node_name);
+        free(r->run_id);
         *r = (struct node_report){};
 }
 
@@ -124,6 +125,37 @@ fail:
         return r;
 }
 
+static int uid_cmp(const void *a, const void *b)
+{
+        const struct report_pod *const *x = a, *const *y = b;
+        int c = strcmp((*x)->uid, (*y)->uid);
+        /* Ties in report order, so that the later copy is the one named. */
+        return c ? c : (*x < *y ? -1 : *x > *y);
+}
+
+/* A pod reported twice would count its memory twice in every placement. */
+static int check_unique_uids(const struct node_report *rep, struct api_error *err)
+{
+        char field[API_FIELD_MAX], idx[API_FIELD_MAX];
+        if (rep->n_pods < 2)
+                return 0;
+        _cleanup_free_ const struct report_pod **v = malloc(rep->n_pods * sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < rep->n_pods; i++)
+                v[i] = &rep->pods[i];
+        qsort(v, rep->n_pods, sizeof(*v), uid_cmp);
+        for (size_t i = 1; i < rep->n_pods; i++)
+                if (strcmp(v[i - 1]->uid, v[i]->uid) == 0)
+                        return api_error_set(
+                            err, -EINVAL,
+                            api_path(field, api_path_index(idx, "pods", (size_t)(v[i] - rep->pods)),
+                                     "uid"),
+                            "pod uid \"%.64s\" appears twice (also pods[%zu])", v[i]->uid,
+                            (size_t)(v[i - 1] - rep->pods));
+        return 0;
+}
+
 int node_report_decode(const struct json_object *o, struct node_report *ret, struct api_error *err)
 {
         _cleanup_(node_report_done) struct node_report rep = {};
@@ -135,6 +167,7 @@ int node_report_decode(const struct json_object *o, struct node_report *ret, str
                 return api_error_set(err, -EINVAL, "", "body must be a JSON object (node report)");
         if ((r = api_get_strdup(o, "", "node_name", false, &rep.node_name, err)) < 0 ||
             (r = api_get_u64(o, "", "seq", false, UINT64_MAX, &rep.seq, err)) < 0 ||
+            (r = api_get_strdup(o, "", "run_id", false, &rep.run_id, err)) < 0 ||
             (r = api_get_u64(o, "", "heartbeat_interval_ms", false, 86400000,
                              &rep.heartbeat_interval_ms, err)) < 0 ||
             (r = api_get_object(o, "", "node", true, false, &node, err)) < 0 ||
@@ -212,6 +245,9 @@ int node_report_decode(const struct json_object *o, struct node_report *ret, str
                                 return r;
                         rep.n_pods++;
                 }
+                r = check_unique_uids(&rep, err);
+                if (r < 0)
+                        return r;
         }
         *ret = rep;
         rep = (struct node_report){};
@@ -228,6 +264,8 @@ struct json_object *node_report_encode(const struct node_report *r)
         if (r->node_name)
                 api_add(o, "node_name", json_object_new_string(r->node_name));
         api_add(o, "seq", json_object_new_uint64(r->seq));
+        if (r->run_id)
+                api_add(o, "run_id", json_object_new_string(r->run_id));
         if (r->heartbeat_interval_ms)
                 api_add(o, "heartbeat_interval_ms",
                         json_object_new_uint64(r->heartbeat_interval_ms));
@@ -299,10 +337,12 @@ int node_report_copy(const struct node_report *src, struct node_report *ret)
 {
         _cleanup_(node_report_done) struct node_report c = *src;
         c.node_name = NULL;
+        c.run_id = NULL;
         c.zones = NULL;
         c.pods = NULL;
         c.n_pods = 0;
-        if (dup_or_null(src->node_name, &c.node_name) < 0)
+        if (dup_or_null(src->node_name, &c.node_name) < 0 ||
+            dup_or_null(src->run_id, &c.run_id) < 0)
                 return -ENOMEM;
         c.zones = calloc(src->n_zones ? src->n_zones : 1, sizeof(*c.zones));
         c.pods = calloc(src->n_pods ? src->n_pods : 1, sizeof(*c.pods));

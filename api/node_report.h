@@ -45,7 +45,12 @@ struct report_pod {
 
 struct node_report {
         char *node_name; /* optional in the body; when present must match the URL */
-        uint64_t seq;    /* increases with every report of one agent run; 0 when not sent */
+        /* Increases with every report of one agent run; 0 when not sent. memschedd refuses
+         * (409) a report whose seq is not above the last one it accepted for the node in the same
+         * run: same run_id (or both without one) while the node is not stale. A new run_id, or a
+         * node gone stale (its agent was down), starts the count again. */
+        uint64_t seq;
+        char *run_id; /* identifies one agent run (boot id + start time); NULL when not sent */
         uint64_t heartbeat_interval_ms; /* 0 when not sent */
         uint64_t memory_total_bytes;
         uint64_t memory_available_bytes;

@@ -73,7 +73,11 @@ int placement_request_decode(const struct json_object *o, struct placement_reque
                                 return api_error_set(err, -EINVAL,
                                                      api_path_index(field, "nodes", i),
                                                      "must be a non-empty string");
-                        q.nodes[i] = strdup(json_object_get_string(v));
+                        const char *s;
+                        r = api_string_value(v, field, &s, err);
+                        if (r < 0)
+                                return r;
+                        q.nodes[i] = strdup(s);
                         if (!q.nodes[i])
                                 return -ENOMEM;
                         q.n_nodes++;

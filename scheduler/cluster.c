@@ -219,6 +219,24 @@ static int maybe_plan(struct cluster *c, struct sched_snapshot *s, size_t i, uin
         return r;
 }
 
+/* Whether report repeats or precedes what was accepted for the node: a seq not above the last
+ * one of the same agent run (same run_id, or both without one) while the node is fresh. A new
+ * run_id is a restarted agent counting from 1 again; a stale node's agent was away long enough
+ * that its old count says nothing (an agent without run_id restarts that way). */
+static bool report_is_old(const struct sched_snapshot *cur, const char *name,
+                          const struct node_report *report, uint64_t now_usec,
+                          uint64_t stale_after_usec)
+{
+        ssize_t i = cur ? snapshot_find(cur, name) : -1;
+        if (i < 0)
+                return false;
+        const struct sched_node *prev = cur->nodes[i];
+        const char *a = prev->report.run_id, *b = report->run_id;
+        bool same_run = (!a && !b) || (a && b && strcmp(a, b) == 0);
+        bool stale = now_usec - prev->received_usec > stale_after_usec;
+        return same_run && !stale && report->seq <= prev->report.seq;
+}
+
 int cluster_ingest(struct cluster *c, const char *name, struct node_report *report,
                    uint64_t now_usec, uint64_t now_real_usec)
 {
@@ -233,6 +251,11 @@ int cluster_ingest(struct cluster *c, const char *name, struct node_report *repo
                 return r;
         pthread_mutex_lock(&c->write_lock);
         _cleanup_snapshot_ struct sched_snapshot *cur = snapshot_acquire(&c->slot);
+        if (report_is_old(cur, name, &node->report, now_usec, c->cfg.stale_after_usec)) {
+                sched_node_unref(node);
+                r = -ESTALE;
+                goto out;
+        }
         r = snapshot_builder_init(&b, cur);
         if (r < 0) {
                 sched_node_unref(node);

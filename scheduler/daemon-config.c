@@ -87,10 +87,12 @@ static int check_etcd_endpoints(const char *s, char *err, size_t err_size)
 #define RESTART false
 
 static const struct config_entry entries[] = {
+        /* listen stays first: memschedd_config_server() reads its source by index */
         CONFIG_ENTRY_STRING(C, listen, "listen", "0.0.0.0:8787", check_listen, "ADDR:PORT", RESTART,
                             "Address to serve on (IPv4, or [IPv6]:PORT); port 0 picks a free "
                             "one. The default is every address, as a Service in front of "
-                            "memschedd needs."),
+                            "memschedd needs, with tlsCert or insecure; without either it is "
+                            "127.0.0.1:8787 (plain HTTP is served on loopback only)."),
         CONFIG_ENTRY_STRING(C, state_file, "stateFile", "/var/lib/memschedd/state.db",
                             config_check_not_empty, "PATH", RESTART,
                             "SQLite file for plans and reservations; its directory is created "
@@ -114,10 +116,21 @@ static const struct config_entry entries[] = {
         CONFIG_ENTRY_INT(C, threads, "threads", "4", "1", "256", RESTART, "HTTP worker threads."),
         CONFIG_ENTRY_BYTES(C, max_body_bytes, "maxBodyBytes", "64Mi", "1Ki", "4Gi", RESTART,
                            "Largest request body; larger ones get 413."),
+        CONFIG_ENTRY_BYTES(C, request_memory_budget_bytes, "requestMemoryBudget", "512Mi", "1Mi",
+                           "64Gi", RESTART,
+                           "Memory for the request bodies being received and decoded at once (a "
+                           "body is counted 4 times: the bound on what decoding it takes); "
+                           "beyond it requests get 503 with Retry-After."),
         CONFIG_ENTRY_INT(C, client_timeout_sec, "clientTimeoutSec", "10", "1", "3600", RESTART,
-                         "Close idle or slow connections after this many seconds."),
+                         "Close idle connections after this many seconds, and those whose "
+                         "request (headers and body) is not in after this many seconds, however "
+                         "slowly its bytes trickle in."),
         CONFIG_ENTRY_INT(C, max_connections, "maxConnections", "1024", "1", "65536", RESTART,
                          "Concurrent connections."),
+        CONFIG_ENTRY_INT(C, max_connections_per_client, "maxConnectionsPerClient", "64", "0",
+                         "65536", RESTART,
+                         "Concurrent connections from one client address, so that one client "
+                         "cannot take them all; 0 for no limit."),
         CONFIG_ENTRY_INT(C, stale_after_sec, "staleAfterSec", "30", "1", "86400", RESTART,
                          "A node without a report for this many seconds is stale."),
         CONFIG_ENTRY_INT(C, assume_ttl_sec, "assumeTtlSec", "120", "0", "86400", RESTART,
@@ -146,6 +159,20 @@ static const struct config_entry entries[] = {
                              RESTART, "Weight of memory pressure in a node's placement score."),
         CONFIG_ENTRY_ENUM(C, log_level, "logLevel", "info", config_log_levels, RESTART,
                           "Least severe messages logged."),
+        CONFIG_ENTRY_STRING(C, tls_cert, "tlsCert", "", NULL, "PATH", RESTART,
+                            "PEM certificate (chain) to serve HTTPS with; with tlsKey and "
+                            "clientCA. \"\" serves plain HTTP, on loopback addresses only unless "
+                            "insecure is set."),
+        CONFIG_ENTRY_STRING(C, tls_key, "tlsKey", "", NULL, "PATH", RESTART,
+                            "PEM private key of tlsCert."),
+        CONFIG_ENTRY_STRING(C, client_ca, "clientCA", "", NULL, "PATH", RESTART,
+                            "PEM CA certificates that client certificates must chain to. Over "
+                            "HTTPS every state change (node reports, binds) needs a client "
+                            "certificate it verifies, and a node report one whose common name is "
+                            "the node."),
+        CONFIG_ENTRY_BOOL(C, insecure, "insecure", "false", RESTART,
+                          "Serve plain HTTP on a non-loopback address: anyone who can reach it "
+                          "can report for any node and bind any pod."),
 };
 
 #undef C
@@ -157,6 +184,20 @@ static int memschedd_config_check(const void *cfg, char *err, size_t err_size)
         double sum = c->weight_fragmentation_percent + c->weight_headroom_percent +
                      c->weight_pressure_percent;
 
+        if (!*c->tls_cert != !*c->tls_key) {
+                snprintf(err, err_size, "keys \"tlsCert\" and \"tlsKey\" go together");
+                return -EINVAL;
+        }
+        if (*c->tls_cert && !*c->client_ca) {
+                snprintf(err, err_size,
+                         "key \"tlsCert\" needs \"clientCA\": over HTTPS, state changes need a "
+                         "client certificate");
+                return -EINVAL;
+        }
+        if (*c->client_ca && !*c->tls_cert) {
+                snprintf(err, err_size, "key \"clientCA\" needs \"tlsCert\" and \"tlsKey\"");
+                return -EINVAL;
+        }
         if (fabs(sum - 100.0) > 1e-9) {
                 snprintf(err, err_size,
                          "keys \"weightFragmentation\" (%g%%), \"weightHeadroom\" (%g%%) and "
@@ -252,8 +293,22 @@ int memschedd_config_server(const struct memschedd_config *cfg, struct server_co
                 .max_body_bytes = (size_t)cfg->max_body_bytes,
                 .client_timeout_sec = (unsigned)cfg->client_timeout_sec,
                 .max_connections = (unsigned)cfg->max_connections,
+                .max_connections_per_client = (unsigned)cfg->max_connections_per_client,
+                .request_memory_budget_bytes = (size_t)cfg->request_memory_budget_bytes,
+                .tls_cert_path = *cfg->tls_cert ? cfg->tls_cert : NULL,
+                .tls_key_path = *cfg->tls_key ? cfg->tls_key : NULL,
+                .client_ca_path = *cfg->client_ca ? cfg->client_ca : NULL,
+                .insecure = cfg->insecure,
         };
-        int r = parse_listen(cfg->listen, &s.addr, &s.addr_len);
+        /* listen left at its default, with no certificate and no insecure: plain HTTP on
+         * loopback only (the local host is trusted), on the default's port. A listen address the
+         * operator set is served as set, and the server refuses it when it is not loopback. */
+        const char *listen = cfg->listen;
+        if (cfg->sources.of[0] == CONFIG_SOURCE_DEFAULT && !s.tls_cert_path && !cfg->insecure) {
+                listen = MEMSCHEDD_LISTEN_PLAIN_DEFAULT;
+                s.loopback_by_default = true;
+        }
+        int r = parse_listen(listen, &s.addr, &s.addr_len);
         if (r < 0)
                 return r;
         *ret = s;

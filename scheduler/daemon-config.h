@@ -18,16 +18,20 @@
 
 #define MEMSCHEDD_CONFIG_DEFAULT_PATH "/etc/memagent/memschedd.yaml"
 #define MEMSCHEDD_ACTION_LIST_ROUTES  "list-routes"
+/* Where plain HTTP is served when listen is left at its default (see the listen key). */
+#define MEMSCHEDD_LISTEN_PLAIN_DEFAULT "127.0.0.1:8787"
 
 struct memschedd_config {
-        char *listen;         /* "ADDR:PORT", IPv4 or [IPv6]; see memschedd_config_server() */
-        char *state_file;     /* SQLite file */
-        char *port_file;      /* "" for none */
-        char *etcd_endpoints; /* "" for SQLite, else "URL[,URL...]" */
+        char *listen;     /* "ADDR:PORT", IPv4 or [IPv6]; see memschedd_config_server() */
+        char *state_file; /* SQLite file */
+        char *tls_cert, *tls_key, *client_ca; /* PEM files; "" for plain HTTP */
+        bool insecure;                        /* plain HTTP on a non-loopback address */
+        char *port_file;                      /* "" for none */
+        char *etcd_endpoints;                 /* "" for SQLite, else "URL[,URL...]" */
         char *etcd_cert, *etcd_key, *etcd_ca; /* "" for none */
         int64_t leader_lease_sec;
-        int64_t threads, max_connections, client_timeout_sec;
-        uint64_t max_body_bytes;
+        int64_t threads, max_connections, client_timeout_sec, max_connections_per_client;
+        uint64_t max_body_bytes, request_memory_budget_bytes;
 
         int64_t stale_after_sec, assume_ttl_sec, reservation_ttl_sec, sustained_pressure_sec;
         bool admit_unknown_nodes;

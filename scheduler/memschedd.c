@@ -66,6 +66,7 @@ static int run(const struct memschedd_config *mcfg)
                    *port_file = *mcfg->port_file ? mcfg->port_file : NULL;
         struct sched_config cfg;
         struct server_config scfg;
+        int r;
 
         memschedd_config_sched(mcfg, &cfg);
         if (memschedd_config_server(mcfg, &scfg) < 0)
@@ -124,10 +125,11 @@ static int run(const struct memschedd_config *mcfg)
                         return 1;
                 }
         }
-        if (server_start(cl, &scfg, &srv) < 0) {
+        r = server_start(cl, &scfg, &srv);
+        if (r < 0) {
                 replica_stop(replica);
                 cluster_free(cl);
-                return 1;
+                return r == -EPERM ? 2 : 1; /* refused: plain HTTP off loopback, said why */
         }
         if (port_file) {
                 char tmp[PATH_MAX];

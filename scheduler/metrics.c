@@ -143,4 +143,14 @@ void metrics_format(const struct metrics *m, struct cluster *c, uint64_t now_use
                        "are current to.\n# TYPE memsched_store_revision gauge\n"
                        "memsched_store_revision %llu\n",
                        !atomic_load(&c->follower), LOAD(c->store_revision));
+        api_buf_printf(b,
+                       "# HELP memsched_http_busy_refusals_total Requests refused with 503 because "
+                       "the bodies being decoded used up the request memory budget.\n"
+                       "# TYPE memsched_http_busy_refusals_total counter\n"
+                       "memsched_http_busy_refusals_total %llu\n"
+                       "# HELP memsched_http_deadline_closes_total Connections closed because "
+                       "their request was not in within the client timeout.\n"
+                       "# TYPE memsched_http_deadline_closes_total counter\n"
+                       "memsched_http_deadline_closes_total %llu\n",
+                       LOAD(m->busy_refusals), LOAD(m->deadline_closes));
 }

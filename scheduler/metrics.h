@@ -36,6 +36,8 @@ struct metrics {
         atomic_ullong latency_count[_ROUTE_MAX];
         atomic_ullong filter_nodes[3]; /* passed, failed, unresolvable */
         atomic_ullong prioritized_nodes;
+        atomic_ullong busy_refusals;   /* 503: the request memory budget was used up */
+        atomic_ullong deadline_closes; /* connections closed for a request not in on time */
 };
 
 void metrics_observe(struct metrics *m, enum route r, unsigned status, uint64_t duration_usec);

@@ -3,20 +3,35 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "api/error_reply.h"
 #include "api/extender.h"
 #include "api/node_status.h"
 #include "api/placement.h"
 #include "common/clock.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/node-name.h"
 #include "scheduler/placement.h"
+
+/* One open connection, for the request deadline. */
+struct conn_track {
+        struct conn_track *prev, *next;
+        int fd;
+        uint64_t deadline_usec; /* UINT64_MAX while the request is being answered */
+        bool shut;
+};
 
 struct server {
         struct MHD_Daemon *daemon;
@@ -25,6 +40,18 @@ struct server {
         struct metrics metrics;
         atomic_bool ready;
         uint16_t port;
+        /* Bytes reserved by the bodies being received and decoded (REQUEST_MEMORY_FACTOR times
+         * each body). */
+        atomic_size_t body_memory_bytes;
+        /* Open connections and the thread that closes those past their deadline. */
+        pthread_mutex_t conns_lock;
+        pthread_cond_t sweep_wake;
+        struct conn_track *conns;
+        pthread_t sweeper;
+        bool sweeper_started, stopping;
+        /* HTTPS: the PEM texts libmicrohttpd reads (kept for the daemon's life). */
+        bool tls;
+        char *tls_cert_pem, *tls_key_pem, *client_ca_pem;
 };
 
 struct request {
@@ -35,7 +62,12 @@ struct request {
         bool too_large;
         unsigned status;
         uint64_t start_usec;
+        size_t reserved_bytes; /* this request's share of srv->body_memory_bytes */
 };
+
+/* Answers stay below ANSWER_FACTOR times the request plus ANSWER_SLACK_BYTES. */
+#define ANSWER_FACTOR      4
+#define ANSWER_SLACK_BYTES (1 << 20)
 
 enum method_bit {
         M_GET = 1,
@@ -44,6 +76,19 @@ enum method_bit {
 
 /* ---------- responses ---------- */
 
+/* The answer when there is no memory left to build one: made at start, queued as is (a
+ * response can be queued any number of times). One per process, like the daemon. */
+static struct MHD_Response *oom_response;
+static const char oom_body[] = "{\"error\":\"out of memory\",\"field\":null}";
+
+static enum MHD_Result respond_oom(struct MHD_Connection *conn, struct request *rq)
+{
+        if (!oom_response)
+                return MHD_NO;
+        rq->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        return MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, oom_response);
+}
+
 static enum MHD_Result respond(struct MHD_Connection *conn, struct request *rq, unsigned status,
                                const char *content_type, char *body, size_t len)
 {
@@ -51,9 +96,11 @@ static enum MHD_Result respond(struct MHD_Connection *conn, struct request *rq, 
             MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
         if (!resp) {
                 free(body);
-                return MHD_NO;
+                return respond_oom(conn, rq);
         }
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
         if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
                 const char *allow = "GET, HEAD";
                 if (rq->route == ROUTE_NODE_REPORT || rq->route == ROUTE_PLACEMENT ||
@@ -76,7 +123,7 @@ static enum MHD_Result respond_json(struct MHD_Connection *conn, struct request 
         if (o)
                 json_object_put(o);
         if (!s)
-                return MHD_NO;
+                return respond_oom(conn, rq);
         return respond(conn, rq, status, "application/json", s, len);
 }
 
@@ -99,8 +146,17 @@ static enum MHD_Result respond_error(struct MHD_Connection *conn, struct request
 static enum MHD_Result respond_api_error(struct MHD_Connection *conn, struct request *rq, int r,
                                          const struct api_error *err)
 {
-        if (r == -ENOMEM)
-                return respond_error(conn, rq, 500, NULL, "out of memory");
+        if (r == -ENOMEM) {
+                /* The body is no longer needed and the answer needs a little memory. */
+                free(rq->body);
+                rq->body = NULL;
+                rq->len = rq->cap = 0;
+                return respond_error(conn, rq, 503, NULL, "%s",
+                                     err->message[0] ? err->message
+                                                     : "out of memory decoding the request");
+        }
+        if (r == -E2BIG)
+                return respond_error(conn, rq, 413, NULL, "%s", err->message);
         if (err->field[0])
                 return respond_error(conn, rq, 400, err->field, "%s: %s", err->field, err->message);
         return respond_error(conn, rq, 400, NULL, "%s", err->message);
@@ -215,6 +271,11 @@ static enum MHD_Result handle_report(struct server *srv, struct MHD_Connection *
         r = cluster_ingest(srv->cluster, rq->node, &rep, now_usec(CLOCK_MONOTONIC),
                            now_usec(CLOCK_REALTIME));
         node_report_done(&rep);
+        if (r == -ESTALE)
+                return respond_error(conn, rq, 409, "seq",
+                                     "seq: %llu is not above the last report accepted from this "
+                                     "agent run (same run_id); a replayed or reordered report",
+                                     (unsigned long long)seq);
         if (r < 0)
                 return respond_error(conn, rq, 500, NULL, "failed to ingest the report: %s",
                                      strerror(-r));
@@ -427,8 +488,16 @@ static enum MHD_Result handle_filter(struct server *srv, struct MHD_Connection *
         /* kube-scheduler's names mode without json-c objects per node; anything else, and every
          * error, through the generic decoder. */
         r = extender_args_parse_names(rq->body, rq->len, &args);
+        if (r == -E2BIG)
+                return respond_error(conn, rq, 413, "NodeNames", "NodeNames: more than %d names",
+                                     EXTENDER_NODES_MAX);
         if (r < 0)
-                return respond_error(conn, rq, 500, NULL, "out of memory");
+                return respond_error(conn, rq, 503, NULL, "out of memory");
+        if (r == 0) {
+                r = extender_args_parse_nodes(rq->body, rq->len, &args, &err);
+                if (r < 0)
+                        return respond_api_error(conn, rq, r, &err);
+        }
         if (r == 0) {
                 if (parse_body(conn, rq, &o) != MHD_YES || !o)
                         return rq->status ? MHD_YES : MHD_NO;
@@ -449,6 +518,22 @@ static enum MHD_Result handle_filter(struct server *srv, struct MHD_Connection *
 
         /* Verdicts are streamed into the answer one node at a time: no per-node array of
          * verdicts (with their reason buffers) is ever built. */
+        /* An answer is at most ANSWER_FACTOR times the request plus a constant: a HostPriority
+         * costs ~24 bytes over its name, so many short (or repeated) names could make a
+         * prioritize answer several times the body: refused up front (413). A filter answer
+         * whose full reasons (~100 bytes a node) would pass the bound gets a short fixed
+         * reason for every failing node instead. */
+        size_t answer_max = ANSWER_FACTOR * rq->len + ANSWER_SLACK_BYTES;
+        if (prioritize) {
+                uint64_t need = 2;
+                for (size_t i = 0; i < n; i++)
+                        need += strlen(args.node_names[i]) + 26;
+                if (need > answer_max)
+                        return respond_error(conn, rq, 413, "NodeNames",
+                                             "NodeNames: %zu names would make an answer of %llu "
+                                             "bytes, more than %d times the request",
+                                             n, (unsigned long long)need, ANSWER_FACTOR);
+        }
         if (prioritize) {
                 _cleanup_free_ struct host_priority *hp = malloc((n ? n : 1) * sizeof(*hp));
                 if (!hp)
@@ -463,16 +548,24 @@ static enum MHD_Result handle_filter(struct server *srv, struct MHD_Connection *
                 r = host_priority_list_format(hp, n, &body, &len);
                 atomic_fetch_add_explicit(&srv->metrics.prioritized_nodes, n, memory_order_relaxed);
         } else {
+                /* Full reasons are ~100 bytes: with many short names, a fixed short one. */
+                bool short_reasons = rq->len + n * (PLACEMENT_REASON_MAX / 2) > answer_max;
                 struct extender_filter_writer w;
                 extender_filter_writer_init(&w, args.node_cache_capable, n);
                 for (size_t i = 0; i < n; i++) {
                         const char *name = args.node_names[i];
                         placement_evaluate(s, snapshot_find(s, name), name, &shape, now, cfg, false,
                                            &v);
+                        if (short_reasons)
+                                snprintf(v.reason, sizeof(v.reason), "memsched");
                         switch (v.kind) {
                         case VERDICT_FITS:
-                                extender_filter_writer_pass(&w, name,
-                                                            args.nodes ? args.nodes[i] : NULL);
+                                if (args.node_texts)
+                                        extender_filter_writer_pass_text(
+                                            &w, args.node_texts[i].json, args.node_texts[i].len);
+                                else
+                                        extender_filter_writer_pass(
+                                            &w, name, args.nodes ? args.nodes[i] : NULL);
                                 break;
                         case VERDICT_FAILED:
                                 extender_filter_writer_failed(&w, name, v.reason);
@@ -573,6 +666,105 @@ static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *conn,
         }
 }
 
+/* Over HTTPS, the verified client certificate's common name into cn; -EACCES when the client
+ * sent none or it does not chain to clientCA. */
+static int client_identity(struct MHD_Connection *conn, char *cn, size_t cn_size)
+{
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        unsigned status = 0, n = 0;
+        if (!ci || !ci->tls_session)
+                return -EACCES;
+        gnutls_session_t session = (gnutls_session_t)ci->tls_session;
+        const gnutls_datum_t *peers = gnutls_certificate_get_peers(session, &n);
+        if (!peers || n == 0 || gnutls_certificate_verify_peers2(session, &status) < 0 ||
+            status != 0)
+                return -EACCES;
+        gnutls_x509_crt_t crt;
+        if (gnutls_x509_crt_init(&crt) < 0)
+                return -ENOMEM;
+        size_t len = cn_size;
+        int r = gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER);
+        if (r >= 0)
+                r = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &len);
+        gnutls_x509_crt_deinit(crt);
+        return r < 0 ? -EACCES : 0;
+}
+
+/* Reads are open; state changes (node reports, binds) need an identity: over HTTPS a verified
+ * client certificate, for a report one naming the node itself; over plain HTTP (loopback only,
+ * unless --insecure) the local host is trusted. Returns MHD_YES to go on, or the 403 queued. */
+static bool route_changes_state(enum route r)
+{
+        return r == ROUTE_NODE_REPORT || r == ROUTE_EXTENDER_BIND;
+}
+
+static enum MHD_Result check_identity(struct server *srv, struct MHD_Connection *conn,
+                                      struct request *rq)
+{
+        char cn[256] = "";
+        if (!srv->tls || !route_changes_state(rq->route))
+                return MHD_YES;
+        if (client_identity(conn, cn, sizeof(cn)) < 0)
+                return respond_error(conn, rq, 403, NULL,
+                                     "this request changes state: it needs a client certificate "
+                                     "signed by the configured CA");
+        if (rq->route == ROUTE_NODE_REPORT && strcmp(cn, rq->node) != 0)
+                return respond_error(conn, rq, 403, "name",
+                                     "name: a client certificate for \"%.64s\" may only report "
+                                     "for that node, not \"%s\"",
+                                     cn, rq->node);
+        return MHD_YES;
+}
+
+/* Reserves REQUEST_MEMORY_FACTOR times body_bytes for rq against the global budget. A request
+ * alone in flight always gets its share (the body limit bounds it), so that a budget smaller
+ * than the largest body still serves one at a time. */
+static bool body_memory_take(struct server *srv, struct request *rq, size_t body_bytes)
+{
+        size_t want = body_bytes * REQUEST_MEMORY_FACTOR;
+        if (want <= rq->reserved_bytes)
+                return true;
+        size_t delta = want - rq->reserved_bytes;
+        size_t before = atomic_fetch_add(&srv->body_memory_bytes, delta);
+        if (before + delta > srv->cfg.request_memory_budget_bytes && before > rq->reserved_bytes) {
+                atomic_fetch_sub(&srv->body_memory_bytes, delta);
+                return false;
+        }
+        rq->reserved_bytes = want;
+        return true;
+}
+
+static enum MHD_Result respond_busy(struct server *srv, struct MHD_Connection *conn,
+                                    struct request *rq)
+{
+        atomic_fetch_add_explicit(&srv->metrics.busy_refusals, 1, memory_order_relaxed);
+        return respond_error(conn, rq, 503, NULL,
+                             "request bodies being decoded already use the memory budget of "
+                             "%zu MiB; retry",
+                             srv->cfg.request_memory_budget_bytes >> 20);
+}
+
+static struct conn_track *conn_track_of(struct MHD_Connection *conn)
+{
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
+
+/* deadline: 0 for "now plus the client timeout", else the value. */
+static void conn_set_deadline(struct server *srv, struct MHD_Connection *conn, uint64_t deadline)
+{
+        struct conn_track *t = conn_track_of(conn);
+        if (!t)
+                return;
+        pthread_mutex_lock(&srv->conns_lock);
+        t->deadline_usec =
+            deadline ? deadline
+                     : now_usec(CLOCK_MONOTONIC) + (uint64_t)srv->cfg.client_timeout_sec * 1000000;
+        pthread_mutex_unlock(&srv->conns_lock);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -603,12 +795,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 if (!((get && (methods & M_GET)) || (post && (methods & M_POST))))
                         return respond_error(conn, rq, 405, NULL,
                                              "method %.16s not allowed on %.200s", method, url);
+                if (check_identity(srv, conn, rq) != MHD_YES || rq->status)
+                        return rq->status ? MHD_YES : MHD_NO;
                 const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                              MHD_HTTP_HEADER_CONTENT_LENGTH);
                 if (cl && strtoull(cl, NULL, 10) > srv->cfg.max_body_bytes)
                         return respond_error(conn, rq, 413, NULL,
                                              "request body of %.20s bytes exceeds the limit of %zu",
                                              cl, srv->cfg.max_body_bytes);
+                if (cl && !body_memory_take(srv, rq, (size_t)strtoull(cl, NULL, 10)))
+                        return respond_busy(srv, conn, rq);
                 return MHD_YES;
         }
         if (rq->status)
@@ -620,13 +816,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         rq->too_large = true;
                         return MHD_YES;
                 }
+                if (!body_memory_take(srv, rq, rq->len + n))
+                        return respond_busy(srv, conn, rq);
                 if (rq->len + n + 1 > rq->cap) {
                         size_t cap = rq->cap ? rq->cap : 4096;
                         while (cap < rq->len + n + 1)
                                 cap *= 2;
                         char *b = realloc(rq->body, cap);
-                        if (!b)
-                                return MHD_NO;
+                        if (!b) {
+                                /* Give the memory back first: the answer needs a little. */
+                                free(rq->body);
+                                rq->body = NULL;
+                                rq->len = rq->cap = 0;
+                                return respond_error(conn, rq, 503, NULL,
+                                                     "out of memory receiving the body");
+                        }
                         rq->body = b;
                         rq->cap = cap;
                 }
@@ -639,6 +843,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return respond_error(conn, rq, 413, NULL,
                                      "request body exceeds the limit of %zu bytes",
                                      srv->cfg.max_body_bytes);
+        /* Received in time: answering is not bound by the request deadline. */
+        conn_set_deadline(srv, conn, UINT64_MAX);
         return dispatch(srv, conn, rq);
 }
 
@@ -647,15 +853,99 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
         struct server *srv = cls;
         struct request *rq = *con_cls;
-        (void)conn;
+        /* The next request on this connection gets its own deadline. */
+        conn_set_deadline(srv, conn, 0);
         if (!rq)
                 return;
+        atomic_fetch_sub(&srv->body_memory_bytes, rq->reserved_bytes);
         if (rq->status || toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
                 metrics_observe(&srv->metrics, rq->route, rq->status ? rq->status : 500,
                                 now_usec(CLOCK_MONOTONIC) - rq->start_usec);
         free(rq->body);
         free(rq);
         *con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+        struct server *srv = cls;
+        struct conn_track *t = *socket_context;
+
+        if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+                const union MHD_ConnectionInfo *ci =
+                    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                t = calloc(1, sizeof(*t));
+                if (!t || !ci)
+                        return free(t);
+                t->fd = ci->connect_fd;
+                t->deadline_usec =
+                    now_usec(CLOCK_MONOTONIC) + (uint64_t)srv->cfg.client_timeout_sec * 1000000;
+                pthread_mutex_lock(&srv->conns_lock);
+                t->next = srv->conns;
+                if (srv->conns)
+                        srv->conns->prev = t;
+                srv->conns = t;
+                pthread_mutex_unlock(&srv->conns_lock);
+                *socket_context = t;
+                return;
+        }
+        /* Closed: libmicrohttpd closes the socket after this returns, so the sweeper (which
+         * holds the lock while it shuts sockets down) never sees a reused descriptor. */
+        if (!t)
+                return;
+        pthread_mutex_lock(&srv->conns_lock);
+        if (t->prev)
+                t->prev->next = t->next;
+        else
+                srv->conns = t->next;
+        if (t->next)
+                t->next->prev = t->prev;
+        pthread_mutex_unlock(&srv->conns_lock);
+        free(t);
+        *socket_context = NULL;
+}
+
+/* libmicrohttpd's connection timeout restarts with every byte received: a client trickling its
+ * headers a byte a second holds a connection forever, and 1,024 of them hold them all. Every
+ * connection gets client_timeout_sec for each request to arrive in full; past that the sweeper
+ * shuts its socket down, and libmicrohttpd closes it as a client that went away. */
+static void *sweeper(void *arg)
+{
+        struct server *srv = arg;
+        pthread_mutex_lock(&srv->conns_lock);
+        while (!srv->stopping) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 250 * 1000000;
+                if (ts.tv_nsec >= 1000000000) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&srv->sweep_wake, &srv->conns_lock, &ts);
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                for (struct conn_track *t = srv->conns; t; t = t->next)
+                        if (!t->shut && now > t->deadline_usec) {
+                                shutdown(t->fd, SHUT_RDWR);
+                                t->shut = true;
+                                atomic_fetch_add_explicit(&srv->metrics.deadline_closes, 1,
+                                                          memory_order_relaxed);
+                        }
+        }
+        pthread_mutex_unlock(&srv->conns_lock);
+        return NULL;
+}
+
+/* libmicrohttpd decodes "%00" into a NUL that ends the C string: "/v1/nodes/w1%00evil" would be
+ * served as w1. A path or query value holding %00 is left encoded, so that it matches nothing or
+ * fails the node name check (400). */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+        (void)cls;
+        (void)conn;
+        if (strstr(s, "%00"))
+                return strlen(s);
+        return MHD_http_unescape(s);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -669,6 +959,54 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         log_debug("libmicrohttpd: %s", msg);
 }
 
+static void server_free(struct server *s)
+{
+        pthread_cond_destroy(&s->sweep_wake);
+        pthread_mutex_destroy(&s->conns_lock);
+        free(s->tls_cert_pem);
+        free(s->tls_key_pem);
+        free(s->client_ca_pem);
+        free(s);
+}
+
+/* A PEM file read whole (certificate chains and keys are a few KiB). */
+static int read_pem(const char *path, const char *what, char **ret)
+{
+        const size_t cap = 256 * 1024;
+        char *buf = malloc(cap);
+        if (!buf)
+                return log_error_errno(ENOMEM, "Failed to read %s: %m", path);
+        ssize_t n = read_file_at(AT_FDCWD, path, buf, cap);
+        if (n < 0) {
+                free(buf);
+                return log_error_errno((int)-n, "Failed to read the %s %s: %m", what, path);
+        }
+        buf[n] = '\0';
+        *ret = buf;
+        return 0;
+}
+
+static int load_tls(struct server *srv)
+{
+        int r;
+        if ((r = read_pem(srv->cfg.tls_cert_path, "TLS certificate", &srv->tls_cert_pem)) < 0 ||
+            (r = read_pem(srv->cfg.tls_key_path, "TLS key", &srv->tls_key_pem)) < 0 ||
+            (r = read_pem(srv->cfg.client_ca_path, "client CA", &srv->client_ca_pem)) < 0)
+                return r;
+        if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+                return log_error_errno(EOPNOTSUPP, "libmicrohttpd was built without TLS");
+        return 0;
+}
+
+static bool is_loopback(const struct sockaddr_storage *a)
+{
+        if (a->ss_family == AF_INET)
+                return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+        if (a->ss_family == AF_INET6)
+                return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr);
+        return false;
+}
+
 int server_start(struct cluster *c, const struct server_config *cfg, struct server **ret)
 {
         struct server *srv = calloc(1, sizeof(*srv));
@@ -676,19 +1014,66 @@ int server_start(struct cluster *c, const struct server_config *cfg, struct serv
                 return log_error_errno(ENOMEM, "Failed to start the HTTP server: %m");
         srv->cluster = c;
         srv->cfg = *cfg;
+        pthread_mutex_init(&srv->conns_lock, NULL);
+        if (!oom_response) {
+                oom_response = MHD_create_response_from_buffer(
+                    sizeof(oom_body) - 1, (void *)oom_body, MHD_RESPMEM_PERSISTENT);
+                if (oom_response) {
+                        MHD_add_response_header(oom_response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                                "application/json");
+                        MHD_add_response_header(oom_response, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+                }
+        }
+        pthread_cond_init(&srv->sweep_wake, NULL);
+        struct MHD_OptionItem tls_opts[4] = { { MHD_OPTION_END, 0, NULL } };
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+        if (cfg->tls_cert_path) {
+                int r = load_tls(srv);
+                if (r < 0) {
+                        server_free(srv);
+                        return r;
+                }
+                tls_opts[0] =
+                    (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert_pem };
+                tls_opts[1] =
+                    (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key_pem };
+                tls_opts[2] =
+                    (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0, srv->client_ca_pem };
+                tls_opts[3] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+                flags |= MHD_USE_TLS;
+                srv->tls = true;
+        } else if (cfg->loopback_by_default) {
+                log_notice("No TLS certificate (tlsCert): serving plain HTTP on loopback only. "
+                           "Give tlsCert, tlsKey and clientCA to serve the cluster, or "
+                           "--insecure for plain HTTP on every address");
+        } else if (!is_loopback(&cfg->addr)) {
+                if (!cfg->insecure) {
+                        server_free(srv);
+                        return log_error_errno(EPERM,
+                                               "Refusing to serve plain HTTP on a non-loopback "
+                                               "address: anyone reaching it could report for any "
+                                               "node. Pass --tls-cert, --tls-key and "
+                                               "--client-ca, or --insecure");
+                }
+                log_warning("Serving plain HTTP on a non-loopback address without "
+                            "authentication (--insecure): anyone reaching it can report for any "
+                            "node and bind any pod");
+        }
         srv->daemon = MHD_start_daemon(
-            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-            on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&srv->cfg.addr,
-            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned)cfg->client_timeout_sec, MHD_OPTION_CONNECTION_LIMIT,
-            (unsigned)cfg->max_connections, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-            (unsigned)1, MHD_OPTION_END);
+            flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+            (struct sockaddr *)&srv->cfg.addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->client_timeout_sec,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_client,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+            on_connection, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+            MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+            (unsigned)1, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
         if (!srv->daemon) {
                 char addr[INET6_ADDRSTRLEN] = "?";
                 const struct sockaddr_in *in = (const struct sockaddr_in *)&cfg->addr;
                 inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
-                free(srv);
+                server_free(srv);
                 return log_error_errno(EADDRNOTAVAIL,
                                        "Failed to listen on %s:%u (address in use or not local?)",
                                        addr, (unsigned)ntohs(in->sin_port));
@@ -701,6 +1086,12 @@ int server_start(struct cluster *c, const struct server_config *cfg, struct serv
                 srv->port =
                     ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                       : ((struct sockaddr_in *)&bound)->sin_port);
+        if (pthread_create(&srv->sweeper, NULL, sweeper, srv) != 0) {
+                int r = errno;
+                server_stop(srv);
+                return log_error_errno(r, "Failed to start the connection sweeper: %m");
+        }
+        srv->sweeper_started = true;
         *ret = srv;
         return 0;
 }
@@ -719,6 +1110,13 @@ void server_stop(struct server *s)
 {
         if (!s)
                 return;
+        if (s->sweeper_started) {
+                pthread_mutex_lock(&s->conns_lock);
+                s->stopping = true;
+                pthread_cond_signal(&s->sweep_wake);
+                pthread_mutex_unlock(&s->conns_lock);
+                pthread_join(s->sweeper, NULL);
+        }
         MHD_stop_daemon(s->daemon);
-        free(s);
+        server_free(s);
 }

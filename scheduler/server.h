@@ -13,13 +13,29 @@
 #include "scheduler/cluster.h"
 #include "scheduler/metrics.h"
 
+/* What decoding a body may take, as a multiple of its size (api_parse() bounds the JSON tree to
+ * API_PARSE_TREE_FACTOR times it, the body itself is one more). */
+#define REQUEST_MEMORY_FACTOR 4
+
 struct server_config {
         struct sockaddr_storage addr;
         socklen_t addr_len;
         unsigned threads;
         size_t max_body_bytes;
-        unsigned client_timeout_sec; /* idle/slow connections are closed after this */
+        /* Idle connections are closed after this, and so is a request not fully received after
+         * this long (libmicrohttpd's own timeout restarts with every byte received). */
+        unsigned client_timeout_sec;
         unsigned max_connections;
+        unsigned max_connections_per_client; /* 0: no limit */
+        /* Bodies in flight count REQUEST_MEMORY_FACTOR times their size against this; beyond
+         * it, 503 with Retry-After. */
+        size_t request_memory_budget_bytes;
+        /* HTTPS when set (all three together; borrowed, read at start). Without them plain
+         * HTTP, refused on a non-loopback address unless insecure. */
+        const char *tls_cert_path, *tls_key_path, *client_ca_path;
+        bool insecure;
+        /* listen was left at its default and became loopback for plain HTTP: say so at start */
+        bool loopback_by_default;
 };
 
 struct server;

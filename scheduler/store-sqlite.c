@@ -8,10 +8,12 @@
 // clock, since they must survive a restart: expired records are hidden on read and purged on the
 // next write.
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -121,6 +123,13 @@ int store_sqlite_open(const char *path, void **ret_be)
                 return log_error_errno(ENOMEM, "Failed to allocate the state store: %m");
         if (!path)
                 path = ":memory:";
+        /* Created private before SQLite opens it (SQLite would use 0644 less the umask); its
+         * -wal and -shm files take the database file's mode. */
+        if (strcmp(path, ":memory:") != 0) {
+                int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd >= 0)
+                        close(fd);
+        }
         if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
             SQLITE_OK) {
                 r = sql_error(s->db, path);

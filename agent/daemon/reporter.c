@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/codec.h"
 #include "common/clock.h"
@@ -31,6 +32,9 @@ struct reporter {
         bool current_sent;            /* current went out (or is in flight) */
         struct node_report *accepted; /* last report memschedd accepted */
         uint64_t seq;
+        /* This run of the agent: memschedd takes a report only with a seq above the last one of
+         * the same run_id, and restarts the count for a new one (a restarted agent). */
+        char run_id[48];
         uint64_t last_send_usec; /* CLOCK_MONOTONIC of the last attempt's start */
 
         /* the request in flight */
@@ -271,6 +275,7 @@ static char *make_body(struct reporter *r, size_t *ret_len)
 {
         struct node_report b = *r->current;
         b.seq = ++r->seq;
+        b.run_id = r->run_id;
         b.heartbeat_interval_ms = r->p.heartbeat_usec / 1000;
         _cleanup_json_ struct json_object *o = node_report_encode(&b);
         if (!o)
@@ -483,6 +488,8 @@ int reporter_new(sd_event *e, const char *base_url, const char *node_name,
         while (n && base_url[n - 1] == '/')
                 n--;
         r->base_url = strndup(base_url, n);
+        snprintf(r->run_id, sizeof(r->run_id), "%d-%llu", (int)getpid(),
+                 (unsigned long long)now_usec(CLOCK_REALTIME));
         r->node_name = strdup(node_name);
         if (!r->base_url || !r->node_name ||
             asprintf(&r->url, "%s/v1/nodes/%s/report", r->base_url, node_name) < 0) {

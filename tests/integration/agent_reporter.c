@@ -600,6 +600,23 @@ int main(int argc, char **argv)
         CHECK(st.failed == 0 && st.reachable, "failures while memschedd is up");
         printf("ok: heartbeat: %llu reports in 1 s\n", (unsigned long long)st.sent);
 
+        /* A restarted agent (a new reporter: a new run, seq from 1 again) is taken at once,
+         * while the node is fresh and its last seq is higher: memschedd counts seq per run. */
+        {
+                struct reporter *rr = NULL;
+                struct reporter_stats rst;
+                CHECK(reporter_new(e, url, NODE, &p, &rr) == 0, "reporter_new (restart)");
+                submit(rr, make_report(10 * GiB, LEVEL_NONE, 2));
+                want = 1;
+                CHECK(run_until(e, rr, 3000000, sent_at_least, &want),
+                      "the report of a restarted agent was not accepted");
+                reporter_get_stats(rr, &rst);
+                CHECK(rst.failed == 0, "a restarted agent's report refused: %s",
+                      rst.last_error[0] ? rst.last_error : "?");
+                rr = reporter_free(rr);
+                printf("ok: a restarted agent's reports are accepted at once (new run_id)\n");
+        }
+
         /* A 1% change waits for the heartbeat; a pressure change goes at once. */
         want = st.sent + 1;
         run_until(e, r, 1000000, sent_at_least, &want); /* right after a heartbeat */

@@ -88,7 +88,7 @@ node_report() {
         local pods=${9:-[]}
         local half=$((total / 2))
         cat <<JSON
-{"node_name":"$name","seq":$RANDOM,"heartbeat_interval_ms":1000,
+{"node_name":"$name","seq":$(date +%s%N),"heartbeat_interval_ms":1000,
  "node":{"memory_total_bytes":$total,"memory_available_bytes":$avail,"memory_free_bytes":$avail,
   "swap_total_bytes":0,"swap_free_bytes":0,
   "psi":{"some":{"avg10":0.00,"avg60":0.00,"avg300":0.00,"total_usec":0},"full":null},

@@ -78,13 +78,20 @@ static void test_defaults(void **state)
         assert_true(sc.weight_headroom == want.weight_headroom);
         assert_true(sc.weight_pressure == want.weight_pressure);
 
-        /* The HTTP defaults memschedd had: every IPv4 address, port 8787, 4 threads, 64Mi
-         * bodies, 10 s timeout, 1024 connections. */
+        /* The HTTP defaults: port 8787, 4 threads, 64Mi bodies, 10 s timeout, 1024
+         * connections; without a certificate plain HTTP on loopback only, said at start. */
         assert_int_equal(memschedd_config_server(&c, &srv), 0);
         const struct sockaddr_in *a = (const struct sockaddr_in *)&srv.addr;
         assert_int_equal(a->sin_family, AF_INET);
         assert_int_equal(ntohs(a->sin_port), 8787);
+        assert_int_equal(a->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+        assert_true(srv.loopback_by_default);
+        /* With insecure, the default is every IPv4 address, as a Service needs. */
+        c.insecure = true;
+        assert_int_equal(memschedd_config_server(&c, &srv), 0);
         assert_int_equal(a->sin_addr.s_addr, htonl(INADDR_ANY));
+        assert_false(srv.loopback_by_default);
+        c.insecure = false;
         assert_int_equal(srv.addr_len, sizeof(struct sockaddr_in));
         assert_int_equal(srv.threads, 4);
         assert_int_equal(srv.max_body_bytes, 64 << 20);

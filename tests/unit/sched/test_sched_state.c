@@ -2,6 +2,7 @@
 // Snapshot publication under concurrent readers, and the cluster's ingest → plan → bind → expire
 // cycle with plans surviving a restart. The store itself is tested on both backends by
 // test_sched_store.
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -105,7 +106,10 @@ static int teardown_db(void **state)
 static struct node_report report(uint64_t total, uint64_t avail, enum pressure_level p,
                                  bool exhausted, bool with_pod)
 {
-        struct node_report r = { .memory_total_bytes = total,
+        /* Every report is a later one of the same agent run, as memschedd requires. */
+        static uint64_t seq;
+        struct node_report r = { .seq = ++seq,
+                                 .memory_total_bytes = total,
                                  .memory_available_bytes = avail,
                                  .pressure = p,
                                  .pressure_duration_ms = 3600000,
@@ -199,6 +203,49 @@ static void test_cluster_cycle_and_restart(void **state)
         free(id);
 }
 
+static int ingest(struct cluster *c, uint64_t seq, const char *run, uint64_t at, uint64_t real,
+                  struct node_report *r)
+{
+        *r = report(16 * GiB, 12 * GiB, LEVEL_NONE, false, false);
+        r->seq = seq;
+        r->run_id = run ? strdup(run) : NULL;
+        return cluster_ingest(c, "n", r, at, real);
+}
+
+/* Report order within one agent run: a replayed or older seq is -ESTALE; a new run_id, or the
+ * node going stale (its agent was away), starts the count again. */
+static void test_cluster_report_order(void **state)
+{
+        (void)state;
+        struct sched_config cfg = SCHED_CONFIG_DEFAULTS;
+        struct cluster *c;
+        uint64_t now = 1000000000, real = 1700000000000000ULL;
+        struct node_report r;
+        assert_int_equal(cluster_new(&cfg, db_path, &c), 0);
+
+        assert_int_equal(ingest(c, 5, NULL, now, real, &r), 0);
+        assert_int_equal(ingest(c, 5, NULL, now, real, &r), -ESTALE);
+        node_report_done(&r);
+        assert_int_equal(ingest(c, 4, NULL, now, real, &r), -ESTALE);
+        node_report_done(&r);
+        assert_int_equal(ingest(c, 6, NULL, now, real, &r), 0);
+        /* An agent restarted without run_id: refused while the node is fresh, taken once stale. */
+        assert_int_equal(ingest(c, 1, NULL, now + 1000, real, &r), -ESTALE);
+        node_report_done(&r);
+        assert_int_equal(ingest(c, 1, NULL, now + cfg.stale_after_usec + 1, real, &r), 0);
+        uint64_t t = now + cfg.stale_after_usec + 2;
+        assert_int_equal(ingest(c, 1, "run-b", t, real, &r), 0);
+        assert_int_equal(ingest(c, 1, "run-b", t, real, &r), -ESTALE);
+        node_report_done(&r);
+        assert_int_equal(ingest(c, 2, "run-b", t, real, &r), 0);
+        assert_int_equal(ingest(c, 1, "run-c", t, real, &r), 0);
+        struct sched_snapshot *s = snapshot_acquire(&c->slot);
+        assert_int_equal(s->nodes[snapshot_find(s, "n")]->report.seq, 1);
+        assert_string_equal(s->nodes[snapshot_find(s, "n")]->report.run_id, "run-c");
+        snapshot_unref(s);
+        cluster_free(c);
+}
+
 static void test_cluster_expiry(void **state)
 {
         (void)state;
@@ -233,6 +280,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_cluster_cycle_and_restart, setup_db,
                                                 teardown_db),
                 cmocka_unit_test_setup_teardown(test_cluster_expiry, setup_db, teardown_db),
+                cmocka_unit_test_setup_teardown(test_cluster_report_order, setup_db, teardown_db),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
