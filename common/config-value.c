@@ -6,6 +6,7 @@
 // tables share (non-empty, absolute path, http(s) URL). Also the operations on one field of a
 // program's config struct (store, copy, move, compare, free) that the table (common/config.c)
 // and the YAML loader (common/config-yaml.c) share.
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -873,12 +874,65 @@ int config_check_absolute_path(const char *s, char *err, size_t err_size)
         return config_errf(err, err_size, -EINVAL, "must be an absolute path");
 }
 
+/* The authority of an http(s) URL: a host name or IPv4 address, or an [IPv6] address, and an
+ * optional :port in 1..65535. No user information: credentials do not belong in a setting. */
+static bool url_authority_valid(const char *a, size_t n)
+{
+        size_t i = 0, host_end;
+        if (n == 0)
+                return false;
+        if (a[0] == '[') {
+                const char *close = memchr(a, ']', n);
+                if (!close || close == a + 1)
+                        return false;
+                for (const char *p = a + 1; p < close; p++)
+                        if (!(isxdigit((unsigned char)*p) || *p == ':' || *p == '.'))
+                                return false;
+                host_end = (size_t)(close - a) + 1;
+        } else {
+                for (i = 0; i < n && a[i] != ':'; i++)
+                        if (!(isalnum((unsigned char)a[i]) || a[i] == '.' || a[i] == '-' ||
+                              a[i] == '_'))
+                                return false;
+                if (i == 0)
+                        return false;
+                host_end = i;
+        }
+        if (host_end == n)
+                return true;
+        if (a[host_end] != ':' || host_end + 1 == n || n - host_end - 1 > 5)
+                return false;
+        unsigned long port = 0;
+        for (size_t k = host_end + 1; k < n; k++) {
+                if (!isdigit((unsigned char)a[k]))
+                        return false;
+                port = port * 10 + (unsigned long)(a[k] - '0');
+        }
+        return port >= 1 && port <= 65535;
+}
+
 int config_check_http_url(const char *s, char *err, size_t err_size)
 {
+        const char *rest;
         if (!*s)
                 return 0;
-        if ((strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]))
-                return 0;
-        return config_errf(err, err_size, -EINVAL,
-                           "must be an http:// or https:// URL, or \"\" for none");
+        if (strncmp(s, "http://", 7) == 0)
+                rest = s + 7;
+        else if (strncmp(s, "https://", 8) == 0)
+                rest = s + 8;
+        else
+                return config_errf(err, err_size, -EINVAL,
+                                   "must be an http:// or https:// URL, or \"\" for none");
+        for (const char *p = s; *p; p++)
+                if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+                        return config_errf(err, err_size, -EINVAL,
+                                           "is not a URL: it holds a space or a control or "
+                                           "non-ASCII character");
+        size_t n = strcspn(rest, "/?#");
+        if (!url_authority_valid(rest, n))
+                return config_errf(err, err_size, -EINVAL,
+                                   "is not a URL: \"%.*s\" is not HOST, HOST:PORT or "
+                                   "[IPv6]:PORT (port 1-65535)",
+                                   (int)(n > 80 ? 80 : n), rest);
+        return 0;
 }

@@ -3,8 +3,11 @@
 // (all or nothing, every error as "PATH:LINE: key "KEY": why"), and dumping a config as the
 // commented YAML that --print-config writes and config_load_file() reads back.
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "common/config-internal.h"
@@ -197,6 +200,45 @@ static int apply_document(const struct config_table *t, const char *name, yaml_d
         return 0;
 }
 
+/* A config file is a mapping of keys to scalars or lists: nothing nests deeper than a few levels.
+ * libyaml's scanner costs O(depth) per token, so a file nested 40,000 deep took seconds to
+ * refuse; this pass stops at the first event past CONFIG_YAML_DEPTH_MAX, before the loader
+ * builds anything. Syntax errors are left to the loader, which names their line. */
+#define CONFIG_YAML_DEPTH_MAX 16
+
+static int check_depth(const char *name, const char *text, size_t len, char *err, size_t err_size)
+{
+        yaml_parser_t parser;
+        yaml_event_t ev;
+        unsigned depth = 0;
+        int r = 0;
+
+        if (!yaml_parser_initialize(&parser))
+                return config_errf(err, err_size, -ENOMEM, "%s: out of memory", name);
+        yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+        for (;;) {
+                if (!yaml_parser_parse(&parser, &ev))
+                        break;
+                yaml_event_type_t type = ev.type;
+                size_t line = ev.start_mark.line + 1;
+                yaml_event_delete(&ev);
+                if (type == YAML_STREAM_END_EVENT)
+                        break;
+                if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
+                        if (++depth > CONFIG_YAML_DEPTH_MAX) {
+                                r = config_errf(err, err_size, -EINVAL,
+                                                "%s:%zu: nested deeper than %d levels; a config "
+                                                "file is a mapping of keys to values",
+                                                name, line, CONFIG_YAML_DEPTH_MAX);
+                                break;
+                        }
+                } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT)
+                        depth--;
+        }
+        yaml_parser_delete(&parser);
+        return r;
+}
+
 int config_load_string(const struct config_table *t, const char *name, const char *text, size_t len,
                        void *cfg, struct config_sources *sources, char *err, size_t err_size)
 {
@@ -210,6 +252,11 @@ int config_load_string(const struct config_table *t, const char *name, const cha
                 return config_errf(err, err_size, -EINVAL, "config table: too many entries");
         if (!yaml_parser_initialize(&parser))
                 return config_errf(err, err_size, -ENOMEM, "%s: out of memory", name);
+        r = check_depth(name, text, len, err, err_size);
+        if (r < 0) {
+                yaml_parser_delete(&parser);
+                return r;
+        }
         yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 
         if (!yaml_parser_load(&parser, &doc)) {
@@ -268,11 +315,27 @@ int config_load_file(const struct config_table *t, const char *path, void *cfg,
         FILE *f;
         int r;
 
-        f = fopen(path, "re");
-        if (!f) {
+        /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever. */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0) {
                 r = negative_errno();
                 if (r == -ENOENT)
                         return config_errf(err, err_size, r, "%s: no such file", path);
+                errno = -r;
+                return config_errf(err, err_size, r, "Failed to open %s: %m", path);
+        }
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return config_errf(err, err_size, -EINVAL,
+                                   "%s: not a regular file (a directory, FIFO, socket or "
+                                   "device); give the path of a YAML file",
+                                   path);
+        }
+        f = fdopen(fd, "r");
+        if (!f) {
+                r = negative_errno();
+                close(fd);
                 errno = -r;
                 return config_errf(err, err_size, r, "Failed to open %s: %m", path);
         }

@@ -93,6 +93,21 @@ static int on_api(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 return 0;
         req[n] = '\0';
         req[strcspn(req, "\r\n")] = '\0';
+        /* The socket is 0600, but its mode may be changed (or its directory bind-mounted into a
+         * container): the peer's credentials decide too (after its request is read, so that the
+         * refusal reaches it rather than a reset). Root, or memagentd's own user. */
+        struct ucred cred;
+        socklen_t cred_len = sizeof(cred);
+        if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) < 0 ||
+            (cred.uid != 0 && cred.uid != geteuid())) {
+                static const char refusal[] =
+                    "{\"error\":\"permission denied: memagentd's local API answers root only\"}";
+                log_notice("Local API: refused a client with uid %d (pid %d): root only",
+                           cred_len == sizeof(cred) ? (int)cred.uid : -1,
+                           cred_len == sizeof(cred) ? (int)cred.pid : -1);
+                (void)send(c, refusal, sizeof(refusal) - 1, MSG_NOSIGNAL);
+                return 0;
+        }
 
         struct json_object *resp = NULL;
         if (streq(req, "status"))

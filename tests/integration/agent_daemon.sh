@@ -70,6 +70,24 @@ npods=$(jq '.pods | length' "$WORK/status.json")
 grep -q "No decisions yet" "$WORK/explain.txt" || fail "explain: $(cat "$WORK/explain.txt")"
 pass "local API: socket $mode, $npods pods, pressure none, no decisions"
 
+# 3b. The socket's mode is not the only guard: opened to everyone, a client that is neither root
+# nor memagentd's user is still refused (SO_PEERCRED), and the daemon keeps serving.
+if [ "$(id -u)" = 0 ]; then
+	chmod o+x "$WORK" && chmod 666 "$SOCK"
+	answer=$(setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1]); s.sendall(b"status\n"); s.shutdown(socket.SHUT_WR)
+print(s.recv(4096).decode())' "$SOCK") || fail "could not connect as uid 65534 to a 0666 socket"
+	chmod 600 "$SOCK" && chmod o-x "$WORK"
+	grep -q "permission denied" <<<"$answer" || fail "uid 65534 was answered: ${answer:0:200}"
+	"$MEMAGENT" status --api-socket "$SOCK" --output json | jq -e '.daemon != null' >/dev/null ||
+		fail "root no longer served after the refusal"
+	pass "local API: uid 65534 refused by its credentials, root still served"
+else
+	echo "SKIP: the peer-credentials check needs root to act as another user" >&2
+fi
+
 # 4. SIGHUP reload: a reloadable key changes (dryRun), a restart-only one is reported.
 echo "dryRun: true" >>"$WORK/memagentd.yaml"
 echo "decisionLogSize: 5" >>"$WORK/memagentd.yaml"

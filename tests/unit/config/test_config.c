@@ -504,7 +504,37 @@ static void test_file(void **state)
         struct tcfg e = defaults();
         assert_true(config_equal(&ttable, &d, &e));
 
+        /* Nested 40,000 deep: refused at once by depth, not after seconds of scanning. */
+        size_t deep = 40000;
+        char *text = malloc(2 * deep + 16);
+        assert_non_null(text);
+        memcpy(text, "count: ", 7);
+        memset(text + 7, '[', deep);
+        memset(text + 7 + deep, ']', deep);
+        text[7 + 2 * deep] = '\0';
+        f = fopen(path, "w");
+        fputs(text, f);
+        fclose(f);
+        free(text);
+        assert_int_equal(config_load_file(&ttable, path, &d, NULL, err, sizeof(err)), -EINVAL);
+        snprintf(want, sizeof(want),
+                 "%s:1: nested deeper than 16 levels; a config file is a mapping of keys to values",
+                 path);
+        assert_string_equal(err, want);
         unlink(path);
+
+        /* A FIFO (which would block an open for reading forever) and a directory: refused. */
+        assert_int_equal(mkfifo(path, 0600), 0);
+        assert_int_equal(config_load_file(&ttable, path, &d, NULL, err, sizeof(err)), -EINVAL);
+        snprintf(want, sizeof(want),
+                 "%s: not a regular file (a directory, FIFO, socket or device); give the path of "
+                 "a YAML file",
+                 path);
+        assert_string_equal(err, want);
+        unlink(path);
+        assert_int_equal(config_load_file(&ttable, dir, &d, NULL, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, "not a regular file"));
+
         rmdir(dir);
         config_free(&ttable, &c);
         config_free(&ttable, &d);
@@ -728,13 +758,31 @@ static void test_shared_checks(void **state)
         assert_int_equal(config_check_http_url("", why, sizeof(why)), 0);
         assert_int_equal(config_check_http_url("http://10.0.0.1:8787", why, sizeof(why)), 0);
         assert_int_equal(config_check_http_url("https://memschedd", why, sizeof(why)), 0);
-        static const char *const bad_urls[] = { "http://", "https://", "ftp://host", "memschedd",
-                                                "HTTP//x" };
+        assert_int_equal(config_check_http_url("http://[::1]:8787/", why, sizeof(why)), 0);
+        assert_int_equal(
+            config_check_http_url("https://memschedd.kube-system.svc:8787/x?y", why, sizeof(why)),
+            0);
+        static const char *const bad_urls[] = { "ftp://host", "memschedd", "HTTP//x" };
         for (size_t i = 0; i < ELEMENTSOF(bad_urls); i++) {
                 why[0] = '\0';
                 assert_int_equal(config_check_http_url(bad_urls[i], why, sizeof(why)), -EINVAL);
                 assert_string_equal(why, "must be an http:// or https:// URL, or \"\" for none");
         }
+        /* Refused when set, not when the first report fails: a broken authority or port. */
+        static const char *const bad_authority[] = { "http://",        "https://",
+                                                     "http://[::1",    "http://[]:80",
+                                                     "http://host:0",  "http://host:65536",
+                                                     "http://host:8x", "http://user@host",
+                                                     "http://:8787",   "http://host:" };
+        for (size_t i = 0; i < ELEMENTSOF(bad_authority); i++) {
+                why[0] = '\0';
+                assert_int_equal(config_check_http_url(bad_authority[i], why, sizeof(why)),
+                                 -EINVAL);
+                assert_non_null(strstr(why, "is not a URL"));
+        }
+        assert_int_equal(config_check_http_url("http://a b", why, sizeof(why)), -EINVAL);
+        assert_string_equal(why, "is not a URL: it holds a space or a control or non-ASCII "
+                                 "character");
         assert_int_equal(config_check_absolute_path("/run/x", why, sizeof(why)), 0);
         assert_int_equal(config_check_absolute_path("run/x", why, sizeof(why)), -EINVAL);
         assert_string_equal(why, "must be an absolute path");
