@@ -14,14 +14,21 @@
 
 #define NODE_DIR "devices/system/node"
 
-static int cmp_zone(const void *a, const void *b)
+static int cmp_uint(const void *a, const void *b)
 {
-        const struct numa_zone *x = a, *y = b;
-        return (x->id > y->id) - (x->id < y->id);
+        unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+        return (x > y) - (x < y);
 }
+
+/* The kernel numbers NUMA nodes up to MAX_NUMNODES (1024 on x86_64); memagent keeps the
+ * NUMA_NODES_MAX lowest-numbered ones (a fixed size keeps every sample allocation-free), and
+ * says once when a node has more, rather than folding them in silently. */
+#define NUMA_IDS_SCANNED 1024
 
 static int read_zones(int sys_fd, struct node_sample *ns, char *buf, size_t size)
 {
+        static bool said_too_many;
+        unsigned ids[NUMA_IDS_SCANNED], n_ids = 0;
         int fd = openat(sys_fd, NODE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : negative_errno();
@@ -31,28 +38,42 @@ static int read_zones(int sys_fd, struct node_sample *ns, char *buf, size_t size
                 return negative_errno();
         }
         struct dirent *de;
-        while ((de = readdir(d)) && ns->n_zones < NUMA_NODES_MAX) {
-                char *end, path[320];
-                struct parse_error perr;
+        while ((de = readdir(d)) && n_ids < NUMA_IDS_SCANNED) {
+                char *end;
                 if (strncmp(de->d_name, "node", 4) != 0 || de->d_name[4] < '0' ||
                     de->d_name[4] > '9')
                         continue;
                 unsigned long id = strtoul(de->d_name + 4, &end, 10);
                 if (*end || id > 4096)
                         continue;
+                ids[n_ids++] = (unsigned)id;
+        }
+        closedir(d);
+        /* readdir's order is the directory's, not the ids': keep the lowest ones. */
+        qsort(ids, n_ids, sizeof(ids[0]), cmp_uint);
+        if (n_ids > NUMA_NODES_MAX && !said_too_many) {
+                log_warning("This node has %u NUMA nodes; memagent tracks the %d lowest-numbered "
+                            "(nodes %u to %u) and leaves the others out of status and reports",
+                            n_ids, NUMA_NODES_MAX, ids[0], ids[NUMA_NODES_MAX - 1]);
+                said_too_many = true;
+        }
+        for (unsigned i = 0; i < n_ids && ns->n_zones < NUMA_NODES_MAX; i++) {
+                char path[320];
+                struct parse_error perr;
+                unsigned id = ids[i];
                 struct numa_zone *z = &ns->zones[ns->n_zones];
-                *z = (struct numa_zone){ .id = (unsigned)id };
+                *z = (struct numa_zone){ .id = id };
 
-                snprintf(path, sizeof(path), "%s/%s/meminfo", NODE_DIR, de->d_name);
+                snprintf(path, sizeof(path), "%s/node%u/meminfo", NODE_DIR, id);
                 ssize_t n = read_file_at(sys_fd, path, buf, size);
                 if (n < 0) {
-                        log_warning_errno((int)n, "Failed to read %s: %m, skipping NUMA node %lu",
+                        log_warning_errno((int)n, "Failed to read %s: %m, skipping NUMA node %u",
                                           path, id);
                         continue;
                 }
                 struct meminfo mi;
                 if (parse_meminfo(buf, &mi, &perr) < 0) {
-                        log_warning("Malformed %s line %u: %s, skipping NUMA node %lu", path,
+                        log_warning("Malformed %s line %u: %s, skipping NUMA node %u", path,
                                     perr.line, perr.what, id);
                         continue;
                 }
@@ -61,15 +82,13 @@ static int read_zones(int sys_fd, struct node_sample *ns, char *buf, size_t size
                 z->file = mi.active_file + mi.inactive_file;
                 z->sreclaimable = mi.sreclaimable;
 
-                snprintf(path, sizeof(path), "%s/%s/distance", NODE_DIR, de->d_name);
+                snprintf(path, sizeof(path), "%s/node%u/distance", NODE_DIR, id);
                 n = read_file_at(sys_fd, path, buf, size);
                 if (n >= 0 &&
                     parse_distance(buf, z->distance, NUMA_NODES_MAX, &z->n_distance, &perr) < 0)
                         log_warning("Malformed %s: %s, ignoring distances", path, perr.what);
                 ns->n_zones++;
         }
-        closedir(d);
-        qsort(ns->zones, ns->n_zones, sizeof(ns->zones[0]), cmp_zone);
         return 0;
 }
 

@@ -94,6 +94,42 @@ static void test_node_sample(void **state)
         snap_done(&s);
 }
 
+/* A node with more NUMA nodes than memagent tracks (20 here: each a copy of the capture's node0):
+ * the NUMA_NODES_MAX lowest-numbered are kept, whatever order readdir gives, in id order. */
+static void test_node_sample_many_numa_nodes(void **state)
+{
+        (void)state;
+        char *tmp = tu_mkdtemp("numa");
+        char *proc = tu_strdupf("%s/proc", tmp), *sys = tu_strdupf("%s/sys", tmp);
+        char *gp = tu_guest_fixture("proc"), *gs = tu_guest_fixture("sys");
+        tu_copy_tree(gp, proc);
+        tu_copy_tree(gs, sys);
+        char *n0 = tu_strdupf("%s/devices/system/node/node0", sys);
+        /* Created from the highest id down, so that directory order is not id order. */
+        for (int id = 19; id >= 2; id--) {
+                char *nk = tu_strdupf("%s/devices/system/node/node%d", sys, id);
+                tu_copy_tree(n0, nk);
+                free(nk);
+        }
+        int pfd = open_dir(proc), sfd = open_dir(sys);
+        char *scratch = malloc(SCRATCH);
+        struct node_sample ns;
+        assert_int_equal(node_sample(pfd, sfd, &ns, scratch, SCRATCH), 0);
+        assert_int_equal(ns.n_zones, NUMA_NODES_MAX);
+        for (unsigned i = 0; i < ns.n_zones; i++)
+                assert_int_equal(ns.zones[i].id, i);
+        close(pfd);
+        close(sfd);
+        free(scratch);
+        free(n0);
+        free(gp);
+        free(gs);
+        free(proc);
+        free(sys);
+        tu_rm_rf(tmp);
+        free(tmp);
+}
+
 /* A proc root whose meminfo is damaged (copied from the capture, then cut or garbled): the
  * node sample fails with -EBADMSG; PSI or NUMA trouble only loses that part. */
 static void test_node_sample_damaged(void **state)
@@ -303,9 +339,13 @@ static void test_table(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_node_sample),   cmocka_unit_test(test_node_sample_damaged),
-                cmocka_unit_test(test_json_systemd),  cmocka_unit_test(test_json_cgroupfs),
-                cmocka_unit_test(test_json_psi_text), cmocka_unit_test(test_table),
+                cmocka_unit_test(test_node_sample),
+                cmocka_unit_test(test_node_sample_damaged),
+                cmocka_unit_test(test_node_sample_many_numa_nodes),
+                cmocka_unit_test(test_json_systemd),
+                cmocka_unit_test(test_json_cgroupfs),
+                cmocka_unit_test(test_json_psi_text),
+                cmocka_unit_test(test_table),
         };
         free(tu_guest_fixture("systemd"));
         return cmocka_run_group_tests(tests, NULL, NULL);
