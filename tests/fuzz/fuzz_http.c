@@ -101,6 +101,8 @@ static void send_all(int fd, const char *p, size_t n)
 {
         while (n) {
                 ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+                if (w < 0 && errno == EINTR)
+                        continue;
                 if (w <= 0)
                         return; /* the server may answer (413, 404) and close before the body */
                 p += w;
@@ -147,7 +149,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct sockaddr_in a = { .sin_family = AF_INET,
                                  .sin_port = htons(port),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+        int c = connect(fd, (struct sockaddr *)&a, sizeof(a));
+        if (c < 0 && errno == EINTR) {
+                close(fd); /* interrupted by libFuzzer's timers: this input another time */
+                return 0;
+        }
+        if (c < 0)
                 fuzz_fail("connect to memschedd: %m");
         send_all(fd, head, h);
         send_all(fd, (const char *)body, body_len);
@@ -157,6 +164,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (;;) {
                 char sink[4096];
                 ssize_t r = recv(fd, sink, sizeof(sink), 0);
+                if (r < 0 && errno == EINTR)
+                        continue; /* libFuzzer's timers; SO_RCVTIMEO still bounds the wait */
                 if (r < 0)
                         fuzz_fail("no answer from memschedd within 20 s: %m");
                 if (r == 0)
