@@ -2,9 +2,11 @@
 # Thin wrapper over CMake: the commands a newcomer types.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build check check-unit check-vm asan demo bench bench-extender format clean
+.PHONY: all deps build check check-unit check-vm asan fuzz-build fuzz-ci fuzz demo bench bench-extender \
+	format clean
 
 all: build
 
@@ -31,6 +33,24 @@ asan: deps
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) -LE vm
 
+# libFuzzer harnesses (tests/fuzz, README.md there), built with clang in a tree of their own.
+fuzz-build: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DMEMAGENT_FUZZ=ON
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz-harnesses
+
+# CI: each harness replays its seed corpus and fuzzes 10 s; a crash fails, and says how to keep
+# its input as a regression seed.
+fuzz-ci: fuzz-build
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -j$(JOBS) -L fuzz --timeout 300
+
+# The same, longer (FUZZ_SECONDS each, one at a time); new inputs accumulate in
+# $(FUZZ_BUILD)/tests/fuzz/work/HARNESS/corpus from run to run.
+FUZZ_SECONDS ?= 60
+fuzz: fuzz-build
+	cd $(FUZZ_BUILD) && FUZZ_SECONDS=$(FUZZ_SECONDS) ctest --output-on-failure -V -L fuzz \
+		--timeout $$(( $(FUZZ_SECONDS) + 300 ))
+
 demo: build
 	scripts/demo.sh $(BUILD)
 
@@ -48,4 +68,4 @@ format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

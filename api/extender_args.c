@@ -243,14 +243,17 @@ static bool key_is(const char *k, size_t n, const char *want)
 
 int extender_args_parse_names(char *body, size_t size, struct extender_args *ret)
 {
-        struct scan s = { .p = body, .end = body + size };
+        struct scan s = { .p = body, .end = body };
         const char *pod_start = NULL, *pod_end = NULL;
         bool have_nodes = false, have_names = false;
         _cleanup_free_ const char **names = NULL;
         _cleanup_free_ uint32_t *lens = NULL;
         size_t n = 0, cap = 0;
 
-        if (!body || size > INT32_MAX || !scan_char(&s, '{'))
+        if (!body || size > INT32_MAX) /* no body at all: the generic path's error */
+                return 0;
+        s.end = body + size;
+        if (!scan_char(&s, '{'))
                 return 0;
         do {
                 const char *k;

@@ -348,7 +348,8 @@ int node_report_copy(const struct node_report *src, struct node_report *ret)
         c.pods = calloc(src->n_pods ? src->n_pods : 1, sizeof(*c.pods));
         if (!c.zones || !c.pods)
                 return -ENOMEM;
-        memcpy(c.zones, src->zones, src->n_zones * sizeof(*c.zones));
+        if (src->n_zones) /* a report without zones has none to copy (zones NULL) */
+                memcpy(c.zones, src->zones, src->n_zones * sizeof(*c.zones));
         for (size_t i = 0; i < src->n_pods; i++) {
                 struct report_pod *d = &c.pods[i];
                 *d = src->pods[i];

@@ -7,6 +7,8 @@ set -euo pipefail
 pkgs=(
     # toolchain
     build-essential cmake pkg-config clang llvm clang-format
+    # clang 14's libFuzzer and sanitizer runtimes (make fuzz, make fuzz-ci)
+    libclang-rt-14-dev
     # required libraries
     libsystemd-dev libcgroup-dev libcurl4-openssl-dev libjson-c-dev libbpf-dev bpftool
     libcmocka-dev libmicrohttpd-dev libsqlite3-dev libyaml-dev libnuma-dev
