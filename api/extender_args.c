@@ -313,19 +313,16 @@ int extender_args_parse_names(char *body, size_t size, struct extender_args *ret
         if (s.p != s.end || !pod_start || !have_names)
                 return 0;
 
-        struct json_tokener *tok = json_tokener_new_ex(63);
-        if (!tok)
+        /* The Pod goes through api_parse() like every body, so that its strings get the same
+         * checks (UTF-8, no NUL) as on the generic path; any refusal is the generic path's to
+         * report, with its message. */
+        struct json_object *pod = NULL;
+        struct api_error perr;
+        int pr = api_parse(pod_start, (size_t)(pod_end - pod_start), &pod, &perr);
+        if (pr == -ENOMEM)
                 return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-        int pod_len = (int)(pod_end - pod_start);
-        struct json_object *pod = json_tokener_parse_ex(tok, pod_start, pod_len);
-        bool whole = json_tokener_get_error(tok) == json_tokener_success &&
-                     json_tokener_get_parse_end(tok) == (size_t)pod_len;
-        json_tokener_free(tok);
-        if (!pod || !whole) {
-                json_object_put(pod);
+        if (pr < 0)
                 return 0;
-        }
         struct extender_args a = { .node_cache_capable = true, .n_nodes = n };
         if (k8s_pod_decode(pod, "Pod", &a.pod, NULL) < 0) {
                 json_object_put(pod);
@@ -399,7 +396,8 @@ static int item_error(struct api_error *err, int r, size_t i)
 int extender_args_parse_nodes(const char *body, size_t size, struct extender_args *ret,
                               struct api_error *err)
 {
-        struct scan s = { .p = body, .end = body + size };
+        /* body + size is not computed for a NULL body (a POST without one). */
+        struct scan s = { .p = body, .end = body ? body + size : body };
         const char *pod_start = NULL, *pod_end = NULL;
         bool have_nodes = false, have_names = false;
         _cleanup_free_ struct extender_node_text *items = NULL;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/daemon-config.h"
+#include "agent/daemon/daemon-config.h"
 #include "common/config.h"
 #include "scheduler/daemon-config.h"
 #include "tests/fuzz/fuzz.h"

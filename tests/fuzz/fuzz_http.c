@@ -21,6 +21,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "scheduler/cluster.h"
 #include "scheduler/config.h"
@@ -65,6 +66,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                 .max_body_bytes = 1 << 20,
                 .client_timeout_sec = 10,
                 .max_connections = 64,
+                .max_connections_per_client = 64,
+                .request_memory_budget_bytes = 64 << 20,
         };
         struct sockaddr_in *in = (struct sockaddr_in *)&scfg.addr;
         in->sin_family = AF_INET;
@@ -186,6 +189,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                           method, (int)path_len, (const char *)path, got, answer);
 
         if (++n_requests % 64 == 0)
-                (void)cluster_tick(cluster, now_monotonic_usec(), now_realtime_usec());
+                (void)cluster_tick(cluster, now_usec(CLOCK_MONOTONIC), now_usec(CLOCK_REALTIME));
         return 0;
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/parse.h"
+#include "agent/kernel/parse.h"
 #include "tests/fuzz/fuzz.h"
 
 static void check_err(int r, const struct parse_error *err, const char *parser)

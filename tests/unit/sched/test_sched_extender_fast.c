@@ -112,6 +112,15 @@ static void test_names_fast_path_declines(void **state)
         assert_int_equal(both_ways("{\"Pod\":null,\"NodeNames\":[\"a\"]}"), 0);
         assert_int_equal(both_ways(""), 0);
         assert_int_equal(both_ways("[]"), 0);
+        /* Strings in the Pod get the generic path's checks: a NUL or invalid UTF-8 is refused
+         * there, so the fast path must not take it (fuzz_extender_names_diff found this). */
+        assert_int_equal(
+            both_ways("{\"Pod\":{\"metadata\":{\"name\":\"w\\u0000x\",\"namespace\":\"n\","
+                      "\"uid\":\"u\"}},\"NodeNames\":[\"a\"]}"),
+            0);
+        assert_int_equal(both_ways("{\"Pod\":{\"metadata\":{\"name\":\"w\xff\",\"namespace\":"
+                                   "\"n\",\"uid\":\"u\"}},\"NodeNames\":[\"a\"]}"),
+                         0);
 }
 
 static void test_writers_match_encoders(void **state)
