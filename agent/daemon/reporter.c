@@ -302,6 +302,15 @@ static int set_tls(struct reporter *r)
         if (c == CURLE_OK)
                 c = curl_easy_setopt(r->easy, CURLOPT_CA_CACHE_TIMEOUT, 0L);
 #endif
+        /* A kept-alive connection carries the identity of its handshake: after a failure
+         * (maybe our certificate refused) retry on a new one, and never keep one long, so that
+         * rotated files are used within a minute. */
+        if (c == CURLE_OK && r->stats.consecutive_failures)
+                c = curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075000
+        if (c == CURLE_OK)
+                c = curl_easy_setopt(r->easy, CURLOPT_MAXLIFETIME_CONN, 60L);
+#endif
         if (c == CURLE_OK && r->cert_file)
                 c = curl_easy_setopt(r->easy, CURLOPT_SSLCERT, r->cert_file);
         if (c == CURLE_OK && r->key_file)

@@ -112,7 +112,20 @@ grep "refused the node report" "$WORK/wrongcn/agent.log" | grep -qi "certificate
 	agent_fail wrongcn "the refusal does not give memschedd's reason"
 pass "a certificate for another node, or none: 403, in the status and logged once"
 
-# 3. A CA that did not sign memschedd's certificate: the agent refuses the server, backs off.
+# 3. Rotation: it-wrong's files are replaced by a certificate for it-wrong; the running agent
+#    uses it at its next connection and its report arrives.
+(cd "$WORK" && cert rotated it-wrong && mv rotated.key other.key && mv rotated.pem other.pem)
+ok=
+for _ in $(seq 100); do
+	if [[ $(get /v1/nodes/it-wrong) == 200 ]]; then ok=1; break; fi
+	sleep 0.1
+done
+[[ -n $ok ]] || agent_fail wrongcn "node it-wrong did not report with its rotated certificate"
+grep -q "Reporting node it-wrong to memschedd" "$WORK/wrongcn/agent.log" ||
+	agent_fail wrongcn "the agent does not say its report is accepted now"
+pass "certificate files rotated under a running agent: used at the next connection, no restart"
+
+# 4. A CA that did not sign memschedd's certificate: the agent refuses the server, backs off.
 [[ $(get /v1/nodes/it-wrongca) == 404 ]] || fail "node it-wrongca reported through an untrusted server"
 status wrongca
 jq -e '.sent == 0 and .failed >= 1 and .reachable == false and .backoff_ms > 0 and
