@@ -64,6 +64,14 @@ status() {
 		fail "agent $1 stopped answering: $(tail -n 5 "$WORK/$1/agent.log")"
 	jq .scheduler "$WORK/$1/st.full" >"$WORK/$1/st.json"
 }
+# wait_report NODE: true once memschedd has NODE's report (in $WORK/body), within 10 s
+wait_report() {
+	for _ in $(seq 100); do
+		[[ $(get "/v1/nodes/$1") == 200 ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 agent_fail() { # DIR MESSAGE
 	echo "--- agent $1 log ---" >&2
 	cat "$WORK/$1/agent.log" >&2
@@ -79,12 +87,7 @@ start_agent wrongca it-wrongca --scheduler-ca "$WORK/rogue.pem" \
 	--scheduler-cert "$WORK/node.pem" --scheduler-key "$WORK/node.key"
 
 # 1. Its own certificate: the report arrives, with the pods of its tree.
-ok=
-for _ in $(seq 100); do
-	if [[ $(get /v1/nodes/it-tls) == 200 ]]; then ok=1; break; fi
-	sleep 0.1
-done
-[[ -n $ok ]] || agent_fail good "node it-tls never reported over HTTPS"
+wait_report it-tls || agent_fail good "node it-tls never reported over HTTPS"
 pods=$(jq '.pods | length' "$WORK/body")
 [[ $pods == 4 ]] || fail "node it-tls reported $pods pods, its tree holds 4"
 pass "with its certificate (CN = node name) and the CA, the report arrives over HTTPS"
@@ -115,12 +118,7 @@ pass "a certificate for another node, or none: 403, in the status and logged onc
 # 3. Rotation: it-wrong's files are replaced by a certificate for it-wrong; the running agent
 #    uses it at its next connection and its report arrives.
 (cd "$WORK" && cert rotated it-wrong && mv rotated.key other.key && mv rotated.pem other.pem)
-ok=
-for _ in $(seq 100); do
-	if [[ $(get /v1/nodes/it-wrong) == 200 ]]; then ok=1; break; fi
-	sleep 0.1
-done
-[[ -n $ok ]] || agent_fail wrongcn "node it-wrong did not report with its rotated certificate"
+wait_report it-wrong || agent_fail wrongcn "node it-wrong did not report with its rotated certificate"
 grep -q "Reporting node it-wrong to memschedd" "$WORK/wrongcn/agent.log" ||
 	agent_fail wrongcn "the agent does not say its report is accepted now"
 pass "certificate files rotated under a running agent: used at the next connection, no restart"
