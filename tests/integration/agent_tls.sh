@@ -23,20 +23,23 @@ trap 'stop_agents; stop_memschedd; rm -rf "$WORK"' EXIT
 
 # A CA, memschedd's certificate for 127.0.0.1 and localhost, a client certificate for node
 # it-tls and one for it-other; and a CA that signed nothing memschedd has.
-cd "$WORK"
 ossl() { openssl "$@" 2>/dev/null; }
-ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.pem
-ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=rogue-ca -keyout rogue.key -out rogue.pem
+ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout "$WORK/ca.key" \
+	-out "$WORK/ca.pem"
+ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=rogue-ca -keyout "$WORK/rogue.key" \
+	-out "$WORK/rogue.pem"
 cert() { # NAME CN [SAN]
-	ossl req -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$1.key" -out "$1.csr"
-	if [[ -n ${3-} ]]; then echo "subjectAltName=$3" >"$1.ext"; else : >"$1.ext"; fi
-	ossl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-		-extfile "$1.ext" -out "$1.pem"
+	(
+		cd "$WORK" || exit 1
+		ossl req -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$1.key" -out "$1.csr"
+		if [[ -n ${3-} ]]; then echo "subjectAltName=$3" >"$1.ext"; else : >"$1.ext"; fi
+		ossl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+			-extfile "$1.ext" -out "$1.pem"
+	)
 }
 cert server localhost "IP:127.0.0.1,DNS:localhost"
 cert node it-tls
 cert other it-other
-cd - >/dev/null
 [[ -s $WORK/node.pem && -s $WORK/other.pem && -s $WORK/server.pem ]] ||
 	fail "openssl could not make the certificates"
 
@@ -117,7 +120,9 @@ pass "a certificate for another node, or none: 403, in the status and logged onc
 
 # 3. Rotation: it-wrong's files are replaced by a certificate for it-wrong; the running agent
 #    uses it at its next connection and its report arrives.
-(cd "$WORK" && cert rotated it-wrong && mv rotated.key other.key && mv rotated.pem other.pem)
+cert rotated it-wrong
+mv "$WORK/rotated.key" "$WORK/other.key"
+mv "$WORK/rotated.pem" "$WORK/other.pem"
 wait_report it-wrong || agent_fail wrongcn "node it-wrong did not report with its rotated certificate"
 grep -q "Reporting node it-wrong to memschedd" "$WORK/wrongcn/agent.log" ||
 	agent_fail wrongcn "the agent does not say its report is accepted now"
