@@ -36,6 +36,14 @@ static int check_node_name(const char *s, char *err, size_t err_size)
         return -EINVAL;
 }
 
+/* A PEM file for the report's TLS, or "" for none. */
+static int check_optional_path(const char *s, char *err, size_t err_size)
+{
+        if (!*s)
+                return 0;
+        return config_check_absolute_path(s, err, err_size) < 0 ? -EINVAL : 0;
+}
+
 /* "PATH[=QOS]": what memagent's --workload-root takes too. */
 static int check_workload_root(const char *s, char *err, size_t err_size)
 {
@@ -194,6 +202,21 @@ static const struct config_entry entries[] = {
                             "URL/v1/nodes/NODE/report on change and every reportHeartbeat; \"\" "
                             "for none. The agent protects its node whether memschedd answers or "
                             "not."),
+        CONFIG_ENTRY_STRING(C, scheduler_ca, "schedulerCA", "", check_optional_path, "PATH",
+                            RESTART,
+                            "PEM bundle of the CA(s) that signed memschedd's certificate, for an "
+                            "https:// schedulerUrl; \"\" for the system's CAs. The server's "
+                            "certificate and host name are always verified. Read again at each new "
+                            "connection, like schedulerCert and schedulerKey."),
+        CONFIG_ENTRY_STRING(C, scheduler_cert, "schedulerCert", "", check_optional_path, "PATH",
+                            RESTART,
+                            "PEM client certificate presented to memschedd (its CN must be "
+                            "nodeName), with schedulerKey; \"\" for none. The files are read "
+                            "again at each new connection, so a rotated certificate is used "
+                            "without a restart."),
+        CONFIG_ENTRY_STRING(C, scheduler_key, "schedulerKey", "", check_optional_path, "PATH",
+                            RESTART,
+                            "PEM private key of schedulerCert (unencrypted); both or neither."),
         CONFIG_ENTRY_STRING(C, node_name, "nodeName", "", check_node_name, "NAME", RESTART,
                             "This node's name in the cluster; \"\": $NODE_NAME (the downward "
                             "API), else the host name in lowercase."),
@@ -308,6 +331,22 @@ static int agent_config_check(const void *p, char *err, size_t err_size)
                          "key \"psiMediumFull\" (%g%%) must be below key \"psiCriticalFull\" "
                          "(%g%%)",
                          c->psi_medium_full, c->psi_critical_full);
+                return -EINVAL;
+        }
+        if (!*c->scheduler_cert != !*c->scheduler_key) {
+                snprintf(err, err_size,
+                         "key \"%s\" is set but key \"%s\" is not: the client certificate "
+                         "and its key go together",
+                         *c->scheduler_cert ? "schedulerCert" : "schedulerKey",
+                         *c->scheduler_cert ? "schedulerKey" : "schedulerCert");
+                return -EINVAL;
+        }
+        if (*c->scheduler_url && strncmp(c->scheduler_url, "https://", 8) != 0 &&
+            (*c->scheduler_ca || *c->scheduler_cert)) {
+                snprintf(err, err_size,
+                         "key \"%s\" is set but key \"schedulerUrl\" (%s) is not an https:// "
+                         "URL",
+                         *c->scheduler_ca ? "schedulerCA" : "schedulerCert", c->scheduler_url);
                 return -EINVAL;
         }
         if (c->fast_sample_interval_usec > c->sample_interval_usec) {

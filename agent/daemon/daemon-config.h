@@ -46,7 +46,11 @@ struct agent_config {
         bool bpf_enabled;
         uint64_t bpf_stall_threshold_usec;
         char *scheduler_url; /* "" for none */
-        char *node_name;     /* "" for $NODE_NAME or the host name */
+        /* PEM files for https (absolute paths, "" for none): the CA bundle that signed
+         * memschedd's certificate ("" for the system's), and the client certificate and key
+         * (both or neither). */
+        char *scheduler_ca, *scheduler_cert, *scheduler_key;
+        char *node_name; /* "" for $NODE_NAME or the host name */
         uint64_t report_heartbeat_usec;
 
         /* The balloon (agent/decide/balloon.h) and vertical scaling (agent/decide/vscale.h). */

@@ -449,16 +449,19 @@ int manager_new(const struct daemon_params *p, struct manager **ret, char *why, 
                 struct reporter_params rp = REPORTER_PARAMS_DEFAULT;
                 if (p->report_heartbeat_usec)
                         rp.heartbeat_usec = p->report_heartbeat_usec;
+                rp.ca_file = p->scheduler_ca;
+                rp.cert_file = p->scheduler_cert;
+                rp.key_file = p->scheduler_key;
                 m->node_name = strdup(p->node_name ? p->node_name : "");
                 r = m->node_name
                         ? reporter_new(m->event, p->scheduler_url, m->node_name, &rp, &m->reporter)
                         : -ENOMEM;
                 if (r == -EINVAL) {
-                        snprintf(
-                            why, why_size,
-                            "cannot report to memschedd at \"%s\" as node \"%s\": not a URL or "
-                            "not a Kubernetes node name; set schedulerUrl and nodeName",
-                            p->scheduler_url, m->node_name);
+                        snprintf(why, why_size,
+                                 "cannot report to memschedd at \"%s\" as node \"%s\": not a URL, "
+                                 "not a Kubernetes node name or TLS files without https; set "
+                                 "schedulerUrl, nodeName and schedulerCA/Cert/Key",
+                                 p->scheduler_url, m->node_name);
                         return -EMEDIUMTYPE;
                 }
                 if (r < 0)

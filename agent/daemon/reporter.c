@@ -27,6 +27,8 @@ struct reporter {
         sd_event_source *send_timer; /* the next send: now, heartbeat, or backoff */
         struct reporter_params p;
         char *url, *base_url, *node_name;
+        char *ca_file, *cert_file, *key_file; /* NULL for none */
+        bool tls;                             /* base_url is https:// */
 
         struct node_report *current;  /* newest report submitted */
         bool current_sent;            /* current went out (or is in flight) */
@@ -283,6 +285,39 @@ static char *make_body(struct reporter *r, size_t *ret_len)
         return api_to_string(o, ret_len);
 }
 
+/* The request's TLS: memschedd's certificate and host name always verified (against ca_file,
+ * or the system's CAs), ours presented when configured. */
+static int set_tls(struct reporter *r)
+{
+        CURLcode c = CURLE_OK;
+        if (c == CURLE_OK)
+                c = curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+        if (c == CURLE_OK)
+                c = curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+        if (c == CURLE_OK && r->ca_file)
+                c = curl_easy_setopt(r->easy, CURLOPT_CAINFO, r->ca_file);
+#if LIBCURL_VERSION_NUM >= 0x075700
+        /* curl keeps a parsed CA store for 24 h by default: read the file at each connection,
+         * so that a rotated CA bundle is used at once. */
+        if (c == CURLE_OK)
+                c = curl_easy_setopt(r->easy, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+#endif
+        /* A kept-alive connection carries the identity of its handshake: after a failure
+         * (maybe our certificate refused) retry on a new one, and never keep one long, so that
+         * rotated files are used within a minute. */
+        if (c == CURLE_OK && r->stats.consecutive_failures)
+                c = curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075000
+        if (c == CURLE_OK)
+                c = curl_easy_setopt(r->easy, CURLOPT_MAXLIFETIME_CONN, 60L);
+#endif
+        if (c == CURLE_OK && r->cert_file)
+                c = curl_easy_setopt(r->easy, CURLOPT_SSLCERT, r->cert_file);
+        if (c == CURLE_OK && r->key_file)
+                c = curl_easy_setopt(r->easy, CURLOPT_SSLKEY, r->key_file);
+        return c == CURLE_OK ? 0 : -EINVAL;
+}
+
 static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
         struct reporter *r = userdata;
@@ -327,6 +362,13 @@ static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata)
         curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->curl_error);
         curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
         curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "memagentd/" MEMAGENT_VERSION);
+        if (r->tls && set_tls(r) < 0) {
+                request_release(r);
+                log_warning("Failed to set up TLS for the node report to %s; retrying in 1 s",
+                            r->base_url);
+                schedule_at(r, now_usec(CLOCK_MONOTONIC) + 1000000);
+                return 0;
+        }
         if (curl_multi_add_handle(r->multi, r->easy) != CURLM_OK) {
                 request_release(r);
                 log_warning("Failed to start the node report request to %s; retrying in 1 s",
@@ -420,6 +462,29 @@ static void on_failure(struct reporter *r, bool unreachable)
         schedule_at(r, now_usec(CLOCK_MONOTONIC) + delay);
 }
 
+/* Failures of the TLS layer: memschedd's certificate not trusted or not for its host, ours
+ * unreadable or refused. Said as such: the fix is in the certificates, not the network. */
+static bool is_tls_error(CURLcode res)
+{
+        switch (res) {
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CRL_BADFILE:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_SSL_INVALIDCERTSTATUS:
+#if LIBCURL_VERSION_NUM >= 0x074d00
+        case CURLE_SSL_CLIENTCERT:
+#endif
+                return true;
+        default:
+                return false;
+        }
+}
+
 static void check_done(struct reporter *r)
 {
         CURLMsg *msg;
@@ -432,7 +497,9 @@ static void check_done(struct reporter *r)
                 long code = 0;
                 curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
                 if (res != CURLE_OK) {
-                        snprintf(r->stats.last_error, sizeof(r->stats.last_error), "%s",
+                        snprintf(r->stats.last_error, sizeof(r->stats.last_error), "%s%.*s",
+                                 is_tls_error(res) ? "TLS: " : "",
+                                 (int)sizeof(r->stats.last_error) - 8,
                                  r->curl_error[0] ? r->curl_error : curl_easy_strerror(res));
                         on_failure(r, true);
                 } else if (code >= 200 && code < 300) {
@@ -470,6 +537,19 @@ int reporter_new(sd_event *e, const char *base_url, const char *node_name,
                                        "Scheduler URL \"%s\" must start with http:// or https://",
                                        base_url ? base_url : "");
         struct reporter_params params = p ? *p : REPORTER_PARAMS_DEFAULT;
+        bool tls = strncmp(base_url, "https://", 8) == 0;
+        bool has_cert = params.cert_file && *params.cert_file,
+             has_key = params.key_file && *params.key_file,
+             has_ca = params.ca_file && *params.ca_file;
+        if (has_cert != has_key)
+                return log_error_errno(EINVAL,
+                                       "The client certificate and its key go together: got %s "
+                                       "without %s",
+                                       has_cert ? "a certificate" : "a key",
+                                       has_cert ? "a key" : "a certificate");
+        if (!tls && (has_cert || has_ca))
+                return log_error_errno(
+                    EINVAL, "TLS files given for \"%s\", which is not an https:// URL", base_url);
         if (params.heartbeat_usec < 100000 || params.timeout_usec < 1000 ||
             params.backoff_min_usec < 1000 || params.backoff_max_usec < params.backoff_min_usec)
                 return log_error_errno(EINVAL, "Invalid reporter intervals");
@@ -491,6 +571,15 @@ int reporter_new(sd_event *e, const char *base_url, const char *node_name,
         snprintf(r->run_id, sizeof(r->run_id), "%d-%llu", (int)getpid(),
                  (unsigned long long)now_usec(CLOCK_REALTIME));
         r->node_name = strdup(node_name);
+        r->tls = tls;
+        if ((has_ca && !(r->ca_file = strdup(params.ca_file))) ||
+            (has_cert && !(r->cert_file = strdup(params.cert_file))) ||
+            (has_key && !(r->key_file = strdup(params.key_file)))) {
+                reporter_free(r);
+                return -ENOMEM;
+        }
+        /* Borrowed: not to be used after this call. */
+        r->p.ca_file = r->p.cert_file = r->p.key_file = NULL;
         if (!r->base_url || !r->node_name ||
             asprintf(&r->url, "%s/v1/nodes/%s/report", r->base_url, node_name) < 0) {
                 r->url = NULL;
@@ -580,6 +669,9 @@ struct reporter *reporter_free(struct reporter *r)
         free(r->url);
         free(r->base_url);
         free(r->node_name);
+        free(r->ca_file);
+        free(r->cert_file);
+        free(r->key_file);
         sd_event_unref(r->event);
         free(r);
         return NULL;

@@ -10,7 +10,9 @@
 //     newest wins) and goes out when the request ends;
 //   - when memschedd is down (connection refused, timeout, 5xx) the next attempt waits with an
 //     exponential backoff (1 s doubling to 60 s) with jitter (each delay drawn from [d/2, d]);
-//     4xx (a report memschedd refuses) is counted and retried at the heartbeat, without backoff.
+//     4xx (a report memschedd refuses) is counted and retried at the heartbeat, without backoff;
+//     a failed TLS handshake (memschedd's certificate not trusted, ours refused) counts as
+//     unreachable, with curl's reason in the log line and in last_error.
 // It logs state changes only: once when memschedd becomes unreachable (with the reason and the
 // retry delay), once when it is reachable again. The agent keeps protecting its node on its own
 // whatever memschedd's state: nothing here blocks or fails the loop.
@@ -28,6 +30,12 @@ struct reporter_params {
         uint64_t timeout_usec;     /* whole request, connect included (default 5 s) */
         uint64_t backoff_min_usec; /* first retry delay after a failure (default 1 s) */
         uint64_t backoff_max_usec; /* cap (default 60 s) */
+        /* For an https:// base URL, PEM files (absolute paths; NULL or "" for none), copied by
+         * reporter_new(): the CA bundle that signed memschedd's certificate (none: the system's
+         * CAs), and the client certificate and its key (both or neither). curl reads them at
+         * each new connection, so rotated files are picked up without a restart. The server's
+         * certificate and host name are always verified. */
+        const char *ca_file, *cert_file, *key_file;
 };
 #define REPORTER_PARAMS_DEFAULT                                                                    \
         ((struct reporter_params){ .heartbeat_usec = 10000000,                                     \
@@ -51,9 +59,10 @@ struct reporter_stats {
 
 struct reporter;
 
-/* Creates a reporter on loop e (a reference is taken). base_url is "http://host:port" (a
- * trailing '/' is ignored); node_name must be a Kubernetes node name (RFC 1123 subdomain).
- * p may be NULL for the defaults. Returns 0, -EINVAL (bad name, URL or parameters, logged) or
+/* Creates a reporter on loop e (a reference is taken). base_url is "http://host:port" or
+ * "https://host:port" (a trailing '/' is ignored); node_name must be a Kubernetes node name
+ * (RFC 1123 subdomain). p may be NULL for the defaults. Returns 0, -EINVAL (bad name, URL or
+ * parameters, a certificate without its key or TLS files with an http:// URL, logged) or
  * -ENOMEM. Nothing is sent before the first reporter_submit(). */
 int reporter_new(sd_event *e, const char *base_url, const char *node_name,
                  const struct reporter_params *p, struct reporter **ret);

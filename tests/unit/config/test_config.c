@@ -987,11 +987,61 @@ static void test_agent_cross_field(void **state)
         files_done(&fs);
 }
 
+/* schedulerCA/Cert/Key: absolute paths, the certificate and its key together, https only. */
+static void test_agent_scheduler_tls(void **state)
+{
+        (void)state;
+        struct files fs;
+        struct agent_config c;
+        char *e;
+        files_init(&fs);
+
+        assert_int_equal(agent_load(&fs, &c, NULL, NULL, "--scheduler-url=https://memschedd:8787",
+                                    "--scheduler-ca=/etc/memagent/ca.pem",
+                                    "--scheduler-cert=/etc/memagent/node.pem",
+                                    "--scheduler-key=/etc/memagent/node.key", NULL),
+                         1);
+        assert_string_equal(c.scheduler_ca, "/etc/memagent/ca.pem");
+        assert_string_equal(c.scheduler_cert, "/etc/memagent/node.pem");
+        assert_string_equal(c.scheduler_key, "/etc/memagent/node.key");
+        agent_config_free(&c);
+
+        /* The defaults: no files (system CAs, no client certificate). */
+        assert_int_equal(agent_load(&fs, &c, NULL, NULL, NULL), 1);
+        assert_string_equal(c.scheduler_ca, "");
+        assert_string_equal(c.scheduler_cert, "");
+        assert_string_equal(c.scheduler_key, "");
+        agent_config_free(&c);
+
+        assert_int_equal(agent_load(&fs, &c, &e, NULL, "--scheduler-ca=ca.pem", NULL), -EINVAL);
+        assert_non_null(strstr(e, "--scheduler-ca: \"ca.pem\": must be an absolute path"));
+        free(e);
+
+        files_write(&fs, "schedulerUrl: https://memschedd:8787\nschedulerCert: /etc/n.pem\n");
+        assert_int_equal(agent_load(&fs, &c, &e, NULL, "--config", fs.path, NULL), -EINVAL);
+        assert_non_null(strstr(e, "key \"schedulerCert\" is set but key \"schedulerKey\" is not"));
+        free(e);
+        files_write(&fs, "schedulerUrl: https://memschedd:8787\nschedulerKey: /etc/n.key\n");
+        assert_int_equal(agent_load(&fs, &c, &e, NULL, "--config", fs.path, NULL), -EINVAL);
+        assert_non_null(strstr(e, "key \"schedulerKey\" is set but key \"schedulerCert\" is not"));
+        free(e);
+
+        assert_int_equal(agent_load(&fs, &c, &e, NULL, "--scheduler-url=http://memschedd:8787",
+                                    "--scheduler-ca=/etc/ca.pem", NULL),
+                         -EINVAL);
+        assert_non_null(strstr(e, "key \"schedulerCA\" is set but key \"schedulerUrl\" "
+                                  "(http://memschedd:8787) is not an https:// URL"));
+        free(e);
+        files_done(&fs);
+}
+
 static void test_agent_command_line(void **state)
 {
         (void)state;
         struct files fs;
-        struct agent_config c, d;
+        /* d is filled by config_set_defaults() only: agent_config_free() also frees
+         * config_path, which must then be NULL, not stack garbage. */
+        struct agent_config c, d = { 0 };
         char *e, *out;
         files_init(&fs);
 
@@ -1234,6 +1284,7 @@ int main(void)
                 cmocka_unit_test(test_agent_defaults),
                 cmocka_unit_test(test_agent_values),
                 cmocka_unit_test(test_agent_cross_field),
+                cmocka_unit_test(test_agent_scheduler_tls),
                 cmocka_unit_test(test_agent_command_line),
                 cmocka_unit_test(test_agent_reload),
                 cmocka_unit_test(test_shared_checks),
