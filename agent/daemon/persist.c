@@ -301,11 +301,16 @@ void persist_restore(struct manager *m)
         const char *dir = m->p.state_directory;
         if (!dir || !*dir)
                 return;
+        /* Whatever is found, the file is rewritten after the first step: what was dropped goes,
+         * a corrupt file is replaced. */
         snprintf(path, sizeof(path), "%s/%s", dir, PERSIST_FILE);
         _cleanup_(persisted_state_done) struct persisted_state s = { 0 };
         int r = persist_load(dir, &s, why, sizeof(why));
-        if (r == -ENOENT)
-                return; /* the first start */
+        if (r == -ENOENT) {
+                /* The first start: nothing to remember, nothing to write until there is. */
+                m->have_saved = true;
+                return;
+        }
         if (r == -EBADMSG) {
                 log_warning("Ignoring the state file %s: %s; starting afresh", path, why);
                 return;
