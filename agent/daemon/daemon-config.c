@@ -27,6 +27,12 @@ static int check_api_socket(const char *s, char *err, size_t err_size)
         return 0;
 }
 
+/* An absolute directory, or "" to remember nothing across restarts. */
+static int check_state_directory(const char *s, char *err, size_t err_size)
+{
+        return *s ? config_check_absolute_path(s, err, err_size) : 0;
+}
+
 /* A Kubernetes node name, or "" for $NODE_NAME or the host name. */
 static int check_node_name(const char *s, char *err, size_t err_size)
 {
@@ -34,12 +40,6 @@ static int check_node_name(const char *s, char *err, size_t err_size)
                 return 0;
         snprintf(err, err_size, "is not a Kubernetes node name (" NODE_NAME_RULES ")");
         return -EINVAL;
-}
-
-/* An absolute directory, or "" to remember nothing across restarts. */
-static int check_state_directory(const char *s, char *err, size_t err_size)
-{
-        return *s ? config_check_absolute_path(s, err, err_size) : 0;
 }
 
 /* "PATH[=QOS]": what memagent's --workload-root takes too. */

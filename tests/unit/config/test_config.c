@@ -991,7 +991,7 @@ static void test_agent_command_line(void **state)
 {
         (void)state;
         struct files fs;
-        struct agent_config c, d = { 0 }; /* config_path is not in the table: zero it */
+        struct agent_config c, d = { 0 };
         char *e, *out;
         files_init(&fs);
 
