@@ -991,6 +991,8 @@ static void test_agent_command_line(void **state)
 {
         (void)state;
         struct files fs;
+        /* d is filled by config_set_defaults() only: agent_config_free() also frees
+         * config_path, which must then be NULL, not stack garbage. */
         struct agent_config c, d = { 0 };
         char *e, *out;
         files_init(&fs);
