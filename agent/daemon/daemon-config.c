@@ -27,6 +27,12 @@ static int check_api_socket(const char *s, char *err, size_t err_size)
         return 0;
 }
 
+/* An absolute directory, or "" to remember nothing across restarts. */
+static int check_state_directory(const char *s, char *err, size_t err_size)
+{
+        return *s ? config_check_absolute_path(s, err, err_size) : 0;
+}
+
 /* A Kubernetes node name, or "" for $NODE_NAME or the host name. */
 static int check_node_name(const char *s, char *err, size_t err_size)
 {
@@ -188,6 +194,11 @@ static const struct config_entry entries[] = {
         CONFIG_ENTRY_STRING(C, api_socket, "apiSocket", "/run/memagent/memagentd.sock",
                             check_api_socket, "PATH", RESTART,
                             "Unix socket of the local API (memagent status); \"\" for none."),
+        CONFIG_ENTRY_STRING(C, state_directory, "stateDirectory", "/var/lib/memagent",
+                            check_state_directory, "PATH", RESTART,
+                            "Where memagentd keeps what a restart must not forget (loans to "
+                            "return, containers it stood back from, recent kills), created 0700; "
+                            "\"\" for nowhere."),
         CONFIG_ENTRY_INT(C, decision_log_size, "decisionLogSize", "64", "1", "10000", RESTART,
                          "How many recent decisions the local API keeps."),
         CONFIG_ENTRY_ENUM(C, log_level, "logLevel", "info", config_log_levels, RELOAD,

@@ -40,7 +40,8 @@ struct agent_config {
         int64_t max_kills_per_minute;
         uint64_t grace_period_usec;
 
-        char *api_socket; /* "" for no local API */
+        char *api_socket;      /* "" for no local API */
+        char *state_directory; /* loans, stand-backs, kills across restarts; "" for none */
         int64_t decision_log_size;
         int log_level; /* LOG_ERR .. LOG_DEBUG, for log_set_max_level() */
         bool bpf_enabled;

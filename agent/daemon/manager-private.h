@@ -14,6 +14,7 @@
 
 #include "agent/daemon/manager.h"
 #include "agent/decide/decision.h"
+#include "agent/decide/restore.h"
 #include "agent/decide/step.h"
 #include "agent/kernel/elastic.h"
 #include "agent/kernel/model.h"
@@ -37,7 +38,7 @@ struct eviction {
 struct manager {
         struct daemon_params p;
         /* copies of what cannot change at run time: p's pointers to them stay valid */
-        char *cgroup_root, *proc_root, *sys_root, *api_socket;
+        char *cgroup_root, *proc_root, *sys_root, *api_socket, *state_directory;
         sd_event *event;
         int cg_fd, proc_fd, sys_fd;
         char *scratch;
@@ -63,6 +64,9 @@ struct manager {
         uint64_t balloon_record_id;   /* the balloon episode's record */
         struct limits_result *limits; /* limit writes since the last step */
         size_t n_limits, cap_limits;
+        /* the state file (persist.c): what was saved last, in CLOCK_MONOTONIC */
+        struct persisted_state saved;
+        bool have_saved, save_failed;
         /* sources */
         struct psi_trigger trig[_SCOPE_MAX];
         sd_event_source *trig_src[_SCOPE_MAX];
@@ -108,6 +112,8 @@ void observe_outcome(struct manager *m, uint64_t now_usec, struct node_snapshot 
 void act(struct manager *m, const struct action_list *l);
 /* Stops the eviction's timer and watch (manager_free, and when the eviction ends). */
 void eviction_stop(struct manager *m);
+
+/* persist.c: see persist.h */
 
 /* local-api.c */
 int local_api_setup(struct manager *m);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent/daemon/manager-private.h"
+#include "agent/daemon/persist.h"
 #include "agent/daemon/reporter.h"
 #include "agent/kernel/mode.h"
 #include "common/clock.h"
@@ -63,6 +64,8 @@ void manager_run_outcome(struct manager *m)
                         log_warning_errno(r, "Failed to decide: %m; acting on what was decided");
                 act(m, &m->actions);
         }
+        /* The step and its outcomes are settled: keep what a restart must not forget. */
+        persist_maybe_save(m);
 }
 
 static void refresh(struct manager *m, uint64_t now)
@@ -333,6 +336,7 @@ int manager_apply_params(struct manager *m, const struct daemon_params *p)
         m->p.proc_root = m->proc_root;
         m->p.sys_root = m->sys_root;
         m->p.api_socket = m->api_socket;
+        m->p.state_directory = m->state_directory;
         m->p.decision_log_size = logsize;
         m->ap = (struct agent_params){
                 .avail_low = p->avail_low,
@@ -384,7 +388,9 @@ int manager_new(const struct daemon_params *p, struct manager **ret, char *why, 
         m->proc_root = strdup(p->proc_root);
         m->sys_root = strdup(p->sys_root);
         m->api_socket = strdup(p->api_socket ? p->api_socket : "");
-        if (!m->cgroup_root || !m->proc_root || !m->sys_root || !m->api_socket)
+        m->state_directory = strdup(p->state_directory ? p->state_directory : "");
+        if (!m->cgroup_root || !m->proc_root || !m->sys_root || !m->api_socket ||
+            !m->state_directory)
                 return -ENOMEM;
         m->cg_fd = open(p->cgroup_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         m->proc_fd = open(p->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -413,6 +419,8 @@ int manager_new(const struct daemon_params *p, struct manager **ret, char *why, 
         r = model_discover(&m->model, m->cg_fd, p->workload_roots, p->n_workload_roots);
         if (r < 0)
                 return r;
+        /* Before the first step: loans to return, stand-backs to keep, a cooldown to honour. */
+        persist_restore(m);
         m->next_refresh_usec = now_usec(CLOCK_MONOTONIC) + REFRESH_EVERY_USEC;
         m->refresh_needed = true; /* the first tick refreshes: self_in_pods and the like */
 
@@ -516,5 +524,7 @@ void manager_free(struct manager *m)
         free(m->proc_root);
         free(m->sys_root);
         free(m->api_socket);
+        free(m->state_directory);
+        persisted_state_done(&m->saved);
         free(m);
 }

@@ -35,7 +35,8 @@ struct daemon_params {
         uint64_t kill_cooldown_usec;
         unsigned max_kills_per_minute;
         uint64_t grace_period_usec;
-        const char *api_socket; /* "" or NULL: no local API */
+        const char *api_socket;      /* "" or NULL: no local API */
+        const char *state_directory; /* "" or NULL: remember nothing across restarts */
         bool bpf_enabled;
         uint64_t bpf_stall_threshold_usec;
         size_t decision_log_size;

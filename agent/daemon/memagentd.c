@@ -61,6 +61,7 @@ static int daemon_params_from_config(struct daemon *d, struct daemon_params *p)
                 .max_kills_per_minute = (unsigned)c->max_kills_per_minute,
                 .grace_period_usec = c->grace_period_usec,
                 .api_socket = c->api_socket,
+                .state_directory = c->state_directory,
                 .decision_log_size = (size_t)c->decision_log_size,
                 .bpf_enabled = c->bpf_enabled,
                 .bpf_stall_threshold_usec = c->bpf_stall_threshold_usec,

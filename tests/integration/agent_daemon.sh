@@ -34,6 +34,7 @@ cgroupRoot: $WORK/cg
 procRoot: $WORK/proc
 sysRoot: $WORK/sys
 apiSocket: $SOCK
+stateDirectory: $WORK/state
 bpfEnabled: false
 sampleInterval: 200ms
 EOT

@@ -10,6 +10,8 @@
 #   MODE=control    the same without memagentd: the kernel OOM-kills it at 256 MiB.
 #   MODE=standback  during the loan an operator writes memory.max: memagentd records that it
 #                   stood back, and never touches the limits again (no return, no new loan).
+#   MODE=restart    memagentd restarts while the loan is out: the new process resumes the loan
+#                   from its state file and takes it back as in MODE=loan, to the last byte.
 # The kubelet's MemoryQoS is off (its default): no memory.min/high, as on most clusters.
 set -u
 . "$VM_LIB/vmtest.sh"
@@ -28,7 +30,8 @@ limit=$(cat "$ctr/memory.max")
 vm_result "mode=$MODE" "limit_bytes=$limit" "pod_limit_bytes=$(cat "$pod/memory.max")" \
 	"swap_max=$(cat "$ctr/memory.swap.max")"
 
-[ "$MODE" = control ] || agent_start --vscale-enabled --vscale-return-hold=3s
+STATE_DIR=/tmp/memagent-state
+[ "$MODE" = control ] || agent_start --vscale-enabled --vscale-return-hold=3s --state-directory="$STATE_DIR"
 
 vm_check "grower" kube_spawn "$ctr" /tmp/hog.log \
 	memhog --size-mib 320 --rate-mib 16 --hot-pct 10 --report-ms 1000 --ready-file /tmp/hog.ready
@@ -81,7 +84,19 @@ if [ "$MODE" = standback ]; then
 	vm_pass
 fi
 
+if [ "$MODE" = restart ]; then
+	# The process that lent is gone; the limits it raised stay. Its successor must return them.
+	agent_stop
+	vm_check "the state file names the loan" \
+		jq -e --arg p "${ctr#/sys/fs/cgroup}" '[.units[] | select(.cgroup == $p and (.standBack | not))] | length == 1' "$STATE_DIR/state.json"
+	vm_result "state_file_mode=$(stat -c %a "$STATE_DIR/state.json")"
+	agent_start --vscale-enabled --vscale-return-hold=3s --state-directory="$STATE_DIR"
+	vm_check "the new memagentd resumed the loan" grep -q "resumed from $STATE_DIR/state.json: the loan to ${ctr#/sys/fs/cgroup}" "$AGENT_LOG"
+	vm_check "memory.max is still the loan's ($now_max)" [ "$(cat "$ctr/memory.max")" = "$now_max" ]
+fi
+
 # The working set recedes: the loan comes back, one step per hold period, to the original limit.
+# After a restart, every return is the new process's: its own record adds up to the old loans.
 kill "$hogpid"
 wait "$hogpid" 2>/dev/null
 t2=$(vm_now_ms)
