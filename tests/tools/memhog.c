@@ -593,5 +593,6 @@ int main(int argc, char **argv)
         report(&h, &o, "final", h.alloc_done_ns ? "hold" : "alloc", reason);
         if (h.file_fd >= 0)
                 close(h.file_fd);
+        free(h.chunks); /* the chunks are mappings the exit unmaps; the table is malloc'ed */
         return exit_code;
 }
