@@ -22,6 +22,8 @@ const char *balloon_verdict_to_string(enum balloon_verdict v)
                 return "at limit";
         case BALLOON_NO_DATA:
                 return "starting";
+        case BALLOON_HOT:
+                return "hot cache";
         }
         return "?";
 }
@@ -64,6 +66,66 @@ static void back_off(struct balloon_state *st, const struct balloon_params *p, u
         st->step_time_usec = 0;
 }
 
+double balloon_refault_threshold(uint64_t file_lru_bytes)
+{
+        double pct =
+            (double)(file_lru_bytes / PAGE_BYTES) * BALLOON_REFAULT_PCT_PER_10SEC / 100.0 / 10.0;
+        return pct > BALLOON_REFAULT_FLOOR_PER_SEC ? pct : BALLOON_REFAULT_FLOOR_PER_SEC;
+}
+
+/* Refaults after the balloon's own step: that step cut into the working set. Longer than a
+ * stall back-off, and not reset by the step's success (balloon_reclaimed()). */
+static void refault_back_off(struct balloon_state *st, const struct balloon_params *p, uint64_t now)
+{
+        unsigned n = 4u << (st->refault_strikes < 3 ? st->refault_strikes : 3);
+        if (n > BALLOON_BACKOFF_MAX)
+                n = BALLOON_BACKOFF_MAX;
+        st->refault_strikes++;
+        st->backoff_intervals = n;
+        st->backoff_until_usec = now + n * p->interval_usec;
+        st->step_time_usec = 0;
+        st->watch_step = false;
+}
+
+/* Returns true when the refaults stop the balloon for this sample (*ret_verdict says how). */
+static bool refaults_hold(struct balloon_state *st, const struct balloon_params *p,
+                          const struct balloon_input *in, enum balloon_verdict *ret_verdict)
+{
+        uint64_t now = in->now_usec;
+        if (st->hot_bytes && now > st->hot_last_usec + BALLOON_SETTLE_INTERVALS * p->interval_usec)
+                st->hot_bytes = 0; /* the cache has stayed away: the estimate may settle lower */
+        if (!in->has_refault_rate)
+                return false;
+        bool refaulting = in->refault_file_per_sec > BALLOON_REFAULT_FLOOR_PER_SEC;
+        bool hot = in->refault_file_per_sec > balloon_refault_threshold(in->file_lru_bytes) ||
+                   in->activate_file_per_sec > BALLOON_REFAULT_FLOOR_PER_SEC;
+        if (refaulting || hot) {
+                st->hot_last_usec = now;
+                if (in->current_bytes > st->hot_bytes)
+                        st->hot_bytes = in->current_bytes; /* the most the cache needed */
+        }
+        if (st->watch_step && refaulting) {
+                refault_back_off(st, p, now);
+                *ret_verdict = BALLOON_BACKOFF;
+                return true;
+        }
+        if (hot) {
+                st->hot_until_usec = now + p->interval_usec;
+                *ret_verdict = BALLOON_HOT;
+                return true;
+        }
+        if (now < st->hot_until_usec) {
+                *ret_verdict = BALLOON_HOT;
+                return true;
+        }
+        if (st->watch_step && now >= st->next_step_usec) {
+                /* A whole interval after the step without refaults: the step was clean. */
+                st->watch_step = false;
+                st->refault_strikes = 0;
+        }
+        return false;
+}
+
 void balloon_update(struct balloon_state *st, const struct balloon_params *p,
                     const struct balloon_input *in, struct balloon_step *ret)
 {
@@ -72,6 +134,7 @@ void balloon_update(struct balloon_state *st, const struct balloon_params *p,
 
         if (st->first_usec == 0)
                 st->first_usec = now;
+        st->refault_file_per_sec = in->has_refault_rate ? in->refault_file_per_sec : -1.0;
         track_estimate(st, in->current_bytes, now);
 
         /* Bounds first: they hold whatever the stall. */
@@ -107,11 +170,18 @@ void balloon_update(struct balloon_state *st, const struct balloon_params *p,
                 return;
         }
         ret->stall_pct = st->last_stall_pct = sample_stall;
+        /* Before the stall check, so refaults after a step count even in a stalled sample. */
+        enum balloon_verdict held_verdict = BALLOON_WAIT;
+        bool held = refaults_hold(st, p, in, &held_verdict);
 
         /* Back off at once: any sample over the target stops the balloon. */
         if (sample_stall >= p->psi_target_pct) {
                 back_off(st, p, now);
                 ret->verdict = st->last_verdict = BALLOON_BACKOFF;
+                return;
+        }
+        if (held) {
+                ret->verdict = st->last_verdict = held_verdict;
                 return;
         }
         if (now < st->backoff_until_usec) {
@@ -173,6 +243,7 @@ void balloon_commit(struct balloon_state *st, const struct balloon_params *p, bo
         st->step_psi_usec = st->prev_psi_usec;
         st->step_time_usec = now_usec;
         st->steps++;
+        st->watch_step = true;
 }
 
 void balloon_reclaimed(struct balloon_state *st, uint64_t bytes)
@@ -188,7 +259,8 @@ bool balloon_estimate(const struct balloon_state *st, const struct balloon_param
         uint64_t stable = st->stable_since_usec && now_usec > st->stable_since_usec
                               ? now_usec - st->stable_since_usec
                               : 0;
-        *ret_estimate_bytes = st->anchor_bytes;
+        /* A refaulting cache is part of the working set, wherever memory.current went. */
+        *ret_estimate_bytes = st->hot_bytes > st->anchor_bytes ? st->hot_bytes : st->anchor_bytes;
         *ret_stable_usec = stable;
         return st->stable_since_usec && stable >= BALLOON_SETTLE_INTERVALS * p->interval_usec;
 }

@@ -16,6 +16,21 @@
 //   - never while the container is at its limit (memory.current within 5% of memory.max, or a
 //     new memory.events max): the kernel is already reclaiming there, a second reclaimer only
 //     adds stall.
+// A hot cache is never reclaimed. The container's file pages coming back (refaults, from the
+// kernel's workingset_refault_file per second) mean the balloon would take memory that is in use:
+// at a refault rate over the threshold the verdict is BALLOON_HOT and the container is held for
+// an interval (under pressure too: the coldest-first choice then skips it). The threshold is 1%
+// of the container's file pages per 10 s, and never under BALLOON_REFAULT_FLOOR_PER_SEC (25
+// pages/s, 1 MiB per 10 s): a calm container refaults nothing, one reading a file once refaults
+// nothing either (first reads are not refaults), so only a cache that is evicted and needed again
+// crosses it. Activated refaults (workingset_activate_file: pages the kernel found were part of
+// the working set) over the floor count as hot too. Refaults over the floor within the interval
+// after one of the balloon's own steps mean the step cut into the working set: it backs off at
+// once, 4 intervals, doubling while it keeps happening (up to BALLOON_BACKOFF_MAX); a step
+// followed by a clean interval ends the streak. A rising memory stall of the container is the
+// PSI back-off above. While refaults are seen, and BALLOON_SETTLE_INTERVALS intervals after,
+// the working-set estimate is at least memory.current at the last refault (the cache in use).
+//
 // Under node pressure (level low, the first rung of the escalation ladder) the caller sets
 // `pressure`: the interval shrinks and the step grows by BALLOON_PRESSURE_BOOST.
 //
@@ -33,6 +48,9 @@
 #define BALLOON_SETTLE_INTERVALS 5
 #define BALLOON_MIN_STEP_BYTES   (1ull << 20)
 #define BALLOON_BACKOFF_MAX      32 /* intervals */
+/* Refaults per second that make a cache hot: the floor, or 1% of the file pages per 10 s. */
+#define BALLOON_REFAULT_FLOOR_PER_SEC 25.0
+#define BALLOON_REFAULT_PCT_PER_10SEC 1.0
 
 struct balloon_params {
         double psi_target_pct;     /* some-stall share of wall time, percent */
@@ -54,8 +72,11 @@ struct balloon_input {
         bool anon_reclaimable;    /* swap allowed for the container and free on the node */
         bool has_psi;
         uint64_t psi_some_total_usec;
-        uint64_t events_max; /* memory.events max counter */
-        bool pressure;       /* the node or kubepods is at level low or above */
+        uint64_t events_max;          /* memory.events max counter */
+        bool pressure;                /* the node or kubepods is at level low or above */
+        bool has_refault_rate;        /* false until two samples of memory.stat exist */
+        double refault_file_per_sec;  /* workingset_refault_file, pages per second */
+        double activate_file_per_sec; /* workingset_activate_file, pages per second */
 };
 
 enum balloon_verdict {
@@ -65,6 +86,7 @@ enum balloon_verdict {
         BALLOON_AT_FLOOR, /* nothing left above the bounds */
         BALLOON_AT_LIMIT, /* at memory.max: the kernel reclaims there already */
         BALLOON_NO_DATA,  /* first sample, or no PSI: cannot steer */
+        BALLOON_HOT,      /* its file pages refault: the cache is in use */
 };
 const char *balloon_verdict_to_string(enum balloon_verdict v);
 
@@ -94,7 +116,17 @@ struct balloon_state {
         uint64_t stable_since_usec;
         uint64_t first_usec;
         uint64_t peak_bytes; /* highest memory.current seen */
+        /* refaults */
+        double refault_file_per_sec; /* at the last sample, -1 when unknown */
+        uint64_t hot_until_usec;     /* held while the cache is hot */
+        uint64_t hot_bytes;          /* memory.current at the last hot sample: in the estimate */
+        uint64_t hot_last_usec;
+        bool watch_step;          /* a step was issued: refaults before the next one are its */
+        unsigned refault_strikes; /* steps in a row followed by refaults */
 };
+
+/* Refaults per second over which a container with file_lru_bytes of page cache is hot. */
+double balloon_refault_threshold(uint64_t file_lru_bytes);
 
 /* Feeds one sample and says what to do now. Does not commit: a BALLOON_RECLAIM the caller does
  * not act on (another container went first) is offered again on the next sample. */

@@ -6,7 +6,9 @@
 //
 // While the node or kubepods is at level low or above, the balloon reclaims from the coldest
 // containers first (the most inactive reclaimable memory, less what a growing container added in
-// the last 10 s; containers whose stall is over the target are backing off and not offered), in
+// the last 10 s; containers whose stall is over the target are backing off and not offered, nor
+// are those whose page cache refaults: see balloon.h; of the rest, those without any refaults
+// go before those with a few), in
 // bigger, more frequent steps, and one "reclaim" decision per pressure episode reports what it
 // freed and from whom. Loans, returns and stand-backs are decisions of their own; routine balloon
 // steps are not (there are many): `memagent recommend` counts them per container.
@@ -187,6 +189,7 @@ struct cand {
         struct elastic_unit *u;
         uint64_t bytes;
         uint64_t cold_bytes;
+        bool refaulting; /* some file refaults, under the hot threshold */
 };
 
 /* The view of one tick, shared by the per-container parts. */
@@ -219,6 +222,9 @@ static void balloon_unit(const struct tick *t, struct elastic_unit *u, const str
                 .psi_some_total_usec = s->psi.some.total_usec,
                 .events_max = s->events.max,
                 .pressure = t->level >= LEVEL_LOW,
+                .has_refault_rate = cg->has_refault_rate,
+                .refault_file_per_sec = cg->refault_file_per_sec,
+                .activate_file_per_sec = cg->activate_file_per_sec,
         };
         u->inactive_bytes = in.inactive_bytes;
         balloon_update(&u->b, &t->p->elastic.balloon, &in, &u->last);
@@ -230,7 +236,8 @@ static void balloon_unit(const struct tick *t, struct elastic_unit *u, const str
                                      ? (uint64_t)cg->growth_bytes_per_sec * YOUNG_SEC
                                      : 0;
                 uint64_t cold = in.inactive_bytes > young ? in.inactive_bytes - young : 0;
-                cands[(*n_cands)++] = (struct cand){ u, u->last.bytes, cold };
+                bool refaulting = in.has_refault_rate && in.refault_file_per_sec > 0.0;
+                cands[(*n_cands)++] = (struct cand){ u, u->last.bytes, cold, refaulting };
         }
 }
 
@@ -505,13 +512,16 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
                 return r;
         if (!snap->reclaim_busy && n_cands > 0) {
                 /* Routine: the step due longest ago. Under pressure: the coldest container
-                 * (most inactive, reclaimable memory; those stalling are backing off already). */
+                 * (no refaults before a few, then most inactive, reclaimable memory; those
+                 * stalling or with a hot cache are held by their balloon already). */
                 size_t best = 0;
                 for (size_t i = 1; i < n_cands; i++) {
+                        const struct cand *a = &cands[i], *b = &cands[best];
                         bool better =
                             level >= LEVEL_LOW
-                                ? cands[i].cold_bytes > cands[best].cold_bytes
-                                : cands[i].u->b.next_step_usec < cands[best].u->b.next_step_usec;
+                                ? (a->refaulting != b->refaulting ? !a->refaulting
+                                                                  : a->cold_bytes > b->cold_bytes)
+                                : a->u->b.next_step_usec < b->u->b.next_step_usec;
                         if (better)
                                 best = i;
                 }

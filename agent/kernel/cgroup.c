@@ -92,6 +92,9 @@ void cgroup_adopt(struct cgroup *c, struct cgroup *old)
         }
         c->s = old->s;
         c->growth_bytes_per_sec = old->growth_bytes_per_sec;
+        c->has_refault_rate = old->has_refault_rate;
+        c->refault_file_per_sec = old->refault_file_per_sec;
+        c->activate_file_per_sec = old->activate_file_per_sec;
 }
 
 /* Reads one file into buf. Returns length, -ENODATA when the file does not exist in this
@@ -191,6 +194,21 @@ int cgroup_sample(struct cgroup *c, char *buf, size_t size)
                 double alpha = dt / (dt + 3.0);
                 c->growth_bytes_per_sec =
                     (int64_t)(alpha * rate + (1.0 - alpha) * (double)c->growth_bytes_per_sec);
+        }
+        /* Unsmoothed: the balloon backs off on the first interval with refaults. A counter that
+         * went down is a recreated cgroup: no rate until the next sample. */
+        c->has_refault_rate = (s.have & CG_HAVE(CGF_STAT)) && (c->s.have & CG_HAVE(CGF_STAT)) &&
+                              s.time_usec > c->s.time_usec &&
+                              s.stat.workingset_refault_file >= c->s.stat.workingset_refault_file &&
+                              s.stat.workingset_activate_file >= c->s.stat.workingset_activate_file;
+        if (c->has_refault_rate) {
+                double dt = (double)(s.time_usec - c->s.time_usec) / 1e6;
+                c->refault_file_per_sec =
+                    (double)(s.stat.workingset_refault_file - c->s.stat.workingset_refault_file) /
+                    dt;
+                c->activate_file_per_sec =
+                    (double)(s.stat.workingset_activate_file - c->s.stat.workingset_activate_file) /
+                    dt;
         }
         c->s = s;
         return 0;

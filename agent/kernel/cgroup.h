@@ -53,6 +53,11 @@ struct cgroup {
         /* Smoothed growth of memory.current (EWMA over samples, ~3 s time constant), bytes per
          * second; negative when shrinking. 0 until two samples exist. */
         int64_t growth_bytes_per_sec;
+        /* File pages refaulted (workingset_refault_file) and of those activated
+         * (workingset_activate_file) per second between the last two samples: a cache whose pages
+         * come back is in use. has_ false until two samples with memory.stat exist. */
+        bool has_refault_rate;
+        double refault_file_per_sec, activate_file_per_sec;
 };
 
 extern const char *const cg_file_names[_CGF_MAX];

@@ -85,6 +85,9 @@ static void add_cgroup_fields(struct json_object *o, const struct cgroup *c)
         SET(o, "memory", memory_json(&c->s));
         SET(o, "psi", psi_json(&c->s.psi, c->s.have & CG_HAVE(CGF_PRESSURE)));
         SET(o, "reclaim_stall_usec", u64_or_null(c->s.reclaim_stall_usec, c->s.has_reclaim_stall));
+        /* A rate needs two samples: the daemon has them, a one-shot read does not (null). */
+        SET(o, "refault_file_per_sec",
+            c->has_refault_rate ? json_object_new_double(c->refault_file_per_sec) : NULL);
         SET(o, "events", events_json(&c->s));
         SET(o, "numa", cg_numa_json(&c->s));
 }
@@ -173,10 +176,13 @@ static const char *bytes_cell(uint64_t v, bool have, char *buf)
         return format_bytes_iec(v, buf, FORMAT_BYTES_MAX);
 }
 
-static void print_row(FILE *f, const char *qos, const char *name, const struct cg_sample *s)
+static void print_row(FILE *f, const char *qos, const char *name, const struct cgroup *cg)
 {
+        const struct cg_sample *s = &cg->s;
         char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX], d[FORMAT_BYTES_MAX];
-        char some[16] = "-", full[16] = "-", oom[24] = "-", stall[24] = "-";
+        char some[16] = "-", full[16] = "-", oom[24] = "-", stall[24] = "-", refault[24] = "-";
+        if (cg->has_refault_rate)
+                snprintf(refault, sizeof(refault), "%.0f", cg->refault_file_per_sec);
         if (s->has_reclaim_stall)
                 snprintf(stall, sizeof(stall), "%.1f", (double)s->reclaim_stall_usec / 1000.0);
         if (s->have & CG_HAVE(CGF_PRESSURE)) {
@@ -187,10 +193,10 @@ static void print_row(FILE *f, const char *qos, const char *name, const struct c
         if (s->have & CG_HAVE(CGF_EVENTS))
                 snprintf(oom, sizeof(oom), "%llu", (unsigned long long)s->events.oom_kill);
         bool cur = s->have & CG_HAVE(CGF_CURRENT);
-        fprintf(f, "%-11s %-46s %10s %10s %10s %10s %6s %6s %8s %5s\n", qos, name,
+        fprintf(f, "%-11s %-46s %10s %10s %10s %10s %6s %6s %8s %7s %5s\n", qos, name,
                 bytes_cell(s->current, cur, a), bytes_cell(s->working_set, cur, b),
                 bytes_cell(s->high, s->have & CG_HAVE(CGF_HIGH), c),
-                bytes_cell(s->max, s->have & CG_HAVE(CGF_MAX), d), some, full, stall, oom);
+                bytes_cell(s->max, s->have & CG_HAVE(CGF_MAX), d), some, full, stall, refault, oom);
 }
 
 void status_print_table(FILE *f, const struct node_sample *ns, const struct model *m)
@@ -216,10 +222,12 @@ void status_print_table(FILE *f, const struct node_sample *ns, const struct mode
                         format_bytes_iec(ns->zones[i].total, a, sizeof(a)),
                         format_bytes_iec(ns->zones[i].free, b, sizeof(b)),
                         format_bytes_iec(ns->zones[i].file, c, sizeof(c)));
-        fprintf(f, "\n%-11s %-46s %10s %10s %10s %10s %6s %6s %8s %5s\n", "QOS", "POD / CONTAINER",
-                "CURRENT", "WORKSET", "HIGH", "MAX", "SOME10", "FULL10", "STALLms", "OOMK");
+        /* RFLT/s: file pages refaulted per second (a cache in use being evicted). */
+        fprintf(f, "\n%-11s %-46s %10s %10s %10s %10s %6s %6s %8s %7s %5s\n", "QOS",
+                "POD / CONTAINER", "CURRENT", "WORKSET", "HIGH", "MAX", "SOME10", "FULL10",
+                "STALLms", "RFLT/s", "OOMK");
         if (m->has_kubepods)
-                print_row(f, "-", m->kubepods.path, &m->kubepods.s);
+                print_row(f, "-", m->kubepods.path, &m->kubepods);
         static const enum qos_class order[] = { QOS_GUARANTEED, QOS_BURSTABLE, QOS_BESTEFFORT };
         for (size_t q = 0; q < 3; q++)
                 for (size_t i = 0; i < m->n_pods; i++) {
@@ -228,11 +236,11 @@ void status_print_table(FILE *f, const struct node_sample *ns, const struct mode
                         if (p->qos != order[q])
                                 continue;
                         snprintf(name, sizeof(name), "pod %s", p->uid);
-                        print_row(f, qos_to_string(p->qos), name, &p->cg.s);
+                        print_row(f, qos_to_string(p->qos), name, &p->cg);
                         for (size_t j = 0; j < p->n_containers; j++) {
                                 const struct container *ct = &p->containers[j];
                                 snprintf(name, sizeof(name), "  %s %.12s", ct->runtime, ct->id);
-                                print_row(f, "", name, &ct->cg.s);
+                                print_row(f, "", name, &ct->cg);
                         }
                 }
         if (m->n_pods == 0)
@@ -241,6 +249,6 @@ void status_print_table(FILE *f, const struct node_sample *ns, const struct mode
                 fprintf(f, "\n%-11s %-46s\n", "QOS", "WORKLOAD");
                 for (size_t i = 0; i < m->n_workloads; i++)
                         print_row(f, qos_to_string(m->workloads[i].qos), m->workloads[i].cg.path,
-                                  &m->workloads[i].cg.s);
+                                  &m->workloads[i].cg);
         }
 }

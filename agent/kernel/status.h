@@ -12,8 +12,10 @@
 /* Builds the status document. Returns a new reference (caller puts it) or NULL on OOM.
  * Keys: node {memory_total_bytes, memory_available_bytes, memory_free_bytes, swap_total_bytes,
  * swap_free_bytes, psi, numa[]}, kubepods, pods[] {uid, qos, driver, cgroup, memory, psi, events,
- * numa, containers[]}, workloads[]. Byte values are integers; null where there is no limit
- * ("max") or the kernel does not provide the file. */
+ * numa, refault_file_per_sec, containers[]}, workloads[]. Byte values are integers; null where
+ * there is no limit
+ * ("max") or the kernel does not provide the file. refault_file_per_sec (every cgroup): file pages
+ * refaulted per second between the model's last two samples, null after only one. */
 struct json_object *status_to_json(const struct node_sample *ns, const struct model *m);
 
 /* One line of a pressure file as the wire's PSI object takes it (psi_encode()). */

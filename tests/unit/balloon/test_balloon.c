@@ -38,6 +38,11 @@ struct sim {
         unsigned steps;
         uint64_t biggest_step;
         bool pressure;
+        /* refaults: reported to the controller when refaults is set; the pages that come back
+         * below the hot set, plus bg_refaults pages/s the container's own use causes (a cache
+         * bigger than its share of memory); quiet: refaults add no stall (fast storage) */
+        bool refaults, quiet;
+        double bg_refaults, refault_rate;
 };
 
 static void sim_input(const struct sim *s, struct balloon_input *in)
@@ -56,6 +61,8 @@ static void sim_input(const struct sim *s, struct balloon_input *in)
                 .psi_some_total_usec = s->psi,
                 .events_max = s->events_max,
                 .pressure = s->pressure,
+                .has_refault_rate = s->refaults,
+                .refault_file_per_sec = s->refault_rate,
         };
 }
 
@@ -65,11 +72,17 @@ static enum balloon_verdict sim_tick(struct sim *s, struct balloon_state *st)
         struct balloon_input in;
         struct balloon_step step;
         s->now += SEC;
+        s->refault_rate = s->bg_refaults;
         if (s->current < s->hot) {
                 /* Refaults: 5 ms of stall per MiB missing, and the pages come back. */
                 uint64_t missing = s->hot - s->current;
-                s->psi += missing / MiB * 5000;
-                s->current += missing > 4 * MiB ? 4 * MiB : missing;
+                uint64_t back = missing > 4 * MiB ? 4 * MiB : missing;
+                if (!s->quiet)
+                        s->psi += missing / MiB * 5000;
+                s->current += back;
+                if (!s->swap)
+                        s->file += back;
+                s->refault_rate += (double)(back / 4096);
         }
         sim_input(s, &in);
         balloon_update(st, &params, &in, &step);
@@ -253,6 +266,173 @@ static void test_no_psi_no_reclaim(void **state)
         }
 }
 
+/* The same container twice, 300 MiB of page cache with a 60 MiB hot set: without refaults the
+ * balloon reclaims the cold part as before; with its cache refaulting over the threshold (1% of
+ * the file pages per 10 s: 77 pages/s here) it reclaims nothing and says why. */
+static void test_refaults_stop_the_balloon(void **state)
+{
+        (void)state;
+        struct balloon_state calm_st = { 0 }, hot_st = { 0 };
+        struct sim calm = { .current = 300 * MiB, .hot = 60 * MiB, .file = 300 * MiB };
+        calm.refaults = true;
+        struct sim hot = calm;
+        hot.bg_refaults = 200;
+        assert_true(balloon_refault_threshold(300 * MiB) > 76 &&
+                    balloon_refault_threshold(300 * MiB) < 77);
+        assert_true(balloon_refault_threshold(1 * MiB) == BALLOON_REFAULT_FLOOR_PER_SEC);
+        for (int i = 0; i < 120; i++) {
+                sim_tick(&calm, &calm_st);
+                sim_tick(&hot, &hot_st);
+        }
+        assert_true(calm.reclaimed >= 100 * MiB);
+        assert_int_equal(hot.reclaimed, 0);
+        assert_int_equal(hot.steps, 0);
+        assert_int_equal(hot_st.last_verdict, BALLOON_HOT);
+        assert_string_equal(balloon_verdict_to_string(hot_st.last_verdict), "hot cache");
+        assert_true(hot_st.refault_file_per_sec == 200);
+        /* Under the threshold but activated (pages the kernel found in the working set): hot
+         * too. */
+        struct balloon_state act_st = { 0 };
+        struct balloon_input in = { .current_bytes = 300 * MiB,
+                                    .max_bytes = UINT64_MAX,
+                                    .file_lru_bytes = 300 * MiB,
+                                    .has_psi = true,
+                                    .has_refault_rate = true,
+                                    .refault_file_per_sec = 50,
+                                    .activate_file_per_sec = 40 };
+        struct balloon_step step;
+        for (int i = 1; i < 10; i++) {
+                in.now_usec = (uint64_t)i * SEC;
+                balloon_update(&act_st, &params, &in, &step);
+                assert_int_not_equal(step.verdict, BALLOON_RECLAIM);
+        }
+        assert_int_equal(step.verdict, BALLOON_HOT);
+        /* The hot container stays hot for an interval after the refaults stop, then it is fair
+         * game again. */
+        hot.bg_refaults = 0;
+        assert_int_equal(sim_tick(&hot, &hot_st), BALLOON_HOT);
+        for (int i = 0; i < 10; i++)
+                sim_tick(&hot, &hot_st);
+        assert_true(hot.steps > 0);
+}
+
+/* Refaults after one of its own steps: that step cut into the working set. It backs off at once,
+ * even below the hot threshold and with no stall to see, 4 intervals, then 8. The same trickle of
+ * refaults with no step before it does not stop the balloon. */
+static void test_refaults_after_step_back_off(void **state)
+{
+        (void)state;
+        struct balloon_state st = { 0 };
+        struct balloon_input in = { .current_bytes = 200 * MiB,
+                                    .max_bytes = UINT64_MAX,
+                                    .file_lru_bytes = 200 * MiB,
+                                    .has_psi = true,
+                                    .has_refault_rate = true };
+        struct balloon_step step;
+        /* 40 pages/s: over the floor (25), under the threshold for 200 MiB (51). */
+        const double trickle = 40;
+        assert_true(trickle < balloon_refault_threshold(200 * MiB));
+        in.now_usec = 1 * SEC;
+        in.refault_file_per_sec = trickle;
+        balloon_update(&st, &params, &in, &step);
+        in.now_usec = 3 * SEC;
+        balloon_update(&st, &params, &in, &step);
+        assert_int_equal(step.verdict, BALLOON_RECLAIM); /* no step of ours before the trickle */
+        balloon_commit(&st, &params, false, in.now_usec);
+        balloon_reclaimed(&st, step.bytes);
+        /* Next sample: refaults, no stall. Backing off at once. */
+        in.now_usec = 4 * SEC;
+        balloon_update(&st, &params, &in, &step);
+        assert_int_equal(step.verdict, BALLOON_BACKOFF);
+        assert_int_equal(st.backoff_until_usec, 4 * SEC + 4 * params.interval_usec);
+        uint64_t steps = st.steps;
+        in.refault_file_per_sec = 0;
+        for (uint64_t t = 5; t < 12; t++) {
+                in.now_usec = t * SEC;
+                balloon_update(&st, &params, &in, &step);
+                assert_int_equal(step.verdict, BALLOON_BACKOFF);
+        }
+        /* Over: it tries again, and the refaults follow again: twice as long. */
+        uint64_t t = 12;
+        for (; st.steps == steps && t < 30; t++) {
+                in.now_usec = t * SEC;
+                balloon_update(&st, &params, &in, &step);
+                if (step.verdict == BALLOON_RECLAIM)
+                        balloon_commit(&st, &params, false, in.now_usec);
+        }
+        assert_int_equal(st.steps, steps + 1);
+        in.now_usec = t * SEC;
+        in.refault_file_per_sec = trickle;
+        balloon_update(&st, &params, &in, &step);
+        assert_int_equal(step.verdict, BALLOON_BACKOFF);
+        assert_int_equal(st.backoff_until_usec, t * SEC + 8 * params.interval_usec);
+        /* A step followed by a clean interval ends the streak. */
+        in.refault_file_per_sec = 0;
+        for (t++; st.steps == steps + 1 && t < 60; t++) {
+                in.now_usec = t * SEC;
+                balloon_update(&st, &params, &in, &step);
+                if (step.verdict == BALLOON_RECLAIM)
+                        balloon_commit(&st, &params, false, in.now_usec);
+        }
+        for (uint64_t end = t + 4; t < end; t++) {
+                in.now_usec = t * SEC;
+                balloon_update(&st, &params, &in, &step);
+        }
+        assert_int_equal(st.refault_strikes, 0);
+}
+
+/* A simulated cache 40 MiB above its hot set on quiet storage: the balloon's steps into the hot
+ * set are seen only as refaults. It stops just below the hot set instead of cycling through it. */
+static void test_refaults_keep_the_hot_set(void **state)
+{
+        (void)state;
+        struct balloon_state st = { 0 };
+        struct sim s = { .current = 100 * MiB, .hot = 60 * MiB, .file = 100 * MiB };
+        s.refaults = true;
+        s.quiet = true;
+        double refaulted = 0;
+        for (int i = 0; i < 600; i++) {
+                sim_tick(&s, &st);
+                refaulted += s.refault_rate;
+        }
+        /* The cold 40 MiB went; the refaults the balloon caused stay a few steps' worth
+         * (backing off 4, 8, 16, 32 intervals), not a step every interval for 10 minutes. */
+        assert_true(s.reclaimed >= 38 * MiB);
+        assert_true(refaulted * 4096 < 16 * MiB);
+}
+
+/* The estimate includes a refaulting cache: memory.current dropped (the kernel reclaimed under
+ * node pressure) but the cache keeps coming back, so the working set is where it was. */
+static void test_refaulting_cache_in_estimate(void **state)
+{
+        (void)state;
+        struct balloon_state st = { 0 };
+        struct balloon_input in = { .current_bytes = 300 * MiB,
+                                    .max_bytes = UINT64_MAX,
+                                    .file_lru_bytes = 280 * MiB,
+                                    .has_psi = true,
+                                    .has_refault_rate = true,
+                                    .refault_file_per_sec = 500 };
+        struct balloon_step step;
+        uint64_t est, stable;
+        for (uint64_t t = 1; t <= 60; t++) {
+                in.now_usec = t * SEC;
+                if (t == 20)
+                        in.current_bytes = 200 * MiB;
+                balloon_update(&st, &params, &in, &step);
+        }
+        balloon_estimate(&st, &params, in.now_usec, &est, &stable);
+        assert_true(est >= 300 * MiB);
+        /* Refaults gone for BALLOON_SETTLE_INTERVALS intervals: it settles where it is. */
+        in.refault_file_per_sec = 0;
+        for (uint64_t t = 61; t <= 61 + BALLOON_SETTLE_INTERVALS * 2 + 2; t++) {
+                in.now_usec = t * SEC;
+                balloon_update(&st, &params, &in, &step);
+        }
+        balloon_estimate(&st, &params, in.now_usec, &est, &stable);
+        assert_true(est <= 210 * MiB);
+}
+
 static void test_suggest(void **state)
 {
         (void)state;
@@ -285,6 +465,10 @@ int main(void)
                 cmocka_unit_test(test_step_sizes),
                 cmocka_unit_test(test_step_shrinks_near_target),
                 cmocka_unit_test(test_no_psi_no_reclaim),
+                cmocka_unit_test(test_refaults_stop_the_balloon),
+                cmocka_unit_test(test_refaults_after_step_back_off),
+                cmocka_unit_test(test_refaults_keep_the_hot_set),
+                cmocka_unit_test(test_refaulting_cache_in_estimate),
                 cmocka_unit_test(test_suggest),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

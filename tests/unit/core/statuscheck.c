@@ -123,6 +123,12 @@ static void check_cgroup(struct json_object *o, const char *cgroup_root)
         assert_int_equal(ju64(ev, "oom_kill"), tu_read_key(dir, "memory.events", "oom_kill"));
         assert_int_equal(ju64(ev, "high"), tu_read_key(dir, "memory.events", "high"));
         assert_int_equal(ju64(ev, "max"), tu_read_key(dir, "memory.events", "max"));
+        /* A rate: present on every cgroup, null or a non-negative number. */
+        struct json_object *rf = jget(o, "refault_file_per_sec");
+        if (rf && (!(json_object_is_type(rf, json_type_double) ||
+                     json_object_is_type(rf, json_type_int)) ||
+                   json_object_get_double(rf) < 0))
+                fail_msg("refault_file_per_sec is %s", json_object_to_json_string(rf));
         free(dir);
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -227,6 +228,90 @@ static void test_json_cgroupfs(void **state)
         json_roundtrip_check("cgroupfs");
 }
 
+/* The refault rate needs two samples: null after the first (a one-shot read), then the
+ * workingset_refault_file delta over the time between them, for the container and its pod. */
+static void test_json_refault_rate(void **state)
+{
+        (void)state;
+        char *tmp = tu_mkdtemp("refault");
+        char *cg = tu_strdupf("%s/cg", tmp), *gcg = tu_guest_fixture("systemd");
+        tu_copy_tree(gcg, cg);
+        int fd = open_dir(cg);
+        char *scratch = malloc(SCRATCH);
+        struct model m;
+        assert_int_equal(model_discover(&m, fd, system_slice, 1), 0);
+        assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
+        struct node_sample ns = { .mem.total = 1 << 30 };
+        struct json_object *j = status_to_json(&ns, &m);
+        struct json_object *p0 = json_object_array_get_idx(jget(j, "pods"), 0);
+        struct json_object *c0 = json_object_array_get_idx(jget(p0, "containers"), 0);
+        assert_null(jget(c0, "refault_file_per_sec"));
+        assert_null(jget(p0, "refault_file_per_sec"));
+        json_object_put(j);
+
+        /* 5000 more file refaults in the first pod's first container (and so in the pod). */
+        struct pod *pd = &m.pods[0];
+        const struct cgroup *cc = &pd->containers[0].cg;
+        uint64_t t1 = cc->s.time_usec, before = cc->s.stat.workingset_refault_file;
+        const char *paths[2] = { cc->path, pd->cg.path };
+        for (int i = 0; i < 2; i++) {
+                char *f = tu_strdupf("%s%s/memory.stat", cg, paths[i]);
+                char *text = tu_read(f, NULL);
+                char *line = strstr(text, "\nworkingset_refault_file ");
+                assert_non_null(line);
+                unsigned long long v = strtoull(line + 26, NULL, 10);
+                char *rest = strchr(line + 1, '\n');
+                char *out = tu_strdupf("%.*sworkingset_refault_file %llu%s", (int)(line + 1 - text),
+                                       text, v + 5000, rest);
+                tu_write(f, out, strlen(out));
+                free(out);
+                free(text);
+                free(f);
+        }
+        usleep(20000);
+        assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
+        cc = &m.pods[0].containers[0].cg;
+        assert_int_equal(cc->s.stat.workingset_refault_file, before + 5000);
+        double want = 5000.0 / ((double)(cc->s.time_usec - t1) / 1e6);
+        j = status_to_json(&ns, &m);
+        p0 = json_object_array_get_idx(jget(j, "pods"), 0);
+        c0 = json_object_array_get_idx(jget(p0, "containers"), 0);
+        struct json_object *c1 = json_object_array_get_idx(jget(p0, "containers"), 1);
+        assert_true(fabs(json_object_get_double(jget(c0, "refault_file_per_sec")) - want) <
+                    1e-6 * want);
+        assert_true(json_object_get_double(jget(p0, "refault_file_per_sec")) > 0);
+        /* A sibling with no new refaults: a rate of 0, not null. */
+        assert_non_null(jget(c1, "refault_file_per_sec"));
+        assert_true(json_object_get_double(jget(c1, "refault_file_per_sec")) == 0.0);
+        json_object_put(j);
+
+        /* The table shows it in the RFLT/s column. */
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *tf = open_memstream(&buf, &size);
+        status_print_table(tf, &ns, &m);
+        fclose(tf);
+        assert_non_null(strstr(buf, "RFLT/s"));
+        char cell[32];
+        snprintf(cell, sizeof(cell), " %.0f ", want);
+        char id[16];
+        snprintf(id, sizeof(id), "%.12s", m.pods[0].containers[0].id);
+        char *row = strstr(buf, id);
+        assert_non_null(row);
+        row[strcspn(row, "\n")] = '\0';
+        if (!strstr(row, cell))
+                fail_msg("no \"%s\" in row \"%s\"", cell, row);
+        free(buf);
+
+        model_done(&m);
+        close(fd);
+        free(scratch);
+        tu_rm_rf(tmp);
+        free(tmp);
+        free(cg);
+        free(gcg);
+}
+
 /* The PSI object's exact text (two decimals, the kernel's precision; full null without a full
  * line): scripts read it, and the node report shares its encoder (api/psi.c). */
 static void test_json_psi_text(void **state)
@@ -345,6 +430,7 @@ int main(void)
                 cmocka_unit_test(test_json_systemd),
                 cmocka_unit_test(test_json_cgroupfs),
                 cmocka_unit_test(test_json_psi_text),
+                cmocka_unit_test(test_json_refault_rate),
                 cmocka_unit_test(test_table),
         };
         free(tu_guest_fixture("systemd"));

@@ -684,6 +684,95 @@ static void test_escalation_order(void **state)
         assert_string_equal(w->st.balloon_ep.record.action, "reclaim");
 }
 
+/* Under node pressure (level low) with two BestEffort containers of page cache: the one with the
+ * most inactive memory whose file pages refault at refault_a pages/s, and a smaller one without
+ * refaults. Returns the cgroup id of the first reclaim step: 21 (the bigger) or 22. */
+static uint64_t pressure_choice(struct world *w, double refault_a)
+{
+        w->p.elastic = (struct elastic_params){
+                .balloon_enabled = true,
+                .balloon_qos[QOS_BESTEFFORT] = true,
+                .balloon = { .psi_target_pct = 10,
+                             .interval_usec = 2 * SEC,
+                             .step_pct = 5,
+                             .max_step_bytes = 64 * MiB,
+                             .min_margin_bytes = 16 * MiB },
+        };
+        struct container c[2] = {
+                { .cg = { .path = (char *)"/kubepods/besteffort/pod-be/c1",
+                          .id = 21,
+                          .has_refault_rate = true,
+                          .refault_file_per_sec = refault_a },
+                  .id = "c1" },
+                { .cg = { .path = (char *)"/kubepods/besteffort/pod-be/c2",
+                          .id = 22,
+                          .has_refault_rate = true },
+                  .id = "c2" },
+        };
+        for (int i = 0; i < 2; i++)
+                c[i].cg.s = (struct cg_sample){
+                        .have = CG_HAVE(CGF_CURRENT) | CG_HAVE(CGF_STAT) | CG_HAVE(CGF_PRESSURE),
+                        .current = (i == 0 ? 500 : 400) * MiB,
+                        .working_set = 100 * MiB,
+                        .stat = { .inactive_file = (i == 0 ? 400 : 300) * MiB,
+                                  .active_file = 50 * MiB,
+                                  .active_anon = 50 * MiB },
+                };
+        struct pod pod = { .cg = { .path = (char *)BE, .id = 1000 },
+                           .uid = "be",
+                           .qos = QOS_BESTEFFORT,
+                           .containers = c,
+                           .n_containers = 2 };
+        struct model model = { .has_kubepods = true, .pods = &pod, .n_pods = 1 };
+        w->n_cands = 0; /* a fresh world for each call */
+        cast(w);
+        w->node.mem.total = TOTAL;
+        w->node.mem.available = 280 * MiB; /* under avail_low, over avail_medium */
+        agent_state_done(&w->st);
+        agent_state_init(&w->st);
+        for (int t = 0; t < 8; t++) {
+                struct node_snapshot s = {
+                        .now_usec = (uint64_t)t * SEC,
+                        .sampled = true,
+                        .have_node = true,
+                        .node = &w->node,
+                        .model = &model,
+                        .has_kubepods = true,
+                        .cands = w->cands,
+                        .n_cands = w->n_cands,
+                        .elastic = true,
+                        .scopes[SCOPE_NODE] = { .present = true,
+                                                .total_bytes = TOTAL,
+                                                .available_bytes = 280 * MiB,
+                                                .has_psi = true },
+                };
+                assert_int_equal(agent_step(&s, &w->st, &w->p, &w->out), 0);
+                const struct action *a = find(&w->out, ACTION_RECLAIM);
+                if (a) {
+                        assert_true(a->reclaim.pressure);
+                        assert_int_equal(agent_level(&w->st, NULL), LEVEL_LOW);
+                        return a->reclaim.cgroup_id;
+                }
+        }
+        fail_msg("no reclaim step under pressure");
+        return 0;
+}
+
+/* Coldest first, but never a hot cache, and memory without refaults before memory with a few:
+ * the bigger cache goes first only while it does not refault. */
+static void test_pressure_skips_refaulting_cache(void **state)
+{
+        struct world *w = *state;
+        assert_int_equal(pressure_choice(w, 0), 21);   /* no refaults: the coldest */
+        assert_int_equal(pressure_choice(w, 500), 22); /* hot cache: held by its balloon */
+        bool held = false;
+        for (size_t i = 0; i < w->st.n_units; i++)
+                if (w->st.units[i].id == 21)
+                        held = w->st.units[i].last.verdict == BALLOON_HOT;
+        assert_true(held);
+        assert_int_equal(pressure_choice(w, 10), 22); /* a few refaults: after the quiet one */
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -705,6 +794,7 @@ int main(void)
                 T(test_dry_run),
                 T(test_own_reclaim_is_not_pressure),
                 T(test_escalation_order),
+                T(test_pressure_skips_refaulting_cache),
 #undef T
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
