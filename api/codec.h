@@ -57,8 +57,9 @@ struct json_object *api_lookup(const struct json_object *o, const char *key, boo
 bool api_utf8_valid(const char *s, size_t n, size_t *ret_bad);
 
 /* Parses text into a JSON tree. On success *ret is a new reference. -EINVAL with err->message
- * naming the position when the text is not JSON, or naming the field when a string (or key) is not UTF-8
- * or holds \u0000; -E2BIG when the tree would be too large (API_PARSE_TREE_FACTOR); -ENOMEM. */
+ * naming the position when the text is not JSON, or naming the field when a string (or key) is not
+ * UTF-8 or holds \u0000; -E2BIG when the tree would be too large (API_PARSE_TREE_FACTOR); -ENOMEM.
+ */
 int api_parse(const char *text, size_t size, struct json_object **ret, struct api_error *err);
 
 int api_get_object(const struct json_object *o, const char *path, const char *key, bool required,

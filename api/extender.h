@@ -36,7 +36,7 @@ struct extender_args {
         struct extender_node_text {
                 const char *json;
                 size_t len;
-        } *node_texts;
+        } * node_texts;
         char *name_arena;
         size_t n_nodes;
 };
