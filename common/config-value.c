@@ -874,6 +874,11 @@ int config_check_absolute_path(const char *s, char *err, size_t err_size)
         return config_errf(err, err_size, -EINVAL, "must be an absolute path");
 }
 
+int config_check_optional_absolute_path(const char *s, char *err, size_t err_size)
+{
+        return *s ? config_check_absolute_path(s, err, err_size) : 0;
+}
+
 /* The authority of an http(s) URL: a host name or IPv4 address, or an [IPv6] address, and an
  * optional :port in 1..65535. No user information: credentials do not belong in a setting. */
 static bool url_authority_valid(const char *a, size_t n)

@@ -178,6 +178,8 @@ struct config_sources {
 /* Item checks (config_check_item_t) that more than one table uses. */
 int config_check_not_empty(const char *value, char *err, size_t err_size);
 int config_check_absolute_path(const char *value, char *err, size_t err_size);
+/* An absolute path, or "" for none. */
+int config_check_optional_absolute_path(const char *value, char *err, size_t err_size);
 /* "http://..." or "https://..." with something after the scheme, or "" for none. */
 int config_check_http_url(const char *value, char *err, size_t err_size);
 

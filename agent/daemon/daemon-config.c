@@ -27,12 +27,6 @@ static int check_api_socket(const char *s, char *err, size_t err_size)
         return 0;
 }
 
-/* An absolute directory, or "" to remember nothing across restarts. */
-static int check_state_directory(const char *s, char *err, size_t err_size)
-{
-        return *s ? config_check_absolute_path(s, err, err_size) : 0;
-}
-
 /* A Kubernetes node name, or "" for $NODE_NAME or the host name. */
 static int check_node_name(const char *s, char *err, size_t err_size)
 {
@@ -40,14 +34,6 @@ static int check_node_name(const char *s, char *err, size_t err_size)
                 return 0;
         snprintf(err, err_size, "is not a Kubernetes node name (" NODE_NAME_RULES ")");
         return -EINVAL;
-}
-
-/* A PEM file for the report's TLS, or "" for none. */
-static int check_optional_path(const char *s, char *err, size_t err_size)
-{
-        if (!*s)
-                return 0;
-        return config_check_absolute_path(s, err, err_size) < 0 ? -EINVAL : 0;
 }
 
 /* "PATH[=QOS]": what memagent's --workload-root takes too. */
@@ -195,7 +181,7 @@ static const struct config_entry entries[] = {
                             check_api_socket, "PATH", RESTART,
                             "Unix socket of the local API (memagent status); \"\" for none."),
         CONFIG_ENTRY_STRING(C, state_directory, "stateDirectory", "/var/lib/memagent",
-                            check_state_directory, "PATH", RESTART,
+                            config_check_optional_absolute_path, "PATH", RESTART,
                             "Where memagentd keeps what a restart must not forget (loans to "
                             "return, containers it stood back from, recent kills), created 0700; "
                             "\"\" for nowhere."),
@@ -213,20 +199,20 @@ static const struct config_entry entries[] = {
                             "URL/v1/nodes/NODE/report on change and every reportHeartbeat; \"\" "
                             "for none. The agent protects its node whether memschedd answers or "
                             "not."),
-        CONFIG_ENTRY_STRING(C, scheduler_ca, "schedulerCA", "", check_optional_path, "PATH",
-                            RESTART,
+        CONFIG_ENTRY_STRING(C, scheduler_ca, "schedulerCA", "", config_check_optional_absolute_path,
+                            "PATH", RESTART,
                             "PEM bundle of the CA(s) that signed memschedd's certificate, for an "
                             "https:// schedulerUrl; \"\" for the system's CAs. The server's "
                             "certificate and host name are always verified. Read again at each new "
                             "connection, like schedulerCert and schedulerKey."),
-        CONFIG_ENTRY_STRING(C, scheduler_cert, "schedulerCert", "", check_optional_path, "PATH",
-                            RESTART,
+        CONFIG_ENTRY_STRING(C, scheduler_cert, "schedulerCert", "",
+                            config_check_optional_absolute_path, "PATH", RESTART,
                             "PEM client certificate presented to memschedd (its CN must be "
                             "nodeName), with schedulerKey; \"\" for none. The files are read "
                             "again at each new connection, so a rotated certificate is used "
                             "without a restart."),
-        CONFIG_ENTRY_STRING(C, scheduler_key, "schedulerKey", "", check_optional_path, "PATH",
-                            RESTART,
+        CONFIG_ENTRY_STRING(C, scheduler_key, "schedulerKey", "",
+                            config_check_optional_absolute_path, "PATH", RESTART,
                             "PEM private key of schedulerCert (unencrypted); both or neither."),
         CONFIG_ENTRY_STRING(C, node_name, "nodeName", "", check_node_name, "NAME", RESTART,
                             "This node's name in the cluster; \"\": $NODE_NAME (the downward "
