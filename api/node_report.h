@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The node report memagentd sends to memschedd (POST /v1/nodes/{name}/report) on change and on a
-// heartbeat. It reuses the field names of `memagent status --json` (agent/status.c): node
+// heartbeat. It reuses the field names of `memagent status --json` (agent/kernel/status.c): node
 // {memory_total_bytes, memory_available_bytes, memory_free_bytes, swap_*_bytes, psi, numa[]},
 // pods[] {uid, qos, memory {working_set_bytes}}, and adds what placement and migration need:
 // node.pressure {level, duration_ms, relief_exhausted}, node.reserved_bytes, and per pod the
