@@ -19,7 +19,8 @@
 # off, which depends on emulation speed. Asserted instead, whatever the timing: the outcome (no
 # eviction, both alive, the daemon's level never reached medium, no OOM kill), that the balloon
 # freed memory under pressure at level low only from the two pods (the containers with cold
-# memory), and never took the cache pod below its request.
+# memory), and never took the cache pod below its request. On a run where the routine balloon
+# freed the cold memory before the node reached low, its running total shows it instead.
 set -u
 . "$VM_LIB/vmtest.sh"
 . "$VM_LIB/kubelayout.sh"
@@ -104,6 +105,20 @@ vm_check "no eviction was needed ($kills)" [ "$kills" = 0 ]
 vm_check "the daemon's level never reached medium (highest seen: $max_level)" \
 	[ "$(rank "$max_level")" -le 1 ]
 vm_check "the batch pod grew to its size and lives" vm_pid_alive "$epid"
+# Two timings, one promise. Usually the batch pod's growth raises level low and the balloon
+# reclaims under pressure, with one "reclaim" record. On a fast run the routine balloon has
+# already pushed the cache pod's cold memory out before the batch pod grew, and the node never
+# reaches low: then there is no record, and what the balloon freed shows in its running total.
+# Either way the balloon must have freed at least 32 MiB.
+total=$(memagent status --output json | jq '.daemon.balloon_reclaimed_bytes_total // 0')
+vm_result "balloon_reclaimed_total_bytes=$total"
+if [ "$rlevel" = none ] && [ "$(rank "$max_level")" -eq 0 ]; then
+	vm_log "the node never reached level low: the routine balloon got there first ($total bytes)"
+	vm_check "the balloon freed the cold memory before any pressure ($total bytes)" [ "$total" -ge $((32 * MiB)) ]
+	vm_check "the cache pod was not taken below its 32Mi request" vm_file_ge "$actr/memory.current" $((32 * MiB))
+	agent_stop
+	vm_pass
+fi
 vm_check "the balloon reclaimed under pressure and said how much ($freed bytes)" [ "$freed" -ge $((32 * MiB)) ]
 vm_check "the reclaim decision came at level low ($rlevel)" [ "$rlevel" = low ]
 vm_check "the reclaim record names the containers reclaimed from" [ -n "$rfrom" ]
