@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PAGE_MASK (~(uint64_t)4095)
-
 void persisted_state_done(struct persisted_state *s)
 {
         free(s->units);
@@ -124,19 +122,13 @@ const char *reconcile_verdict_to_string(enum reconcile_verdict v)
         return "?";
 }
 
-/* As vscale.c compares: what reads back from a write is the value rounded down to a page. */
-static bool same_limit(uint64_t a, uint64_t b)
-{
-        return a == b ||
-               (a != VSCALE_NO_LIMIT && b != VSCALE_NO_LIMIT && (a & PAGE_MASK) == (b & PAGE_MASK));
-}
-
 static bool still_ours(const struct persisted_unit *pu, const struct observed_limits *o)
 {
-        return same_limit(o->max_bytes, pu->our_max) &&
-               (pu->our_high == VSCALE_NO_LIMIT || same_limit(o->high_bytes, pu->our_high)) &&
+        return vscale_same_limit(o->max_bytes, pu->our_max) &&
+               (pu->our_high == VSCALE_NO_LIMIT ||
+                vscale_same_limit(o->high_bytes, pu->our_high)) &&
                (pu->our_pod_max == VSCALE_NO_LIMIT ||
-                same_limit(o->pod_max_bytes, pu->our_pod_max));
+                vscale_same_limit(o->pod_max_bytes, pu->our_pod_max));
 }
 
 int agent_state_reconcile(struct agent_state *st, const struct persisted_state *p,

@@ -8,8 +8,7 @@
 #define MiB       (1ull << 20)
 #define PAGE_MASK (~(uint64_t)4095)
 
-/* The kernel keeps limits in pages: a value written reads back rounded down to a page. */
-static bool same_limit(uint64_t a, uint64_t b)
+bool vscale_same_limit(uint64_t a, uint64_t b)
 {
         return a == b ||
                (a != VSCALE_NO_LIMIT && b != VSCALE_NO_LIMIT && (a & PAGE_MASK) == (b & PAGE_MASK));
@@ -42,7 +41,7 @@ static bool external_write(const struct vscale_loan *l, const struct vscale_inpu
                            size_t size)
 {
         char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
-        if (!same_limit(in->max_bytes, l->our_max)) {
+        if (!vscale_same_limit(in->max_bytes, l->our_max)) {
                 snprintf(why, size, "memory.max is %s, not the %s we wrote",
                          in->max_bytes == VSCALE_NO_LIMIT
                              ? "max"
@@ -50,7 +49,7 @@ static bool external_write(const struct vscale_loan *l, const struct vscale_inpu
                          format_bytes_iec(l->our_max, b, sizeof(b)));
                 return true;
         }
-        if (l->our_high != VSCALE_NO_LIMIT && !same_limit(in->high_bytes, l->our_high)) {
+        if (l->our_high != VSCALE_NO_LIMIT && !vscale_same_limit(in->high_bytes, l->our_high)) {
                 snprintf(why, size, "memory.high is %s, not the %s we wrote",
                          in->high_bytes == VSCALE_NO_LIMIT
                              ? "max"
@@ -58,7 +57,8 @@ static bool external_write(const struct vscale_loan *l, const struct vscale_inpu
                          format_bytes_iec(l->our_high, b, sizeof(b)));
                 return true;
         }
-        if (l->our_pod_max != VSCALE_NO_LIMIT && !same_limit(in->pod_max_bytes, l->our_pod_max)) {
+        if (l->our_pod_max != VSCALE_NO_LIMIT &&
+            !vscale_same_limit(in->pod_max_bytes, l->our_pod_max)) {
                 snprintf(why, size, "the pod's memory.max is %s, not the %s we wrote",
                          in->pod_max_bytes == VSCALE_NO_LIMIT
                              ? "max"

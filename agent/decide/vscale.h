@@ -71,6 +71,10 @@ enum vscale_action {
         VSCALE_STAND_BACK, /* someone else wrote the limit: forget the loan, no write */
         VSCALE_REFUSED,    /* would lend, but the node or the ceiling does not allow it */
 };
+/* The kernel keeps limits in pages: a value written reads back rounded down to a page. True
+ * when a and b are the same limit in that sense (VSCALE_NO_LIMIT equals only itself). */
+bool vscale_same_limit(uint64_t a, uint64_t b);
+
 const char *vscale_action_to_string(enum vscale_action a);
 
 struct vscale_decision {
