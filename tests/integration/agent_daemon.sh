@@ -10,24 +10,8 @@ MEMAGENTD=${1:?usage: $0 MEMAGENTD MEMAGENT NOTIFY_LISTEN SOURCE_DIR}
 MEMAGENT=${2:?}
 NOTIFY=${3:?}
 SRC=${4:?}
-command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
-WORK=$(mktemp -d /tmp/memagentd-it.XXXXXX)
-PID=
-cleanup() {
-	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$WORK/agent.log" ] && { echo "--- memagentd log ---" >&2; cat "$WORK/agent.log" >&2; }
-	exit 1
-}
-pass() { echo "ok: $*"; }
-
-cp -r "$SRC/tests/fixtures/guest/systemd" "$WORK/cg"
-cp -r "$SRC/tests/fixtures/guest/proc" "$WORK/proc"
-cp -r "$SRC/tests/fixtures/guest/sys" "$WORK/sys"
+WORK_NAME=memagentd-it
+. "$SRC/tests/integration/agent-lib.sh"
 SOCK=$WORK/api.sock
 cat >"$WORK/memagentd.yaml" <<EOT
 cgroupRoot: $WORK/cg

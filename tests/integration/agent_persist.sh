@@ -8,24 +8,8 @@
 set -euo pipefail
 MEMAGENTD=${1:?usage: $0 MEMAGENTD SOURCE_DIR}
 SRC=${2:?}
-command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
-WORK=$(mktemp -d /tmp/memagentd-persist.XXXXXX)
-PID=
-cleanup() {
-	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$WORK/agent.log" ] && { echo "--- memagentd log ---" >&2; cat "$WORK/agent.log" >&2; }
-	exit 1
-}
-pass() { echo "ok: $*"; }
-
-cp -r "$SRC/tests/fixtures/guest/systemd" "$WORK/cg"
-cp -r "$SRC/tests/fixtures/guest/proc" "$WORK/proc"
-cp -r "$SRC/tests/fixtures/guest/sys" "$WORK/sys"
+WORK_NAME=memagentd-persist
+. "$SRC/tests/integration/agent-lib.sh"
 POD=/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod3c4d5e6f_7a8b_4c9d_8e0f_1a2b3c4d5e6f.slice
 IDLE=$POD/cri-containerd-7bb4cecd9dc08b93c415ecd2433a608b02be18b10e3a6eb54332f1e379516bbf.scope
 NEAR=$POD/cri-containerd-3333333333333333333333333333333333333333333333333333333333333333.scope
