@@ -32,6 +32,61 @@ struct k8s_pod {
         bool protected_;  /* annotated K8S_ANNOTATION_PROTECTED: "true" */
 };
 
+/* What memagentd keeps of one of its node's pods, read from the API server (an owned copy: the
+ * pod watch replaces it when the pod changes). */
+#define K8S_ANNOTATION_PROTECT "memagent.io/protect" /* "true": never evicted by memagentd */
+#define K8S_ANNOTATION_AVOID   "memagent.io/avoid"   /* "true": evicted last */
+#define K8S_ANNOTATION_MIRROR  "kubernetes.io/config.mirror"
+#define K8S_ANNOTATION_SOURCE  "kubernetes.io/config.source" /* "api" unless a static pod */
+/* The priority of the system-node-critical PriorityClass: the kubelet never evicts a pod at or
+ * above it (pkg/apis/scheduling: SystemCriticalPriority + 1000). */
+#define K8S_SYSTEM_NODE_CRITICAL_PRIORITY 2000001000
+#define K8S_META_CONTAINERS_MAX           16
+#define K8S_NAMESPACE_MAX                 64  /* DNS label (63) + NUL */
+#define K8S_NAME_MAX                      254 /* DNS subdomain (253) + NUL */
+
+struct k8s_container_meta {
+        char name[64];
+        uint64_t request_bytes; /* resources.requests.memory, 0 when unset */
+        uint64_t limit_bytes;   /* resources.limits.memory, API_UNLIMITED when unset */
+};
+
+/* The pod's in-place resize, from its PodResizePending / PodResizeInProgress conditions. */
+enum k8s_resize_state {
+        K8S_RESIZE_NONE = 0,
+        K8S_RESIZE_DEFERRED,    /* PodResizePending, reason Deferred */
+        K8S_RESIZE_INFEASIBLE,  /* PodResizePending, reason Infeasible */
+        K8S_RESIZE_IN_PROGRESS, /* PodResizeInProgress */
+};
+
+struct k8s_pod_meta {
+        char uid[80];
+        char namespace_[K8S_NAMESPACE_MAX];
+        char name[K8S_NAME_MAX];
+        char node_name[K8S_NAME_MAX]; /* spec.nodeName */
+        char phase[16];               /* status.phase */
+        int32_t priority;             /* spec.priority, 0 when absent */
+        enum qos_class qos;           /* status.qosClass, or derived from the resources */
+        char owner_kind[32];          /* kind of the controller ownerReference, "" when none */
+        bool protect;                 /* K8S_ANNOTATION_PROTECT: "true" */
+        bool avoid;                   /* K8S_ANNOTATION_AVOID: "true" */
+        bool mirror;                  /* a mirror pod (K8S_ANNOTATION_MIRROR present) */
+        bool static_;                 /* K8S_ANNOTATION_SOURCE present and not "api" */
+        /* The kubelet does not evict it: mirror, static, or priority at or above
+         * K8S_SYSTEM_NODE_CRITICAL_PRIORITY. */
+        bool node_critical;
+        uint64_t request_bytes, limit_bytes; /* as struct k8s_pod computes them */
+        size_t n_containers;                 /* app containers (spec.containers), at most MAX */
+        struct k8s_container_meta containers[K8S_META_CONTAINERS_MAX];
+        enum k8s_resize_state resize;
+        char resize_message[160]; /* the condition's message */
+};
+
+/* Decodes a v1.Pod (as LIST and WATCH return it) into *ret. Returns 0 or -EINVAL / -ERANGE with
+ * err naming the field; *ret is untouched on failure. */
+int k8s_pod_meta_decode(const struct json_object *o, const char *path, struct k8s_pod_meta *ret,
+                        struct api_error *err);
+
 /* Decodes a v1.Pod. path is the JSON path of o, for error messages ("Pod"). Quantities are read
  * with quantity_parse_bytes(): "512Mi", "1G", "1.5Gi", "100M", "1e9". Returns 0 or -EINVAL /
  * -ERANGE with err naming the field. *ret is untouched on failure. */
