@@ -186,7 +186,7 @@ static void test_qos_class_order(void **state)
          * goes first. */
         assert_order(c, &rk, "/besteffort", "/burstable-over", "/burstable-within", "/guaranteed",
                      "/avoid-guaranteed", "/avoid-besteffort", NULL);
-        assert_true(rk.ranks[find(c, n, "/besteffort")].keys[0] == 4);
+        assert_true(rk.ranks[find(c, n, "/besteffort")].keys[0] == 3);
         assert_true(rk.ranks[find(c, n, "/burstable-over")].keys[0] == 3);
         assert_true(rk.ranks[find(c, n, "/burstable-within")].keys[0] == 2);
         assert_true(rk.ranks[find(c, n, "/guaranteed")].keys[0] == 1);
@@ -207,7 +207,7 @@ static void test_qos_request_boundary(void **state)
                 cand("/equal", MEMAGENT_QOS_BURSTABLE, 500 * MI, 500 * MI),
                 cand("/plus-one", MEMAGENT_QOS_BURSTABLE, 500 * MI + 1, 500 * MI),
                 cand("/minus-one", MEMAGENT_QOS_BURSTABLE, 500 * MI - 1, 500 * MI),
-                /* a request of 0 is unknown: counts as exceeded, even with no usage */
+                /* a request of 0 is compared as 0: exceeded with any usage, not without */
                 cand("/no-request", MEMAGENT_QOS_BURSTABLE, 1 * MI, 0),
                 cand("/no-request-no-usage", MEMAGENT_QOS_BURSTABLE, 0, 0),
                 /* no class: as burstable */
@@ -215,29 +215,31 @@ static void test_qos_request_boundary(void **state)
                 cand("/none-within", MEMAGENT_QOS_NONE, 100 * MI, 300 * MI),
                 /* guaranteed somehow over its request stays guaranteed */
                 cand("/guaranteed-over", MEMAGENT_QOS_GUARANTEED, 2 * GI, 1 * GI),
-                /* besteffort with nothing in use is still besteffort */
+                /* besteffort with nothing in use does not exceed its (zero) request */
                 cand("/besteffort-empty", MEMAGENT_QOS_BESTEFFORT, 0, 0),
         };
         size_t n = ELEMENTSOF(c);
         struct ranking rk;
 
         rank_ok(chain, c, n, &rk);
+        /* exceeds is working set > request, as the kubelet compares them; keys[2] is signed */
         assert_true(rk.ranks[find(c, n, "/equal")].keys[0] == 2);
         assert_true(rk.ranks[find(c, n, "/equal")].keys[2] == 0);
         assert_true(rk.ranks[find(c, n, "/plus-one")].keys[0] == 3);
         assert_true(rk.ranks[find(c, n, "/plus-one")].keys[2] == 1);
         assert_true(rk.ranks[find(c, n, "/minus-one")].keys[0] == 2);
-        assert_true(rk.ranks[find(c, n, "/minus-one")].keys[2] == 0);
+        assert_true(rk.ranks[find(c, n, "/minus-one")].keys[2] == -1);
         assert_true(rk.ranks[find(c, n, "/no-request")].keys[0] == 3);
         assert_true(rk.ranks[find(c, n, "/no-request")].keys[2] == (double)MI);
-        assert_true(rk.ranks[find(c, n, "/no-request-no-usage")].keys[0] == 3);
+        assert_true(rk.ranks[find(c, n, "/no-request-no-usage")].keys[0] == 2);
         assert_true(rk.ranks[find(c, n, "/none-over")].keys[0] == 3);
         assert_true(rk.ranks[find(c, n, "/none-within")].keys[0] == 2);
+        assert_true(rk.ranks[find(c, n, "/none-within")].keys[2] == -200.0 * MI);
         assert_true(rk.ranks[find(c, n, "/guaranteed-over")].keys[0] == 1);
         assert_true(rk.ranks[find(c, n, "/guaranteed-over")].keys[2] == (double)GI);
-        assert_true(rk.ranks[find(c, n, "/besteffort-empty")].keys[0] == 4);
-        assert_order(c, &rk, "/besteffort-empty", "/none-over", "/no-request", "/plus-one",
-                     "/no-request-no-usage", "/equal", "/minus-one", "/none-within",
+        assert_true(rk.ranks[find(c, n, "/besteffort-empty")].keys[0] == 2);
+        assert_order(c, &rk, "/none-over", "/no-request", "/plus-one", "/besteffort-empty",
+                     "/equal", "/no-request-no-usage", "/minus-one", "/none-within",
                      "/guaranteed-over", NULL);
         policy_chain_free(chain);
 }
@@ -279,6 +281,39 @@ static void test_qos_ties(void **state)
         rank_ok(chain, rev, n, &rk);
         assert_order(rev, &rk, "/prio-min", "/prio-minus-10", "/over-more", "/tie-a", "/tie-b",
                      "/tie-c", "/prio-1000", "/prio-max", NULL);
+        policy_chain_free(chain);
+}
+
+/* The kubelet's rankMemoryPressure: exceeding the request first, then lower priority, then usage
+ * minus request; no QoS key among the exceeders. A BestEffort pod of high priority outlives a
+ * Burstable pod over its request, and a lower-priority BestEffort pod goes first though another
+ * uses more. Guaranteed stays last (the mission's order). */
+static void test_qos_kubelet_order(void **state)
+{
+        (void)state;
+        const char *const names[] = { "qos" };
+        struct policy_chain *chain = load_ok(names, 1, NULL);
+        struct memagent_candidate c[] = {
+                cand("/guaranteed-low", MEMAGENT_QOS_GUARANTEED, 1 * GI, 1 * GI),
+                cand("/burstable-within-low", MEMAGENT_QOS_BURSTABLE, 100 * MI, 200 * MI),
+                cand("/besteffort-important", MEMAGENT_QOS_BESTEFFORT, 2 * GI, 0),
+                cand("/besteffort-big", MEMAGENT_QOS_BESTEFFORT, 900 * MI, 0),
+                cand("/burstable-over", MEMAGENT_QOS_BURSTABLE, 250 * MI, 100 * MI),
+                cand("/besteffort-small", MEMAGENT_QOS_BESTEFFORT, 100 * MI, 0),
+                cand("/besteffort-low", MEMAGENT_QOS_BESTEFFORT, 10 * MI, 0),
+        };
+        size_t n = ELEMENTSOF(c);
+        c[0].priority = -1000;
+        c[1].priority = -1000;
+        c[2].priority = 1000;
+        c[3].priority = 10;
+        c[6].priority = -10;
+        struct ranking rk;
+
+        rank_ok(chain, c, n, &rk);
+        assert_order(c, &rk, "/besteffort-low", "/burstable-over", "/besteffort-small",
+                     "/besteffort-big", "/besteffort-important", "/burstable-within-low",
+                     "/guaranteed-low", NULL);
         policy_chain_free(chain);
 }
 
@@ -665,6 +700,7 @@ int main(void)
                 cmocka_unit_test(test_qos_class_order),
                 cmocka_unit_test(test_qos_request_boundary),
                 cmocka_unit_test(test_qos_ties),
+                cmocka_unit_test(test_qos_kubelet_order),
                 cmocka_unit_test(test_qos_reasons),
                 cmocka_unit_test(test_qos_missing_data),
                 cmocka_unit_test(test_protected_never_chosen),

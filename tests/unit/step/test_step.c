@@ -187,12 +187,14 @@ static void run(struct world *w, const struct row *rows, size_t n)
 
 #define RUN(w, rows) run((w), (rows), sizeof(rows) / sizeof((rows)[0]))
 
-/* The default cast: a BestEffort pod, a Burstable one, a Guaranteed one. */
+/* The default cast: a BestEffort pod, a Burstable one within its request, a Guaranteed one. */
 static void cast(struct world *w)
 {
         add(w, "/kubepods/besteffort/pod-be", QOS_BESTEFFORT, 100, 0, false);
         add(w, "/kubepods/burstable/pod-bu", QOS_BURSTABLE, 300, 0, false);
+        w->cands[w->n_cands - 1].c.request_bytes = 500 * MiB;
         add(w, "/kubepods/pod-g", QOS_GUARANTEED, 400, 0, false);
+        w->cands[w->n_cands - 1].c.request_bytes = 400 * MiB;
 }
 
 #define BE "/kubepods/besteffort/pod-be"
