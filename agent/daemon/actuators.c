@@ -150,13 +150,18 @@ static void act_terminate(struct manager *m, const struct action *a)
         eviction_stop(m);
         m->evict.decision_id = d->id;
         snprintf(m->evict.cgroup, sizeof(m->evict.cgroup), "%s", a->evict.cgroup);
-        int k = cgroup_signal_all(m->cg_fd, a->evict.cgroup, SIGTERM);
-        if (k <= 0) {
-                act_kill(m, a);
-                return;
+        if (!a->evict.api_accepted) {
+                int k = cgroup_signal_all(m->cg_fd, a->evict.cgroup, SIGTERM);
+                if (k <= 0) {
+                        act_kill(m, a);
+                        return;
+                }
+                snprintf(d->outcome, sizeof(d->outcome),
+                         "SIGTERM sent to %d processes, grace %llu ms", k,
+                         (unsigned long long)(a->evict.grace_usec / 1000));
         }
-        snprintf(d->outcome, sizeof(d->outcome), "SIGTERM sent to %d processes, grace %llu ms", k,
-                 (unsigned long long)(a->evict.grace_usec / 1000));
+        /* Evicted through the API: the kubelet stops the pod; wait for it as after SIGTERM
+         * (the record already says what the API answered). */
         int r = sd_event_add_time_relative(m->event, &m->evict.timer, CLOCK_MONOTONIC,
                                            a->evict.grace_usec, 1000, on_grace_timer, m);
         if (r < 0) {
@@ -179,7 +184,9 @@ static void act_eviction_ended(struct manager *m, const struct action *a)
 {
         struct decision scratch;
         struct decision *d = record_of(m, RECORD_EVICTION, &scratch);
-        snprintf(d->outcome, sizeof(d->outcome), "terminated gracefully");
+        snprintf(d->outcome, sizeof(d->outcome), "%s",
+                 a->ended.api_accepted ? "evicted through the API: gone within the grace period"
+                                       : "terminated gracefully");
         d->decision_to_empty_usec = a->ended.at_usec - d->time_mono_usec;
         d->done = true;
         log_notice(
@@ -243,6 +250,95 @@ static void act_set_limits(struct manager *m, const struct action *a)
                    d->victim.reason, d->outcome);
 }
 
+/* ---- the Kubernetes API ---- */
+
+void manager_bind_kube(struct manager *m, const struct kube_binding *b)
+{
+        m->kube = b ? *b : (struct kube_binding){ 0 };
+}
+
+void kube_answer_push(struct manager *m, const char *uid, const struct kube_status *s)
+{
+        if (m->n_kube_answers == MANAGER_KUBE_ANSWERS_MAX) {
+                /* The step runs after every action list, so this many answers cannot pile up
+                 * unless the client answers in a loop; the eviction waits for its next answer. */
+                log_warning("Kubernetes: too many API answers pending, dropping the one for pod "
+                            "%s",
+                            uid);
+                return;
+        }
+        struct kube_answer *ans = &m->kube_answers[m->n_kube_answers++];
+        snprintf(ans->uid, sizeof(ans->uid), "%s", uid);
+        ans->status = *s;
+}
+
+void manager_kube_answer(struct manager *m, const char *uid, const struct kube_status *s)
+{
+        kube_answer_push(m, uid, s);
+        manager_run_outcome(m);
+}
+
+/* POST pods/eviction through the bound client. With none bound (the lead binds api/kube/ here),
+ * or when the request cannot start, the answer is "unreachable" at once: the step then kills
+ * through the cgroup and queues the eviction, so the node never waits on a missing client. */
+static void act_evict_api(struct manager *m, const struct action *a)
+{
+        const struct kube_pod_ref *pod = &a->evict_api.pod;
+        if (a->evict_api.record != RECORD_NONE) {
+                struct decision scratch;
+                struct decision *d = record_of(m, a->evict_api.record, &scratch);
+                m->evict.decision_id = d->id; /* the eviction in flight, for its answers */
+        }
+        int r = m->kube.evict ? m->kube.evict(m->kube.ud, pod, a->evict_api.grace_sec) : -ENOTCONN;
+        if (r >= 0)
+                return;
+        log_debug("Kubernetes: eviction of %s/%s (uid %s) not sent: %s", pod->namespace_, pod->name,
+                  pod->uid, m->kube.evict ? strerror(-r) : "no API client bound");
+        struct kube_status s = { .http_code = 0, .transport_errno = r };
+        snprintf(s.message, sizeof(s.message), "%s",
+                 m->kube.evict ? strerror(-r) : "no Kubernetes API client bound");
+        kube_answer_push(m, pod->uid, &s);
+}
+
+static void act_kube_event(struct manager *m, const struct action *a)
+{
+        const struct kube_pod_ref *pod = &a->kube_event.pod;
+        if (!m->kube.event) {
+                log_debug("Kubernetes: no API client bound, Event %s for %s/%s not sent: %s",
+                          a->kube_event.reason, pod->namespace_, pod->name, a->kube_event.note);
+                return;
+        }
+        int r = m->kube.event(m->kube.ud, pod, a->kube_event.type, a->kube_event.action,
+                              a->kube_event.reason, a->kube_event.note);
+        if (r < 0)
+                log_debug_errno(r, "Kubernetes: Event %s for %s/%s not sent: %m, ignoring",
+                                a->kube_event.reason, pod->namespace_, pod->name);
+}
+
+/* What came of a step's earlier action, written into its record. */
+static void act_outcome(struct manager *m, const struct action *a)
+{
+        struct decision scratch;
+        struct decision *d = record_of(m, a->outcome.record, &scratch);
+        if (a->outcome.outcome[0])
+                snprintf(d->outcome, sizeof(d->outcome), "%s", a->outcome.outcome);
+        if (a->outcome.api[0]) {
+                size_t n = strlen(d->api);
+                snprintf(d->api + n, sizeof(d->api) - n, "%s%s", n ? "; " : "", a->outcome.api);
+        }
+        if (a->outcome.has_victim)
+                d->victim = a->outcome.victim;
+        if (a->outcome.done) {
+                d->done = true;
+                if (a->outcome.record == RECORD_EVICTION) {
+                        log_notice("Eviction #%llu: %s%s%s", (unsigned long long)d->id, d->outcome,
+                                   d->api[0] ? "; API: " : "", d->api);
+                        eviction_stop(m);
+                        m->evict.decision_id = 0;
+                }
+        }
+}
+
 /* Hands the node report to the reporter, which decides whether it is worth sending now. */
 static void act_report(struct manager *m, const struct action *a)
 {
@@ -291,6 +387,15 @@ void act(struct manager *m, const struct action_list *l)
                         break;
                 case ACTION_REPORT:
                         act_report(m, a);
+                        break;
+                case ACTION_EVICT_API:
+                        act_evict_api(m, a);
+                        break;
+                case ACTION_KUBE_EVENT:
+                        act_kube_event(m, a);
+                        break;
+                case ACTION_OUTCOME:
+                        act_outcome(m, a);
                         break;
                 }
         }

@@ -25,6 +25,26 @@ struct bpfsig;
 struct reporter;
 struct policy_chain;
 
+/* The Kubernetes API client, as it is bound to the manager (api/kube/). Every member may be NULL:
+ * nothing is bound standalone, and then the agent acts through cgroups alone. Callbacks run on
+ * the loop's thread and never block.
+ *   pod_lookup  the pod directory: what the API says of a pod of this node, by uid; NULL when it
+ *               does not know it. Borrowed until the loop runs again.
+ *   usable      configured, and this node's pods listed: the step may evict through the API.
+ *   evict       starts POST pods/eviction (policy/v1 Eviction, the uid as a precondition); the
+ *               answer comes back through manager_kube_answer(). A negative errno: not started.
+ *   event       posts an events.k8s.io/v1 Event regarding the pod; best effort. */
+struct kube_binding {
+        const struct k8s_pod_meta *(*pod_lookup)(void *ud, const char *uid);
+        bool (*usable)(void *ud);
+        int (*evict)(void *ud, const struct kube_pod_ref *pod, uint64_t grace_sec);
+        int (*event)(void *ud, const struct kube_pod_ref *pod, const char *type, const char *action,
+                     const char *reason, const char *note);
+        void *ud;
+};
+
+#define MANAGER_KUBE_ANSWERS_MAX 32
+
 /* The eviction actuator's bookkeeping: what the decision does not need to know. */
 struct eviction {
         uint64_t decision_id;   /* the record of the eviction in flight, 0: none */
@@ -64,6 +84,13 @@ struct manager {
         uint64_t balloon_record_id;   /* the balloon episode's record */
         struct limits_result *limits; /* limit writes since the last step */
         size_t n_limits, cap_limits;
+        /* the Kubernetes API: the client bound, and its answers since the last step */
+        struct kube_binding kube;
+        struct kube_answer kube_answers[MANAGER_KUBE_ANSWERS_MAX];
+        size_t n_kube_answers;
+        /* pods whose QoS class from the API disagrees with their cgroup path, warned once */
+        char (*qos_warned)[KUBE_ID_MAX];
+        size_t n_qos_warned;
         /* the state file (persist.c): what was saved last, in CLOCK_MONOTONIC */
         struct persisted_state saved;
         bool have_saved, save_failed;
@@ -110,6 +137,13 @@ void observe_outcome(struct manager *m, uint64_t now_usec, struct node_snapshot 
 
 /* actuators.c */
 void act(struct manager *m, const struct action_list *l);
+/* Binds the Kubernetes API client (a copy of *b is kept; NULL unbinds: standalone). */
+void manager_bind_kube(struct manager *m, const struct kube_binding *b);
+/* The API's answer to an eviction the client started for the pod with this uid: handed to the
+ * next step, which runs at once. */
+void manager_kube_answer(struct manager *m, const char *uid, const struct kube_status *s);
+/* The same, without running the step (from inside act()). */
+void kube_answer_push(struct manager *m, const char *uid, const struct kube_status *s);
 /* Stops the eviction's timer and watch (manager_free, and when the eviction ends). */
 void eviction_stop(struct manager *m);
 

@@ -49,7 +49,7 @@ static void decide_and_act(struct manager *m, const struct node_snapshot *snap)
 static bool outcome_pending(const struct manager *m)
 {
         return m->evict.result.outcome != EVICT_PENDING || m->n_limits > 0 ||
-               elastic_has_result(m->elastic);
+               m->n_kube_answers > 0 || elastic_has_result(m->elastic);
 }
 
 void manager_run_outcome(struct manager *m)
@@ -511,6 +511,7 @@ void manager_free(struct manager *m)
         action_list_done(&m->actions);
         agent_state_done(&m->state);
         free(m->limits);
+        free(m->qos_warned);
         decision_log_done(&m->log);
         free(m->cands);
         free(m->cand_names);

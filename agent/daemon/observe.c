@@ -145,8 +145,32 @@ static void fill_candidate(const struct manager *m, struct snap_candidate *cand,
         };
 }
 
+/* The QoS class of a pod comes from its cgroup path: the kubelet put it there, and the kubelet's
+ * cgroups are what the kernel enforces and what the OOM killer and our kill act on. A spec that
+ * disagrees (an API answer older than a re-created pod with the same uid cannot happen, but a
+ * resize that changed the class, or a decoder that derived it differently, can) is reported once
+ * per pod, and the path wins. */
+static void check_qos(struct manager *m, const struct pod *p, const struct k8s_pod_meta *meta)
+{
+        if (meta->qos == p->qos || meta->qos == QOS_NONE)
+                return;
+        for (size_t i = 0; i < m->n_qos_warned; i++)
+                if (streq(m->qos_warned[i], p->uid))
+                        return;
+        char(*n)[KUBE_ID_MAX] = realloc(m->qos_warned, (m->n_qos_warned + 1) * sizeof(*n));
+        if (n) {
+                m->qos_warned = n;
+                snprintf(m->qos_warned[m->n_qos_warned++], KUBE_ID_MAX, "%s", p->uid);
+        }
+        log_warning("Pod %s/%s (uid %s): the API says QoS class %s but its cgroup %s says %s; "
+                    "ranking it as %s, the class its cgroups are enforced with",
+                    meta->namespace_, meta->name, p->uid, qos_to_string(meta->qos), p->cg.path,
+                    qos_to_string(p->qos), qos_to_string(p->qos));
+}
+
 /* Every pod, and every workload (the decision leaves workloads out on a Kubernetes node).
- * Returns their number, or -ENOMEM. */
+ * A pod the API knows gets its namespace/name and what the API says of it (the step applies
+ * it); "pod <uid>" otherwise. Returns their number, or -ENOMEM. */
 static ssize_t observe_candidates(struct manager *m)
 {
         size_t cap = m->model.n_pods + m->model.n_workloads, n = 0;
@@ -163,8 +187,18 @@ static ssize_t observe_candidates(struct manager *m)
         }
         for (size_t i = 0; i < m->model.n_pods; i++) {
                 const struct pod *p = &m->model.pods[i];
-                snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "pod %s", p->uid);
+                const struct k8s_pod_meta *meta =
+                    m->kube.pod_lookup ? m->kube.pod_lookup(m->kube.ud, p->uid) : NULL;
+                if (meta) {
+                        snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "%.40s/%.54s",
+                                 meta->namespace_, meta->name);
+                        check_qos(m, p, meta);
+                } else {
+                        snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "pod %s", p->uid);
+                }
                 fill_candidate(m, &m->cands[n], &p->cg, m->cand_names[n], p->qos);
+                m->cands[n].uid = p->uid;
+                m->cands[n].meta = meta;
                 n++;
         }
         for (size_t i = 0; i < m->model.n_workloads; i++) {
@@ -190,10 +224,14 @@ void observe_outcome(struct manager *m, uint64_t now_usec, struct node_snapshot 
                 .elastic = m->elastic != NULL,
                 .limits = m->limits,
                 .n_limits = m->n_limits,
+                .kube_usable = m->kube.usable && m->kube.usable(m->kube.ud),
+                .kube_answers = m->kube_answers,
+                .n_kube_answers = m->n_kube_answers,
         };
         m->evict.result = (struct evict_result){ 0 };
         /* taken: the step reads them now, the next actions start a new list */
         m->n_limits = 0;
+        m->n_kube_answers = 0;
         (void)elastic_take_result(m->elastic, &snap->reclaim);
         snap->reclaim_busy = elastic_busy(m->elastic);
 }

@@ -49,6 +49,10 @@ static struct json_object *candidate_json(const struct decision_candidate *c)
 {
         struct json_object *o = json_object_new_object();
         SET(o, "name", json_object_new_string(c->name));
+        /* the pod as the API names it; null for a workload, or a pod the API does not know */
+        SET(o, "uid", c->uid[0] ? json_object_new_string(c->uid) : NULL);
+        SET(o, "namespace", c->namespace_[0] ? json_object_new_string(c->namespace_) : NULL);
+        SET(o, "pod_name", c->pod_name[0] ? json_object_new_string(c->pod_name) : NULL);
         SET(o, "cgroup", json_object_new_string(c->cgroup));
         SET(o, "qos", json_object_new_string(c->qos));
         SET(o, "current_bytes", json_object_new_uint64(c->current_bytes));
@@ -91,6 +95,7 @@ struct json_object *decision_to_json(const struct decision *d)
         SET(o, "runners_up", ru);
         SET(o, "outcome", json_object_new_string(d->outcome));
         SET(o, "done", json_object_new_boolean(d->done));
+        SET(o, "api", d->api[0] ? json_object_new_string(d->api) : NULL);
         SET(o, "freed_bytes", json_object_new_uint64(d->freed_bytes));
         SET(o, "amount_bytes", json_object_new_uint64(d->amount_bytes));
         SET(o, "limit_before_bytes",

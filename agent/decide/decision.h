@@ -11,7 +11,9 @@
 #define DECISION_RUNNERS_UP 3
 
 struct decision_candidate {
-        char name[96];
+        char name[96]; /* "namespace/name" when the API knows the pod, "pod <uid>" otherwise */
+        char uid[80];  /* the pod's uid, "" for a workload */
+        char namespace_[64], pod_name[254]; /* "" when the API does not know the pod */
         char cgroup[256];
         char qos[16];
         uint64_t current_bytes, working_set_bytes, request_bytes;
@@ -27,8 +29,8 @@ struct decision {
         char signals[192]; /* pressure_describe() of the scope */
         uint64_t available_bytes, total_bytes;
         double psi_some_pct, psi_full_pct;
-        char action[16]; /* "kill", "terminate", "none"; the balloon and vertical scaling:
-                          * "reclaim", "loan", "return", "stand-back" */
+        char action[16]; /* "evict" (through the API), "kill", "terminate", "none"; the balloon and
+                          * vertical scaling: "reclaim", "loan", "return", "stand-back" */
         bool dry_run;
         bool has_victim;
         struct decision_candidate victim;
@@ -36,6 +38,7 @@ struct decision {
         unsigned n_runners_up;
         unsigned n_candidates, n_excluded;
         char outcome[112]; /* "killed", "exited on its own", "would kill (dry run)", ... */
+        char api[256]; /* the Kubernetes API's answers for this decision, "; "-joined, "": none */
         uint64_t freed_bytes;
         /* loan, return, stand-back: the bytes lent or given back, and memory.max around it */
         uint64_t amount_bytes;

@@ -21,3 +21,29 @@ void elastic_step_limits(const struct node_snapshot *snap, struct agent_state *s
 int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
                  const struct agent_params *p, enum pressure_level level, const char *scope,
                  const char *signals, uint64_t headroom_bytes, struct action_list *out);
+
+/* kube-step.c: the Kubernetes API side of eviction (see step.h). */
+/* One line of an API answer for records and logs ("429 TooManyRequests (DisruptionBudget): ...",
+ * "unreachable: ..."), from its fields. */
+void kube_answer_text(const struct kube_status *s, char *buf, size_t size);
+/* What the API says of a pod, applied to its candidate: priority, the request when the cgroup
+ * gives none, protect and node-critical (never evicted), avoid (last). meta may be NULL. */
+void kube_candidate_apply(struct memagent_candidate *c, const struct k8s_pod_meta *meta);
+void kube_ref_from_meta(struct kube_pod_ref *ref, const struct k8s_pod_meta *meta);
+/* The API asked (429, Retry-After) not to evict this pod before a time that has not come. */
+bool kube_held_off(const struct agent_state *st, const char *uid, uint64_t now_usec);
+int kube_push_event(struct action_list *out, const struct kube_pod_ref *pod, const char *type,
+                    const char *action, const char *reason, const char *fmt, ...) _printf_(6, 7);
+int kube_push_evict(struct action_list *out, const struct kube_pod_ref *pod,
+                    const struct agent_params *p, enum record_ref record);
+/* Queues a pod killed through its cgroup for eviction through the API, not before
+ * not_before_usec; a pod already queued keeps its place. Logs when the queue is full. */
+int kube_enqueue(struct agent_state *st, const struct kube_pod_ref *pod,
+                 const struct decision_candidate *cand, const char *scope, const char *level,
+                 uint64_t not_before_usec, struct action_list *out);
+/* The API's answers in the snapshot: to the eviction in flight, or to a queued one. */
+int kube_step_answers(const struct node_snapshot *snap, struct agent_state *st,
+                      const struct agent_params *p, struct action_list *out);
+/* Sends the queued evictions that are due, while the API is usable. */
+int kube_step_queue(const struct node_snapshot *snap, struct agent_state *st,
+                    const struct agent_params *p, struct action_list *out);

@@ -10,6 +10,7 @@
 
 #include "agent/decide/step-internal.h"
 #include "common/macro.h"
+#include "common/quantity.h"
 #include "plugins/policy.h"
 
 #define USEC_PER_MINUTE (60 * 1000000ull)
@@ -133,14 +134,25 @@ static int step_outcome(const struct node_snapshot *snap, struct agent_state *st
                 a->ended.at_usec = r->at_usec;
                 a->ended.decided_usec = st->inflight.decided_usec;
                 a->ended.cooldown_usec = p->kill_cooldown_usec;
+                a->ended.api_accepted = st->inflight.api_accepted;
                 snprintf(a->ended.cgroup, sizeof(a->ended.cgroup), "%s", st->inflight.cgroup);
                 note_kill(st, r->at_usec);
                 st->cooldown_until_usec = r->at_usec + p->kill_cooldown_usec;
-                st->inflight.active = false;
+                memset(&st->inflight, 0, sizeof(st->inflight));
                 return 0;
         }
         if (r->outcome == EVICT_GRACE_OVER) {
-                /* Still populated at the end of the grace period: kill what is left. */
+                /* Still populated at the end of the grace period: kill what is left. After an
+                 * eviction the API accepted, the record says that the kubelet did not stop it. */
+                if (st->inflight.api_accepted) {
+                        struct action *o = step_push(out, ACTION_OUTCOME);
+                        if (!o)
+                                return -ENOMEM;
+                        o->outcome.record = RECORD_EVICTION;
+                        snprintf(o->outcome.api, sizeof(o->outcome.api),
+                                 "still populated after the grace period: killed through the "
+                                 "cgroup");
+                }
                 struct action *a = step_push(out, ACTION_KILL);
                 if (!a)
                         return -ENOMEM;
@@ -148,13 +160,20 @@ static int step_outcome(const struct node_snapshot *snap, struct agent_state *st
                 a->evict.cgroup_id = st->inflight.cgroup_id;
                 a->evict.cooldown_usec = p->kill_cooldown_usec;
                 a->evict.record = RECORD_EVICTION;
+                if (st->inflight.known &&
+                    kube_push_event(out, &st->inflight.pod, "Warning", "Kill", "MemoryPressureKill",
+                                    "Still running after the %llu ms grace period: killed "
+                                    "through the cgroup. %s",
+                                    (unsigned long long)(p->grace_period_usec / 1000),
+                                    st->inflight.note) < 0)
+                        return -ENOMEM;
                 return 0; /* still in flight until the kill's outcome comes back */
         }
         /* EVICT_KILLED: the cooldown runs from the end of the kill. */
         if (r->counted)
                 note_kill(st, r->at_usec);
         st->cooldown_until_usec = r->at_usec + p->kill_cooldown_usec;
-        st->inflight.active = false;
+        memset(&st->inflight, 0, sizeof(st->inflight));
         return 0;
 }
 
@@ -263,15 +282,31 @@ static int step_elastic(const struct node_snapshot *snap, struct agent_state *st
 /* ---- 5. eviction ---- */
 
 static void copy_candidate(struct decision_candidate *dst, const struct memagent_candidate *c,
-                           const char *reason)
+                           const struct snap_candidate *sc, const char *reason)
 {
-        snprintf(dst->name, sizeof(dst->name), "%s", c->name);
+        if (sc->meta) /* as the API names it, whatever name the candidate came with */
+                snprintf(dst->name, sizeof(dst->name), "%.40s/%.54s", sc->meta->namespace_,
+                         sc->meta->name);
+        else
+                snprintf(dst->name, sizeof(dst->name), "%s", c->name);
+        snprintf(dst->uid, sizeof(dst->uid), "%s", sc->uid ? sc->uid : "");
+        snprintf(dst->namespace_, sizeof(dst->namespace_), "%s",
+                 sc->meta ? sc->meta->namespace_ : "");
+        snprintf(dst->pod_name, sizeof(dst->pod_name), "%s", sc->meta ? sc->meta->name : "");
         snprintf(dst->cgroup, sizeof(dst->cgroup), "%s", c->cgroup);
         snprintf(dst->qos, sizeof(dst->qos), "%s", qos_to_string(policy_qos_from_abi(c->qos)));
         dst->current_bytes = c->current_bytes;
         dst->working_set_bytes = c->working_set_bytes;
         dst->request_bytes = c->request_bytes;
         snprintf(dst->reason, sizeof(dst->reason), "%s", reason ? reason : "");
+}
+
+/* The victim goes through the Eviction API: the API is usable, the level is medium with a grace
+ * period, and the API knows the pod. */
+static bool through_api(const struct node_snapshot *snap, bool kill_now,
+                        const struct snap_candidate *c)
+{
+        return snap->kube_usable && !kill_now && c->meta;
 }
 
 static int step_evict(const struct node_snapshot *snap, struct agent_state *st,
@@ -282,8 +317,9 @@ static int step_evict(const struct node_snapshot *snap, struct agent_state *st,
         size_t n = 0;
         _cleanup_free_ struct memagent_candidate *cands = calloc(snap->n_cands + 1, sizeof(*cands));
         _cleanup_free_ size_t *order = calloc(snap->n_cands + 1, sizeof(*order));
+        _cleanup_free_ size_t *src = calloc(snap->n_cands + 1, sizeof(*src));
         _cleanup_free_ struct memagent_rank *ranks = calloc(snap->n_cands + 1, sizeof(*ranks));
-        if (!cands || !order || !ranks)
+        if (!cands || !order || !src || !ranks)
                 return -ENOMEM;
         for (size_t i = 0; i < snap->n_cands; i++) {
                 const struct snap_candidate *c = &snap->cands[i];
@@ -293,9 +329,11 @@ static int step_evict(const struct node_snapshot *snap, struct agent_state *st,
                 if ((c->c.flags & MEMAGENT_CAND_WORKLOAD) && snap->has_kubepods)
                         continue;
                 cands[n] = c->c;
+                kube_candidate_apply(&cands[n], c->meta);
                 /* memagentd never evicts the pod (or service) it runs in. */
                 if (c->holds_self)
                         cands[n].flags |= MEMAGENT_CAND_PROTECTED;
+                src[n] = i;
                 n++;
         }
         struct memagent_rank_context ctx = {
@@ -307,6 +345,22 @@ static int step_evict(const struct node_snapshot *snap, struct agent_state *st,
         size_t n_ranked = 0;
         int r = p->chain ? policy_chain_rank(p->chain, &ctx, cands, n, order, &n_ranked, ranks)
                          : -EINVAL;
+        bool kill_now = sc->st.level >= LEVEL_CRITICAL || p->grace_period_usec == 0;
+
+        /* A pod the API asked not to evict before its Retry-After is passed over while the
+         * eviction would go through the API again; the order of the others stands. */
+        size_t n_held = 0;
+        if (r >= 0) {
+                size_t k = 0;
+                for (size_t i = 0; i < n_ranked; i++) {
+                        const struct snap_candidate *c = &snap->cands[src[order[i]]];
+                        if (through_api(snap, kill_now, c) && kube_held_off(st, c->meta->uid, now))
+                                n_held++;
+                        else
+                                order[k++] = order[i];
+                }
+                n_ranked = k;
+        }
 
         struct action *rec = step_push(out, ACTION_RECORD);
         if (!rec)
@@ -326,13 +380,19 @@ static int step_evict(const struct node_snapshot *snap, struct agent_state *st,
         d->psi_full_pct = sc->st.full_pct;
         d->dry_run = p->dry_run;
         d->n_candidates = (unsigned)n;
-        d->n_excluded = (unsigned)(n - (r < 0 ? 0 : n_ranked));
+        d->n_excluded = (unsigned)(n - (r < 0 ? 0 : n_ranked + n_held));
+        if (n_held)
+                snprintf(d->api, sizeof(d->api),
+                         "%zu candidate(s) passed over: the API asked to retry later (429)",
+                         n_held);
         st->cooldown_until_usec = now + p->kill_cooldown_usec;
 
         if (r < 0 || n_ranked == 0) {
                 snprintf(d->action, sizeof(d->action), "none");
                 snprintf(d->outcome, sizeof(d->outcome),
-                         r < 0 ? "ranking failed" : "no candidate (all protected or none)");
+                         r < 0    ? "ranking failed"
+                         : n_held ? "no candidate (the API refused the others for now)"
+                                  : "no candidate (all protected or none)");
                 st->relief_exhausted = true;
                 d->done = true;
                 /* step_log() may move the list: log from copies */
@@ -342,32 +402,73 @@ static int step_evict(const struct node_snapshot *snap, struct agent_state *st,
                                 scope_names[sid], copy.level, copy.signals, copy.outcome);
         }
         const struct memagent_candidate *v = &cands[order[0]];
+        const struct snap_candidate *vs = &snap->cands[src[order[0]]];
+        bool api = through_api(snap, kill_now, vs);
         d->has_victim = true;
-        copy_candidate(&d->victim, v, ranks[order[0]].reason);
+        copy_candidate(&d->victim, v, vs, ranks[order[0]].reason);
         for (size_t i = 1; i < n_ranked && d->n_runners_up < DECISION_RUNNERS_UP; i++)
                 copy_candidate(&d->runners_up[d->n_runners_up++], &cands[order[i]],
-                               ranks[order[i]].reason);
+                               &snap->cands[src[order[i]]], ranks[order[i]].reason);
 
-        bool kill_now = sc->st.level >= LEVEL_CRITICAL || p->grace_period_usec == 0;
-        snprintf(d->action, sizeof(d->action), "%s", kill_now ? "kill" : "terminate");
+        const char *verb = api ? "evict" : kill_now ? "kill" : "terminate";
+        snprintf(d->action, sizeof(d->action), "%s", verb);
         if (p->dry_run) {
                 snprintf(d->outcome, sizeof(d->outcome), "not acted: dry run");
                 d->done = true;
+        } else if (api) {
+                snprintf(d->outcome, sizeof(d->outcome), "evicting through the API");
         }
         /* Copy what the actions need before step_push() may move the list (and d with it). */
         char victim_name[sizeof(d->victim.name)], reason[sizeof(d->victim.reason)];
         char level[sizeof(d->level)], signals[sizeof(d->signals)];
+        struct decision_candidate victim = d->victim;
         snprintf(victim_name, sizeof(victim_name), "%s", v->name);
         snprintf(reason, sizeof(reason), "%s", d->victim.reason);
         snprintf(level, sizeof(level), "%s", d->level);
         snprintf(signals, sizeof(signals), "%s", d->signals);
-        if (step_log(out, LOG_NOTICE, "%s pressure is %s (%s): %s %s %s (%s)%s", scope_names[sid],
-                     level, signals, p->dry_run ? "would" : "will", kill_now ? "kill" : "terminate",
-                     victim_name, reason, p->dry_run ? " [dry run]" : "") < 0)
+        if (step_log(out, LOG_NOTICE, "%s pressure is %s (%s): %s %s %s%s (%s)%s", scope_names[sid],
+                     level, signals, p->dry_run ? "would" : "will", verb, victim_name,
+                     api ? " through the Kubernetes API" : "", reason,
+                     p->dry_run ? " [dry run]" : "") < 0)
                 return -ENOMEM;
         if (p->dry_run)
                 return 0;
 
+        memset(&st->inflight, 0, sizeof(st->inflight));
+        st->inflight.active = true;
+        snprintf(st->inflight.cgroup, sizeof(st->inflight.cgroup), "%s", v->cgroup);
+        st->inflight.cgroup_id = v->cgroup_id;
+        st->inflight.decided_usec = now;
+        snprintf(st->inflight.scope, sizeof(st->inflight.scope), "%s", scope_names[sid]);
+        snprintf(st->inflight.level, sizeof(st->inflight.level), "%s", level);
+        char avail[FORMAT_BYTES_MAX], total[FORMAT_BYTES_MAX];
+        snprintf(st->inflight.note, sizeof(st->inflight.note),
+                 "Memory pressure %s on %s (available %s of %s): %s", level, scope_names[sid],
+                 format_bytes_iec(sc->st.available_bytes, avail, sizeof(avail)),
+                 format_bytes_iec(sc->st.total_bytes, total, sizeof(total)), reason);
+        /* The ranked candidates, for the next try when the API refuses this one (429). */
+        for (size_t i = 0; i < n_ranked && st->inflight.n_choices < AGENT_EVICT_CHOICES; i++) {
+                const struct snap_candidate *c = &snap->cands[src[order[i]]];
+                struct evict_choice *ch = &st->inflight.choices[st->inflight.n_choices++];
+                copy_candidate(&ch->cand, &cands[order[i]], c, ranks[order[i]].reason);
+                ch->cgroup_id = c->c.cgroup_id;
+                ch->known = c->meta != NULL;
+                if (c->meta)
+                        kube_ref_from_meta(&ch->pod, c->meta);
+        }
+        st->inflight.known = vs->meta != NULL;
+        if (vs->meta)
+                kube_ref_from_meta(&st->inflight.pod, vs->meta);
+
+        if (api) {
+                st->inflight.api_wait = true;
+                if (kube_push_evict(out, &st->inflight.pod, p, RECORD_LAST) < 0 ||
+                    kube_push_event(out, &st->inflight.pod, "Warning", "Evict",
+                                    "MemoryPressureEviction",
+                                    "Evicting through the Eviction API. %s", st->inflight.note) < 0)
+                        return -ENOMEM;
+                return 0;
+        }
         struct action *a = step_push(out, kill_now ? ACTION_KILL : ACTION_TERMINATE);
         if (!a)
                 return -ENOMEM;
@@ -376,10 +477,16 @@ static int step_evict(const struct node_snapshot *snap, struct agent_state *st,
         a->evict.grace_usec = kill_now ? 0 : p->grace_period_usec;
         a->evict.cooldown_usec = p->kill_cooldown_usec;
         a->evict.record = RECORD_LAST;
-        st->inflight.active = true;
-        snprintf(st->inflight.cgroup, sizeof(st->inflight.cgroup), "%s", v->cgroup);
-        st->inflight.cgroup_id = v->cgroup_id;
-        st->inflight.decided_usec = now;
+        if (!vs->meta)
+                return 0;
+        /* A pod the API knows, killed (or terminated) through its cgroup: the kubelet would
+         * restart it here, so it is evicted through the API as well, once the API can be
+         * reached. */
+        if (kube_push_event(out, &st->inflight.pod, "Warning", kill_now ? "Kill" : "Terminate",
+                            "MemoryPressureKill", "%s through the cgroup. %s",
+                            kill_now ? "Killed" : "Terminated", st->inflight.note) < 0 ||
+            kube_enqueue(st, &st->inflight.pod, &victim, scope_names[sid], level, now, out) < 0)
+                return -ENOMEM;
         return 0;
 }
 
@@ -419,13 +526,15 @@ int agent_step(const struct node_snapshot *snap, struct agent_state *st,
 {
         int r;
         action_list_clear(out);
+        if ((r = kube_step_answers(snap, st, p, out)) < 0)
+                return r;
         if ((r = step_outcome(snap, st, p, out)) < 0)
                 return r;
         elastic_step_limits(snap, st);
         if ((r = elastic_step_outcome(snap, st, out)) < 0)
                 return r;
         if (!snap->sampled || !snap->have_node)
-                return 0;
+                return kube_step_queue(snap, st, p, out);
         uint64_t now = snap->now_usec;
         enum pressure_level before = agent_level(st, NULL);
         if ((r = step_pressure(snap, st, p, out)) < 0)
@@ -470,6 +579,9 @@ int agent_step(const struct node_snapshot *snap, struct agent_state *st,
                         st->episode_trigger[0] = '\0';
                 }
         }
+        /* Pods killed through their cgroup, evicted through the API once it answers. */
+        if ((r = kube_step_queue(snap, st, p, out)) < 0)
+                return r;
         if (snap->reporting && (r = step_report(snap, st, p, lvl, out)) < 0)
                 return r;
         return 0;

@@ -25,6 +25,21 @@
 //      one holding memagentd and, on a Kubernetes node, system services are never offered),
 //      terminated with a grace period, or killed at once at critical or with no grace period;
 //   6. the node report.
+// On a node whose API server is configured, a pod the API knows (its struct k8s_pod_meta came
+// along with the candidate) is evicted through the Eviction API at medium, so that the kubelet
+// does not restart it in place; the answers come back in the next snapshots (kube_answers):
+//   - 2xx: the grace period runs as after a SIGTERM (the kubelet stops the pod); still populated
+//     after it: cgroup kill, as today;
+//   - 429 (a PodDisruptionBudget, or Retry-After): recorded, and the next candidate of the same
+//     decision is evicted instead; the refused pod is not asked again before its Retry-After;
+//   - 404 / 409: the pod is gone or was replaced: recorded, the eviction ends;
+//   - no answer (the API is down), 5xx or any other error: the node cannot wait: cgroup kill,
+//     and the eviction through the API is queued.
+// At critical, with no grace period, or with the API unusable, a known pod is killed through the
+// cgroup as today and then queued for eviction through the API; the queue is retried while the
+// API is usable (Retry-After honoured, backing off) until 2xx, 404 or 409. Every eviction, kill,
+// loan, return and stand-back of a known pod is also an Event regarding it (ACTION_KUBE_EVENT).
+// Standalone (no pod directory: no meta, kube_usable false), none of this happens.
 // A snapshot without a sample (the end of a grace period, the victim's cgroup emptied, a reclaim
 // step finished, limits written) only carries outcomes: step 1 alone runs.
 #pragma once
@@ -39,6 +54,8 @@
 #include "agent/decide/vscale.h"
 #include "agent/kernel/model.h"
 #include "agent/kernel/node.h"
+#include "api/k8s_pod.h"
+#include "api/kube/status.h"
 #include "common/config.h"
 #include "common/memtypes.h"
 #include "plugins/memagent-plugin.h"
@@ -90,10 +107,29 @@ struct scope_input {
 
 /* An eviction candidate: a pod, or a workload (MEMAGENT_CAND_WORKLOAD). c.flags carry the
  * protection and avoidance the operator set (globs, xattrs); holds_self marks the cgroup
- * memagentd itself runs in. */
+ * memagentd itself runs in. c.name is "namespace/name" when the API knows the pod, "pod <uid>"
+ * otherwise. */
 struct snap_candidate {
         struct memagent_candidate c;
         bool holds_self;
+        const char *uid; /* the pod's uid, NULL for a workload */
+        /* What the API server says of the pod; NULL when it does not know it (standalone, or not
+         * listed yet). The step applies it: its priority, its request when the cgroup gives none,
+         * protect or node_critical: never evicted; avoid: last. Borrowed for the step. */
+        const struct k8s_pod_meta *meta;
+};
+
+/* A pod as the API names it. */
+struct kube_pod_ref {
+        char namespace_[K8S_NAMESPACE_MAX];
+        char name[K8S_NAME_MAX];
+        char uid[80];
+};
+
+/* The API's answer to an ACTION_EVICT_API, for the pod with this uid. */
+struct kube_answer {
+        char uid[80];
+        struct kube_status status;
 };
 
 /* What became of the eviction in flight since the last step. */
@@ -150,6 +186,11 @@ struct node_snapshot {
         struct reclaim_result reclaim;
         const struct limits_result *limits;
         size_t n_limits;
+        /* The Kubernetes API: configured and this node's pods listed. False standalone: then
+         * the step never emits ACTION_EVICT_API. */
+        bool kube_usable;
+        const struct kube_answer *kube_answers; /* answers since the last step */
+        size_t n_kube_answers;
 };
 
 /* What the balloon and vertical scaling remember of one container (or workload). */
@@ -191,6 +232,36 @@ struct scope_state {
         struct pressure_params params; /* resolved against the scope's total at the last sample */
 };
 
+#define AGENT_EVICT_CHOICES 8  /* candidates of one decision, for 429s */
+#define AGENT_KUBE_QUEUE    32 /* pods killed through the cgroup, not yet evicted via the API */
+#define AGENT_KUBE_HOLDOFFS 16 /* pods whose eviction the API asked to retry later */
+
+/* A candidate of the decision in flight, in rank order, for the next try after a 429. */
+struct evict_choice {
+        struct decision_candidate cand;
+        uint64_t cgroup_id;
+        bool known; /* the API knows the pod: pod is filled */
+        struct kube_pod_ref pod;
+        bool tried;
+};
+
+/* A pod killed through its cgroup and still to evict through the API, so that the kubelet does
+ * not restart it on this node. */
+struct kube_pending {
+        struct kube_pod_ref pod;
+        struct decision_candidate cand;
+        char scope[16], level[16];
+        uint64_t next_usec;    /* not before (backoff, Retry-After) */
+        uint64_t backoff_usec; /* the last wait, doubled on each failure */
+        unsigned attempts;
+        bool sent; /* an ACTION_EVICT_API is out, its answer not back */
+};
+
+struct kube_holdoff {
+        char uid[80];
+        uint64_t until_usec;
+};
+
 /* The memory between steps. Zero it (agent_state_init()) before the first step. */
 struct agent_state {
         struct scope_state scopes[_SCOPE_MAX];
@@ -200,7 +271,19 @@ struct agent_state {
                 char cgroup[256];
                 uint64_t cgroup_id;
                 uint64_t decided_usec;
+                /* through the Eviction API: the answer is awaited (api_wait), or the API accepted
+                 * it and the grace period runs */
+                bool api_wait, api_accepted;
+                bool known; /* the API knows the victim: pod is filled, events are sent */
+                struct kube_pod_ref pod;
+                char note[512]; /* what the Events say of the decision: level, scope, numbers */
+                char scope[16], level[16];
+                struct evict_choice choices[AGENT_EVICT_CHOICES];
+                size_t n_choices, current;
         } inflight;
+        struct kube_pending kube_queue[AGENT_KUBE_QUEUE];
+        size_t n_kube_queue;
+        struct kube_holdoff kube_holdoffs[AGENT_KUBE_HOLDOFFS];
         uint64_t cooldown_until_usec;
         uint64_t kill_times[AGENT_KILL_HISTORY]; /* monotonic usec of recent kills, a ring */
         size_t kill_head;
@@ -232,6 +315,9 @@ enum action_kind {
         ACTION_RECLAIM,        /* one balloon step on the reclaim worker */
         ACTION_SET_LIMITS,     /* a loan or a return: memory.max/high, the pod's memory.max */
         ACTION_REPORT,         /* the node report to memschedd */
+        ACTION_EVICT_API,      /* POST pods/eviction; the answer comes back as a kube_answer */
+        ACTION_KUBE_EVENT,     /* an events.k8s.io/v1 Event regarding a pod */
+        ACTION_OUTCOME,        /* rewrites a record: its outcome, the API's answer, its victim */
 };
 
 /* A loan or a return to write. */
@@ -276,13 +362,38 @@ struct action {
                         uint64_t grace_usec;
                         uint64_t cooldown_usec; /* for the log line of the outcome */
                         enum record_ref record;
+                        /* ACTION_TERMINATE: the API accepted the eviction, the kubelet stops
+                         * the pod: no SIGTERM, only the grace timer and the cgroup.events
+                         * watch */
+                        bool api_accepted;
                 } evict; /* ACTION_TERMINATE, ACTION_KILL */
+                struct {
+                        struct kube_pod_ref pod;
+                        uint64_t grace_sec;     /* deleteOptions.gracePeriodSeconds */
+                        enum record_ref record; /* RECORD_NONE: a queued eviction */
+                } evict_api;
+                struct {
+                        struct kube_pod_ref pod; /* regarding */
+                        char type[8];            /* "Normal", "Warning" */
+                        char action[32];         /* "Evict", "Kill", "Lend", ... */
+                        char reason[64];         /* "MemoryPressureEviction", ... */
+                        char note[1025];         /* at most 1024 characters, as the API wants */
+                } kube_event;
+                struct {
+                        enum record_ref record;
+                        char outcome[112]; /* "": unchanged */
+                        char api[256];     /* appended to the record's API answers, "": none */
+                        bool done;         /* the outcome is final */
+                        bool has_victim;   /* the victim changed (the next after a 429) */
+                        struct decision_candidate victim;
+                } outcome;
                 struct {
                         uint64_t at_usec;
                         uint64_t decided_usec;
                         uint64_t cooldown_usec;
                         char cgroup[256];
-                } ended; /* ACTION_EVICTION_ENDED: "terminated gracefully" */
+                        bool api_accepted; /* evicted through the API: the kubelet stopped it */
+                } ended;                   /* ACTION_EVICTION_ENDED: "terminated gracefully" */
                 struct {
                         uint64_t cgroup_id;
                         uint64_t bytes;
