@@ -59,6 +59,9 @@ static void fill_candidate(struct decision_candidate *c, const struct elastic_un
                            const char *reason)
 {
         snprintf(c->name, sizeof(c->name), "%s", u->name);
+        snprintf(c->uid, sizeof(c->uid), "%s", u->pod_uid);
+        snprintf(c->namespace_, sizeof(c->namespace_), "%s", u->known ? u->pod.namespace_ : "");
+        snprintf(c->pod_name, sizeof(c->pod_name), "%s", u->known ? u->pod.name : "");
         snprintf(c->cgroup, sizeof(c->cgroup), "%s", u->cgroup);
         snprintf(c->qos, sizeof(c->qos), "%s", qos_to_string(u->qos));
         c->current_bytes = u->current_bytes;
@@ -202,6 +205,48 @@ struct tick {
         struct action_list *out;
 };
 
+/* What the API says of the pod with this cgroup, from its eviction candidate; NULL when unknown. */
+static const struct k8s_pod_meta *pod_meta(const struct node_snapshot *snap,
+                                           const struct cgroup *pod)
+{
+        for (size_t i = 0; i < snap->n_cands; i++)
+                if (snap->cands[i].c.cgroup_id == pod->id)
+                        return snap->cands[i].meta;
+        return NULL;
+}
+
+/* The Event regarding the pod of a loan, a return or a stand-back, when the API knows it. */
+static int vscale_event(const struct tick *t, const struct elastic_unit *u,
+                        const struct vscale_decision *d, uint64_t old_max)
+{
+        if (!u->known)
+                return 0;
+        char amount[FORMAT_BYTES_MAX], before[FORMAT_BYTES_MAX], after[FORMAT_BYTES_MAX];
+        format_bytes_iec(d->bytes, amount, sizeof(amount));
+        format_bytes_iec(old_max, before, sizeof(before));
+        format_bytes_iec(d->new_max, after, sizeof(after));
+        const char *lvl = pressure_level_to_string(t->level);
+        switch (d->action) {
+        case VSCALE_LOAN:
+                return kube_push_event(t->out, &u->pod, "Normal", "Lend", "MemoryLoan",
+                                       "Lending %s to container %s (memory.max %s -> %s), node "
+                                       "pressure %s: %s",
+                                       amount, u->name, before, after, lvl, d->reason);
+        case VSCALE_RETURN:
+                return kube_push_event(t->out, &u->pod, "Normal", "Return", "MemoryReturn",
+                                       "Taking back %s from container %s (memory.max %s -> %s), "
+                                       "node pressure %s: %s",
+                                       amount, u->name, before, after, lvl, d->reason);
+        case VSCALE_STAND_BACK:
+                return kube_push_event(t->out, &u->pod, "Warning", "StandBack", "StandBack",
+                                       "Standing back from container %s: %s; its loan of %s is "
+                                       "forgotten and its limits are left alone",
+                                       u->name, d->reason, amount);
+        default:
+                return 0;
+        }
+}
+
 static void balloon_unit(const struct tick *t, struct elastic_unit *u, const struct cgroup *cg,
                          struct cand *cands, size_t *n_cands)
 {
@@ -321,6 +366,8 @@ static int vscale_unit(struct tick *t, struct elastic_unit *u, const struct cgro
                              u->cgroup, d.reason, format_bytes_iec(d.bytes, a, sizeof(a))) < 0)
                         return -ENOMEM;
                 d.new_max = in.max_bytes;
+                if (vscale_event(t, u, &d, in.max_bytes) < 0)
+                        return -ENOMEM;
                 return push_vscale_record(t, u, &d, "stood back: someone else set the limit");
         case VSCALE_LOAN:
                 if (!ep->vscale_enabled)
@@ -355,6 +402,8 @@ static int vscale_unit(struct tick *t, struct elastic_unit *u, const struct cgro
                 .old_pod_max = in.pod_max_bytes,
         };
         vscale_record(t, u, &d, "", &act->limits.d);
+        if (vscale_event(t, u, &d, in.max_bytes) < 0)
+                return -ENOMEM;
         u->pending = true;
         u->pending_in = in;
         u->pending_d = d;
@@ -478,9 +527,19 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
                         struct elastic_unit *u = unit_get(st, c->cg.id);
                         if (!u)
                                 return -ENOMEM;
+                        const struct k8s_pod_meta *meta = pod_meta(snap, &pd->cg);
                         char name[96];
-                        snprintf(name, sizeof(name), "pod %.36s container %.12s", pd->uid, c->id);
+                        if (meta)
+                                snprintf(name, sizeof(name), "%.30s/%.40s container %.12s",
+                                         meta->namespace_, meta->name, c->id);
+                        else
+                                snprintf(name, sizeof(name), "pod %.36s container %.12s", pd->uid,
+                                         c->id);
                         unit_refresh(u, &c->cg, pd->qos, name, true);
+                        snprintf(u->pod_uid, sizeof(u->pod_uid), "%s", pd->uid);
+                        u->known = meta != NULL;
+                        if (meta)
+                                kube_ref_from_meta(&u->pod, meta);
                         u->ballooned = ep->balloon_enabled && ep->balloon_qos[pd->qos];
                         if (u->ballooned)
                                 balloon_unit(&t, u, &c->cg, cands, &n_cands);

@@ -199,7 +199,10 @@ struct elastic_unit {
         bool seen;
         bool is_container;
         enum qos_class qos;
-        char name[96];
+        char name[96];    /* "namespace/name container <id>" when the API knows the pod */
+        char pod_uid[80]; /* a container's pod, "" for a workload */
+        bool known;       /* the API knows the pod: pod is filled, Events are sent */
+        struct kube_pod_ref pod;
         char cgroup[256];
         struct balloon_state b;
         struct balloon_step last;

@@ -1222,6 +1222,78 @@ static void test_standalone_never_api(void **state)
         assert_int_equal(w->st.n_kube_queue, 0);
 }
 
+/* A loan to a container of a pod the API knows is also an Event regarding the pod, and the
+ * record names the pod as the API does. */
+static void test_api_loan_event(void **state)
+{
+        struct world *w = *state;
+        w->p.elastic = (struct elastic_params){
+                .vscale_enabled = true,
+                .vscale_step = { .is_percent = true, .percent = 10 },
+                .vscale_ceiling = { .is_percent = true, .percent = 50 },
+                .vscale_return_hold_usec = 60 * SEC,
+        };
+        struct container grow = { .cg = { .path = (char *)"/kubepods/burstable/pod-bu/c1",
+                                          .id = 11,
+                                          .growth_bytes_per_sec = 10 * MiB },
+                                  .id = "c1" };
+        struct pod pods[] = {
+                { .cg = { .path = (char *)BU, .id = 1001 },
+                  .uid = "uid-bu",
+                  .qos = QOS_BURSTABLE,
+                  .containers = &grow,
+                  .n_containers = 1 },
+        };
+        struct model model = { .has_kubepods = true, .pods = pods, .n_pods = 1 };
+        cast(w);
+        know(w, 1, "bu", 0);
+        w->kube_usable = true;
+        w->node.mem.total = TOTAL;
+        w->node.mem.available = 900 * MiB;
+        bool loaned = false;
+        for (int t = 0; t < 12 && !loaned; t++) {
+                uint64_t ws = (150 + 5 * (uint64_t)t) * MiB;
+                grow.cg.s = (struct cg_sample){
+                        .have = CG_HAVE(CGF_CURRENT) | CG_HAVE(CGF_MAX) | CG_HAVE(CGF_STAT),
+                        .current = ws,
+                        .working_set = ws,
+                        .max = 200 * MiB,
+                };
+                struct node_snapshot s = {
+                        .now_usec = (uint64_t)t * SEC,
+                        .sampled = true,
+                        .have_node = true,
+                        .node = &w->node,
+                        .model = &model,
+                        .has_kubepods = true,
+                        .cands = w->cands,
+                        .n_cands = w->n_cands,
+                        .elastic = true,
+                        .kube_usable = true,
+                        .scopes[SCOPE_NODE] = { .present = true,
+                                                .total_bytes = TOTAL,
+                                                .available_bytes = 900 * MiB },
+                };
+                assert_int_equal(agent_step(&s, &w->st, &w->p, &w->out), 0);
+                const struct action *l = find(&w->out, ACTION_SET_LIMITS);
+                if (!l) {
+                        assert_null(find(&w->out, ACTION_KUBE_EVENT));
+                        continue;
+                }
+                loaned = true;
+                assert_string_equal(l->limits.d.action, "loan");
+                assert_string_equal(l->limits.d.victim.namespace_, NS);
+                assert_string_equal(l->limits.d.victim.pod_name, "bu");
+                assert_string_equal(l->limits.d.victim.uid, "uid-bu");
+                assert_non_null(strstr(l->limits.d.victim.name, NS "/bu container c1"));
+                const struct action *e = event_for(w, "bu", "MemoryLoan");
+                assert_string_equal(e->kube_event.type, "Normal");
+                assert_string_equal(e->kube_event.action, "Lend");
+                assert_string_equal(e->kube_event.pod.uid, "uid-bu");
+        }
+        assert_true(loaned);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1253,6 +1325,7 @@ int main(void)
                 T(test_api_unreachable_kill_then_queue),
                 T(test_api_critical_kill_then_evict),
                 T(test_standalone_never_api),
+                T(test_api_loan_event),
 #undef T
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
