@@ -39,6 +39,11 @@ int cmd_explain(const struct cli_opts *o)
                                    ? " (dry run)"
                                    : "",
                                S(v, "reason"));
+                        /* the uid too when the API named the pod: kubectl needs the name, the
+                         * uid tells a replacement apart */
+                        if (json_object_object_get_ex(v, "namespace", &x) && x)
+                                printf("   pod %s/%s (uid %s)\n", S(v, "namespace"),
+                                       S(v, "pod_name"), S(v, "uid"));
                         printf("   cgroup %s\n", S(v, "cgroup"));
                 }
                 printf("   outcome: %s", S(d, "outcome"));
@@ -46,8 +51,11 @@ int cmd_explain(const struct cli_opts *o)
                         char b[FORMAT_BYTES_MAX];
                         printf(", freed %s", format_bytes_iec(U(d, "freed_bytes"), b, sizeof(b)));
                 }
+                if (json_object_object_get_ex(d, "api", &x) && x)
+                        printf("   Kubernetes API: %s\n", json_object_get_string(x));
                 const char *act = S(d, "action");
-                if (streq(act, "kill") || streq(act, "terminate") || streq(act, "none"))
+                if (streq(act, "kill") || streq(act, "terminate") || streq(act, "none") ||
+                    streq(act, "evict"))
                         printf("; %llu candidates, %llu protected; decided %.1f ms after the first "
                                "signal (%s)\n",
                                U(d, "candidates"), U(d, "excluded"),

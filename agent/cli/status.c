@@ -49,6 +49,32 @@ static void print_pressure_table(struct json_object *j)
                                format_bytes_iec(json_object_get_uint64(tot), t, sizeof(t)));
                 }
         }
+        /* The table above knows pods by uid (read from the cgroup tree); memagentd knows their
+         * names when it watches the API. */
+        struct json_object *pods;
+        bool header = false;
+        if (json_object_object_get_ex(j, "pods", &pods) &&
+            json_object_is_type(pods, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(pods); i++) {
+                        struct json_object *p = json_object_array_get_idx(pods, i), *ns, *name,
+                                           *uid, *prio;
+                        if (!json_object_object_get_ex(p, "namespace", &ns) || !ns ||
+                            !json_object_object_get_ex(p, "name", &name) || !name ||
+                            !json_object_object_get_ex(p, "uid", &uid))
+                                continue;
+                        if (!header) {
+                                printf("\nPODS (Kubernetes API)\n  %-50s %-36s %s\n",
+                                       "NAMESPACE/NAME", "UID", "PRIORITY");
+                                header = true;
+                        }
+                        char nn[320];
+                        snprintf(nn, sizeof(nn), "%s/%s", json_object_get_string(ns),
+                                 json_object_get_string(name));
+                        printf("  %-50s %-36s %d\n", nn, json_object_get_string(uid),
+                               json_object_object_get_ex(p, "priority", &prio)
+                                   ? json_object_get_int(prio)
+                                   : 0);
+                }
         if (json_object_object_get_ex(j, "daemon", &dm)) {
                 struct json_object *dry, *kills;
                 json_object_object_get_ex(dm, "dry_run", &dry);

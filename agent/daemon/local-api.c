@@ -26,6 +26,23 @@ static struct json_object *daemon_status_json(struct manager *m)
         struct json_object *root = status_to_json(&m->node, &m->model);
         if (!root)
                 return NULL;
+        /* Each pod as the API names it (null when it does not know it, or standalone). */
+        struct json_object *pods;
+        if (json_object_object_get_ex(root, "pods", &pods))
+                for (size_t i = 0; i < json_object_array_length(pods); i++) {
+                        struct json_object *po = json_object_array_get_idx(pods, i), *uid;
+                        const struct k8s_pod_meta *meta =
+                            m->kube.pod_lookup && json_object_object_get_ex(po, "uid", &uid)
+                                ? m->kube.pod_lookup(m->kube.ud, json_object_get_string(uid))
+                                : NULL;
+                        json_object_object_add(po, "namespace",
+                                               meta ? json_object_new_string(meta->namespace_)
+                                                    : NULL);
+                        json_object_object_add(po, "name",
+                                               meta ? json_object_new_string(meta->name) : NULL);
+                        json_object_object_add(po, "priority",
+                                               meta ? json_object_new_int(meta->priority) : NULL);
+                }
         struct json_object *pr = json_object_new_object();
         for (enum scope_id i = 0; i < _SCOPE_MAX; i++) {
                 const struct scope_state *s = &m->state.scopes[i];

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The memagent binary end to end: `status` over the guest capture as JSON (parsed with json-c
 // and checked against the fixture files) and as a table; bad usage refused with exit 2 and a
-// message naming the flag.
+// message naming the flag; `explain` against a stand-in memagentd, with pods the API names.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -202,6 +206,75 @@ static void test_root_without_memory(void **state)
         free(proc);
 }
 
+/* A memagentd stand-in on a unix socket: answers each of n connections with reply, then exits.
+ * Returns its pid; the socket is listening when this returns. */
+static pid_t fake_daemon(const char *path, const char *reply, int n)
+{
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        assert_int_equal(listen(fd, 4), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                for (int i = 0; i < n; i++) {
+                        int c = accept(fd, NULL, NULL);
+                        if (c < 0)
+                                _exit(1);
+                        char req[160];
+                        (void)!read(c, req, sizeof(req));
+                        size_t len = strlen(reply);
+                        if (write(c, reply, len) != (ssize_t)len)
+                                _exit(1);
+                        close(c);
+                }
+                _exit(0);
+        }
+        close(fd);
+        return pid;
+}
+
+/* `memagent explain` names a pod the way the Kubernetes API does (namespace/name, and its uid)
+ * and shows what the API answered for the decision. */
+static void test_explain_kubernetes_names(void **state)
+{
+        (void)state;
+        char *dir = tu_mkdtemp("cli-explain");
+        char *sock = tu_strdupf("%s/api.sock", dir);
+        const char *reply =
+            "{\"decisions\":[{\"id\":7,\"time\":\"2026-01-01T00:00:00.000Z\",\"scope\":\"node\","
+            "\"level\":\"medium\",\"signals\":\"available 10%\",\"action\":\"evict\","
+            "\"dry_run\":false,\"victim\":{\"name\":\"shop/third\",\"uid\":\"uid-third\","
+            "\"namespace\":\"shop\",\"pod_name\":\"third\",\"cgroup\":\"/kubepods/pod-third\","
+            "\"reason\":\"besteffort, priority 50\"},\"runners_up\":[{\"name\":\"shop/big\","
+            "\"reason\":\"besteffort, priority 100\"}],\"outcome\":\"evicted through the API, "
+            "grace 3 s\",\"api\":\"shop/low: 429 TooManyRequests (DisruptionBudget); shop/third: "
+            "201\",\"candidates\":3,\"excluded\":0,\"trigger\":\"psi\"}]}";
+        pid_t pid = fake_daemon(sock, reply, 1);
+        struct run r = RUN("explain", "--api-socket", sock);
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        if (r.status != 0)
+                fail_msg("exit %d: %s", r.status, r.err);
+        const char *want[] = {
+                "evict shop/third: besteffort, priority 50",
+                "pod shop/third (uid uid-third)",
+                "Kubernetes API: shop/low: 429 TooManyRequests (DisruptionBudget); shop/third: 201",
+                "3 candidates",
+                "runner-up 1: shop/big",
+        };
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+                if (!strstr(r.out, want[i]))
+                        fail_msg("explain lacks \"%s\":\n%s", want[i], r.out);
+        run_free(&r);
+        unlink(sock);
+        rmdir(dir);
+        free(sock);
+        free(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -211,6 +284,7 @@ int main(void)
                 cmocka_unit_test(test_status_table),
                 cmocka_unit_test(test_bad_flags),
                 cmocka_unit_test(test_root_without_memory),
+                cmocka_unit_test(test_explain_kubernetes_names),
         };
         if (!tu_exists(MEMAGENT))
                 tu_skip_loudly("%s is not built (cmake --build <dir> --target memagent)", MEMAGENT);
