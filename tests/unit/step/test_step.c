@@ -1294,6 +1294,28 @@ static void test_api_loan_event(void **state)
         assert_true(loaned);
 }
 
+/* The request comes from the spec when the cgroup gives none (no MemoryQoS), and a pod annotated
+ * memagent.io/avoid goes last, however much it uses. */
+static void test_api_spec_request_and_avoid(void **state)
+{
+        struct world *w = *state;
+        add(w, "/kubepods/besteffort/pod-avoid", QOS_BESTEFFORT, 900, 0, false);
+        know(w, 0, "avoid", 0)->avoid = true;
+        add(w, "/kubepods/burstable/pod-bu", QOS_BURSTABLE, 300, 0, false);
+        know(w, 1, "bu", 0)->request_bytes = 500 * MiB; /* no memory.min: within only by spec */
+        add(w, "/kubepods/besteffort/pod-be", QOS_BESTEFFORT, 100, 0, false);
+        know(w, 2, "be", 0);
+        w->kube_usable = true;
+        to_medium(w, 0);
+        const struct action *rec = find(&w->out, ACTION_RECORD);
+        assert_non_null(rec);
+        assert_string_equal(rec->record.d.victim.name, NS "/be");
+        assert_int_equal(rec->record.d.n_runners_up, 2);
+        assert_string_equal(rec->record.d.runners_up[0].name, NS "/bu");
+        assert_int_equal(rec->record.d.runners_up[0].request_bytes, 500 * MiB);
+        assert_string_equal(rec->record.d.runners_up[1].name, NS "/avoid");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1326,6 +1348,7 @@ int main(void)
                 T(test_api_critical_kill_then_evict),
                 T(test_standalone_never_api),
                 T(test_api_loan_event),
+                T(test_api_spec_request_and_avoid),
 #undef T
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
