@@ -140,24 +140,6 @@ int kube_push_evict(struct action_list *out, const struct kube_pod_ref *pod,
         return 0;
 }
 
-/* An ACTION_OUTCOME for a record. outcome or api may be NULL (unchanged, nothing to add). */
-static int push_outcome(struct action_list *out, enum record_ref record, const char *outcome,
-                        const char *api, bool done, const struct decision_candidate *victim)
-{
-        struct action *a = step_push(out, ACTION_OUTCOME);
-        if (!a)
-                return -ENOMEM;
-        a->outcome.record = record;
-        snprintf(a->outcome.outcome, sizeof(a->outcome.outcome), "%s", outcome ? outcome : "");
-        snprintf(a->outcome.api, sizeof(a->outcome.api), "%s", api ? api : "");
-        a->outcome.done = done;
-        if (victim) {
-                a->outcome.has_victim = true;
-                a->outcome.victim = *victim;
-        }
-        return 0;
-}
-
 int kube_enqueue(struct agent_state *st, const struct kube_pod_ref *pod,
                  const struct decision_candidate *cand, const char *scope, const char *level,
                  uint64_t not_before_usec, struct action_list *out)
@@ -217,16 +199,13 @@ static int answer_inflight(const struct node_snapshot *snap, struct agent_state 
                  * and a cgroup still populated at its end is killed. */
                 snprintf(outcome, sizeof(outcome), "evicted through the API, grace %" PRIu64 " s",
                          grace_sec(p));
-                if (push_outcome(out, RECORD_EVICTION, outcome, api, false, NULL) < 0)
+                if (step_push_outcome(out, RECORD_EVICTION, outcome, api, false, NULL) < 0)
                         return -ENOMEM;
-                struct action *a = step_push(out, ACTION_TERMINATE);
+                struct action *a = step_push_evict(out, ACTION_TERMINATE, st->inflight.cgroup,
+                                                   st->inflight.cgroup_id, p->grace_period_usec,
+                                                   p->kill_cooldown_usec, RECORD_EVICTION);
                 if (!a)
                         return -ENOMEM;
-                snprintf(a->evict.cgroup, sizeof(a->evict.cgroup), "%s", st->inflight.cgroup);
-                a->evict.cgroup_id = st->inflight.cgroup_id;
-                a->evict.grace_usec = p->grace_period_usec;
-                a->evict.cooldown_usec = p->kill_cooldown_usec;
-                a->evict.record = RECORD_EVICTION;
                 a->evict.api_accepted = true;
                 st->inflight.api_accepted = true;
                 return 0;
@@ -240,9 +219,9 @@ static int answer_inflight(const struct node_snapshot *snap, struct agent_state 
                                                    : KUBE_HOLDOFF_DEFAULT));
                 ssize_t k = next_choice(st, now);
                 if (k < 0) {
-                        if (push_outcome(out, RECORD_EVICTION,
-                                         "not evicted: the API refused every candidate (429)", api,
-                                         true, NULL) < 0 ||
+                        if (step_push_outcome(out, RECORD_EVICTION,
+                                              "not evicted: the API refused every candidate (429)",
+                                              api, true, NULL) < 0 ||
                             step_log(out, LOG_WARNING,
                                      "Kubernetes: the API refused to evict %s/%s (%s) and no "
                                      "other candidate is left; deciding again after the cooldown",
@@ -265,8 +244,8 @@ static int answer_inflight(const struct node_snapshot *snap, struct agent_state 
                 if (next->known && snap->kube_usable) {
                         snprintf(outcome, sizeof(outcome), "evicting %.80s through the API",
                                  next->cand.name);
-                        if (push_outcome(out, RECORD_EVICTION, outcome, api, false, &next->cand) <
-                                0 ||
+                        if (step_push_outcome(out, RECORD_EVICTION, outcome, api, false,
+                                              &next->cand) < 0 ||
                             kube_push_evict(out, &next->pod, p, RECORD_EVICTION) < 0 ||
                             kube_push_event(out, &next->pod, "Warning", "Evict",
                                             "MemoryPressureEviction",
@@ -278,16 +257,11 @@ static int answer_inflight(const struct node_snapshot *snap, struct agent_state 
                         return 0;
                 }
                 /* Not known to the API (or the API went away): SIGTERM through the cgroup. */
-                if (push_outcome(out, RECORD_EVICTION, "", api, false, &next->cand) < 0)
+                if (step_push_outcome(out, RECORD_EVICTION, "", api, false, &next->cand) < 0)
                         return -ENOMEM;
-                struct action *a = step_push(out, ACTION_TERMINATE);
-                if (!a)
+                if (!step_push_evict(out, ACTION_TERMINATE, next->cand.cgroup, next->cgroup_id,
+                                     p->grace_period_usec, p->kill_cooldown_usec, RECORD_EVICTION))
                         return -ENOMEM;
-                snprintf(a->evict.cgroup, sizeof(a->evict.cgroup), "%s", next->cand.cgroup);
-                a->evict.cgroup_id = next->cgroup_id;
-                a->evict.grace_usec = p->grace_period_usec;
-                a->evict.cooldown_usec = p->kill_cooldown_usec;
-                a->evict.record = RECORD_EVICTION;
                 if (next->known &&
                     (kube_push_event(out, &next->pod, "Warning", "Terminate", "MemoryPressureKill",
                                      "Terminating through the cgroup: %s", st->inflight.note) < 0 ||
@@ -300,10 +274,11 @@ static int answer_inflight(const struct node_snapshot *snap, struct agent_state 
         if (s->http_code == 404 || s->http_code == 409) {
                 /* The pod is gone, or the UID precondition failed: a replacement holds the name.
                  * Either way there is nothing of ours left to evict. */
-                if (push_outcome(out, RECORD_EVICTION,
-                                 s->http_code == 404 ? "not evicted: the pod is gone (404)"
-                                                     : "not evicted: the pod was replaced (409)",
-                                 api, true, NULL) < 0)
+                if (step_push_outcome(out, RECORD_EVICTION,
+                                      s->http_code == 404
+                                          ? "not evicted: the pod is gone (404)"
+                                          : "not evicted: the pod was replaced (409)",
+                                      api, true, NULL) < 0)
                         return -ENOMEM;
                 inflight_end(st, p, now);
                 return 0;
@@ -314,15 +289,11 @@ static int answer_inflight(const struct node_snapshot *snap, struct agent_state 
          * the kubelet does not restart the pod here. */
         snprintf(api + strlen(api), sizeof(api) - strlen(api), "; killed through the cgroup");
         uint64_t wait = s->retry_after_sec * USEC_PER_SEC;
-        if (push_outcome(out, RECORD_EVICTION, NULL, api, false, NULL) < 0)
+        if (step_push_outcome(out, RECORD_EVICTION, NULL, api, false, NULL) < 0)
                 return -ENOMEM;
-        struct action *a = step_push(out, ACTION_KILL);
-        if (!a)
+        if (!step_push_evict(out, ACTION_KILL, st->inflight.cgroup, st->inflight.cgroup_id, 0,
+                             p->kill_cooldown_usec, RECORD_EVICTION))
                 return -ENOMEM;
-        snprintf(a->evict.cgroup, sizeof(a->evict.cgroup), "%s", st->inflight.cgroup);
-        a->evict.cgroup_id = st->inflight.cgroup_id;
-        a->evict.cooldown_usec = p->kill_cooldown_usec;
-        a->evict.record = RECORD_EVICTION;
         if (kube_push_event(out, &pod, "Warning", "Kill", "MemoryPressureKill",
                             "Killed through the cgroup, the API could not evict (%s): %s", text,
                             st->inflight.note) < 0 ||

@@ -8,6 +8,15 @@
 
 /* Appends a zeroed action of this kind; NULL on OOM. Invalidates pointers into the list. */
 struct action *step_push(struct action_list *l, enum action_kind kind);
+/* Appends an ACTION_TERMINATE or ACTION_KILL of this cgroup, for this record; NULL on OOM. */
+struct action *step_push_evict(struct action_list *l, enum action_kind kind, const char *cgroup,
+                               uint64_t cgroup_id, uint64_t grace_usec, uint64_t cooldown_usec,
+                               enum record_ref record);
+/* Appends an ACTION_OUTCOME for a record: outcome replaces the record's (NULL or "": unchanged),
+ * api is added to its API answers (NULL: none), victim replaces its victim (NULL: unchanged).
+ * -ENOMEM on OOM. */
+int step_push_outcome(struct action_list *l, enum record_ref record, const char *outcome,
+                      const char *api, bool done, const struct decision_candidate *victim);
 /* Appends a log line; -ENOMEM on OOM. The arguments must not point into the list. */
 int step_log(struct action_list *l, int priority, const char *fmt, ...) _printf_(3, 4);
 

@@ -62,6 +62,38 @@ struct action *step_push(struct action_list *l, enum action_kind kind)
         return a;
 }
 
+struct action *step_push_evict(struct action_list *l, enum action_kind kind, const char *cgroup,
+                               uint64_t cgroup_id, uint64_t grace_usec, uint64_t cooldown_usec,
+                               enum record_ref record)
+{
+        struct action *a = step_push(l, kind);
+        if (!a)
+                return NULL;
+        snprintf(a->evict.cgroup, sizeof(a->evict.cgroup), "%s", cgroup);
+        a->evict.cgroup_id = cgroup_id;
+        a->evict.grace_usec = grace_usec;
+        a->evict.cooldown_usec = cooldown_usec;
+        a->evict.record = record;
+        return a;
+}
+
+int step_push_outcome(struct action_list *l, enum record_ref record, const char *outcome,
+                      const char *api, bool done, const struct decision_candidate *victim)
+{
+        struct action *a = step_push(l, ACTION_OUTCOME);
+        if (!a)
+                return -ENOMEM;
+        a->outcome.record = record;
+        snprintf(a->outcome.outcome, sizeof(a->outcome.outcome), "%s", outcome ? outcome : "");
+        snprintf(a->outcome.api, sizeof(a->outcome.api), "%s", api ? api : "");
+        a->outcome.done = done;
+        if (victim) {
+                a->outcome.has_victim = true;
+                a->outcome.victim = *victim;
+        }
+        return 0;
+}
+
 int step_log(struct action_list *l, int priority, const char *fmt, ...)
 {
         struct action *a = step_push(l, ACTION_LOG);
@@ -144,22 +176,15 @@ static int step_outcome(const struct node_snapshot *snap, struct agent_state *st
         if (r->outcome == EVICT_GRACE_OVER) {
                 /* Still populated at the end of the grace period: kill what is left. After an
                  * eviction the API accepted, the record says that the kubelet did not stop it. */
-                if (st->inflight.api_accepted) {
-                        struct action *o = step_push(out, ACTION_OUTCOME);
-                        if (!o)
-                                return -ENOMEM;
-                        o->outcome.record = RECORD_EVICTION;
-                        snprintf(o->outcome.api, sizeof(o->outcome.api),
-                                 "still populated after the grace period: killed through the "
-                                 "cgroup");
-                }
-                struct action *a = step_push(out, ACTION_KILL);
-                if (!a)
+                if (st->inflight.api_accepted &&
+                    step_push_outcome(out, RECORD_EVICTION, NULL,
+                                      "still populated after the grace period: killed through "
+                                      "the cgroup",
+                                      false, NULL) < 0)
                         return -ENOMEM;
-                snprintf(a->evict.cgroup, sizeof(a->evict.cgroup), "%s", st->inflight.cgroup);
-                a->evict.cgroup_id = st->inflight.cgroup_id;
-                a->evict.cooldown_usec = p->kill_cooldown_usec;
-                a->evict.record = RECORD_EVICTION;
+                if (!step_push_evict(out, ACTION_KILL, st->inflight.cgroup, st->inflight.cgroup_id,
+                                     0, p->kill_cooldown_usec, RECORD_EVICTION))
+                        return -ENOMEM;
                 if (st->inflight.known &&
                     kube_push_event(out, &st->inflight.pod, "Warning", "Kill", "MemoryPressureKill",
                                     "Still running after the %llu ms grace period: killed "
@@ -469,14 +494,10 @@ static int step_evict(const struct node_snapshot *snap, struct agent_state *st,
                         return -ENOMEM;
                 return 0;
         }
-        struct action *a = step_push(out, kill_now ? ACTION_KILL : ACTION_TERMINATE);
-        if (!a)
+        if (!step_push_evict(out, kill_now ? ACTION_KILL : ACTION_TERMINATE, v->cgroup,
+                             v->cgroup_id, kill_now ? 0 : p->grace_period_usec,
+                             p->kill_cooldown_usec, RECORD_LAST))
                 return -ENOMEM;
-        snprintf(a->evict.cgroup, sizeof(a->evict.cgroup), "%s", v->cgroup);
-        a->evict.cgroup_id = v->cgroup_id;
-        a->evict.grace_usec = kill_now ? 0 : p->grace_period_usec;
-        a->evict.cooldown_usec = p->kill_cooldown_usec;
-        a->evict.record = RECORD_LAST;
         if (!vs->meta)
                 return 0;
         /* A pod the API knows, killed (or terminated) through its cgroup: the kubelet would
