@@ -254,6 +254,7 @@ static int answer_inflight(const struct node_snapshot *snap, struct agent_state 
                                             st->inflight.note) < 0)
                                 return -ENOMEM;
                         st->inflight.api_wait = true;
+                        st->inflight.api_sent_usec = now;
                         return 0;
                 }
                 /* Not known to the API (or the API went away): SIGTERM through the cgroup. */
@@ -412,6 +413,29 @@ int kube_step_answers(const struct node_snapshot *snap, struct agent_state *st,
                         return r;
         }
         return 0;
+}
+
+int kube_step_overdue(const struct node_snapshot *snap, struct agent_state *st,
+                      const struct agent_params *p, enum pressure_level level,
+                      struct action_list *out)
+{
+        if (!st->inflight.active || !st->inflight.api_wait)
+                return 0;
+        uint64_t waited = snap->now_usec - st->inflight.api_sent_usec;
+        bool critical = level >= LEVEL_CRITICAL;
+        if (!critical && waited < p->grace_period_usec)
+                return 0;
+        /* As if the API could not be reached: kill through the cgroup, evict through the API
+         * later (a late answer to this request is ignored; the queued one is asked anew). */
+        struct kube_answer ans = { .status = { .http_code = 0, .transport_errno = -ETIMEDOUT } };
+        snprintf(ans.uid, sizeof(ans.uid), "%s", st->inflight.pod.uid);
+        if (critical)
+                snprintf(ans.status.message, sizeof(ans.status.message),
+                         "pressure is critical: not waiting for the API's answer");
+        else
+                snprintf(ans.status.message, sizeof(ans.status.message), "no answer within %llu ms",
+                         (unsigned long long)(waited / 1000));
+        return answer_inflight(snap, st, p, &ans, out);
 }
 
 int kube_step_queue(const struct node_snapshot *snap, struct agent_state *st,

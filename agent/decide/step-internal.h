@@ -53,6 +53,11 @@ int kube_enqueue(struct agent_state *st, const struct kube_pod_ref *pod,
 /* The API's answers in the snapshot: to the eviction in flight, or to a queued one. */
 int kube_step_answers(const struct node_snapshot *snap, struct agent_state *st,
                       const struct agent_params *p, struct action_list *out);
+/* The eviction in flight through the API, unanswered for a grace period or overtaken by critical
+ * pressure: killed through the cgroup and queued, as when the API cannot be reached. */
+int kube_step_overdue(const struct node_snapshot *snap, struct agent_state *st,
+                      const struct agent_params *p, enum pressure_level level,
+                      struct action_list *out);
 /* Sends the queued evictions that are due, while the API is usable. */
 int kube_step_queue(const struct node_snapshot *snap, struct agent_state *st,
                     const struct agent_params *p, struct action_list *out);

@@ -487,6 +487,7 @@ static int step_evict(const struct node_snapshot *snap, struct agent_state *st,
 
         if (api) {
                 st->inflight.api_wait = true;
+                st->inflight.api_sent_usec = now;
                 if (kube_push_evict(out, &st->inflight.pod, p, RECORD_LAST) < 0 ||
                     kube_push_event(out, &st->inflight.pod, "Warning", "Evict",
                                     "MemoryPressureEviction",
@@ -576,6 +577,11 @@ int agent_step(const struct node_snapshot *snap, struct agent_state *st,
                 st->episode_start_usec = 0;
                 st->episode_trigger[0] = '\0';
         }
+
+        /* The node never waits on the API: an eviction it has not answered in time, or pressure
+         * that turned critical meanwhile, goes through the cgroup. */
+        if ((r = kube_step_overdue(snap, st, p, lvl, out)) < 0)
+                return r;
 
         /* The first rung: reclaim cold memory, lend before an OOM. */
         if ((r = step_elastic(snap, st, p, out)) < 0)

@@ -277,6 +277,7 @@ struct agent_state {
                 /* through the Eviction API: the answer is awaited (api_wait), or the API accepted
                  * it and the grace period runs */
                 bool api_wait, api_accepted;
+                uint64_t api_sent_usec; /* when the awaited eviction was asked for */
                 bool known; /* the API knows the victim: pod is filled, events are sent */
                 struct kube_pod_ref pod;
                 char note[512]; /* what the Events say of the decision: level, scope, numbers */

@@ -1316,6 +1316,44 @@ static void test_api_spec_request_and_avoid(void **state)
         assert_string_equal(rec->record.d.runners_up[1].name, NS "/avoid");
 }
 
+/* The node never waits on the API: an eviction unanswered for a grace period is killed through
+ * the cgroup and queued; the late answer is ignored, the queue asks anew. Critical pressure
+ * while waiting kills at once. */
+static void test_api_no_answer_in_time(void **state)
+{
+        struct world *w = *state;
+        kube_cast(w);
+        to_medium(w, 0);
+        assert_non_null(evict_api_for(w, "low"));
+        do_step(w, 3.9, 150, NOTHING); /* 2.9 s: still waiting */
+        assert_null(find(&w->out, ACTION_KILL));
+        do_step(w, 4.1, 150, NOTHING); /* 3.1 s > grace 3 s */
+        const struct action *k = find(&w->out, ACTION_KILL);
+        assert_non_null(k);
+        assert_string_equal(k->evict.cgroup, "/kubepods/besteffort/pod-low");
+        assert_true(outcome_api_has(w, "no answer within"));
+        assert_int_equal(w->st.n_kube_queue, 1);
+        answer(w, "uid-low", 201, "", "", 0); /* late: the request was given up */
+        do_step(w, 4.3, 0, (struct evict_result){ .outcome = EVICT_KILLED, .counted = true });
+        assert_null(find(&w->out, ACTION_RECORD));
+        assert_int_equal(w->st.n_kube_queue, 1);
+        do_step(w, 5.2, 900, NOTHING);
+        assert_non_null(evict_api_for(w, "low"));
+
+        /* critical while waiting */
+        agent_state_done(&w->st);
+        agent_state_init(&w->st);
+        to_medium(w, 10);
+        assert_non_null(evict_api_for(w, "low"));
+        do_step(w, 11.5, 50, NOTHING);
+        do_step(w, 12, 50, NOTHING);
+        assert_int_equal(agent_level(&w->st, NULL), LEVEL_CRITICAL);
+        k = find(&w->out, ACTION_KILL);
+        assert_non_null(k);
+        assert_string_equal(k->evict.cgroup, "/kubepods/besteffort/pod-low");
+        assert_true(outcome_api_has(w, "critical"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1349,6 +1387,7 @@ int main(void)
                 T(test_standalone_never_api),
                 T(test_api_loan_event),
                 T(test_api_spec_request_and_avoid),
+                T(test_api_no_answer_in_time),
 #undef T
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
