@@ -1354,6 +1354,42 @@ static void test_api_no_answer_in_time(void **state)
         assert_true(outcome_api_has(w, "critical"));
 }
 
+/* The API configured but not usable (its pods not listed, or down) when medium pressure comes:
+ * a pod it knew is terminated through the cgroup as ever, and queued for the API, which gets the
+ * eviction once usable. A 500 on the retry backs off and tries again. */
+static void test_api_unusable_terminate_then_queue(void **state)
+{
+        struct world *w = *state;
+        kube_cast(w);
+        w->kube_usable = false;
+        to_medium(w, 0);
+        const struct action *t = find(&w->out, ACTION_TERMINATE);
+        assert_non_null(t);
+        assert_false(t->evict.api_accepted);
+        assert_string_equal(t->evict.cgroup, "/kubepods/besteffort/pod-low");
+        assert_string_equal(find(&w->out, ACTION_RECORD)->record.d.action, "terminate");
+        assert_null(find(&w->out, ACTION_EVICT_API));
+        event_for(w, "low", "MemoryPressureKill");
+        assert_int_equal(w->st.n_kube_queue, 1);
+        do_step(w, 2, 0, (struct evict_result){ .outcome = EVICT_EXITED });
+        w->kube_usable = true;
+        do_step(w, 3, 900, NOTHING);
+        assert_non_null(evict_api_for(w, "low"));
+        answer(w, "uid-low", 503, "ServiceUnavailable", "", 0);
+        do_step(w, 3.1, 0, NOTHING);
+        assert_null(find(&w->out, ACTION_RECORD));
+        assert_int_equal(w->st.n_kube_queue, 1);
+        do_step(w, 3.5, 900, NOTHING); /* backing off 1 s */
+        assert_null(find(&w->out, ACTION_EVICT_API));
+        do_step(w, 4.2, 900, NOTHING);
+        assert_non_null(evict_api_for(w, "low"));
+        answer(w, "uid-low", 404, "NotFound", "", 0);
+        do_step(w, 4.3, 0, NOTHING);
+        assert_string_equal(find(&w->out, ACTION_RECORD)->record.d.outcome,
+                            "the pod is gone (404): nothing left to evict");
+        assert_int_equal(w->st.n_kube_queue, 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1388,6 +1424,7 @@ int main(void)
                 T(test_api_loan_event),
                 T(test_api_spec_request_and_avoid),
                 T(test_api_no_answer_in_time),
+                T(test_api_unusable_terminate_then_queue),
 #undef T
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
