@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "scheduler/pools-service.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+#define OFFER_PREFIX "pools/"
+#define LEASE_PREFIX "leases/"
+
+int pool_service_random(void *buf, size_t n)
+{
+        size_t got = 0;
+        while (got < n) {
+                ssize_t r = getrandom((char *)buf + got, n - got, 0);
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                got += (size_t)r;
+        }
+        return 0;
+}
+
+static int load_offers(struct pool_service *ps)
+{
+        struct store_record *recs = NULL;
+        size_t n = 0;
+        int r = store_list(ps->store, OFFER_PREFIX, &recs, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the pool offers from the store: %m");
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_json_ struct json_object *o = NULL;
+                struct api_error err = {};
+                struct pool_offer offer = {};
+                uint64_t renewed = 0;
+                if (api_parse(recs[i].value, strlen(recs[i].value), &o, &err) < 0 ||
+                    pool_offer_decode(o, "", &offer, &err) < 0 ||
+                    api_get_u64(o, "", "renewed_at_usec", true, UINT64_MAX, &renewed, &err) < 0 ||
+                    strcmp(offer.node, recs[i].key + strlen(OFFER_PREFIX)) != 0) {
+                        log_warning("Stored pool offer %s does not decode (%s: %s), ignoring",
+                                    recs[i].key, err.field, err.message);
+                        continue;
+                }
+                (void)pools_restore_offer(&ps->pools, &offer, renewed);
+        }
+        store_record_list_free(recs, n);
+        return 0;
+}
+
+static int load_leases(struct pool_service *ps)
+{
+        struct store_record *recs = NULL;
+        size_t n = 0;
+        int r = store_list(ps->store, LEASE_PREFIX, &recs, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the memory leases from the store: %m");
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_json_ struct json_object *o = NULL;
+                struct api_error err = {};
+                struct lease l = {};
+                if (api_parse(recs[i].value, strlen(recs[i].value), &o, &err) < 0 ||
+                    lease_decode(o, "", &l, &err) < 0) {
+                        log_warning("Stored lease %s does not decode (%s: %s), ignoring",
+                                    recs[i].key, err.field, err.message);
+                        continue;
+                }
+                if (pools_restore_lease(&ps->pools, &l) < 0)
+                        lease_done(&l);
+        }
+        store_record_list_free(recs, n);
+        return 0;
+}
+
+int pool_service_open(struct sched_store *st, const struct pools_config *cfg,
+                      struct pool_service **ret)
+{
+        struct pool_service *ps = calloc(1, sizeof(*ps));
+        if (!ps)
+                return log_error_errno(ENOMEM, "Failed to start the lease broker: %m");
+        pthread_mutex_init(&ps->lock, NULL);
+        pools_init(&ps->pools, cfg, pool_service_random);
+        ps->store = st;
+        int r = pool_service_random(&ps->rng.state, sizeof(ps->rng.state));
+        if (r >= 0)
+                r = load_offers(ps);
+        if (r >= 0)
+                r = load_leases(ps);
+        if (r < 0) {
+                pool_service_free(ps);
+                return r;
+        }
+        if (ps->pools.n_donors || ps->pools.n_leases)
+                log_info("Lease broker: %zu pool offers and %zu leases restored from the store",
+                         ps->pools.n_donors, ps->pools.n_leases);
+        *ret = ps;
+        return 0;
+}
+
+void pool_service_free(struct pool_service *ps)
+{
+        if (!ps)
+                return;
+        pools_done(&ps->pools);
+        pthread_mutex_destroy(&ps->lock);
+        free(ps);
+}
+
+struct pools *pool_service_begin(struct pool_service *ps, uint64_t now_usec)
+{
+        pthread_mutex_lock(&ps->lock);
+        size_t before = ps->pools.expirations_total;
+        pools_sweep(&ps->pools, now_usec);
+        if (ps->pools.expirations_total != before)
+                log_info("Lease broker: %llu leases expired unrenewed; their slabs are revoked",
+                         (unsigned long long)(ps->pools.expirations_total - before));
+        return &ps->pools;
+}
+
+static int save_json(struct sched_store *st, const char *key, struct json_object *o)
+{
+        _cleanup_free_ char *s = o ? api_to_string(o, NULL) : NULL;
+        if (o)
+                json_object_put(o);
+        if (!s)
+                return -ENOMEM;
+        return store_put(st, key, s);
+}
+
+static int save_offer(void *ud, const struct pool_donor *d)
+{
+        struct pool_service *ps = ud;
+        char key[sizeof(OFFER_PREFIX) + API_NODE_NAME_MAX];
+        struct json_object *o = pool_offer_encode(&d->offer);
+        api_add(o, "renewed_at_usec", json_object_new_uint64(d->renewed_at_usec));
+        snprintf(key, sizeof(key), OFFER_PREFIX "%s", d->offer.node);
+        return save_json(ps->store, key, o);
+}
+
+static int save_lease(void *ud, const struct lease *l)
+{
+        struct pool_service *ps = ud;
+        char key[sizeof(LEASE_PREFIX) + LEASE_ID_MAX];
+        snprintf(key, sizeof(key), LEASE_PREFIX "%s", l->id);
+        /* The store keeps the tokens: a restarted broker must answer the same ones. */
+        return save_json(ps->store, key, lease_encode(l, true));
+}
+
+static int remove_key(void *ud, const char *key)
+{
+        struct pool_service *ps = ud;
+        return store_remove(ps->store, key);
+}
+
+int pool_service_end(struct pool_service *ps)
+{
+        const struct pools_sink sink = {
+                .save_offer = save_offer, .save_lease = save_lease, .remove = remove_key, .ud = ps
+        };
+        int r = pools_take_changes(&ps->pools, &sink);
+        pthread_mutex_unlock(&ps->lock);
+        if (r < 0)
+                log_warning_errno(r, "Failed to write pool offers or leases to the store (%m); "
+                                     "retrying with the next change");
+        return r;
+}
+
+void pool_service_metrics(struct pool_service *ps, struct api_buf *b)
+{
+        if (!ps)
+                return;
+        struct pools *p = pool_service_begin(ps, now_usec(CLOCK_REALTIME));
+        struct pools_totals t;
+        pools_totals(p, &t);
+        unsigned long long revocations = p->revocations_total, expirations = p->expirations_total;
+        (void)pool_service_end(ps);
+        api_buf_printf(b,
+                       "# HELP memsched_pool_donors Donor nodes with a live pool offer.\n"
+                       "# TYPE memsched_pool_donors gauge\nmemsched_pool_donors %zu\n"
+                       "# HELP memsched_pool_offered_bytes Memory offered by donors, in whole "
+                       "slabs.\n# TYPE memsched_pool_offered_bytes gauge\n"
+                       "memsched_pool_offered_bytes %llu\n"
+                       "# HELP memsched_pool_leased_bytes Pool memory held by active leases "
+                       "(replicas counted).\n# TYPE memsched_pool_leased_bytes gauge\n"
+                       "memsched_pool_leased_bytes %llu\n"
+                       "# HELP memsched_pool_free_bytes Pool memory free to lease.\n"
+                       "# TYPE memsched_pool_free_bytes gauge\nmemsched_pool_free_bytes %llu\n"
+                       "# HELP memsched_leases_active Memory leases active.\n"
+                       "# TYPE memsched_leases_active gauge\nmemsched_leases_active %zu\n"
+                       "# HELP memsched_lease_revocations_total Leased slabs revoked (donor "
+                       "withdrawn or gone, lease expired) since start.\n"
+                       "# TYPE memsched_lease_revocations_total counter\n"
+                       "memsched_lease_revocations_total %llu\n"
+                       "# HELP memsched_lease_expirations_total Leases that expired unrenewed "
+                       "since start.\n# TYPE memsched_lease_expirations_total counter\n"
+                       "memsched_lease_expirations_total %llu\n",
+                       t.donors, (unsigned long long)t.offered_bytes,
+                       (unsigned long long)t.leased_bytes, (unsigned long long)t.free_bytes,
+                       t.leases_active, revocations, expirations);
+}
