@@ -467,8 +467,12 @@ static enum MHD_Result handle_placement(struct server *srv, struct MHD_Connectio
         qsort(rk, n, sizeof(*rk), ranked_cmp);
         if (q.limit && q.limit < n)
                 n = q.limit;
+        struct pools_totals pt;
+        pools_totals(pool_service_begin(srv->cluster->pools, now_usec(CLOCK_REALTIME)), &pt);
+        (void)pool_service_end(srv->cluster->pools);
         struct placement_response resp = { .request_bytes = q.request_bytes,
-                                           .single_numa = q.single_numa };
+                                           .single_numa = q.single_numa,
+                                           .pool_free_bytes = pt.free_bytes };
         resp.candidates = calloc(n ? n : 1, sizeof(*resp.candidates));
         if (!resp.candidates)
                 return respond_error(conn, rq, 500, NULL, "out of memory");
@@ -481,6 +485,7 @@ static enum MHD_Result handle_placement(struct server *srv, struct MHD_Connectio
                         .available_bytes = rk[i].v.allocatable_bytes,
                         .pressure = rk[i].v.pressure,
                         .reason = strdup(rk[i].v.reason),
+                        .lease_bytes = placement_lease_bytes(&rk[i].v, &shape, pt.free_bytes),
                 };
                 resp.n_candidates++;
         }

@@ -169,6 +169,23 @@ grep -q '^memsched_http_requests_total{route="leases",code="507"} 1$' "$WORK/met
         fail "507 not counted under its own code"
 pass "an unrenewed lease expires, its renewal says so; /metrics has the pool figures"
 
+# Placement: a pod that does not fit a node's memory fits it with a lease of the shortfall,
+# when the pools hold that twice (durable); not a Guaranteed pod, nor a node under pressure.
+post_report small "$(node_report small $((8 * GiB)) $((2 * GiB)) $GiB $GiB none)"
+post_report hot "$(node_report hot $((8 * GiB)) $((2 * GiB)) $GiB $GiB medium)"
+expect 200 GET /v1/pools
+FREE=$(jq .free_bytes "$WORK/body")
+expect 200 POST /v1/placement "{\"pod\":{\"request_bytes\":$((3 * GiB)),\"qos\":\"burstable\"},\"nodes\":[\"small\",\"hot\"]}"
+valid PlacementResponse
+jqb ".pool_free_bytes == $FREE"
+jqb '.candidates[] | select(.node == "small") | .fits == false and .lease_bytes == 1073741824'
+jqb '.candidates[] | select(.node == "hot") | .fits == false and .lease_bytes == null'
+expect 200 POST /v1/placement "{\"pod\":{\"request_bytes\":$((3 * GiB)),\"qos\":\"guaranteed\",\"numa_policy\":\"any\"},\"nodes\":[\"small\"]}"
+jqb '.candidates[0].lease_bytes == null'
+expect 200 POST /v1/placement "{\"pod\":{\"request_bytes\":$GiB},\"nodes\":[\"small\"]}"
+jqb '.candidates[0].fits and .candidates[0].lease_bytes == 0'
+pass "placement: fits small only with 1 GiB leased ($FREE bytes free in the pools)"
+
 # Release: gone, its slabs free again.
 expect 200 DELETE "/v1/leases/$LEASE"
 jqb ".id == \"$LEASE\" and .released"

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "scheduler/placement.h"
 #include "scheduler/pools-service.h"
 #include "scheduler/pools.h"
 #include "scheduler/store.h"
@@ -532,6 +533,32 @@ static void codecs(void **state)
         pools_done(&p);
 }
 
+static void placement_with_pool(void **state)
+{
+        (void)state;
+        struct pod_shape pod = { .request_bytes = 5 * GiB, .qos = QOS_BURSTABLE };
+        struct node_verdict v = { .kind = VERDICT_FAILED, .allocatable_bytes = 3 * GiB };
+        /* 2 GiB short: a durable lease needs 4 GiB free in the pools. */
+        assert_int_equal(placement_lease_bytes(&v, &pod, 4 * GiB), 2 * GiB);
+        assert_int_equal(placement_lease_bytes(&v, &pod, 4 * GiB - 1), API_UNLIMITED);
+        /* Fits as it is: nothing to lease. */
+        v.kind = VERDICT_FITS;
+        assert_int_equal(placement_lease_bytes(&v, &pod, 0), 0);
+        /* Not for want of memory: a lease does not help. */
+        v = (struct node_verdict){ .kind = VERDICT_FAILED,
+                                   .allocatable_bytes = 3 * GiB,
+                                   .pressure = LEVEL_MEDIUM };
+        assert_int_equal(placement_lease_bytes(&v, &pod, 64 * GiB), API_UNLIMITED);
+        v = (struct node_verdict){ .kind = VERDICT_FAILED, .allocatable_bytes = 8 * GiB };
+        assert_int_equal(placement_lease_bytes(&v, &pod, 64 * GiB), API_UNLIMITED); /* NUMA */
+        v = (struct node_verdict){ .kind = VERDICT_UNRESOLVABLE };
+        assert_int_equal(placement_lease_bytes(&v, &pod, 64 * GiB), API_UNLIMITED);
+        /* Guaranteed pods do not swap. */
+        v = (struct node_verdict){ .kind = VERDICT_FAILED, .allocatable_bytes = 3 * GiB };
+        pod.qos = QOS_GUARANTEED;
+        assert_int_equal(placement_lease_bytes(&v, &pod, 64 * GiB), API_UNLIMITED);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -545,6 +572,7 @@ int main(void)
                 cmocka_unit_test(fencing_refuses_old_epoch),
                 cmocka_unit_test(restart_from_store),
                 cmocka_unit_test(codecs),
+                cmocka_unit_test(placement_with_pool),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
