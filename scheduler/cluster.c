@@ -99,7 +99,9 @@ int cluster_open(const struct sched_config *cfg, const struct store_options *so,
         atomic_store(&c->store_revision, revision);
         if (r < 0)
                 goto fail;
-        r = pool_service_open(c->store, &(struct pools_config){}, &c->pools);
+        r = pool_service_open(c->store,
+                              &(struct pools_config){ .offer_ttl_usec = cfg->pool_offer_ttl_usec },
+                              &c->pools);
         if (r < 0)
                 goto fail;
         struct snapshot_builder b;

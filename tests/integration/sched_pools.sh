@@ -199,3 +199,17 @@ expect 200 GET /v1/leases/swap-c2
 jqb '.state == "active"'
 alive
 pass "release frees the slabs, durably"
+
+# An offer not renewed within poolOfferTtlSec is withdrawn: its slabs are revoked.
+stop_memschedd TERM
+start_memschedd --pool-offer-ttl-sec 2
+expect 201 PUT /v1/pools/d5 "$(offer d5 2 7005)"
+expect 201 POST /v1/leases '{"node":"c5","bytes":1073741824,"ttl_seconds":600,"durable":false}'
+SLOW=$(jq -r .id "$WORK/body")
+sleep 3
+expect 200 GET /v1/pools
+valid PoolList
+jqb '.donor_count == 0 and .offered_bytes == 0'
+expect 200 POST "/v1/leases/$SLOW/renew"
+jqb '.state == "active" and .epoch == 2 and ([.slabs[].revoked] | all)'
+pass "an offer not renewed within --pool-offer-ttl-sec is withdrawn and its slabs revoked"
