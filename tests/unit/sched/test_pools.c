@@ -56,7 +56,7 @@ static void setup_pools(struct pools *p, size_t n_donors, uint64_t slabs)
 {
         pools_init(p, &(struct pools_config){ .offer_ttl_usec = 60 * SEC }, fake_random);
         for (size_t i = 0; i < n_donors; i++) {
-                char name[16];
+                char name[32];
                 snprintf(name, sizeof(name), "d%zu", i);
                 struct pool_offer o = offer(name, slabs, GiB);
                 assert_int_equal(pools_offer_put(p, &o, T0), 1);
@@ -87,7 +87,7 @@ static void spread(uint64_t seed, size_t *ret_lo, size_t *ret_hi)
         }
         size_t lo = SIZE_MAX, hi = 0;
         for (int i = 0; i < 8; i++) {
-                char name[16];
+                char name[32];
                 snprintf(name, sizeof(name), "d%d", i);
                 size_t n = slabs_on(&p, name);
                 lo = n < lo ? n : lo;
