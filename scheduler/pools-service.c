@@ -28,51 +28,57 @@ int pool_service_random(void *buf, size_t n)
         return 0;
 }
 
-static int load_offers(struct pool_service *ps)
+/* A stored offer or lease into the broker: 0, or -EINVAL with err filled when it does not
+ * decode. */
+typedef int (*restore_fn)(struct pools *p, const struct json_object *o, const char *name,
+                          struct api_error *err);
+
+static int restore_offer(struct pools *p, const struct json_object *o, const char *name,
+                         struct api_error *err)
 {
-        struct store_record *recs = NULL;
-        size_t n = 0;
-        int r = store_list(ps->store, OFFER_PREFIX, &recs, &n);
-        if (r < 0)
-                return log_error_errno(r, "Failed to read the pool offers from the store: %m");
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_json_ struct json_object *o = NULL;
-                struct api_error err = {};
-                struct pool_offer offer = {};
-                uint64_t renewed = 0;
-                if (api_parse(recs[i].value, strlen(recs[i].value), &o, &err) < 0 ||
-                    pool_offer_decode(o, "", &offer, &err) < 0 ||
-                    api_get_u64(o, "", "renewed_at_usec", true, UINT64_MAX, &renewed, &err) < 0 ||
-                    strcmp(offer.node, recs[i].key + strlen(OFFER_PREFIX)) != 0) {
-                        log_warning("Stored pool offer %s does not decode (%s: %s), ignoring",
-                                    recs[i].key, err.field, err.message);
-                        continue;
-                }
-                (void)pools_restore_offer(&ps->pools, &offer, renewed);
-        }
-        store_record_list_free(recs, n);
+        struct pool_offer offer = {};
+        uint64_t renewed = 0;
+        int r;
+        if ((r = pool_offer_decode(o, "", &offer, err)) < 0 ||
+            (r = api_get_u64(o, "", "renewed_at_usec", true, UINT64_MAX, &renewed, err)) < 0)
+                return r;
+        if (strcmp(offer.node, name) != 0)
+                return api_error_set(err, -EINVAL, "node", "is not the key's (%s)", name);
+        (void)pools_restore_offer(p, &offer, renewed);
         return 0;
 }
 
-static int load_leases(struct pool_service *ps)
+static int restore_lease(struct pools *p, const struct json_object *o, const char *name,
+                         struct api_error *err)
+{
+        struct lease l = {};
+        int r = lease_decode(o, "", &l, err);
+        if (r < 0)
+                return r;
+        if (strcmp(l.id, name) != 0) {
+                lease_done(&l);
+                return api_error_set(err, -EINVAL, "id", "is not the key's (%s)", name);
+        }
+        if (pools_restore_lease(p, &l) < 0)
+                lease_done(&l);
+        return 0;
+}
+
+/* Every record under prefix into the broker; one that does not decode is skipped, said. */
+static int load(struct pool_service *ps, const char *prefix, const char *what, restore_fn restore)
 {
         struct store_record *recs = NULL;
         size_t n = 0;
-        int r = store_list(ps->store, LEASE_PREFIX, &recs, &n);
+        int r = store_list(ps->store, prefix, &recs, &n);
         if (r < 0)
-                return log_error_errno(r, "Failed to read the memory leases from the store: %m");
+                return log_error_errno(r, "Failed to read the %s from the store: %m", what);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_json_ struct json_object *o = NULL;
                 struct api_error err = {};
-                struct lease l = {};
                 if (api_parse(recs[i].value, strlen(recs[i].value), &o, &err) < 0 ||
-                    lease_decode(o, "", &l, &err) < 0) {
-                        log_warning("Stored lease %s does not decode (%s: %s), ignoring",
+                    restore(&ps->pools, o, recs[i].key + strlen(prefix), &err) < 0)
+                        log_warning("Stored %s record %s does not decode (%s: %s), ignoring", what,
                                     recs[i].key, err.field, err.message);
-                        continue;
-                }
-                if (pools_restore_lease(&ps->pools, &l) < 0)
-                        lease_done(&l);
         }
         store_record_list_free(recs, n);
         return 0;
@@ -89,9 +95,9 @@ int pool_service_open(struct sched_store *st, const struct pools_config *cfg,
         ps->store = st;
         int r = pool_service_random(&ps->rng.state, sizeof(ps->rng.state));
         if (r >= 0)
-                r = load_offers(ps);
+                r = load(ps, OFFER_PREFIX, "pool offers", restore_offer);
         if (r >= 0)
-                r = load_leases(ps);
+                r = load(ps, LEASE_PREFIX, "memory leases", restore_lease);
         if (r < 0) {
                 pool_service_free(ps);
                 return r;

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/error_reply.h"
 #include "common/log.h"
 
 static void reply_error(struct pools_reply *ret, unsigned status, const char *field,
@@ -16,14 +15,12 @@ static void reply_error(struct pools_reply *ret, unsigned status, const char *fi
 static void reply_error(struct pools_reply *ret, unsigned status, const char *field,
                         const char *fmt, ...)
 {
-        char msg[512];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+        vsnprintf(ret->message, sizeof(ret->message), fmt, ap);
         va_end(ap);
-        struct error_reply e = { .message = msg, .field = field };
         ret->status = status;
-        ret->body = error_reply_encode(&e);
+        ret->field = field;
 }
 
 static void reply(struct pools_reply *ret, unsigned status, struct json_object *body)

@@ -19,7 +19,10 @@ enum pools_method {
 
 struct pools_reply {
         unsigned status;
-        struct json_object *body; /* owned by the caller once returned */
+        struct json_object *body; /* owned by the caller once returned; NULL for an error */
+        /* An error (body NULL): the ErrorReply's field (NULL for none) and message. */
+        const char *field;
+        char message[512];
         /* When api_r < 0 the request body did not decode: the caller answers err as it answers
          * every decoding error (400 naming the field, 413, 503). */
         int api_r;

@@ -670,6 +670,8 @@ static enum MHD_Result handle_pools(struct server *srv, struct MHD_Connection *c
                     *rq->identity ? rq->identity : NULL, o, now_usec(CLOCK_REALTIME), &rp);
         if (rp.api_r < 0)
                 return respond_api_error(conn, rq, rp.api_r, &rp.err);
+        if (!rp.body)
+                return respond_error(conn, rq, rp.status, rp.field, "%s", rp.message);
         return respond_json(conn, rq, rp.status, rp.body);
 }
 
