@@ -19,9 +19,9 @@ WRAP
 chmod +x "$DIR/memschedd"
 bash "$SRC/tests/integration/sched_pools.sh" "$DIR/memschedd" "$SRC"
 
-# The offers are in etcd, under memschedd's prefix.
+# The leases are in etcd, under memschedd's prefix (the offers were withdrawn at the end).
 KEYS=$(curl -fsS -X POST "$CLIENT/v3/kv/range" \
-        -d "{\"key\":\"$(printf /memsched/pools/ | base64)\",\"range_end\":\"$(printf /memsched/pools0 | base64)\",\"keys_only\":true}" |
+        -d "{\"key\":\"$(printf /memsched/leases/ | base64)\",\"range_end\":\"$(printf /memsched/leases0 | base64)\",\"keys_only\":true}" |
         jq '.kvs | length')
-[[ $KEYS -ge 2 ]] || { echo "FAIL: the pool offers are not stored in etcd" >&2; exit 1; }
-echo "PASS: $KEYS pool offer(s) stored in etcd under /memsched/pools/"
+[[ $KEYS -ge 2 ]] || { echo "FAIL: the leases are not stored in etcd" >&2; exit 1; }
+echo "PASS: $KEYS lease(s) stored in etcd under /memsched/leases/"
