@@ -44,7 +44,11 @@ static int restore_offer(struct pools *p, const struct json_object *o, const cha
                 return r;
         if (strcmp(offer.node, name) != 0)
                 return api_error_set(err, -EINVAL, "node", "is not the key's (%s)", name);
-        (void)pools_restore_offer(p, &offer, renewed);
+        /* Donors could not renew while memschedd was down: their offers live a full TTL from
+         * now, rather than all being withdrawn (and every lease on them revoked) by the first
+         * sweep after a long outage. Leases keep their deadline: donors enforce it themselves. */
+        uint64_t now = now_usec(CLOCK_REALTIME);
+        (void)pools_restore_offer(p, &offer, renewed > now ? renewed : now);
         return 0;
 }
 
@@ -175,6 +179,12 @@ int pool_service_end(struct pool_service *ps)
                 log_warning_errno(r, "Failed to write pool offers or leases to the store (%m); "
                                      "retrying with the next change");
         return r;
+}
+
+void pool_service_touch(struct pool_service *ps, const char *node, uint64_t now_usec)
+{
+        (void)pools_offer_touch(pool_service_begin(ps, now_usec), node, now_usec);
+        (void)pool_service_end(ps); /* writes nothing unless something changed */
 }
 
 void pool_service_metrics(struct pool_service *ps, struct api_buf *b)

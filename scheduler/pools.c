@@ -228,6 +228,16 @@ int pools_offer_put(struct pools *p, const struct pool_offer *o, uint64_t now_us
         return 1;
 }
 
+int pools_offer_touch(struct pools *p, const char *node, uint64_t now_usec)
+{
+        ssize_t i = donor_index(p, node);
+        if (i < 0)
+                return -ENOENT;
+        p->donors[i].renewed_at_usec = now_usec;
+        p->donors[i].dirty = true;
+        return 0;
+}
+
 static void donor_remove(struct pools *p, size_t i)
 {
         (void)note_gone(p, "pools", p->donors[i].offer.node);

@@ -72,6 +72,9 @@ void pools_done(struct pools *p);
 /* Registers or renews node's offer. A smaller offer (or another slab size) revokes the slabs
  * that no longer fit. Returns 1 when new, 0 when renewed. */
 int pools_offer_put(struct pools *p, const struct pool_offer *o, uint64_t now_usec);
+/* Renews node's offer as it stands (a donor's node report renews it like a PUT). -ENOENT when it
+ * has none. */
+int pools_offer_touch(struct pools *p, const char *node, uint64_t now_usec);
 /* Withdraws node's offer and revokes its slabs. -ENOENT when it has none. */
 int pools_offer_withdraw(struct pools *p, const char *node, uint64_t now_usec);
 /* The donor, or NULL. Borrowed until the next call that changes p. */

@@ -293,6 +293,8 @@ static enum MHD_Result handle_report(struct server *srv, struct MHD_Connection *
         r = cluster_ingest(srv->cluster, rq->node, &rep, now_usec(CLOCK_MONOTONIC),
                            now_usec(CLOCK_REALTIME));
         node_report_done(&rep);
+        if (r >= 0) /* a donor's report renews its pool offer */
+                pool_service_touch(srv->cluster->pools, rq->node, now_usec(CLOCK_REALTIME));
         if (r == -ESTALE)
                 return respond_error(conn, rq, 409, "seq",
                                      "seq: %llu is not above the last report accepted from this "

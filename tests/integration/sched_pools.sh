@@ -203,13 +203,22 @@ pass "release frees the slabs, durably"
 # An offer not renewed within poolOfferTtlSec is withdrawn: its slabs are revoked.
 stop_memschedd TERM
 start_memschedd --pool-offer-ttl-sec 2
+# The offers restored from the store live a full TTL from the restart; withdraw them first.
+expect 200 GET /v1/pools
+for d in $(jq -r '.donors[].node' "$WORK/body"); do expect 200 DELETE "/v1/pools/$d"; done
 expect 201 PUT /v1/pools/d5 "$(offer d5 2 7005)"
-expect 201 POST /v1/leases '{"node":"c5","bytes":1073741824,"ttl_seconds":600,"durable":false}'
+expect 201 PUT /v1/pools/d6 "$(offer d6 2 7006)"
+expect 201 POST /v1/leases '{"node":"c5","bytes":1073741824,"ttl_seconds":600}'
 SLOW=$(jq -r .id "$WORK/body")
-sleep 3
+# d6 keeps reporting, which renews its offer; d5 falls silent.
+for _ in 1 2 3; do
+        sleep 1
+        post_report d6 "$(node_report d6 $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
+done
 expect 200 GET /v1/pools
 valid PoolList
-jqb '.donor_count == 0 and .offered_bytes == 0'
+jqb '.donor_count == 1 and .donors[0].node == "d6"'
 expect 200 POST "/v1/leases/$SLOW/renew"
-jqb '.state == "active" and .epoch == 2 and ([.slabs[].revoked] | all)'
-pass "an offer not renewed within --pool-offer-ttl-sec is withdrawn and its slabs revoked"
+jqb '.state == "active" and .epoch == 2 and ([.slabs[] | select(.revoked) | .donor] == ["d5"])'
+jqb '[.slabs[] | select(.revoked | not) | .donor] == ["d6"]'
+pass "an offer not renewed within --pool-offer-ttl-sec is withdrawn, its slabs revoked; reports renew"

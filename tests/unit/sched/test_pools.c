@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "common/clock.h"
 #include "scheduler/placement.h"
 #include "scheduler/pools-service.h"
 #include "scheduler/pools.h"
@@ -450,6 +451,21 @@ static void restart_from_store(void **state)
         for (size_t j = 0; j < l->n_slabs; j++)
                 held += !l->slabs[j].revoked;
         assert_int_equal(t.leased_bytes, held * GiB);
+        assert_int_equal(pool_service_end(ps), 0);
+
+        /* The offers were last renewed at T0 + 1000 s, long before this clock's now: restored,
+         * they live a full TTL from the restart (donors could not renew while memschedd was
+         * down), so a sweep half a TTL later keeps them. */
+        uint64_t real_now = now_usec(CLOCK_REALTIME);
+        p = pool_service_begin(ps, real_now + 30 * SEC);
+        assert_int_equal(p->n_donors, 2);
+        /* A report renews an offer like a PUT. */
+        assert_int_equal(pools_offer_touch(p, "d0", real_now + 50 * SEC), 0);
+        assert_int_equal(pools_offer_touch(p, "c1", real_now + 50 * SEC), -ENOENT);
+        assert_int_equal(pool_service_end(ps), 0);
+        p = pool_service_begin(ps, real_now + 100 * SEC);
+        assert_int_equal(p->n_donors, 1);
+        assert_non_null(pools_donor_find(p, "d0"));
         assert_int_equal(pool_service_end(ps), 0);
         pool_service_free(ps);
         store_close(st);
