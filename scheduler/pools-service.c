@@ -181,10 +181,31 @@ int pool_service_end(struct pool_service *ps)
         return r;
 }
 
-void pool_service_touch(struct pool_service *ps, const char *node, uint64_t now_usec)
+struct json_object *pool_service_report(struct pool_service *ps, const char *node,
+                                        uint64_t now_usec)
 {
-        (void)pools_offer_touch(pool_service_begin(ps, now_usec), node, now_usec);
+        struct pools *p = pool_service_begin(ps, now_usec);
+        struct json_object *a = NULL;
+        (void)pools_offer_touch(p, node, now_usec);
+        for (size_t k = 0; k < p->n_leases; k++) {
+                const struct lease *l = &p->leases[k].l;
+                if (strcmp(l->node, node) != 0)
+                        continue;
+                uint64_t revoked = 0;
+                for (size_t j = 0; j < l->n_slabs; j++)
+                        revoked += l->slabs[j].revoked;
+                struct json_object *o = json_object_new_object();
+                api_add(o, "id", json_object_new_string(l->id));
+                api_add(o, "state", json_object_new_string(lease_state_to_string(l->state)));
+                api_add(o, "epoch", json_object_new_uint64(l->epoch));
+                api_add(o, "expires_at_usec", json_object_new_uint64(l->expires_at_usec));
+                api_add(o, "revoked_slabs", json_object_new_uint64(revoked));
+                if (!a)
+                        a = json_object_new_array();
+                json_object_array_add(a, o);
+        }
         (void)pool_service_end(ps); /* writes nothing unless something changed */
+        return a;
 }
 
 void pool_service_metrics(struct pool_service *ps, struct api_buf *b)

@@ -28,8 +28,12 @@ struct pools *pool_service_begin(struct pool_service *ps, uint64_t now_usec);
  * marked and are written with the next call). */
 int pool_service_end(struct pool_service *ps);
 
-/* A node report from node renews its pool offer, if it has one. */
-void pool_service_touch(struct pool_service *ps, const char *node, uint64_t now_usec);
+/* A node report from node: renews its pool offer, if it has one, and returns what the report's
+ * answer tells a consumer of its leases ({"id", "state", "epoch", "expires_at_usec",
+ * "revoked_slabs"} each, so that it learns of a revocation without waiting for its renewal), or
+ * NULL when the node holds none. */
+struct json_object *pool_service_report(struct pool_service *ps, const char *node,
+                                        uint64_t now_usec);
 
 /* Appends the pool and lease figures (Prometheus text) to b, as of now. NULL-safe. */
 void pool_service_metrics(struct pool_service *ps, struct api_buf *b);

@@ -293,8 +293,6 @@ static enum MHD_Result handle_report(struct server *srv, struct MHD_Connection *
         r = cluster_ingest(srv->cluster, rq->node, &rep, now_usec(CLOCK_MONOTONIC),
                            now_usec(CLOCK_REALTIME));
         node_report_done(&rep);
-        if (r >= 0) /* a donor's report renews its pool offer */
-                pool_service_touch(srv->cluster->pools, rq->node, now_usec(CLOCK_REALTIME));
         if (r == -ESTALE)
                 return respond_error(conn, rq, 409, "seq",
                                      "seq: %llu is not above the last report accepted from this "
@@ -308,6 +306,11 @@ static enum MHD_Result handle_report(struct server *srv, struct MHD_Connection *
         api_add(a, "seq", json_object_new_uint64(seq));
         api_add(a, "stale_after_ms",
                 json_object_new_uint64(srv->cluster->cfg.stale_after_usec / 1000));
+        /* A donor's report renews its pool offer; a consumer learns of its leases. */
+        struct json_object *leases =
+            pool_service_report(srv->cluster->pools, rq->node, now_usec(CLOCK_REALTIME));
+        if (leases)
+                api_add(a, "leases", leases);
         return respond_json(conn, rq, 200, a);
 }
 

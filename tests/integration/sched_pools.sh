@@ -136,6 +136,10 @@ expect 200 DELETE /v1/pools/d2
 jqb ".node == \"d2\" and .revoked_slabs >= $HELD"
 expect 200 GET "/v1/leases/$LEASE"
 jqb ".epoch == $((HELD > 0 ? 2 : 1)) and ([.slabs[] | select(.revoked)] | length) == $HELD"
+# The consumer's next report answer already tells it.
+expect 200 POST /v1/nodes/c1/report "$(node_report c1 $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
+valid NodeReportAck
+jqb ".leases | map(select(.id == \"$LEASE\"))[0] | .state == \"active\" and .revoked_slabs == $HELD and .epoch == 2"
 expect 200 POST "/v1/leases/$LEASE/renew"
 valid Lease
 if ((HELD > 0)); then
@@ -210,6 +214,9 @@ expect 201 PUT /v1/pools/d5 "$(offer d5 2 7005)"
 expect 201 PUT /v1/pools/d6 "$(offer d6 2 7006)"
 expect 201 POST /v1/leases '{"node":"c5","bytes":1073741824,"ttl_seconds":600}'
 SLOW=$(jq -r .id "$WORK/body")
+post_report d7 "$(node_report d7 $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
+valid NodeReportAck
+jqb 'has("leases") | not' # a node holding no lease gets the answer it always got
 # d6 keeps reporting, which renews its offer; d5 falls silent.
 for _ in 1 2 3; do
         sleep 1
