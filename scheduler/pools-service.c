@@ -29,12 +29,12 @@ int pool_service_random(void *buf, size_t n)
 }
 
 /* A stored offer or lease into the broker: 0, or -EINVAL with err filled when it does not
- * decode. */
+ * decode. Offers count as renewed at floor_usec at the latest. */
 typedef int (*restore_fn)(struct pools *p, const struct json_object *o, const char *name,
-                          struct api_error *err);
+                          uint64_t floor_usec, struct api_error *err);
 
 static int restore_offer(struct pools *p, const struct json_object *o, const char *name,
-                         struct api_error *err)
+                         uint64_t floor_usec, struct api_error *err)
 {
         struct pool_offer offer = {};
         uint64_t renewed = 0;
@@ -44,17 +44,14 @@ static int restore_offer(struct pools *p, const struct json_object *o, const cha
                 return r;
         if (strcmp(offer.node, name) != 0)
                 return api_error_set(err, -EINVAL, "node", "is not the key's (%s)", name);
-        /* Donors could not renew while memschedd was down: their offers live a full TTL from
-         * now, rather than all being withdrawn (and every lease on them revoked) by the first
-         * sweep after a long outage. Leases keep their deadline: donors enforce it themselves. */
-        uint64_t now = now_usec(CLOCK_REALTIME);
-        (void)pools_restore_offer(p, &offer, renewed > now ? renewed : now);
+        (void)pools_restore_offer(p, &offer, renewed > floor_usec ? renewed : floor_usec);
         return 0;
 }
 
 static int restore_lease(struct pools *p, const struct json_object *o, const char *name,
-                         struct api_error *err)
+                         uint64_t floor_usec, struct api_error *err)
 {
+        (void)floor_usec;
         struct lease l = {};
         int r = lease_decode(o, "", &l, err);
         if (r < 0)
@@ -68,8 +65,9 @@ static int restore_lease(struct pools *p, const struct json_object *o, const cha
         return 0;
 }
 
-/* Every record under prefix into the broker; one that does not decode is skipped, said. */
-static int load(struct pool_service *ps, const char *prefix, const char *what, restore_fn restore)
+/* Every record under prefix into p; one that does not decode is skipped, said. */
+static int load(struct pool_service *ps, struct pools *p, const char *prefix, const char *what,
+                restore_fn restore, uint64_t floor_usec)
 {
         struct store_record *recs = NULL;
         size_t n = 0;
@@ -80,7 +78,7 @@ static int load(struct pool_service *ps, const char *prefix, const char *what, r
                 _cleanup_json_ struct json_object *o = NULL;
                 struct api_error err = {};
                 if (api_parse(recs[i].value, strlen(recs[i].value), &o, &err) < 0 ||
-                    restore(&ps->pools, o, recs[i].key + strlen(prefix), &err) < 0)
+                    restore(p, o, recs[i].key + strlen(prefix), floor_usec, &err) < 0)
                         log_warning("Stored %s record %s does not decode (%s: %s), ignoring", what,
                                     recs[i].key, err.field, err.message);
         }
@@ -98,10 +96,15 @@ int pool_service_open(struct sched_store *st, const struct pools_config *cfg,
         pools_init(&ps->pools, cfg, pool_service_random);
         ps->store = st;
         int r = pool_service_random(&ps->rng.state, sizeof(ps->rng.state));
+        /* Donors could not renew while memschedd was down: their offers live a full TTL from
+         * now, rather than all being withdrawn (and every lease on them revoked) by the first
+         * sweep after a long outage. Leases keep their deadline: donors enforce it themselves. */
+        uint64_t now = now_usec(CLOCK_REALTIME);
         if (r >= 0)
-                r = load(ps, OFFER_PREFIX, "pool offers", restore_offer);
+                r = load(ps, &ps->pools, OFFER_PREFIX, "pool offers", restore_offer, now);
         if (r >= 0)
-                r = load(ps, LEASE_PREFIX, "memory leases", restore_lease);
+                r = load(ps, &ps->pools, LEASE_PREFIX, "memory leases", restore_lease, 0);
+        ps->shared = strcmp(store_backend_name(st), "etcd") == 0;
         if (r < 0) {
                 pool_service_free(ps);
                 return r;
@@ -122,9 +125,36 @@ void pool_service_free(struct pool_service *ps)
         free(ps);
 }
 
+/* Replaces the broker's state with the store's (other replicas write there too). Kept as it is
+ * when the store cannot be read, or while changes of ours are still to be written. */
+static void reload(struct pool_service *ps)
+{
+        struct pools *p = &ps->pools, fresh;
+        for (size_t i = 0; i < p->n_donors; i++)
+                if (p->donors[i].dirty)
+                        return;
+        for (size_t k = 0; k < p->n_leases; k++)
+                if (p->leases[k].dirty)
+                        return;
+        if (p->n_gone)
+                return;
+        pools_init(&fresh, &p->cfg, p->random);
+        if (load(ps, &fresh, OFFER_PREFIX, "pool offers", restore_offer, 0) < 0 ||
+            load(ps, &fresh, LEASE_PREFIX, "memory leases", restore_lease, 0) < 0) {
+                pools_done(&fresh);
+                return;
+        }
+        fresh.revocations_total = p->revocations_total;
+        fresh.expirations_total = p->expirations_total;
+        pools_done(p);
+        *p = fresh;
+}
+
 struct pools *pool_service_begin(struct pool_service *ps, uint64_t now_usec)
 {
         pthread_mutex_lock(&ps->lock);
+        if (ps->shared)
+                reload(ps);
         size_t before = ps->pools.expirations_total;
         pools_sweep(&ps->pools, now_usec);
         if (ps->pools.expirations_total != before)

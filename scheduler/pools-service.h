@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The lease broker as memschedd runs it: the pure broker (pools.h) behind a lock, fed the real
 // clock, getrandom() and the state store. Every change is written to the store before its
-// answer goes out, so a restarted memschedd finds the offers and leases again.
+// answer goes out, so a restarted memschedd finds the offers and leases again, and on etcd the
+// other replicas see it.
 #pragma once
 
 #include <pthread.h>
@@ -15,6 +16,10 @@ struct pool_service {
         struct pools pools;
         struct pools_rng rng;
         struct sched_store *store; /* borrowed */
+        /* etcd: other replicas change offers and leases too, so every section starts from the
+         * store's state (the last write wins; a lease granted by two replicas at once from the
+         * same free slab is not prevented yet). */
+        bool shared;
 };
 
 /* Loads the offers and leases kept in st. */

@@ -206,7 +206,7 @@ pass "release frees the slabs, durably"
 
 # An offer not renewed within poolOfferTtlSec is withdrawn: its slabs are revoked.
 stop_memschedd TERM
-start_memschedd --pool-offer-ttl-sec 2
+start_memschedd --pool-offer-ttl-sec 4
 # The offers restored from the store live a full TTL from the restart; withdraw them first.
 expect 200 GET /v1/pools
 for d in $(jq -r '.donors[].node' "$WORK/body"); do expect 200 DELETE "/v1/pools/$d"; done
@@ -217,8 +217,9 @@ SLOW=$(jq -r .id "$WORK/body")
 post_report d7 "$(node_report d7 $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
 valid NodeReportAck
 jqb 'has("leases") | not' # a node holding no lease gets the answer it always got
-# d6 keeps reporting, which renews its offer; d5 falls silent.
-for _ in 1 2 3; do
+# d6 keeps reporting, which renews its offer; d5 falls silent (a TTL of 4 s leaves room for a
+# slow store under load: etcd syncs every write).
+for _ in 1 2 3 4 5 6; do
         sleep 1
         post_report d6 "$(node_report d6 $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
 done
