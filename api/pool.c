@@ -85,6 +85,10 @@ int pool_offer_decode(const struct json_object *o, const char *path, struct pool
                 return api_error_set(err, -ERANGE, api_path(field, path, "bytes"),
                                      "must be at least slab_bytes (%llu)",
                                      (unsigned long long)p.slab_bytes);
+        if (p.bytes / p.slab_bytes > POOL_SLABS_MAX)
+                return api_error_set(err, -ERANGE, api_path(field, path, "bytes"),
+                                     "is more than %llu slabs of slab_bytes; offer larger slabs",
+                                     POOL_SLABS_MAX);
         size_t n = json_object_array_length(a);
         if (n == 0 || n > POOL_TRANSPORTS_MAX)
                 return api_error_set(err, -EINVAL, api_path(field, path, "transports"),

@@ -23,6 +23,8 @@ int pool_transport_kind_from_string(const char *s);
 /* Slabs are whole pages and at least 1 MiB: smaller ones would make leases of thousands. */
 #define POOL_SLAB_BYTES_MIN (1ull << 20)
 #define POOL_PAGE_BYTES     4096ull
+/* Slabs per donor: bounds what the broker walks and keeps per donor (16 TiB in 1 GiB slabs). */
+#define POOL_SLABS_MAX 16384ull
 
 struct pool_transport {
         enum pool_transport_kind kind;
@@ -39,8 +41,8 @@ struct pool_offer {
 };
 
 /* PUT body: {"bytes", "slab_bytes", "transports": [{"kind": "rdma"|"tcp", "address", "port"}]}
- * (and "node", which must then match ret->node when that is set). bytes >= slab_bytes;
- * slab_bytes a multiple of 4096 and >= 1 MiB; 1..8 transports. */
+ * (and "node", which must then match ret->node when that is set). bytes >= slab_bytes, and
+ * at most POOL_SLABS_MAX slabs; slab_bytes a multiple of 4096 and >= 1 MiB; 1..8 transports. */
 int pool_offer_decode(const struct json_object *o, const char *path, struct pool_offer *ret,
                       struct api_error *err);
 /* {"node", "bytes", "slab_bytes", "transports": [...]} */

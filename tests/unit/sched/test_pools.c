@@ -489,6 +489,7 @@ static void codecs(void **state)
         } bad[] = {
                 { "{\"bytes\":1,\"slab_bytes\":1073741824,\"transports\":[]}", "bytes" },
                 { "{\"bytes\":2147483648,\"slab_bytes\":1000,\"transports\":[]}", "slab_bytes" },
+                { "{\"bytes\":17179869184000,\"slab_bytes\":1048576,\"transports\":[]}", "bytes" },
                 { "{\"bytes\":2147483648,\"slab_bytes\":1073741824,\"transports\":[]}",
                   "transports" },
                 { "{\"bytes\":2147483648,\"slab_bytes\":1073741824,\"transports\":[{\"kind\":"
