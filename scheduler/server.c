@@ -784,9 +784,10 @@ static enum MHD_Result check_identity(struct server *srv, struct MHD_Connection 
         if ((rq->route == ROUTE_NODE_REPORT || rq->route == ROUTE_POOL) &&
             strcmp(cn, rq->node) != 0)
                 return respond_error(conn, rq, 403, rq->param_field,
-                                     "%s: a client certificate for \"%.64s\" may only report "
+                                     "%s: a client certificate for \"%.64s\" may only %s "
                                      "for that node, not \"%s\"",
-                                     rq->param_field, cn, rq->node);
+                                     rq->param_field, cn,
+                                     rq->route == ROUTE_POOL ? "offer memory" : "report", rq->node);
         /* Leases: the routes check the consumer named in the body or the lease. */
         snprintf(rq->identity, sizeof(rq->identity), "%s", cn);
         return MHD_YES;
