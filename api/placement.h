@@ -37,13 +37,19 @@ struct placement_candidate {
         uint64_t available_bytes; /* node memory left for new pods after reservations */
         enum pressure_level pressure;
         char *reason; /* why it fits (and how well) or why not */
+        /* Bytes to lease from the memory pools for the pod to fit: 0 when it fits as it is,
+         * API_UNLIMITED when a lease would not make it fit. */
+        uint64_t lease_bytes;
 };
 
-/* Response: {"request_bytes", "single_numa", "candidates": [{"node", "fits", "score", "numa_zone"
- * (null when none), "available_bytes", "pressure", "reason"}]}: fitting nodes first, best first. */
+/* Response: {"request_bytes", "single_numa", "pool_free_bytes", "candidates": [{"node", "fits",
+ * "score", "numa_zone" (null when none), "available_bytes", "pressure", "reason", "lease_bytes"
+ * (null when a lease would not help)}]}: fitting nodes first, best first. pool_free_bytes and
+ * lease_bytes are optional on input (older memschedd). */
 struct placement_response {
         uint64_t request_bytes;
         bool single_numa;
+        uint64_t pool_free_bytes; /* free in the memory pools (both replicas of a lease count) */
         struct placement_candidate *candidates;
         size_t n_candidates;
 };

@@ -22,6 +22,7 @@ struct json_object *placement_response_encode(const struct placement_response *r
         struct json_object *o = json_object_new_object(), *a = json_object_new_array();
         api_add(o, "request_bytes", json_object_new_uint64(r->request_bytes));
         api_add(o, "single_numa", json_object_new_boolean(r->single_numa));
+        api_add(o, "pool_free_bytes", json_object_new_uint64(r->pool_free_bytes));
         for (size_t i = 0; i < r->n_candidates; i++) {
                 const struct placement_candidate *c = &r->candidates[i];
                 struct json_object *co = json_object_new_object();
@@ -34,6 +35,7 @@ struct json_object *placement_response_encode(const struct placement_response *r
                 api_add(co, "pressure",
                         json_object_new_string(pressure_level_to_string(c->pressure)));
                 api_add(co, "reason", json_object_new_string(c->reason ? c->reason : ""));
+                api_add(co, "lease_bytes", api_new_bytes_or_null(c->lease_bytes));
                 json_object_array_add(a, co);
         }
         api_add(o, "candidates", a);
@@ -52,6 +54,8 @@ int placement_response_decode(const struct json_object *o, struct placement_resp
                                      "must be a JSON object (placement response)");
         if ((r = api_get_u64(o, "", "request_bytes", true, INT64_MAX, &p.request_bytes, err)) < 0 ||
             (r = api_get_bool(o, "", "single_numa", true, &p.single_numa, err)) < 0 ||
+            (r = api_get_u64(o, "", "pool_free_bytes", false, INT64_MAX, &p.pool_free_bytes, err)) <
+                0 ||
             (r = api_get_array(o, "", "candidates", true, false, &a, err)) < 0)
                 return r;
         size_t n = json_object_array_length(a);
@@ -67,6 +71,7 @@ int placement_response_decode(const struct json_object *o, struct placement_resp
                 api_path_index(path, "candidates", i);
                 p.n_candidates++;
                 c->numa_zone = -1;
+                c->lease_bytes = API_UNLIMITED;
                 if (!json_object_is_type(co, json_type_object))
                         return api_error_set(err, -EINVAL, path, "must be an object");
                 if ((r = api_get_strdup(co, path, "node", true, &c->node, err)) < 0 ||
@@ -79,7 +84,9 @@ int placement_response_decode(const struct json_object *o, struct placement_resp
                                      &c->available_bytes, err)) < 0 ||
                     (r = api_get_enum(co, path, "pressure", true, pressure_level_from_string,
                                       &pressure, err)) < 0 ||
-                    (r = api_get_strdup(co, path, "reason", true, &c->reason, err)) < 0)
+                    (r = api_get_strdup(co, path, "reason", true, &c->reason, err)) < 0 ||
+                    (r = api_get_bytes_or_null(co, path, "lease_bytes", false, &c->lease_bytes,
+                                               err)) < 0)
                         return r;
                 c->score = (int32_t)score;
                 c->numa_zone = (int32_t)zone;

@@ -57,6 +57,7 @@ void cluster_free(struct cluster *c)
         if (!c)
                 return;
         snapshot_slot_done(&c->slot);
+        pool_service_free(c->pools);
         store_close(c->store);
         pthread_mutex_destroy(&c->write_lock);
         for (size_t i = 0; i < POD_CACHE_STRIPES; i++)
@@ -96,6 +97,11 @@ int cluster_open(const struct sched_config *cfg, const struct store_options *so,
         uint64_t revision = 0;
         r = store_load_migrations_at(c->store, &plans, &n_plans, &revision);
         atomic_store(&c->store_revision, revision);
+        if (r < 0)
+                goto fail;
+        r = pool_service_open(c->store,
+                              &(struct pools_config){ .offer_ttl_usec = cfg->pool_offer_ttl_usec },
+                              &c->pools);
         if (r < 0)
                 goto fail;
         struct snapshot_builder b;

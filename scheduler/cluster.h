@@ -11,6 +11,7 @@
 #include "api/node_report.h"
 #include "scheduler/config.h"
 #include "scheduler/model.h"
+#include "scheduler/pools-service.h"
 #include "scheduler/store.h"
 
 /* Pods the extender has seen in filter/prioritize calls, so that bind (which carries only the
@@ -41,6 +42,7 @@ struct cluster {
         struct pod_cache_entry *cache;
         atomic_ullong reports_total, binds_total, migrations_planned_total,
             migrations_expired_total;
+        struct pool_service *pools; /* the lease broker, on the same store */
 };
 
 /* Opens the SQLite store at state_path and loads the durable plans. */

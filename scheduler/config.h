@@ -18,6 +18,8 @@ struct sched_config {
         bool admit_unknown_nodes; /* pass nodes that never reported instead of failing them */
         /* Score weights (sum 1): fragmentation, headroom, pressure. */
         double weight_fragmentation, weight_headroom, weight_pressure;
+        /* A donor's memory pool offer not renewed for this long is withdrawn. */
+        uint64_t pool_offer_ttl_usec;
 };
 
 #define SCHED_CONFIG_DEFAULTS                                                                      \
@@ -32,4 +34,5 @@ struct sched_config {
             .weight_fragmentation = 0.4,                                                           \
             .weight_headroom = 0.3,                                                                \
             .weight_pressure = 0.3,                                                                \
+            .pool_offer_ttl_usec = 60 * 1000000ULL,                                                \
         })

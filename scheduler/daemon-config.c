@@ -138,6 +138,9 @@ static const struct config_entry entries[] = {
                          "reports it, or for at most this many seconds."),
         CONFIG_ENTRY_INT(C, reservation_ttl_sec, "reservationTtlSec", "600", "1", "604800", RESTART,
                          "Migration reservations last this many seconds."),
+        CONFIG_ENTRY_INT(C, pool_offer_ttl_sec, "poolOfferTtlSec", "60", "2", "86400", RESTART,
+                         "A donor's memory pool offer not renewed (PUT /v1/pools/NODE) for this "
+                         "many seconds is withdrawn and its leased slabs are revoked."),
         CONFIG_ENTRY_INT(C, sustained_pressure_sec, "sustainedPressureSec", "60", "0", "86400",
                          RESTART,
                          "Pressure this many seconds long with the node's relief exhausted "
@@ -276,6 +279,7 @@ void memschedd_config_sched(const struct memschedd_config *cfg, struct sched_con
                 .stale_after_usec = (uint64_t)cfg->stale_after_sec * 1000000,
                 .assume_ttl_usec = (uint64_t)cfg->assume_ttl_sec * 1000000,
                 .reservation_ttl_usec = (uint64_t)cfg->reservation_ttl_sec * 1000000,
+                .pool_offer_ttl_usec = (uint64_t)cfg->pool_offer_ttl_sec * 1000000,
                 .sustained_pressure_ms = (uint64_t)cfg->sustained_pressure_sec * 1000,
                 .relief_target_ratio = cfg->relief_target_percent / 100,
                 .max_migrations_per_plan = (unsigned)cfg->max_migrations_per_plan,

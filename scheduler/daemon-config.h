@@ -34,6 +34,7 @@ struct memschedd_config {
         uint64_t max_body_bytes, request_memory_budget_bytes;
 
         int64_t stale_after_sec, assume_ttl_sec, reservation_ttl_sec, sustained_pressure_sec;
+        int64_t pool_offer_ttl_sec;
         bool admit_unknown_nodes;
         double relief_target_percent; /* of the node's memory */
         int64_t max_migrations_per_plan;

@@ -2,6 +2,7 @@
 #include "scheduler/metrics.h"
 
 #include "scheduler/cluster.h"
+#include "scheduler/pools-service.h"
 
 static const char *const route_names[_ROUTE_MAX] = {
         [ROUTE_NODE_REPORT] = "node_report",
@@ -15,10 +16,17 @@ static const char *const route_names[_ROUTE_MAX] = {
         [ROUTE_METRICS] = "metrics",
         [ROUTE_HEALTHZ] = "healthz",
         [ROUTE_READYZ] = "readyz",
+        [ROUTE_POOLS] = "pools",
+        [ROUTE_POOL] = "pool",
+        [ROUTE_LEASES] = "leases",
+        [ROUTE_LEASE] = "lease",
+        [ROUTE_LEASE_RENEW] = "lease_renew",
         [ROUTE_UNKNOWN] = "unknown",
 };
 
-static const unsigned codes[METRICS_CODES] = { 200, 400, 404, 405, 409, 413, 415, 500, 503 };
+static const unsigned codes[METRICS_CODES] = {
+        200, 201, 400, 404, 405, 409, 413, 415, 500, 503, 507
+};
 /* Upper bounds in microseconds; the last bucket is +Inf. */
 static const uint64_t bucket_usec[METRICS_BUCKETS - 1] = { 100,    250,    500,    1000,  2500,
                                                            5000,   10000,  25000,  50000, 100000,
@@ -36,7 +44,7 @@ void metrics_observe(struct metrics *m, enum route r, unsigned status, uint64_t 
                 if (codes[i] == status)
                         ci = i;
         if (ci == METRICS_CODES)
-                ci = status >= 500 ? 7 : 1; /* count unexpected codes as 500 / 400 */
+                ci = status >= 500 ? 8 : 2; /* count unexpected codes as 500 / 400 */
         atomic_fetch_add_explicit(&m->requests[r][ci], 1, memory_order_relaxed);
         size_t b = 0;
         while (b < METRICS_BUCKETS - 1 && duration_usec > bucket_usec[b])
@@ -153,4 +161,5 @@ void metrics_format(const struct metrics *m, struct cluster *c, uint64_t now_use
                        "# TYPE memsched_http_deadline_closes_total counter\n"
                        "memsched_http_deadline_closes_total %llu\n",
                        LOAD(m->busy_refusals), LOAD(m->deadline_closes));
+        pool_service_metrics(c->pools, b);
 }

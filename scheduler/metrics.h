@@ -21,12 +21,17 @@ enum route {
         ROUTE_METRICS,
         ROUTE_HEALTHZ,
         ROUTE_READYZ,
+        ROUTE_POOLS,       /* GET /v1/pools */
+        ROUTE_POOL,        /* PUT, DELETE /v1/pools/{node} */
+        ROUTE_LEASES,      /* GET, POST /v1/leases */
+        ROUTE_LEASE,       /* GET, DELETE /v1/leases/{id} */
+        ROUTE_LEASE_RENEW, /* POST /v1/leases/{id}/renew */
         ROUTE_UNKNOWN,
         _ROUTE_MAX,
 };
 const char *route_to_string(enum route r);
 
-#define METRICS_CODES   9 /* 200 400 404 405 409 413 415 500 503 */
+#define METRICS_CODES   11 /* 200 201 400 404 405 409 413 415 500 503 507 */
 #define METRICS_BUCKETS 14
 
 struct metrics {

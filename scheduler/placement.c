@@ -210,3 +210,15 @@ void placement_score(const struct sched_snapshot *s, ssize_t index, const char *
 {
         evaluate(s, index, name, pod, now_usec, cfg, EXPLAIN_NONE, ret);
 }
+
+uint64_t placement_lease_bytes(const struct node_verdict *v, const struct pod_shape *pod,
+                               uint64_t pool_free_bytes)
+{
+        if (v->kind == VERDICT_FITS)
+                return 0;
+        if (v->kind != VERDICT_FAILED || v->pressure >= LEVEL_MEDIUM ||
+            pod->qos == QOS_GUARANTEED || pod->request_bytes <= v->allocatable_bytes)
+                return API_UNLIMITED;
+        uint64_t short_bytes = pod->request_bytes - v->allocatable_bytes;
+        return short_bytes <= pool_free_bytes / 2 ? short_bytes : API_UNLIMITED;
+}

@@ -69,5 +69,14 @@ void placement_score(const struct sched_snapshot *s, ssize_t index, const char *
                      const struct pod_shape *pod, uint64_t now_usec, const struct sched_config *cfg,
                      struct node_verdict *ret);
 
+/* Memory pools: bytes the pod would have to lease so that it fits the node v was evaluated on.
+ * 0 when it fits as it is. When it failed only for want of memory, the shortfall, if a durable
+ * lease of it (two replicas: twice the bytes) fits in pool_free_bytes; API_UNLIMITED otherwise,
+ * and always when it failed for another reason (pressure, a stale node, no NUMA zone: leased
+ * memory is swap, no relief for a node under pressure nor a zone) or is Guaranteed (whose
+ * containers do not swap by default). */
+uint64_t placement_lease_bytes(const struct node_verdict *v, const struct pod_shape *pod,
+                               uint64_t pool_free_bytes);
+
 /* Memory a new pod could get on node i, ignoring any reservation held for it. */
 uint64_t placement_node_allocatable(const struct sched_snapshot *s, size_t i);

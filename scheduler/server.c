@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/node-name.h"
 #include "scheduler/placement.h"
+#include "scheduler/routes-pools.h"
 
 /* One open connection, for the request deadline. */
 struct conn_track {
@@ -56,7 +57,11 @@ struct server {
 
 struct request {
         enum route route;
-        char node[API_NODE_NAME_MAX];
+        unsigned methods;             /* the route's (for Allow) */
+        unsigned method;              /* this request's method_bit */
+        char node[API_NODE_NAME_MAX]; /* the path's {name}, {node} or {id} */
+        char param_field[16];         /* its name, for errors */
+        char identity[256]; /* the verified client certificate's name over HTTPS, else "" */
         char *body;
         size_t len, cap;
         bool too_large;
@@ -72,6 +77,8 @@ struct request {
 enum method_bit {
         M_GET = 1,
         M_POST = 2,
+        M_PUT = 4,
+        M_DELETE = 8,
 };
 
 /* ---------- responses ---------- */
@@ -102,11 +109,12 @@ static enum MHD_Result respond(struct MHD_Connection *conn, struct request *rq, 
         if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
         if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
-                const char *allow = "GET, HEAD";
-                if (rq->route == ROUTE_NODE_REPORT || rq->route == ROUTE_PLACEMENT ||
-                    rq->route == ROUTE_EXTENDER_FILTER || rq->route == ROUTE_EXTENDER_PRIORITIZE ||
-                    rq->route == ROUTE_EXTENDER_BIND)
-                        allow = "POST";
+                char allow[32] = "";
+                static const char *const names[] = { "GET, HEAD", "POST", "PUT", "DELETE" };
+                for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                        if (rq->methods & (1u << i))
+                                snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow),
+                                         "%s%s", *allow ? ", " : "", names[i]);
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
         }
         rq->status = status;
@@ -165,7 +173,8 @@ static enum MHD_Result respond_api_error(struct MHD_Connection *conn, struct req
 /* ---------- routing ---------- */
 
 /* The routing table; memschedd --list-routes prints it and the OpenAPI coverage test compares
- * it with api/openapi.yaml. "{name}" matches one node name. */
+ * it with api/openapi.yaml. A "{...}" segment matches one node name (or lease id: the same
+ * RFC 1123 rules). */
 static const struct route_entry {
         const char *path;
         enum route route;
@@ -182,6 +191,11 @@ static const struct route_entry {
         { "/metrics", ROUTE_METRICS, M_GET },
         { "/healthz", ROUTE_HEALTHZ, M_GET },
         { "/readyz", ROUTE_READYZ, M_GET },
+        { "/v1/pools", ROUTE_POOLS, M_GET },
+        { "/v1/pools/{node}", ROUTE_POOL, M_PUT | M_DELETE },
+        { "/v1/leases", ROUTE_LEASES, M_GET | M_POST },
+        { "/v1/leases/{id}", ROUTE_LEASE, M_GET | M_DELETE },
+        { "/v1/leases/{id}/renew", ROUTE_LEASE_RENEW, M_POST },
 };
 
 void server_print_routes(FILE *f)
@@ -191,18 +205,22 @@ void server_print_routes(FILE *f)
                         fprintf(f, "GET %s\n", routes[i].path);
                 if (routes[i].methods & M_POST)
                         fprintf(f, "POST %s\n", routes[i].path);
+                if (routes[i].methods & M_PUT)
+                        fprintf(f, "PUT %s\n", routes[i].path);
+                if (routes[i].methods & M_DELETE)
+                        fprintf(f, "DELETE %s\n", routes[i].path);
         }
 }
 
-/* Matches url against pattern; a "{name}" segment captures into name. */
+/* Matches url against pattern; a "{...}" segment captures into name. */
 static bool path_match(const char *pattern, const char *url, char *name, size_t name_size,
                        bool *ret_bad_name)
 {
-        const char *param = strstr(pattern, "{name}");
+        const char *param = strchr(pattern, '{');
         if (!param)
                 return strcmp(pattern, url) == 0;
         size_t pre = (size_t)(param - pattern);
-        const char *post = param + strlen("{name}");
+        const char *post = strchr(param, '}') + 1;
         if (strncmp(url, pattern, pre) != 0)
                 return false;
         const char *seg = url + pre;
@@ -229,6 +247,10 @@ static int route_match(const char *url, struct request *rq, unsigned *ret_method
                         continue;
                 rq->route = routes[i].route;
                 *ret_methods = routes[i].methods;
+                const char *param = strchr(routes[i].path, '{');
+                if (param)
+                        snprintf(rq->param_field, sizeof(rq->param_field), "%.*s",
+                                 (int)strcspn(param + 1, "}"), param + 1);
                 return bad ? -EINVAL : (int)routes[i].route;
         }
         return ROUTE_UNKNOWN;
@@ -284,6 +306,11 @@ static enum MHD_Result handle_report(struct server *srv, struct MHD_Connection *
         api_add(a, "seq", json_object_new_uint64(seq));
         api_add(a, "stale_after_ms",
                 json_object_new_uint64(srv->cluster->cfg.stale_after_usec / 1000));
+        /* A donor's report renews its pool offer; a consumer learns of its leases. */
+        struct json_object *leases =
+            pool_service_report(srv->cluster->pools, rq->node, now_usec(CLOCK_REALTIME));
+        if (leases)
+                api_add(a, "leases", leases);
         return respond_json(conn, rq, 200, a);
 }
 
@@ -445,8 +472,12 @@ static enum MHD_Result handle_placement(struct server *srv, struct MHD_Connectio
         qsort(rk, n, sizeof(*rk), ranked_cmp);
         if (q.limit && q.limit < n)
                 n = q.limit;
+        struct pools_totals pt;
+        pools_totals(pool_service_begin(srv->cluster->pools, now_usec(CLOCK_REALTIME)), &pt);
+        (void)pool_service_end(srv->cluster->pools);
         struct placement_response resp = { .request_bytes = q.request_bytes,
-                                           .single_numa = q.single_numa };
+                                           .single_numa = q.single_numa,
+                                           .pool_free_bytes = pt.free_bytes };
         resp.candidates = calloc(n ? n : 1, sizeof(*resp.candidates));
         if (!resp.candidates)
                 return respond_error(conn, rq, 500, NULL, "out of memory");
@@ -459,6 +490,7 @@ static enum MHD_Result handle_placement(struct server *srv, struct MHD_Connectio
                         .available_bytes = rk[i].v.allocatable_bytes,
                         .pressure = rk[i].v.pressure,
                         .reason = strdup(rk[i].v.reason),
+                        .lease_bytes = placement_lease_bytes(&rk[i].v, &shape, pt.free_bytes),
                 };
                 resp.n_candidates++;
         }
@@ -626,6 +658,28 @@ static enum MHD_Result handle_metrics(struct server *srv, struct MHD_Connection 
         return respond(conn, rq, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
 }
 
+/* The lease broker's routes (routes-pools.c): the body decoded here, as for every route. */
+static enum MHD_Result handle_pools(struct server *srv, struct MHD_Connection *conn,
+                                    struct request *rq)
+{
+        _cleanup_json_ struct json_object *o = NULL;
+        struct pools_reply rp;
+        bool with_body = rq->method == M_PUT || (rq->method == M_POST && rq->route == ROUTE_LEASES);
+        if (with_body && (parse_body(conn, rq, &o) != MHD_YES || !o))
+                return rq->status ? MHD_YES : MHD_NO;
+        enum pools_method m = rq->method == M_PUT      ? POOLS_PUT
+                              : rq->method == M_DELETE ? POOLS_DELETE
+                              : rq->method == M_POST   ? POOLS_POST
+                                                       : POOLS_GET;
+        pools_route(srv->cluster->pools, rq->route, m, rq->node,
+                    *rq->identity ? rq->identity : NULL, o, now_usec(CLOCK_REALTIME), &rp);
+        if (rp.api_r < 0)
+                return respond_api_error(conn, rq, rp.api_r, &rp.err);
+        if (!rp.body)
+                return respond_error(conn, rq, rp.status, rp.field, "%s", rp.message);
+        return respond_json(conn, rq, rp.status, rp.body);
+}
+
 static enum MHD_Result handle_text(struct MHD_Connection *conn, struct request *rq, unsigned status,
                                    const char *text)
 {
@@ -661,6 +715,12 @@ static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *conn,
         case ROUTE_READYZ:
                 return atomic_load(&srv->ready) ? handle_text(conn, rq, 200, "ok\n")
                                                 : handle_text(conn, rq, 503, "not ready\n");
+        case ROUTE_POOLS:
+        case ROUTE_POOL:
+        case ROUTE_LEASES:
+        case ROUTE_LEASE:
+        case ROUTE_LEASE_RENEW:
+                return handle_pools(srv, conn, rq);
         default:
                 return respond_error(conn, rq, 404, NULL, "no such path");
         }
@@ -694,26 +754,42 @@ static int client_identity(struct MHD_Connection *conn, char *cn, size_t cn_size
 /* Reads are open; state changes (node reports, binds) need an identity: over HTTPS a verified
  * client certificate, for a report one naming the node itself; over plain HTTP (loopback only,
  * unless --insecure) the local host is trusted. Returns MHD_YES to go on, or the 403 queued. */
-static bool route_changes_state(enum route r)
+static bool route_changes_state(const struct request *rq)
 {
-        return r == ROUTE_NODE_REPORT || r == ROUTE_EXTENDER_BIND;
+        switch (rq->route) {
+        case ROUTE_NODE_REPORT:
+        case ROUTE_EXTENDER_BIND:
+        case ROUTE_POOL:
+        case ROUTE_LEASE_RENEW:
+                return true;
+        case ROUTE_LEASES:
+                return rq->method == M_POST;
+        case ROUTE_LEASE:
+                return rq->method == M_DELETE;
+        default:
+                return false;
+        }
 }
 
 static enum MHD_Result check_identity(struct server *srv, struct MHD_Connection *conn,
                                       struct request *rq)
 {
         char cn[256] = "";
-        if (!srv->tls || !route_changes_state(rq->route))
+        if (!srv->tls || !route_changes_state(rq))
                 return MHD_YES;
         if (client_identity(conn, cn, sizeof(cn)) < 0)
                 return respond_error(conn, rq, 403, NULL,
                                      "this request changes state: it needs a client certificate "
                                      "signed by the configured CA");
-        if (rq->route == ROUTE_NODE_REPORT && strcmp(cn, rq->node) != 0)
-                return respond_error(conn, rq, 403, "name",
-                                     "name: a client certificate for \"%.64s\" may only report "
+        if ((rq->route == ROUTE_NODE_REPORT || rq->route == ROUTE_POOL) &&
+            strcmp(cn, rq->node) != 0)
+                return respond_error(conn, rq, 403, rq->param_field,
+                                     "%s: a client certificate for \"%.64s\" may only %s "
                                      "for that node, not \"%s\"",
-                                     cn, rq->node);
+                                     rq->param_field, cn,
+                                     rq->route == ROUTE_POOL ? "offer memory" : "report", rq->node);
+        /* Leases: the routes check the consumer named in the body or the lease. */
+        snprintf(rq->identity, sizeof(rq->identity), "%s", cn);
         return MHD_YES;
 }
 
@@ -785,14 +861,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         rq->route = ROUTE_UNKNOWN;
                         return respond_error(conn, rq, 404, NULL, "no such path: %.200s", url);
                 }
+                rq->methods = methods;
                 if (r < 0)
-                        return respond_error(conn, rq, 400, "name",
-                                             "name: not a valid node name (RFC 1123 subdomain)");
+                        return respond_error(
+                            conn, rq, 400, rq->param_field,
+                            "%s: not a valid %s (RFC 1123 subdomain)", rq->param_field,
+                            strcmp(rq->param_field, "id") == 0 ? "lease id" : "node name");
                 rq->route = (enum route)r;
                 bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
                            strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-                bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-                if (!((get && (methods & M_GET)) || (post && (methods & M_POST))))
+                rq->method = get                                           ? M_GET
+                             : strcmp(method, MHD_HTTP_METHOD_POST) == 0   ? M_POST
+                             : strcmp(method, MHD_HTTP_METHOD_PUT) == 0    ? M_PUT
+                             : strcmp(method, MHD_HTTP_METHOD_DELETE) == 0 ? M_DELETE
+                                                                           : 0;
+                if (!(rq->method & methods))
                         return respond_error(conn, rq, 405, NULL,
                                              "method %.16s not allowed on %.200s", method, url);
                 if (check_identity(srv, conn, rq) != MHD_YES || rq->status)

@@ -182,6 +182,44 @@ int store_delete(struct sched_store *st, const char *key, uint64_t expect_mod_re
         return LOCKED(st, st->ops->remove(st->be, key, expect_mod_revision));
 }
 
+/* Last writer wins: the record is read for its revision and replaced against it; a writer that
+ * slipped in between (-ESTALE, -EEXIST, -ENOENT) makes us read again. */
+#define STORE_PUT_ATTEMPTS 5
+
+int store_put(struct sched_store *st, const char *key, const char *value)
+{
+        int r = -ESTALE;
+        for (int attempt = 0; attempt < STORE_PUT_ATTEMPTS; attempt++) {
+                struct store_record rec = {};
+                r = store_get(st, key, &rec);
+                if (r == -ENOENT)
+                        r = store_create(st, key, value, 0, NULL);
+                else if (r >= 0)
+                        r = store_update(st, key, value, rec.mod_revision, NULL);
+                store_record_done(&rec);
+                if (r != -ESTALE && r != -EEXIST && r != -ENOENT)
+                        return r < 0 ? r : 0;
+        }
+        return r;
+}
+
+int store_remove(struct sched_store *st, const char *key)
+{
+        int r = -ESTALE;
+        for (int attempt = 0; attempt < STORE_PUT_ATTEMPTS; attempt++) {
+                struct store_record rec = {};
+                r = store_get(st, key, &rec);
+                if (r >= 0)
+                        r = store_delete(st, key, rec.mod_revision);
+                store_record_done(&rec);
+                if (r == -ENOENT)
+                        return 0;
+                if (r != -ESTALE)
+                        return r < 0 ? r : 0;
+        }
+        return r;
+}
+
 int store_lease_grant(struct sched_store *st, uint64_t ttl_sec, uint64_t *ret_lease_id)
 {
         if (ttl_sec == 0)

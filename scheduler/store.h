@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Durable state: migration plans and the reservations they hold (and, soon, memory leases), so a
-// restart of memschedd loses none. Node reports are soft state and never stored: the next
+// Durable state: migration plans and the reservations they hold, pool offers and memory leases, so
+// a restart of memschedd loses none. Node reports are soft state and never stored: the next
 // heartbeat rebuilds them.
 //
 // One interface, two backends behind a table of functions (store-backend.h):
@@ -61,6 +61,12 @@ int store_update(struct sched_store *st, const char *key, const char *value,
                  uint64_t expect_mod_revision, uint64_t *ret_mod_revision);
 /* Deletes key if its revision is still expect_mod_revision: -ESTALE, -ENOENT as above. */
 int store_delete(struct sched_store *st, const char *key, uint64_t expect_mod_revision);
+
+/* Sets key to value whatever it held (creating it when absent): for records one writer owns,
+ * such as pool offers and memory leases ("pools/NODE", "leases/ID"). */
+int store_put(struct sched_store *st, const char *key, const char *value);
+/* Deletes key whatever its revision; 0 also when it was absent. */
+int store_remove(struct sched_store *st, const char *key);
 
 /* store_list, and the store revision the listing is at: watch from there. */
 int store_list_at(struct sched_store *st, const char *prefix, struct store_record **ret,

@@ -72,3 +72,31 @@ got=$(code --data-binary "$(extender_args "$POD" names w1)" "$BASE/extender/filt
 [[ $got == 200 ]] || fail "filter (a read) without a client certificate: HTTP $got"
 [[ $(code "$BASE/v1/nodes/w1") == 200 ]] || fail "GET /v1/nodes/w1 over HTTPS"
 pass "HTTPS: reads open; reports and binds need a certificate from the CA; a node reports only for itself"
+
+# ---- memory pools and leases: the same rules (a node offers, leases, renews and releases only
+# for itself; reads stay open)
+W1=(--cert "$WORK/w1.pem" --key "$WORK/w1.key")
+OFFER='{"bytes":2147483648,"slab_bytes":1073741824,"transports":[{"kind":"tcp","address":"127.0.0.1","port":7472}]}'
+got=$(code -X PUT --data-binary "$OFFER" "$BASE/v1/pools/w1")
+[[ $got == 403 ]] || fail "pool offer without a client certificate: HTTP $got"
+got=$(code "${W1[@]}" -X PUT --data-binary "$OFFER" "$BASE/v1/pools/w2")
+[[ $got == 403 ]] || fail "w1 offering for w2: HTTP $got"
+jqb '.field == "node"'
+got=$(code "${W1[@]}" -X PUT --data-binary "$OFFER" "$BASE/v1/pools/w1")
+[[ $got == 201 ]] || fail "w1 offering for itself: HTTP $got $(head -c 300 "$WORK/body")"
+got=$(code "${W1[@]}" --data-binary '{"node":"w2","bytes":1,"ttl_seconds":60,"durable":false}' "$BASE/v1/leases")
+[[ $got == 403 ]] || fail "w1 leasing for w2: HTTP $got"
+jqb '.field == "node"'
+got=$(code "${W1[@]}" --data-binary '{"node":"w1","bytes":1,"ttl_seconds":60,"durable":false}' "$BASE/v1/leases")
+[[ $got == 201 ]] || fail "w1 leasing for itself: HTTP $got $(head -c 300 "$WORK/body")"
+ID=$(jq -r .id "$WORK/body")
+got=$(code --cert "$WORK/sched.pem" --key "$WORK/sched.key" -X POST "$BASE/v1/leases/$ID/renew")
+[[ $got == 403 ]] || fail "another client renewing w1's lease: HTTP $got"
+got=$(code "${W1[@]}" -X POST "$BASE/v1/leases/$ID/renew")
+[[ $got == 200 ]] || fail "w1 renewing its lease: HTTP $got"
+[[ $(code "$BASE/v1/leases/$ID") == 200 ]] || fail "GET a lease (a read) without a certificate"
+got=$(code -X DELETE "$BASE/v1/leases/$ID")
+[[ $got == 403 ]] || fail "releasing a lease without a client certificate: HTTP $got"
+got=$(code "${W1[@]}" -X DELETE "$BASE/v1/leases/$ID")
+[[ $got == 200 ]] || fail "w1 releasing its lease: HTTP $got"
+pass "HTTPS: pool offers and leases only by the node itself; reads open"
