@@ -22,8 +22,11 @@
 #include "common/log.h"
 #include "common/macro.h"
 
-/* Prometheus and the kubelet's probes each hold one connection; a few more for people. */
-#define METRICS_MAX_CONNECTIONS 16
+/* Prometheus and the kubelet's probes each hold one connection; a few more for people. One
+ * client (address) gets at most half, so that it cannot starve the probes; connections past
+ * either limit are closed as soon as accepted. */
+#define METRICS_MAX_CONNECTIONS        16
+#define METRICS_MAX_CONNECTIONS_PER_IP 8
 /* Seconds an idle connection is kept: a probe or a scrape is one request. */
 #define METRICS_CONNECTION_TIMEOUT_SEC 10
 #define METRICS_LISTEN_BACKLOG         16
@@ -209,12 +212,13 @@ int metrics_server_start(struct manager *m, const char *address)
         /* MHD owns fd from here and closes it when stopped. Whether a failed start closed it is
          * not documented: leave it (memagentd exits on this error) rather than risk closing a
          * number reused since. */
-        srv->daemon =
-            MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, srv,
-                             MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-                             (unsigned)METRICS_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-                             (unsigned)METRICS_CONNECTION_TIMEOUT_SEC, MHD_OPTION_EXTERNAL_LOGGER,
-                             mhd_log, NULL, MHD_OPTION_END);
+        srv->daemon = MHD_start_daemon(
+            MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, srv,
+            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+            (unsigned)METRICS_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            (unsigned)METRICS_MAX_CONNECTIONS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)METRICS_CONNECTION_TIMEOUT_SEC, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+            MHD_OPTION_END);
         if (!srv->daemon) {
                 free(srv);
                 return log_error_errno(EIO,
