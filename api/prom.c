@@ -94,7 +94,8 @@ void prom_histogram(struct api_buf *b, const char *name, const struct prom_label
         uint64_t cum = 0;
         if (n_labels > PROM_HISTOGRAM_MAX_LABELS)
                 n_labels = PROM_HISTOGRAM_MAX_LABELS;
-        memcpy(with_le, labels, n_labels * sizeof(*labels));
+        if (n_labels) /* labels may be NULL then, which memcpy() must not see */
+                memcpy(with_le, labels, n_labels * sizeof(*labels));
         with_le[n_labels] = (struct prom_label){ "le", le };
         for (size_t i = 0; i < n_buckets; i++) {
                 cum += counts[i];
