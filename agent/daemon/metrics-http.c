@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "agent/daemon/manager-private.h"
 #include "agent/daemon/metrics.h"
 #include "api/codec.h"
+#include "api/mhd-log.h"
 #include "api/prom.h"
 #include "common/clock.h"
 #include "common/listen-address.h"
@@ -36,17 +36,6 @@ struct metrics_server {
         struct MHD_Daemon *daemon;
         sd_event_source *io, *timer;
 };
-
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-        char msg[512];
-        (void)cls;
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        size_t n = strlen(msg);
-        while (n && msg[n - 1] == '\n')
-                msg[--n] = '\0';
-        log_debug("metrics server: libmicrohttpd: %s", msg);
-}
 
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
                                char *body, size_t len)
@@ -217,8 +206,8 @@ int metrics_server_start(struct manager *m, const char *address)
             MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
             (unsigned)METRICS_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
             (unsigned)METRICS_MAX_CONNECTIONS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned)METRICS_CONNECTION_TIMEOUT_SEC, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-            MHD_OPTION_END);
+            (unsigned)METRICS_CONNECTION_TIMEOUT_SEC, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_debug,
+            (void *)"metrics server: ", MHD_OPTION_END);
         if (!srv->daemon) {
                 free(srv);
                 return log_error_errno(EIO,
