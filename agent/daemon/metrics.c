@@ -18,10 +18,18 @@
 #include "common/fileio.h"
 #include "common/macro.h"
 
-/* decision.action values (agent/decide/decision.h), the last one for anything new. */
+/* decision.action values (agent/decide/decision.h; "evict" is the Kubernetes Eviction API's),
+ * the last one for anything new. */
 static const char *const decision_actions[AGENT_METRICS_DECISION_ACTIONS] = {
-        "kill", "terminate", "none", "reclaim", "loan", "return", "stand-back", "other",
+        "kill", "terminate", "none", "reclaim", "loan", "return", "stand-back", "evict", "other",
 };
+
+/* A decision that starts an eviction, whichever way it is carried out. */
+static bool starts_eviction(const struct decision *d)
+{
+        return !d->dry_run && (streq(d->action, "kill") || streq(d->action, "terminate") ||
+                               streq(d->action, "evict"));
+}
 
 static const char *const kill_reasons[_KILL_REASON_MAX] = {
         [KILL_REASON_CRITICAL] = "critical",
@@ -87,14 +95,16 @@ void agent_metrics_count_actions(struct agent_metrics *mt, const struct action_l
                                 break;
                         last = &a->record.d;
                         mt->decisions[decision_action_index(last->action)][level_of(last)]++;
+                        /* Counted from the decision, not from the action that carries it out:
+                         * the same for a SIGTERM, a kill at once or the Eviction API. */
+                        if (starts_eviction(last))
+                                mt->evictions[scope_of(last)][level_of(last)]++;
                         break;
                 case ACTION_TERMINATE:
                 case ACTION_KILL:
                         if (a->evict.record == RECORD_LAST && last) {
-                                enum pressure_level lvl = level_of(last);
-                                mt->evictions[scope_of(last)][lvl]++;
                                 if (a->kind == ACTION_KILL)
-                                        reason = lvl >= LEVEL_CRITICAL
+                                        reason = level_of(last) >= LEVEL_CRITICAL
                                                      ? KILL_REASON_CRITICAL
                                                      : KILL_REASON_NO_GRACE_PERIOD;
                                 else
@@ -124,9 +134,9 @@ void agent_metrics_count_actions(struct agent_metrics *mt, const struct action_l
                 case ACTION_RECLAIM:
                         mt->reclaim_steps_total++;
                         break;
-                case ACTION_LOG:
-                case ACTION_EVICTION_ENDED:
-                case ACTION_REPORT:
+                default:
+                        /* Logs, reports, the end of an eviction and whatever acts without
+                         * deciding anew: nothing to count. */
                         break;
                 }
         }
@@ -240,8 +250,8 @@ static void format_decisions(struct manager *m, struct api_buf *b)
         static const char *const ev = "memagent_evictions_total";
         static const char *const kills = "memagent_kills_total";
         prom_family(b, dec, PROM_COUNTER,
-                    "Decisions recorded (memagent explain), by action (kill, terminate, none, "
-                    "loan, return, stand-back) and the pressure level they were taken at.");
+                    "Decisions recorded (memagent explain), by action (kill, terminate, evict, "
+                    "none, loan, return, stand-back) and the pressure level they were taken at.");
         for (size_t a = 0; a < AGENT_METRICS_DECISION_ACTIONS; a++)
                 for (enum pressure_level l = 0; l < _LEVEL_MAX; l++)
                         if (mt->decisions[a][l]) {
@@ -252,8 +262,9 @@ static void format_decisions(struct manager *m, struct api_buf *b)
                                 prom_sample_u64(b, dec, lb, 2, mt->decisions[a][l]);
                         }
         prom_family(b, ev, PROM_COUNTER,
-                    "Evictions started (SIGTERM with a grace period, or a kill at once), by scope "
-                    "and pressure level.");
+                    "Evictions decided and started (SIGTERM with a grace period, a kill at once, "
+                    "or the Kubernetes Eviction API; not in a dry run), by scope and pressure "
+                    "level.");
         for (enum scope_id s = 0; s < _SCOPE_MAX; s++)
                 for (enum pressure_level l = 0; l < _LEVEL_MAX; l++)
                         if (mt->evictions[s][l]) {

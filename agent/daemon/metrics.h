@@ -35,13 +35,14 @@ enum kill_reason {
         _KILL_REASON_MAX,
 };
 
-#define AGENT_METRICS_DECISION_ACTIONS 8 /* decision.action values, and "other" */
+#define AGENT_METRICS_DECISION_ACTIONS 9 /* decision.action values, and "other" */
 #define AGENT_METRICS_STEP_BUCKETS     16
 
 struct agent_metrics {
         /* decision records by action and level (pressure_level) */
         uint64_t decisions[AGENT_METRICS_DECISION_ACTIONS][_LEVEL_MAX];
-        /* evictions started (SIGTERM, or a kill at once) by scope and level */
+        /* evictions decided and started (SIGTERM, a kill at once, the Eviction API; not in a
+         * dry run), by scope and level */
         uint64_t evictions[_SCOPE_MAX][_LEVEL_MAX];
         uint64_t kills[_KILL_REASON_MAX];    /* kills that took processes */
         uint64_t loans_total, returns_total; /* limit changes written */

@@ -164,6 +164,19 @@ static void test_count_evictions_and_kills(void **state)
         assert_int_equal(mt.kills[KILL_REASON_SIGNAL_FAILED], 1);
         assert_int_equal(mt.kills[KILL_REASON_CRITICAL], 1);
 
+        /* A dry run decides, and neither evicts nor kills. */
+        struct action a6[] = { record("kill", "critical", "node", RECORD_NONE) };
+        a6[0].record.d.dry_run = true;
+        count(&mt, a6, 1, NULL, 0, EVICT_PENDING, false);
+        assert_int_equal(mt.decisions[0][LEVEL_CRITICAL], 2);
+        assert_int_equal(mt.evictions[SCOPE_NODE][LEVEL_CRITICAL], 0);
+
+        /* An eviction through the Kubernetes API is an eviction too (no cgroup action here). */
+        struct action a7[] = { record("evict", "medium", "kubepods", RECORD_NONE) };
+        count(&mt, a7, 1, NULL, 0, EVICT_PENDING, false);
+        assert_int_equal(mt.decisions[7][LEVEL_MEDIUM], 1);
+        assert_int_equal(mt.evictions[SCOPE_KUBEPODS][LEVEL_MEDIUM], 1);
+
         /* A kill result with no kill in this list (left from before) is not counted again. */
         struct action a5[] = { record("none", "medium", "node", RECORD_NONE) };
         count(&mt, a5, 1, NULL, 0, EVICT_KILLED, true);
