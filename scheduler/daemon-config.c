@@ -9,47 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/listen-address.h"
 #include "common/macro.h"
 
 /* ---- The listen address ------------------------------------------------------------------- */
 
-/* "ADDR:PORT" with a numeric IPv4 address, or "[IPv6]:PORT"; port 0 picks a free one. */
+/* "ADDR:PORT" with a numeric IPv4 address, or "[IPv6]:PORT"; port 0 picks a free one. The
+ * parser is the common one; memschedd refuses its ":PORT" (every address): it names the address
+ * it serves on, since plain HTTP is for loopback. */
 static int parse_listen(const char *s, struct sockaddr_storage *ret_addr, socklen_t *ret_len)
 {
-        char host[INET6_ADDRSTRLEN + 2];
-        const char *colon = strrchr(s, ':');
-        if (!colon || (size_t)(colon - s) >= sizeof(host) || colon == s)
+        if (s[0] == ':')
                 return -EINVAL;
-        memcpy(host, s, (size_t)(colon - s));
-        host[colon - s] = '\0';
-        char *end;
-        errno = 0;
-        unsigned long port = strtoul(colon + 1, &end, 10);
-        if (errno || *end || end == colon + 1 || port > 65535)
-                return -EINVAL;
-
-        struct sockaddr_storage addr = { 0 };
-        if (host[0] == '[') {
-                size_t n = strlen(host);
-                struct sockaddr_in6 *a = (struct sockaddr_in6 *)&addr;
-                if (n < 3 || host[n - 1] != ']')
-                        return -EINVAL;
-                host[n - 1] = '\0';
-                if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
-                        return -EINVAL;
-                a->sin6_family = AF_INET6;
-                a->sin6_port = htons((uint16_t)port);
-                *ret_len = sizeof(*a);
-        } else {
-                struct sockaddr_in *a = (struct sockaddr_in *)&addr;
-                if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-                        return -EINVAL;
-                a->sin_family = AF_INET;
-                a->sin_port = htons((uint16_t)port);
-                *ret_len = sizeof(*a);
-        }
-        *ret_addr = addr;
-        return 0;
+        return listen_address_parse(s, ret_addr, ret_len);
 }
 
 static int check_listen(const char *s, char *err, size_t err_size)

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "scheduler/metrics.h"
 
+#include <stdio.h>
+
+#include "api/prom.h"
+#include "common/macro.h"
 #include "scheduler/cluster.h"
 #include "scheduler/pools-service.h"
 
@@ -56,48 +60,49 @@ void metrics_observe(struct metrics *m, enum route r, unsigned status, uint64_t 
 
 #define LOAD(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
 
+static void counter(struct api_buf *b, const char *name, const char *help, unsigned long long v)
+{
+        prom_family(b, name, PROM_COUNTER, help);
+        prom_sample_u64(b, name, NULL, 0, v);
+}
+
+static void gauge(struct api_buf *b, const char *name, const char *help, unsigned long long v)
+{
+        prom_family(b, name, PROM_GAUGE, help);
+        prom_sample_u64(b, name, NULL, 0, v);
+}
+
 void metrics_format(const struct metrics *m, struct cluster *c, uint64_t now_usec,
                     struct api_buf *b)
 {
-        api_buf_puts(b, "# HELP memsched_http_requests_total HTTP requests served, by route and "
-                        "status code.\n# TYPE memsched_http_requests_total counter\n");
+        prom_family(b, "memsched_http_requests_total", PROM_COUNTER,
+                    "HTTP requests served, by route and status code.");
         for (int r = 0; r < _ROUTE_MAX; r++)
                 for (size_t i = 0; i < METRICS_CODES; i++) {
                         unsigned long long v = LOAD(m->requests[r][i]);
+                        char code[8];
+                        snprintf(code, sizeof(code), "%u", codes[i]);
+                        const struct prom_label l[] = { { "route", route_names[r] },
+                                                        { "code", code } };
                         if (v)
-                                api_buf_printf(
-                                    b,
-                                    "memsched_http_requests_total{route=\"%s\",code=\"%u\"} "
-                                    "%llu\n",
-                                    route_names[r], codes[i], v);
+                                prom_sample_u64(b, "memsched_http_requests_total", l, ELEMENTSOF(l),
+                                                v);
                 }
-        api_buf_puts(b, "# HELP memsched_http_request_duration_seconds Time to answer an HTTP "
-                        "request, by route.\n# TYPE memsched_http_request_duration_seconds "
-                        "histogram\n");
+        prom_family(b, "memsched_http_request_duration_seconds", PROM_HISTOGRAM,
+                    "Time to answer an HTTP request, by route.");
+        double bounds[METRICS_BUCKETS - 1];
+        for (size_t i = 0; i < METRICS_BUCKETS - 1; i++)
+                bounds[i] = (double)bucket_usec[i] / 1e6;
         for (int r = 0; r < _ROUTE_MAX; r++) {
-                unsigned long long count = LOAD(m->latency_count[r]), cum = 0;
-                if (!count)
+                if (!LOAD(m->latency_count[r]))
                         continue;
-                for (size_t i = 0; i < METRICS_BUCKETS; i++) {
-                        cum += LOAD(m->latency_buckets[r][i]);
-                        if (i < METRICS_BUCKETS - 1)
-                                api_buf_printf(
-                                    b,
-                                    "memsched_http_request_duration_seconds_bucket{route="
-                                    "\"%s\",le=\"%g\"} %llu\n",
-                                    route_names[r], (double)bucket_usec[i] / 1e6, cum);
-                        else
-                                api_buf_printf(
-                                    b,
-                                    "memsched_http_request_duration_seconds_bucket{route="
-                                    "\"%s\",le=\"+Inf\"} %llu\n",
-                                    route_names[r], cum);
-                }
-                api_buf_printf(b, "memsched_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
-                               route_names[r], (double)LOAD(m->latency_sum_usec[r]) / 1e6);
-                api_buf_printf(b,
-                               "memsched_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-                               route_names[r], count);
+                uint64_t counts[METRICS_BUCKETS];
+                for (size_t i = 0; i < METRICS_BUCKETS; i++)
+                        counts[i] = LOAD(m->latency_buckets[r][i]);
+                const struct prom_label l[] = { { "route", route_names[r] } };
+                prom_histogram(b, "memsched_http_request_duration_seconds", l, ELEMENTSOF(l),
+                               bounds, counts, METRICS_BUCKETS,
+                               (double)LOAD(m->latency_sum_usec[r]) / 1e6);
         }
 
         _cleanup_snapshot_ struct sched_snapshot *s = snapshot_acquire(&c->slot);
@@ -107,59 +112,40 @@ void metrics_format(const struct metrics *m, struct cluster *c, uint64_t now_use
                         stale++;
         for (size_t i = 0; i < s->n_plans; i++)
                 active += s->plans[i].state == MIGRATION_PLANNED;
-        api_buf_printf(b,
-                       "# HELP memsched_nodes Nodes known from agent reports.\n"
-                       "# TYPE memsched_nodes gauge\nmemsched_nodes %zu\n"
-                       "# HELP memsched_nodes_stale Known nodes whose reports stopped.\n"
-                       "# TYPE memsched_nodes_stale gauge\nmemsched_nodes_stale %zu\n"
-                       "# HELP memsched_reservations Migration reservations currently held.\n"
-                       "# TYPE memsched_reservations gauge\nmemsched_reservations %zu\n"
-                       "# HELP memsched_snapshot_generation Generation of the published cluster "
-                       "snapshot.\n# TYPE memsched_snapshot_generation gauge\n"
-                       "memsched_snapshot_generation %llu\n",
-                       s->n_nodes, stale, active, (unsigned long long)s->generation);
-        api_buf_printf(b,
-                       "# HELP memsched_reports_total Node reports ingested.\n"
-                       "# TYPE memsched_reports_total counter\nmemsched_reports_total %llu\n"
-                       "# HELP memsched_bind_decisions_total Bind decisions recorded.\n"
-                       "# TYPE memsched_bind_decisions_total counter\n"
-                       "memsched_bind_decisions_total %llu\n"
-                       "# HELP memsched_migrations_planned_total Migrations planned.\n"
-                       "# TYPE memsched_migrations_planned_total counter\n"
-                       "memsched_migrations_planned_total %llu\n"
-                       "# HELP memsched_migrations_expired_total Reservations that expired "
-                       "unused.\n# TYPE memsched_migrations_expired_total counter\n"
-                       "memsched_migrations_expired_total %llu\n",
-                       LOAD(c->reports_total), LOAD(c->binds_total),
-                       LOAD(c->migrations_planned_total), LOAD(c->migrations_expired_total));
-        api_buf_printf(b,
-                       "# HELP memsched_filter_decisions_total Per-node filter decisions, by "
-                       "result.\n# TYPE memsched_filter_decisions_total counter\n"
-                       "memsched_filter_decisions_total{result=\"passed\"} %llu\n"
-                       "memsched_filter_decisions_total{result=\"failed\"} %llu\n"
-                       "memsched_filter_decisions_total{result=\"unresolvable\"} %llu\n"
-                       "# HELP memsched_prioritize_decisions_total Nodes scored by prioritize.\n"
-                       "# TYPE memsched_prioritize_decisions_total counter\n"
-                       "memsched_prioritize_decisions_total %llu\n",
-                       LOAD(m->filter_nodes[0]), LOAD(m->filter_nodes[1]), LOAD(m->filter_nodes[2]),
-                       LOAD(m->prioritized_nodes));
-        api_buf_printf(b,
-                       "# HELP memsched_leader 1 on the replica that plans and expires "
-                       "reservations (the only one on SQLite), 0 on the others.\n"
-                       "# TYPE memsched_leader gauge\nmemsched_leader %d\n"
-                       "# HELP memsched_store_revision State store revision this replica's plans "
-                       "are current to.\n# TYPE memsched_store_revision gauge\n"
-                       "memsched_store_revision %llu\n",
-                       !atomic_load(&c->follower), LOAD(c->store_revision));
-        api_buf_printf(b,
-                       "# HELP memsched_http_busy_refusals_total Requests refused with 503 because "
-                       "the bodies being decoded used up the request memory budget.\n"
-                       "# TYPE memsched_http_busy_refusals_total counter\n"
-                       "memsched_http_busy_refusals_total %llu\n"
-                       "# HELP memsched_http_deadline_closes_total Connections closed because "
-                       "their request was not in within the client timeout.\n"
-                       "# TYPE memsched_http_deadline_closes_total counter\n"
-                       "memsched_http_deadline_closes_total %llu\n",
-                       LOAD(m->busy_refusals), LOAD(m->deadline_closes));
+        gauge(b, "memsched_nodes", "Nodes known from agent reports.", s->n_nodes);
+        gauge(b, "memsched_nodes_stale", "Known nodes whose reports stopped.", stale);
+        gauge(b, "memsched_reservations", "Migration reservations currently held.", active);
+        gauge(b, "memsched_snapshot_generation", "Generation of the published cluster snapshot.",
+              (unsigned long long)s->generation);
+        counter(b, "memsched_reports_total", "Node reports ingested.", LOAD(c->reports_total));
+        counter(b, "memsched_bind_decisions_total", "Bind decisions recorded.",
+                LOAD(c->binds_total));
+        counter(b, "memsched_migrations_planned_total", "Migrations planned.",
+                LOAD(c->migrations_planned_total));
+        counter(b, "memsched_migrations_expired_total", "Reservations that expired unused.",
+                LOAD(c->migrations_expired_total));
+        prom_family(b, "memsched_filter_decisions_total", PROM_COUNTER,
+                    "Per-node filter decisions, by result.");
+        static const char *const results[] = { "passed", "failed", "unresolvable" };
+        for (size_t i = 0; i < ELEMENTSOF(results); i++) {
+                const struct prom_label l[] = { { "result", results[i] } };
+                prom_sample_u64(b, "memsched_filter_decisions_total", l, ELEMENTSOF(l),
+                                LOAD(m->filter_nodes[i]));
+        }
+        counter(b, "memsched_prioritize_decisions_total", "Nodes scored by prioritize.",
+                LOAD(m->prioritized_nodes));
+        gauge(b, "memsched_leader",
+              "1 on the replica that plans and expires reservations (the only one on SQLite), 0 "
+              "on the others.",
+              !atomic_load(&c->follower));
+        gauge(b, "memsched_store_revision",
+              "State store revision this replica's plans are current to.", LOAD(c->store_revision));
+        counter(b, "memsched_http_busy_refusals_total",
+                "Requests refused with 503 because the bodies being decoded used up the request "
+                "memory budget.",
+                LOAD(m->busy_refusals));
+        counter(b, "memsched_http_deadline_closes_total",
+                "Connections closed because their request was not in within the client timeout.",
+                LOAD(m->deadline_closes));
         pool_service_metrics(c->pools, b);
 }

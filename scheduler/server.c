@@ -17,6 +17,7 @@
 
 #include "api/error_reply.h"
 #include "api/extender.h"
+#include "api/mhd-log.h"
 #include "api/node_status.h"
 #include "api/placement.h"
 #include "common/clock.h"
@@ -1031,17 +1032,6 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
         return MHD_http_unescape(s);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-        char msg[512];
-        (void)cls;
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        size_t n = strlen(msg);
-        while (n && msg[n - 1] == '\n')
-                msg[--n] = '\0';
-        log_debug("libmicrohttpd: %s", msg);
-}
-
 static void server_free(struct server *s)
 {
         pthread_cond_destroy(&s->sweep_wake);
@@ -1149,7 +1139,7 @@ int server_start(struct cluster *c, const struct server_config *cfg, struct serv
             MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_client,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-            on_connection, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+            on_connection, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_debug, NULL,
             MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
             (unsigned)1, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
         if (!srv->daemon) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "common/listen-address.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/node-name.h"
@@ -33,6 +34,19 @@ static int check_node_name(const char *s, char *err, size_t err_size)
         if (!*s || node_name_is_valid(s, strlen(s)))
                 return 0;
         snprintf(err, err_size, "is not a Kubernetes node name (" NODE_NAME_RULES ")");
+        return -EINVAL;
+}
+
+/* metricsAddress: "none", or an address to listen on (common/listen-address.h). */
+static int check_metrics_address(const char *s, char *err, size_t err_size)
+{
+        struct sockaddr_storage addr;
+        socklen_t len;
+        if (streq(s, "none") || listen_address_parse(s, &addr, &len) == 0)
+                return 0;
+        snprintf(err, err_size,
+                 "is not HOST:PORT with a numeric address, [IPv6]:PORT, :PORT (every address) or "
+                 "none (like :9808 or 127.0.0.1:9808)");
         return -EINVAL;
 }
 
@@ -217,6 +231,12 @@ static const struct config_entry entries[] = {
         CONFIG_ENTRY_STRING(C, node_name, "nodeName", "", check_node_name, "NAME", RESTART,
                             "This node's name in the cluster; \"\": $NODE_NAME (the downward "
                             "API), else the host name in lowercase."),
+        CONFIG_ENTRY_STRING(C, metrics_address, "metricsAddress", ":9808", check_metrics_address,
+                            "ADDR", RESTART,
+                            "Where Prometheus /metrics and the /healthz and /readyz probes are "
+                            "served over plain HTTP: HOST:PORT, [IPv6]:PORT, :PORT for every "
+                            "address, port 0 for a free one (logged); none for no server. A port "
+                            "that cannot be bound stops memagentd at start."),
         CONFIG_ENTRY_DURATION(C, report_heartbeat_usec, "reportHeartbeat", "10s", "1s", "5m",
                               RESTART, "Send the node report at least this often."),
         CONFIG_ENTRY_DURATION(C, bpf_stall_threshold_usec, "bpfStallThreshold", "100ms", "0", "10s",

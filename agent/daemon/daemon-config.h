@@ -51,7 +51,8 @@ struct agent_config {
          * memschedd's certificate ("" for the system's), and the client certificate and key
          * (both or neither). */
         char *scheduler_ca, *scheduler_cert, *scheduler_key;
-        char *node_name; /* "" for $NODE_NAME or the host name */
+        char *node_name;       /* "" for $NODE_NAME or the host name */
+        char *metrics_address; /* /metrics, /healthz, /readyz: HOST:PORT, [v6]:PORT, :PORT, none */
         uint64_t report_heartbeat_usec;
 
         /* The balloon (agent/decide/balloon.h) and vertical scaling (agent/decide/vscale.h). */

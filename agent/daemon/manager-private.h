@@ -5,6 +5,7 @@
 //   actuators.c  carries out agent_step()'s actions and keeps their outcomes for the next step
 //   local-api.c  the unix socket: status, explain, recommend
 //   bpf-events.c the BPF ring buffer: kernel OOM kills, reclaim stalls
+//   metrics.c    /metrics, /healthz and /readyz (metrics-http.c serves them on the loop)
 // The decision itself is agent_step() (agent/decide/step.h), which sees none of this.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent/daemon/manager.h"
+#include "agent/daemon/metrics.h"
 #include "agent/decide/decision.h"
 #include "agent/decide/restore.h"
 #include "agent/decide/step.h"
@@ -22,6 +24,7 @@
 #include "agent/kernel/psi.h"
 
 struct bpfsig;
+struct metrics_server;
 struct reporter;
 struct policy_chain;
 
@@ -116,6 +119,9 @@ struct manager {
         /* the node report to memschedd, NULL without schedulerUrl */
         struct reporter *reporter;
         char *node_name;
+        /* Prometheus metrics and probes (metrics.h); the server is NULL with metricsAddress none */
+        struct agent_metrics metrics;
+        struct metrics_server *metrics_srv;
         int (*reload)(struct manager *m, void *userdata);
         void *reload_userdata;
 };

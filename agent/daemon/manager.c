@@ -35,14 +35,28 @@ static void watch_pod_dirs(struct manager *m);
 static void watch_kubepods_dirs(struct manager *m);
 static void arm_triggers(struct manager *m);
 
+/* act(), and the metrics of what it did (the limit writes it reports, a kill's result). */
+static void act_counted(struct manager *m)
+{
+        size_t limits_before = m->n_limits;
+        act(m, &m->actions);
+        agent_metrics_count_actions(&m->metrics, &m->actions,
+                                    m->limits ? m->limits + limits_before : NULL,
+                                    m->n_limits - limits_before, &m->evict.result);
+}
+
 /* Decides and acts on snap, then feeds back what acting produced at once (a kill runs to its
- * end while the actuator waits), until nothing new comes back. */
-static void decide_and_act(struct manager *m, const struct node_snapshot *snap)
+ * end while the actuator waits), until nothing new comes back. started_usec: when the
+ * observation began, for the step's cost. */
+static void decide_and_act(struct manager *m, const struct node_snapshot *snap,
+                           uint64_t started_usec)
 {
         int r = agent_step(snap, &m->state, &m->ap, &m->actions);
+        uint64_t end = now_usec(CLOCK_MONOTONIC);
+        agent_metrics_observe_step(&m->metrics, end - started_usec, end);
         if (r < 0)
                 log_warning_errno(r, "Failed to decide: %m; acting on what was decided");
-        act(m, &m->actions);
+        act_counted(m);
         manager_run_outcome(m);
 }
 
@@ -62,7 +76,7 @@ void manager_run_outcome(struct manager *m)
                 int r = agent_step(&snap, &m->state, &m->ap, &m->actions);
                 if (r < 0)
                         log_warning_errno(r, "Failed to decide: %m; acting on what was decided");
-                act(m, &m->actions);
+                act_counted(m);
         }
         /* The step and its outcomes are settled: keep what a restart must not forget. */
         persist_maybe_save(m);
@@ -100,7 +114,7 @@ static void tick(struct manager *m, const char *why)
         struct node_snapshot snap;
         if (observe_sample(m, now, why, &snap) < 0)
                 return;
-        decide_and_act(m, &snap);
+        decide_and_act(m, &snap, now);
 }
 
 static uint64_t current_interval(const struct manager *m)
@@ -453,6 +467,10 @@ int manager_new(const struct daemon_params *p, struct manager **ret, char *why, 
         r = local_api_setup(m);
         if (r < 0)
                 return r;
+        /* Standalone (no Kubernetes API client yet): ready at once. The pod watch will clear
+         * this until its first list. /healthz counts from now until the first step. */
+        agent_metrics_set_ready(&m->metrics, true);
+        m->metrics.last_step_usec = now_usec(CLOCK_MONOTONIC);
         if (p->scheduler_url && *p->scheduler_url) {
                 struct reporter_params rp = REPORTER_PARAMS_DEFAULT;
                 if (p->report_heartbeat_usec)
@@ -492,6 +510,7 @@ void manager_free(struct manager *m)
         if (!m)
                 return;
         eviction_stop(m);
+        metrics_server_stop(m);
         m->reporter = reporter_free(m->reporter); /* before the event loop it runs on */
         free(m->node_name);
         elastic_free(m->elastic);

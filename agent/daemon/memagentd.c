@@ -10,6 +10,7 @@
 
 #include "agent/daemon/daemon-config.h"
 #include "agent/daemon/manager.h"
+#include "agent/daemon/metrics.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/quantity.h"
@@ -176,7 +177,12 @@ int main(int argc, char *argv[])
                 agent_config_free(&d.cfg);
                 return EXIT_REFUSED;
         }
+        if (r >= 0)
+                /* A bind failure is fatal: probes that cannot connect would restart the pod
+                 * forever, and a scrape target that is not there hides the agent. */
+                r = metrics_server_start(m, d.cfg.metrics_address);
         if (r < 0) {
+                manager_free(m);
                 free(d.roots);
                 agent_config_free(&d.cfg);
                 return EXIT_FAILURE;

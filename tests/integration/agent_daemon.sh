@@ -21,6 +21,7 @@ apiSocket: $SOCK
 stateDirectory: $WORK/state
 bpfEnabled: false
 sampleInterval: 200ms
+metricsAddress: none
 EOT
 
 # 1. A bad config file is refused at start: exit 2, one line naming file, line and key.

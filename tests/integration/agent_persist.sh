@@ -40,6 +40,7 @@ bpfEnabled: false
 balloonEnabled: false
 vscaleReturnHold: 0s
 sampleInterval: 200ms
+metricsAddress: none
 EOT
 start() {
 	"$MEMAGENTD" --config "$WORK/memagentd.yaml" >"$WORK/agent.log" 2>&1 &

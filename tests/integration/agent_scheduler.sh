@@ -32,7 +32,7 @@ start_agent() {
 	cp -r "$SRC/tests/fixtures/guest/sys" "$d/sys"
 	"$MEMAGENTD" --cgroup-root "$d/cg" --proc-root "$d/proc" --sys-root "$d/sys" \
 		--api-socket "$d/api.sock" --state-directory "$d/state" --bpf-enabled=false --balloon-enabled=false \
-		--scheduler-url "$BASE" --node-name "$name" --report-heartbeat 1s \
+		--scheduler-url "$BASE" --node-name "$name" --report-heartbeat 1s --metrics-address=127.0.0.1:0 \
 		>"$d/agent.log" 2>&1 &
 	AGENTS+=($!)
 }

@@ -64,5 +64,21 @@ vm_check "the explanation names the reason (besteffort)" grep -q "besteffort" /t
 # Two checks, not `status && check`: with `a && b` a failing status skipped the check silently.
 vm_check "memagent status succeeds" sh -c 'memagent status >/tmp/status.txt 2>&1'
 vm_check "status shows the daemon's pressure view" grep -q "PRESSURE (memagentd)" /tmp/status.txt
+# /metrics (memagentd serves :9808 by default) counts the eviction, and the kill when the pod did
+# not leave in its grace period. The guest's loopback starts down.
+ip link set lo up
+vm_check "/metrics answers" wget -q -O /tmp/metrics.txt http://127.0.0.1:9808/metrics
+vm_check "/healthz answers ok" sh -c 'wget -q -O - http://127.0.0.1:9808/healthz | grep -qx ok'
+sum_of() { awk -v p="^$1[{ ]" '$1 ~ p || ($1 == "'"$1"'") { s += $2 } END { print s + 0 }' /tmp/metrics.txt; }
+evictions=$(sum_of memagent_evictions_total)
+kills=$(sum_of memagent_kills_total)
+grep -E '^memagent_(decisions|evictions|kills)_total' /tmp/metrics.txt >&2
+vm_check "/metrics counts one eviction (got $evictions)" [ "$evictions" = 1 ]
+case $outcome in
+"terminated gracefully") want_kills=0 ;;
+*) want_kills=1 ;;
+esac
+vm_check "/metrics counts $want_kills kill(s) for outcome \"$outcome\" (got $kills)" [ "$kills" = "$want_kills" ]
+vm_result "metrics_evictions=$evictions" "metrics_kills=$kills"
 agent_stop
 vm_pass
