@@ -401,8 +401,15 @@ int kube_client_request(struct kube_client *c, const char *method, const char *p
                         const char *content_type, const char *body, kube_done_fn done,
                         void *userdata)
 {
+        return kube_client_send(c, method, path, content_type, body, done, userdata, NULL);
+}
+
+int kube_client_send(struct kube_client *c, const char *method, const char *path,
+                     const char *content_type, const char *body, kube_done_fn done, void *userdata,
+                     struct kube_request **ret)
+{
         return request_new(c, method, path, content_type, body, KUBE_REQUEST_TIMEOUT_MS, NULL, done,
-                           userdata, NULL);
+                           userdata, ret);
 }
 
 int kube_client_stream(struct kube_client *c, const char *path, long timeout_ms,

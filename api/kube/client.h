@@ -58,6 +58,12 @@ int kube_client_request(struct kube_client *c, const char *method, const char *p
                         const char *content_type, const char *body, kube_done_fn done,
                         void *userdata);
 
+/* The same, with a handle: *ret (may be NULL) can be passed to kube_request_cancel() until done
+ * is called (done's call ends the handle; never cancel from within it). */
+int kube_client_send(struct kube_client *c, const char *method, const char *path,
+                     const char *content_type, const char *body, kube_done_fn done, void *userdata,
+                     struct kube_request **ret);
+
 /* A GET whose 2xx body is streamed to on_data (a WATCH) instead of being parsed; a non-2xx body
  * is read whole and decided as usual. timeout_ms bounds the whole transfer (0: none). On success
  * *ret (may be NULL) is a handle for kube_request_cancel(), valid until done is called. */
@@ -65,7 +71,7 @@ int kube_client_stream(struct kube_client *c, const char *path, long timeout_ms,
                        kube_data_fn on_data, kube_done_fn done, void *userdata,
                        struct kube_request **ret);
 
-/* Stops a request in flight without calling its done. */
+/* Stops a request in flight without calling its done. NULL-safe. */
 void kube_request_cancel(struct kube_request *r);
 
 void kube_client_get_stats(const struct kube_client *c, struct kube_client_stats *ret);

@@ -30,9 +30,9 @@ struct kube_pod_watch {
 
         enum watch_step next;        /* what the timer starts */
         struct kube_request *stream; /* the WATCH in flight */
-        bool list_in_flight;
-        bool relist;    /* the stream said 410: LIST when it ends */
-        bool had_error; /* the stream carried an ERROR event other than 410 */
+        struct kube_request *list;   /* the LIST in flight */
+        bool relist;                 /* the stream said 410: LIST when it ends */
+        bool had_error;              /* the stream carried an ERROR event other than 410 */
         struct kube_frames frames;
         sd_event_source *timer;
         uint64_t backoff_usec;
@@ -170,7 +170,7 @@ static void on_list(const struct kube_status *st, struct json_object *body, void
         struct api_error err = {};
         char line[600];
 
-        w->list_in_flight = false;
+        w->list = NULL;
         if (!kube_status_ok(st) || !body) {
                 kube_status_format(st, line, sizeof(line));
                 fail(w, STEP_LIST, "LIST failed: %s", line);
@@ -252,12 +252,9 @@ static void start_list(struct kube_pod_watch *w)
                 fail(w, STEP_LIST, "out of memory");
                 return;
         }
-        int r = kube_client_request(w->c, "GET", path, NULL, NULL, on_list, w);
-        if (r < 0) {
+        int r = kube_client_send(w->c, "GET", path, NULL, NULL, on_list, w, &w->list);
+        if (r < 0)
                 fail(w, STEP_LIST, "LIST not started: %s", strerror(-r));
-                return;
-        }
-        w->list_in_flight = true;
 }
 
 /* ---------- WATCH ---------- */
@@ -451,9 +448,9 @@ struct kube_pod_watch *kube_pod_watch_free(struct kube_pod_watch *w)
 {
         if (!w)
                 return NULL;
+        /* Both hold w as their userdata: the client must not call them back. */
         kube_request_cancel(w->stream);
-        /* A LIST in flight holds w as its userdata: the client must not call it back. Lists are
-         * not cancellable one by one, so the watch is freed with (or after) its client. */
+        kube_request_cancel(w->list);
         w->timer = sd_event_source_disable_unref(w->timer);
         for (size_t i = 0; i < w->n_pods; i++)
                 free(w->pods[i]);

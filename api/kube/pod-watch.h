@@ -41,6 +41,7 @@ struct kube_pod_watch_stats {
  * change of the table. Returns 0, -EINVAL (not a node name) or -ENOMEM. */
 int kube_pod_watch_start(struct kube_client *c, const char *node_name, kube_pod_change_fn on_change,
                          void *userdata, struct kube_pod_watch **ret);
+/* Stops the LIST or WATCH in flight and frees w; free it before its client. NULL-safe. */
 struct kube_pod_watch *kube_pod_watch_free(struct kube_pod_watch *w);
 
 /* True once the first LIST is in: the table then holds every pod of the node. */
