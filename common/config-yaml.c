@@ -242,6 +242,30 @@ static int check_depth(const char *name, const char *text, size_t len, char *err
         return r;
 }
 
+/* Checks the nesting of text, then loads its first document into *doc with *parser left ready for
+ * the next one. On success the caller deletes both; on failure nothing is left to delete. */
+static int load_first_document(const char *name, const char *text, size_t len,
+                               yaml_parser_t *parser, yaml_document_t *doc, char *err,
+                               size_t err_size)
+{
+        int r;
+
+        if (!yaml_parser_initialize(parser))
+                return config_errf(err, err_size, -ENOMEM, "%s: out of memory", name);
+        r = check_depth(name, text, len, err, err_size);
+        if (r < 0) {
+                yaml_parser_delete(parser);
+                return r;
+        }
+        yaml_parser_set_input_string(parser, (const unsigned char *)text, len);
+        if (!yaml_parser_load(parser, doc)) {
+                r = yaml_error(parser, name, err, err_size);
+                yaml_parser_delete(parser);
+                return r;
+        }
+        return 0;
+}
+
 int config_load_string(const struct config_table *t, const char *name, const char *text, size_t len,
                        void *cfg, struct config_sources *sources, char *err, size_t err_size)
 {
@@ -253,20 +277,9 @@ int config_load_string(const struct config_table *t, const char *name, const cha
 
         if (t->n_entries > CONFIG_ENTRIES_MAX)
                 return config_errf(err, err_size, -EINVAL, "config table: too many entries");
-        if (!yaml_parser_initialize(&parser))
-                return config_errf(err, err_size, -ENOMEM, "%s: out of memory", name);
-        r = check_depth(name, text, len, err, err_size);
-        if (r < 0) {
-                yaml_parser_delete(&parser);
+        r = load_first_document(name, text, len, &parser, &doc, err, err_size);
+        if (r < 0)
                 return r;
-        }
-        yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-
-        if (!yaml_parser_load(&parser, &doc)) {
-                r = yaml_error(&parser, name, err, err_size);
-                yaml_parser_delete(&parser);
-                return r;
-        }
         r = config_scratch_copy(t, cfg, &scratch);
         if (r < 0) {
                 config_errf(err, err_size, r, "%s: out of memory", name);
@@ -490,19 +503,9 @@ int config_yaml_to_json(const char *name, const char *text, size_t len, struct j
         struct json_object *o = NULL;
         int r;
 
-        if (!yaml_parser_initialize(&parser))
-                return config_errf(err, err_size, -ENOMEM, "%s: out of memory", name);
-        r = check_depth(name, text, len, err, err_size);
-        if (r < 0) {
-                yaml_parser_delete(&parser);
+        r = load_first_document(name, text, len, &parser, &doc, err, err_size);
+        if (r < 0)
                 return r;
-        }
-        yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-        if (!yaml_parser_load(&parser, &doc)) {
-                r = yaml_error(&parser, name, err, err_size);
-                yaml_parser_delete(&parser);
-                return r;
-        }
         yaml_node_t *root = yaml_document_get_root_node(&doc);
         if (!root || scalar_is_null(root))
                 o = json_object_new_object();

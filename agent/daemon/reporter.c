@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/node-name.h"
+#include "common/random.h"
 
 /* memschedd's answers are small ({"node_name", "seq", "stale_after_ms"} or an error). */
 #define RESPONSE_MAX          8192
@@ -61,17 +61,6 @@ static const char *format_delay(uint64_t usec, char buf[static 32])
         else
                 snprintf(buf, 32, "%.1f s", (double)usec / 1e6);
         return buf;
-}
-
-/* xorshift64*: jitter needs no more. */
-static uint64_t next_rand(struct reporter *r)
-{
-        uint64_t x = r->rand_state;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        r->rand_state = x;
-        return x * 0x2545F4914F6CDD1Dull;
 }
 
 static void report_free(struct node_report *rep)
@@ -366,7 +355,7 @@ static void on_failure(struct reporter *r, bool unreachable)
         if (b > r->p.backoff_max_usec)
                 b = r->p.backoff_max_usec;
         r->stats.backoff_usec = b;
-        uint64_t delay = b / 2 + next_rand(r) % (b / 2 + 1); /* [b/2, b] */
+        uint64_t delay = b / 2 + random_next(&r->rand_state) % (b / 2 + 1); /* [b/2, b] */
         if (!r->ever_failed_logged)
                 log_warning("memschedd at %s unreachable: %s; retrying in %s, backing off up "
                             "to %s (the node stays protected meanwhile)",
@@ -490,10 +479,7 @@ int reporter_new(sd_event *e, const char *base_url, const char *node_name,
                 reporter_free(r);
                 return -ENOMEM;
         }
-        if (getrandom(&r->rand_state, sizeof(r->rand_state), GRND_NONBLOCK) !=
-                (ssize_t)sizeof(r->rand_state) ||
-            r->rand_state == 0)
-                r->rand_state = now_usec(CLOCK_MONOTONIC) | 1;
+        r->rand_state = random_seed();
         if ((k = curl_event_new(e, "reporter", &r->curl)) < 0) {
                 reporter_free(r);
                 return log_error_errno(k, "Failed to set up libcurl on the event loop: %m");

@@ -36,10 +36,9 @@ struct kube_request {
         kube_done_fn done;
         kube_data_fn on_data; /* a stream */
         void *userdata;
-        bool retried;    /* the one retry after a 401 was made */
-        int abort_errno; /* on_data's negative return */
-        char *resp;
-        size_t resp_len, resp_cap;
+        bool retried;        /* the one retry after a 401 was made */
+        int abort_errno;     /* on_data's negative return */
+        struct api_buf resp; /* a non-2xx body, or a 2xx one read whole */
         char retry_after[32];
         char curl_error[CURL_ERROR_SIZE];
 };
@@ -92,7 +91,7 @@ static void request_free(struct kube_request *q)
         free(q->url);
         free(q->content_type);
         free(q->body);
-        free(q->resp);
+        free(q->resp.data);
         free(q);
 }
 
@@ -125,25 +124,15 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
                 }
                 return n;
         }
-        if (q->resp_len + n > KUBE_RESPONSE_MAX_BYTES) {
+        if (q->resp.len + n > KUBE_RESPONSE_MAX_BYTES) {
                 q->abort_errno = -EFBIG;
                 return 0;
         }
-        if (q->resp_len + n + 1 > q->resp_cap) {
-                size_t cap = q->resp_cap ? q->resp_cap : 16384;
-                while (cap < q->resp_len + n + 1)
-                        cap *= 2;
-                char *b = realloc(q->resp, cap);
-                if (!b) {
-                        q->abort_errno = -ENOMEM;
-                        return 0;
-                }
-                q->resp = b;
-                q->resp_cap = cap;
+        api_buf_append(&q->resp, data, n);
+        if (q->resp.oom) {
+                q->abort_errno = -ENOMEM;
+                return 0;
         }
-        memcpy(q->resp + q->resp_len, data, n);
-        q->resp_len += n;
-        q->resp[q->resp_len] = '\0';
         return n;
 }
 
@@ -219,7 +208,7 @@ static int request_start(struct kube_request *q)
         }
         curl_slist_free_all(q->headers);
         q->headers = NULL;
-        q->resp_len = 0;
+        q->resp.len = 0;
         q->retry_after[0] = '\0';
         q->curl_error[0] = '\0';
         q->abort_errno = 0;
@@ -342,15 +331,15 @@ static void on_done(CURL *easy, CURLcode res, void *userdata)
                                         return;
                         }
                 }
-                kube_status_from_reply((int)code, is_2xx(code) ? NULL : q->resp,
-                                       is_2xx(code) ? 0 : q->resp_len, q->retry_after, &st);
+                kube_status_from_reply((int)code, is_2xx(code) ? NULL : q->resp.data,
+                                       is_2xx(code) ? 0 : q->resp.len, q->retry_after, &st);
                 if (q->abort_errno) {
                         st.transport_errno = q->abort_errno;
                         snprintf(st.message, sizeof(st.message), "transfer stopped: %s",
                                  strerror(-q->abort_errno));
-                } else if (is_2xx(code) && !q->on_data && q->resp_len > 0) {
+                } else if (is_2xx(code) && !q->on_data && q->resp.len > 0) {
                         struct api_error err = {};
-                        if (api_parse(q->resp, q->resp_len, &body, &err) < 0) {
+                        if (api_parse(q->resp.data, q->resp.len, &body, &err) < 0) {
                                 body = NULL;
                                 st.transport_errno = -EBADMSG;
                                 snprintf(st.message, sizeof(st.message),

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "api/codec.h"
 #include "api/kube/frames.h"
@@ -14,6 +13,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/node-name.h"
+#include "common/random.h"
 
 enum watch_step { STEP_LIST, STEP_WATCH };
 
@@ -40,16 +40,6 @@ struct kube_pod_watch {
         char last_error[640];
         struct kube_pod_watch_stats stats;
 };
-
-static uint64_t next_rand(struct kube_pod_watch *w)
-{
-        uint64_t x = w->rand_state;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        w->rand_state = x;
-        return x * 0x2545F4914F6CDD1Dull;
-}
 
 /* ---------- the table ---------- */
 
@@ -151,7 +141,8 @@ static void fail(struct kube_pod_watch *w, enum watch_step step, const char *fmt
         if (w->backoff_usec > KUBE_WATCH_BACKOFF_MAX_USEC)
                 w->backoff_usec = KUBE_WATCH_BACKOFF_MAX_USEC;
         uint64_t span = w->backoff_usec * 2 / 5; /* 40%: -20% .. +20% */
-        uint64_t delay = w->backoff_usec - w->backoff_usec / 5 + next_rand(w) % (span + 1);
+        uint64_t delay =
+            w->backoff_usec - w->backoff_usec / 5 + random_next(&w->rand_state) % (span + 1);
         log_warning("Kubernetes pods of node %s: %s; %s again in %.1f s", w->node_name,
                     w->last_error, step == STEP_LIST ? "listing" : "watching", (double)delay / 1e6);
         schedule(w, step, delay);
@@ -376,8 +367,8 @@ static void start_watch(struct kube_pod_watch *w)
 {
         char extra[300];
         /* Spread reconnections over [5, 10) minutes, as client-go's reflector does. */
-        unsigned timeout_sec =
-            KUBE_WATCH_TIMEOUT_MIN_SEC + (unsigned)(next_rand(w) % KUBE_WATCH_TIMEOUT_MIN_SEC);
+        unsigned timeout_sec = KUBE_WATCH_TIMEOUT_MIN_SEC +
+                               (unsigned)(random_next(&w->rand_state) % KUBE_WATCH_TIMEOUT_MIN_SEC);
         snprintf(extra, sizeof(extra),
                  "&watch=true&resourceVersion=%.200s&allowWatchBookmarks=true&timeoutSeconds=%u",
                  w->rv ? w->rv : "", timeout_sec);
@@ -427,10 +418,7 @@ int kube_pod_watch_start(struct kube_client *c, const char *node_name, kube_pod_
                 kube_pod_watch_free(w);
                 return -ENOMEM;
         }
-        if (getrandom(&w->rand_state, sizeof(w->rand_state), GRND_NONBLOCK) !=
-                (ssize_t)sizeof(w->rand_state) ||
-            w->rand_state == 0)
-                w->rand_state = now_usec(CLOCK_MONOTONIC) | 1;
+        w->rand_state = random_seed();
         int r = sd_event_add_time(kube_client_get_event(c), &w->timer, CLOCK_MONOTONIC, 0, 1000,
                                   on_timer, w);
         if (r < 0) {
