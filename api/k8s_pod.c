@@ -362,7 +362,7 @@ int k8s_pod_meta_decode(const struct json_object *o, const char *path, struct k8
         struct k8s_pod_meta *m = calloc(1, sizeof(*m));
         struct json_object *meta = NULL, *spec = NULL, *status = NULL, *ann = NULL;
         const char *node = NULL, *phase = NULL, *prot = NULL, *avoid = NULL, *mirror = NULL,
-                   *source = NULL;
+                   *source = NULL, *deleting = NULL;
         int r;
 
         if (!x || !m) {
@@ -381,6 +381,8 @@ int k8s_pod_meta_decode(const struct json_object *o, const char *path, struct k8
         (void)api_get_object(o, path, "status", false, false, &status, err);
         (void)api_get_object(meta, mpath, "annotations", false, false, &ann, err);
         if ((r = api_get_string(spec, spath, "nodeName", false, false, &node, err)) < 0 ||
+            (r = api_get_string(meta, mpath, "deletionTimestamp", false, false, &deleting, err)) <
+                0 ||
             (status &&
              (r = api_get_string(status, stpath, "phase", false, false, &phase, err)) < 0) ||
             (ann &&
@@ -404,6 +406,7 @@ int k8s_pod_meta_decode(const struct json_object *o, const char *path, struct k8
         snprintf(m->owner_kind, sizeof(m->owner_kind), "%s", x->owner_kind ? x->owner_kind : "");
         m->priority = p.priority;
         m->qos = p.qos;
+        m->terminating = deleting && *deleting;
         m->protect = prot && streq(prot, "true");
         m->avoid = avoid && streq(avoid, "true");
         m->mirror = mirror != NULL;

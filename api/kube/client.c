@@ -43,6 +43,23 @@ struct kube_request {
         char curl_error[CURL_ERROR_SIZE];
 };
 
+const char *kube_verb_name(enum kube_verb v)
+{
+        static const char *const names[_KUBE_VERB_MAX] = { "GET", "POST", "PATCH", "other" };
+        return (unsigned)v < _KUBE_VERB_MAX ? names[v] : "other";
+}
+
+static enum kube_verb verb_of(const char *method)
+{
+        if (streq(method, "GET"))
+                return KUBE_VERB_GET;
+        if (streq(method, "POST"))
+                return KUBE_VERB_POST;
+        if (streq(method, "PATCH"))
+                return KUBE_VERB_PATCH;
+        return KUBE_VERB_OTHER;
+}
+
 /* ---------- the token ---------- */
 
 /* Reads the token file when due (force: after a 401). Returns true when the token changed. */
@@ -309,8 +326,10 @@ static void on_done(CURL *easy, CURLcode res, void *userdata)
         long code = 0;
 
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+        enum kube_verb verb = verb_of(q->method);
         if (res != CURLE_OK && !(q->abort_errno && code > 0)) {
                 c->stats.transport_errors++;
+                c->stats.by_verb_class[verb][0]++;
                 st.transport_errno = q->abort_errno ? q->abort_errno : transport_errno(res);
                 snprintf(st.message, sizeof(st.message), "%s%s",
                          res == CURLE_SSL_CONNECT_ERROR || res == CURLE_PEER_FAILED_VERIFICATION
@@ -318,8 +337,10 @@ static void on_done(CURL *easy, CURLcode res, void *userdata)
                              : "",
                          q->curl_error[0] ? q->curl_error : curl_easy_strerror(res));
         } else {
-                if (code >= 100 && code < 600)
+                if (code >= 100 && code < 600) {
                         c->stats.by_class[code / 100]++;
+                        c->stats.by_verb_class[verb][code / 100]++;
+                }
                 if (code == 401) {
                         c->stats.unauthorized++;
                         /* The bound token rotated under us: read it now and, if it changed,

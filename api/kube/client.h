@@ -36,12 +36,18 @@ typedef void (*kube_done_fn)(const struct kube_status *st, struct json_object *b
  * then gets http_code 200 with transport_errno that value. */
 typedef int (*kube_data_fn)(const char *data, size_t n, void *userdata);
 
+/* The verbs memagentd uses, for per-verb counters (requests by verb and code in /metrics). */
+enum kube_verb { KUBE_VERB_GET, KUBE_VERB_POST, KUBE_VERB_PATCH, KUBE_VERB_OTHER, _KUBE_VERB_MAX };
+const char *kube_verb_name(enum kube_verb v);
+
 struct kube_client_stats {
         uint64_t requests;         /* started (a 401 retry counts again) */
         uint64_t transport_errors; /* no HTTP answer */
         uint64_t by_class[6];      /* answers by code / 100: [2] 2xx ... [5] 5xx */
-        uint64_t unauthorized;     /* 401s */
-        uint64_t token_reads;      /* token file reads */
+        /* Answers by verb and code / 100; [verb][0] counts those with no HTTP answer. */
+        uint64_t by_verb_class[_KUBE_VERB_MAX][6];
+        uint64_t unauthorized; /* 401s */
+        uint64_t token_reads;  /* token file reads */
 };
 
 /* A client for the server in cfg (copied). Returns 0, -ENOMEM, or the sd-event error. */

@@ -377,3 +377,11 @@ int kube_config_load_kubeconfig(const char *path, struct kube_config *ret, char 
         *ret = c;
         return 0;
 }
+
+int kube_config_load(const char *kubeconfig, const char *sa_dir, struct kube_config *ret, char *err,
+                     size_t err_size)
+{
+        if (kubeconfig && *kubeconfig)
+                return kube_config_load_kubeconfig(kubeconfig, ret, err, err_size);
+        return kube_config_in_cluster(sa_dir, ret, err, err_size);
+}

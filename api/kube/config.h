@@ -48,6 +48,12 @@ int kube_config_in_cluster(const char *sa_dir, struct kube_config *ret, char *er
 int kube_config_load_kubeconfig(const char *path, struct kube_config *ret, char *err,
                                 size_t err_size);
 
+/* What memagentd uses: the kubeconfig when one is given (kubeconfig not NULL or ""), else
+ * in-cluster when KUBERNETES_SERVICE_HOST is set, else -ENOENT with nothing in err: no API
+ * server, run standalone. Other errors as the two loaders. */
+int kube_config_load(const char *kubeconfig, const char *sa_dir, struct kube_config *ret, char *err,
+                     size_t err_size);
+
 /* The bearer token for the next request: token_file's contents, trimmed (re-read on every call:
  * the caller decides how often), or token. *ret is malloc'ed, NULL when there is no token.
  * Returns 0, or the file's negative errno / -EINVAL for an empty file. */

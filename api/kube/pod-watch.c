@@ -55,6 +55,8 @@ static ssize_t find_index(const struct kube_pod_watch *w, const char *uid)
 static int table_put(struct kube_pod_watch *w, const struct k8s_pod_meta *m)
 {
         ssize_t i = find_index(w, m->uid);
+        if (i >= 0 && memcmp(w->pods[i], m, sizeof(*m)) == 0)
+                return 0; /* a relist, or a change to fields memagentd does not keep */
         if (i >= 0) {
                 struct k8s_pod_meta *old = w->pods[i], *n = malloc(sizeof(*n));
                 if (!n)

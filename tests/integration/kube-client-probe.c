@@ -22,6 +22,22 @@
 #include "common/clock.h"
 
 static int exit_code = 1;
+static struct kube_client *client;
+
+/* {"GET":[none,1xx,2xx,3xx,4xx,5xx],...}: the client's answers by verb and class. */
+static struct json_object *verb_counts(void)
+{
+        struct kube_client_stats cs;
+        struct json_object *o = json_object_new_object();
+        kube_client_get_stats(client, &cs);
+        for (int v = 0; v < _KUBE_VERB_MAX; v++) {
+                struct json_object *a = json_object_new_array();
+                for (int k = 0; k < 6; k++)
+                        json_object_array_add(a, json_object_new_uint64(cs.by_verb_class[v][k]));
+                api_add(o, kube_verb_name((enum kube_verb)v), a);
+        }
+        return o;
+}
 
 static struct json_object *status_json(const struct kube_status *st)
 {
@@ -49,6 +65,7 @@ static void on_one(const struct kube_status *st, struct json_object *body, void 
                 api_add(o, "name", json_object_get(name));
         if (body)
                 api_add(o, "body", json_object_get(body));
+        api_add(o, "by_verb", verb_counts());
         printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         json_object_put(o);
         exit_code = 0;
@@ -117,6 +134,7 @@ static void write_state(struct watch_ctx *x)
         api_add(cl, "unauthorized", json_object_new_uint64(cs.unauthorized));
         api_add(cl, "token_reads", json_object_new_uint64(cs.token_reads));
         api_add(cl, "transport_errors", json_object_new_uint64(cs.transport_errors));
+        api_add(cl, "by_verb", verb_counts());
         api_add(o, "synced", json_object_new_boolean(kube_pod_watch_synced(x->w)));
         api_add(o, "resource_version",
                 json_object_new_string(kube_pod_watch_resource_version(x->w)));
@@ -182,6 +200,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "kube-client-probe: setup failed\n");
                 return 1;
         }
+        client = c;
         sigset_t ss;
         sigemptyset(&ss);
         sigaddset(&ss, SIGTERM);

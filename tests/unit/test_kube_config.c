@@ -324,11 +324,27 @@ static void test_in_cluster(void **state)
         assert_string_equal(c.server, "https://[fd00:10:96::1]:443");
         kube_config_done(&c);
 
+        /* kube_config_load(): a kubeconfig wins over in-cluster; without it, in-cluster. */
+        char kc[512];
+        write_file("kc-auto", "current-context: c\nclusters:\n- name: k\n  cluster: {server: "
+                              "\"https://from-kubeconfig\"}\ncontexts:\n- name: c\n  context: "
+                              "{cluster: k}\n");
+        assert_int_equal(kube_config_load(in_dir("kc-auto", kc), sa, &c, err, sizeof(err)), 0);
+        assert_string_equal(c.server, "https://from-kubeconfig");
+        kube_config_done(&c);
+        assert_int_equal(kube_config_load("", sa, &c, err, sizeof(err)), 0);
+        assert_string_equal(c.source, "in-cluster");
+        kube_config_done(&c);
+
         setenv("KUBERNETES_SERVICE_PORT", "https", 1);
         assert_int_equal(kube_config_in_cluster(sa, &c, err, sizeof(err)), -EINVAL);
         assert_non_null(strstr(err, "KUBERNETES_SERVICE_PORT"));
         unsetenv("KUBERNETES_SERVICE_HOST");
         unsetenv("KUBERNETES_SERVICE_PORT");
+        /* Neither: standalone, and nothing to say. */
+        err[0] = '\0';
+        assert_int_equal(kube_config_load(NULL, sa, &c, err, sizeof(err)), -ENOENT);
+        assert_string_equal(err, "");
 }
 
 int main(void)

@@ -52,7 +52,8 @@ static const char *const web_pod =
     "\"web-7d4b9c-\",\"labels\":{\"app\":\"web\",\"pod-template-hash\":\"7d4b9c\"},\"name\":"
     "\"web-7d4b9c-x2k8p\",\"namespace\":\"shop\",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\","
     "\"blockOwnerDeletion\":true,\"controller\":true,\"kind\":\"ReplicaSet\",\"name\":"
-    "\"web-7d4b9c\",\"uid\":\"c2a1e0f4-0000-4000-8000-000000000001\"}],\"resourceVersion\":"
+    "\"web-7d4b9c\",\"uid\":\"c2a1e0f4-0000-4000-8000-000000000001\"}],\"deletionTimestamp\":"
+    "\"2026-11-30T01:10:00Z\",\"deletionGracePeriodSeconds\":30,\"resourceVersion\":"
     "\"98121\",\"uid\":\"2d9a3f60-1111-4222-8333-444455556666\"},\"spec\":{\"containers\":[{"
     "\"image\":\"nginx:1.27\",\"name\":\"nginx\",\"resources\":{\"limits\":{\"memory\":\"512Mi\"},"
     "\"requests\":{\"cpu\":\"250m\",\"memory\":\"256Mi\"}}},{\"image\":\"app:2\",\"name\":\"app\","
@@ -92,6 +93,7 @@ static void test_mirror_pod(void **state)
         assert_int_equal(m.request_bytes, 100ull << 20);
         assert_true(m.limit_bytes == API_UNLIMITED);
         assert_int_equal(m.resize, K8S_RESIZE_NONE);
+        assert_false(m.terminating);
         json_object_put(o);
 }
 
@@ -109,6 +111,7 @@ static void test_web_pod(void **state)
         assert_false(m.static_);
         assert_true(m.avoid);
         assert_false(m.protect); /* "false" is not "true" */
+        assert_true(m.terminating);
         assert_int_equal(m.n_containers, 2);
         assert_string_equal(m.containers[0].name, "nginx");
         assert_int_equal(m.containers[0].request_bytes, 256ull << 20);
@@ -133,6 +136,7 @@ static void test_resize_states(void **state)
         } cases[] = {
                 { "[{\"type\":\"PodResizePending\",\"status\":\"True\",\"reason\":\"Deferred\"}]",
                   K8S_RESIZE_DEFERRED },
+                { "[]", K8S_RESIZE_NONE },
                 { "[{\"type\":\"PodResizeInProgress\",\"status\":\"True\"}]",
                   K8S_RESIZE_IN_PROGRESS },
                 { "[{\"type\":\"PodResizeInProgress\",\"status\":\"False\"}]", K8S_RESIZE_NONE },
