@@ -233,30 +233,30 @@ static int request_start(struct kube_request *q)
         token_refresh(c, false);
         q->easy = curl_easy_init();
         if (!q->easy)
-                goto fail;
+                goto out;
         struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
         if (!h)
-                goto fail;
+                goto out;
         q->headers = h;
         if (c->token) {
                 if (asprintf(&auth, "Authorization: Bearer %s", c->token) < 0) {
                         auth = NULL;
-                        goto fail;
+                        goto out;
                 }
                 if (!(h = curl_slist_append(q->headers, auth)))
-                        goto fail;
+                        goto out;
                 q->headers = h;
         }
         if (q->content_type) {
                 char ct[128];
                 snprintf(ct, sizeof(ct), "Content-Type: %s", q->content_type);
                 if (!(h = curl_slist_append(q->headers, ct)))
-                        goto fail;
+                        goto out;
                 q->headers = h;
         }
         /* No "Expect: 100-continue" round trip (curl waits up to 1 s for it). */
         if (!(h = curl_slist_append(q->headers, "Expect:")))
-                goto fail;
+                goto out;
         q->headers = h;
 
         curl_easy_setopt(q->easy, CURLOPT_URL, q->url);
@@ -280,15 +280,14 @@ static int request_start(struct kube_request *q)
         curl_easy_setopt(q->easy, CURLOPT_TCP_KEEPALIVE, 1L);
         if (set_tls(q) < 0) {
                 r = -EINVAL;
-                goto fail;
+                goto out;
         }
         r = curl_event_add(c->curl, q->easy, on_done, q);
         if (r < 0)
-                goto fail;
+                goto out;
         c->stats.requests++;
-        free(auth);
-        return 0;
-fail:
+        r = 0;
+out:
         if (auth) {
                 explicit_bzero(auth, strlen(auth));
                 free(auth);

@@ -17,6 +17,9 @@
 
 enum watch_step { STEP_LIST, STEP_WATCH };
 
+/* A WATCH that ends cleanly sooner than this with no event is treated as a failure. */
+#define KUBE_WATCH_SHORT_USEC 1000000ull
+
 struct kube_pod_watch {
         struct kube_client *c;
         char *node_name;
@@ -34,6 +37,8 @@ struct kube_pod_watch {
         bool relist;                 /* the stream said 410: LIST when it ends */
         bool had_error;              /* the stream carried an ERROR event other than 410 */
         struct kube_frames frames;
+        uint64_t watch_start_usec;   /* CLOCK_MONOTONIC when the WATCH in flight started */
+        uint64_t watch_start_events; /* stats.events then */
         sd_event_source *timer;
         uint64_t backoff_usec;
         uint64_t rand_state;
@@ -360,6 +365,14 @@ static void on_watch_end(const struct kube_status *st, struct json_object *body,
                 fail(w, STEP_WATCH, "WATCH ended inside an event");
                 return;
         }
+        /* A watch the server ends at once with nothing in it (a proxy cutting streams, a server
+         * refusing watches without saying so) must not become a tight loop: as client-go's
+         * reflector does for "very short watches", wait the backoff. */
+        if (w->stats.events == w->watch_start_events &&
+            now_usec(CLOCK_MONOTONIC) - w->watch_start_usec < KUBE_WATCH_SHORT_USEC) {
+                fail(w, STEP_WATCH, "WATCH ended at once with no event");
+                return;
+        }
         /* The server's timeoutSeconds ran out: carry on from where we are. */
         w->backoff_usec = 0;
         start_watch(w);
@@ -388,6 +401,8 @@ static void start_watch(struct kube_pod_watch *w)
                 return;
         }
         w->stats.watches++;
+        w->watch_start_usec = now_usec(CLOCK_MONOTONIC);
+        w->watch_start_events = w->stats.events;
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
