@@ -100,10 +100,15 @@ static void table_remove_at(struct kube_pod_watch *w, size_t i)
         free(old);
 }
 
+/* etcd's revisions are 64-bit decimals; anything this long is not a resourceVersion. */
+#define KUBE_RV_MAX 128
+
 static int set_rv(struct kube_pod_watch *w, const char *rv)
 {
         if (!rv || !*rv)
                 return 0;
+        if (strlen(rv) > KUBE_RV_MAX)
+                return -E2BIG;
         char *d = strdup(rv);
         if (!d)
                 return -ENOMEM;
@@ -216,8 +221,10 @@ static void on_list(const struct kube_status *st, struct json_object *body, void
                         return;
                 }
         free(fresh);
-        if (set_rv(w, rv) < 0) {
-                fail(w, STEP_LIST, "out of memory");
+        int r = set_rv(w, rv);
+        if (r < 0) {
+                fail(w, STEP_LIST, "%s",
+                     r == -E2BIG ? "the LIST's resourceVersion is too long" : "out of memory");
                 return;
         }
         w->stats.lists++;
@@ -378,15 +385,36 @@ static void on_watch_end(const struct kube_status *st, struct json_object *body,
         start_watch(w);
 }
 
+/* rv percent-encoded for a query (RFC 3986: all but the unreserved characters): resourceVersions
+ * are opaque, so nothing is assumed of their characters. */
+static void escape_rv(const char *rv, char *buf, size_t size)
+{
+        static const char hex[] = "0123456789ABCDEF";
+        size_t o = 0;
+        for (; *rv && o + 4 <= size; rv++) {
+                unsigned char ch = (unsigned char)*rv;
+                if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~')
+                        buf[o++] = (char)ch;
+                else {
+                        buf[o++] = '%';
+                        buf[o++] = hex[ch >> 4];
+                        buf[o++] = hex[ch & 15];
+                }
+        }
+        buf[o] = '\0';
+}
+
 static void start_watch(struct kube_pod_watch *w)
 {
-        char extra[300];
+        char extra[3 * KUBE_RV_MAX + 128], rv[3 * KUBE_RV_MAX + 1];
         /* Spread reconnections over [5, 10) minutes, as client-go's reflector does. */
         unsigned timeout_sec = KUBE_WATCH_TIMEOUT_MIN_SEC +
                                (unsigned)(random_next(&w->rand_state) % KUBE_WATCH_TIMEOUT_MIN_SEC);
+        escape_rv(w->rv ? w->rv : "", rv, sizeof(rv));
         snprintf(extra, sizeof(extra),
-                 "&watch=true&resourceVersion=%.200s&allowWatchBookmarks=true&timeoutSeconds=%u",
-                 w->rv ? w->rv : "", timeout_sec);
+                 "&watch=true&resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=%u", rv,
+                 timeout_sec);
         _cleanup_free_ char *path = pods_path(w, extra);
         if (!path) {
                 fail(w, STEP_WATCH, "out of memory");

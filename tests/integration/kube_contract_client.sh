@@ -108,6 +108,16 @@ wait_for() {
         fail "timed out waiting for: $1"
 }
 st() { jq -r "$1" state.json; }
+# wait_log ERE [SECONDS]: until the server has recorded a matching request (the probe counts a
+# request when it sends it, the server when it has answered it).
+wait_log() {
+        local deadline=$((SECONDS + ${2:-10}))
+        while ((SECONDS < deadline)); do
+                grep -Eq "$1" rec/requests.log 2>/dev/null && return 0
+                sleep 0.1
+        done
+        fail "the server recorded no request matching: $1"
+}
 
 start_server
 "$PROBE" "$WORK/kubeconfig" watch node-a "$WORK/state.json" 150 >probe.log 2>&1 &
@@ -120,7 +130,7 @@ wait_for '.synced and (.pods | length) == 300'
         fail "p-299 decoded wrong: $(st '.pods[] | select(.name == "p-299")')"
 grep -q '^GET /api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a 200' rec/requests.log || fail "LIST not as expected: $(head -3 rec/requests.log)"
 wait_for '.stats.watches >= 1'
-grep -q 'watch=true&resourceVersion=.*&allowWatchBookmarks=true&timeoutSeconds=' rec/requests.log || fail "WATCH query not as expected"
+wait_log '^GET /api/v1/pods\?fieldSelector=spec\.nodeName%3Dnode-a&watch=true&resourceVersion=[^&]+&allowWatchBookmarks=true&timeoutSeconds=[0-9]+ 200$'
 pass "LIST of 300 pods of node-a (not node-b's), then WATCH from its resourceVersion with bookmarks"
 
 # ---- WATCH frames split mid-line: ADDED, MODIFIED, DELETED all applied, no frame error
