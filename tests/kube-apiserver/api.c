@@ -325,8 +325,11 @@ static struct json_object *parse_body(const struct request *rq, struct json_obje
         json_tokener_free(tok);
         if (!o || err != json_tokener_success || !json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
-                return decode_error(rq, err == json_tokener_success ? "not a JSON object"
-                                                                    : json_tokener_error_desc(err));
+                /* Input that stops inside a value: Go's words for it. */
+                const char *why = err == json_tokener_success    ? "not a JSON object"
+                                  : err == json_tokener_continue ? "unexpected end of JSON input"
+                                                                 : json_tokener_error_desc(err);
+                return decode_error(rq, why);
         }
         for (; used < rq->len; used++)
                 if (rq->body[used] != ' ' && rq->body[used] != '\n' && rq->body[used] != '\r' &&
