@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/macro.h"
 #include "http.h"
 #include "server.h"
 #include "status.h"
@@ -468,6 +469,61 @@ static void generate_name(const char *prefix, char *buf, size_t size)
         snprintf(buf, size, "%.*s%s", 58, prefix, suffix);
 }
 
+/* kube-apiserver's ValidateEventCreate for events.k8s.io/v1 (pkg/apis/core/validation/
+ * events.go), the checks an OpenAPI schema cannot make: the reporting fields are required,
+ * their lengths bounded, type is Normal or Warning, and the regarding object (involvedObject
+ * inside the server) lives in the event's namespace. Fills errs (bodies in text). */
+#define EVENT_ERRORS_MAX 8
+static size_t validate_event(struct json_object *ev, const char *ns, struct field_error *errs,
+                             char text[][192])
+{
+        size_t n = 0;
+#define REQUIRED(f)                                                                                \
+        errs[n++] = (struct field_error)                                                           \
+        {                                                                                          \
+                "FieldValueRequired", f, "Required value"                                          \
+        }
+#define INVALID(f, ...)                                                                            \
+        do {                                                                                       \
+                snprintf(text[n], sizeof(text[n]), __VA_ARGS__);                                   \
+                errs[n] = (struct field_error){ "FieldValueInvalid", f, text[n] };                 \
+                n++;                                                                               \
+        } while (0)
+        const char *rns = get_string(ev, "regarding", "namespace", NULL);
+        if (rns && *rns ? strcmp(rns, ns) != 0 : strcmp(ns, "default") != 0)
+                INVALID("involvedObject.namespace",
+                        "Invalid value: \"%s\": does not match event.namespace", rns ? rns : "");
+        if (!get_path(ev, "eventTime", NULL, NULL))
+                REQUIRED("eventTime");
+        const char *type = get_string(ev, "type", NULL, NULL);
+        if (!type || (strcmp(type, "Normal") && strcmp(type, "Warning")))
+                INVALID("type", "Invalid value: \"\": has invalid value: %s", type ? type : "");
+        static const struct {
+                const char *field;
+                size_t max; /* 0: only required */
+        } fields[] = {
+                { "reportingController", 0 },
+                { "reportingInstance", 128 },
+                { "action", 128 },
+                { "reason", 128 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                const char *v = get_string(ev, fields[i].field, NULL, NULL);
+                if (!v || !*v)
+                        REQUIRED(fields[i].field);
+                else if (fields[i].max && strlen(v) > fields[i].max)
+                        INVALID(fields[i].field,
+                                "Invalid value: \"\": can have at most %zu characters",
+                                fields[i].max);
+        }
+        const char *note = get_string(ev, "note", NULL, NULL);
+        if (note && strlen(note) > 1024)
+                INVALID("note", "Invalid value: \"\": can have at most 1024 characters");
+#undef REQUIRED
+#undef INVALID
+        return n;
+}
+
 static enum MHD_Result event_create(struct state *st, struct MHD_Connection *conn,
                                     struct request *rq, const char *ns)
 {
@@ -499,6 +555,17 @@ static enum MHD_Result event_create(struct state *st, struct MHD_Connection *con
                 set_string(meta, "name", buf);
         }
         set_string(meta, "namespace", ns);
+        struct field_error errs[EVENT_ERRORS_MAX];
+        char text[EVENT_ERRORS_MAX][192];
+        size_t n_errs = validate_event(ev, ns, errs, text);
+        if (n_errs) {
+                /* The name is generated before validation, so the message carries it. */
+                struct json_object *st_invalid =
+                    status_invalid_errors("events.k8s.io", "Event",
+                                          get_string(ev, "metadata", "name", NULL), errs, n_errs);
+                json_object_put(ev);
+                return respond_status(conn, rq, st_invalid);
+        }
         uuid_random(uid);
         set_string(meta, "uid", uid);
         st->rv++;
