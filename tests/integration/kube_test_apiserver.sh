@@ -93,9 +93,26 @@ jqb '(.items | length) == 300 and all(.items[]; .spec.nodeName == "n1" and (.kin
 LIST_RV=$(jq -r .metadata.resourceVersion "$KT_DIR/body")
 expect 200 "/api/v1/pods?fieldSelector=spec.nodeName=n2"
 jqb '(.items | length) == 5'
+# Pages: limit and the opaque continue token, in key order, 300 items in all.
+names=()
+cont=
+for page in 1 2 3 4; do
+        expect 200 "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1&limit=100${cont:+&continue=$cont}"
+        jqb "(.items | length) == 100 and .metadata.resourceVersion == \"$LIST_RV\" and (.metadata.remainingItemCount == null)"
+        mapfile -t -O "${#names[@]}" names < <(jq -r '.items[].metadata.name' "$KT_DIR/body")
+        cont=$(jq -r '.metadata.continue // empty' "$KT_DIR/body")
+        [[ -n $cont ]] || break
+done
+(( page == 3 && ${#names[@]} == 300 )) || fail "paging: $page pages, ${#names[@]} items"
+[[ $(printf '%s\n' "${names[@]}" | LC_ALL=C sort -u | wc -l) == 300 && $(printf '%s\n' "${names[@]}" | LC_ALL=C sort -c && echo sorted) == sorted ]] ||
+        fail "paging: items repeated or not in key order"
+expect 200 "/api/v1/namespaces/shop/pods?limit=300"
+jqb '(.items | length) == 300 and .metadata.remainingItemCount == 5 and (.metadata.continue | length > 0)'
+expect 400 "/api/v1/pods?limit=10&continue=garbage"
+jqb '.reason == "BadRequest"'
 expect 400 "/api/v1/pods?fieldSelector=spec.schedulerName%3Dx"
 jqb '.kind == "Status" and .reason == "BadRequest" and .code == 400 and (.message | test("field label not supported: spec.schedulerName"))'
-pass "LIST spec.nodeName=n1 (escaped and not): 300 pods of 305, rv $LIST_RV; an unsupported field selector is 400 BadRequest"
+pass "LIST spec.nodeName=n1 (escaped and not): 300 pods of 305, rv $LIST_RV; in pages of 100 with continue, in key order; remainingItemCount without a selector; an unsupported field selector is 400 BadRequest"
 
 # ---- GET, 404, 405
 expect 200 /api/v1/namespaces/shop/pods/p0

@@ -245,6 +245,28 @@ static enum MHD_Result pods_watch(struct state *st, struct MHD_Connection *conn,
         return r;
 }
 
+static int by_key(const void *a, const void *b)
+{
+        const struct pod_entry *x = *(struct pod_entry *const *)a,
+                               *y = *(struct pod_entry *const *)b;
+        int c = strcmp(x->namespace_, y->namespace_);
+        return c ? c : strcmp(x->name, y->name);
+}
+
+/* The continue token: opaque to clients (kube-apiserver's is base64 JSON holding the list's
+ * resourceVersion and the next key). Ours holds the list's resourceVersion and the index of the
+ * next item in key order; pages are cut from the pods as they are now, not from a snapshot. */
+static bool parse_continue(const char *token, uint64_t *ret_rv, size_t *ret_index)
+{
+        unsigned long long rv, index;
+        int used = 0;
+        if (sscanf(token, "kt1-%llu-%llu%n", &rv, &index, &used) != 2 || token[used])
+                return false;
+        *ret_rv = rv;
+        *ret_index = (size_t)index;
+        return true;
+}
+
 static enum MHD_Result pods_list(struct state *st, struct MHD_Connection *conn, struct request *rq,
                                  const char *ns)
 {
@@ -257,29 +279,70 @@ static enum MHD_Result pods_list(struct state *st, struct MHD_Connection *conn, 
         if (watch && (strcmp(watch, "true") == 0 || strcmp(watch, "1") == 0))
                 return pods_watch(st, conn, rq, ns, node);
 
+        const char *limit_s = query_arg(conn, "limit"), *cont = query_arg(conn, "continue");
+        size_t limit = limit_s ? (size_t)strtoull(limit_s, NULL, 10) : 0; /* 0: all */
+        uint64_t list_rv = st->rv;
+        size_t start = 0;
+        if (cont && *cont) {
+                if (!parse_continue(cont, &list_rv, &start))
+                        return respond_status(
+                            conn, rq,
+                            status_bad_request("continue key is not valid: illegal base64 data"));
+                if (list_rv < st->compact_rv)
+                        return respond_status(
+                            conn, rq,
+                            status_expired("The provided continue parameter is too old to display "
+                                           "a consistent list result. You can start a new list "
+                                           "without the continue parameter, or use the continue "
+                                           "token in this response to retrieve the remainder of "
+                                           "the results. Continuing with the provided token "
+                                           "results in an inconsistent list - objects that were "
+                                           "created, modified, or deleted between the time the "
+                                           "first chunk was returned and now may show up in the "
+                                           "list."));
+        }
+
+        /* Items in key order (namespace, name), as etcd returns them. */
+        struct pod_entry **sel = malloc((st->n_pods + 1) * sizeof(*sel));
         struct json_object *list = json_object_new_object();
         struct json_object *meta = json_object_new_object();
         struct json_object *items = json_object_new_array();
         char rv[24];
-        snprintf(rv, sizeof(rv), "%" PRIu64, st->rv);
-        if (!list || !meta || !items || set_string(list, "kind", "PodList") < 0 ||
+        snprintf(rv, sizeof(rv), "%" PRIu64, list_rv);
+        if (!sel || !list || !meta || !items || set_string(list, "kind", "PodList") < 0 ||
             set_string(list, "apiVersion", "v1") < 0 ||
             set_string(meta, "resourceVersion", rv) < 0 ||
             json_object_object_add(list, "metadata", meta) < 0) {
+                free(sel);
                 json_object_put(list);
                 json_object_put(meta);
                 json_object_put(items);
                 return respond_text(conn, rq, 500, "out of memory\n", 0);
         }
-        json_object_object_add(list, "items", items);
+        size_t n = 0;
         for (size_t i = 0; i < st->n_pods; i++) {
                 struct pod_entry *e = &st->pods[i];
                 if ((ns && strcmp(ns, e->namespace_) != 0) || (node[0] && strcmp(node, e->node)) ||
                     (name[0] && strcmp(name, e->name)))
                         continue;
-                /* LIST items carry no kind/apiVersion: the list's says it. */
-                json_object_array_add(items, json_object_get(e->pod));
+                sel[n++] = e;
         }
+        qsort(sel, n, sizeof(*sel), by_key);
+        size_t end = limit && start + limit < n ? start + limit : n;
+        for (size_t i = start; i < end; i++)
+                /* LIST items carry no kind/apiVersion: the list's says it. */
+                json_object_array_add(items, json_object_get(sel[i]->pod));
+        free(sel);
+        if (end < n) {
+                char token[64];
+                snprintf(token, sizeof(token), "kt1-%" PRIu64 "-%zu", list_rv, end);
+                set_string(meta, "continue", token);
+                /* remainingItemCount is left out when a selector filtered the list. */
+                if (!node[0] && !name[0])
+                        json_object_object_add(meta, "remainingItemCount",
+                                               json_object_new_int64((int64_t)(n - end)));
+        }
+        json_object_object_add(list, "items", items);
         return respond_json(conn, rq, 200, list, 0);
 }
 
