@@ -12,39 +12,11 @@
 
 #include "common/macro.h"
 #include "http.h"
+#include "kjson.h"
 #include "server.h"
 #include "status.h"
 
 #define TOKEN_MAX_BYTES 16384
-
-/* ---------- small JSON helpers ---------- */
-
-static struct json_object *get_path(struct json_object *o, const char *a, const char *b,
-                                    const char *c)
-{
-        const char *keys[] = { a, b, c };
-        for (size_t i = 0; i < 3 && keys[i]; i++)
-                if (!json_object_is_type(o, json_type_object) ||
-                    !json_object_object_get_ex(o, keys[i], &o))
-                        return NULL;
-        return o;
-}
-
-static const char *get_string(struct json_object *o, const char *a, const char *b, const char *c)
-{
-        struct json_object *x = get_path(o, a, b, c);
-        return json_object_is_type(x, json_type_string) ? json_object_get_string(x) : NULL;
-}
-
-static int set_string(struct json_object *o, const char *key, const char *value)
-{
-        struct json_object *s = json_object_new_string(value);
-        if (!s || json_object_object_add(o, key, s) < 0) {
-                json_object_put(s);
-                return -ENOMEM;
-        }
-        return 0;
-}
 
 /* ---------- records ---------- */
 
@@ -309,9 +281,9 @@ static enum MHD_Result pods_list(struct state *st, struct MHD_Connection *conn, 
         struct json_object *items = json_object_new_array();
         char rv[24];
         snprintf(rv, sizeof(rv), "%" PRIu64, list_rv);
-        if (!sel || !list || !meta || !items || set_string(list, "kind", "PodList") < 0 ||
-            set_string(list, "apiVersion", "v1") < 0 ||
-            set_string(meta, "resourceVersion", rv) < 0 ||
+        if (!sel || !list || !meta || !items || kjson_set_string(list, "kind", "PodList") < 0 ||
+            kjson_set_string(list, "apiVersion", "v1") < 0 ||
+            kjson_set_string(meta, "resourceVersion", rv) < 0 ||
             json_object_object_add(list, "metadata", meta) < 0) {
                 free(sel);
                 json_object_put(list);
@@ -336,7 +308,7 @@ static enum MHD_Result pods_list(struct state *st, struct MHD_Connection *conn, 
         if (end < n) {
                 char token[64];
                 snprintf(token, sizeof(token), "kt1-%" PRIu64 "-%zu", list_rv, end);
-                set_string(meta, "continue", token);
+                kjson_set_string(meta, "continue", token);
                 /* remainingItemCount is left out when a selector filtered the list. */
                 if (!node[0] && !name[0])
                         json_object_object_add(meta, "remainingItemCount",
@@ -432,10 +404,10 @@ static struct json_object *pdb_refusal(const struct evict_script *s, bool retry)
 
 static int64_t grace_period_sec(struct json_object *eviction, struct json_object *pod)
 {
-        struct json_object *g = get_path(eviction, "deleteOptions", "gracePeriodSeconds", NULL);
+        struct json_object *g = kjson_get(eviction, "deleteOptions", "gracePeriodSeconds", NULL);
         if (g && json_object_is_type(g, json_type_int))
                 return json_object_get_int64(g);
-        g = get_path(pod, "spec", "terminationGracePeriodSeconds", NULL);
+        g = kjson_get(pod, "spec", "terminationGracePeriodSeconds", NULL);
         if (g && json_object_is_type(g, json_type_int))
                 return json_object_get_int64(g);
         return 30;
@@ -447,7 +419,7 @@ static enum MHD_Result pod_evict(struct state *st, struct MHD_Connection *conn, 
         struct json_object *ev, *bad = parse_body(rq, &ev);
         if (bad)
                 return respond_status(conn, rq, bad);
-        const char *ev_name = get_string(ev, "metadata", "name", NULL);
+        const char *ev_name = kjson_get_string(ev, "metadata", "name", NULL);
         if (!ev_name || strcmp(ev_name, name) != 0) {
                 json_object_put(ev);
                 return respond_status(
@@ -489,8 +461,8 @@ static enum MHD_Result pod_evict(struct state *st, struct MHD_Connection *conn, 
                 json_object_put(ev);
                 return respond_status(conn, rq, answer);
         }
-        const char *want_uid = get_string(ev, "deleteOptions", "preconditions", "uid");
-        const char *uid = get_string(e->pod, "metadata", "uid", NULL);
+        const char *want_uid = kjson_get_string(ev, "deleteOptions", "preconditions", "uid");
+        const char *uid = kjson_get_string(e->pod, "metadata", "uid", NULL);
         if (want_uid && (!uid || strcmp(want_uid, uid) != 0)) {
                 char why[512];
                 snprintf(why, sizeof(why),
@@ -503,12 +475,12 @@ static enum MHD_Result pod_evict(struct state *st, struct MHD_Connection *conn, 
         json_object_put(ev);
         if (grace <= 0) {
                 state_delete_pod(st, e);
-        } else if (!get_string(e->pod, "metadata", "deletionTimestamp", NULL)) {
+        } else if (!kjson_get_string(e->pod, "metadata", "deletionTimestamp", NULL)) {
                 /* Graceful: the pod is marked (MODIFIED) and goes when its grace is over. */
-                struct json_object *meta = get_path(e->pod, "metadata", NULL, NULL);
+                struct json_object *meta = kjson_get(e->pod, "metadata", NULL, NULL);
                 char ts[32];
                 rfc3339_now(ts, sizeof(ts), grace);
-                set_string(meta, "deletionTimestamp", ts);
+                kjson_set_string(meta, "deletionTimestamp", ts);
                 json_object_object_add(meta, "deletionGracePeriodSeconds",
                                        json_object_new_int64(grace));
                 e->delete_at_usec = now_usec() + (uint64_t)grace * 1000000u;
@@ -552,13 +524,13 @@ static size_t validate_event(struct json_object *ev, const char *ns, struct fiel
                 errs[n] = (struct field_error){ "FieldValueInvalid", f, text[n] };                 \
                 n++;                                                                               \
         } while (0)
-        const char *rns = get_string(ev, "regarding", "namespace", NULL);
+        const char *rns = kjson_get_string(ev, "regarding", "namespace", NULL);
         if (rns && *rns ? strcmp(rns, ns) != 0 : strcmp(ns, "default") != 0)
                 INVALID("involvedObject.namespace",
                         "Invalid value: \"%s\": does not match event.namespace", rns ? rns : "");
-        if (!get_path(ev, "eventTime", NULL, NULL))
+        if (!kjson_get(ev, "eventTime", NULL, NULL))
                 REQUIRED("eventTime");
-        const char *type = get_string(ev, "type", NULL, NULL);
+        const char *type = kjson_get_string(ev, "type", NULL, NULL);
         if (!type || (strcmp(type, "Normal") && strcmp(type, "Warning")))
                 INVALID("type", "Invalid value: \"\": has invalid value: %s", type ? type : "");
         static const struct {
@@ -571,7 +543,7 @@ static size_t validate_event(struct json_object *ev, const char *ns, struct fiel
                 { "reason", 128 },
         };
         for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                const char *v = get_string(ev, fields[i].field, NULL, NULL);
+                const char *v = kjson_get_string(ev, fields[i].field, NULL, NULL);
                 if (!v || !*v)
                         REQUIRED(fields[i].field);
                 else if (fields[i].max && strlen(v) > fields[i].max)
@@ -579,7 +551,7 @@ static size_t validate_event(struct json_object *ev, const char *ns, struct fiel
                                 "Invalid value: \"\": can have at most %zu characters",
                                 fields[i].max);
         }
-        const char *note = get_string(ev, "note", NULL, NULL);
+        const char *note = kjson_get_string(ev, "note", NULL, NULL);
         if (note && strlen(note) > 1024)
                 INVALID("note", "Invalid value: \"\": can have at most 1024 characters");
 #undef REQUIRED
@@ -593,10 +565,10 @@ static enum MHD_Result event_create(struct state *st, struct MHD_Connection *con
         struct json_object *ev, *bad = parse_body(rq, &ev);
         if (bad)
                 return respond_status(conn, rq, bad);
-        struct json_object *meta = get_path(ev, "metadata", NULL, NULL);
-        const char *name = get_string(ev, "metadata", "name", NULL);
-        const char *gen = get_string(ev, "metadata", "generateName", NULL);
-        const char *body_ns = get_string(ev, "metadata", "namespace", NULL);
+        struct json_object *meta = kjson_get(ev, "metadata", NULL, NULL);
+        const char *name = kjson_get_string(ev, "metadata", "name", NULL);
+        const char *gen = kjson_get_string(ev, "metadata", "generateName", NULL);
+        const char *body_ns = kjson_get_string(ev, "metadata", "namespace", NULL);
         if (body_ns && *body_ns && strcmp(body_ns, ns) != 0) {
                 json_object_put(ev);
                 return respond_status(conn, rq,
@@ -615,32 +587,32 @@ static enum MHD_Result event_create(struct state *st, struct MHD_Connection *con
         char buf[KT_NAME_MAX], uid[37], rv[24], ts[32];
         if (!name || !*name) {
                 generate_name(gen, buf, sizeof(buf));
-                set_string(meta, "name", buf);
+                kjson_set_string(meta, "name", buf);
         }
-        set_string(meta, "namespace", ns);
+        kjson_set_string(meta, "namespace", ns);
         struct field_error errs[EVENT_ERRORS_MAX];
         char text[EVENT_ERRORS_MAX][192];
         size_t n_errs = validate_event(ev, ns, errs, text);
         if (n_errs) {
                 /* The name is generated before validation, so the message carries it. */
-                struct json_object *st_invalid =
-                    status_invalid_errors("events.k8s.io", "Event",
-                                          get_string(ev, "metadata", "name", NULL), errs, n_errs);
+                struct json_object *st_invalid = status_invalid_errors(
+                    "events.k8s.io", "Event", kjson_get_string(ev, "metadata", "name", NULL), errs,
+                    n_errs);
                 json_object_put(ev);
                 return respond_status(conn, rq, st_invalid);
         }
         uuid_random(uid);
-        set_string(meta, "uid", uid);
+        kjson_set_string(meta, "uid", uid);
         st->rv++;
         snprintf(rv, sizeof(rv), "%" PRIu64, st->rv);
-        set_string(meta, "resourceVersion", rv);
+        kjson_set_string(meta, "resourceVersion", rv);
         rfc3339_now(ts, sizeof(ts), 0);
-        set_string(meta, "creationTimestamp", ts);
+        kjson_set_string(meta, "creationTimestamp", ts);
         /* Echoed with its type first, as kube-apiserver serialises it. */
         struct json_object *out = json_object_new_object();
         if (out) {
-                set_string(out, "kind", "Event");
-                set_string(out, "apiVersion", "events.k8s.io/v1");
+                kjson_set_string(out, "kind", "Event");
+                kjson_set_string(out, "apiVersion", "events.k8s.io/v1");
                 json_object_object_foreach(ev, key, val)
                 {
                         if (strcmp(key, "kind") && strcmp(key, "apiVersion"))
@@ -708,18 +680,18 @@ static enum MHD_Result pod_resize(struct state *st, struct MHD_Connection *conn,
                 json_object_put(patch);
                 return respond_status(conn, rq, status_not_found("pods", name));
         }
-        struct json_object *pcs = get_path(patch, "spec", "containers", NULL);
-        struct json_object *cs = get_path(e->pod, "spec", "containers", NULL);
+        struct json_object *pcs = kjson_get(patch, "spec", "containers", NULL);
+        struct json_object *cs = kjson_get(e->pod, "spec", "containers", NULL);
         size_t n = json_object_is_type(pcs, json_type_array) ? json_object_array_length(pcs) : 0;
         for (size_t i = 0; i < n; i++) {
                 struct json_object *pc = json_object_array_get_idx(pcs, i);
-                const char *cname = get_string(pc, "name", NULL, NULL);
+                const char *cname = kjson_get_string(pc, "name", NULL, NULL);
                 struct json_object *target = NULL;
                 for (size_t j = 0; cname && json_object_is_type(cs, json_type_array) &&
                                    j < json_object_array_length(cs);
                      j++) {
                         struct json_object *c = json_object_array_get_idx(cs, j);
-                        const char *cn = get_string(c, "name", NULL, NULL);
+                        const char *cn = kjson_get_string(c, "name", NULL, NULL);
                         if (cn && strcmp(cn, cname) == 0)
                                 target = c;
                 }
@@ -731,7 +703,7 @@ static enum MHD_Result pod_resize(struct state *st, struct MHD_Connection *conn,
                                            "Forbidden: only cpu and memory resources are "
                                            "mutable"));
                 }
-                struct json_object *pres = get_path(pc, "resources", NULL, NULL);
+                struct json_object *pres = kjson_get(pc, "resources", NULL, NULL);
                 if (!pres)
                         continue;
                 struct json_object *res;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kjson.h"
 #include "status.h"
 
 uint64_t now_usec(void)
@@ -44,39 +45,6 @@ void uuid_random(char buf[37])
         snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
                  b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
                  b[13], b[14], b[15]);
-}
-
-static const char *get_str(struct json_object *o, const char *a, const char *b)
-{
-        struct json_object *x;
-        if (!json_object_object_get_ex(o, a, &x))
-                return NULL;
-        if (b && !json_object_object_get_ex(x, b, &x))
-                return NULL;
-        return json_object_is_type(x, json_type_string) ? json_object_get_string(x) : NULL;
-}
-
-static struct json_object *ensure_object(struct json_object *o, const char *key)
-{
-        struct json_object *x;
-        if (json_object_object_get_ex(o, key, &x) && json_object_is_type(x, json_type_object))
-                return x;
-        x = json_object_new_object();
-        if (!x || json_object_object_add(o, key, x) < 0) {
-                json_object_put(x);
-                return NULL;
-        }
-        return x;
-}
-
-static int set_str(struct json_object *o, const char *key, const char *value)
-{
-        struct json_object *s = json_object_new_string(value);
-        if (!s || json_object_object_add(o, key, s) < 0) {
-                json_object_put(s);
-                return -ENOMEM;
-        }
-        return 0;
 }
 
 int state_init(struct state *st)
@@ -119,7 +87,8 @@ static struct json_object *with_type(struct json_object *o, const char *api_vers
                                      const char *kind)
 {
         struct json_object *n = json_object_new_object();
-        if (!n || set_str(n, "kind", kind) < 0 || set_str(n, "apiVersion", api_version) < 0) {
+        if (!n || kjson_set_string(n, "kind", kind) < 0 ||
+            kjson_set_string(n, "apiVersion", api_version) < 0) {
                 json_object_put(n);
                 return NULL;
         }
@@ -144,7 +113,7 @@ struct json_object *state_pod_object(struct pod_entry *e)
 static char *frame_of(const char *type, struct json_object *object)
 {
         struct json_object *ev = json_object_new_object();
-        if (!ev || set_str(ev, "type", type) < 0 ||
+        if (!ev || kjson_set_string(ev, "type", type) < 0 ||
             json_object_object_add(ev, "object", json_object_get(object)) < 0) {
                 json_object_put(ev);
                 return NULL;
@@ -179,10 +148,10 @@ static void compact_history(struct state *st)
 
 static int set_rv(struct pod_entry *e, uint64_t rv)
 {
-        struct json_object *meta = ensure_object(e->pod, "metadata");
+        struct json_object *meta = kjson_ensure_object(e->pod, "metadata");
         char buf[24];
         snprintf(buf, sizeof(buf), "%" PRIu64, rv);
-        return meta ? set_str(meta, "resourceVersion", buf) : -ENOMEM;
+        return meta ? kjson_set_string(meta, "resourceVersion", buf) : -ENOMEM;
 }
 
 static int record_event(struct state *st, const char *type, struct pod_entry *e)
@@ -218,36 +187,36 @@ static int record_event(struct state *st, const char *type, struct pod_entry *e)
  * spec.nodeName (the --node default for pods without one), and copies the keys into e. */
 static int pod_prepare(struct state *st, struct json_object *pod, struct pod_entry *e)
 {
-        struct json_object *meta = ensure_object(pod, "metadata");
+        struct json_object *meta = kjson_ensure_object(pod, "metadata");
         if (!meta)
                 return -ENOMEM;
-        const char *name = get_str(pod, "metadata", "name");
+        const char *name = kjson_get_string(pod, "metadata", "name", NULL);
         if (!name || !*name || strlen(name) >= KT_NAME_MAX)
                 return -EINVAL;
-        const char *ns = get_str(pod, "metadata", "namespace");
+        const char *ns = kjson_get_string(pod, "metadata", "namespace", NULL);
         if (!ns || !*ns) {
-                if (set_str(meta, "namespace", "default") < 0)
+                if (kjson_set_string(meta, "namespace", "default") < 0)
                         return -ENOMEM;
                 ns = "default";
         }
         if (strlen(ns) >= KT_NAME_MAX)
                 return -EINVAL;
-        if (!get_str(pod, "metadata", "uid")) {
+        if (!kjson_get_string(pod, "metadata", "uid", NULL)) {
                 char uid[37];
                 uuid_random(uid);
-                if (set_str(meta, "uid", uid) < 0)
+                if (kjson_set_string(meta, "uid", uid) < 0)
                         return -ENOMEM;
         }
-        if (!get_str(pod, "metadata", "creationTimestamp")) {
+        if (!kjson_get_string(pod, "metadata", "creationTimestamp", NULL)) {
                 char ts[32];
                 rfc3339_now(ts, sizeof(ts), 0);
-                if (set_str(meta, "creationTimestamp", ts) < 0)
+                if (kjson_set_string(meta, "creationTimestamp", ts) < 0)
                         return -ENOMEM;
         }
-        const char *node = get_str(pod, "spec", "nodeName");
+        const char *node = kjson_get_string(pod, "spec", "nodeName", NULL);
         if ((!node || !*node) && st->default_node[0]) {
-                struct json_object *spec = ensure_object(pod, "spec");
-                if (!spec || set_str(spec, "nodeName", st->default_node) < 0)
+                struct json_object *spec = kjson_ensure_object(pod, "spec");
+                if (!spec || kjson_set_string(spec, "nodeName", st->default_node) < 0)
                         return -ENOMEM;
                 node = st->default_node;
         }

@@ -5,21 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 
-static int add_string(struct json_object *o, const char *key, const char *value)
-{
-        struct json_object *s = json_object_new_string(value);
-        if (!s || json_object_object_add(o, key, s) < 0) {
-                json_object_put(s);
-                return -ENOMEM;
-        }
-        return 0;
-}
+#include "kjson.h"
 
 static int add_nonempty(struct json_object *o, const char *key, const char *value)
 {
         if (!value || !*value)
                 return 0;
-        return add_string(o, key, value);
+        return kjson_set_string(o, key, value);
 }
 
 struct json_object *status_details(const char *name, const char *group, const char *kind)
@@ -89,12 +81,13 @@ static struct json_object *status_new(const char *status, int code, const char *
         struct json_object *c = json_object_new_int(code);
         if (!o || !meta || !c)
                 goto fail;
-        if (add_string(o, "kind", "Status") < 0 || add_string(o, "apiVersion", "v1") < 0)
+        if (kjson_set_string(o, "kind", "Status") < 0 ||
+            kjson_set_string(o, "apiVersion", "v1") < 0)
                 goto fail;
         if (json_object_object_add(o, "metadata", meta) < 0)
                 goto fail;
         meta = NULL;
-        if (add_string(o, "status", status) < 0 || add_nonempty(o, "message", message) < 0 ||
+        if (kjson_set_string(o, "status", status) < 0 || add_nonempty(o, "message", message) < 0 ||
             add_nonempty(o, "reason", reason) < 0)
                 goto fail;
         if (details) {
