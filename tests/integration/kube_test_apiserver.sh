@@ -197,7 +197,7 @@ curl -s -N --raw --max-time 30 --cacert "$KT_DIR/ca.pem" -H "Authorization: Bear
         -o "$KT_DIR/watch.raw" "$KT_BASE$W" &
 WATCHERS+=($!)
 RAW_PID=$!
-for _ in $(seq 100); do
+for _ in $(seq 200); do
         curl -s "$KT_CONTROL/control/state" | jq -e '.watches == 2' >/dev/null && break
         sleep 0.05
 done
@@ -208,7 +208,7 @@ kcontrol POST /control/pods '{"metadata":{"name":"elsewhere","namespace":"shop"}
 expect 201 "${E[@]}" --data-binary "$(evict_body p0 uid-p0 1)" /api/v1/namespaces/shop/pods/p0/eviction
 same_body '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","code":201}'
 kcontrol POST /control/bookmark || fail "bookmark"
-for _ in $(seq 60); do
+for _ in $(seq 150); do
         grep -q '"type":"DELETED","object":{"kind":"Pod","apiVersion":"v1","metadata":{"name":"p0"' \
                 "$KT_DIR/watch.json" 2>/dev/null && break
         sleep 0.1

@@ -2,6 +2,7 @@
 # Helpers for tests that run against kube-test-apiserver, the TEST Kubernetes API server (not a
 # live cluster). Source it after setting KT_BIN (the server binary) and KT_DIR (a scratch
 # directory that the caller removes). Needs openssl and curl. Every wait is bounded.
+# Certificates come from tests/integration/tls-lib.sh, like those of the other TLS tests.
 #
 #   kube_test_certs                 a CA and a server certificate for 127.0.0.1 and localhost:
 #                                   $KT_DIR/ca.pem, server.pem, server.key
@@ -19,19 +20,12 @@ KT_PID=
 KT_BASE=
 KT_CONTROL=
 
-# The same openssl steps as tests/integration/sched_tls.sh and agent_tls.sh.
+# shellcheck source=../integration/tls-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/tls-lib.sh"
 kube_test_certs() {
-        (
-                cd "$KT_DIR" || exit 1
-                openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=kube-test-ca \
-                        -keyout ca.key -out ca.pem 2>/dev/null &&
-                        openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
-                                -keyout server.key -out server.csr 2>/dev/null &&
-                        echo "subjectAltName=IP:127.0.0.1,DNS:localhost" >server.ext &&
-                        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
-                                -CAcreateserial -days 2 -extfile server.ext -out server.pem \
-                                2>/dev/null
-        ) && [[ -s $KT_DIR/server.pem && -s $KT_DIR/server.key ]]
+        tls_ca "$KT_DIR" ca kube-test-ca &&
+                tls_cert "$KT_DIR" server localhost ca "IP:127.0.0.1,DNS:localhost" &&
+                [[ -s $KT_DIR/server.pem && -s $KT_DIR/server.key ]]
 }
 
 kube_test_start() {
