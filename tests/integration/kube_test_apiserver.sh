@@ -149,6 +149,10 @@ expect 200 /api/v1/namespaces/shop/pods/p1
 pass "400 BadRequest on malformed JSON and on a name mismatch, 413 on a 2 MiB body; the server still serves"
 
 # ---- eviction answers
+# Without a Content-Type the body is JSON; with another one kube-apiserver refuses it.
+expect 415 -X POST -H 'Content-Type: application/x-www-form-urlencoded' --data-binary "$(evict_body p0 uid-other 0)" /api/v1/namespaces/shop/pods/p0/eviction
+same_body '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf","reason":"UnsupportedMediaType","code":415}'
+expect 409 -X POST -H 'Content-Type:' --data-binary "$(evict_body p0 uid-other 0)" /api/v1/namespaces/shop/pods/p0/eviction
 expect 409 "${E[@]}" --data-binary "$(evict_body p0 uid-other 0)" /api/v1/namespaces/shop/pods/p0/eviction
 same_body '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Operation cannot be fulfilled on pods \"p0\": Precondition failed: UID in precondition: uid-other, UID in object meta: uid-p0","reason":"Conflict","details":{"name":"p0","kind":"pods"},"code":409}'
 expect 404 "${E[@]}" --data-binary "$(evict_body gone)" /api/v1/namespaces/shop/pods/gone/eviction
@@ -179,7 +183,7 @@ for a in conflict:409:Conflict notfound:404:NotFound error:500:InternalError; do
         expect "$code" "${E[@]}" --data-binary "$(evict_body p1)" /api/v1/namespaces/shop/pods/p1/eviction
         jqb ".kind == \"Status\" and .reason == \"$reason\" and .code == $code"
 done
-pass "evictions: 409 UID precondition (exact message), 404, 429 DisruptionBudget for the scripted number of times then 201, 429 with Retry-After and retryAfterSeconds, plain 429 throttle, scripted 409/404/500"
+pass "evictions: 415 for a body that is not JSON by its Content-Type, 409 UID precondition (exact message), 404, 429 DisruptionBudget for the scripted number of times then 201, 429 with Retry-After and retryAfterSeconds, plain 429 throttle, scripted 409/404/500"
 
 # ---- watches: replay, split frames, bookmark, eviction's MODIFIED then DELETED, 410 Expired
 # A LIST, then a change before the watch opens: the watch from the list's rv replays it.
@@ -205,6 +209,10 @@ curl -s "$KT_CONTROL/control/state" | jq -e '.watches == 2' >/dev/null || fail "
 # Pods added while it runs: the one on n1 is sent, the one on n2 is not.
 kcontrol POST /control/pods '{"metadata":{"name":"late","namespace":"shop"},"spec":{"nodeName":"n1","containers":[{"name":"app"}]}}' || fail "add pod"
 kcontrol POST /control/pods '{"metadata":{"name":"elsewhere","namespace":"shop"},"spec":{"nodeName":"n2","containers":[{"name":"app"}]}}' || fail "add pod"
+# A pod that comes onto n1 (as by binding) is ADDED for this watch, and DELETED when it leaves.
+kcontrol POST /control/pods '{"metadata":{"name":"moved","namespace":"shop"},"spec":{"nodeName":"n9","containers":[{"name":"app"}]}}' || fail "add pod"
+kcontrol POST /control/pods '{"metadata":{"name":"moved","namespace":"shop"},"spec":{"nodeName":"n1","containers":[{"name":"app"}]}}' || fail "move pod"
+kcontrol POST /control/pods '{"metadata":{"name":"moved","namespace":"shop"},"spec":{"nodeName":"n2","containers":[{"name":"app"}]}}' || fail "move pod"
 expect 201 "${E[@]}" --data-binary "$(evict_body p0 uid-p0 1)" /api/v1/namespaces/shop/pods/p0/eviction
 same_body '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","code":201}'
 kcontrol POST /control/bookmark || fail "bookmark"
@@ -218,12 +226,13 @@ wait "$WATCH_PID" || fail "the watch did not end cleanly after the 410 (curl $?)
 wait "$RAW_PID" || true
 jq -e -s '
         map(.type) as $t
-        | ($t | index("ADDED")) < ($t | index("MODIFIED"))
-        and ($t | index("MODIFIED")) < ($t | index("DELETED"))
-        and ($t | last) == "ERROR"
-        and ([.[] | select(.type == "ADDED") | .object.metadata.name] == ["between", "late"])
+        | ($t | last) == "ERROR"
+        and ([.[] | select(.object.metadata.name == "p0") | .type] == ["MODIFIED", "DELETED"])
+        and ([.[] | select(.type == "ADDED") | .object.metadata.name] == ["between", "late", "moved"])
         and ([.[] | select(.type == "MODIFIED") | .object] | .[0].metadata.name == "p0" and (.[0].metadata.deletionTimestamp | length > 0) and .[0].metadata.deletionGracePeriodSeconds == 1 and .[0].kind == "Pod")
-        and ([.[] | select(.type == "DELETED") | .object.metadata.name] == ["p0"])
+        and ([.[] | select(.type == "DELETED") | .object.metadata.name] == ["moved", "p0"])
+        and ([.[] | select(.object.metadata.name == "moved") | .type] == ["ADDED", "DELETED"])
+        and ([.[] | select(.object.metadata.name == "moved") | .object.metadata.uid] | unique | length == 1)
         and ([.[] | select(.type == "BOOKMARK") | .object] | length == 1 and (.[0] | .kind == "Pod" and (.metadata | keys - ["creationTimestamp"]) == ["resourceVersion"] and (.metadata.annotations == null)))
         and (last.object | .kind == "Status" and .code == 410 and .reason == "Expired" and (.message | test("^too old resource version: [0-9]+ \\([0-9]+\\)$")))
 ' "$KT_DIR/watch.json" >/dev/null || fail "watch events: $(cut -c1-160 "$KT_DIR/watch.json")"
@@ -247,7 +256,7 @@ assert out == whole, "the chunks do not make the same frames"
 assert any(not out[:sum(sizes[:i + 1])].endswith(b"\n") for i in range(len(sizes))), "no frame split"
 PY
 kcontrol POST /control/split '{"bytes":0}' || fail "split 0"
-pass "watch from rv $LIST_RV: the change before it replayed, ADDED (not the other node's pod), MODIFIED (deletionTimestamp), DELETED after the grace, a BOOKMARK with only resourceVersion, then ERROR 410 Expired and the end; chunks of at most 7 bytes"
+pass "watch from rv $LIST_RV: the change before it replayed, ADDED (not the other node's pod), a pod moving onto the node ADDED and off it DELETED, MODIFIED (deletionTimestamp), DELETED after the grace, a BOOKMARK with only resourceVersion, then ERROR 410 Expired and the end; chunks of at most 7 bytes"
 
 # A watch from before the compaction: one ERROR event at once, then the stream ends.
 got=$(curl -s -N --max-time 10 -o "$KT_DIR/body" -w '%{http_code}' --cacert "$KT_DIR/ca.pem" \

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
 # Test certificates, made with openssl when a test runs (never committed): a CA, and
 # certificates it signs, each as DIR/NAME.pem and DIR/NAME.key. Source it. Used by
 # sched_tls.sh, agent_tls.sh and tests/kube-apiserver/kube-test-lib.sh.

@@ -377,6 +377,22 @@ static struct json_object *parse_body(const struct request *rq, struct json_obje
         return NULL;
 }
 
+/* A create's body is decoded by its Content-Type; none means JSON (NegotiateInputSerializer).
+ * Any other type than JSON is refused here, where kube-apiserver also takes YAML and
+ * protobuf. */
+static struct json_object *check_content_type(struct MHD_Connection *conn)
+{
+        const char *ct = header_value(conn, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (!ct || !*ct ||
+            (strncmp(ct, "application/json", 16) == 0 && (ct[16] == '\0' || ct[16] == ';')))
+                return NULL;
+        return status_failure(415, "UnsupportedMediaType",
+                              "the body of the request was in an unknown format - accepted media "
+                              "types include: application/json, application/yaml, "
+                              "application/vnd.kubernetes.protobuf",
+                              NULL);
+}
+
 static struct json_object *pdb_refusal(const struct evict_script *s, bool retry)
 {
         struct json_object *st = status_too_many_requests(
@@ -416,7 +432,10 @@ static int64_t grace_period_sec(struct json_object *eviction, struct json_object
 static enum MHD_Result pod_evict(struct state *st, struct MHD_Connection *conn, struct request *rq,
                                  const char *ns, const char *name)
 {
-        struct json_object *ev, *bad = parse_body(rq, &ev);
+        struct json_object *ev, *bad = check_content_type(conn);
+        if (bad)
+                return respond_status(conn, rq, bad);
+        bad = parse_body(rq, &ev);
         if (bad)
                 return respond_status(conn, rq, bad);
         const char *ev_name = kjson_get_string(ev, "metadata", "name", NULL);
@@ -562,7 +581,10 @@ static size_t validate_event(struct json_object *ev, const char *ns, struct fiel
 static enum MHD_Result event_create(struct state *st, struct MHD_Connection *conn,
                                     struct request *rq, const char *ns)
 {
-        struct json_object *ev, *bad = parse_body(rq, &ev);
+        struct json_object *ev, *bad = check_content_type(conn);
+        if (bad)
+                return respond_status(conn, rq, bad);
+        bad = parse_body(rq, &ev);
         if (bad)
                 return respond_status(conn, rq, bad);
         struct json_object *meta = kjson_get(ev, "metadata", NULL, NULL);

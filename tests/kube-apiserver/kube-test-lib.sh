@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
 # Helpers for tests that run against kube-test-apiserver, the TEST Kubernetes API server (not a
 # live cluster). Source it after setting KT_BIN (the server binary) and KT_DIR (a scratch
 # directory that the caller removes). Needs openssl and curl. Every wait is bounded.
@@ -20,7 +21,7 @@ KT_PID=
 KT_BASE=
 KT_CONTROL=
 
-# shellcheck source=../integration/tls-lib.sh
+# shellcheck source=SCRIPTDIR/../integration/tls-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/tls-lib.sh"
 kube_test_certs() {
         tls_ca "$KT_DIR" ca kube-test-ca &&

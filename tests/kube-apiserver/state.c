@@ -66,7 +66,7 @@ void state_done(struct state *st)
                 json_object_put(st->pods[i].pod);
         free(st->pods);
         for (size_t i = 0; i < st->n_events; i++)
-                free(st->events[i].frame);
+                free(st->events[i].object);
         free(st->events);
         if (st->requests_log)
                 fclose(st->requests_log);
@@ -137,7 +137,7 @@ static void compact_history(struct state *st)
 {
         size_t drop = st->n_events / 2;
         for (size_t i = 0; i < drop; i++)
-                free(st->events[i].frame);
+                free(st->events[i].object);
         memmove(st->events, st->events + drop, (st->n_events - drop) * sizeof(*st->events));
         st->n_events -= drop;
         st->compact_rv = st->events[0].rv - 1;
@@ -154,7 +154,8 @@ static int set_rv(struct pod_entry *e, uint64_t rv)
         return meta ? kjson_set_string(meta, "resourceVersion", buf) : -ENOMEM;
 }
 
-static int record_event(struct state *st, const char *type, struct pod_entry *e)
+static int record_event(struct state *st, const char *type, struct pod_entry *e,
+                        const char *prev_node)
 {
         if (st->n_events == KT_EVENTS_MAX)
                 compact_history(st);
@@ -167,9 +168,11 @@ static int record_event(struct state *st, const char *type, struct pod_entry *e)
                 st->cap_events = cap;
         }
         struct json_object *obj = state_pod_object(e);
-        char *frame = obj ? frame_of(type, obj) : NULL;
+        char *object = obj ? strdup(json_object_to_json_string_ext(
+                                 obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE))
+                           : NULL;
         json_object_put(obj);
-        if (!frame)
+        if (!object)
                 return -ENOMEM;
         struct watch_event *ev = &st->events[st->n_events++];
         memset(ev, 0, sizeof(*ev));
@@ -178,7 +181,8 @@ static int record_event(struct state *st, const char *type, struct pod_entry *e)
         snprintf(ev->namespace_, sizeof(ev->namespace_), "%s", e->namespace_);
         snprintf(ev->name, sizeof(ev->name), "%s", e->name);
         snprintf(ev->node, sizeof(ev->node), "%s", e->node);
-        ev->frame = frame;
+        snprintf(ev->prev_node, sizeof(ev->prev_node), "%s", prev_node ? prev_node : e->node);
+        ev->object = object;
         pthread_cond_broadcast(&st->changed);
         return 0;
 }
@@ -230,6 +234,19 @@ static int pod_prepare(struct state *st, struct json_object *pod, struct pod_ent
 
 int state_put_pod(struct state *st, struct json_object *pod)
 {
+        /* A replacement without uid or creationTimestamp is the same pod: it keeps them. */
+        const char *name = kjson_get_string(pod, "metadata", "name", NULL);
+        const char *ns = kjson_get_string(pod, "metadata", "namespace", NULL);
+        struct pod_entry *old = name ? state_find_pod(st, ns && *ns ? ns : "default", name) : NULL;
+        struct json_object *meta = old ? kjson_get(pod, "metadata", NULL, NULL) : NULL;
+        for (size_t i = 0; meta && i < 2; i++) {
+                const char *key = i ? "creationTimestamp" : "uid";
+                const char *v = kjson_get_string(old->pod, "metadata", key, NULL);
+                if (v && !kjson_get(meta, key, NULL, NULL) && kjson_set_string(meta, key, v) < 0) {
+                        json_object_put(pod);
+                        return -ENOMEM;
+                }
+        }
         struct pod_entry tmp = { 0 };
         int r = pod_prepare(st, pod, &tmp);
         if (r < 0) {
@@ -238,7 +255,9 @@ int state_put_pod(struct state *st, struct json_object *pod)
         }
         struct pod_entry *e = state_find_pod(st, tmp.namespace_, tmp.name);
         const char *type = "MODIFIED";
+        char prev_node[KT_NAME_MAX] = "";
         if (e) {
+                snprintf(prev_node, sizeof(prev_node), "%s", e->node);
                 json_object_put(e->pod);
                 tmp.delete_at_usec = 0;
         } else {
@@ -260,14 +279,14 @@ int state_put_pod(struct state *st, struct json_object *pod)
         st->rv++;
         if ((r = set_rv(e, st->rv)) < 0)
                 return r;
-        return record_event(st, type, e);
+        return record_event(st, type, e, *type == 'M' ? prev_node : NULL);
 }
 
 int state_modified(struct state *st, struct pod_entry *e)
 {
         st->rv++;
         int r = set_rv(e, st->rv);
-        return r < 0 ? r : record_event(st, "MODIFIED", e);
+        return r < 0 ? r : record_event(st, "MODIFIED", e, NULL);
 }
 
 int state_delete_pod(struct state *st, struct pod_entry *e)
@@ -276,7 +295,7 @@ int state_delete_pod(struct state *st, struct pod_entry *e)
         st->rv++;
         int r = set_rv(e, st->rv);
         if (r >= 0)
-                r = record_event(st, "DELETED", e);
+                r = record_event(st, "DELETED", e, NULL);
         json_object_put(e->pod);
         size_t i = (size_t)(e - st->pods);
         memmove(e, e + 1, (st->n_pods - i - 1) * sizeof(*e));
@@ -298,7 +317,7 @@ void state_reap(struct state *st)
 void state_expire(struct state *st)
 {
         for (size_t i = 0; i < st->n_events; i++)
-                free(st->events[i].frame);
+                free(st->events[i].object);
         st->n_events = 0;
         st->compact_rv = st->rv;
         for (struct watch *w = st->watches; w; w = w->next)
@@ -344,7 +363,7 @@ int state_load_pods(struct state *st, const char *path)
         json_object_put(root);
         /* Loading is not history: a watch from the list's resourceVersion starts clean. */
         for (size_t i = 0; i < st->n_events; i++)
-                free(st->events[i].frame);
+                free(st->events[i].object);
         st->n_events = 0;
         return r;
 }
@@ -486,9 +505,16 @@ static bool watch_fill(struct watch *w)
                 if (ev->rv <= w->rv)
                         continue;
                 w->rv = ev->rv;
-                if (!watch_matches(w, ev->namespace_, ev->node))
+                bool now = watch_matches(w, ev->namespace_, ev->node);
+                bool before = watch_matches(w, ev->namespace_, ev->prev_node);
+                const char *type = ev->type;
+                if (strcmp(type, "MODIFIED") == 0 && now != before)
+                        type = now ? "ADDED" : "DELETED";
+                else if (!now)
                         continue;
-                if (watch_append(w, ev->frame) < 0)
+                if (watch_append(w, "{\"type\":\"") < 0 || watch_append(w, type) < 0 ||
+                    watch_append(w, "\",\"object\":") < 0 || watch_append(w, ev->object) < 0 ||
+                    watch_append(w, "}\n") < 0)
                         w->done = true;
                 return true;
         }
