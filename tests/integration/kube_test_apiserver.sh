@@ -169,6 +169,10 @@ expect 429 "${E[@]}" --data-binary "$(evict_body p3)" /api/v1/namespaces/shop/po
 jqb '.details.causes[0].message == "The disruption budget test-pdb needs 2 healthy pods and has 1 currently"'
 expect 201 "${E[@]}" --data-binary "$(evict_body p3 "" 0)" /api/v1/namespaces/shop/pods/p3/eviction
 expect 404 /api/v1/namespaces/shop/pods/p3
+# A Pending pod is deleted without asking its budget (canIgnorePDB): the script waits.
+kcontrol POST /control/pods '{"metadata":{"name":"pending","namespace":"shop"},"spec":{"nodeName":"n2","containers":[{"name":"app"}]},"status":{"phase":"Pending"}}' || fail "add pod"
+kcontrol POST /control/evict-script '{"namespace":"shop","name":"pending","answer":"pdb","times":0}' || fail "evict-script"
+expect 201 "${E[@]}" --data-binary "$(evict_body pending "" 0)" /api/v1/namespaces/shop/pods/pending/eviction
 kcontrol POST /control/evict-script '{"namespace":"shop","name":"p1","answer":"retry-after=5"}' || fail "evict-script"
 expect 429 "${E[@]}" --data-binary "$(evict_body p1)" /api/v1/namespaces/shop/pods/p1/eviction
 [[ $(header Retry-After) == 5 ]] || fail "Retry-After: '$(header Retry-After)', expected 5"
@@ -183,7 +187,7 @@ for a in conflict:409:Conflict notfound:404:NotFound error:500:InternalError; do
         expect "$code" "${E[@]}" --data-binary "$(evict_body p1)" /api/v1/namespaces/shop/pods/p1/eviction
         jqb ".kind == \"Status\" and .reason == \"$reason\" and .code == $code"
 done
-pass "evictions: 415 for a body that is not JSON by its Content-Type, 409 UID precondition (exact message), 404, 429 DisruptionBudget for the scripted number of times then 201, 429 with Retry-After and retryAfterSeconds, plain 429 throttle, scripted 409/404/500"
+pass "evictions: 415 for a body that is not JSON by its Content-Type, 409 UID precondition (exact message), 404, 429 DisruptionBudget for the scripted number of times then 201, none for a Pending pod, 429 with Retry-After and retryAfterSeconds, plain 429 throttle, scripted 409/404/500"
 
 # ---- watches: replay, split frames, bookmark, eviction's MODIFIED then DELETED, 410 Expired
 # A LIST, then a change before the watch opens: the watch from the list's rv replays it.

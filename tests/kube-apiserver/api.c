@@ -448,6 +448,16 @@ static enum MHD_Result pod_evict(struct state *st, struct MHD_Connection *conn, 
         struct pod_entry *e = state_find_pod(st, ns, name);
         struct evict_script *s = find_script(st, ns, name);
         struct evict_script script = { .answer = EVICT_OK };
+        /* eviction.go's canIgnorePDB: a pod that is Pending, Succeeded, Failed or already
+         * terminating is deleted without asking its disruption budget, so a scripted budget
+         * refusal does not apply to it (and stays for later). */
+        const char *phase = e ? kjson_get_string(e->pod, "status", "phase", NULL) : NULL;
+        bool ignore_pdb =
+            e && ((phase && (!strcmp(phase, "Pending") || !strcmp(phase, "Succeeded") ||
+                             !strcmp(phase, "Failed"))) ||
+                  kjson_get_string(e->pod, "metadata", "deletionTimestamp", NULL));
+        if (s && ignore_pdb && (s->answer == EVICT_PDB || s->answer == EVICT_RETRY_AFTER))
+                s = NULL;
         if (s) {
                 script = *s;
                 if (!s->always && --s->times_left == 0) {
