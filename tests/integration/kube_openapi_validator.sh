@@ -6,7 +6,8 @@
 # codes 0 / 1 (any invalid) / 2 (no body). Without node or node_modules this test fails under
 # CI=true (scripts/install-deps.sh installs them) and skips loudly elsewhere.
 set -euo pipefail
-SRC=${1:?usage: $0 SOURCE_DIR}
+SRC=${1:?usage: $0 SOURCE_DIR [KUBE_TEST_APISERVER]}
+KT_BIN=${2-}
 V="$SRC/tests/openapi/validate-bodies.mjs"
 missing() {
         if [[ ${CI:-} == true ]]; then
@@ -98,4 +99,26 @@ rc=$(run "$WORK/empty")
 rc=$(run "$WORK/does-not-exist")
 [[ $rc == 2 ]] || fail "missing directory: exit $rc"
 pass "a directory without a body (or none at all): exit 2"
+# The whole path: bodies sent to the test API server, recorded by it, read by the validator.
+if [[ -n $KT_BIN ]] && command -v curl >/dev/null && command -v openssl >/dev/null; then
+        KT_DIR="$WORK/server"
+        mkdir "$KT_DIR"
+        # shellcheck source=SCRIPTDIR/../kube-apiserver/kube-test-lib.sh
+        source "$SRC/tests/kube-apiserver/kube-test-lib.sh"
+        trap 'kube_test_stop; rm -rf "$WORK"' EXIT
+        kube_test_certs || fail "openssl could not make the certificates"
+        echo "t0k3n" >"$KT_DIR/token"
+        echo '{"items":[{"metadata":{"name":"web-1","namespace":"shop","uid":"0d7c5c4e-1f7a-4c8e-9d1b-6a0c2b7e9f10"},"spec":{"nodeName":"node-1","containers":[{"name":"app"}]},"status":{"phase":"Running"}}]}' >"$KT_DIR/pods.json"
+        kube_test_start || fail "kube-test-apiserver did not start"
+        J=(-X POST -H 'Content-Type: application/json')
+        [[ $(kcurl -X PATCH -H 'Content-Type: application/strategic-merge-patch+json' --data-binary "$RESIZE" /api/v1/namespaces/shop/pods/web-1/resize) == 200 ]] || fail "resize: $(cat "$KT_DIR/body")"
+        [[ $(kcurl "${J[@]}" --data-binary "$EVENT" /apis/events.k8s.io/v1/namespaces/shop/events) == 201 ]] || fail "event: $(cat "$KT_DIR/body")"
+        [[ $(kcurl "${J[@]}" --data-binary "$EVICTION" /api/v1/namespaces/shop/pods/web-1/eviction) == 201 ]] || fail "eviction: $(cat "$KT_DIR/body")"
+        kube_test_stop
+        rc=$(run "$KT_DIR/rec")
+        [[ $rc == 0 ]] || fail "recorded bodies: exit $rc: $(cat "$WORK/out")"
+        diff <(printf 'ok resize 0001-resize.json\nok event 0002-event.json\nok eviction 0003-eviction.json\n') "$WORK/out" >/dev/null ||
+                fail "recorded bodies: $(cat "$WORK/out")"
+        pass "bodies sent to the test API server, recorded as NNNN-KIND.json, all valid"
+fi
 echo "kube_contract: validator checks passed"
