@@ -10,40 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/macro.h"
 #include "http.h"
+#include "kjson.h"
 #include "server.h"
 #include "status.h"
 
 #define TOKEN_MAX_BYTES 16384
-
-/* ---------- small JSON helpers ---------- */
-
-static struct json_object *get_path(struct json_object *o, const char *a, const char *b,
-                                    const char *c)
-{
-        const char *keys[] = { a, b, c };
-        for (size_t i = 0; i < 3 && keys[i]; i++)
-                if (!json_object_is_type(o, json_type_object) ||
-                    !json_object_object_get_ex(o, keys[i], &o))
-                        return NULL;
-        return o;
-}
-
-static const char *get_string(struct json_object *o, const char *a, const char *b, const char *c)
-{
-        struct json_object *x = get_path(o, a, b, c);
-        return json_object_is_type(x, json_type_string) ? json_object_get_string(x) : NULL;
-}
-
-static int set_string(struct json_object *o, const char *key, const char *value)
-{
-        struct json_object *s = json_object_new_string(value);
-        if (!s || json_object_object_add(o, key, s) < 0) {
-                json_object_put(s);
-                return -ENOMEM;
-        }
-        return 0;
-}
 
 /* ---------- records ---------- */
 
@@ -244,6 +217,28 @@ static enum MHD_Result pods_watch(struct state *st, struct MHD_Connection *conn,
         return r;
 }
 
+static int by_key(const void *a, const void *b)
+{
+        const struct pod_entry *x = *(struct pod_entry *const *)a,
+                               *y = *(struct pod_entry *const *)b;
+        int c = strcmp(x->namespace_, y->namespace_);
+        return c ? c : strcmp(x->name, y->name);
+}
+
+/* The continue token: opaque to clients (kube-apiserver's is base64 JSON holding the list's
+ * resourceVersion and the next key). Ours holds the list's resourceVersion and the index of the
+ * next item in key order; pages are cut from the pods as they are now, not from a snapshot. */
+static bool parse_continue(const char *token, uint64_t *ret_rv, size_t *ret_index)
+{
+        unsigned long long rv, index;
+        int used = 0;
+        if (sscanf(token, "kt1-%llu-%llu%n", &rv, &index, &used) != 2 || token[used])
+                return false;
+        *ret_rv = rv;
+        *ret_index = (size_t)index;
+        return true;
+}
+
 static enum MHD_Result pods_list(struct state *st, struct MHD_Connection *conn, struct request *rq,
                                  const char *ns)
 {
@@ -256,29 +251,70 @@ static enum MHD_Result pods_list(struct state *st, struct MHD_Connection *conn, 
         if (watch && (strcmp(watch, "true") == 0 || strcmp(watch, "1") == 0))
                 return pods_watch(st, conn, rq, ns, node);
 
+        const char *limit_s = query_arg(conn, "limit"), *cont = query_arg(conn, "continue");
+        size_t limit = limit_s ? (size_t)strtoull(limit_s, NULL, 10) : 0; /* 0: all */
+        uint64_t list_rv = st->rv;
+        size_t start = 0;
+        if (cont && *cont) {
+                if (!parse_continue(cont, &list_rv, &start))
+                        return respond_status(
+                            conn, rq,
+                            status_bad_request("continue key is not valid: illegal base64 data"));
+                if (list_rv < st->compact_rv)
+                        return respond_status(
+                            conn, rq,
+                            status_expired("The provided continue parameter is too old to display "
+                                           "a consistent list result. You can start a new list "
+                                           "without the continue parameter, or use the continue "
+                                           "token in this response to retrieve the remainder of "
+                                           "the results. Continuing with the provided token "
+                                           "results in an inconsistent list - objects that were "
+                                           "created, modified, or deleted between the time the "
+                                           "first chunk was returned and now may show up in the "
+                                           "list."));
+        }
+
+        /* Items in key order (namespace, name), as etcd returns them. */
+        struct pod_entry **sel = malloc((st->n_pods + 1) * sizeof(*sel));
         struct json_object *list = json_object_new_object();
         struct json_object *meta = json_object_new_object();
         struct json_object *items = json_object_new_array();
         char rv[24];
-        snprintf(rv, sizeof(rv), "%" PRIu64, st->rv);
-        if (!list || !meta || !items || set_string(list, "kind", "PodList") < 0 ||
-            set_string(list, "apiVersion", "v1") < 0 ||
-            set_string(meta, "resourceVersion", rv) < 0 ||
+        snprintf(rv, sizeof(rv), "%" PRIu64, list_rv);
+        if (!sel || !list || !meta || !items || kjson_set_string(list, "kind", "PodList") < 0 ||
+            kjson_set_string(list, "apiVersion", "v1") < 0 ||
+            kjson_set_string(meta, "resourceVersion", rv) < 0 ||
             json_object_object_add(list, "metadata", meta) < 0) {
+                free(sel);
                 json_object_put(list);
                 json_object_put(meta);
                 json_object_put(items);
                 return respond_text(conn, rq, 500, "out of memory\n", 0);
         }
-        json_object_object_add(list, "items", items);
+        size_t n = 0;
         for (size_t i = 0; i < st->n_pods; i++) {
                 struct pod_entry *e = &st->pods[i];
                 if ((ns && strcmp(ns, e->namespace_) != 0) || (node[0] && strcmp(node, e->node)) ||
                     (name[0] && strcmp(name, e->name)))
                         continue;
-                /* LIST items carry no kind/apiVersion: the list's says it. */
-                json_object_array_add(items, json_object_get(e->pod));
+                sel[n++] = e;
         }
+        qsort(sel, n, sizeof(*sel), by_key);
+        size_t end = limit && start + limit < n ? start + limit : n;
+        for (size_t i = start; i < end; i++)
+                /* LIST items carry no kind/apiVersion: the list's says it. */
+                json_object_array_add(items, json_object_get(sel[i]->pod));
+        free(sel);
+        if (end < n) {
+                char token[64];
+                snprintf(token, sizeof(token), "kt1-%" PRIu64 "-%zu", list_rv, end);
+                kjson_set_string(meta, "continue", token);
+                /* remainingItemCount is left out when a selector filtered the list. */
+                if (!node[0] && !name[0])
+                        json_object_object_add(meta, "remainingItemCount",
+                                               json_object_new_int64((int64_t)(n - end)));
+        }
+        json_object_object_add(list, "items", items);
         return respond_json(conn, rq, 200, list, 0);
 }
 
@@ -325,8 +361,11 @@ static struct json_object *parse_body(const struct request *rq, struct json_obje
         json_tokener_free(tok);
         if (!o || err != json_tokener_success || !json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
-                return decode_error(rq, err == json_tokener_success ? "not a JSON object"
-                                                                    : json_tokener_error_desc(err));
+                /* Input that stops inside a value: Go's words for it. */
+                const char *why = err == json_tokener_success    ? "not a JSON object"
+                                  : err == json_tokener_continue ? "unexpected end of JSON input"
+                                                                 : json_tokener_error_desc(err);
+                return decode_error(rq, why);
         }
         for (; used < rq->len; used++)
                 if (rq->body[used] != ' ' && rq->body[used] != '\n' && rq->body[used] != '\r' &&
@@ -336,6 +375,22 @@ static struct json_object *parse_body(const struct request *rq, struct json_obje
                 }
         *ret = o;
         return NULL;
+}
+
+/* A create's body is decoded by its Content-Type; none means JSON (NegotiateInputSerializer).
+ * Any other type than JSON is refused here, where kube-apiserver also takes YAML and
+ * protobuf. */
+static struct json_object *check_content_type(struct MHD_Connection *conn)
+{
+        const char *ct = header_value(conn, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (!ct || !*ct ||
+            (strncmp(ct, "application/json", 16) == 0 && (ct[16] == '\0' || ct[16] == ';')))
+                return NULL;
+        return status_failure(415, "UnsupportedMediaType",
+                              "the body of the request was in an unknown format - accepted media "
+                              "types include: application/json, application/yaml, "
+                              "application/vnd.kubernetes.protobuf",
+                              NULL);
 }
 
 static struct json_object *pdb_refusal(const struct evict_script *s, bool retry)
@@ -365,10 +420,10 @@ static struct json_object *pdb_refusal(const struct evict_script *s, bool retry)
 
 static int64_t grace_period_sec(struct json_object *eviction, struct json_object *pod)
 {
-        struct json_object *g = get_path(eviction, "deleteOptions", "gracePeriodSeconds", NULL);
+        struct json_object *g = kjson_get(eviction, "deleteOptions", "gracePeriodSeconds", NULL);
         if (g && json_object_is_type(g, json_type_int))
                 return json_object_get_int64(g);
-        g = get_path(pod, "spec", "terminationGracePeriodSeconds", NULL);
+        g = kjson_get(pod, "spec", "terminationGracePeriodSeconds", NULL);
         if (g && json_object_is_type(g, json_type_int))
                 return json_object_get_int64(g);
         return 30;
@@ -377,10 +432,13 @@ static int64_t grace_period_sec(struct json_object *eviction, struct json_object
 static enum MHD_Result pod_evict(struct state *st, struct MHD_Connection *conn, struct request *rq,
                                  const char *ns, const char *name)
 {
-        struct json_object *ev, *bad = parse_body(rq, &ev);
+        struct json_object *ev, *bad = check_content_type(conn);
         if (bad)
                 return respond_status(conn, rq, bad);
-        const char *ev_name = get_string(ev, "metadata", "name", NULL);
+        bad = parse_body(rq, &ev);
+        if (bad)
+                return respond_status(conn, rq, bad);
+        const char *ev_name = kjson_get_string(ev, "metadata", "name", NULL);
         if (!ev_name || strcmp(ev_name, name) != 0) {
                 json_object_put(ev);
                 return respond_status(
@@ -390,6 +448,16 @@ static enum MHD_Result pod_evict(struct state *st, struct MHD_Connection *conn, 
         struct pod_entry *e = state_find_pod(st, ns, name);
         struct evict_script *s = find_script(st, ns, name);
         struct evict_script script = { .answer = EVICT_OK };
+        /* eviction.go's canIgnorePDB: a pod that is Pending, Succeeded, Failed or already
+         * terminating is deleted without asking its disruption budget, so a scripted budget
+         * refusal does not apply to it (and stays for later). */
+        const char *phase = e ? kjson_get_string(e->pod, "status", "phase", NULL) : NULL;
+        bool ignore_pdb =
+            e && ((phase && (!strcmp(phase, "Pending") || !strcmp(phase, "Succeeded") ||
+                             !strcmp(phase, "Failed"))) ||
+                  kjson_get_string(e->pod, "metadata", "deletionTimestamp", NULL));
+        if (s && ignore_pdb && (s->answer == EVICT_PDB || s->answer == EVICT_RETRY_AFTER))
+                s = NULL;
         if (s) {
                 script = *s;
                 if (!s->always && --s->times_left == 0) {
@@ -422,8 +490,8 @@ static enum MHD_Result pod_evict(struct state *st, struct MHD_Connection *conn, 
                 json_object_put(ev);
                 return respond_status(conn, rq, answer);
         }
-        const char *want_uid = get_string(ev, "deleteOptions", "preconditions", "uid");
-        const char *uid = get_string(e->pod, "metadata", "uid", NULL);
+        const char *want_uid = kjson_get_string(ev, "deleteOptions", "preconditions", "uid");
+        const char *uid = kjson_get_string(e->pod, "metadata", "uid", NULL);
         if (want_uid && (!uid || strcmp(want_uid, uid) != 0)) {
                 char why[512];
                 snprintf(why, sizeof(why),
@@ -436,12 +504,12 @@ static enum MHD_Result pod_evict(struct state *st, struct MHD_Connection *conn, 
         json_object_put(ev);
         if (grace <= 0) {
                 state_delete_pod(st, e);
-        } else if (!get_string(e->pod, "metadata", "deletionTimestamp", NULL)) {
+        } else if (!kjson_get_string(e->pod, "metadata", "deletionTimestamp", NULL)) {
                 /* Graceful: the pod is marked (MODIFIED) and goes when its grace is over. */
-                struct json_object *meta = get_path(e->pod, "metadata", NULL, NULL);
+                struct json_object *meta = kjson_get(e->pod, "metadata", NULL, NULL);
                 char ts[32];
                 rfc3339_now(ts, sizeof(ts), grace);
-                set_string(meta, "deletionTimestamp", ts);
+                kjson_set_string(meta, "deletionTimestamp", ts);
                 json_object_object_add(meta, "deletionGracePeriodSeconds",
                                        json_object_new_int64(grace));
                 e->delete_at_usec = now_usec() + (uint64_t)grace * 1000000u;
@@ -465,16 +533,74 @@ static void generate_name(const char *prefix, char *buf, size_t size)
         snprintf(buf, size, "%.*s%s", 58, prefix, suffix);
 }
 
+/* kube-apiserver's ValidateEventCreate for events.k8s.io/v1 (pkg/apis/core/validation/
+ * events.go), the checks an OpenAPI schema cannot make: the reporting fields are required,
+ * their lengths bounded, type is Normal or Warning, and the regarding object (involvedObject
+ * inside the server) lives in the event's namespace. Fills errs (bodies in text). */
+#define EVENT_ERRORS_MAX 8
+static size_t validate_event(struct json_object *ev, const char *ns, struct field_error *errs,
+                             char text[][192])
+{
+        size_t n = 0;
+#define REQUIRED(f)                                                                                \
+        errs[n++] = (struct field_error)                                                           \
+        {                                                                                          \
+                "FieldValueRequired", f, "Required value"                                          \
+        }
+#define INVALID(f, ...)                                                                            \
+        do {                                                                                       \
+                snprintf(text[n], sizeof(text[n]), __VA_ARGS__);                                   \
+                errs[n] = (struct field_error){ "FieldValueInvalid", f, text[n] };                 \
+                n++;                                                                               \
+        } while (0)
+        const char *rns = kjson_get_string(ev, "regarding", "namespace", NULL);
+        if (rns && *rns ? strcmp(rns, ns) != 0 : strcmp(ns, "default") != 0)
+                INVALID("involvedObject.namespace",
+                        "Invalid value: \"%s\": does not match event.namespace", rns ? rns : "");
+        if (!kjson_get(ev, "eventTime", NULL, NULL))
+                REQUIRED("eventTime");
+        const char *type = kjson_get_string(ev, "type", NULL, NULL);
+        if (!type || (strcmp(type, "Normal") && strcmp(type, "Warning")))
+                INVALID("type", "Invalid value: \"\": has invalid value: %s", type ? type : "");
+        static const struct {
+                const char *field;
+                size_t max; /* 0: only required */
+        } fields[] = {
+                { "reportingController", 0 },
+                { "reportingInstance", 128 },
+                { "action", 128 },
+                { "reason", 128 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                const char *v = kjson_get_string(ev, fields[i].field, NULL, NULL);
+                if (!v || !*v)
+                        REQUIRED(fields[i].field);
+                else if (fields[i].max && strlen(v) > fields[i].max)
+                        INVALID(fields[i].field,
+                                "Invalid value: \"\": can have at most %zu characters",
+                                fields[i].max);
+        }
+        const char *note = kjson_get_string(ev, "note", NULL, NULL);
+        if (note && strlen(note) > 1024)
+                INVALID("note", "Invalid value: \"\": can have at most 1024 characters");
+#undef REQUIRED
+#undef INVALID
+        return n;
+}
+
 static enum MHD_Result event_create(struct state *st, struct MHD_Connection *conn,
                                     struct request *rq, const char *ns)
 {
-        struct json_object *ev, *bad = parse_body(rq, &ev);
+        struct json_object *ev, *bad = check_content_type(conn);
         if (bad)
                 return respond_status(conn, rq, bad);
-        struct json_object *meta = get_path(ev, "metadata", NULL, NULL);
-        const char *name = get_string(ev, "metadata", "name", NULL);
-        const char *gen = get_string(ev, "metadata", "generateName", NULL);
-        const char *body_ns = get_string(ev, "metadata", "namespace", NULL);
+        bad = parse_body(rq, &ev);
+        if (bad)
+                return respond_status(conn, rq, bad);
+        struct json_object *meta = kjson_get(ev, "metadata", NULL, NULL);
+        const char *name = kjson_get_string(ev, "metadata", "name", NULL);
+        const char *gen = kjson_get_string(ev, "metadata", "generateName", NULL);
+        const char *body_ns = kjson_get_string(ev, "metadata", "namespace", NULL);
         if (body_ns && *body_ns && strcmp(body_ns, ns) != 0) {
                 json_object_put(ev);
                 return respond_status(conn, rq,
@@ -493,21 +619,32 @@ static enum MHD_Result event_create(struct state *st, struct MHD_Connection *con
         char buf[KT_NAME_MAX], uid[37], rv[24], ts[32];
         if (!name || !*name) {
                 generate_name(gen, buf, sizeof(buf));
-                set_string(meta, "name", buf);
+                kjson_set_string(meta, "name", buf);
         }
-        set_string(meta, "namespace", ns);
+        kjson_set_string(meta, "namespace", ns);
+        struct field_error errs[EVENT_ERRORS_MAX];
+        char text[EVENT_ERRORS_MAX][192];
+        size_t n_errs = validate_event(ev, ns, errs, text);
+        if (n_errs) {
+                /* The name is generated before validation, so the message carries it. */
+                struct json_object *st_invalid = status_invalid_errors(
+                    "events.k8s.io", "Event", kjson_get_string(ev, "metadata", "name", NULL), errs,
+                    n_errs);
+                json_object_put(ev);
+                return respond_status(conn, rq, st_invalid);
+        }
         uuid_random(uid);
-        set_string(meta, "uid", uid);
+        kjson_set_string(meta, "uid", uid);
         st->rv++;
         snprintf(rv, sizeof(rv), "%" PRIu64, st->rv);
-        set_string(meta, "resourceVersion", rv);
+        kjson_set_string(meta, "resourceVersion", rv);
         rfc3339_now(ts, sizeof(ts), 0);
-        set_string(meta, "creationTimestamp", ts);
+        kjson_set_string(meta, "creationTimestamp", ts);
         /* Echoed with its type first, as kube-apiserver serialises it. */
         struct json_object *out = json_object_new_object();
         if (out) {
-                set_string(out, "kind", "Event");
-                set_string(out, "apiVersion", "events.k8s.io/v1");
+                kjson_set_string(out, "kind", "Event");
+                kjson_set_string(out, "apiVersion", "events.k8s.io/v1");
                 json_object_object_foreach(ev, key, val)
                 {
                         if (strcmp(key, "kind") && strcmp(key, "apiVersion"))
@@ -575,18 +712,18 @@ static enum MHD_Result pod_resize(struct state *st, struct MHD_Connection *conn,
                 json_object_put(patch);
                 return respond_status(conn, rq, status_not_found("pods", name));
         }
-        struct json_object *pcs = get_path(patch, "spec", "containers", NULL);
-        struct json_object *cs = get_path(e->pod, "spec", "containers", NULL);
+        struct json_object *pcs = kjson_get(patch, "spec", "containers", NULL);
+        struct json_object *cs = kjson_get(e->pod, "spec", "containers", NULL);
         size_t n = json_object_is_type(pcs, json_type_array) ? json_object_array_length(pcs) : 0;
         for (size_t i = 0; i < n; i++) {
                 struct json_object *pc = json_object_array_get_idx(pcs, i);
-                const char *cname = get_string(pc, "name", NULL, NULL);
+                const char *cname = kjson_get_string(pc, "name", NULL, NULL);
                 struct json_object *target = NULL;
                 for (size_t j = 0; cname && json_object_is_type(cs, json_type_array) &&
                                    j < json_object_array_length(cs);
                      j++) {
                         struct json_object *c = json_object_array_get_idx(cs, j);
-                        const char *cn = get_string(c, "name", NULL, NULL);
+                        const char *cn = kjson_get_string(c, "name", NULL, NULL);
                         if (cn && strcmp(cn, cname) == 0)
                                 target = c;
                 }
@@ -598,7 +735,7 @@ static enum MHD_Result pod_resize(struct state *st, struct MHD_Connection *conn,
                                            "Forbidden: only cpu and memory resources are "
                                            "mutable"));
                 }
-                struct json_object *pres = get_path(pc, "resources", NULL, NULL);
+                struct json_object *pres = kjson_get(pc, "resources", NULL, NULL);
                 if (!pres)
                         continue;
                 struct json_object *res;

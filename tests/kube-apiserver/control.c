@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "kjson.h"
 #include "server.h"
 #include "status.h"
 
@@ -20,14 +21,6 @@ static enum MHD_Result reply(struct MHD_Connection *conn, struct request *rq, un
         else if (o)
                 json_object_object_add(o, "ok", json_object_new_boolean(1));
         return respond_json(conn, rq, code, o, 0);
-}
-
-static const char *str_field(struct json_object *o, const char *key)
-{
-        struct json_object *v;
-        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-                return NULL;
-        return json_object_get_string(v);
 }
 
 static int64_t int_field(struct json_object *o, const char *key, int64_t dflt)
@@ -48,8 +41,9 @@ static bool fits(const char *s, size_t size)
 static enum MHD_Result evict_script(struct state *st, struct MHD_Connection *conn,
                                     struct request *rq, struct json_object *o)
 {
-        const char *ns = str_field(o, "namespace"), *name = str_field(o, "name");
-        const char *answer = str_field(o, "answer");
+        const char *ns = kjson_get_string(o, "namespace", NULL, NULL),
+                   *name = kjson_get_string(o, "name", NULL, NULL);
+        const char *answer = kjson_get_string(o, "answer", NULL, NULL);
         if (!ns)
                 ns = "default";
         if (!fits(ns, KT_NAME_MAX) || !fits(name, KT_NAME_MAX) || !answer)
@@ -80,7 +74,7 @@ static enum MHD_Result evict_script(struct state *st, struct MHD_Connection *con
                         return reply(conn, rq, 400, "retry-after=N needs 1 <= N <= 86400");
                 s.retry_after_sec = (uint32_t)v;
         }
-        const char *pdb = str_field(o, "pdb");
+        const char *pdb = kjson_get_string(o, "pdb", NULL, NULL);
         snprintf(s.pdb, sizeof(s.pdb), "%s", pdb && strlen(pdb) < KT_NAME_MAX ? pdb : "test-pdb");
         s.desired_healthy = (int32_t)int_field(o, "desired_healthy", 2);
         s.current_healthy = (int32_t)int_field(o, "current_healthy", 1);
@@ -106,7 +100,7 @@ static enum MHD_Result evict_script(struct state *st, struct MHD_Connection *con
 static enum MHD_Result fail_next(struct state *st, struct MHD_Connection *conn, struct request *rq,
                                  struct json_object *o)
 {
-        const char *prefix = str_field(o, "path_prefix");
+        const char *prefix = kjson_get_string(o, "path_prefix", NULL, NULL);
         int64_t code = int_field(o, "code", 0);
         int64_t ra = int_field(o, "retry_after", 0);
         int64_t times = int_field(o, "times", 1);
@@ -130,9 +124,11 @@ static enum MHD_Result fail_next(struct state *st, struct MHD_Connection *conn, 
 static enum MHD_Result resize_condition(struct state *st, struct MHD_Connection *conn,
                                         struct request *rq, struct json_object *o)
 {
-        const char *ns = str_field(o, "namespace"), *name = str_field(o, "name");
-        const char *type = str_field(o, "type");
-        const char *reason = str_field(o, "reason"), *message = str_field(o, "message");
+        const char *ns = kjson_get_string(o, "namespace", NULL, NULL),
+                   *name = kjson_get_string(o, "name", NULL, NULL);
+        const char *type = kjson_get_string(o, "type", NULL, NULL);
+        const char *reason = kjson_get_string(o, "reason", NULL, NULL),
+                   *message = kjson_get_string(o, "message", NULL, NULL);
         if (!ns)
                 ns = "default";
         if (!name || !type)
@@ -155,7 +151,7 @@ static enum MHD_Result resize_condition(struct state *st, struct MHD_Connection 
             json_object_is_type(old, json_type_array)) {
                 for (size_t i = 0; i < json_object_array_length(old); i++) {
                         struct json_object *c = json_object_array_get_idx(old, i);
-                        const char *t = str_field(c, "type");
+                        const char *t = kjson_get_string(c, "type", NULL, NULL);
                         if (t &&
                             (!strcmp(t, "PodResizePending") || !strcmp(t, "PodResizeInProgress")))
                                 continue;

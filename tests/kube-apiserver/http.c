@@ -10,14 +10,12 @@
 #include "server.h"
 #include "status.h"
 
-enum MHD_Result respond_text(struct MHD_Connection *conn, struct request *rq, unsigned code,
-                             const char *text, uint32_t retry_after_sec)
+/* Queues resp (destroyed here) with its Content-Type and, when asked, Retry-After. */
+static enum MHD_Result queue(struct MHD_Connection *conn, struct request *rq, unsigned code,
+                             struct MHD_Response *resp, const char *content_type,
+                             uint32_t retry_after_sec)
 {
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
-        if (!resp)
-                return MHD_NO;
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
         if (retry_after_sec) {
                 char ra[16];
                 snprintf(ra, sizeof(ra), "%u", retry_after_sec);
@@ -27,6 +25,16 @@ enum MHD_Result respond_text(struct MHD_Connection *conn, struct request *rq, un
         MHD_destroy_response(resp);
         rq->code = code;
         return r;
+}
+
+enum MHD_Result respond_text(struct MHD_Connection *conn, struct request *rq, unsigned code,
+                             const char *text, uint32_t retry_after_sec)
+{
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+        if (!resp)
+                return MHD_NO;
+        return queue(conn, rq, code, resp, "text/plain; charset=utf-8", retry_after_sec);
 }
 
 enum MHD_Result respond_json(struct MHD_Connection *conn, struct request *rq, unsigned code,
@@ -53,16 +61,7 @@ enum MHD_Result respond_json(struct MHD_Connection *conn, struct request *rq, un
                 free(body);
                 return MHD_NO;
         }
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        if (retry_after_sec) {
-                char ra[16];
-                snprintf(ra, sizeof(ra), "%u", retry_after_sec);
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
-        }
-        enum MHD_Result r = MHD_queue_response(conn, code, resp);
-        MHD_destroy_response(resp);
-        rq->code = code;
-        return r;
+        return queue(conn, rq, code, resp, "application/json", retry_after_sec);
 }
 
 enum MHD_Result respond_status(struct MHD_Connection *conn, struct request *rq,

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kjson.h"
 #include "status.h"
 
 uint64_t now_usec(void)
@@ -46,39 +47,6 @@ void uuid_random(char buf[37])
                  b[13], b[14], b[15]);
 }
 
-static const char *get_str(struct json_object *o, const char *a, const char *b)
-{
-        struct json_object *x;
-        if (!json_object_object_get_ex(o, a, &x))
-                return NULL;
-        if (b && !json_object_object_get_ex(x, b, &x))
-                return NULL;
-        return json_object_is_type(x, json_type_string) ? json_object_get_string(x) : NULL;
-}
-
-static struct json_object *ensure_object(struct json_object *o, const char *key)
-{
-        struct json_object *x;
-        if (json_object_object_get_ex(o, key, &x) && json_object_is_type(x, json_type_object))
-                return x;
-        x = json_object_new_object();
-        if (!x || json_object_object_add(o, key, x) < 0) {
-                json_object_put(x);
-                return NULL;
-        }
-        return x;
-}
-
-static int set_str(struct json_object *o, const char *key, const char *value)
-{
-        struct json_object *s = json_object_new_string(value);
-        if (!s || json_object_object_add(o, key, s) < 0) {
-                json_object_put(s);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 int state_init(struct state *st)
 {
         memset(st, 0, sizeof(*st));
@@ -98,7 +66,7 @@ void state_done(struct state *st)
                 json_object_put(st->pods[i].pod);
         free(st->pods);
         for (size_t i = 0; i < st->n_events; i++)
-                free(st->events[i].frame);
+                free(st->events[i].object);
         free(st->events);
         if (st->requests_log)
                 fclose(st->requests_log);
@@ -119,7 +87,8 @@ static struct json_object *with_type(struct json_object *o, const char *api_vers
                                      const char *kind)
 {
         struct json_object *n = json_object_new_object();
-        if (!n || set_str(n, "kind", kind) < 0 || set_str(n, "apiVersion", api_version) < 0) {
+        if (!n || kjson_set_string(n, "kind", kind) < 0 ||
+            kjson_set_string(n, "apiVersion", api_version) < 0) {
                 json_object_put(n);
                 return NULL;
         }
@@ -144,7 +113,7 @@ struct json_object *state_pod_object(struct pod_entry *e)
 static char *frame_of(const char *type, struct json_object *object)
 {
         struct json_object *ev = json_object_new_object();
-        if (!ev || set_str(ev, "type", type) < 0 ||
+        if (!ev || kjson_set_string(ev, "type", type) < 0 ||
             json_object_object_add(ev, "object", json_object_get(object)) < 0) {
                 json_object_put(ev);
                 return NULL;
@@ -168,7 +137,7 @@ static void compact_history(struct state *st)
 {
         size_t drop = st->n_events / 2;
         for (size_t i = 0; i < drop; i++)
-                free(st->events[i].frame);
+                free(st->events[i].object);
         memmove(st->events, st->events + drop, (st->n_events - drop) * sizeof(*st->events));
         st->n_events -= drop;
         st->compact_rv = st->events[0].rv - 1;
@@ -179,13 +148,14 @@ static void compact_history(struct state *st)
 
 static int set_rv(struct pod_entry *e, uint64_t rv)
 {
-        struct json_object *meta = ensure_object(e->pod, "metadata");
+        struct json_object *meta = kjson_ensure_object(e->pod, "metadata");
         char buf[24];
         snprintf(buf, sizeof(buf), "%" PRIu64, rv);
-        return meta ? set_str(meta, "resourceVersion", buf) : -ENOMEM;
+        return meta ? kjson_set_string(meta, "resourceVersion", buf) : -ENOMEM;
 }
 
-static int record_event(struct state *st, const char *type, struct pod_entry *e)
+static int record_event(struct state *st, const char *type, struct pod_entry *e,
+                        const char *prev_node)
 {
         if (st->n_events == KT_EVENTS_MAX)
                 compact_history(st);
@@ -198,9 +168,11 @@ static int record_event(struct state *st, const char *type, struct pod_entry *e)
                 st->cap_events = cap;
         }
         struct json_object *obj = state_pod_object(e);
-        char *frame = obj ? frame_of(type, obj) : NULL;
+        char *object = obj ? strdup(json_object_to_json_string_ext(
+                                 obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE))
+                           : NULL;
         json_object_put(obj);
-        if (!frame)
+        if (!object)
                 return -ENOMEM;
         struct watch_event *ev = &st->events[st->n_events++];
         memset(ev, 0, sizeof(*ev));
@@ -209,7 +181,8 @@ static int record_event(struct state *st, const char *type, struct pod_entry *e)
         snprintf(ev->namespace_, sizeof(ev->namespace_), "%s", e->namespace_);
         snprintf(ev->name, sizeof(ev->name), "%s", e->name);
         snprintf(ev->node, sizeof(ev->node), "%s", e->node);
-        ev->frame = frame;
+        snprintf(ev->prev_node, sizeof(ev->prev_node), "%s", prev_node ? prev_node : e->node);
+        ev->object = object;
         pthread_cond_broadcast(&st->changed);
         return 0;
 }
@@ -218,36 +191,36 @@ static int record_event(struct state *st, const char *type, struct pod_entry *e)
  * spec.nodeName (the --node default for pods without one), and copies the keys into e. */
 static int pod_prepare(struct state *st, struct json_object *pod, struct pod_entry *e)
 {
-        struct json_object *meta = ensure_object(pod, "metadata");
+        struct json_object *meta = kjson_ensure_object(pod, "metadata");
         if (!meta)
                 return -ENOMEM;
-        const char *name = get_str(pod, "metadata", "name");
+        const char *name = kjson_get_string(pod, "metadata", "name", NULL);
         if (!name || !*name || strlen(name) >= KT_NAME_MAX)
                 return -EINVAL;
-        const char *ns = get_str(pod, "metadata", "namespace");
+        const char *ns = kjson_get_string(pod, "metadata", "namespace", NULL);
         if (!ns || !*ns) {
-                if (set_str(meta, "namespace", "default") < 0)
+                if (kjson_set_string(meta, "namespace", "default") < 0)
                         return -ENOMEM;
                 ns = "default";
         }
         if (strlen(ns) >= KT_NAME_MAX)
                 return -EINVAL;
-        if (!get_str(pod, "metadata", "uid")) {
+        if (!kjson_get_string(pod, "metadata", "uid", NULL)) {
                 char uid[37];
                 uuid_random(uid);
-                if (set_str(meta, "uid", uid) < 0)
+                if (kjson_set_string(meta, "uid", uid) < 0)
                         return -ENOMEM;
         }
-        if (!get_str(pod, "metadata", "creationTimestamp")) {
+        if (!kjson_get_string(pod, "metadata", "creationTimestamp", NULL)) {
                 char ts[32];
                 rfc3339_now(ts, sizeof(ts), 0);
-                if (set_str(meta, "creationTimestamp", ts) < 0)
+                if (kjson_set_string(meta, "creationTimestamp", ts) < 0)
                         return -ENOMEM;
         }
-        const char *node = get_str(pod, "spec", "nodeName");
+        const char *node = kjson_get_string(pod, "spec", "nodeName", NULL);
         if ((!node || !*node) && st->default_node[0]) {
-                struct json_object *spec = ensure_object(pod, "spec");
-                if (!spec || set_str(spec, "nodeName", st->default_node) < 0)
+                struct json_object *spec = kjson_ensure_object(pod, "spec");
+                if (!spec || kjson_set_string(spec, "nodeName", st->default_node) < 0)
                         return -ENOMEM;
                 node = st->default_node;
         }
@@ -261,6 +234,19 @@ static int pod_prepare(struct state *st, struct json_object *pod, struct pod_ent
 
 int state_put_pod(struct state *st, struct json_object *pod)
 {
+        /* A replacement without uid or creationTimestamp is the same pod: it keeps them. */
+        const char *name = kjson_get_string(pod, "metadata", "name", NULL);
+        const char *ns = kjson_get_string(pod, "metadata", "namespace", NULL);
+        struct pod_entry *old = name ? state_find_pod(st, ns && *ns ? ns : "default", name) : NULL;
+        struct json_object *meta = old ? kjson_get(pod, "metadata", NULL, NULL) : NULL;
+        for (size_t i = 0; meta && i < 2; i++) {
+                const char *key = i ? "creationTimestamp" : "uid";
+                const char *v = kjson_get_string(old->pod, "metadata", key, NULL);
+                if (v && !kjson_get(meta, key, NULL, NULL) && kjson_set_string(meta, key, v) < 0) {
+                        json_object_put(pod);
+                        return -ENOMEM;
+                }
+        }
         struct pod_entry tmp = { 0 };
         int r = pod_prepare(st, pod, &tmp);
         if (r < 0) {
@@ -269,7 +255,9 @@ int state_put_pod(struct state *st, struct json_object *pod)
         }
         struct pod_entry *e = state_find_pod(st, tmp.namespace_, tmp.name);
         const char *type = "MODIFIED";
+        char prev_node[KT_NAME_MAX] = "";
         if (e) {
+                snprintf(prev_node, sizeof(prev_node), "%s", e->node);
                 json_object_put(e->pod);
                 tmp.delete_at_usec = 0;
         } else {
@@ -291,14 +279,14 @@ int state_put_pod(struct state *st, struct json_object *pod)
         st->rv++;
         if ((r = set_rv(e, st->rv)) < 0)
                 return r;
-        return record_event(st, type, e);
+        return record_event(st, type, e, *type == 'M' ? prev_node : NULL);
 }
 
 int state_modified(struct state *st, struct pod_entry *e)
 {
         st->rv++;
         int r = set_rv(e, st->rv);
-        return r < 0 ? r : record_event(st, "MODIFIED", e);
+        return r < 0 ? r : record_event(st, "MODIFIED", e, NULL);
 }
 
 int state_delete_pod(struct state *st, struct pod_entry *e)
@@ -307,7 +295,7 @@ int state_delete_pod(struct state *st, struct pod_entry *e)
         st->rv++;
         int r = set_rv(e, st->rv);
         if (r >= 0)
-                r = record_event(st, "DELETED", e);
+                r = record_event(st, "DELETED", e, NULL);
         json_object_put(e->pod);
         size_t i = (size_t)(e - st->pods);
         memmove(e, e + 1, (st->n_pods - i - 1) * sizeof(*e));
@@ -329,7 +317,7 @@ void state_reap(struct state *st)
 void state_expire(struct state *st)
 {
         for (size_t i = 0; i < st->n_events; i++)
-                free(st->events[i].frame);
+                free(st->events[i].object);
         st->n_events = 0;
         st->compact_rv = st->rv;
         for (struct watch *w = st->watches; w; w = w->next)
@@ -375,7 +363,7 @@ int state_load_pods(struct state *st, const char *path)
         json_object_put(root);
         /* Loading is not history: a watch from the list's resourceVersion starts clean. */
         for (size_t i = 0; i < st->n_events; i++)
-                free(st->events[i].frame);
+                free(st->events[i].object);
         st->n_events = 0;
         return r;
 }
@@ -517,9 +505,16 @@ static bool watch_fill(struct watch *w)
                 if (ev->rv <= w->rv)
                         continue;
                 w->rv = ev->rv;
-                if (!watch_matches(w, ev->namespace_, ev->node))
+                bool now = watch_matches(w, ev->namespace_, ev->node);
+                bool before = watch_matches(w, ev->namespace_, ev->prev_node);
+                const char *type = ev->type;
+                if (strcmp(type, "MODIFIED") == 0 && now != before)
+                        type = now ? "ADDED" : "DELETED";
+                else if (!now)
                         continue;
-                if (watch_append(w, ev->frame) < 0)
+                if (watch_append(w, "{\"type\":\"") < 0 || watch_append(w, type) < 0 ||
+                    watch_append(w, "\",\"object\":") < 0 || watch_append(w, ev->object) < 0 ||
+                    watch_append(w, "}\n") < 0)
                         w->done = true;
                 return true;
         }

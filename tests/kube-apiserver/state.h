@@ -28,7 +28,10 @@ struct watch_event {
         uint64_t rv;
         char type[12]; /* ADDED, MODIFIED, DELETED */
         char namespace_[KT_NAME_MAX], name[KT_NAME_MAX], node[KT_NAME_MAX];
-        char *frame; /* the whole line: {"type":..,"object":{..}}\n */
+        /* MODIFIED: the node before the change. A watch filtered on a node sees a pod that
+         * arrives on it as ADDED and one that leaves it as DELETED, as the watch cache does. */
+        char prev_node[KT_NAME_MAX];
+        char *object; /* the object as the event carries it (kind/apiVersion first) */
 };
 
 enum evict_answer {

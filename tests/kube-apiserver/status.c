@@ -5,21 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 
-static int add_string(struct json_object *o, const char *key, const char *value)
-{
-        struct json_object *s = json_object_new_string(value);
-        if (!s || json_object_object_add(o, key, s) < 0) {
-                json_object_put(s);
-                return -ENOMEM;
-        }
-        return 0;
-}
+#include "kjson.h"
 
 static int add_nonempty(struct json_object *o, const char *key, const char *value)
 {
         if (!value || !*value)
                 return 0;
-        return add_string(o, key, value);
+        return kjson_set_string(o, key, value);
 }
 
 struct json_object *status_details(const char *name, const char *group, const char *kind)
@@ -89,12 +81,13 @@ static struct json_object *status_new(const char *status, int code, const char *
         struct json_object *c = json_object_new_int(code);
         if (!o || !meta || !c)
                 goto fail;
-        if (add_string(o, "kind", "Status") < 0 || add_string(o, "apiVersion", "v1") < 0)
+        if (kjson_set_string(o, "kind", "Status") < 0 ||
+            kjson_set_string(o, "apiVersion", "v1") < 0)
                 goto fail;
         if (json_object_object_add(o, "metadata", meta) < 0)
                 goto fail;
         meta = NULL;
-        if (add_string(o, "status", status) < 0 || add_nonempty(o, "message", message) < 0 ||
+        if (kjson_set_string(o, "status", status) < 0 || add_nonempty(o, "message", message) < 0 ||
             add_nonempty(o, "reason", reason) < 0)
                 goto fail;
         if (details) {
@@ -220,23 +213,37 @@ struct json_object *status_too_many_requests(const char *message, uint32_t retry
         return status_failure(429, "TooManyRequests", message, d);
 }
 
-struct json_object *status_invalid(const char *group, const char *kind, const char *name,
-                                   const char *field, const char *cause_reason,
-                                   const char *cause_message)
+struct json_object *status_invalid_errors(const char *group, const char *kind, const char *name,
+                                          const struct field_error *errs, size_t n)
 {
-        char qualified[128], msg[1024];
+        char qualified[128], msg[4096];
         if (group && *group)
                 snprintf(qualified, sizeof(qualified), "%s.%s", kind, group);
         else
                 snprintf(qualified, sizeof(qualified), "%s", kind);
-        snprintf(msg, sizeof(msg), "%s \"%s\" is invalid: %s: %s", qualified, name, field,
-                 cause_message);
+        /* errs.ToAggregate(): one error as is, several in brackets. */
+        size_t off = (size_t)snprintf(msg, sizeof(msg), "%s \"%s\" is invalid: %s", qualified, name,
+                                      n > 1 ? "[" : "");
+        for (size_t i = 0; i < n && off < sizeof(msg); i++)
+                off += (size_t)snprintf(msg + off, sizeof(msg) - off, "%s%s: %s", i ? ", " : "",
+                                        errs[i].field, errs[i].body);
+        if (n > 1 && off < sizeof(msg))
+                snprintf(msg + off, sizeof(msg) - off, "]");
         struct json_object *d = status_details(name, group, kind);
-        if (!d || status_details_add_cause(d, cause_reason, cause_message, field) < 0) {
-                json_object_put(d);
-                return NULL;
-        }
-        return status_failure(422, "Invalid", msg, d);
+        for (size_t i = 0; d && i < n; i++)
+                if (status_details_add_cause(d, errs[i].type, errs[i].body, errs[i].field) < 0) {
+                        json_object_put(d);
+                        d = NULL;
+                }
+        return d ? status_failure(422, "Invalid", msg, d) : NULL;
+}
+
+struct json_object *status_invalid(const char *group, const char *kind, const char *name,
+                                   const char *field, const char *cause_reason,
+                                   const char *cause_message)
+{
+        struct field_error e = { .type = cause_reason, .field = field, .body = cause_message };
+        return status_invalid_errors(group, kind, name, &e, 1);
 }
 
 uint32_t status_retry_after(struct json_object *status)

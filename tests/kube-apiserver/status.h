@@ -6,6 +6,7 @@
 #pragma once
 
 #include <json-c/json.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* StatusDetails with only the non-empty fields set (name, group, kind), as omitempty writes it;
@@ -47,8 +48,18 @@ struct json_object *status_entity_too_large(const char *message);
 /* NewTooManyRequests(message, retry_after_sec): details always present (retryAfterSeconds left
  * out when 0), so the eviction code can add its DisruptionBudget cause. */
 struct json_object *status_too_many_requests(const char *message, uint32_t retry_after_sec);
-/* NewInvalid(GroupKind{group, kind}, name, one field error): 422, reason Invalid, message
- * KIND[.GROUP] "NAME" is invalid: FIELD: DETAIL, one cause {reason, message, field}. */
+/* One field.Error: its Type as the cause reason ("FieldValueRequired"), its field path, and its
+ * ErrorBody() ("Required value", "Invalid value: \"\": can have at most 128 characters"). */
+struct field_error {
+        const char *type;
+        const char *field;
+        const char *body;
+};
+/* NewInvalid(GroupKind{group, kind}, name, errs): 422, reason Invalid, one cause per error, and
+ * the message KIND[.GROUP] "NAME" is invalid: FIELD: BODY (several: "[F1: B1, F2: B2]"). */
+struct json_object *status_invalid_errors(const char *group, const char *kind, const char *name,
+                                          const struct field_error *errs, size_t n);
+/* The same with one error. */
 struct json_object *status_invalid(const char *group, const char *kind, const char *name,
                                    const char *field, const char *cause_reason,
                                    const char *cause_message);
