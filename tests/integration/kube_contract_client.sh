@@ -5,8 +5,10 @@
 # 401 until the token file changes, and the Eviction / Event / resize answers decoded from their
 # Status bodies. The client is driven by kube-client-probe (one sd-event loop, curl multi).
 set -euo pipefail
-SERVER=${1:?usage: $0 KUBE_TEST_APISERVER KUBE_CLIENT_PROBE}
-PROBE=${2:?usage: $0 KUBE_TEST_APISERVER KUBE_CLIENT_PROBE}
+SERVER=${1:?usage: $0 KUBE_TEST_APISERVER KUBE_CLIENT_PROBE SOURCE_DIR}
+PROBE=${2:?usage: $0 KUBE_TEST_APISERVER KUBE_CLIENT_PROBE SOURCE_DIR}
+SRC=${3:?usage: $0 KUBE_TEST_APISERVER KUBE_CLIENT_PROBE SOURCE_DIR}
+source "$SRC/tests/integration/tls-lib.sh"
 for tool in curl jq openssl; do
         command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
 done
@@ -34,12 +36,8 @@ pass() { echo "ok: $*"; }
 # ---- a CA and the server's certificate for 127.0.0.1
 cd "$WORK"
 mkdir certs
-ossl() { openssl "$@" 2>/dev/null; }
-ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=kube-test-ca -keyout certs/ca.key -out certs/ca.pem
-ossl req -newkey rsa:2048 -nodes -subj /CN=kube-apiserver -keyout certs/server.key -out certs/server.csr
-echo "subjectAltName=IP:127.0.0.1,DNS:localhost" >certs/server.ext
-ossl x509 -req -in certs/server.csr -CA certs/ca.pem -CAkey certs/ca.key -CAcreateserial -days 2 \
-        -extfile certs/server.ext -out certs/server.pem
+tls_ca certs ca kube-test-ca
+tls_cert certs server kube-apiserver ca "IP:127.0.0.1,DNS:localhost"
 [[ -s certs/server.pem ]] || fail "openssl could not make the certificates"
 
 # ---- 300 pods on node-a (priorities 0..299), 5 on node-b
@@ -260,6 +258,20 @@ out=$(call resize ns-0 p-15 main 268435456)
 jq -e '.http_code == 404 and .reason == "NotFound" and .message == "the server could not find the requested resource"' <<<"$out" >/dev/null ||
         fail "resize without the subresource: $out"
 pass "resize 404 NotFound on a server without pods/resize"
+
+# ---- every body the client sent, against the official Kubernetes OpenAPI schemas
+V="$SRC/tests/openapi/validate-bodies.mjs"
+if command -v node >/dev/null && [[ -d $SRC/tests/openapi/node_modules/kubernetes-models ]]; then
+        node "$V" rec >validate.out 2>&1 || fail "bodies refused by the OpenAPI schemas: $(grep INVALID validate.out)"
+        for kind in eviction event resize; do
+                grep -q "^ok $kind " validate.out || fail "no $kind body validated: $(cat validate.out)"
+        done
+        pass "the $(grep -c '^ok ' validate.out) Eviction, Event and resize bodies sent are valid against the Kubernetes OpenAPI schemas"
+elif [[ ${CI:-} == true ]]; then
+        fail "tests/openapi/node_modules missing under CI=true (scripts/install-deps.sh installs it)"
+else
+        echo "SKIP (this step only): the bodies sent are NOT validated against the OpenAPI schemas; run scripts/install-deps.sh"
+fi
 
 stop_server
 out=$(call get /api/v1/pods)
