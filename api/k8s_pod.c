@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/quantity.h"
@@ -123,8 +124,16 @@ static void qos_account(struct qos_acc *q, const struct resources *r)
                 q->all_guaranteed = false;
 }
 
-int k8s_pod_decode(const struct json_object *o, const char *path, struct k8s_pod *ret,
-                   struct api_error *err)
+/* What k8s_pod_meta_decode() needs beyond struct k8s_pod, gathered by the same walk so that
+ * requests, limits, QoS and priority have one home. */
+struct pod_extra {
+        const char *owner_kind; /* borrowed */
+        size_t n_containers;
+        struct k8s_container_meta containers[K8S_META_CONTAINERS_MAX];
+};
+
+static int pod_decode(const struct json_object *o, const char *path, struct k8s_pod *ret,
+                      struct pod_extra *extra, struct api_error *err)
 {
         char mpath[API_FIELD_MAX], spath[API_FIELD_MAX], cpath[API_FIELD_MAX], ipath[API_FIELD_MAX];
         struct json_object *meta = NULL, *spec = NULL, *status = NULL, *containers = NULL,
@@ -162,16 +171,20 @@ int k8s_pod_decode(const struct json_object *o, const char *path, struct k8s_pod
                 for (size_t i = 0; i < json_object_array_length(owners); i++) {
                         struct json_object *ow = json_object_array_get_idx(owners, i);
                         bool controller = false;
-                        const char *uid = NULL;
+                        const char *uid = NULL, *kind = NULL;
                         api_path_index(opath, apath, i);
                         if (!json_object_is_type(ow, json_type_object))
                                 return api_error_set(err, -EINVAL, opath, "must be an object");
                         if ((r = api_get_bool(ow, opath, "controller", false, &controller, err)) <
                                 0 ||
-                            (r = api_get_string(ow, opath, "uid", true, false, &uid, err)) < 0)
+                            (r = api_get_string(ow, opath, "uid", true, false, &uid, err)) < 0 ||
+                            (r = api_get_string(ow, opath, "kind", false, false, &kind, err)) < 0)
                                 return r;
-                        if (controller)
+                        if (controller) {
                                 p.owner_uid = uid;
+                                if (extra)
+                                        extra->owner_kind = kind;
+                        }
                 }
         }
         if (ann) {
@@ -205,6 +218,16 @@ int k8s_pod_decode(const struct json_object *o, const char *path, struct k8s_pod
                         return api_error_set(err, -EINVAL, one, "must be an object");
                 if ((r = read_resources(c, one, &res, err)) < 0)
                         return r;
+                if (extra && extra->n_containers < K8S_META_CONTAINERS_MAX) {
+                        struct k8s_container_meta *m = &extra->containers[extra->n_containers];
+                        const char *cname = NULL;
+                        if ((r = api_get_string(c, one, "name", false, false, &cname, err)) < 0)
+                                return r;
+                        snprintf(m->name, sizeof(m->name), "%s", cname ? cname : "");
+                        m->request_bytes = res.has_mem_req ? res.mem_req : 0;
+                        m->limit_bytes = res.has_mem_lim ? res.mem_lim : API_UNLIMITED;
+                        extra->n_containers++;
+                }
                 qos_account(&qa, &res);
                 app_req = sat_add(app_req, res.mem_req);
                 if (res.has_mem_lim)
@@ -267,6 +290,141 @@ int k8s_pod_decode(const struct json_object *o, const char *path, struct k8s_pod
                 p.single_numa = true;
         *ret = p;
         return 0;
+}
+
+int k8s_pod_decode(const struct json_object *o, const char *path, struct k8s_pod *ret,
+                   struct api_error *err)
+{
+        return pod_decode(o, path, ret, NULL, err);
+}
+
+/* Copies src into a fixed field; -ERANGE naming the field when it does not fit. */
+static int copy_field(char *dst, size_t size, const char *src, const char *parent, const char *key,
+                      struct api_error *err)
+{
+        char field[API_FIELD_MAX];
+        size_t n = src ? strlen(src) : 0;
+        if (n >= size)
+                return api_error_set(err, -ERANGE, api_path(field, parent, key),
+                                     "longer than %zu characters", size - 1);
+        memcpy(dst, src ? src : "", n + 1);
+        return 0;
+}
+
+/* status.conditions: the in-place resize's PodResizePending (reason Deferred or Infeasible) and
+ * PodResizeInProgress (Kubernetes 1.33+). Pending wins: the kubelet has not started it. */
+static int read_resize(const struct json_object *status, const char *stpath, struct k8s_pod_meta *m,
+                       struct api_error *err)
+{
+        char cpath[API_FIELD_MAX], one[API_FIELD_MAX];
+        struct json_object *conds = NULL;
+        int r;
+
+        if ((r = api_get_array(status, stpath, "conditions", false, false, &conds, err)) <= 0)
+                return r;
+        api_path(cpath, stpath, "conditions");
+        for (size_t i = 0; i < json_object_array_length(conds); i++) {
+                struct json_object *c = json_object_array_get_idx(conds, i);
+                const char *type = NULL, *st = NULL, *reason = NULL, *msg = NULL;
+                enum k8s_resize_state state;
+                api_path_index(one, cpath, i);
+                if (!json_object_is_type(c, json_type_object))
+                        return api_error_set(err, -EINVAL, one, "must be an object");
+                if ((r = api_get_string(c, one, "type", true, false, &type, err)) < 0 ||
+                    (r = api_get_string(c, one, "status", false, false, &st, err)) < 0 ||
+                    (r = api_get_string(c, one, "reason", false, false, &reason, err)) < 0 ||
+                    (r = api_get_string(c, one, "message", false, false, &msg, err)) < 0)
+                        return r;
+                if (st && !streq(st, "True"))
+                        continue;
+                if (streq(type, "PodResizePending"))
+                        state = reason && streq(reason, "Infeasible") ? K8S_RESIZE_INFEASIBLE
+                                                                      : K8S_RESIZE_DEFERRED;
+                else if (streq(type, "PodResizeInProgress"))
+                        state = K8S_RESIZE_IN_PROGRESS;
+                else
+                        continue;
+                if (m->resize != K8S_RESIZE_NONE && state == K8S_RESIZE_IN_PROGRESS)
+                        continue;
+                m->resize = state;
+                snprintf(m->resize_message, sizeof(m->resize_message), "%s", msg ? msg : "");
+        }
+        return 0;
+}
+
+int k8s_pod_meta_decode(const struct json_object *o, const char *path, struct k8s_pod_meta *ret,
+                        struct api_error *err)
+{
+        char mpath[API_FIELD_MAX], spath[API_FIELD_MAX], stpath[API_FIELD_MAX],
+            apath[API_FIELD_MAX];
+        struct k8s_pod p;
+        struct pod_extra *x = calloc(1, sizeof(*x));
+        struct k8s_pod_meta *m = calloc(1, sizeof(*m));
+        struct json_object *meta = NULL, *spec = NULL, *status = NULL, *ann = NULL;
+        const char *node = NULL, *phase = NULL, *prot = NULL, *avoid = NULL, *mirror = NULL,
+                   *source = NULL, *deleting = NULL;
+        int r;
+
+        if (!x || !m) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if ((r = pod_decode(o, path, &p, x, err)) < 0)
+                goto out;
+        api_path(mpath, path, "metadata");
+        api_path(spath, path, "spec");
+        api_path(stpath, path, "status");
+        api_path(apath, mpath, "annotations");
+        /* pod_decode() checked the types of metadata, spec, status and annotations. */
+        (void)api_get_object(o, path, "metadata", false, false, &meta, err);
+        (void)api_get_object(o, path, "spec", false, false, &spec, err);
+        (void)api_get_object(o, path, "status", false, false, &status, err);
+        (void)api_get_object(meta, mpath, "annotations", false, false, &ann, err);
+        if ((r = api_get_string(spec, spath, "nodeName", false, false, &node, err)) < 0 ||
+            (r = api_get_string(meta, mpath, "deletionTimestamp", false, false, &deleting, err)) <
+                0 ||
+            (status &&
+             (r = api_get_string(status, stpath, "phase", false, false, &phase, err)) < 0) ||
+            (ann &&
+             ((r = api_get_string(ann, apath, K8S_ANNOTATION_PROTECT, false, false, &prot, err)) <
+                  0 ||
+              (r = api_get_string(ann, apath, K8S_ANNOTATION_AVOID, false, false, &avoid, err)) <
+                  0 ||
+              (r = api_get_string(ann, apath, K8S_ANNOTATION_MIRROR, false, false, &mirror, err)) <
+                  0 ||
+              (r = api_get_string(ann, apath, K8S_ANNOTATION_SOURCE, false, false, &source, err)) <
+                  0)))
+                goto out;
+        if ((r = copy_field(m->uid, sizeof(m->uid), p.uid, mpath, "uid", err)) < 0 ||
+            (r = copy_field(m->namespace_, sizeof(m->namespace_), p.namespace, mpath, "namespace",
+                            err)) < 0 ||
+            (r = copy_field(m->name, sizeof(m->name), p.name, mpath, "name", err)) < 0 ||
+            (r = copy_field(m->node_name, sizeof(m->node_name), node, spath, "nodeName", err)) <
+                0 ||
+            (r = copy_field(m->phase, sizeof(m->phase), phase, stpath, "phase", err)) < 0)
+                goto out;
+        snprintf(m->owner_kind, sizeof(m->owner_kind), "%s", x->owner_kind ? x->owner_kind : "");
+        m->priority = p.priority;
+        m->qos = p.qos;
+        m->terminating = deleting && *deleting;
+        m->protect = prot && streq(prot, "true");
+        m->avoid = avoid && streq(avoid, "true");
+        m->mirror = mirror != NULL;
+        m->static_ = source && !streq(source, "api");
+        m->node_critical =
+            m->mirror || m->static_ || p.priority >= K8S_SYSTEM_NODE_CRITICAL_PRIORITY;
+        m->request_bytes = p.request_bytes;
+        m->limit_bytes = p.limit_bytes;
+        m->n_containers = x->n_containers;
+        memcpy(m->containers, x->containers, sizeof(m->containers));
+        if (status && (r = read_resize(status, stpath, m, err)) < 0)
+                goto out;
+        *ret = *m;
+        r = 0;
+out:
+        free(x);
+        free(m);
+        return r;
 }
 
 static const char *k8s_qos_name(enum qos_class q)

@@ -80,6 +80,9 @@ struct k8s_pod_meta {
         struct k8s_container_meta containers[K8S_META_CONTAINERS_MAX];
         enum k8s_resize_state resize;
         char resize_message[160]; /* the condition's message */
+        /* metadata.deletionTimestamp is set: the pod is being deleted (an eviction was
+         * accepted, or someone deleted it); evicting it again would do nothing. */
+        bool terminating;
 };
 
 /* Decodes a v1.Pod (as LIST and WATCH return it) into *ret. Returns 0 or -EINVAL / -ERANGE with

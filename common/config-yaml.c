@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // The YAML side of the configuration: loading a file or string with libyaml into a config
-// (all or nothing, every error as "PATH:LINE: key "KEY": why"), and dumping a config as the
-// commented YAML that --print-config writes and config_load_file() reads back.
+// (all or nothing, every error as "PATH:LINE: key "KEY": why"), dumping a config as the
+// commented YAML that --print-config writes and config_load_file() reads back, and reading other
+// YAML documents (a kubeconfig) as a JSON tree: the project's one YAML reader.
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -239,6 +242,30 @@ static int check_depth(const char *name, const char *text, size_t len, char *err
         return r;
 }
 
+/* Checks the nesting of text, then loads its first document into *doc with *parser left ready for
+ * the next one. On success the caller deletes both; on failure nothing is left to delete. */
+static int load_first_document(const char *name, const char *text, size_t len,
+                               yaml_parser_t *parser, yaml_document_t *doc, char *err,
+                               size_t err_size)
+{
+        int r;
+
+        if (!yaml_parser_initialize(parser))
+                return config_errf(err, err_size, -ENOMEM, "%s: out of memory", name);
+        r = check_depth(name, text, len, err, err_size);
+        if (r < 0) {
+                yaml_parser_delete(parser);
+                return r;
+        }
+        yaml_parser_set_input_string(parser, (const unsigned char *)text, len);
+        if (!yaml_parser_load(parser, doc)) {
+                r = yaml_error(parser, name, err, err_size);
+                yaml_parser_delete(parser);
+                return r;
+        }
+        return 0;
+}
+
 int config_load_string(const struct config_table *t, const char *name, const char *text, size_t len,
                        void *cfg, struct config_sources *sources, char *err, size_t err_size)
 {
@@ -250,20 +277,9 @@ int config_load_string(const struct config_table *t, const char *name, const cha
 
         if (t->n_entries > CONFIG_ENTRIES_MAX)
                 return config_errf(err, err_size, -EINVAL, "config table: too many entries");
-        if (!yaml_parser_initialize(&parser))
-                return config_errf(err, err_size, -ENOMEM, "%s: out of memory", name);
-        r = check_depth(name, text, len, err, err_size);
-        if (r < 0) {
-                yaml_parser_delete(&parser);
+        r = load_first_document(name, text, len, &parser, &doc, err, err_size);
+        if (r < 0)
                 return r;
-        }
-        yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-
-        if (!yaml_parser_load(&parser, &doc)) {
-                r = yaml_error(&parser, name, err, err_size);
-                yaml_parser_delete(&parser);
-                return r;
-        }
         r = config_scratch_copy(t, cfg, &scratch);
         if (r < 0) {
                 config_errf(err, err_size, r, "%s: out of memory", name);
@@ -307,8 +323,9 @@ out_doc:
         return r;
 }
 
-int config_load_file(const struct config_table *t, const char *path, void *cfg,
-                     struct config_sources *sources, char *err, size_t err_size)
+/* Reads a whole config-sized regular file into *ret (malloc'ed, NUL-terminated) and its length. */
+static int read_config_file(const char *path, char **ret, size_t *ret_len, char *err,
+                            size_t err_size)
 {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
@@ -356,7 +373,168 @@ int config_load_file(const struct config_table *t, const char *path, void *cfg,
                 return config_errf(err, err_size, -EFBIG,
                                    "%s: larger than %d bytes; not a config file", path,
                                    CONFIG_FILE_MAX);
+        buf[len] = '\0';
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+int config_load_file(const struct config_table *t, const char *path, void *cfg,
+                     struct config_sources *sources, char *err, size_t err_size)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        int r = read_config_file(path, &buf, &len, err, err_size);
+        if (r < 0)
+                return r;
         return config_load_string(t, path, buf, len, cfg, sources, err, err_size);
+}
+
+/* ---- YAML as a JSON tree ------------------------------------------------------------------ */
+
+/* The most JSON values one YAML text may become, beyond one per input byte: aliases let a short
+ * text name a node many times over ("billion laughs"). */
+#define YAML_TREE_NODES_SLACK 100000
+
+struct to_json {
+        yaml_document_t *doc;
+        const char *name;
+        size_t budget; /* JSON values still allowed */
+        char *err;
+        size_t err_size;
+};
+
+static struct json_object *scalar_to_json(const yaml_node_t *n)
+{
+        const char *s = (const char *)n->data.scalar.value;
+        if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+                if (scalar_is_null(n))
+                        return NULL;
+                if (streq(s, "true") || streq(s, "True") || streq(s, "TRUE"))
+                        return json_object_new_boolean(1);
+                if (streq(s, "false") || streq(s, "False") || streq(s, "FALSE"))
+                        return json_object_new_boolean(0);
+                char *end = NULL;
+                errno = 0;
+                long long v = strtoll(s, &end, 10);
+                if (*s && end && *end == '\0' && errno == 0 &&
+                    (isdigit((unsigned char)*s) ||
+                     ((*s == '-' || *s == '+') && isdigit((unsigned char)s[1]))))
+                        return json_object_new_int64(v);
+        }
+        return json_object_new_string_len(s, (int)n->data.scalar.length);
+}
+
+static int node_to_json(struct to_json *c, yaml_node_t *n, struct json_object **ret)
+{
+        if (c->budget == 0)
+                return config_errf(c->err, c->err_size, -EINVAL,
+                                   "%s:%zu: the document expands to too many values (aliases?)",
+                                   c->name, line_of(n));
+        c->budget--;
+        switch (n->type) {
+        case YAML_SCALAR_NODE: {
+                char why[CONFIG_ERR_MAX];
+                if (!scalar_text(n, why, sizeof(why)))
+                        return config_errf(c->err, c->err_size, -EINVAL, "%s:%zu: %s", c->name,
+                                           line_of(n), why);
+                struct json_object *v = scalar_to_json(n);
+                if (!v && !scalar_is_null(n))
+                        return config_errf(c->err, c->err_size, -ENOMEM, "%s: out of memory",
+                                           c->name);
+                *ret = v;
+                return 0;
+        }
+        case YAML_SEQUENCE_NODE: {
+                struct json_object *a = json_object_new_array();
+                if (!a)
+                        return config_errf(c->err, c->err_size, -ENOMEM, "%s: out of memory",
+                                           c->name);
+                for (yaml_node_item_t *it = n->data.sequence.items.start;
+                     it < n->data.sequence.items.top; it++) {
+                        struct json_object *v = NULL;
+                        int r = node_to_json(c, yaml_document_get_node(c->doc, *it), &v);
+                        if (r < 0) {
+                                json_object_put(a);
+                                return r;
+                        }
+                        json_object_array_add(a, v);
+                }
+                *ret = a;
+                return 0;
+        }
+        case YAML_MAPPING_NODE: {
+                struct json_object *o = json_object_new_object();
+                if (!o)
+                        return config_errf(c->err, c->err_size, -ENOMEM, "%s: out of memory",
+                                           c->name);
+                for (yaml_node_pair_t *pair = n->data.mapping.pairs.start;
+                     pair < n->data.mapping.pairs.top; pair++) {
+                        yaml_node_t *kn = yaml_document_get_node(c->doc, pair->key);
+                        struct json_object *v = NULL;
+                        char why[CONFIG_ERR_MAX];
+                        if (kn->type != YAML_SCALAR_NODE || !scalar_text(kn, why, sizeof(why))) {
+                                json_object_put(o);
+                                return config_errf(c->err, c->err_size, -EINVAL,
+                                                   "%s:%zu: a key must be a name, not %s", c->name,
+                                                   line_of(kn), node_kind(kn));
+                        }
+                        int r = node_to_json(c, yaml_document_get_node(c->doc, pair->value), &v);
+                        if (r < 0) {
+                                json_object_put(o);
+                                return r;
+                        }
+                        json_object_object_add(o, (const char *)kn->data.scalar.value, v);
+                }
+                *ret = o;
+                return 0;
+        }
+        default:
+                return config_errf(c->err, c->err_size, -EINVAL, "%s:%zu: empty node", c->name,
+                                   line_of(n));
+        }
+}
+
+int config_yaml_to_json(const char *name, const char *text, size_t len, struct json_object **ret,
+                        char *err, size_t err_size)
+{
+        yaml_parser_t parser;
+        yaml_document_t doc;
+        struct json_object *o = NULL;
+        int r;
+
+        r = load_first_document(name, text, len, &parser, &doc, err, err_size);
+        if (r < 0)
+                return r;
+        yaml_node_t *root = yaml_document_get_root_node(&doc);
+        if (!root || scalar_is_null(root))
+                o = json_object_new_object();
+        else {
+                struct to_json c = { .doc = &doc,
+                                     .name = name,
+                                     .budget = len + YAML_TREE_NODES_SLACK,
+                                     .err = err,
+                                     .err_size = err_size };
+                r = node_to_json(&c, root, &o);
+        }
+        yaml_document_delete(&doc);
+        yaml_parser_delete(&parser);
+        if (r < 0)
+                return r;
+        if (!o)
+                return config_errf(err, err_size, -ENOMEM, "%s: out of memory", name);
+        *ret = o;
+        return 0;
+}
+
+int config_yaml_file_to_json(const char *path, struct json_object **ret, char *err, size_t err_size)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        int r = read_config_file(path, &buf, &len, err, err_size);
+        if (r < 0)
+                return r;
+        return config_yaml_to_json(path, buf, len, ret, err, err_size);
 }
 
 /* ---- Dump -------------------------------------------------------------------------------- */

@@ -208,6 +208,20 @@ int config_load_file(const struct config_table *t, const char *path, void *cfg,
 int config_load_string(const struct config_table *t, const char *name, const char *text, size_t len,
                        void *cfg, struct config_sources *sources, char *err, size_t err_size);
 
+/* Reads YAML documents that are not a config table's (a kubeconfig) the way Kubernetes' own
+ * sigs.k8s.io/yaml does: the YAML becomes a JSON tree, then the caller decodes that tree with the
+ * JSON codecs. Plain scalars true/false become booleans, null/~/empty null, decimal integers
+ * numbers; every other scalar, and every quoted one, a string. Mappings need scalar keys.
+ * Nesting is bounded as for config files, and so is the tree an alias-heavy text expands to.
+ * Returns 0 and a new reference in *ret (an empty document gives an empty object), or -EINVAL
+ * with "NAME:LINE: why" in err, -ENOMEM; the file variant also the errors of config_load_file()
+ * (-ENOENT, -EFBIG, ...). */
+struct json_object;
+int config_yaml_to_json(const char *name, const char *text, size_t len, struct json_object **ret,
+                        char *err, size_t err_size);
+int config_yaml_file_to_json(const char *path, struct json_object **ret, char *err,
+                             size_t err_size);
+
 /* Finds the entry of a flag ("--sample-interval" or "sample-interval"); NULL when unknown. */
 const struct config_entry *config_find_flag(const struct config_table *t, const char *flag);
 /* Finds the entry of a YAML key; NULL when unknown. */

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "api/codec.h"
+#include "common/base64.h"
 #include "common/log.h"
 #include "scheduler/store-backend.h"
 
@@ -48,66 +49,6 @@ struct etcd_store {
         char curl_error[CURL_ERROR_SIZE]; /* libcurl's detail on the last failure */
         char last_error[CURL_ERROR_SIZE + 1024 + 8];
 };
-
-/* Base64 (RFC 4648, padded), the gateway's encoding of bytes fields. */
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *b64_encode(const void *data, size_t n)
-{
-        const unsigned char *p = data;
-        char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < n; i += 3) {
-                uint32_t v = (uint32_t)p[i] << 16;
-                if (i + 1 < n)
-                        v |= (uint32_t)p[i + 1] << 8;
-                if (i + 2 < n)
-                        v |= p[i + 2];
-                *o++ = b64_alphabet[(v >> 18) & 63];
-                *o++ = b64_alphabet[(v >> 12) & 63];
-                *o++ = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
-                *o++ = i + 2 < n ? b64_alphabet[v & 63] : '=';
-        }
-        *o = '\0';
-        return out;
-}
-
-static int b64_value(char c)
-{
-        const char *p = c ? strchr(b64_alphabet, c) : NULL;
-        return p ? (int)(p - b64_alphabet) : -1;
-}
-
-/* Decodes s into a NUL-terminated buffer; *ret_n (may be NULL) gets its length. */
-static int b64_decode(const char *s, char **ret, size_t *ret_n)
-{
-        size_t len = strlen(s), n = 0;
-        unsigned char *out = malloc(len / 4 * 3 + 4);
-        uint32_t acc = 0;
-        int bits = 0;
-        if (!out)
-                return -ENOMEM;
-        for (size_t i = 0; i < len && s[i] != '='; i++) {
-                int v = b64_value(s[i]);
-                if (v < 0) {
-                        free(out);
-                        return -EBADMSG;
-                }
-                acc = acc << 6 | (uint32_t)v;
-                bits += 6;
-                if (bits >= 8) {
-                        bits -= 8;
-                        out[n++] = (unsigned char)(acc >> bits);
-                }
-        }
-        out[n] = '\0';
-        *ret = (char *)out;
-        if (ret_n)
-                *ret_n = n;
-        return 0;
-}
 
 static void etcd_close(void *be)
 {
@@ -237,7 +178,7 @@ static int call(struct etcd_store *e, const char *path, struct json_object *body
 
 static struct json_object *b64_string(const char *s)
 {
-        _cleanup_free_ char *enc = b64_encode(s, strlen(s));
+        _cleanup_free_ char *enc = base64_encode(s, strlen(s));
         return enc ? json_object_new_string(enc) : NULL;
 }
 
@@ -273,8 +214,11 @@ static int decode_kv(struct etcd_store *e, const struct json_object *kv, char **
                            *v = json_object_object_get(kv, "value");
         size_t plen = strlen(e->prefix);
         char *key = NULL, *value = NULL;
-        if (!k || b64_decode(json_object_get_string(k), &key, NULL) < 0 ||
-            b64_decode(v ? json_object_get_string(v) : "", &value, NULL) < 0) {
+        if (!k ||
+            base64_decode(json_object_get_string(k), strlen(json_object_get_string(k)), &key,
+                          NULL) < 0 ||
+            base64_decode(v ? json_object_get_string(v) : "",
+                          v ? strlen(json_object_get_string(v)) : 0, &value, NULL) < 0) {
                 free(key);
                 return log_error_errno(EBADMSG, "etcd sent a key or value that is not base64");
         }

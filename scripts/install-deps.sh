@@ -19,21 +19,36 @@ pkgs=(
     qemu-system-x86 linux-image-amd64 busybox-static kmod cpio gzip jq
     # peers and load tools used by scenarios and benchmarks
     stress-ng earlyoom wrk hyperfine
+    # the contract tests' certificates for the test Kubernetes API server
+    openssl
 )
 
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm run the OpenAPI validation of the bodies memagentd sends (tests/openapi).
+# A machine may carry them from another source than Debian's packages (a nodejs build that
+# bundles npm): only when there is no node or no npm at all are Debian's installed.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
     echo "install-deps: all ${#pkgs[@]} packages present"
-    exit 0
-fi
-if [ "$(id -u)" -ne 0 ]; then
+elif [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing ${missing[*]}; run this as root to install them ($0)" >&2
     exit 2
+else
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q "${missing[@]}"
 fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q "${missing[@]}"
+
+# The validator's npm packages, exactly as package-lock.json pins them; from npm's cache when
+# it has them (--prefer-offline), from the registry otherwise.
+openapi_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/openapi"
+if [ -f "$openapi_dir/package-lock.json" ]; then
+    echo "install-deps: npm ci in tests/openapi"
+    (cd "$openapi_dir" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
+fi

@@ -6,15 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api/codec.h"
+#include "api/kube/curl-event.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/node-name.h"
+#include "common/random.h"
 
 /* memschedd's answers are small ({"node_name", "seq", "stale_after_ms"} or an error). */
 #define RESPONSE_MAX          8192
@@ -22,8 +23,7 @@
 
 struct reporter {
         sd_event *event;
-        CURLM *multi;
-        sd_event_source *curl_timer; /* libcurl's timeout */
+        struct curl_event *curl;     /* libcurl multi on the loop */
         sd_event_source *send_timer; /* the next send: now, heartbeat, or backoff */
         struct reporter_params p;
         char *url, *base_url, *node_name;
@@ -61,17 +61,6 @@ static const char *format_delay(uint64_t usec, char buf[static 32])
         else
                 snprintf(buf, 32, "%.1f s", (double)usec / 1e6);
         return buf;
-}
-
-/* xorshift64*: jitter needs no more. */
-static uint64_t next_rand(struct reporter *r)
-{
-        uint64_t x = r->rand_state;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        r->rand_state = x;
-        return x * 0x2545F4914F6CDD1Dull;
 }
 
 static void report_free(struct node_report *rep)
@@ -135,88 +124,7 @@ bool reporter_report_changed(const struct node_report *last, const struct node_r
         return false;
 }
 
-/* ---------- libcurl driven by sd-event ---------- */
-
-static int on_curl_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
-static int on_curl_timer(sd_event_source *s, uint64_t usec, void *userdata);
-static void check_done(struct reporter *r);
-
-static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-        struct reporter *r = userp;
-        sd_event_source *io = socketp;
-        (void)easy;
-
-        if (what == CURL_POLL_REMOVE) {
-                if (io) {
-                        sd_event_source_disable_unref(io);
-                        curl_multi_assign(r->multi, fd, NULL);
-                }
-                return 0;
-        }
-        uint32_t events = 0;
-        if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-                events |= EPOLLIN;
-        if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-                events |= EPOLLOUT;
-        if (io) {
-                if (sd_event_source_set_io_events(io, events) < 0 ||
-                    sd_event_source_set_enabled(io, SD_EVENT_ON) < 0)
-                        return -1;
-                return 0;
-        }
-        if (sd_event_add_io(r->event, &io, fd, events, on_curl_io, r) < 0)
-                return -1;
-        (void)sd_event_source_set_description(io, "reporter-curl-io");
-        if (curl_multi_assign(r->multi, fd, io) != CURLM_OK) {
-                sd_event_source_disable_unref(io);
-                return -1;
-        }
-        return 0;
-}
-
-static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-        struct reporter *r = userp;
-        (void)multi;
-
-        if (timeout_ms < 0)
-                return sd_event_source_set_enabled(r->curl_timer, SD_EVENT_OFF) < 0 ? -1 : 0;
-        /* Never call curl back from here: a 0 ms timeout fires on the next loop iteration. */
-        uint64_t when = now_usec(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000u;
-        if (sd_event_source_set_time(r->curl_timer, when) < 0 ||
-            sd_event_source_set_enabled(r->curl_timer, SD_EVENT_ONESHOT) < 0)
-                return -1;
-        return 0;
-}
-
-static int on_curl_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-        struct reporter *r = userdata;
-        int action = 0, running = 0;
-        (void)s;
-
-        if (revents & EPOLLIN)
-                action |= CURL_CSELECT_IN;
-        if (revents & EPOLLOUT)
-                action |= CURL_CSELECT_OUT;
-        if (revents & (EPOLLERR | EPOLLHUP))
-                action |= CURL_CSELECT_ERR;
-        curl_multi_socket_action(r->multi, fd, action, &running);
-        check_done(r);
-        return 0;
-}
-
-static int on_curl_timer(sd_event_source *s, uint64_t usec, void *userdata)
-{
-        struct reporter *r = userdata;
-        int running = 0;
-        (void)s;
-        (void)usec;
-        curl_multi_socket_action(r->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-        check_done(r);
-        return 0;
-}
+static void on_request_done(CURL *easy, CURLcode res, void *userdata);
 
 /* ---------- scheduling ---------- */
 
@@ -258,7 +166,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
 static void request_release(struct reporter *r)
 {
         if (r->easy) {
-                curl_multi_remove_handle(r->multi, r->easy);
+                curl_event_remove(r->curl, r->easy);
                 curl_easy_cleanup(r->easy);
                 r->easy = NULL;
         }
@@ -360,7 +268,6 @@ static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata)
         curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_write);
         curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
         curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->curl_error);
-        curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
         curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "memagentd/" MEMAGENT_VERSION);
         if (r->tls && set_tls(r) < 0) {
                 request_release(r);
@@ -369,7 +276,7 @@ static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata)
                 schedule_at(r, now_usec(CLOCK_MONOTONIC) + 1000000);
                 return 0;
         }
-        if (curl_multi_add_handle(r->multi, r->easy) != CURLM_OK) {
+        if (curl_event_add(r->curl, r->easy, on_request_done, r) < 0) {
                 request_release(r);
                 log_warning("Failed to start the node report request to %s; retrying in 1 s",
                             r->base_url);
@@ -448,7 +355,7 @@ static void on_failure(struct reporter *r, bool unreachable)
         if (b > r->p.backoff_max_usec)
                 b = r->p.backoff_max_usec;
         r->stats.backoff_usec = b;
-        uint64_t delay = b / 2 + next_rand(r) % (b / 2 + 1); /* [b/2, b] */
+        uint64_t delay = b / 2 + random_next(&r->rand_state) % (b / 2 + 1); /* [b/2, b] */
         if (!r->ever_failed_logged)
                 log_warning("memschedd at %s unreachable: %s; retrying in %s, backing off up "
                             "to %s (the node stays protected meanwhile)",
@@ -485,36 +392,29 @@ static bool is_tls_error(CURLcode res)
         }
 }
 
-static void check_done(struct reporter *r)
+static void on_request_done(CURL *easy, CURLcode res, void *userdata)
 {
-        CURLMsg *msg;
-        int left = 0;
+        struct reporter *r = userdata;
+        long code = 0;
+        (void)easy;
 
-        while ((msg = curl_multi_info_read(r->multi, &left))) {
-                if (msg->msg != CURLMSG_DONE || msg->easy_handle != r->easy)
-                        continue;
-                CURLcode res = msg->data.result;
-                long code = 0;
-                curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
-                if (res != CURLE_OK) {
-                        snprintf(r->stats.last_error, sizeof(r->stats.last_error), "%s%.*s",
-                                 is_tls_error(res) ? "TLS: " : "",
-                                 (int)sizeof(r->stats.last_error) - 8,
-                                 r->curl_error[0] ? r->curl_error : curl_easy_strerror(res));
-                        on_failure(r, true);
-                } else if (code >= 200 && code < 300) {
-                        on_success(r);
-                } else {
-                        char why[200];
-                        refusal_message(r, why, sizeof(why));
-                        snprintf(r->stats.last_error, sizeof(r->stats.last_error), "HTTP %ld: %s",
-                                 code, why);
-                        on_failure(r, code >= 500);
-                }
-                request_release(r);
-                plan_next(r);
-                return;
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+        if (res != CURLE_OK) {
+                snprintf(r->stats.last_error, sizeof(r->stats.last_error), "%s%.*s",
+                         is_tls_error(res) ? "TLS: " : "", (int)sizeof(r->stats.last_error) - 8,
+                         r->curl_error[0] ? r->curl_error : curl_easy_strerror(res));
+                on_failure(r, true);
+        } else if (code >= 200 && code < 300) {
+                on_success(r);
+        } else {
+                char why[200];
+                refusal_message(r, why, sizeof(why));
+                snprintf(r->stats.last_error, sizeof(r->stats.last_error), "HTTP %ld: %s", code,
+                         why);
+                on_failure(r, code >= 500);
         }
+        request_release(r);
+        plan_next(r);
 }
 
 /* ---------- public ---------- */
@@ -522,7 +422,6 @@ static void check_done(struct reporter *r)
 int reporter_new(sd_event *e, const char *base_url, const char *node_name,
                  const struct reporter_params *p, struct reporter **ret)
 {
-        static bool curl_ready;
         struct reporter *r;
         int k;
 
@@ -553,12 +452,6 @@ int reporter_new(sd_event *e, const char *base_url, const char *node_name,
         if (params.heartbeat_usec < 100000 || params.timeout_usec < 1000 ||
             params.backoff_min_usec < 1000 || params.backoff_max_usec < params.backoff_min_usec)
                 return log_error_errno(EINVAL, "Invalid reporter intervals");
-        if (!curl_ready) {
-                /* Not thread-safe by libcurl's contract: the agent is single-threaded. */
-                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                        return log_error_errno(ENOMEM, "Failed to initialise libcurl");
-                curl_ready = true;
-        }
         r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
@@ -586,29 +479,17 @@ int reporter_new(sd_event *e, const char *base_url, const char *node_name,
                 reporter_free(r);
                 return -ENOMEM;
         }
-        if (getrandom(&r->rand_state, sizeof(r->rand_state), GRND_NONBLOCK) !=
-                (ssize_t)sizeof(r->rand_state) ||
-            r->rand_state == 0)
-                r->rand_state = now_usec(CLOCK_MONOTONIC) | 1;
-        r->multi = curl_multi_init();
-        if (!r->multi) {
+        r->rand_state = random_seed();
+        if ((k = curl_event_new(e, "reporter", &r->curl)) < 0) {
                 reporter_free(r);
-                return -ENOMEM;
+                return log_error_errno(k, "Failed to set up libcurl on the event loop: %m");
         }
-        curl_multi_setopt(r->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
-        curl_multi_setopt(r->multi, CURLMOPT_SOCKETDATA, r);
-        curl_multi_setopt(r->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-        curl_multi_setopt(r->multi, CURLMOPT_TIMERDATA, r);
-        if ((k = sd_event_add_time(e, &r->curl_timer, CLOCK_MONOTONIC, 0, 1000, on_curl_timer, r)) <
-                0 ||
-            (k = sd_event_source_set_enabled(r->curl_timer, SD_EVENT_OFF)) < 0 ||
-            (k = sd_event_add_time(e, &r->send_timer, CLOCK_MONOTONIC, 0, 1000, on_send_timer, r)) <
+        if ((k = sd_event_add_time(e, &r->send_timer, CLOCK_MONOTONIC, 0, 1000, on_send_timer, r)) <
                 0 ||
             (k = sd_event_source_set_enabled(r->send_timer, SD_EVENT_OFF)) < 0) {
                 reporter_free(r);
                 return log_error_errno(k, "Failed to add the reporter's timers: %m");
         }
-        (void)sd_event_source_set_description(r->curl_timer, "reporter-curl-timer");
         (void)sd_event_source_set_description(r->send_timer, "reporter-send");
         *ret = r;
         return 0;
@@ -660,9 +541,7 @@ struct reporter *reporter_free(struct reporter *r)
         if (!r)
                 return NULL;
         request_release(r);
-        if (r->multi)
-                curl_multi_cleanup(r->multi);
-        r->curl_timer = sd_event_source_disable_unref(r->curl_timer);
+        r->curl = curl_event_free(r->curl);
         r->send_timer = sd_event_source_disable_unref(r->send_timer);
         report_free(r->current);
         report_free(r->accepted);

@@ -23,20 +23,10 @@ trap 'stop_agents; stop_memschedd; rm -rf "$WORK"' EXIT
 
 # A CA, memschedd's certificate for 127.0.0.1 and localhost, a client certificate for node
 # it-tls and one for it-other; and a CA that signed nothing memschedd has.
-ossl() { openssl "$@" 2>/dev/null; }
-ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout "$WORK/ca.key" \
-	-out "$WORK/ca.pem"
-ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=rogue-ca -keyout "$WORK/rogue.key" \
-	-out "$WORK/rogue.pem"
-cert() { # NAME CN [SAN]
-	(
-		cd "$WORK" || exit 1
-		ossl req -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$1.key" -out "$1.csr"
-		if [[ -n ${3-} ]]; then echo "subjectAltName=$3" >"$1.ext"; else : >"$1.ext"; fi
-		ossl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-			-extfile "$1.ext" -out "$1.pem"
-	)
-}
+source "$(dirname "$0")/tls-lib.sh"
+tls_ca "$WORK" ca test-ca
+tls_ca "$WORK" rogue rogue-ca
+cert() { tls_cert "$WORK" "$1" "$2" ca "${3-}"; } # NAME CN [SAN]
 cert server localhost "IP:127.0.0.1,DNS:localhost"
 cert node it-tls
 cert other it-other

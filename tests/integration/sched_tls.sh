@@ -8,21 +8,14 @@ command -v openssl >/dev/null || { echo "SKIP: openssl not installed"; exit 77; 
 
 # A CA, the server's certificate for 127.0.0.1, and client certificates for node w1 and for
 # kube-scheduler; one more client from a CA memschedd does not trust.
-cd "$WORK"
-ossl() { openssl "$@" 2>/dev/null; }
-ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.pem
-ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=rogue-ca -keyout rogue.key -out rogue.pem
-cert() { # NAME CN CA [SAN]
-        ossl req -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$1.key" -out "$1.csr"
-        if [[ -n ${4-} ]]; then echo "subjectAltName=$4" >"$1.ext"; else : >"$1.ext"; fi
-        ossl x509 -req -in "$1.csr" -CA "$3.pem" -CAkey "$3.key" -CAcreateserial -days 2 \
-                -extfile "$1.ext" -out "$1.pem"
-}
+source "$(dirname "$0")/tls-lib.sh"
+tls_ca "$WORK" ca test-ca
+tls_ca "$WORK" rogue rogue-ca
+cert() { tls_cert "$WORK" "$@"; } # NAME CN CA [SAN]
 cert server localhost ca "IP:127.0.0.1,DNS:localhost"
 cert w1 w1 ca
 cert sched kube-scheduler ca
 cert evil w1 rogue
-cd - >/dev/null
 [[ -s $WORK/w1.pem && -s $WORK/server.pem ]] || fail "openssl could not make the certificates"
 
 # ---- configuration: the TLS keys go together; plain HTTP off loopback needs --insecure
