@@ -84,6 +84,9 @@ got=$(curl -s -o "$KT_DIR/body" -w '%{http_code}' --max-time 10 --cacert "$KT_DI
         -H "Authorization: Bearer $(cat "$KT_DIR/token.old")" "$KT_BASE/api/v1/pods")
 [[ $got == 401 ]] || fail "the old token after rotation: HTTP $got"
 expect 200 "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1"
+got=$(curl -s -o "$KT_DIR/body" -w '%{http_code}' --max-time 10 --cacert "$KT_DIR/ca.pem" \
+        -H "Authorization: bearer $(cat "$KT_DIR/token")" "$KT_BASE/api/v1/pods")
+[[ $got == 200 ]] || fail "the scheme in lower case (kube-apiserver takes it): HTTP $got"
 pass "401 Unauthorized (real Status) without a token, with a wrong one, and with the old one after the token file changed; 200 with the new one"
 
 # ---- LIST: the node's 300 pods, the list's resourceVersion

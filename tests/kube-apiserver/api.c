@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/macro.h"
@@ -66,7 +67,8 @@ static void trim(char *s)
 static bool authenticated(struct state *st, struct MHD_Connection *conn)
 {
         const char *h = header_value(conn, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (!h || strncmp(h, "Bearer ", 7) != 0)
+        /* The bearer token authenticator takes the scheme in any case, and trims the token. */
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0)
                 return false;
         char token[TOKEN_MAX_BYTES];
         FILE *f = fopen(st->token_path, "re");
@@ -76,9 +78,9 @@ static bool authenticated(struct state *st, struct MHD_Connection *conn)
         fclose(f);
         token[n] = '\0';
         trim(token);
-        const char *given = h + 7;
-        while (*given == ' ')
-                given++;
+        char given[TOKEN_MAX_BYTES];
+        snprintf(given, sizeof(given), "%s", h + 7);
+        trim(given);
         return token[0] && strcmp(token, given) == 0;
 }
 
