@@ -314,12 +314,21 @@ pass "events.k8s.io/v1: 201 with a generated name; 422 without name or generateN
 P='{"spec":{"containers":[{"name":"app","resources":{"limits":{"memory":"256Mi"}}}]}}'
 expect 200 -X PATCH -H 'Content-Type: application/strategic-merge-patch+json' --data-binary "$P" /api/v1/namespaces/shop/pods/p1/resize
 jqb '.kind == "Pod" and .spec.containers[0].resources.limits.memory == "256Mi" and .spec.containers[0].resources.requests.memory == "64Mi"'
+SMP=(-X PATCH -H 'Content-Type: application/strategic-merge-patch+json')
+expect 400 "${SMP[@]}" --data-binary '{"spec":{"containers":[{"name":"app","resources":{"limits":{"memory":"2Gx"}}}]}}' /api/v1/namespaces/shop/pods/p1/resize
+jqb '.reason == "BadRequest" and (.message | test("quantities must match the regular expression"))'
+expect 422 "${SMP[@]}" --data-binary '{"spec":{"containers":[{"name":"app","resources":{"limits":{"memory":"-1Gi"}}}]}}' /api/v1/namespaces/shop/pods/p1/resize
+jqb '.reason == "Invalid" and .details.causes[0].field == "spec.containers[0].resources.limits[memory]"'
+expect 422 "${SMP[@]}" --data-binary '{"spec":{"containers":[{"name":"nope","resources":{"limits":{"memory":"1Gi"}}}]}}' /api/v1/namespaces/shop/pods/p1/resize
+jqb '.reason == "Invalid" and .code == 422'
+expect 200 /api/v1/namespaces/shop/pods/p1
+jqb '.spec.containers[0].resources.limits.memory == "256Mi"'
 expect 415 -X PATCH -H 'Content-Type: text/plain' --data-binary "$P" /api/v1/namespaces/shop/pods/p1/resize
 jqb '.reason == "UnsupportedMediaType" and .code == 415'
 kcontrol POST /control/resize-condition '{"namespace":"shop","name":"p1","type":"PodResizePending","reason":"Infeasible","message":"Node didn'"'"'t have enough capacity"}' || fail "resize-condition"
 expect 200 /api/v1/namespaces/shop/pods/p1
 jqb '[.status.conditions[] | select(.type == "PodResizePending")] | length == 1 and .[0].reason == "Infeasible" and .[0].status == "True"'
-pass "pods/resize: 200 with the limit replaced, 415 for another patch type; PodResizePending Infeasible set"
+pass "pods/resize: 200 with the limit replaced; 400 for a malformed quantity, 422 for a negative one or an unknown container, the pod unchanged; 415 for another patch type; PodResizePending Infeasible set"
 
 # ---- records
 grep -qx "POST /api/v1/namespaces/shop/pods/p0/eviction 201" "$KT_DIR/rec/requests.log" || fail "requests.log: $(tail -5 "$KT_DIR/rec/requests.log")"
@@ -328,7 +337,7 @@ grep -qx "PATCH /api/v1/namespaces/shop/pods/p1/resize 200" "$KT_DIR/rec/request
 n_ev=$(find "$KT_DIR/rec" -name '[0-9][0-9][0-9][0-9]-eviction.json' | wc -l)
 n_event=$(find "$KT_DIR/rec" -name '[0-9][0-9][0-9][0-9]-event.json' | wc -l)
 n_resize=$(find "$KT_DIR/rec" -name '[0-9][0-9][0-9][0-9]-resize.json' | wc -l)
-(( n_ev >= 12 && n_event == 5 && n_resize == 2 )) || fail "recorded bodies: $n_ev evictions, $n_event events, $n_resize resizes"
+(( n_ev >= 12 && n_event == 5 && n_resize == 5 )) || fail "recorded bodies: $n_ev evictions, $n_event events, $n_resize resizes"
 seq_line=$(grep -n "PATCH /api/v1/namespaces/shop/pods/p1/resize 200" "$KT_DIR/rec/requests.log" | cut -d: -f1)
 cmp -s <(printf '%s' "$P") "$KT_DIR/rec/$(printf '%04d' "$seq_line")-resize.json" ||
         fail "the resize body is not recorded under its request's number $seq_line"
