@@ -344,8 +344,19 @@ cmp -s <(printf '%s' "$P") "$KT_DIR/rec/$(printf '%04d' "$seq_line")-resize.json
 pass "requests.log has METHOD PATH?QUERY CODE per request; bodies recorded as NNNN-KIND.json"
 
 # ---- --no-resize, and a clean stop with a watch open
+OLD_RV=$(curl -s "$KT_CONTROL/control/state" | jq -r .resource_version)
 kube_test_stop
 kube_test_start --node n1 --no-resize || fail "restart with --no-resize"
+# resourceVersions go on rising across the restart; a watch from the last run's is too old.
+expect 200 "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1&limit=1"
+NEW_RV=$(jq -r .metadata.resourceVersion "$KT_DIR/body")
+(( NEW_RV > OLD_RV )) || fail "resourceVersion $NEW_RV after the restart is not above $OLD_RV"
+got=$(kcurl -N "/api/v1/pods?watch=1&resourceVersion=$OLD_RV") || true
+[[ $got == 200 ]] || fail "watch from the last run's rv: HTTP $got"
+jqb '.type == "ERROR" and .object.code == 410 and .object.reason == "Expired"'
+expect 504 "/api/v1/pods?watch=1&resourceVersion=$((NEW_RV + 1000))"
+jqb '.reason == "Timeout" and .code == 504 and .details.causes[0].reason == "ResourceVersionTooLarge" and .details.retryAfterSeconds == 1'
+[[ $(header Retry-After) == 1 ]] || fail "Too large resource version without Retry-After"
 expect 404 -X PATCH -H 'Content-Type: application/strategic-merge-patch+json' --data-binary "$P" /api/v1/namespaces/shop/pods/p1/resize
 same_body '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","details":{},"code":404}'
 curl -s -N --max-time 30 --cacert "$KT_DIR/ca.pem" -H "Authorization: Bearer $(cat "$KT_DIR/token")" \
@@ -359,6 +370,6 @@ kill -0 "$KT_PID" 2>/dev/null && fail "SIGTERM with a watch open: still running 
 wait "$KT_PID" && rc=0 || rc=$?
 KT_PID=
 [[ $rc == 0 ]] || fail "exit status $rc after SIGTERM"
-pass "--no-resize: 404 as for an unknown subresource; SIGTERM with an open watch stops cleanly in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+pass "after a restart: resourceVersions still rise, a watch from the last run's gets 410 Expired, one from the future 504 ResourceVersionTooLarge; --no-resize: 404 as for an unknown subresource; SIGTERM with an open watch stops cleanly in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 ! grep -E "Sanitizer|runtime error" "$KT_DIR/apiserver.log" >&2 || fail "sanitizer reports in the server's log"
 echo "kube_contract: all checks passed against the test API server (not a live cluster)"

@@ -193,6 +193,22 @@ static enum MHD_Result pods_watch(struct state *st, struct MHD_Connection *conn,
                 snprintf(msg, sizeof(msg), "invalid resource version: %s", rvs);
                 return respond_status(conn, rq, status_bad_request(msg));
         }
+        if (rv > st->rv) {
+                /* storage.NewTooLargeResourceVersionError, after the watch cache waited in
+                 * vain for that version (it waits 3 s; nothing would come here). */
+                char msg[160];
+                snprintf(msg, sizeof(msg),
+                         "Timeout: Too large resource version: %" PRIu64 ", current: %" PRIu64, rv,
+                         st->rv);
+                struct json_object *d = status_details(NULL, NULL, NULL);
+                if (d && (status_details_add_cause(d, "ResourceVersionTooLarge",
+                                                   "Too large resource version", NULL) < 0 ||
+                          status_details_set_retry_after(d, 1) < 0)) {
+                        json_object_put(d);
+                        d = NULL;
+                }
+                return respond_status(conn, rq, d ? status_failure(504, "Timeout", msg, d) : NULL);
+        }
         const char *b = query_arg(conn, "allowWatchBookmarks");
         bool bookmarks = b && (strcmp(b, "true") == 0 || strcmp(b, "1") == 0);
         const char *to = query_arg(conn, "timeoutSeconds");
