@@ -84,6 +84,9 @@ got=$(curl -s -o "$KT_DIR/body" -w '%{http_code}' --max-time 10 --cacert "$KT_DI
         -H "Authorization: Bearer $(cat "$KT_DIR/token.old")" "$KT_BASE/api/v1/pods")
 [[ $got == 401 ]] || fail "the old token after rotation: HTTP $got"
 expect 200 "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1"
+got=$(curl -s -o "$KT_DIR/body" -w '%{http_code}' --max-time 10 --cacert "$KT_DIR/ca.pem" \
+        -H "Authorization: bearer $(cat "$KT_DIR/token")" "$KT_BASE/api/v1/pods")
+[[ $got == 200 ]] || fail "the scheme in lower case (kube-apiserver takes it): HTTP $got"
 pass "401 Unauthorized (real Status) without a token, with a wrong one, and with the old one after the token file changed; 200 with the new one"
 
 # ---- LIST: the node's 300 pods, the list's resourceVersion
@@ -311,12 +314,21 @@ pass "events.k8s.io/v1: 201 with a generated name; 422 without name or generateN
 P='{"spec":{"containers":[{"name":"app","resources":{"limits":{"memory":"256Mi"}}}]}}'
 expect 200 -X PATCH -H 'Content-Type: application/strategic-merge-patch+json' --data-binary "$P" /api/v1/namespaces/shop/pods/p1/resize
 jqb '.kind == "Pod" and .spec.containers[0].resources.limits.memory == "256Mi" and .spec.containers[0].resources.requests.memory == "64Mi"'
+SMP=(-X PATCH -H 'Content-Type: application/strategic-merge-patch+json')
+expect 400 "${SMP[@]}" --data-binary '{"spec":{"containers":[{"name":"app","resources":{"limits":{"memory":"2Gx"}}}]}}' /api/v1/namespaces/shop/pods/p1/resize
+jqb '.reason == "BadRequest" and (.message | test("quantities must match the regular expression"))'
+expect 422 "${SMP[@]}" --data-binary '{"spec":{"containers":[{"name":"app","resources":{"limits":{"memory":"-1Gi"}}}]}}' /api/v1/namespaces/shop/pods/p1/resize
+jqb '.reason == "Invalid" and .details.causes[0].field == "spec.containers[0].resources.limits[memory]"'
+expect 422 "${SMP[@]}" --data-binary '{"spec":{"containers":[{"name":"nope","resources":{"limits":{"memory":"1Gi"}}}]}}' /api/v1/namespaces/shop/pods/p1/resize
+jqb '.reason == "Invalid" and .code == 422'
+expect 200 /api/v1/namespaces/shop/pods/p1
+jqb '.spec.containers[0].resources.limits.memory == "256Mi"'
 expect 415 -X PATCH -H 'Content-Type: text/plain' --data-binary "$P" /api/v1/namespaces/shop/pods/p1/resize
 jqb '.reason == "UnsupportedMediaType" and .code == 415'
 kcontrol POST /control/resize-condition '{"namespace":"shop","name":"p1","type":"PodResizePending","reason":"Infeasible","message":"Node didn'"'"'t have enough capacity"}' || fail "resize-condition"
 expect 200 /api/v1/namespaces/shop/pods/p1
 jqb '[.status.conditions[] | select(.type == "PodResizePending")] | length == 1 and .[0].reason == "Infeasible" and .[0].status == "True"'
-pass "pods/resize: 200 with the limit replaced, 415 for another patch type; PodResizePending Infeasible set"
+pass "pods/resize: 200 with the limit replaced; 400 for a malformed quantity, 422 for a negative one or an unknown container, the pod unchanged; 415 for another patch type; PodResizePending Infeasible set"
 
 # ---- records
 grep -qx "POST /api/v1/namespaces/shop/pods/p0/eviction 201" "$KT_DIR/rec/requests.log" || fail "requests.log: $(tail -5 "$KT_DIR/rec/requests.log")"
@@ -325,15 +337,26 @@ grep -qx "PATCH /api/v1/namespaces/shop/pods/p1/resize 200" "$KT_DIR/rec/request
 n_ev=$(find "$KT_DIR/rec" -name '[0-9][0-9][0-9][0-9]-eviction.json' | wc -l)
 n_event=$(find "$KT_DIR/rec" -name '[0-9][0-9][0-9][0-9]-event.json' | wc -l)
 n_resize=$(find "$KT_DIR/rec" -name '[0-9][0-9][0-9][0-9]-resize.json' | wc -l)
-(( n_ev >= 12 && n_event == 5 && n_resize == 2 )) || fail "recorded bodies: $n_ev evictions, $n_event events, $n_resize resizes"
+(( n_ev >= 12 && n_event == 5 && n_resize == 5 )) || fail "recorded bodies: $n_ev evictions, $n_event events, $n_resize resizes"
 seq_line=$(grep -n "PATCH /api/v1/namespaces/shop/pods/p1/resize 200" "$KT_DIR/rec/requests.log" | cut -d: -f1)
 cmp -s <(printf '%s' "$P") "$KT_DIR/rec/$(printf '%04d' "$seq_line")-resize.json" ||
         fail "the resize body is not recorded under its request's number $seq_line"
 pass "requests.log has METHOD PATH?QUERY CODE per request; bodies recorded as NNNN-KIND.json"
 
 # ---- --no-resize, and a clean stop with a watch open
+OLD_RV=$(curl -s "$KT_CONTROL/control/state" | jq -r .resource_version)
 kube_test_stop
 kube_test_start --node n1 --no-resize || fail "restart with --no-resize"
+# resourceVersions go on rising across the restart; a watch from the last run's is too old.
+expect 200 "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1&limit=1"
+NEW_RV=$(jq -r .metadata.resourceVersion "$KT_DIR/body")
+(( NEW_RV > OLD_RV )) || fail "resourceVersion $NEW_RV after the restart is not above $OLD_RV"
+got=$(kcurl -N "/api/v1/pods?watch=1&resourceVersion=$OLD_RV") || true
+[[ $got == 200 ]] || fail "watch from the last run's rv: HTTP $got"
+jqb '.type == "ERROR" and .object.code == 410 and .object.reason == "Expired"'
+expect 504 "/api/v1/pods?watch=1&resourceVersion=$((NEW_RV + 1000))"
+jqb '.reason == "Timeout" and .code == 504 and .details.causes[0].reason == "ResourceVersionTooLarge" and .details.retryAfterSeconds == 1'
+[[ $(header Retry-After) == 1 ]] || fail "Too large resource version without Retry-After"
 expect 404 -X PATCH -H 'Content-Type: application/strategic-merge-patch+json' --data-binary "$P" /api/v1/namespaces/shop/pods/p1/resize
 same_body '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","details":{},"code":404}'
 curl -s -N --max-time 30 --cacert "$KT_DIR/ca.pem" -H "Authorization: Bearer $(cat "$KT_DIR/token")" \
@@ -347,6 +370,6 @@ kill -0 "$KT_PID" 2>/dev/null && fail "SIGTERM with a watch open: still running 
 wait "$KT_PID" && rc=0 || rc=$?
 KT_PID=
 [[ $rc == 0 ]] || fail "exit status $rc after SIGTERM"
-pass "--no-resize: 404 as for an unknown subresource; SIGTERM with an open watch stops cleanly in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+pass "after a restart: resourceVersions still rise, a watch from the last run's gets 410 Expired, one from the future 504 ResourceVersionTooLarge; --no-resize: 404 as for an unknown subresource; SIGTERM with an open watch stops cleanly in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 ! grep -E "Sanitizer|runtime error" "$KT_DIR/apiserver.log" >&2 || fail "sanitizer reports in the server's log"
 echo "kube_contract: all checks passed against the test API server (not a live cluster)"

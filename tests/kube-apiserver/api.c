@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/macro.h"
+#include "common/quantity.h"
 #include "http.h"
 #include "kjson.h"
 #include "server.h"
@@ -66,7 +68,8 @@ static void trim(char *s)
 static bool authenticated(struct state *st, struct MHD_Connection *conn)
 {
         const char *h = header_value(conn, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (!h || strncmp(h, "Bearer ", 7) != 0)
+        /* The bearer token authenticator takes the scheme in any case, and trims the token. */
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0)
                 return false;
         char token[TOKEN_MAX_BYTES];
         FILE *f = fopen(st->token_path, "re");
@@ -76,9 +79,9 @@ static bool authenticated(struct state *st, struct MHD_Connection *conn)
         fclose(f);
         token[n] = '\0';
         trim(token);
-        const char *given = h + 7;
-        while (*given == ' ')
-                given++;
+        char given[TOKEN_MAX_BYTES];
+        snprintf(given, sizeof(given), "%s", h + 7);
+        trim(given);
         return token[0] && strcmp(token, given) == 0;
 }
 
@@ -189,6 +192,22 @@ static enum MHD_Result pods_watch(struct state *st, struct MHD_Connection *conn,
                 char msg[512];
                 snprintf(msg, sizeof(msg), "invalid resource version: %s", rvs);
                 return respond_status(conn, rq, status_bad_request(msg));
+        }
+        if (rv > st->rv) {
+                /* storage.NewTooLargeResourceVersionError, after the watch cache waited in
+                 * vain for that version (it waits 3 s; nothing would come here). */
+                char msg[160];
+                snprintf(msg, sizeof(msg),
+                         "Timeout: Too large resource version: %" PRIu64 ", current: %" PRIu64, rv,
+                         st->rv);
+                struct json_object *d = status_details(NULL, NULL, NULL);
+                if (d && (status_details_add_cause(d, "ResourceVersionTooLarge",
+                                                   "Too large resource version", NULL) < 0 ||
+                          status_details_set_retry_after(d, 1) < 0)) {
+                        json_object_put(d);
+                        d = NULL;
+                }
+                return respond_status(conn, rq, d ? status_failure(504, "Timeout", msg, d) : NULL);
         }
         const char *b = query_arg(conn, "allowWatchBookmarks");
         bool bookmarks = b && (strcmp(b, "true") == 0 || strcmp(b, "1") == 0);
@@ -683,6 +702,65 @@ static int merge_resources(struct json_object *dst, struct json_object *patch)
         return 0;
 }
 
+static struct json_object *find_container(struct json_object *pod, const char *name)
+{
+        struct json_object *cs = kjson_get(pod, "spec", "containers", NULL);
+        size_t n = json_object_is_type(cs, json_type_array) ? json_object_array_length(cs) : 0;
+        for (size_t j = 0; name && j < n; j++) {
+                struct json_object *c = json_object_array_get_idx(cs, j);
+                const char *cn = kjson_get_string(c, "name", NULL, NULL);
+                if (cn && strcmp(cn, name) == 0)
+                        return c;
+        }
+        return NULL;
+}
+
+/* The quantities of a patched container's resources: text that is no quantity fails decoding
+ * the patched Pod (400, resource.Quantity's own message); a negative one fails validation
+ * (422). Returns the refusal, or NULL. */
+static struct json_object *check_quantities(const char *pod, size_t index,
+                                            struct json_object *resources)
+{
+        static const char *const sections[] = { "limits", "requests" };
+        for (size_t s = 0; s < ELEMENTSOF(sections); s++) {
+                struct json_object *vals = kjson_get(resources, sections[s], NULL, NULL);
+                if (!json_object_is_type(vals, json_type_object))
+                        continue;
+                json_object_object_foreach(vals, res, q)
+                {
+                        uint64_t bytes;
+                        const char *text = json_object_get_string(q);
+                        bool negative = false;
+                        if (!q)
+                                continue;
+                        if (json_object_is_type(q, json_type_int) ||
+                            json_object_is_type(q, json_type_double))
+                                negative = json_object_get_double(q) < 0;
+                        else if (!json_object_is_type(q, json_type_string) ||
+                                 (quantity_parse_bytes(text, &bytes) < 0 && text[0] != '-'))
+                                return status_bad_request(
+                                    "Pod in version \"v1\" cannot be handled as a Pod: "
+                                    "quantities must match the regular expression "
+                                    "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+                        else
+                                negative = text[0] == '-';
+                        if (negative) {
+                                char field[160], body[160];
+                                snprintf(field, sizeof(field),
+                                         "spec.containers[%zu].resources.%s[%s]", index,
+                                         sections[s], res);
+                                snprintf(body, sizeof(body),
+                                         "Invalid value: \"%s\": must be greater than or equal "
+                                         "to 0",
+                                         text);
+                                return status_invalid("", "Pod", pod, field, "FieldValueInvalid",
+                                                      body);
+                        }
+                }
+        }
+        return NULL;
+}
+
 static enum MHD_Result pod_resize(struct state *st, struct MHD_Connection *conn, struct request *rq,
                                   const char *ns, const char *name)
 {
@@ -713,37 +791,32 @@ static enum MHD_Result pod_resize(struct state *st, struct MHD_Connection *conn,
                 return respond_status(conn, rq, status_not_found("pods", name));
         }
         struct json_object *pcs = kjson_get(patch, "spec", "containers", NULL);
-        struct json_object *cs = kjson_get(e->pod, "spec", "containers", NULL);
         size_t n = json_object_is_type(pcs, json_type_array) ? json_object_array_length(pcs) : 0;
-        for (size_t i = 0; i < n; i++) {
+        /* Checked whole before anything changes: a refused patch leaves the pod as it was. */
+        struct json_object *targets[64] = { 0 }, *answer = NULL;
+        if (n > ELEMENTSOF(targets))
+                answer = status_bad_request("too many containers in the patch");
+        for (size_t i = 0; i < n && !answer; i++) {
                 struct json_object *pc = json_object_array_get_idx(pcs, i);
-                const char *cname = kjson_get_string(pc, "name", NULL, NULL);
-                struct json_object *target = NULL;
-                for (size_t j = 0; cname && json_object_is_type(cs, json_type_array) &&
-                                   j < json_object_array_length(cs);
-                     j++) {
-                        struct json_object *c = json_object_array_get_idx(cs, j);
-                        const char *cn = kjson_get_string(c, "name", NULL, NULL);
-                        if (cn && strcmp(cn, cname) == 0)
-                                target = c;
-                }
-                if (!target) {
-                        json_object_put(patch);
-                        return respond_status(
-                            conn, rq,
-                            status_invalid("", "Pod", name, "spec", "FieldValueForbidden",
-                                           "Forbidden: only cpu and memory resources are "
-                                           "mutable"));
-                }
-                struct json_object *pres = kjson_get(pc, "resources", NULL, NULL);
+                targets[i] = find_container(e->pod, kjson_get_string(pc, "name", NULL, NULL));
+                if (!targets[i])
+                        answer = status_invalid("", "Pod", name, "spec", "FieldValueForbidden",
+                                                "Forbidden: only cpu and memory resources are "
+                                                "mutable");
+                else
+                        answer = check_quantities(name, i, kjson_get(pc, "resources", NULL, NULL));
+        }
+        if (answer) {
+                json_object_put(patch);
+                return respond_status(conn, rq, answer);
+        }
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *pres =
+                    kjson_get(json_object_array_get_idx(pcs, i), "resources", NULL, NULL);
                 if (!pres)
                         continue;
-                struct json_object *res;
-                if (!json_object_object_get_ex(target, "resources", &res)) {
-                        res = json_object_new_object();
-                        json_object_object_add(target, "resources", res);
-                }
-                if (merge_resources(res, pres) < 0) {
+                struct json_object *res = kjson_ensure_object(targets[i], "resources");
+                if (!res || merge_resources(res, pres) < 0) {
                         json_object_put(patch);
                         return respond_text(conn, rq, 500, "out of memory\n", 0);
                 }

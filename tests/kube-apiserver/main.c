@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -186,6 +187,12 @@ int main(int argc, char **argv)
         static struct state st;
         if (state_init(&st) < 0)
                 return 1;
+        /* resourceVersions go on rising across restarts, as etcd's revision does: they start
+         * from the wall clock in microseconds. Everything before this start is compacted, so a
+         * client that watches from a version of the previous run gets 410 Expired and relists. */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        st.rv = st.compact_rv = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
         st.token_path = o.token_file;
         st.record_dir = o.record_dir;
         st.no_resize = o.no_resize;
