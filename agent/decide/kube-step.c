@@ -18,6 +18,7 @@
 #include <syslog.h>
 
 #include "agent/decide/step-internal.h"
+#include "api/kube/status.h"
 #include "common/macro.h"
 #include "common/quantity.h"
 
@@ -33,26 +34,6 @@
 static bool code_ok(int code)
 {
         return code >= 200 && code < 300;
-}
-
-void kube_answer_text(const struct kube_status *s, char *buf, size_t size)
-{
-        if (s->http_code == 0) {
-                snprintf(buf, size, "unreachable: %s", s->message[0] ? s->message : "no answer");
-                return;
-        }
-        int n = snprintf(buf, size, "%d", s->http_code);
-        if (n < 0 || (size_t)n >= size)
-                return;
-        if (s->reason[0])
-                n += snprintf(buf + n, size - (size_t)n, " %s", s->reason);
-        if ((size_t)n < size && s->cause_reason[0])
-                n += snprintf(buf + n, size - (size_t)n, " (%s)", s->cause_reason);
-        if ((size_t)n < size && s->retry_after_sec)
-                n += snprintf(buf + n, size - (size_t)n, ", retry after %" PRIu64 " s",
-                              s->retry_after_sec);
-        if ((size_t)n < size && s->message[0])
-                snprintf(buf + n, size - (size_t)n, ": %s", s->message);
 }
 
 void kube_candidate_apply(struct memagent_candidate *c, const struct k8s_pod_meta *meta)
@@ -189,7 +170,7 @@ static int answer_inflight(const struct node_snapshot *snap, struct agent_state 
         struct evict_choice *cur = &st->inflight.choices[st->inflight.current];
         struct kube_pod_ref pod = st->inflight.pod;
         char text[200], api[256], outcome[112];
-        kube_answer_text(s, text, sizeof(text));
+        kube_status_format(s, text, sizeof(text));
         snprintf(api, sizeof(api), "%.40s/%.60s: %.150s", pod.namespace_, pod.name, text);
         cur->tried = true;
         st->inflight.api_wait = false;
@@ -341,7 +322,7 @@ static int answer_queued(const struct node_snapshot *snap, struct agent_state *s
         const struct kube_status *s = &ans->status;
         struct kube_pending q = st->kube_queue[i];
         char text[200], api[256];
-        kube_answer_text(s, text, sizeof(text));
+        kube_status_format(s, text, sizeof(text));
         snprintf(api, sizeof(api), "%.40s/%.60s: %.150s", q.pod.namespace_, q.pod.name, text);
         int code = s->http_code;
         if (code_ok(code) || code == 404 || code == 409) {

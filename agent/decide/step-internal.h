@@ -32,9 +32,6 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
                  const char *signals, uint64_t headroom_bytes, struct action_list *out);
 
 /* kube-step.c: the Kubernetes API side of eviction (see step.h). */
-/* One line of an API answer for records and logs ("429 TooManyRequests (DisruptionBudget): ...",
- * "unreachable: ..."), from its fields. */
-void kube_answer_text(const struct kube_status *s, char *buf, size_t size);
 /* What the API says of a pod, applied to its candidate: priority, the request when the cgroup
  * gives none, protect and node-critical (never evicted), avoid (last). meta may be NULL. */
 void kube_candidate_apply(struct memagent_candidate *c, const struct k8s_pod_meta *meta);
