@@ -311,6 +311,39 @@ static int copy_field(char *dst, size_t size, const char *src, const char *paren
         return 0;
 }
 
+/* status.containerStatuses: which running container (its id, as in its cgroup's name) is which
+ * container of the spec, so that a limit change of a container cgroup can name the container. */
+static int read_container_ids(const struct json_object *status, const char *stpath,
+                              struct k8s_pod_meta *m, struct api_error *err)
+{
+        char cpath[API_FIELD_MAX], one[API_FIELD_MAX];
+        struct json_object *sts = NULL;
+        int r;
+
+        if ((r = api_get_array(status, stpath, "containerStatuses", false, false, &sts, err)) <= 0)
+                return r;
+        api_path(cpath, stpath, "containerStatuses");
+        for (size_t i = 0; i < json_object_array_length(sts); i++) {
+                struct json_object *c = json_object_array_get_idx(sts, i);
+                const char *name = NULL, *id = NULL;
+                api_path_index(one, cpath, i);
+                if (!json_object_is_type(c, json_type_object))
+                        return api_error_set(err, -EINVAL, one, "must be an object");
+                if ((r = api_get_string(c, one, "name", true, false, &name, err)) < 0 ||
+                    (r = api_get_string(c, one, "containerID", false, false, &id, err)) < 0)
+                        return r;
+                if (!id || !*id)
+                        continue;
+                const char *sep = strstr(id, "://");
+                id = sep ? sep + 3 : id;
+                for (size_t j = 0; j < m->n_containers; j++)
+                        if (streq(m->containers[j].name, name))
+                                snprintf(m->containers[j].container_id,
+                                         sizeof(m->containers[j].container_id), "%s", id);
+        }
+        return 0;
+}
+
 /* status.conditions: the in-place resize's PodResizePending (reason Deferred or Infeasible) and
  * PodResizeInProgress (Kubernetes 1.33+). Pending wins: the kubelet has not started it. */
 static int read_resize(const struct json_object *status, const char *stpath, struct k8s_pod_meta *m,
@@ -417,7 +450,8 @@ int k8s_pod_meta_decode(const struct json_object *o, const char *path, struct k8
         m->limit_bytes = p.limit_bytes;
         m->n_containers = x->n_containers;
         memcpy(m->containers, x->containers, sizeof(m->containers));
-        if (status && (r = read_resize(status, stpath, m, err)) < 0)
+        if (status && ((r = read_resize(status, stpath, m, err)) < 0 ||
+                       (r = read_container_ids(status, stpath, m, err)) < 0))
                 goto out;
         *ret = *m;
         r = 0;

@@ -49,6 +49,9 @@ struct k8s_container_meta {
         char name[64];
         uint64_t request_bytes; /* resources.requests.memory, 0 when unset */
         uint64_t limit_bytes;   /* resources.limits.memory, API_UNLIMITED when unset */
+        /* status.containerStatuses[].containerID without its "<runtime>://" prefix: the id in
+         * the container's cgroup name; "" until the container runs. */
+        char container_id[80];
 };
 
 /* The pod's in-place resize, from its PodResizePending / PodResizeInProgress conditions. */

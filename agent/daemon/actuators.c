@@ -240,11 +240,23 @@ static void act_set_limits(struct manager *m, const struct action *a)
                 return;
         }
         limits_done(m, c->cgroup_id, true);
+        /* The cgroup first (the node never waits on the API), then the API server, so that the
+         * kubelet's next sync keeps the new limit instead of writing the old one back. */
+        const char *via = "";
+        if (a->limits.known && m->kube.resize && c->new_max != VSCALE_NO_LIMIT) {
+                int rr =
+                    m->kube.resize(m->kube.ud, &a->limits.pod, a->limits.container_id, c->new_max);
+                if (rr >= 0)
+                        via = "; pods/resize sent";
+                else if (rr != -EOPNOTSUPP)
+                        log_debug_errno(rr, "Kubernetes: pods/resize of %s/%s not sent: %m",
+                                        a->limits.pod.namespace_, a->limits.pod.name);
+        }
         struct decision *d = record_fill(decision_log_new(&m->log), &a->limits.d);
         char x[FORMAT_BYTES_MAX], y[FORMAT_BYTES_MAX];
-        snprintf(d->outcome, sizeof(d->outcome), "memory.max %s -> %s",
+        snprintf(d->outcome, sizeof(d->outcome), "memory.max %s -> %s%s",
                  format_bytes_iec(d->limit_before_bytes, x, sizeof(x)),
-                 format_bytes_iec(d->limit_after_bytes, y, sizeof(y)));
+                 format_bytes_iec(d->limit_after_bytes, y, sizeof(y)), via);
         log_notice("Vertical scaling: %s %s %s (%s): %s", c->up ? "lent" : "took back",
                    format_bytes_iec(d->amount_bytes, x, sizeof(x)), d->victim.cgroup,
                    d->victim.reason, d->outcome);

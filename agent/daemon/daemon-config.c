@@ -231,6 +231,15 @@ static const struct config_entry entries[] = {
         CONFIG_ENTRY_STRING(C, node_name, "nodeName", "", check_node_name, "NAME", RESTART,
                             "This node's name in the cluster; \"\": $NODE_NAME (the downward "
                             "API), else the host name in lowercase."),
+        CONFIG_ENTRY_STRING(C, kubeconfig, "kubeconfig", "", config_check_optional_absolute_path,
+                            "PATH", RESTART,
+                            "kubeconfig file for the Kubernetes API server (current context: "
+                            "server, certificate-authority[-data], client-certificate/key[-data], "
+                            "token, tokenFile, insecure-skip-tls-verify). \"\": in-cluster "
+                            "when KUBERNETES_SERVICE_HOST is set (the pod's service account), "
+                            "else standalone (cgroups only). With the API, memagentd watches "
+                            "its node's pods, evicts through the Eviction API, records Events "
+                            "and resizes loans through pods/resize."),
         CONFIG_ENTRY_STRING(C, metrics_address, "metricsAddress", ":9808", check_metrics_address,
                             "ADDR", RESTART,
                             "Where Prometheus /metrics and the /healthz and /readyz probes are "

@@ -52,6 +52,7 @@ struct agent_config {
          * (both or neither). */
         char *scheduler_ca, *scheduler_cert, *scheduler_key;
         char *node_name;       /* "" for $NODE_NAME or the host name */
+        char *kubeconfig;      /* "" for in-cluster or standalone */
         char *metrics_address; /* /metrics, /healthz, /readyz: HOST:PORT, [v6]:PORT, :PORT, none */
         uint64_t report_heartbeat_usec;
 

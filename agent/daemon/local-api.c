@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "agent/daemon/kube.h"
 #include "agent/daemon/manager-private.h"
 #include "agent/daemon/reporter.h"
 #include "agent/kernel/status.h"
@@ -43,6 +44,22 @@ static struct json_object *daemon_status_json(struct manager *m)
                         json_object_object_add(po, "priority",
                                                meta ? json_object_new_int(meta->priority) : NULL);
                 }
+        /* The Kubernetes API as memagentd sees it: null when standalone. */
+        struct kube_side_status ks;
+        kube_side_status(m->kube_side, &ks);
+        struct json_object *kj = NULL;
+        if (ks.configured) {
+                kj = json_object_new_object();
+                json_object_object_add(kj, "server", json_object_new_string(ks.server));
+                json_object_object_add(kj, "pods_listed", json_object_new_boolean(ks.synced));
+                json_object_object_add(kj, "pods", json_object_new_int64((int64_t)ks.pods));
+                json_object_object_add(kj, "last_error", json_object_new_string(ks.last_error));
+                json_object_object_add(kj, "events_pending",
+                                       json_object_new_int64((int64_t)ks.events_pending));
+                json_object_object_add(kj, "resize_supported",
+                                       json_object_new_boolean(ks.resize_supported));
+        }
+        json_object_object_add(root, "kubernetes", kj);
         struct json_object *pr = json_object_new_object();
         for (enum scope_id i = 0; i < _SCOPE_MAX; i++) {
                 const struct scope_state *s = &m->state.scopes[i];

@@ -36,13 +36,19 @@ struct policy_chain;
  *   usable      configured, and this node's pods listed: the step may evict through the API.
  *   evict       starts POST pods/eviction (policy/v1 Eviction, the uid as a precondition); the
  *               answer comes back through manager_kube_answer(). A negative errno: not started.
- *   event       posts an events.k8s.io/v1 Event regarding the pod; best effort. */
+ *   event       posts an events.k8s.io/v1 Event regarding the pod; best effort (kept and sent
+ *               again while the API is unreachable).
+ *   resize      PATCH pods/resize of the container (by its runtime id) to a memory limit, after
+ *               the cgroup write: the API server stays the truth and the kubelet's next sync
+ *               keeps the limit. -EOPNOTSUPP once the server said it has no such subresource. */
 struct kube_binding {
         const struct k8s_pod_meta *(*pod_lookup)(void *ud, const char *uid);
         bool (*usable)(void *ud);
         int (*evict)(void *ud, const struct kube_pod_ref *pod, uint64_t grace_sec);
         int (*event)(void *ud, const struct kube_pod_ref *pod, const char *type, const char *action,
                      const char *reason, const char *note);
+        int (*resize)(void *ud, const struct kube_pod_ref *pod, const char *container_id,
+                      uint64_t limit_bytes);
         void *ud;
 };
 
@@ -89,6 +95,7 @@ struct manager {
         size_t n_limits, cap_limits;
         /* the Kubernetes API: the client bound, and its answers since the last step */
         struct kube_binding kube;
+        struct kube_side *kube_side; /* the client behind kube (agent/daemon/kube.c); NULL */
         struct kube_answer kube_answers[MANAGER_KUBE_ANSWERS_MAX];
         size_t n_kube_answers;
         /* pods whose QoS class from the API disagrees with their cgroup path, warned once */

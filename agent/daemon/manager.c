@@ -16,6 +16,7 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "agent/daemon/kube.h"
 #include "agent/daemon/manager-private.h"
 #include "agent/daemon/persist.h"
 #include "agent/daemon/reporter.h"
@@ -471,6 +472,12 @@ int manager_new(const struct daemon_params *p, struct manager **ret, char *why, 
          * this until its first list. /healthz counts from now until the first step. */
         agent_metrics_set_ready(&m->metrics, true);
         m->metrics.last_step_usec = now_usec(CLOCK_MONOTONIC);
+        r = kube_side_start(m, p->kubeconfig, p->node_name ? p->node_name : "", &m->kube_side, why,
+                            why_size);
+        if (r < 0)
+                return r == -EMEDIUMTYPE ? r
+                                         : log_error_errno(r, "Failed to start the Kubernetes "
+                                                              "client: %m");
         if (p->scheduler_url && *p->scheduler_url) {
                 struct reporter_params rp = REPORTER_PARAMS_DEFAULT;
                 if (p->report_heartbeat_usec)
@@ -510,6 +517,8 @@ void manager_free(struct manager *m)
         if (!m)
                 return;
         eviction_stop(m);
+        manager_bind_kube(m, NULL);
+        m->kube_side = kube_side_free(m->kube_side); /* before the event loop it runs on */
         metrics_server_stop(m);
         m->reporter = reporter_free(m->reporter); /* before the event loop it runs on */
         free(m->node_name);

@@ -43,6 +43,9 @@ struct daemon_params {
         struct elastic_params elastic; /* the balloon and vertical scaling */
         /* memschedd: "" or NULL for none; node_name resolved by the caller */
         const char *scheduler_url, *node_name;
+        /* The Kubernetes API (agent/daemon/kube.h): a kubeconfig, or "" / NULL for in-cluster
+         * when KUBERNETES_SERVICE_HOST is set, else standalone. */
+        const char *kubeconfig;
         /* PEM files for an https:// scheduler_url, "" or NULL for none (reporter_params) */
         const char *scheduler_ca, *scheduler_cert, *scheduler_key;
         uint64_t report_heartbeat_usec;

@@ -67,6 +67,7 @@ static int daemon_params_from_config(struct daemon *d, struct daemon_params *p)
                 .bpf_enabled = c->bpf_enabled,
                 .bpf_stall_threshold_usec = c->bpf_stall_threshold_usec,
                 .scheduler_url = c->scheduler_url,
+                .kubeconfig = c->kubeconfig,
                 .scheduler_ca = c->scheduler_ca,
                 .scheduler_cert = c->scheduler_cert,
                 .scheduler_key = c->scheduler_key,

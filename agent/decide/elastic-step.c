@@ -402,6 +402,12 @@ static int vscale_unit(struct tick *t, struct elastic_unit *u, const struct cgro
                 .old_pod_max = in.pod_max_bytes,
         };
         vscale_record(t, u, &d, "", &act->limits.d);
+        act->limits.known = u->is_container && u->known;
+        if (act->limits.known) {
+                act->limits.pod = u->pod;
+                snprintf(act->limits.container_id, sizeof(act->limits.container_id), "%s",
+                         u->container_id);
+        }
         if (vscale_event(t, u, &d, in.max_bytes) < 0)
                 return -ENOMEM;
         u->pending = true;
@@ -537,6 +543,7 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
                                          c->id);
                         unit_refresh(u, &c->cg, pd->qos, name, true);
                         snprintf(u->pod_uid, sizeof(u->pod_uid), "%s", pd->uid);
+                        snprintf(u->container_id, sizeof(u->container_id), "%s", c->id);
                         u->known = meta != NULL;
                         if (meta)
                                 kube_ref_from_meta(&u->pod, meta);

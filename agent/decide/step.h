@@ -203,6 +203,7 @@ struct elastic_unit {
         char pod_uid[80]; /* a container's pod, "" for a workload */
         bool known;       /* the API knows the pod: pod is filled, Events are sent */
         struct kube_pod_ref pod;
+        char container_id[80]; /* the runtime's id, from the container's cgroup name */
         char cgroup[256];
         struct balloon_state b;
         struct balloon_step last;
@@ -407,6 +408,12 @@ struct action {
                         struct limits_change c;
                         /* the record to make once written; its outcome says what changed */
                         struct decision d;
+                        /* The pod as the API knows it (known), and the container's runtime id:
+                         * the actuator also asks the API server to resize the container, so
+                         * that the kubelet's next sync keeps the new limit. */
+                        bool known;
+                        struct kube_pod_ref pod;
+                        char container_id[80];
                 } limits;
                 struct {
                         enum pressure_level level;

@@ -24,6 +24,8 @@ struct kube_client {
         struct kube_request *requests; /* in flight */
         struct kube_client_stats stats;
         bool token_error_logged;
+        kube_answer_observer_fn observer;
+        void *observer_ud;
 };
 
 struct kube_request {
@@ -42,6 +44,38 @@ struct kube_request {
         char retry_after[32];
         char curl_error[CURL_ERROR_SIZE];
 };
+
+const char *kube_api_verb(const char *method, const char *path)
+{
+        const char *q = strchr(path, '?');
+        size_t len = q ? (size_t)(q - path) : strlen(path);
+        if (streq(method, "GET")) {
+                if (q && (strstr(q, "watch=true") || strstr(q, "watch=1")))
+                        return "watch";
+                /* A collection ends in its resource's plural ("/pods"); an object has a name
+                 * after it. The paths memagentd uses are /api/v1/pods and
+                 * /api/v1/namespaces/NS/pods[/NAME]. */
+                static const char pods[] = "/pods";
+                bool collection = len >= sizeof(pods) - 1 && memcmp(path + len - (sizeof(pods) - 1),
+                                                                    pods, sizeof(pods) - 1) == 0;
+                return collection ? "list" : "get";
+        }
+        if (streq(method, "POST"))
+                return "create";
+        if (streq(method, "PATCH"))
+                return "patch";
+        if (streq(method, "PUT"))
+                return "update";
+        if (streq(method, "DELETE"))
+                return "delete";
+        return "other";
+}
+
+void kube_client_set_observer(struct kube_client *c, kube_answer_observer_fn fn, void *userdata)
+{
+        c->observer = fn;
+        c->observer_ud = userdata;
+}
 
 const char *kube_verb_name(enum kube_verb v)
 {
@@ -326,7 +360,11 @@ static void on_done(CURL *easy, CURLcode res, void *userdata)
 
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
         enum kube_verb verb = verb_of(q->method);
-        if (res != CURLE_OK && !(q->abort_errno && code > 0)) {
+        bool transport_failed = res != CURLE_OK && !(q->abort_errno && code > 0);
+        if (c->observer)
+                c->observer(kube_api_verb(q->method, q->url + strlen(c->cfg.server)),
+                            transport_failed ? 0 : (int)code, c->observer_ud);
+        if (transport_failed) {
                 c->stats.transport_errors++;
                 c->stats.by_verb_class[verb][0]++;
                 st.transport_errno = q->abort_errno ? q->abort_errno : transport_errno(res);

@@ -80,6 +80,16 @@ int kube_client_stream(struct kube_client *c, const char *path, long timeout_ms,
 /* Stops a request in flight without calling its done. NULL-safe. */
 void kube_request_cancel(struct kube_request *r);
 
+/* The Kubernetes API verb of a request (as the apiserver's own metrics name them): "get",
+ * "list", "watch", "create", "update", "patch", "delete" or "other". path without the server. */
+const char *kube_api_verb(const char *method, const char *path);
+
+/* Hears every answer as it comes (a 401 that is retried counts too): the request's verb
+ * (kube_api_verb()) and its HTTP code, 0 when none came. For the daemon's metrics of API requests
+ * by verb and code. */
+typedef void (*kube_answer_observer_fn)(const char *verb, int code, void *userdata);
+void kube_client_set_observer(struct kube_client *c, kube_answer_observer_fn fn, void *userdata);
+
 void kube_client_get_stats(const struct kube_client *c, struct kube_client_stats *ret);
 sd_event *kube_client_get_event(const struct kube_client *c);
 /* The server, for messages ("https://10.96.0.1:443"). */

@@ -237,6 +237,9 @@ static void on_list(const struct kube_status *st, struct json_object *body, void
                          w->n_pods, kube_client_server(w->c));
         w->synced = true;
         w->backoff_usec = 0;
+        /* The table is whole now: tell the user (readiness waits for this). */
+        if (w->on_change)
+                w->on_change(w, NULL, NULL, w->userdata);
         start_watch(w);
 }
 

@@ -24,7 +24,8 @@
 
 struct kube_pod_watch;
 
-/* A pod appeared (old NULL), changed, or went away (new NULL). Both are borrowed for the call. */
+/* A pod appeared (old NULL), changed, or went away (new NULL). Both are borrowed for the call.
+ * Both NULL: a LIST completed, the table holds every pod of the node. */
 typedef void (*kube_pod_change_fn)(struct kube_pod_watch *w, const struct k8s_pod_meta *old,
                                    const struct k8s_pod_meta *new_, void *userdata);
 

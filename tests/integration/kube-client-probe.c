@@ -83,6 +83,7 @@ struct watch_ctx {
         struct kube_pod_watch *w;
         const char *state_file;
         uint64_t changes;
+        uint64_t lists_done;
 };
 
 static void on_change(struct kube_pod_watch *w, const struct k8s_pod_meta *old,
@@ -90,9 +91,10 @@ static void on_change(struct kube_pod_watch *w, const struct k8s_pod_meta *old,
 {
         struct watch_ctx *x = userdata;
         (void)w;
-        (void)old;
-        (void)new_;
-        x->changes++;
+        if (old || new_) /* both NULL: a LIST completed, not a change */
+                x->changes++;
+        else
+                x->lists_done++;
 }
 
 static void write_state(struct watch_ctx *x)

@@ -64,7 +64,11 @@ static const char *const web_pod =
     "\"lastProbeTime\":null,\"lastTransitionTime\":\"2026-11-30T01:00:00Z\",\"message\":\"Node "
     "didn't have enough capacity: memory, requested: 2147483648, capacity: 1073741824\","
     "\"reason\":\"Infeasible\",\"status\":\"True\",\"type\":\"PodResizePending\"},{\"status\":"
-    "\"True\",\"type\":\"Ready\"}],\"phase\":\"Running\",\"qosClass\":\"Burstable\"}}";
+    "\"True\",\"type\":\"Ready\"}],\"containerStatuses\":[{\"containerID\":"
+    "\"containerd://4c01db0b339c3d5bd0e8b4d7f6a1f3c2e6b9a8d7c6b5a4f3e2d1c0b9a8f7e6d5\","
+    "\"image\":\"app:2\",\"name\":\"app\",\"ready\":true,\"restartCount\":0},{\"image\":"
+    "\"nginx:1.27\",\"name\":\"nginx\",\"ready\":false,\"restartCount\":0}],"
+    "\"phase\":\"Running\",\"qosClass\":\"Burstable\"}}";
 
 static void test_mirror_pod(void **state)
 {
@@ -119,6 +123,11 @@ static void test_web_pod(void **state)
         assert_string_equal(m.containers[1].name, "app");
         assert_int_equal(m.containers[1].request_bytes, 1ull << 30);
         assert_true(m.containers[1].limit_bytes == API_UNLIMITED);
+        /* containerStatuses name the running containers by id (as in their cgroups' names);
+         * the one not started yet has none. */
+        assert_string_equal(m.containers[1].container_id,
+                            "4c01db0b339c3d5bd0e8b4d7f6a1f3c2e6b9a8d7c6b5a4f3e2d1c0b9a8f7e6d5");
+        assert_string_equal(m.containers[0].container_id, "");
         /* The pod's request as the scheduler counts it: app containers plus the sidecar. */
         assert_int_equal(m.request_bytes, (256ull << 20) + (1ull << 30) + (64ull << 20));
         assert_true(m.limit_bytes == API_UNLIMITED);
