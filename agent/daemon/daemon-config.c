@@ -283,8 +283,9 @@ static const struct config_entry entries[] = {
         CONFIG_ENTRY_BOOL(C, vscale_enabled, "vscaleEnabled", "false", RELOAD,
                           "Lend memory to a Burstable container about to hit its limit when the "
                           "node has headroom (raise memory.max/high), and take it back as its "
-                          "working set recedes. Off by default: a loan changes a pod's limit "
-                          "behind the API server's back until loans go through pods/resize."),
+                          "working set recedes. With the Kubernetes API a loan is also sent as "
+                          "PATCH pods/resize, so the pod's spec changes: off by default, an "
+                          "operator chooses to allow it."),
         CONFIG_ENTRY_BYTES_OR_PERCENT(C, vscale_step, "vscaleStep", "20%", "1Mi", NULL, RELOAD,
                                       "One loan or return step: a quantity, or a percentage of "
                                       "the container's original limit."),
