@@ -93,7 +93,9 @@ for i in $(seq 30); do
         [[ $code == 200 ]] || fail "filter #$i while slow clients hang: HTTP $code"
 done
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
-((elapsed_ms < 3000)) || fail "30 filter calls took $elapsed_ms ms with slow clients around"
+# No bound on the total (a time limit fails on a loaded machine, not on a blocked server): each
+# call above has 2 s to answer while the six stalled connections hold the server's two threads'
+# worth of slots, which a server that waited on them could not do.
 kill "${slow_pids[@]}" 2>/dev/null || true
 wait "${slow_pids[@]}" 2>/dev/null || true
 pass "6 stalled clients; 30 filter calls answered in $elapsed_ms ms"
