@@ -29,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -106,19 +107,22 @@ func mergeValues(dst, src map[string]interface{}) {
 	}
 }
 
-// parseSetValue types a --set value as Helm's strvals does: true/false, null, integers
-// (int64), everything else a string. Lists and indexes (a[0]=x) are not supported.
+// parseSetValue types a --set value as Helm's strvals does: true/false and null (any case),
+// integers (int64) unless they start with 0 (kept as written: "007", "0755"), everything else a
+// string. Lists and indexes (a[0]=x) are not supported.
 func parseSetValue(s string) interface{} {
-	switch s {
-	case "true":
+	switch {
+	case strings.EqualFold(s, "true"):
 		return true
-	case "false":
+	case strings.EqualFold(s, "false"):
 		return false
-	case "null":
+	case strings.EqualFold(s, "null"):
 		return nil
 	}
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return i
+	if s != "" && s[0] != '0' {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return i
+		}
 	}
 	return s
 }
@@ -230,20 +234,23 @@ type document struct {
 	Object interface{} `json:"object"`
 }
 
-func run() int {
+func run(args []string, stdout, stderr io.Writer) int {
 	var valueFiles, sets stringList
-	args := os.Args[1:]
 	chartDir, release, namespace, asJSON := "", "memagent", "default", false
 	var extraAPIs stringList
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		next := func() string {
 			if i+1 >= len(args) {
-				fmt.Fprintf(os.Stderr, "helm-render: %s needs a value\n", a)
-				os.Exit(2)
+				return ""
 			}
 			i++
 			return args[i]
+		}
+		if (a == "-f" || a == "--values" || a == "--set" || a == "--name" || a == "-n" ||
+			a == "--namespace" || a == "-a" || a == "--api-versions") && i+1 >= len(args) {
+			fmt.Fprintf(stderr, "helm-render: %s needs a value\n", a)
+			return 2
 		}
 		switch a {
 		case "-f", "--values":
@@ -260,14 +267,14 @@ func run() int {
 			asJSON = true
 		default:
 			if strings.HasPrefix(a, "-") || chartDir != "" {
-				fmt.Fprintf(os.Stderr, "usage: helm-render [-f FILE]... [--set K=V]... [--name RELEASE] [-n NAMESPACE] [-a API/VERSION]... [--json] CHART_DIR\n")
+				fmt.Fprintf(stderr, "usage: helm-render [-f FILE]... [--set K=V]... [--name RELEASE] [-n NAMESPACE] [-a API/VERSION]... [--json] CHART_DIR\n")
 				return 2
 			}
 			chartDir = a
 		}
 	}
 	if chartDir == "" {
-		fmt.Fprintf(os.Stderr, "helm-render: no chart directory given\n")
+		fmt.Fprintf(stderr, "helm-render: no chart directory given\n")
 		return 2
 	}
 
@@ -277,30 +284,30 @@ func run() int {
 		err = yaml.Unmarshal(cb, &meta)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "helm-render: Chart.yaml: %v\n", err)
+		fmt.Fprintf(stderr, "helm-render: Chart.yaml: %v\n", err)
 		return 1
 	}
 	if meta.APIVersion != "v2" || meta.Name == "" || meta.Version == "" {
-		fmt.Fprintf(os.Stderr, "helm-render: Chart.yaml: apiVersion v2, name and version are required\n")
+		fmt.Fprintf(stderr, "helm-render: Chart.yaml: apiVersion v2, name and version are required\n")
 		return 1
 	}
 
 	vals, err := readYAMLMap(filepath.Join(chartDir, "values.yaml"))
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "helm-render: %v\n", err)
+		fmt.Fprintf(stderr, "helm-render: %v\n", err)
 		return 1
 	}
 	for _, f := range valueFiles {
 		m, err := readYAMLMap(f)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "helm-render: %v\n", err)
+			fmt.Fprintf(stderr, "helm-render: %v\n", err)
 			return 1
 		}
 		mergeValues(vals, m)
 	}
 	for _, s := range sets {
 		if err := applySet(vals, s); err != nil {
-			fmt.Fprintf(os.Stderr, "helm-render: %v\n", err)
+			fmt.Fprintf(stderr, "helm-render: %v\n", err)
 			return 2
 		}
 	}
@@ -322,12 +329,12 @@ func run() int {
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "helm-render: %v\n", err)
+			fmt.Fprintf(stderr, "helm-render: %v\n", err)
 			return 1
 		}
 		name := meta.Name + "/templates/" + base
 		if _, err := r.root.New(name).Parse(string(b)); err != nil {
-			fmt.Fprintf(os.Stderr, "helm-render: %s: parse: %v\n", name, err)
+			fmt.Fprintf(stderr, "helm-render: %s: parse: %v\n", name, err)
 			return 1
 		}
 		if !strings.HasPrefix(base, "_") && ext != ".tpl" {
@@ -335,7 +342,7 @@ func run() int {
 		}
 	}
 	if len(toRender) == 0 {
-		fmt.Fprintf(os.Stderr, "helm-render: no template in %s/templates\n", chartDir)
+		fmt.Fprintf(stderr, "helm-render: no template in %s/templates\n", chartDir)
 		return 1
 	}
 
@@ -367,7 +374,7 @@ func run() int {
 		}
 		var b strings.Builder
 		if err := r.root.ExecuteTemplate(&b, name, data); err != nil {
-			fmt.Fprintf(os.Stderr, "helm-render: %s: %v\n", name, err)
+			fmt.Fprintf(stderr, "helm-render: %s: %v\n", name, err)
 			return 1
 		}
 		text := strings.ReplaceAll(b.String(), "<no value>", "")
@@ -376,7 +383,7 @@ func run() int {
 			// Strict: a key twice in one mapping is an error here, as kube-apiserver's strict
 			// decoding and kubectl make it, rather than the last one silently winning.
 			if err := yaml.UnmarshalStrict([]byte(part), &obj); err != nil {
-				fmt.Fprintf(os.Stderr, "helm-render: %s: rendered a document that is not YAML: %v\n%s\n", name, err, part)
+				fmt.Fprintf(stderr, "helm-render: %s: rendered a document that is not YAML: %v\n%s\n", name, err, part)
 				return 1
 			}
 			if len(obj) == 0 {
@@ -389,12 +396,12 @@ func run() int {
 	if asJSON {
 		b, err := json.MarshalIndent(docs, "", "  ")
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "helm-render: %v\n", err)
+			fmt.Fprintf(stderr, "helm-render: %v\n", err)
 			return 1
 		}
-		os.Stdout.Write(append(b, '\n'))
+		stdout.Write(append(b, '\n'))
 	} else {
-		os.Stdout.Write(out.Bytes())
+		stdout.Write(out.Bytes())
 	}
 	return 0
 }
@@ -423,5 +430,5 @@ func splitDocuments(text string) []string {
 }
 
 func main() {
-	os.Exit(run())
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

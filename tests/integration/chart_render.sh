@@ -51,10 +51,13 @@ pass() { echo "ok: $*"; }
 
 # Offline, in GOPATH mode, from Debian's sources; the build cache stays in the build tree.
 RENDER=$WORK/helm-render
-(cd "$SRC/tests/helm-render" && GO111MODULE=off GOPATH=$GOPATH_DEBIAN GOFLAGS=-mod=mod \
-        GOCACHE="$BUILD/go-cache" GOPROXY=off go build -o "$RENDER" .) ||
-        fail "tests/helm-render does not build"
+gorun() { (cd "$SRC/tests/helm-render" && GO111MODULE=off GOPATH=$GOPATH_DEBIAN \
+        GOCACHE="$BUILD/go-cache" GOPROXY=off go "$@"); }
+gorun build -o "$RENDER" . || fail "tests/helm-render does not build"
 pass "tests/helm-render built offline (GOPATH mode, Debian's sprig)"
+# The renderer's own promises (merge order, --set typing, include/tpl/required, refusals).
+gorun test . >"$WORK/gotest" 2>&1 || fail "tests/helm-render's tests: $(cat "$WORK/gotest")"
+pass "tests/helm-render's tests: $(tail -1 "$WORK/gotest")"
 
 "$MEMSCHEDD" --list-routes >"$WORK/routes" || fail "memschedd --list-routes"
 grep -q '^POST /extender/filter$' "$WORK/routes" || fail "--list-routes has no POST /extender/filter"
