@@ -226,6 +226,8 @@ if dep:
     expect(("etcdEndpoints" in scfg) == (variant == "etcd"), "etcdEndpoints only on etcd")
     expect(("stateFile" in scfg) != (variant == "etcd"), "stateFile only with SQLite")
     expect(bool(scfg.get("insecure")) != tls and bool(scfg.get("tlsCert")) == tls, "TLS or insecure, never both")
+    aff = dep["spec"]["template"]["spec"].get("affinity", {})
+    expect(("podAntiAffinity" in aff) == (variant == "etcd"), "replicas spread over nodes only when there are several")
     dsc = dep["spec"]["template"]["spec"]["containers"][0]["securityContext"]
     expect(dsc["capabilities"]["drop"] == ["ALL"] and "add" not in dsc["capabilities"], "memschedd keeps no capability")
 acfg = yaml.safe_load(open(os.path.join(out, "memagentd.yaml")))
