@@ -3,7 +3,8 @@
 # chart.render_and_validate: charts/memagent rendered with Helm's engine (tests/helm-render: Go
 # text/template + sprig, built offline from Debian's packages) and every object validated
 # against the official Kubernetes OpenAPI schemas (tests/openapi/validate-manifests.mjs), for
-# the default values and each documented variant: TLS on, BPF off, bind on, ServiceMonitor on,
+# the default values and each documented variant: TLS on, BPF off, bind on (with and without
+# TLS), ServiceMonitor on (with and without TLS),
 # memschedd on an external etcd with two replicas. For each variant it also checks
 #   - both daemons accept the configuration files the chart writes (--config ... --print-config);
 #   - the kube-scheduler extender's urlPrefix + verbs are routes memschedd serves
@@ -80,6 +81,7 @@ declare -A VARIANTS=(
         [bind]="--set scheduler.extender.bind=true"
         [tls_bind]="--set scheduler.tls.enabled=true --set scheduler.tls.secretName=memschedd-tls --set scheduler.extender.bind=true"
         [servicemonitor]="--set serviceMonitor.enabled=true"
+        [tls_servicemonitor]="--set serviceMonitor.enabled=true --set scheduler.tls.enabled=true --set scheduler.tls.secretName=memschedd-tls --set serviceMonitor.schedulerTlsConfig.serverName=memagent-memschedd.memagent-system.svc"
         [etcd]="-f $WORK/etcd-values.yaml"
 )
 
@@ -101,7 +103,7 @@ objs = [d["object"] for d in docs]
 def find(kind, name_part=""):
     return [o for o in objs if o["kind"] == kind and name_part in o["metadata"]["name"]]
 
-tls = variant in ("tls", "tls_bind")
+tls = variant in ("tls", "tls_bind", "tls_servicemonitor")
 bind = variant in ("bind", "tls_bind")
 bpf = variant != "bpf_off"
 
@@ -236,7 +238,12 @@ expect(acfg.get("schedulerUrl", "").startswith("https://" if tls else "http://")
 expect(("schedulerCert" in acfg) == tls, "agent client certificate only with TLS")
 
 mon = find("ServiceMonitor")
-expect(len(mon) == (2 if variant == "servicemonitor" else 0), f"{len(mon)} ServiceMonitors")
+expect(len(mon) == (2 if "servicemonitor" in variant else 0), f"{len(mon)} ServiceMonitors")
+for m in mon:
+    for ep in m["spec"]["endpoints"]:
+        if "memschedd" in m["metadata"]["name"]:
+            expect(ep.get("scheme") == ("https" if tls else "http"), "memschedd scraped over its own scheme")
+            expect(("tlsConfig" in ep) == tls, "tlsConfig only with TLS")
 pdb = find("PodDisruptionBudget")
 expect(len(pdb) == 1, "one PodDisruptionBudget")
 
@@ -245,7 +252,7 @@ for e in errors:
 sys.exit(1 if errors else 0)
 EOF
 
-for v in default tls bpf_off bind tls_bind servicemonitor etcd; do
+for v in default tls bpf_off bind tls_bind servicemonitor tls_servicemonitor etcd; do
         d=$WORK/$v
         mkdir -p "$d"
         # shellcheck disable=SC2086 # the variant's flags are words

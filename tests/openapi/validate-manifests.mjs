@@ -92,7 +92,10 @@ function checkServiceMonitor(obj) {
       requireFields(errors, spec, p, ["selector", "endpoints"]);
       fields(errors, spec, p, {
         selector: (s, q) =>
-          fields(errors, s, q, { matchLabels: "object", matchExpressions: "object" }),
+          fields(errors, s, q, {
+            matchLabels: "object",
+            matchExpressions: (v, r) => !Array.isArray(v) && errors.push(`${r}: must be an array`),
+          }),
         namespaceSelector: "object",
         jobLabel: "string",
         endpoints: (eps, q) => {
