@@ -175,3 +175,31 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("no chart: rc %d, want 2", rc)
 	}
 }
+
+func TestCapabilitiesAndTemplate(t *testing.T) {
+	chart := writeChart(t, map[string]string{"x.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: caps
+data:
+  apps: {{ .Capabilities.APIVersions.Has "apps/v1" | quote }}
+  monitoring: {{ .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" | quote }}
+  kube: {{ .Capabilities.KubeVersion.Version | quote }}
+  template: {{ .Template.Name | quote }}
+  roundtrip: {{ (fromYaml "a: {b: 1}").a.b | quote }}
+`}, "{}\n")
+	for _, c := range []struct {
+		args       []string
+		monitoring string
+	}{{nil, "false"}, {[]string{"-a", "monitoring.coreos.com/v1"}, "true"}} {
+		objs, stderr, rc := render(t, append(c.args, chart)...)
+		if rc != 0 {
+			t.Fatalf("rc %d: %s", rc, stderr)
+		}
+		d := data(t, objs)
+		if d["apps"] != "true" || d["monitoring"] != c.monitoring || d["kube"] != "v1.34.0" ||
+			d["template"] != "demo/templates/x.yaml" || d["roundtrip"] != "1" {
+			t.Errorf("%v: %v", c.args, d)
+		}
+	}
+}
