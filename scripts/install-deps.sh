@@ -21,6 +21,9 @@ pkgs=(
     stress-ng earlyoom wrk hyperfine
     # the contract tests' certificates for the test Kubernetes API server
     openssl
+    # charts/memagent rendered with Helm's engine (tests/helm-render: text/template + sprig),
+    # built offline in GOPATH mode; sprig's own dependencies come with its package
+    golang-go golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev
 )
 
 missing=()
