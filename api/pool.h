@@ -60,6 +60,12 @@ struct pool_grant {
         uint64_t expires_at_usec;
 };
 
+/* One grant of the PUT answer's "grants" (see pool_donor_status_encode()), as the donor reads
+ * it: the strings borrow from o (valid while o is). lease and token must be non-empty and fit
+ * LEASE_ID_MAX / LEASE_TOKEN_MAX (api/lease.h), length nonzero. */
+int pool_grant_decode(const struct json_object *o, const char *path, struct pool_grant *ret,
+                      struct api_error *err);
+
 /* The donor's side of fencing (the broker hands out grants, each donor checks them): whether a
  * connection presenting (token, epoch) may use grant g at now_usec. 0 when it may; -EACCES for a
  * wrong token, -ESTALE for another epoch than the grant's current one (a revocation or re-grant

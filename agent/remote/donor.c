@@ -123,8 +123,10 @@ static int serve(struct donor *d, int fd)
         r = h.offset > d->bytes || h.length > d->bytes - h.offset ? -ERANGE
                                                                   : check_locked(d, &h, h.epoch);
         if (r < 0) {
-                log_info_errno(r, "Refused a connection for lease %s at %" PRIu64 ": %m",
-                               h.lease_id, h.offset);
+                /* A consumer ahead of our grants is normal for one renewal period. */
+                log_full_errno(r == -EAGAIN ? LOG_DEBUG : LOG_INFO, r,
+                               "Refused a connection for lease %s at %" PRIu64 ": %m", h.lease_id,
+                               h.offset);
                 (void)reply(fd, 0, r);
                 return r;
         }

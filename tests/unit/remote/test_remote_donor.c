@@ -18,6 +18,7 @@
 
 #include "agent/remote/donor.h"
 #include "agent/remote/link.h"
+#include "agent/remote/registrar.h"
 #include "common/clock.h"
 
 #define MiB   (1024ull * 1024)
@@ -185,6 +186,55 @@ static void test_offer(void **state)
         assert_int_equal(donor_new(&bad, &d), -EINVAL);
 }
 
+/* The PUT answer as memschedd encodes it (pool_donor_status_encode) is what the registrar
+ * decodes into the donor's grant table. */
+static void test_grants_from_answer(void **state)
+{
+        (void)state;
+        struct pool_offer o = { .node = "donor-a", .bytes = 4 * MiB, .slab_bytes = MiB };
+        struct pool_grant pg[2] = {
+                { .lease_id = "l1",
+                  .consumer = "c1",
+                  .epoch = 4,
+                  .offset = MiB,
+                  .length = MiB,
+                  .token = TOKEN,
+                  .expires_at_usec = 1700000000000000ull },
+                { .lease_id = "l2",
+                  .consumer = "c2",
+                  .epoch = 1,
+                  .offset = 0,
+                  .length = MiB,
+                  .token = "ffffffffffffffffffffffffffffffff",
+                  .expires_at_usec = 1 },
+        };
+        struct pool_donor_status st = { .offer = &o, .grants = pg, .n_grants = 2 };
+        struct json_object *answer = pool_donor_status_encode(&st);
+        struct donor_grant g[2];
+        assert_int_equal(registrar_grants_from_answer(answer, g, 2), 2);
+        assert_string_equal(g[0].lease_id, "l1");
+        assert_string_equal(g[0].consumer, "c1");
+        assert_string_equal(g[0].token, TOKEN);
+        assert_int_equal(g[0].epoch, 4);
+        assert_int_equal(g[0].offset, MiB);
+        assert_int_equal(g[0].length, MiB);
+        assert_int_equal(g[0].expires_at_usec, 1700000000000000ull);
+        assert_string_equal(g[1].lease_id, "l2");
+        assert_int_equal(registrar_grants_from_answer(answer, g, 1), -E2BIG);
+        json_object_put(answer);
+
+        /* No grants array (an answer without them), or a grant without its token. */
+        st.grants = NULL;
+        answer = pool_donor_status_encode(&st);
+        assert_int_equal(registrar_grants_from_answer(answer, g, 2), -EBADMSG);
+        json_object_put(answer);
+        pg[1].token = "";
+        st.grants = pg;
+        answer = pool_donor_status_encode(&st);
+        assert_int_equal(registrar_grants_from_answer(answer, g, 2), -EBADMSG);
+        json_object_put(answer);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -192,6 +242,7 @@ int main(void)
                 cmocka_unit_test(test_serve_and_fence),
                 cmocka_unit_test(test_free_with_open_connections),
                 cmocka_unit_test(test_offer),
+                cmocka_unit_test(test_grants_from_answer),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
