@@ -53,6 +53,11 @@ struct agent_config {
         char *scheduler_ca, *scheduler_cert, *scheduler_key;
         char *node_name; /* "" for $NODE_NAME or the host name */
         uint64_t report_heartbeat_usec;
+        /* Remote memory (agent/remote/): what this node lends to the pools. */
+        struct config_bytes_or_percent pool_donate;
+        uint64_t pool_slab_bytes;
+        char *pool_donate_address;
+        int64_t pool_donate_port;
 
         /* The balloon (agent/decide/balloon.h) and vertical scaling (agent/decide/vscale.h). */
         bool balloon_enabled;

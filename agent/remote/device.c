@@ -41,24 +41,32 @@ static struct remote_hello slab_hello(const struct remote_device *d, size_t i)
         return h;
 }
 
-static int link_open(struct remote_device *d, size_t i)
-{
-        struct remote_hello h = slab_hello(d, i);
-        int r = remote_link_open(&d->lease.slabs[i].transport, &h, d->timeout_ms, &d->links[i]);
-        explicit_bzero(h.token, sizeof(h.token));
-        return r;
-}
-
-static uint32_t slab_of(const struct remote_device *d, size_t chunk, unsigned slot)
-{
-        return d->set.chunks[chunk].slot[slot].slab;
-}
-
 static void pause_usec(uint64_t usec)
 {
         struct timespec ts = { .tv_sec = (time_t)(usec / 1000000),
                                .tv_nsec = (long)(usec % 1000000) * 1000 };
         nanosleep(&ts, NULL);
+}
+
+/* Opens the link to slab i. A donor answers from the grants of its last renewal with memschedd,
+ * so a grant just made (ENOENT) or an epoch just raised (EAGAIN) reaches it within its period:
+ * both are waited for until deadline (CLOCK_MONOTONIC). */
+static int link_open(struct remote_device *d, size_t i, uint64_t deadline_usec)
+{
+        for (;;) {
+                struct remote_hello h = slab_hello(d, i);
+                int r =
+                    remote_link_open(&d->lease.slabs[i].transport, &h, d->timeout_ms, &d->links[i]);
+                explicit_bzero(h.token, sizeof(h.token));
+                if ((r != -EAGAIN && r != -ENOENT) || now_usec(CLOCK_MONOTONIC) >= deadline_usec)
+                        return r;
+                pause_usec(BEHIND_RETRY_USEC);
+        }
+}
+
+static uint32_t slab_of(const struct remote_device *d, size_t chunk, unsigned slot)
+{
+        return d->set.chunks[chunk].slot[slot].slab;
 }
 
 /* Asks the owner for the lease as memschedd has it now; true when the epoch moved on. */
@@ -93,11 +101,7 @@ static int replica_io(struct remote_device *d, size_t chunk, unsigned slot, enum
                 if (l->fd >= 0 && l->epoch < d->lease.epoch)
                         remote_link_close(l);
                 if (l->fd < 0) {
-                        r = link_open(d, i);
-                        if (r == -EAGAIN && now_usec(CLOCK_MONOTONIC) < deadline) {
-                                pause_usec(BEHIND_RETRY_USEC);
-                                continue;
-                        }
+                        r = link_open(d, i, deadline);
                         if (r == -ESTALE && !refreshed) {
                                 refreshed = true;
                                 if (refresh_lease(d))
@@ -151,7 +155,7 @@ int remote_device_open(const struct lease *l, int timeout_ms, struct remote_devi
         for (size_t i = 0; i < d->lease.n_slabs; i++) {
                 if (d->lease.slabs[i].revoked)
                         continue;
-                r = link_open(d, i);
+                r = link_open(d, i, now_usec(CLOCK_MONOTONIC) + (uint64_t)d->timeout_ms * 1000);
                 if (r < 0) {
                         log_warning_errno(r,
                                           "Failed to reach slab %zu of lease %s on %s, its "
