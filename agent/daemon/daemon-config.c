@@ -232,6 +232,17 @@ static const struct config_entry entries[] = {
                             "\"\" listens on every address and offers nodeName."),
         CONFIG_ENTRY_INT(C, pool_donate_port, "poolDonatePort", "7610", "1", "65535", RESTART,
                          "TCP port of the donor."),
+        CONFIG_ENTRY_BYTES(C, remote_swap_bytes, "remoteSwapBytes", "0", "0", NULL, RESTART,
+                           "Remote memory leased from the pools through schedulerUrl and used as "
+                           "swap (/dev/nbdN, needs the nbd module and CAP_SYS_ADMIN); 0 for "
+                           "none. Writes go to two replicas on two donors."),
+        CONFIG_ENTRY_INT(C, remote_swap_priority, "remoteSwapPriority", "100", "0", "32767",
+                         RESTART,
+                         "swapon priority of the remote swap: above local swap devices to be "
+                         "used before them."),
+        CONFIG_ENTRY_DURATION(C, remote_swap_lease_ttl_usec, "remoteSwapLeaseTtl", "60s", "3s",
+                              "24h", RESTART,
+                              "TTL of the remote swap lease, renewed every third of it."),
         CONFIG_ENTRY_DURATION(C, bpf_stall_threshold_usec, "bpfStallThreshold", "100ms", "0", "10s",
                               RESTART,
                               "A single reclaim stall at least this long is reported as an event "

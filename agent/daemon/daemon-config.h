@@ -58,6 +58,9 @@ struct agent_config {
         uint64_t pool_slab_bytes;
         char *pool_donate_address;
         int64_t pool_donate_port;
+        uint64_t remote_swap_bytes; /* leased and swapped on; 0 for none */
+        int64_t remote_swap_priority;
+        uint64_t remote_swap_lease_ttl_usec;
 
         /* The balloon (agent/decide/balloon.h) and vertical scaling (agent/decide/vscale.h). */
         bool balloon_enabled;

@@ -203,6 +203,9 @@ int main(int argc, char *argv[])
                 .scheduler_key = d.cfg.scheduler_key,
                 .node_name = d.node_name,
                 .renew_usec = d.cfg.report_heartbeat_usec,
+                .swap_bytes = d.cfg.remote_swap_bytes,
+                .swap_priority = (int)d.cfg.remote_swap_priority,
+                .swap_lease_ttl_sec = d.cfg.remote_swap_lease_ttl_usec / 1000000,
         };
         if (remote_service_start(&rp, &remote) < 0) {
                 manager_free(m);

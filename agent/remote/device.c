@@ -28,6 +28,8 @@ struct remote_device {
         size_t copy_buf_size;
         remote_device_refresh_t refresh;
         void *refresh_ud;
+        remote_device_tick_t tick;
+        void *tick_ud;
 };
 
 static struct remote_hello slab_hello(const struct remote_device *d, size_t i)
@@ -177,6 +179,12 @@ void remote_device_set_refresh(struct remote_device *d, remote_device_refresh_t 
 {
         d->refresh = refresh;
         d->refresh_ud = userdata;
+}
+
+void remote_device_set_tick(struct remote_device *d, remote_device_tick_t tick, void *userdata)
+{
+        d->tick = tick;
+        d->tick_ud = userdata;
 }
 
 void remote_device_free(struct remote_device *d)
@@ -442,8 +450,13 @@ int remote_device_serve_nbd(struct remote_device *d, int fd, const volatile bool
         int r = 0;
         if (!data)
                 return -ENOMEM;
+        uint64_t last_tick = now_usec(CLOCK_MONOTONIC);
         while (!(stop && *stop)) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
+                if (d->tick && now_usec(CLOCK_MONOTONIC) - last_tick >= (uint64_t)poll_ms * 1000) {
+                        d->tick(d->tick_ud, d);
+                        last_tick = now_usec(CLOCK_MONOTONIC);
+                }
                 bool syncing = false;
                 for (size_t c = 0; c < d->set.n_chunks && !syncing; c++)
                         for (unsigned k = 0; k < REPLICA_SLOTS; k++)

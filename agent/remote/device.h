@@ -64,6 +64,11 @@ int remote_device_repair_step(struct remote_device *d, uint64_t max_bytes);
 /* Whether a replica wants a new slab: the consumer renews early to get it re-granted. */
 bool remote_device_wants_slabs(const struct remote_device *d);
 
+/* Called by remote_device_serve_nbd() between requests, at least every poll_ms: the owner's
+ * periodic work on the device's thread (renewing the lease, applying the answer). */
+typedef void (*remote_device_tick_t)(void *userdata, struct remote_device *d);
+void remote_device_set_tick(struct remote_device *d, remote_device_tick_t tick, void *userdata);
+
 /* Serves the kernel's NBD requests on fd (its end of the socketpair given to NBD_CMD_CONNECT)
  * until NBD_CMD_DISC, the peer closes, or *stop turns true (checked between requests, at least
  * every poll_ms); copy steps run while no request waits. Returns 0 after a disconnect, or the

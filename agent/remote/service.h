@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // What memagentd starts for remote memory: with poolDonate, the donor (locked memory served over
-// TCP) and its registration with memschedd. Threads of their own; memagentd's loop only starts
+// TCP) and its registration with memschedd; with remoteSwapBytes, the consumer's remote swap
+// (swap.h). Threads of their own; memagentd's loop only starts
 // and stops them.
 #pragma once
 
@@ -18,6 +19,10 @@ struct remote_service_params {
         const char *scheduler_ca, *scheduler_cert, *scheduler_key;
         const char *node_name;
         uint64_t renew_usec; /* the offer's renewal period (the report heartbeat) */
+        /* The consumer: remote swap of swap_bytes (0: none), at swap_priority. */
+        uint64_t swap_bytes;
+        int swap_priority;
+        uint64_t swap_lease_ttl_sec;
 };
 
 struct remote_service;
