@@ -16,8 +16,6 @@ set -u
 . "$VM_LIB/agent.sh"
 
 : "${MODE:=swap}"
-vm_check "nbd module" modprobe nbd
-vm_check "loopback up" ip link set lo up
 vm_check "kube_node_setup" kube_node_setup 768Mi
 u=$(kube_new_uid); c=$(kube_new_container_id)
 vm_check "burstable pod (request 32Mi, limit 96Mi)" kube_pod_create burstable "$u" "$c:32Mi:96Mi"
@@ -25,6 +23,8 @@ ctr=$(kube_container_path burstable "$u" "$c")
 vm_result "mode=$MODE" "limit_bytes=$(cat "$ctr/memory.max")" "swap_max=$(cat "$ctr/memory.swap.max")"
 
 if [ "$MODE" = swap ]; then
+	vm_check "nbd module" modprobe nbd
+	vm_check "loopback up" ip link set lo up
 	memschedd --listen 127.0.0.1:0 --state-file /tmp/memschedd.db --port-file /tmp/memschedd.port \
 		--pool-offer-ttl-sec 10 >/tmp/memschedd.log 2>&1 &
 	vm_wait_for 20 "memschedd port" test -s /tmp/memschedd.port || { vm_dump /tmp/memschedd.log; vm_fail "memschedd did not start"; }
