@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/lease.h"
+
 static const char *const kind_names[_POOL_TRANSPORT_MAX] = {
         [POOL_TRANSPORT_RDMA] = "rdma",
         [POOL_TRANSPORT_TCP] = "tcp",
@@ -172,4 +174,54 @@ struct json_object *pool_list_encode(struct json_object *donors, uint64_t offere
         api_add(o, "leased_bytes", json_object_new_uint64(leased_bytes));
         api_add(o, "free_bytes", json_object_new_uint64(free_bytes));
         return o;
+}
+
+int pool_fence_check(const struct pool_grant *g, const char *token, uint64_t epoch,
+                     uint64_t now_usec)
+{
+        /* Constant time over the token's length: no early exit that would time the guess. */
+        size_t n = strlen(g->token), tn = strlen(token);
+        unsigned char diff = tn != n;
+        for (size_t i = 0; i < n; i++)
+                diff |= (unsigned char)(g->token[i] ^ (i < tn ? token[i] : 0));
+        if (diff)
+                return -EACCES;
+        if (epoch != g->epoch)
+                return -ESTALE;
+        if (now_usec >= g->expires_at_usec)
+                return -ETIME;
+        return 0;
+}
+
+int pool_grant_decode(const struct json_object *o, const char *path, struct pool_grant *ret,
+                      struct api_error *err)
+{
+        struct pool_grant g = {};
+        char field[API_FIELD_MAX];
+        int r;
+
+        if (!json_object_is_type(o, json_type_object))
+                return api_error_set(err, -EINVAL, path, "must be an object (grant)");
+        if ((r = api_get_string(o, path, "lease", true, false, &g.lease_id, err)) < 0 ||
+            (r = api_get_string(o, path, "consumer", false, false, &g.consumer, err)) < 0 ||
+            (r = api_get_u64(o, path, "epoch", true, INT64_MAX, &g.epoch, err)) < 0 ||
+            (r = api_get_u64(o, path, "offset", true, INT64_MAX, &g.offset, err)) < 0 ||
+            (r = api_get_u64(o, path, "length", true, INT64_MAX, &g.length, err)) < 0 ||
+            (r = api_get_string(o, path, "token", true, false, &g.token, err)) < 0 ||
+            (r = api_get_u64(o, path, "expires_at_usec", true, INT64_MAX, &g.expires_at_usec,
+                             err)) < 0)
+                return r;
+        if (!*g.lease_id || strlen(g.lease_id) >= LEASE_ID_MAX)
+                return api_error_set(err, -EINVAL, api_path(field, path, "lease"),
+                                     "must be 1 to %d characters", LEASE_ID_MAX - 1);
+        if (!*g.token || strlen(g.token) >= LEASE_TOKEN_MAX)
+                return api_error_set(err, -EINVAL, api_path(field, path, "token"),
+                                     "must be 1 to %d characters", LEASE_TOKEN_MAX - 1);
+        if (g.length == 0)
+                return api_error_set(err, -EINVAL, api_path(field, path, "length"),
+                                     "must be positive");
+        if (!g.consumer)
+                g.consumer = "";
+        *ret = g;
+        return 0;
 }

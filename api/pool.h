@@ -60,6 +60,20 @@ struct pool_grant {
         uint64_t expires_at_usec;
 };
 
+/* One grant of the PUT answer's "grants" (see pool_donor_status_encode()), as the donor reads
+ * it: the strings borrow from o (valid while o is). lease and token must be non-empty and fit
+ * LEASE_ID_MAX / LEASE_TOKEN_MAX (api/lease.h), length nonzero. */
+int pool_grant_decode(const struct json_object *o, const char *path, struct pool_grant *ret,
+                      struct api_error *err);
+
+/* The donor's side of fencing (the broker hands out grants, each donor checks them): whether a
+ * connection presenting (token, epoch) may use grant g at now_usec. 0 when it may; -EACCES for a
+ * wrong token, -ESTALE for another epoch than the grant's current one (a revocation or re-grant
+ * happened since), -ETIME when expired. The token comparison takes the same time whatever the
+ * token. */
+int pool_fence_check(const struct pool_grant *g, const char *token, uint64_t epoch,
+                     uint64_t now_usec);
+
 /* One donor as the broker sees it (GET /v1/pools, and the PUT answer with its grants). */
 struct pool_donor_status {
         const struct pool_offer *offer;

@@ -633,20 +633,3 @@ int pools_take_changes(struct pools *p, const struct pools_sink *sink)
         p->n_gone = kept;
         return first;
 }
-
-int pool_fence_check(const struct pool_grant *g, const char *token, uint64_t epoch,
-                     uint64_t now_usec)
-{
-        /* Constant time over the token's length: no early exit that would time the guess. */
-        size_t n = strlen(g->token), tn = strlen(token);
-        unsigned char diff = tn != n;
-        for (size_t i = 0; i < n; i++)
-                diff |= (unsigned char)(g->token[i] ^ (i < tn ? token[i] : 0));
-        if (diff)
-                return -EACCES;
-        if (epoch != g->epoch)
-                return -ESTALE;
-        if (now_usec >= g->expires_at_usec)
-                return -ETIME;
-        return 0;
-}

@@ -127,10 +127,3 @@ struct pools_sink {
         void *ud;
 };
 int pools_take_changes(struct pools *p, const struct pools_sink *sink);
-
-/* The donor's side of fencing: whether a connection presenting (token, epoch) may use grant g
- * at now_usec. 0 when it may; -EACCES for a wrong token, -ESTALE for another epoch than the
- * grant's current one (a revocation or re-grant happened since), -ETIME when expired. The token
- * comparison takes the same time whatever the token. */
-int pool_fence_check(const struct pool_grant *g, const char *token, uint64_t epoch,
-                     uint64_t now_usec);

@@ -248,6 +248,30 @@ static const struct config_entry entries[] = {
                             "that cannot be bound stops memagentd at start."),
         CONFIG_ENTRY_DURATION(C, report_heartbeat_usec, "reportHeartbeat", "10s", "1s", "5m",
                               RESTART, "Send the node report at least this often."),
+        CONFIG_ENTRY_BYTES_OR_PERCENT(C, pool_donate, "poolDonate", "0", "0", NULL, RESTART,
+                                      "Memory this node lends to the pools (issue 14): a quantity "
+                                      "or a percentage of its RAM, locked at start and served "
+                                      "over TCP to consumers that memschedd grants slabs to; 0 "
+                                      "for none."),
+        CONFIG_ENTRY_BYTES(C, pool_slab_bytes, "poolSlabSize", "64Mi", "1Mi", "16Gi", RESTART,
+                           "The slabs poolDonate is cut into (whole pages)."),
+        CONFIG_ENTRY_STRING(C, pool_donate_address, "poolDonateAddress", "", NULL, "ADDRESS",
+                            RESTART,
+                            "Numeric IP address the donor listens on and offers to consumers; "
+                            "\"\" listens on every address and offers nodeName."),
+        CONFIG_ENTRY_INT(C, pool_donate_port, "poolDonatePort", "7610", "1", "65535", RESTART,
+                         "TCP port of the donor."),
+        CONFIG_ENTRY_BYTES(C, remote_swap_bytes, "remoteSwapBytes", "0", "0", NULL, RESTART,
+                           "Remote memory leased from the pools through schedulerUrl and used as "
+                           "swap (/dev/nbdN, needs the nbd module and CAP_SYS_ADMIN); 0 for "
+                           "none. Writes go to two replicas on two donors."),
+        CONFIG_ENTRY_INT(C, remote_swap_priority, "remoteSwapPriority", "100", "0", "32767",
+                         RESTART,
+                         "swapon priority of the remote swap: above local swap devices to be "
+                         "used before them."),
+        CONFIG_ENTRY_DURATION(C, remote_swap_lease_ttl_usec, "remoteSwapLeaseTtl", "60s", "3s",
+                              "24h", RESTART,
+                              "TTL of the remote swap lease, renewed every third of it."),
         CONFIG_ENTRY_DURATION(C, bpf_stall_threshold_usec, "bpfStallThreshold", "100ms", "0", "10s",
                               RESTART,
                               "A single reclaim stall at least this long is reported as an event "

@@ -55,6 +55,14 @@ struct agent_config {
         char *kubeconfig;      /* "" for in-cluster or standalone */
         char *metrics_address; /* /metrics, /healthz, /readyz: HOST:PORT, [v6]:PORT, :PORT, none */
         uint64_t report_heartbeat_usec;
+        /* Remote memory (agent/remote/): what this node lends to the pools. */
+        struct config_bytes_or_percent pool_donate;
+        uint64_t pool_slab_bytes;
+        char *pool_donate_address;
+        int64_t pool_donate_port;
+        uint64_t remote_swap_bytes; /* leased and swapped on; 0 for none */
+        int64_t remote_swap_priority;
+        uint64_t remote_swap_lease_ttl_usec;
 
         /* The balloon (agent/decide/balloon.h) and vertical scaling (agent/decide/vscale.h). */
         bool balloon_enabled;

@@ -11,6 +11,7 @@
 #include "agent/daemon/daemon-config.h"
 #include "agent/daemon/manager.h"
 #include "agent/daemon/metrics.h"
+#include "agent/remote/service.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/quantity.h"
@@ -197,7 +198,30 @@ int main(int argc, char *argv[])
                  threshold_text(&d.cfg.memory_available_critical, cr, sizeof(cr)),
                  d.cfg.eviction_policies.n ? d.cfg.eviction_policies.items[0] : "?",
                  d.cfg.dry_run ? "; DRY RUN: decisions are recorded, nothing is killed" : "");
+        struct remote_service *remote = NULL;
+        struct remote_service_params rp = {
+                .donate = d.cfg.pool_donate,
+                .slab_bytes = d.cfg.pool_slab_bytes,
+                .address = d.cfg.pool_donate_address,
+                .port = (uint16_t)d.cfg.pool_donate_port,
+                .scheduler_url = d.cfg.scheduler_url,
+                .scheduler_ca = d.cfg.scheduler_ca,
+                .scheduler_cert = d.cfg.scheduler_cert,
+                .scheduler_key = d.cfg.scheduler_key,
+                .node_name = d.node_name,
+                .renew_usec = d.cfg.report_heartbeat_usec,
+                .swap_bytes = d.cfg.remote_swap_bytes,
+                .swap_priority = (int)d.cfg.remote_swap_priority,
+                .swap_lease_ttl_sec = d.cfg.remote_swap_lease_ttl_usec / 1000000,
+        };
+        if (remote_service_start(&rp, &remote) < 0) {
+                manager_free(m);
+                free(d.roots);
+                agent_config_free(&d.cfg);
+                return EXIT_FAILURE;
+        }
         r = manager_run(m, on_reload, &d);
+        remote_service_stop(remote, r >= 0);
         manager_free(m);
         free(d.roots);
         agent_config_free(&d.cfg);

@@ -55,6 +55,7 @@ struct options {
         const char *ready_file;
         bool grow_forever;
         bool exit_after_alloc;
+        bool verify; /* pages filled from their own index, checked at exit */
         enum fill_mode fill;
         enum touch_mode touch;
         enum thp_mode thp;
@@ -129,6 +130,10 @@ static void usage(FILE *out)
                 "  --thp MODE          default, on (MADV_HUGEPAGE), off (MADV_NOHUGEPAGE)\n"
                 "  --hold-s S          exit S seconds after the allocation is done\n"
                 "  --ignore-sigterm    ignore SIGTERM (leave only by SIGINT, SIGKILL, a deadline)\n"
+                "  --verify            fill each page with random bytes derived from its index,\n"
+                "                      touch by reading, and check every page at exit: prints\n"
+                "                      memhog=verify pages=N bad_pages=M, exit 1 if any is bad\n"
+                "                      (pages that went to swap and back must be intact)\n"
                 "  --help              this text\n"
                 "\n"
                 "Output (stdout, one line each): memhog=start|ready|report|final followed by\n"
@@ -207,6 +212,11 @@ static int parse_args(int argc, char **argv, struct options *o)
                 }
                 if (strcmp(a, "--exit-after-alloc") == 0) {
                         o->exit_after_alloc = true;
+                        continue;
+                }
+                if (strcmp(a, "--verify") == 0) {
+                        o->verify = true;
+                        o->touch = TOUCH_READ; /* a write would change what is checked */
                         continue;
                 }
                 /* Every other option takes a value, as "--opt V" or "--opt=V". */
@@ -313,6 +323,25 @@ static uint64_t xorshift64(uint64_t *s)
         return x;
 }
 
+/* --verify: page number `page` holds the xorshift stream seeded from its number, so that any
+ * page can be checked on its own and no two pages are alike. */
+static void verify_fill(unsigned char *p, size_t bytes, uint64_t page)
+{
+        uint64_t s = (page + 1) * 0x9e3779b97f4a7c15ull, *w = (uint64_t *)(void *)p;
+        for (size_t i = 0; i < bytes / sizeof(*w); i++)
+                w[i] = xorshift64(&s);
+}
+
+static bool verify_page(const unsigned char *p, size_t bytes, uint64_t page)
+{
+        uint64_t s = (page + 1) * 0x9e3779b97f4a7c15ull;
+        const uint64_t *w = (const uint64_t *)(const void *)p;
+        for (size_t i = 0; i < bytes / sizeof(*w); i++)
+                if (w[i] != xorshift64(&s))
+                        return false;
+        return true;
+}
+
 static size_t allocated_pages(const struct hog *h)
 {
         return h->n_chunks * h->pages_per_chunk;
@@ -390,6 +419,14 @@ static int add_chunk(struct hog *h, const struct options *o)
         if (o->thp != THP_DEFAULT && h->file_fd < 0)
                 (void)madvise(p, CHUNK_BYTES, o->thp == THP_ON ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 
+        if (o->verify) {
+                for (size_t pg = 0; pg < h->pages_per_chunk; pg++)
+                        verify_fill(p + pg * h->page_bytes, h->page_bytes,
+                                    h->n_chunks * h->pages_per_chunk + pg);
+                h->chunks[h->n_chunks++] = p;
+                h->touched_pages += h->pages_per_chunk;
+                return 0;
+        }
         switch (o->fill) {
         case FILL_RANDOM: {
                 uint64_t *w = (uint64_t *)(void *)p;
@@ -590,6 +627,15 @@ int main(int argc, char **argv)
                 maybe_report(&h, &o, "hold");
         }
 
+        if (o.verify) {
+                size_t n = allocated_pages(&h), bad = 0;
+                for (size_t pg = 0; pg < n; pg++)
+                        bad += !verify_page(page_addr(&h, pg), h.page_bytes, pg);
+                printf("memhog=verify pid=%d pages=%zu bad_pages=%zu\n", (int)getpid(), n, bad);
+                fflush(stdout);
+                if (bad)
+                        exit_code = 1;
+        }
         report(&h, &o, "final", h.alloc_done_ns ? "hold" : "alloc", reason);
         if (h.file_fd >= 0)
                 close(h.file_fd);

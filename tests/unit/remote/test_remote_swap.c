@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+// The swap signature the consumer writes on its remote device before swapon
+// (agent/remote/swap.c): mkswap's version 1 header, checked field by field and, where util-linux
+// is installed, recognised by blkid as a swap area of the right size.
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agent/remote/swap.h"
+
+static void test_header_fields(void **state)
+{
+        (void)state;
+        uint8_t page[REMOTE_SWAP_PAGE_BYTES], uuid[16];
+        memset(uuid, 0xab, sizeof(uuid));
+        assert_int_equal(remote_swap_header(64ull << 20, uuid, page), 0);
+        assert_memory_equal(page + REMOTE_SWAP_PAGE_BYTES - 10, "SWAPSPACE2", 10);
+        uint32_t version, last, bad;
+        memcpy(&version, page + 1024, 4);
+        memcpy(&last, page + 1028, 4);
+        memcpy(&bad, page + 1032, 4);
+        assert_int_equal(version, 1);
+        assert_int_equal(last, (64u << 20) / 4096 - 1);
+        assert_int_equal(bad, 0);
+        assert_memory_equal(page + 1036, uuid, 16);
+        assert_int_equal(remote_swap_header(9 * 4096, uuid, page), -EINVAL);
+}
+
+static void test_blkid_recognises_it(void **state)
+{
+        (void)state;
+        const char *blkid = access("/sbin/blkid", X_OK) == 0 ? "/sbin/blkid" : NULL;
+        if (!blkid) {
+                skip();
+                return;
+        }
+        char path[] = "/tmp/memagent-swaphdr.XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        uint8_t page[REMOTE_SWAP_PAGE_BYTES], uuid[16] = { 1, 2, 3 };
+        assert_int_equal(remote_swap_header(4 << 20, uuid, page), 0);
+        assert_int_equal(write(fd, page, sizeof(page)), sizeof(page));
+        assert_int_equal(ftruncate(fd, 4 << 20), 0);
+        close(fd);
+        char cmd[256], out[64] = "";
+        snprintf(cmd, sizeof(cmd), "%s -p -o value -s TYPE %s", blkid, path);
+        FILE *f = popen(cmd, "r");
+        assert_non_null(f);
+        if (!fgets(out, sizeof(out), f))
+                out[0] = 0;
+        pclose(f);
+        unlink(path);
+        assert_string_equal(out, "swap\n");
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_header_fields),
+                cmocka_unit_test(test_blkid_recognises_it),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
