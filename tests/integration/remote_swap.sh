@@ -47,7 +47,8 @@ start_donor() {
 		--api-socket "$d/api.sock" --state-directory "$d/state" --bpf-enabled=false \
 		--balloon-enabled=false --scheduler-url "$BASE" --node-name "$name" \
 		--report-heartbeat 1s --pool-donate 4Mi --pool-slab-size 1Mi \
-		--pool-donate-address 127.0.0.1 --pool-donate-port "$port" >"$d/agent.log" 2>&1 &
+		--pool-donate-address 127.0.0.1 --pool-donate-port "$port" --metrics-address none \
+		>"$d/agent.log" 2>&1 &
 	AGENTS+=($!)
 	AGENT_PID[$name]=$!
 }

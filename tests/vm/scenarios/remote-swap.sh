@@ -36,7 +36,7 @@ if [ "$MODE" = swap ]; then
 			--state-directory "/tmp/donor-$d" --dry-run --balloon-enabled=false \
 			--bpf-enabled=false --scheduler-url "$URL" --report-heartbeat 2s \
 			--pool-donate 176Mi --pool-slab-size 16Mi --pool-donate-address 127.0.0.1 \
-			--pool-donate-port "761$d" >"/tmp/donor-$d.log" 2>&1 &
+			--pool-donate-port "761$d" --metrics-address none >"/tmp/donor-$d.log" 2>&1 &
 	done
 	donors_offered() { wget -q -O - "$URL/v1/pools" | grep -q '"donor_count":2'; }
 	vm_wait_for 60 "two donors offering" donors_offered || { vm_dump /tmp/donor-1.log; vm_dump /tmp/memschedd.log; vm_fail "the donors did not offer"; }
