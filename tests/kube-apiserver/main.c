@@ -13,20 +13,22 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "selfsigned.h"
 #include "server.h"
 
 #define PEM_MAX_BYTES (256 * 1024)
 
 struct options {
         const char *tls_cert, *tls_key, *port_file, *listen, *token_file, *pods, *record_dir;
-        const char *node, *control_port_file;
+        const char *node, *control_port_file, *self_signed_ca_out;
         uint16_t port;
         bool no_resize;
 };
 
 static void usage(FILE *f)
 {
-        fputs("usage: kube-test-apiserver --tls-cert F --tls-key F --port-file F [--port N]\n"
+        fputs("usage: kube-test-apiserver (--tls-cert F --tls-key F | --self-signed-ca-out F)\n"
+              "         --port-file F [--port N]\n"
               "         [--listen 127.0.0.1] --token-file F --pods F.json --record-dir DIR\n"
               "         [--node NAME] [--no-resize] [--control-port-file F]\n",
               f);
@@ -46,6 +48,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 O_NODE,
                 O_NO_RESIZE,
                 O_CONTROL,
+                O_SELF_SIGNED,
                 O_HELP
         };
         static const struct option longopts[] = {
@@ -60,6 +63,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 { "node", required_argument, NULL, O_NODE },
                 { "no-resize", no_argument, NULL, O_NO_RESIZE },
                 { "control-port-file", required_argument, NULL, O_CONTROL },
+                { "self-signed-ca-out", required_argument, NULL, O_SELF_SIGNED },
                 { "help", no_argument, NULL, O_HELP },
                 { 0 },
         };
@@ -108,6 +112,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case O_CONTROL:
                         o->control_port_file = optarg;
                         break;
+                case O_SELF_SIGNED:
+                        o->self_signed_ca_out = optarg;
+                        break;
                 case O_HELP:
                         usage(stdout);
                         exit(0);
@@ -116,11 +123,15 @@ static int parse_args(int argc, char **argv, struct options *o)
                         return -EINVAL;
                 }
         }
-        if (optind != argc || !o->tls_cert || !o->tls_key || !o->port_file || !o->token_file ||
+        /* Either the test's own certificate and key, or one made here (no openssl needed). */
+        bool tls_files = o->tls_cert && o->tls_key;
+        if (optind != argc || tls_files == !!o->self_signed_ca_out ||
+            (!tls_files && (o->tls_cert || o->tls_key)) || !o->port_file || !o->token_file ||
             !o->pods || !o->record_dir) {
-                fputs("kube-test-apiserver: --tls-cert, --tls-key, --port-file, --token-file, "
-                      "--pods and --record-dir are required\n",
-                      stderr);
+                fputs(
+                    "kube-test-apiserver: --tls-cert and --tls-key, or else --self-signed-ca-out, "
+                    "and --port-file, --token-file, --pods and --record-dir are required\n",
+                    stderr);
                 usage(stderr);
                 return -EINVAL;
         }
@@ -150,23 +161,31 @@ static char *read_pem(const char *path)
         return buf;
 }
 
-/* Written to a temporary name and renamed, so a reader never sees half a number. */
-static int write_port_file(const char *path, uint16_t port)
+/* Written to a temporary name and renamed, so a reader never sees half of it. */
+static int write_file_atomic(const char *path, const char *text)
 {
         char tmp[4096];
-        snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+        if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+                return -ENAMETOOLONG;
         FILE *f = fopen(tmp, "we");
         if (!f) {
                 fprintf(stderr, "kube-test-apiserver: cannot write %s: %m\n", tmp);
                 return -errno;
         }
-        fprintf(f, "%u\n", (unsigned)port);
+        fputs(text, f);
         if (fclose(f) != 0 || rename(tmp, path) < 0) {
                 fprintf(stderr, "kube-test-apiserver: cannot write %s: %m\n", path);
                 unlink(tmp);
                 return -EIO;
         }
         return 0;
+}
+
+static int write_port_file(const char *path, uint16_t port)
+{
+        char text[16];
+        snprintf(text, sizeof(text), "%u\n", (unsigned)port);
+        return write_file_atomic(path, text);
 }
 
 int main(int argc, char **argv)
@@ -216,7 +235,16 @@ int main(int argc, char **argv)
         }
         if (state_load_pods(&st, o.pods) < 0)
                 goto out;
-        if (!(cert = read_pem(o.tls_cert)) || !(key = read_pem(o.tls_key)))
+        if (o.self_signed_ca_out) {
+                char *ca = NULL;
+                if (selfsigned_make(&ca, &cert, &key) < 0)
+                        goto out;
+                /* Before the port file: a client that waited for the port finds the CA. */
+                int r = write_file_atomic(o.self_signed_ca_out, ca);
+                free(ca);
+                if (r < 0)
+                        goto out;
+        } else if (!(cert = read_pem(o.tls_cert)) || !(key = read_pem(o.tls_key)))
                 goto out;
         if (http_start(&api, o.listen, o.port, cert, key) < 0)
                 goto out;
