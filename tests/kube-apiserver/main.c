@@ -21,17 +21,20 @@
 struct options {
         const char *tls_cert, *tls_key, *port_file, *listen, *token_file, *pods, *record_dir;
         const char *node, *control_port_file, *self_signed_ca_out;
+        const char *self_signed_cert_out, *self_signed_key_out;
         uint16_t port;
         bool no_resize;
 };
 
 static void usage(FILE *f)
 {
-        fputs("usage: kube-test-apiserver (--tls-cert F --tls-key F | --self-signed-ca-out F)\n"
-              "         --port-file F [--port N]\n"
-              "         [--listen 127.0.0.1] --token-file F --pods F.json --record-dir DIR\n"
-              "         [--node NAME] [--no-resize] [--control-port-file F]\n",
-              f);
+        fputs(
+            "usage: kube-test-apiserver (--tls-cert F --tls-key F |\n"
+            "         --self-signed-ca-out F [--self-signed-cert-out F --self-signed-key-out F])\n"
+            "         --port-file F [--port N]\n"
+            "         [--listen 127.0.0.1] --token-file F --pods F.json --record-dir DIR\n"
+            "         [--node NAME] [--no-resize] [--control-port-file F]\n",
+            f);
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -49,6 +52,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                 O_NO_RESIZE,
                 O_CONTROL,
                 O_SELF_SIGNED,
+                O_SELF_SIGNED_CERT,
+                O_SELF_SIGNED_KEY,
                 O_HELP
         };
         static const struct option longopts[] = {
@@ -64,6 +69,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                 { "no-resize", no_argument, NULL, O_NO_RESIZE },
                 { "control-port-file", required_argument, NULL, O_CONTROL },
                 { "self-signed-ca-out", required_argument, NULL, O_SELF_SIGNED },
+                { "self-signed-cert-out", required_argument, NULL, O_SELF_SIGNED_CERT },
+                { "self-signed-key-out", required_argument, NULL, O_SELF_SIGNED_KEY },
                 { "help", no_argument, NULL, O_HELP },
                 { 0 },
         };
@@ -115,6 +122,12 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case O_SELF_SIGNED:
                         o->self_signed_ca_out = optarg;
                         break;
+                case O_SELF_SIGNED_CERT:
+                        o->self_signed_cert_out = optarg;
+                        break;
+                case O_SELF_SIGNED_KEY:
+                        o->self_signed_key_out = optarg;
+                        break;
                 case O_HELP:
                         usage(stdout);
                         exit(0);
@@ -126,12 +139,14 @@ static int parse_args(int argc, char **argv, struct options *o)
         /* Either the test's own certificate and key, or one made here (no openssl needed). */
         bool tls_files = o->tls_cert && o->tls_key;
         if (optind != argc || tls_files == !!o->self_signed_ca_out ||
-            (!tls_files && (o->tls_cert || o->tls_key)) || !o->port_file || !o->token_file ||
-            !o->pods || !o->record_dir) {
-                fputs(
-                    "kube-test-apiserver: --tls-cert and --tls-key, or else --self-signed-ca-out, "
-                    "and --port-file, --token-file, --pods and --record-dir are required\n",
-                    stderr);
+            (!tls_files && (o->tls_cert || o->tls_key)) ||
+            (!o->self_signed_ca_out && (o->self_signed_cert_out || o->self_signed_key_out)) ||
+            !o->self_signed_cert_out != !o->self_signed_key_out || !o->port_file ||
+            !o->token_file || !o->pods || !o->record_dir) {
+                fputs("kube-test-apiserver: --tls-cert and --tls-key, or else --self-signed-ca-out "
+                      "(--self-signed-cert-out and --self-signed-key-out only with it, together), "
+                      "and --port-file, --token-file, --pods and --record-dir are required\n",
+                      stderr);
                 usage(stderr);
                 return -EINVAL;
         }
@@ -242,6 +257,12 @@ int main(int argc, char **argv)
                 /* Before the port file: a client that waited for the port finds the CA. */
                 int r = write_file_atomic(o.self_signed_ca_out, ca);
                 free(ca);
+                /* A restart (--tls-cert/--tls-key with these) serves the same certificate, so
+                 * that clients which cached the CA still trust it. */
+                if (r >= 0 && o.self_signed_cert_out)
+                        r = write_file_atomic(o.self_signed_cert_out, cert);
+                if (r >= 0 && o.self_signed_key_out)
+                        r = write_file_atomic(o.self_signed_key_out, key);
                 if (r < 0)
                         goto out;
         } else if (!(cert = read_pem(o.tls_cert)) || !(key = read_pem(o.tls_key)))

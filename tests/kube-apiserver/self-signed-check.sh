@@ -12,7 +12,8 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"'
 fail() { echo "FAIL: $*"; [ -f "$dir/log" ] && cat "$dir/log"; exit 1; }
 echo t >"$dir/token"
 echo '{"kind":"PodList","apiVersion":"v1","metadata":{},"items":[]}' >"$dir/pods.json"
-"$KT_BIN" --self-signed-ca-out "$dir/ca.pem" --port-file "$dir/port" --token-file "$dir/token" \
+"$KT_BIN" --self-signed-ca-out "$dir/ca.pem" --self-signed-cert-out "$dir/server.pem" \
+	--self-signed-key-out "$dir/server.key" --port-file "$dir/port" --token-file "$dir/token" \
 	--pods "$dir/pods.json" --record-dir "$dir/rec" 2>"$dir/log" &
 pid=$!
 for _ in $(seq 200); do
@@ -37,6 +38,23 @@ rc=0
 curl -sS -o /dev/null --max-time 10 "https://127.0.0.1:$port/api/v1/pods" 2>"$dir/curl.err" || rc=$?
 [ "$rc" = 60 ] || fail "without the CA curl exited $rc, not 60 (peer certificate not verified): $(cat "$dir/curl.err")"
 echo "ok: without the CA curl refuses it ($(head -c 120 "$dir/curl.err"))"
+# A restart with the certificate and key written out serves the same certificate: the old CA
+# still verifies it.
+kill "$pid"
+wait "$pid" 2>/dev/null || true
+rm -f "$dir/port"
+"$KT_BIN" --tls-cert "$dir/server.pem" --tls-key "$dir/server.key" --port "$port" \
+	--port-file "$dir/port" --token-file "$dir/token" --pods "$dir/pods.json" --record-dir "$dir/rec" 2>>"$dir/log" &
+pid=$!
+for _ in $(seq 200); do
+	[ -s "$dir/port" ] && break
+	kill -0 "$pid" 2>/dev/null || fail "kube-test-apiserver did not restart with the written certificate"
+	sleep 0.05
+done
+code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$dir/ca.pem" \
+	-H "Authorization: Bearer t" "https://localhost:$port/api/v1/pods") || fail "the restarted server is not verified by the first CA"
+[ "$code" = 200 ] || fail "restarted: answered $code"
+echo "ok: restarted with --self-signed-cert-out/--self-signed-key-out's files on port $port, same CA"
 # Neither both ways at once nor neither: the options say which certificate is served.
 if "$KT_BIN" --self-signed-ca-out "$dir/x" --tls-cert "$dir/ca.pem" --tls-key "$dir/ca.pem" \
 	--port-file "$dir/p2" --token-file "$dir/token" --pods "$dir/pods.json" --record-dir "$dir/r2" 2>/dev/null; then
