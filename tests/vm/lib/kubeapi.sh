@@ -9,6 +9,8 @@
 #                              the pod as the API server knows it; SPEC as kube_pod_create's
 #                              (CONTAINER_ID:REQUEST:LIMIT): the containers' requests and limits,
 #                              and containerStatuses[].containerID "containerd://<id>"
+#   kubeapi_pod_create QOS UID NAMESPACE NAME PRIORITY SPEC...
+#                              kube_pod_create's cgroups and kubeapi_pod_add's API pod, alike
 #   kubeapi_start [FLAGS...]   writes pods.json, starts the server (certificates made by the
 #                              server itself: no openssl in the guest) and the kubeconfig; sets
 #                              KT_PID, KT_PORT, KT_CONTROL; flags go to the server (--no-resize)
@@ -21,6 +23,7 @@
 #   kubeapi_body KIND NAME     the newest recorded body of KIND (eviction, event, resize) that
 #                              names NAME; its path on stdout
 #   kubeapi_dump               requests.log and the server's stderr, to the console
+#   kubeapi_fail REASON...     memagentd's log (AGENT_LOG, agent.sh) and kubeapi_dump, then vm_fail
 #
 # Files under KT_DIR: pods.json, token, ca.pem, server.pem/.key, kubeconfig, port, cport,
 # apiserver.log, rec/ (requests.log, NNNN-KIND.json).
@@ -49,43 +52,55 @@ _kt_qos_class() {
 }
 
 kubeapi_pod_add() {
-	_qc=$(_kt_qos_class "$1") || return 1
-	_uid=$2
-	_ns=$3
-	_name=$4
-	_prio=$5
+	_kta_qc=$(_kt_qos_class "$1") || return 1
+	_kta_uid=$2
+	_kta_ns=$3
+	_kta_name=$4
+	_kta_prio=$5
 	shift 5
 	mkdir -p "$KT_DIR/items" || return 1
-	_ctrs='[]'
-	_sts='[]'
-	_i=0
-	for _spec in "$@"; do
-		_cid=${_spec%%:*}
-		_rest=${_spec#*:}
-		_req=${_rest%%:*}
-		_lim=${_rest#*:}
-		[ "$_req" != 0 ] || _req=
-		[ "$_lim" != 0 ] || _lim=
+	_kta_ctrs='[]'
+	_kta_sts='[]'
+	_kta_i=0
+	for _kta_spec in "$@"; do
+		_kta_cid=${_kta_spec%%:*}
+		_kta_rest=${_kta_spec#*:}
+		_kta_req=${_kta_rest%%:*}
+		_kta_lim=${_kta_rest#*:}
+		[ "$_kta_req" != 0 ] || _kta_req=
+		[ "$_kta_lim" != 0 ] || _kta_lim=
 		# Guaranteed needs cpu too (requests = limits for every resource), as the kubelet's QoS.
-		_ctrs=$(echo "$_ctrs" | jq -c --arg n "c$_i" --arg req "$_req" --arg lim "$_lim" --arg qc "$_qc" '
+		_kta_ctrs=$(echo "$_kta_ctrs" | jq -c --arg n "c$_kta_i" --arg req "$_kta_req" --arg lim "$_kta_lim" --arg qc "$_kta_qc" '
 			. + [{name: $n, image: "registry.k8s.io/pause:3.10",
 				resources: ({}
 					+ (if $req != "" then {requests: ({memory: $req} + (if $qc == "Guaranteed" then {cpu: "100m"} else {} end))} else {} end)
 					+ (if $lim != "" then {limits: ({memory: $lim} + (if $qc == "Guaranteed" then {cpu: "100m"} else {} end))} else {} end))}]') ||
 			return 1
-		_sts=$(echo "$_sts" | jq -c --arg n "c$_i" --arg id "containerd://$_cid" '
+		_kta_sts=$(echo "$_kta_sts" | jq -c --arg n "c$_kta_i" --arg id "containerd://$_kta_cid" '
 			. + [{name: $n, containerID: $id, ready: true, restartCount: 0, image: "registry.k8s.io/pause:3.10",
 				imageID: "", started: true, state: {running: {startedAt: "2026-01-01T00:00:00Z"}}}]') || return 1
-		_i=$((_i + 1))
+		_kta_i=$((_kta_i + 1))
 	done
-	jq -n --arg uid "$_uid" --arg ns "$_ns" --arg name "$_name" --argjson prio "$_prio" \
-		--arg node "$KT_NODE" --arg qc "$_qc" --argjson ctrs "$_ctrs" --argjson sts "$_sts" '{
+	jq -n --arg uid "$_kta_uid" --arg ns "$_kta_ns" --arg name "$_kta_name" --argjson prio "$_kta_prio" \
+		--arg node "$KT_NODE" --arg qc "$_kta_qc" --argjson ctrs "$_kta_ctrs" --argjson sts "$_kta_sts" '{
 		metadata: {name: $name, namespace: $ns, uid: $uid,
 			ownerReferences: [{apiVersion: "apps/v1", kind: "ReplicaSet", name: "\($name)-rs",
 				uid: "\($uid)-rs", controller: true}]},
 		spec: {nodeName: $node, priority: $prio, containers: $ctrs},
 		status: {phase: "Running", qosClass: $qc, containerStatuses: $sts}}' \
-		>"$KT_DIR/items/$_ns.$_name.json" || _kt_err "cannot write the pod $_ns/$_name"
+		>"$KT_DIR/items/$_kta_ns.$_kta_name.json" || _kt_err "cannot write the pod $_kta_ns/$_kta_name"
+}
+
+kubeapi_pod_create() {
+	# kubelayout's functions share sh's one namespace: names of our own, kept across the call.
+	_ktc_qos=$1
+	_ktc_uid=$2
+	_ktc_ns=$3
+	_ktc_name=$4
+	_ktc_prio=$5
+	shift 5
+	kube_pod_create "$_ktc_qos" "$_ktc_uid" "$@" &&
+		kubeapi_pod_add "$_ktc_qos" "$_ktc_uid" "$_ktc_ns" "$_ktc_name" "$_ktc_prio" "$@"
 }
 
 _kt_wait_port() {
@@ -192,4 +207,10 @@ kubeapi_body() {
 
 kubeapi_dump() {
 	vm_dump "$KT_DIR/rec/requests.log" "$KT_DIR/apiserver.log"
+}
+
+kubeapi_fail() {
+	[ -z "${AGENT_LOG:-}" ] || vm_dump "$AGENT_LOG"
+	kubeapi_dump
+	vm_fail "$@"
 }

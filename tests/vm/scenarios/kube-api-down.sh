@@ -16,12 +16,10 @@ set -u
 vm_check "kube_node_setup" kube_node_setup 768Mi
 e=$(kube_new_uid); ec=$(kube_new_container_id)
 s=$(kube_new_uid); sc=$(kube_new_container_id)
-vm_check "besteffort pod grower" kube_pod_create besteffort "$e" "$ec:0:0"
-vm_check "burstable pod steady" kube_pod_create burstable "$s" "$sc:64Mi:256Mi"
+vm_check "besteffort pod jobs/grower" kubeapi_pod_create besteffort "$e" jobs grower 0 "$ec:0:0"
+vm_check "burstable pod shop/steady" kubeapi_pod_create burstable "$s" shop steady 1000 "$sc:64Mi:256Mi"
 epod=$(kube_pod_path besteffort "$e")
 spod=$(kube_pod_path burstable "$s")
-vm_check "API pod jobs/grower" kubeapi_pod_add besteffort "$e" jobs grower 0 "$ec:0:0"
-vm_check "API pod shop/steady" kubeapi_pod_add burstable "$s" shop steady 1000 "$sc:64Mi:256Mi"
 vm_check "kube-test-apiserver" kubeapi_start
 
 vm_check "steady holds 96 MiB" kube_spawn "$(kube_container_path burstable "$s" "$sc")" /tmp/s.log \
@@ -29,16 +27,11 @@ vm_check "steady holds 96 MiB" kube_spawn "$(kube_container_path burstable "$s" 
 spid=$KUBE_PID
 vm_wait_for 60 "steady ready" test -f /tmp/s.ready || vm_fail "steady not ready"
 
-fail_dump() {
-	vm_dump "$AGENT_LOG"
-	kubeapi_dump
-	vm_fail "$@"
-}
 # No level medium from available memory (0 disables it): the grower is caught at critical (below
 # 5% available, the default), where the kill never waits for the API anyway.
 # shellcheck disable=SC2046  # flags
 agent_start $(kubeapi_agent_flags) --memory-available-medium=0 --grace-period=2s
-kubeapi_wait_listed 60 || fail_dump "memagentd never listed its pods from the API"
+kubeapi_wait_listed 60 || kubeapi_fail "memagentd never listed its pods from the API"
 vm_check "memagentd knows the grower as jobs/grower" \
 	[ "$(memagent status --output json | jq -r --arg u "$e" '.pods[] | select(.uid == $u) | "\(.namespace)/\(.name)"')" = jobs/grower ]
 
@@ -49,14 +42,14 @@ vm_check "grower grows without bound" kube_spawn "$(kube_container_path besteffo
 	memhog --grow-forever --rate-mib 64 --hot-pct 10 --report-ms 0
 t0=$(vm_now_ms)
 vm_wait_for 60 "grower emptied through the cgroup" is_empty "$epod" ||
-	fail_dump "with the API server down the grower was not killed within 60 s"
+	kubeapi_fail "with the API server down the grower was not killed within 60 s"
 t1=$(vm_now_ms)
 sleep 2
 vm_check "no eviction could reach the stopped server" sh -c "! grep -q 'grower/eviction' '$KT_DIR/rec/requests.log'"
 vm_check "steady's workload alive" vm_pid_alive "$spid"
 vm_check "steady's pod populated" [ "$(populated "$spod")" = 1 ]
 no_kernel_oom_kill "$oom0" "$(kube_kubepods_path)" "$epod" "$spod"
-memagent explain --output json >/tmp/explain.json || fail_dump "memagent explain failed"
+memagent explain --output json >/tmp/explain.json || kubeapi_fail "memagent explain failed"
 memagent explain >&2
 vm_check "the decision's victim is the grower" \
 	[ "$(jq -r '.decisions[0].victim.cgroup' /tmp/explain.json)" = "${epod#/sys/fs/cgroup}" ]
@@ -68,9 +61,9 @@ vm_check "kube-test-apiserver back on port $KT_PORT" kubeapi_restart
 t2=$(vm_now_ms)
 vm_wait_for 60 "the grower's eviction after the API came back" \
 	kubeapi_log_has '^POST /api/v1/namespaces/jobs/pods/grower/eviction 201' ||
-	fail_dump "the killed pod's eviction did not arrive within 60 s of the API server's return"
+	kubeapi_fail "the killed pod's eviction did not arrive within 60 s of the API server's return"
 vm_result "eviction_after_return_ms=$(($(vm_now_ms) - t2))"
-body=$(kubeapi_body eviction grower) || fail_dump "no recorded Eviction body for jobs/grower"
+body=$(kubeapi_body eviction grower) || kubeapi_fail "no recorded Eviction body for jobs/grower"
 vm_check "its UID precondition is the grower's" [ "$(jq -r '.deleteOptions.preconditions.uid' "$body")" = "$e" ]
 vm_check "exactly one eviction of the grower ($(grep -c 'grower/eviction' "$KT_DIR/rec/requests.log"))" \
 	[ "$(grep -c 'grower/eviction' "$KT_DIR/rec/requests.log")" = 1 ]
