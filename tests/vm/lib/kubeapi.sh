@@ -22,6 +22,7 @@
 #   kubeapi_log_has REGEX      a line of requests.log ("METHOD PATH?QUERY CODE") matches
 #   kubeapi_body KIND NAME     the newest recorded body of KIND (eviction, event, resize) that
 #                              names NAME; its path on stdout
+#   kubeapi_event_seen JQ_FILTER   a recorded Event body matches (jq -e boolean filter)
 #   kubeapi_dump               requests.log and the server's stderr, to the console
 #   kubeapi_fail REASON...     memagentd's log (AGENT_LOG, agent.sh) and kubeapi_dump, then vm_fail
 #
@@ -203,6 +204,14 @@ kubeapi_body() {
 		fi
 	done
 	return 1
+}
+
+kubeapi_event_seen() {
+	set -- "$1" "$KT_DIR"/rec/*-event.json
+	[ -e "$2" ] || return 1
+	_kte_f=$1
+	shift
+	jq -e -s "map(select($_kte_f)) | length >= 1" "$@" >/dev/null
 }
 
 kubeapi_dump() {

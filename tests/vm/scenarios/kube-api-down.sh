@@ -6,7 +6,8 @@
 # on the guest's loopback; then the server is stopped (SIGTERM). A BestEffort pod grows without
 # bound: the pods reach level critical, and memagentd kills it through the cgroup (emptied, the
 # kernel's OOM killer never fires). The server comes back on the same port: the eviction of the
-# killed pod (so that the kubelet does not restart it on this node) arrives, 201, within 60 s.
+# killed pod (so that the kubelet does not restart it on this node) arrives, 201, within 60 s,
+# and so does the kill's Event, kept while the server was away.
 set -u
 . "$VM_LIB/vmtest.sh"
 . "$VM_LIB/kubelayout.sh"
@@ -67,6 +68,10 @@ body=$(kubeapi_body eviction grower) || kubeapi_fail "no recorded Eviction body 
 vm_check "its UID precondition is the grower's" [ "$(jq -r '.deleteOptions.preconditions.uid' "$body")" = "$e" ]
 vm_check "exactly one eviction of the grower ($(grep -c 'grower/eviction' "$KT_DIR/rec/requests.log"))" \
 	[ "$(grep -c 'grower/eviction' "$KT_DIR/rec/requests.log")" = 1 ]
+# The kill's Event found the API down: it was kept and goes out now (the retry is every 10 s).
+vm_wait_for 40 "the kill's Event, kept while the API was down" kubeapi_event_seen \
+	'.reason == "MemoryPressureKill" and .regarding.name == "grower" and .reportingController == "memagent.io/agent"' ||
+	kubeapi_fail "the kill's Event (MemoryPressureKill regarding jobs/grower) never reached the server"
 vm_check "steady still alive" vm_pid_alive "$spid"
 agent_stop
 kubeapi_stop

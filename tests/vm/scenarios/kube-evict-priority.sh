@@ -57,6 +57,8 @@ vm_check "the Eviction's UID precondition is low's uid" [ "$(jq -r '.deleteOptio
 vm_check "the Eviction is policy/v1" [ "$(jq -r '"\(.apiVersion)/\(.kind)"' "$body")" = policy/v1/Eviction ]
 vm_check "high used more memory than low (so priority decided): $(cat "$hipod/memory.current") bytes" \
 	vm_file_ge "$hipod/memory.current" $((300 * 1048576))
+vm_wait_for 20 "an Event regarding shop/low" kubeapi_event_seen \
+	".regarding.uid == \"$lo\" and .reportingController == \"memagent.io/agent\" and (.reason | test(\"^MemoryPressure\"))" || kubeapi_fail "no Event regarding shop/low reached the server"
 no_kernel_oom_kill "$oom0" "$(kube_kubepods_path)" "$lopod" "$hipod"
 
 memagent explain --output json >/tmp/explain.json || kubeapi_fail "memagent explain failed"
