@@ -13,23 +13,28 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "selfsigned.h"
 #include "server.h"
 
 #define PEM_MAX_BYTES (256 * 1024)
 
 struct options {
         const char *tls_cert, *tls_key, *port_file, *listen, *token_file, *pods, *record_dir;
-        const char *node, *control_port_file;
+        const char *node, *control_port_file, *self_signed_ca_out;
+        const char *self_signed_cert_out, *self_signed_key_out;
         uint16_t port;
         bool no_resize;
 };
 
 static void usage(FILE *f)
 {
-        fputs("usage: kube-test-apiserver --tls-cert F --tls-key F --port-file F [--port N]\n"
-              "         [--listen 127.0.0.1] --token-file F --pods F.json --record-dir DIR\n"
-              "         [--node NAME] [--no-resize] [--control-port-file F]\n",
-              f);
+        fputs(
+            "usage: kube-test-apiserver (--tls-cert F --tls-key F |\n"
+            "         --self-signed-ca-out F [--self-signed-cert-out F --self-signed-key-out F])\n"
+            "         --port-file F [--port N]\n"
+            "         [--listen 127.0.0.1] --token-file F --pods F.json --record-dir DIR\n"
+            "         [--node NAME] [--no-resize] [--control-port-file F]\n",
+            f);
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -46,6 +51,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 O_NODE,
                 O_NO_RESIZE,
                 O_CONTROL,
+                O_SELF_SIGNED,
+                O_SELF_SIGNED_CERT,
+                O_SELF_SIGNED_KEY,
                 O_HELP
         };
         static const struct option longopts[] = {
@@ -60,6 +68,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 { "node", required_argument, NULL, O_NODE },
                 { "no-resize", no_argument, NULL, O_NO_RESIZE },
                 { "control-port-file", required_argument, NULL, O_CONTROL },
+                { "self-signed-ca-out", required_argument, NULL, O_SELF_SIGNED },
+                { "self-signed-cert-out", required_argument, NULL, O_SELF_SIGNED_CERT },
+                { "self-signed-key-out", required_argument, NULL, O_SELF_SIGNED_KEY },
                 { "help", no_argument, NULL, O_HELP },
                 { 0 },
         };
@@ -108,6 +119,15 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case O_CONTROL:
                         o->control_port_file = optarg;
                         break;
+                case O_SELF_SIGNED:
+                        o->self_signed_ca_out = optarg;
+                        break;
+                case O_SELF_SIGNED_CERT:
+                        o->self_signed_cert_out = optarg;
+                        break;
+                case O_SELF_SIGNED_KEY:
+                        o->self_signed_key_out = optarg;
+                        break;
                 case O_HELP:
                         usage(stdout);
                         exit(0);
@@ -116,10 +136,16 @@ static int parse_args(int argc, char **argv, struct options *o)
                         return -EINVAL;
                 }
         }
-        if (optind != argc || !o->tls_cert || !o->tls_key || !o->port_file || !o->token_file ||
-            !o->pods || !o->record_dir) {
-                fputs("kube-test-apiserver: --tls-cert, --tls-key, --port-file, --token-file, "
-                      "--pods and --record-dir are required\n",
+        /* Either the test's own certificate and key, or one made here (no openssl needed). */
+        bool tls_files = o->tls_cert && o->tls_key;
+        if (optind != argc || tls_files == !!o->self_signed_ca_out ||
+            (!tls_files && (o->tls_cert || o->tls_key)) ||
+            (!o->self_signed_ca_out && (o->self_signed_cert_out || o->self_signed_key_out)) ||
+            !o->self_signed_cert_out != !o->self_signed_key_out || !o->port_file ||
+            !o->token_file || !o->pods || !o->record_dir) {
+                fputs("kube-test-apiserver: --tls-cert and --tls-key, or else --self-signed-ca-out "
+                      "(--self-signed-cert-out and --self-signed-key-out only with it, together), "
+                      "and --port-file, --token-file, --pods and --record-dir are required\n",
                       stderr);
                 usage(stderr);
                 return -EINVAL;
@@ -150,23 +176,31 @@ static char *read_pem(const char *path)
         return buf;
 }
 
-/* Written to a temporary name and renamed, so a reader never sees half a number. */
-static int write_port_file(const char *path, uint16_t port)
+/* Written to a temporary name and renamed, so a reader never sees half of it. */
+static int write_file_atomic(const char *path, const char *text)
 {
         char tmp[4096];
-        snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+        if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+                return -ENAMETOOLONG;
         FILE *f = fopen(tmp, "we");
         if (!f) {
                 fprintf(stderr, "kube-test-apiserver: cannot write %s: %m\n", tmp);
                 return -errno;
         }
-        fprintf(f, "%u\n", (unsigned)port);
+        fputs(text, f);
         if (fclose(f) != 0 || rename(tmp, path) < 0) {
                 fprintf(stderr, "kube-test-apiserver: cannot write %s: %m\n", path);
                 unlink(tmp);
                 return -EIO;
         }
         return 0;
+}
+
+static int write_port_file(const char *path, uint16_t port)
+{
+        char text[16];
+        snprintf(text, sizeof(text), "%u\n", (unsigned)port);
+        return write_file_atomic(path, text);
 }
 
 int main(int argc, char **argv)
@@ -216,7 +250,22 @@ int main(int argc, char **argv)
         }
         if (state_load_pods(&st, o.pods) < 0)
                 goto out;
-        if (!(cert = read_pem(o.tls_cert)) || !(key = read_pem(o.tls_key)))
+        if (o.self_signed_ca_out) {
+                char *ca = NULL;
+                if (selfsigned_make(&ca, &cert, &key) < 0)
+                        goto out;
+                /* Before the port file: a client that waited for the port finds the CA. */
+                int r = write_file_atomic(o.self_signed_ca_out, ca);
+                free(ca);
+                /* A restart (--tls-cert/--tls-key with these) serves the same certificate, so
+                 * that clients which cached the CA still trust it. */
+                if (r >= 0 && o.self_signed_cert_out)
+                        r = write_file_atomic(o.self_signed_cert_out, cert);
+                if (r >= 0 && o.self_signed_key_out)
+                        r = write_file_atomic(o.self_signed_key_out, key);
+                if (r < 0)
+                        goto out;
+        } else if (!(cert = read_pem(o.tls_cert)) || !(key = read_pem(o.tls_key)))
                 goto out;
         if (http_start(&api, o.listen, o.port, cert, key) < 0)
                 goto out;
