@@ -659,9 +659,15 @@ static enum MHD_Result handle_bind(struct server *srv, struct MHD_Connection *co
         }
         r = cluster_bind(srv->cluster, a.pod_namespace, a.pod_name, a.pod_uid, a.node,
                          now_usec(CLOCK_MONOTONIC), &mig);
-        if (r == -ENOENT && srv->kube)
-                /* Bound by the API all the same; the node will count it once it reports. */
+        if (r < 0 && srv->kube) {
+                /* Bound by the API all the same: the node counts it once it reports. */
+                if (r != -ENOENT)
+                        log_warning_errno(r,
+                                          "Failed to record the bind of %s/%s to %s: %m, "
+                                          "ignoring (the Binding is made)",
+                                          a.pod_namespace, a.pod_name, a.node);
                 return respond_json(conn, rq, 200, extender_binding_result_encode(""));
+        }
         if (r == -ENOENT)
                 return respond_error(conn, rq, 404, "Node", "Node: %.253s has sent no report",
                                      a.node);
