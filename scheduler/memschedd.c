@@ -154,7 +154,7 @@ static int run(const struct memschedd_config *mcfg)
         }
         struct sched_kube *kube = NULL;
         r = start_kube(mcfg, cl, &kube);
-        if (r >= 0) {
+        if (r == 0) {
                 r = server_start(cl, &scfg, &srv);
                 if (r < 0)
                         r = r == -EPERM ? 2 : 1; /* refused: plain HTTP off loopback, said why */

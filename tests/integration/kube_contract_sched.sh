@@ -77,6 +77,14 @@ wait_for() {
 # requests METHOD PATH-REGEX CODE: how many such requests the API server answered.
 requests() { grep -cE "^$1 $2 $3\$" "$KT_DIR/rec/requests.log" || true; }
 
+# A kubeconfig that cannot be used is refused at start: exit 2, one line that names it.
+rc=0
+"$MEMSCHEDD" --listen 127.0.0.1:0 --state-file "$WORK/refused.db" --kubeconfig "$WORK/missing" \
+	>"$WORK/refused.out" 2>&1 || rc=$?
+[[ $rc == 2 ]] && grep -q "kubeconfig $WORK/missing" "$WORK/refused.out" ||
+	fail "a missing kubeconfig: exit $rc, $(cat "$WORK/refused.out")"
+pass "a kubeconfig that cannot be read is refused (exit 2): $(cat "$WORK/refused.out")"
+
 start_memschedd --kubeconfig "$WORK/kubeconfig" --sustained-pressure-sec 30
 grep -q "Kubernetes API at $KT_BASE" "$WORK/memschedd.log" || fail "memschedd did not say it uses the API"
 post_report target "$(node_report target $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
