@@ -156,6 +156,7 @@ static void post_event(struct sched_kube *k, const struct migration *m, bool war
                 .pod_name = m->pod_name,
                 .pod_uid = m->pod_uid,
                 .reporting_instance = k->instance,
+                .reporting_controller = KUBE_REPORTING_CONTROLLER_SCHEDULER,
                 .action = action,
                 .reason = reason,
                 .note = note,

@@ -158,6 +158,8 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 [[ $(reasons) == "Migrating,DisruptionBudget,Evicted,Migrated" ]] || fail "Events on the pod: $(reasons)"
+cat "$KT_DIR"/rec/*-event.json | jq -es 'all(.reportingController == "memagent.io/scheduler" and (.reportingInstance | startswith("memschedd-")))' >/dev/null ||
+	fail "Events not reported as memschedd's: $(cat "$KT_DIR"/rec/*-event.json | jq -c '[.reportingController, .reportingInstance]')"
 pass "an Event per step on the pod: $(reasons)"
 
 V="$SRC/tests/openapi/validate-bodies.mjs"

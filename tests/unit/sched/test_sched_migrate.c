@@ -115,6 +115,26 @@ static void test_binding_body(void **state)
         assert_int_equal(kube_binding_body("", "web-1", "u-1", "n", &s), -EINVAL);
 }
 
+static void test_event_controller(void **state)
+{
+        (void)state;
+        struct kube_event ev = { .namespace_ = "shop",
+                                 .pod_name = "web",
+                                 .pod_uid = "u",
+                                 .reporting_instance = "memschedd-a",
+                                 .reporting_controller = KUBE_REPORTING_CONTROLLER_SCHEDULER,
+                                 .action = "Migrate",
+                                 .reason = "Migrating" };
+        char *s = NULL;
+        assert_int_equal(kube_event_body(&ev, &s), 0);
+        assert_non_null(strstr(s, "\"reportingController\":\"memagent.io/scheduler\""));
+        free(s);
+        ev.reporting_controller = NULL; /* the agent's, as before */
+        assert_int_equal(kube_event_body(&ev, &s), 0);
+        assert_non_null(strstr(s, "\"reportingController\":\"memagent.io/agent\""));
+        free(s);
+}
+
 static void test_codec_steps(void **state)
 {
         (void)state;
@@ -156,7 +176,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_limits),         cmocka_unit_test(test_active_plans_count),
                 cmocka_unit_test(test_ready_callback), cmocka_unit_test(test_binding_body),
-                cmocka_unit_test(test_codec_steps),
+                cmocka_unit_test(test_codec_steps),    cmocka_unit_test(test_event_controller),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
