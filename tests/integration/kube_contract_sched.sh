@@ -11,6 +11,8 @@
 #     replacement (same controller) is steered by /extender/filter and /extender/prioritize to
 #     the reserved node; its bind completes the migration; each step is visible in
 #     GET /v1/migrations and is an Event on the pod;
+#   - keeps at most maxConcurrentMigrations under way: a second plan waits for the first;
+#   - refuses to start (exit 2) with a kubeconfig it cannot use;
 #   - sends only bodies the official Kubernetes OpenAPI schemas accept (tests/openapi).
 set -euo pipefail
 MEMSCHEDD=${1:?usage: $0 MEMSCHEDD KUBE_TEST_APISERVER SOURCE_DIR}
@@ -161,6 +163,35 @@ done
 cat "$KT_DIR"/rec/*-event.json | jq -es 'all(.reportingController == "memagent.io/scheduler" and (.reportingInstance | startswith("memschedd-")))' >/dev/null ||
 	fail "Events not reported as memschedd's: $(cat "$KT_DIR"/rec/*-event.json | jq -c '[.reportingController, .reportingInstance]')"
 pass "an Event per step on the pod: $(reasons)"
+
+# ---- at most maxConcurrentMigrations under way ----
+# Two more nodes under pressure; with a limit of 1, the second plan waits until the first one
+# is done (its replacement bound), then goes.
+stop_memschedd TERM
+for p in "a2 a2-uid hot2" "a3 a3-uid hot3" "a2-new uid-a2-new "; do
+	read -r name uid node <<<"$p"
+	kcontrol POST /control/pods "$(api_pod "$name" "$uid" "$node")"
+done
+start_memschedd --kubeconfig "$WORK/kubeconfig" --sustained-pressure-sec 30 --max-concurrent-migrations 1
+post_report target "$(node_report target $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
+post_report other "$(node_report other $((16 * GiB)) $((3 * GiB)) $((1 * GiB)) $((2 * GiB)) none)"
+hot_pods() { # NAME UID OWNER
+	echo "[{\"uid\":\"$2\",\"name\":\"$1\",\"namespace\":\"shop\",\"owner_uid\":\"$3\",\"qos\":\"burstable\",\"priority\":0,\"request_bytes\":$GiB,\"limit_bytes\":null,\"memory\":{\"working_set_bytes\":$GiB}}]"
+}
+post_report hot2 "$(node_report hot2 $((16 * GiB)) $((200 * MiB)) $((100 * MiB)) $((100 * MiB)) critical 45000 true "$(hot_pods a2 a2-uid rs-a)")"
+post_report hot3 "$(node_report hot3 $((16 * GiB)) $((200 * MiB)) $((100 * MiB)) $((100 * MiB)) critical 45000 true "$(hot_pods a3 a3-uid rs-b)")"
+wait_for 10 /v1/migrations '[.migrations[] | select(.pod.uid == "a2-uid")][0].step == "evicted"'
+sleep 2 # two more rounds of the API thread: the second plan must still wait
+expect 200 GET /v1/migrations
+jqb '[.migrations[] | select(.pod.uid == "a3-uid")][0] | .state == "planned" and .step == null'
+[[ $(grep -c "/pods/a3/eviction" "$KT_DIR/rec/requests.log") == 0 ]] || fail "a3 evicted beyond the limit"
+T2=$(jq -r '[.migrations[] | select(.pod.uid == "a2-uid")][0].target_node' "$WORK/body")
+expect 200 POST /extender/filter "$(extender_args "$(k8s_pod a2-new 1Gi "" Burstable rs-a)" names "$T2")"
+expect 200 POST /extender/bind "{\"PodName\":\"a2-new\",\"PodNamespace\":\"shop\",\"PodUID\":\"uid-a2-new\",\"Node\":\"$T2\"}"
+jqb '.Error == ""'
+wait_for 10 /v1/migrations '[.migrations[] | select(.pod.uid == "a3-uid")][0].step == "evicted"'
+[[ $(requests POST /api/v1/namespaces/shop/pods/a3/eviction 201) == 1 ]] || fail "a3 not evicted once"
+pass "with maxConcurrentMigrations 1 the second plan waited for the first to complete, then went"
 
 V="$SRC/tests/openapi/validate-bodies.mjs"
 if command -v node >/dev/null && [ -d "$SRC/tests/openapi/node_modules/kubernetes-models" ]; then
