@@ -12,6 +12,7 @@
 #     the reserved node; its bind completes the migration; each step is visible in
 #     GET /v1/migrations and is an Event on the pod;
 #   - keeps at most maxConcurrentMigrations under way: a second plan waits for the first;
+#   - lets a reservation whose replacement never comes expire, with an Event;
 #   - refuses to start (exit 2) with a kubeconfig it cannot use;
 #   - sends only bodies the official Kubernetes OpenAPI schemas accept (tests/openapi).
 set -euo pipefail
@@ -192,6 +193,21 @@ jqb '.Error == ""'
 wait_for 10 /v1/migrations '[.migrations[] | select(.pod.uid == "a3-uid")][0].step == "evicted"'
 [[ $(requests POST /api/v1/namespaces/shop/pods/a3/eviction 201) == 1 ]] || fail "a3 not evicted once"
 pass "with maxConcurrentMigrations 1 the second plan waited for the first to complete, then went"
+
+# ---- a replacement that never comes ----
+stop_memschedd TERM
+kcontrol POST /control/pods "$(api_pod a4 a4-uid hot4)"
+start_memschedd --kubeconfig "$WORK/kubeconfig" --sustained-pressure-sec 30 --reservation-ttl-sec 5
+post_report target "$(node_report target $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
+post_report hot4 "$(node_report hot4 $((16 * GiB)) $((200 * MiB)) $((100 * MiB)) $((100 * MiB)) critical 45000 true "$(hot_pods a4 a4-uid rs-c)")"
+wait_for 15 /v1/migrations '[.migrations[] | select(.pod.uid == "a4-uid")][0] | .state == "expired" and .step == "evicted"'
+a4_reasons() { cat "$KT_DIR"/rec/*-event.json | jq -rs '[.[] | select(.regarding.uid == "a4-uid") | .reason] | join(",")'; }
+for _ in $(seq 30); do
+	[[ $(a4_reasons) == *MigrationExpired* ]] && break
+	sleep 0.1
+done
+[[ $(a4_reasons) == "Migrating,Evicted,MigrationExpired" ]] || fail "Events on a4: $(a4_reasons)"
+pass "no replacement within reservationTtlSec: the plan expires, said in an Event ($(a4_reasons))"
 
 V="$SRC/tests/openapi/validate-bodies.mjs"
 if command -v node >/dev/null && [ -d "$SRC/tests/openapi/node_modules/kubernetes-models" ]; then
