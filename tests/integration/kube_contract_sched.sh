@@ -70,8 +70,8 @@ EOF
 
 # wait_for SECONDS PATH FILTER: polls memschedd until FILTER holds on PATH's body.
 wait_for() {
-	local i
-	for i in $(seq $(($1 * 10))); do
+	local _
+	for _ in $(seq $(($1 * 10))); do
 		[[ $(http GET "$2") == 200 ]] && jq -e "$3" "$WORK/body" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
