@@ -38,6 +38,8 @@ void migration_done(struct migration *m)
         free(m->owner_uid);
         free(m->reason);
         free(m->replacement_pod);
+        free(m->step);
+        free(m->step_message);
         *m = (struct migration){};
 }
 
@@ -67,6 +69,11 @@ struct json_object *migration_encode(const struct migration *m)
         api_add(o, "created_at_usec", json_object_new_uint64(m->created_at_usec));
         api_add(o, "expires_at_usec", json_object_new_uint64(m->expires_at_usec));
         api_add(o, "replacement_pod", str_or_null(m->replacement_pod));
+        api_add(o, "step", str_or_null(m->step));
+        api_add(o, "step_message", str_or_null(m->step_message));
+        api_add(o, "eviction_attempts", json_object_new_uint64(m->eviction_attempts));
+        api_add(o, "evicted_at_usec",
+                m->evicted_at_usec ? json_object_new_uint64(m->evicted_at_usec) : NULL);
         return o;
 }
 
@@ -78,6 +85,7 @@ int migration_decode(const struct json_object *o, const char *path, struct migra
         char ppath[API_FIELD_MAX];
         int state = 0, qos = 0, r;
         int64_t zone = -1;
+        uint64_t attempts = 0;
 
         if (!json_object_is_type(o, json_type_object))
                 return api_error_set(err, -EINVAL, path, "must be an object");
@@ -104,8 +112,15 @@ int migration_decode(const struct json_object *o, const char *path, struct migra
                              err)) < 0 ||
             (r = api_get_u64(o, path, "expires_at_usec", true, UINT64_MAX, &m.expires_at_usec,
                              err)) < 0 ||
-            (r = api_get_strdup(o, path, "replacement_pod", false, &m.replacement_pod, err)) < 0)
+            (r = api_get_strdup(o, path, "replacement_pod", false, &m.replacement_pod, err)) < 0 ||
+            (r = api_get_strdup(o, path, "step", false, &m.step, err)) < 0 ||
+            (r = api_get_strdup(o, path, "step_message", false, &m.step_message, err)) < 0 ||
+            (r = api_get_u64(o, path, "eviction_attempts", false, UINT32_MAX, &attempts, err)) <
+                0 ||
+            (r = api_get_u64(o, path, "evicted_at_usec", false, UINT64_MAX, &m.evicted_at_usec,
+                             err)) < 0)
                 return r;
+        m.eviction_attempts = (uint32_t)attempts;
         m.state = (enum migration_state)state;
         m.qos = (enum qos_class)qos;
         m.target_numa_zone = (int32_t)zone;
@@ -124,13 +139,14 @@ int migration_copy(const struct migration *src, struct migration *ret)
 {
         _cleanup_(migration_done) struct migration m = *src;
         m.id = m.source_node = m.target_node = m.pod_uid = m.pod_name = m.pod_namespace =
-            m.owner_uid = m.reason = m.replacement_pod = NULL;
+            m.owner_uid = m.reason = m.replacement_pod = m.step = m.step_message = NULL;
         if (dup_opt(src->id, &m.id) < 0 || dup_opt(src->source_node, &m.source_node) < 0 ||
             dup_opt(src->target_node, &m.target_node) < 0 ||
             dup_opt(src->pod_uid, &m.pod_uid) < 0 || dup_opt(src->pod_name, &m.pod_name) < 0 ||
             dup_opt(src->pod_namespace, &m.pod_namespace) < 0 ||
             dup_opt(src->owner_uid, &m.owner_uid) < 0 || dup_opt(src->reason, &m.reason) < 0 ||
-            dup_opt(src->replacement_pod, &m.replacement_pod) < 0)
+            dup_opt(src->replacement_pod, &m.replacement_pod) < 0 ||
+            dup_opt(src->step, &m.step) < 0 || dup_opt(src->step_message, &m.step_message) < 0)
                 return -ENOMEM;
         *ret = m;
         m = (struct migration){};

@@ -35,11 +35,21 @@ struct migration {
         uint64_t created_at_usec; /* CLOCK_REALTIME */
         uint64_t expires_at_usec; /* CLOCK_REALTIME; reservation dropped after */
         char *replacement_pod;    /* "namespace/name" once bound, else NULL */
+        /* Carrying it out (memschedd with a Kubernetes API): the last step, one of "evicting"
+         * (the Eviction is sent), "evicted" (accepted; the replacement is awaited), "pending"
+         * (refused for now, e.g. 429 by a PodDisruptionBudget: retried with backoff),
+         * "cancelled"; NULL before any. step_message says why, for people. */
+        char *step;
+        char *step_message;
+        uint32_t eviction_attempts;
+        uint64_t evicted_at_usec; /* CLOCK_REALTIME the Eviction was accepted; 0 not yet */
 };
 
 /* {"id", "state", "source_node", "target_node", "pod": {"uid", "name", "namespace", "owner_uid",
  *  "qos", "working_set_bytes"}, "reservation_bytes", "target_numa_zone" (null for any),
- *  "reason", "created_at_usec", "expires_at_usec", "replacement_pod" (null until bound)} */
+ *  "reason", "created_at_usec", "expires_at_usec", "replacement_pod" (null until bound),
+ *  "step" and "step_message" (null before any), "eviction_attempts", "evicted_at_usec" (null
+ *  until evicted); the last four optional on input} */
 struct json_object *migration_encode(const struct migration *m);
 int migration_decode(const struct json_object *o, const char *path, struct migration *ret,
                      struct api_error *err);

@@ -192,7 +192,9 @@ static int maybe_plan(struct cluster *c, struct sched_snapshot *s, size_t i, uin
                                        s->nodes[i]->name);
         if (n == 0) {
                 log_warning("Node %s is under sustained %s pressure but no pod can move "
-                            "(none movable, or no node can take it); will retry on its next report",
+                            "(none movable: Guaranteed, protected, or bare pods without a "
+                            "controller that would recreate them; or no node can take one); will "
+                            "retry on its next report",
                             s->nodes[i]->name,
                             pressure_level_to_string(s->nodes[i]->report.pressure));
                 migration_list_free(plans, n);
@@ -388,6 +390,60 @@ out:
         if (r >= 0 && ret_migration)
                 *ret_migration = TAKE_PTR(done_id);
         free(done_id);
+        return r;
+}
+
+int cluster_migration_step(struct cluster *c, const char *id, const char *step, const char *message,
+                           bool count_attempt, uint64_t evicted_at_usec, bool cancel)
+{
+        struct snapshot_builder b;
+        int r;
+
+        if (atomic_load(&c->follower))
+                return -ESTALE;
+        pthread_mutex_lock(&c->write_lock);
+        _cleanup_snapshot_ struct sched_snapshot *cur = snapshot_acquire(&c->slot);
+        r = snapshot_builder_init(&b, cur);
+        if (r < 0)
+                goto out;
+        struct migration *m = NULL;
+        for (size_t k = 0; k < b.n_plans && !m; k++)
+                if (strcmp(b.plans[k].id, id) == 0)
+                        m = &b.plans[k];
+        if (!m || m->state != MIGRATION_PLANNED) {
+                r = -ENOENT; /* bound or expired meanwhile: nothing left to record */
+                goto out_builder;
+        }
+        struct migration upd;
+        r = migration_copy(m, &upd);
+        if (r < 0)
+                goto out_builder;
+        free(upd.step);
+        free(upd.step_message);
+        upd.step = strdup(step);
+        upd.step_message = message ? strdup(message) : NULL;
+        if (!upd.step || (message && !upd.step_message)) {
+                migration_done(&upd);
+                r = -ENOMEM;
+                goto out_builder;
+        }
+        upd.eviction_attempts += count_attempt;
+        if (evicted_at_usec)
+                upd.evicted_at_usec = evicted_at_usec;
+        if (cancel)
+                upd.state = MIGRATION_CANCELLED;
+        r = store_save_migration(c->store, &upd);
+        if (r < 0) {
+                migration_done(&upd);
+                goto out_builder;
+        }
+        migration_done(m);
+        *m = upd;
+        r = publish_builder(c, &b);
+out_builder:
+        snapshot_builder_done(&b);
+out:
+        pthread_mutex_unlock(&c->write_lock);
         return r;
 }
 

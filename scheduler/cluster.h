@@ -62,6 +62,14 @@ int cluster_ingest(struct cluster *c, const char *name, struct node_report *repo
 int cluster_bind(struct cluster *c, const char *namespace, const char *name, const char *uid,
                  const char *node, uint64_t now_usec, char **ret_migration);
 
+/* Records a step of carrying out planned migration id (see struct migration): step and message
+ * (copied; message may be NULL), one more eviction attempt when count_attempt, evicted_at_usec
+ * when not 0, and state cancelled when cancel. Durable before it is published. Returns 0,
+ * -ENOENT when the plan is unknown or no longer planned, -ESTALE on a follower replica, or the
+ * store's error. */
+int cluster_migration_step(struct cluster *c, const char *id, const char *step, const char *message,
+                           bool count_attempt, uint64_t evicted_at_usec, bool cancel);
+
 /* Waits up to timeout_ms for plans that other replicas changed in the shared store (etcd) and
  * applies them to the model. Returns 1 if a new snapshot was published, 0 if nothing changed,
  * -EOPNOTSUPP on SQLite (no other replica). Blocks without the write lock; run it in a loop. */

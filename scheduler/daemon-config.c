@@ -85,6 +85,17 @@ static const struct config_entry entries[] = {
                          "many seconds."),
         CONFIG_ENTRY_STRING(C, port_file, "portFile", "", NULL, "PATH", RESTART,
                             "Write the bound port there once serving; \"\" for none."),
+        CONFIG_ENTRY_STRING(C, kubeconfig, "kubeconfig", "", config_check_optional_absolute_path,
+                            "PATH", RESTART,
+                            "kubeconfig file for the Kubernetes API server (current context). "
+                            "\"\": in-cluster when KUBERNETES_SERVICE_HOST is set (the pod's "
+                            "service account), else no API. With the API, /extender/bind "
+                            "creates the pod's Binding and planned migrations are carried out "
+                            "through the Eviction API."),
+        CONFIG_ENTRY_INT(C, max_concurrent_migrations, "maxConcurrentMigrations", "2", "1", "1000",
+                         RESTART,
+                         "Most migrations whose pod is being evicted or whose replacement is "
+                         "awaited at once, cluster-wide; at most one per source node anyway."),
         CONFIG_ENTRY_INT(C, threads, "threads", "4", "1", "256", RESTART, "HTTP worker threads."),
         CONFIG_ENTRY_BYTES(C, max_body_bytes, "maxBodyBytes", "64Mi", "1Ki", "4Gi", RESTART,
                            "Largest request body; larger ones get 413."),

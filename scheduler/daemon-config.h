@@ -30,6 +30,8 @@ struct memschedd_config {
         char *etcd_endpoints;                 /* "" for SQLite, else "URL[,URL...]" */
         char *etcd_cert, *etcd_key, *etcd_ca; /* "" for none */
         int64_t leader_lease_sec;
+        char *kubeconfig; /* "" for in-cluster or none */
+        int64_t max_concurrent_migrations;
         int64_t threads, max_connections, client_timeout_sec, max_connections_per_client;
         uint64_t max_body_bytes, request_memory_budget_bytes;
 

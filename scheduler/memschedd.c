@@ -12,10 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/kube/config.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "scheduler/cluster.h"
 #include "scheduler/daemon-config.h"
+#include "scheduler/kube.h"
 #include "scheduler/server.h"
 #include "scheduler/store-replica.h"
 
@@ -57,6 +59,31 @@ static int configure(int argc, char **argv, struct memschedd_config *cfg, struct
                 return 0;
         }
         return -1;
+}
+
+/* The Kubernetes API side (scheduler/kube.h): kubeconfig, else in-cluster, else none. Returns
+ * 0 (*ret NULL without an API), or the exit status: 2 when the configuration is unusable. */
+static int start_kube(const struct memschedd_config *mcfg, struct cluster *cl,
+                      struct sched_kube **ret)
+{
+        char host[256] = "memschedd", instance[300], err[KUBE_CONFIG_ERR_MAX + 128] = "";
+        (void)gethostname(host, sizeof(host) - 1);
+        snprintf(instance, sizeof(instance), "memschedd-%s", host);
+        int r = sched_kube_start(
+            cl,
+            &(struct sched_kube_options){
+                .kubeconfig = mcfg->kubeconfig,
+                .max_concurrent_migrations = (unsigned)mcfg->max_concurrent_migrations,
+                .instance = instance,
+            },
+            ret, err, sizeof(err));
+        if (r == -EMEDIUMTYPE)
+                return refuse(err);
+        if (r < 0) {
+                log_error_errno(r, "Failed to start the Kubernetes API client: %m");
+                return 1;
+        }
+        return 0;
 }
 
 /* Serves until SIGTERM or SIGINT. Returns the exit status. */
@@ -125,12 +152,20 @@ static int run(const struct memschedd_config *mcfg)
                         return 1;
                 }
         }
-        r = server_start(cl, &scfg, &srv);
-        if (r < 0) {
+        struct sched_kube *kube = NULL;
+        r = start_kube(mcfg, cl, &kube);
+        if (r == 0) {
+                r = server_start(cl, &scfg, &srv);
+                if (r < 0)
+                        r = r == -EPERM ? 2 : 1; /* refused: plain HTTP off loopback, said why */
+        }
+        if (r != 0) {
+                sched_kube_stop(kube);
                 replica_stop(replica);
                 cluster_free(cl);
-                return r == -EPERM ? 2 : 1; /* refused: plain HTTP off loopback, said why */
+                return r;
         }
+        server_set_kube(srv, kube);
         if (port_file) {
                 char tmp[PATH_MAX];
                 snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
@@ -139,6 +174,7 @@ static int run(const struct memschedd_config *mcfg)
                     rename(tmp, port_file) < 0) {
                         log_error_errno(errno, "Failed to write the port file %s: %m", port_file);
                         server_stop(srv);
+                        sched_kube_stop(kube);
                         replica_stop(replica);
                         cluster_free(cl);
                         return 1;
@@ -162,6 +198,7 @@ static int run(const struct memschedd_config *mcfg)
         server_set_ready(srv, false);
         replica_stop(replica); /* resigns: another replica leads at once */
         server_stop(srv);
+        sched_kube_stop(kube); /* after the server: a bind in progress needs its thread */
         cluster_free(cl);
         return 0;
 }

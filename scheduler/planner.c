@@ -109,7 +109,8 @@ int planner_plan(const struct sched_snapshot *s, size_t src, uint64_t now_usec,
                         continue;
                 extra_res[best] += bytes;
 
-                char id[128], why[256], a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+                char id[128], why[256], a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX],
+                    w[FORMAT_BYTES_MAX];
                 snprintf(id, sizeof(id), "%s-%zu", id_prefix, n_plans);
                 snprintf(why, sizeof(why),
                          "%s pressure on %s for %llu s with local relief exhausted; %s "
@@ -119,7 +120,7 @@ int planner_plan(const struct sched_snapshot *s, size_t src, uint64_t now_usec,
                          format_bytes_iec(r->memory_available_bytes, a, sizeof(a)),
                          format_bytes_iec(r->memory_total_bytes, b, sizeof(b)),
                          qos_to_string(p->qos),
-                         format_bytes_iec(p->working_set_bytes, a, sizeof(a)));
+                         format_bytes_iec(p->working_set_bytes, w, sizeof(w)));
                 struct migration *m = &plans[n_plans];
                 *m = (struct migration){
                         .state = MIGRATION_PLANNED,

@@ -38,6 +38,7 @@ struct conn_track {
 struct server {
         struct MHD_Daemon *daemon;
         struct cluster *cluster;
+        struct sched_kube *kube; /* NULL: no Kubernetes API, binds are only recorded */
         struct server_config cfg;
         struct metrics metrics;
         atomic_bool ready;
@@ -635,8 +636,38 @@ static enum MHD_Result handle_bind(struct server *srv, struct MHD_Connection *co
         r = extender_binding_args_decode(o, &a, &err);
         if (r < 0)
                 return respond_api_error(conn, rq, r, &err);
+        if (srv->kube) {
+                /* kube-scheduler left binding to us (bindVerb): the Binding is the bind, and the
+                 * API's refusal is kube-scheduler's error, word for word. */
+                struct kube_status st;
+                r = sched_kube_bind(srv->kube, a.pod_namespace, a.pod_name, a.pod_uid, a.node, &st);
+                if (r < 0 || !kube_status_ok(&st)) {
+                        char text[768];
+                        if (r < 0)
+                                snprintf(text, sizeof(text), "memsched: cannot bind: %s",
+                                         strerror(-r));
+                        else if (st.http_code == 0)
+                                snprintf(text, sizeof(text),
+                                         "memsched: the Kubernetes API is unreachable: %s",
+                                         st.message);
+                        else
+                                snprintf(text, sizeof(text), "%s", st.message);
+                        log_info("Bind of %s/%s to %s refused: %s", a.pod_namespace, a.pod_name,
+                                 a.node, text);
+                        return respond_json(conn, rq, 200, extender_binding_result_encode(text));
+                }
+        }
         r = cluster_bind(srv->cluster, a.pod_namespace, a.pod_name, a.pod_uid, a.node,
                          now_usec(CLOCK_MONOTONIC), &mig);
+        if (r < 0 && srv->kube) {
+                /* Bound by the API all the same: the node counts it once it reports. */
+                if (r != -ENOENT)
+                        log_warning_errno(r,
+                                          "Failed to record the bind of %s/%s to %s: %m, "
+                                          "ignoring (the Binding is made)",
+                                          a.pod_namespace, a.pod_name, a.node);
+                return respond_json(conn, rq, 200, extender_binding_result_encode(""));
+        }
         if (r == -ENOENT)
                 return respond_error(conn, rq, 404, "Node", "Node: %.253s has sent no report",
                                      a.node);
@@ -1167,6 +1198,11 @@ int server_start(struct cluster *c, const struct server_config *cfg, struct serv
         srv->sweeper_started = true;
         *ret = srv;
         return 0;
+}
+
+void server_set_kube(struct server *s, struct sched_kube *k)
+{
+        s->kube = k;
 }
 
 uint16_t server_port(const struct server *s)

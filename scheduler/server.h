@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "scheduler/cluster.h"
+#include "scheduler/kube.h"
 #include "scheduler/metrics.h"
 
 /* What decoding a body may take, as a multiple of its size (api_parse() bounds the JSON tree to
@@ -41,6 +42,9 @@ struct server_config {
 struct server;
 
 int server_start(struct cluster *c, const struct server_config *cfg, struct server **ret);
+/* Binds through the Kubernetes API from now on (k may be NULL: only recorded). Call before
+ * requests arrive (before the port is published). */
+void server_set_kube(struct server *s, struct sched_kube *k);
 /* The bound port (useful with port 0). */
 uint16_t server_port(const struct server *s);
 void server_set_ready(struct server *s, bool ready);

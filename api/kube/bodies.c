@@ -111,7 +111,9 @@ int kube_event_body(const struct kube_event *ev, char **ret)
         api_add(o, "eventTime",
                 json_object_new_string(kube_format_micro_time(
                     ev->event_time_usec ? ev->event_time_usec : now_usec(CLOCK_REALTIME), when)));
-        api_add(o, "reportingController", json_object_new_string(KUBE_REPORTING_CONTROLLER));
+        api_add(o, "reportingController",
+                json_object_new_string(empty(ev->reporting_controller) ? KUBE_REPORTING_CONTROLLER
+                                                                       : ev->reporting_controller));
         api_add(o, "reportingInstance", json_object_new_string(ev->reporting_instance));
         api_add(o, "action", json_object_new_string(ev->action));
         api_add(o, "reason", json_object_new_string(ev->reason));

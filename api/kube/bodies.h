@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KUBE_REPORTING_CONTROLLER "memagent.io/agent"
+#define KUBE_REPORTING_CONTROLLER           "memagent.io/agent"
+#define KUBE_REPORTING_CONTROLLER_SCHEDULER "memagent.io/scheduler"
 /* events.k8s.io/v1 validation (pkg/apis/core/validation/events.go): note at most 1024 bytes,
  * action and reason at most 128. */
 #define KUBE_EVENT_NOTE_MAX   1024
@@ -29,11 +30,14 @@ struct kube_event {
          * to make one up. */
         const char *name;
         const char *reporting_instance; /* "memagentd-<node>": which agent */
-        const char *action;             /* "Evict", "Kill", "Lend", "Return", "StandBack" */
-        const char *reason;             /* CamelCase: "MemoryPressure", "DisruptionBudget" */
-        const char *note;               /* why, for people; cut to KUBE_EVENT_NOTE_MAX bytes */
-        bool warning;                   /* type Warning, else Normal */
-        uint64_t event_time_usec;       /* CLOCK_REALTIME; 0: now */
+        /* reportingController; NULL or "": KUBE_REPORTING_CONTROLLER (memschedd sets
+         * KUBE_REPORTING_CONTROLLER_SCHEDULER) */
+        const char *reporting_controller;
+        const char *action;       /* "Evict", "Kill", "Lend", "Return", "StandBack" */
+        const char *reason;       /* CamelCase: "MemoryPressure", "DisruptionBudget" */
+        const char *note;         /* why, for people; cut to KUBE_EVENT_NOTE_MAX bytes */
+        bool warning;             /* type Warning, else Normal */
+        uint64_t event_time_usec; /* CLOCK_REALTIME; 0: now */
 };
 
 /* An events.k8s.io/v1 Event (reportingController KUBE_REPORTING_CONTROLLER, eventTime in

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Kubernetes API side: authentication, scripted failures, the pod LIST/WATCH/GET, the
-// eviction subresource, events.k8s.io/v1 Events, the pods/resize subresource, and the records
-// of every request. Bodies and codes follow kube-apiserver (see status.h).
+// eviction and binding subresources, events.k8s.io/v1 Events, the pods/resize subresource, and
+// the records of every request. Bodies and codes follow kube-apiserver (see status.h).
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -537,6 +537,98 @@ static enum MHD_Result pod_evict(struct state *st, struct MHD_Connection *conn, 
         return respond_status(conn, rq, status_success(201));
 }
 
+/* ---------- pods/binding ---------- */
+
+/* BindingREST.Create (pkg/registry/core/pod/storage/storage.go): the name in the URL is the
+ * Binding's; ValidatePodBinding (target.name required, target.kind "" or Node) fails as a plain
+ * error, which the handler answers 500 with reason Unknown; then setPodNodeAndMetadata under the
+ * Binding's UID precondition: a missing pod is 404, a UID mismatch 409 on pods, and a pod that
+ * is being deleted or already has spec.nodeName 409 on pods/binding. 201 Status Success; the pod
+ * gets spec.nodeName and the PodScheduled condition (MODIFIED). */
+static enum MHD_Result pod_bind(struct state *st, struct MHD_Connection *conn, struct request *rq,
+                                const char *ns, const char *name)
+{
+        struct json_object *b, *bad = check_content_type(conn);
+        if (bad)
+                return respond_status(conn, rq, bad);
+        bad = parse_body(rq, &b);
+        if (bad)
+                return respond_status(conn, rq, bad);
+        const char *b_name = kjson_get_string(b, "metadata", "name", NULL);
+        const char *target = kjson_get_string(b, "target", "name", NULL);
+        const char *kind = kjson_get_string(b, "target", "kind", NULL);
+        const char *want_uid = kjson_get_string(b, "metadata", "uid", NULL);
+        struct json_object *answer = NULL;
+        char why[1024];
+        struct pod_entry *e = NULL;
+        if (!b_name || strcmp(b_name, name) != 0)
+                answer = status_bad_request("name in URL does not match name in Binding object");
+        else if (!target || !*target)
+                answer = status_failure(500, "Unknown", "target.name: Required value", NULL);
+        else if (kind && *kind && strcmp(kind, "Node") != 0) {
+                snprintf(why, sizeof(why),
+                         "target.kind: Unsupported value: \"%s\": supported values: \"Node\", "
+                         "\"<empty>\"",
+                         kind);
+                answer = status_failure(500, "Unknown", why, NULL);
+        } else if (!(e = state_find_pod(st, ns, name)))
+                answer = status_not_found("pods", name);
+        if (!answer) {
+                const char *uid = kjson_get_string(e->pod, "metadata", "uid", NULL);
+                const char *node = kjson_get_string(e->pod, "spec", "nodeName", NULL);
+                if (want_uid && *want_uid && (!uid || strcmp(want_uid, uid) != 0)) {
+                        snprintf(why, sizeof(why),
+                                 "Precondition failed: UID in precondition: %s, UID in object "
+                                 "meta: %s",
+                                 want_uid, uid ? uid : "");
+                        answer = status_conflict("pods", name, why);
+                } else if (kjson_get_string(e->pod, "metadata", "deletionTimestamp", NULL)) {
+                        snprintf(why, sizeof(why),
+                                 "pod %s is being deleted, cannot be assigned to a host", name);
+                        answer = status_conflict("pods/binding", name, why);
+                } else if (node && *node) {
+                        snprintf(why, sizeof(why), "pod %s is already assigned to node \"%s\"",
+                                 name, node);
+                        answer = status_conflict("pods/binding", name, why);
+                }
+        }
+        if (answer) {
+                json_object_put(b);
+                return respond_status(conn, rq, answer);
+        }
+        struct json_object *status = kjson_ensure_object(e->pod, "status");
+        struct json_object *conds = NULL, *cond = json_object_new_object();
+        if (status && cond) {
+                char ts[32];
+                rfc3339_now(ts, sizeof(ts), 0);
+                kjson_set_string(cond, "type", "PodScheduled");
+                kjson_set_string(cond, "status", "True");
+                kjson_set_string(cond, "lastTransitionTime", ts);
+                if (!json_object_object_get_ex(status, "conditions", &conds) ||
+                    !json_object_is_type(conds, json_type_array)) {
+                        conds = json_object_new_array();
+                        json_object_object_add(status, "conditions", conds);
+                }
+                if (conds) {
+                        /* UpdatePodCondition: replaces a PodScheduled condition already there. */
+                        for (size_t i = json_object_array_length(conds); i-- > 0;) {
+                                const char *t = kjson_get_string(
+                                    json_object_array_get_idx(conds, i), "type", NULL, NULL);
+                                if (t && strcmp(t, "PodScheduled") == 0)
+                                        json_object_array_del_idx(conds, i, 1);
+                        }
+                        json_object_array_add(conds, cond);
+                        cond = NULL;
+                }
+        }
+        json_object_put(cond);
+        int r = state_bind_pod(st, e, target);
+        json_object_put(b);
+        if (r < 0)
+                return respond_text(conn, rq, 500, "out of memory\n", 0);
+        return respond_status(conn, rq, status_success(201));
+}
+
 /* ---------- events.k8s.io/v1 Event ---------- */
 
 static void generate_name(const char *prefix, char *buf, size_t size)
@@ -828,7 +920,7 @@ static enum MHD_Result pod_resize(struct state *st, struct MHD_Connection *conn,
 
 /* ---------- routing ---------- */
 
-enum kind { K_OTHER, K_EVICTION, K_EVENT, K_RESIZE };
+enum kind { K_OTHER, K_EVICTION, K_EVENT, K_RESIZE, K_BINDING };
 
 static const char *kind_name(enum kind k)
 {
@@ -839,6 +931,8 @@ static const char *kind_name(enum kind k)
                 return "event";
         case K_RESIZE:
                 return "resize";
+        case K_BINDING:
+                return "binding";
         default:
                 return "other";
         }
@@ -870,6 +964,8 @@ static enum MHD_Result dispatch(struct state *st, struct MHD_Connection *conn, s
                 }
                 if (n == 7 && !strcmp(seg[6], "eviction"))
                         return post ? pod_evict(st, conn, rq, ns, name) : WRONG_METHOD;
+                if (n == 7 && !strcmp(seg[6], "binding"))
+                        return post ? pod_bind(st, conn, rq, ns, name) : WRONG_METHOD;
                 if (n == 7 && !strcmp(seg[6], "resize") && !st->no_resize) {
                         if (patch)
                                 return pod_resize(st, conn, rq, ns, name);
@@ -894,6 +990,8 @@ static enum kind kind_of(char **seg, int n)
                 return K_EVICTION;
         if (n == 7 && !strcmp(seg[6], "resize"))
                 return K_RESIZE;
+        if (n == 7 && !strcmp(seg[6], "binding"))
+                return K_BINDING;
         if (n == 6 && !strcmp(seg[5], "events") && !strcmp(seg[0], "apis"))
                 return K_EVENT;
         return K_OTHER;

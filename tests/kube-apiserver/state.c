@@ -289,6 +289,21 @@ int state_modified(struct state *st, struct pod_entry *e)
         return r < 0 ? r : record_event(st, "MODIFIED", e, NULL);
 }
 
+int state_bind_pod(struct state *st, struct pod_entry *e, const char *node)
+{
+        struct json_object *spec = kjson_ensure_object(e->pod, "spec");
+        if (!spec || kjson_set_string(spec, "nodeName", node) < 0)
+                return -ENOMEM;
+        /* The watch event carries the node before, so that a watch of the target node sees the
+         * pod arrive (ADDED), as the watch cache shows it. */
+        char prev[KT_NAME_MAX];
+        snprintf(prev, sizeof(prev), "%s", e->node);
+        snprintf(e->node, sizeof(e->node), "%s", node);
+        st->rv++;
+        int r = set_rv(e, st->rv);
+        return r < 0 ? r : record_event(st, "MODIFIED", e, prev);
+}
+
 int state_delete_pod(struct state *st, struct pod_entry *e)
 {
         /* The DELETED event carries the object at its final resourceVersion. */

@@ -123,6 +123,9 @@ int state_load_pods(struct state *st, const char *path);
 struct pod_entry *state_find_pod(struct state *st, const char *ns, const char *name);
 /* Adds or replaces a pod (takes ownership of pod): ADDED or MODIFIED. Returns 0 or -errno. */
 int state_put_pod(struct state *st, struct json_object *pod);
+/* pods/binding: sets spec.nodeName (MODIFIED, seen as ADDED by a watch of node). Returns 0 or
+ * -ENOMEM. */
+int state_bind_pod(struct state *st, struct pod_entry *e, const char *node);
 /* Removes a pod: DELETED. */
 int state_delete_pod(struct state *st, struct pod_entry *e);
 /* The pod changed in place: new resourceVersion and a MODIFIED event. */

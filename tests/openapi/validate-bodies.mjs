@@ -4,7 +4,8 @@
 // (DIR/NNNN-KIND.json) against the official Kubernetes OpenAPI schema for its kind, with the
 // ajv validators that kubernetes-models generates from the upstream OpenAPI document:
 //   eviction -> policy/v1 Eviction, event -> events.k8s.io/v1 Event,
-//   resize   -> the strategic merge patch as a partial v1 Pod (see below).
+//   resize   -> the strategic merge patch as a partial v1 Pod (see below),
+//   binding  -> v1 Binding (memschedd's pods/binding).
 // Prints "ok KIND FILE" or "INVALID KIND FILE: <errors>" per body; exits 1 when any body is
 // invalid, 2 when DIR holds no body at all (or cannot be read), 0 otherwise.
 import { readdirSync, readFileSync } from "node:fs";
@@ -14,6 +15,7 @@ import { runValidateFunc } from "@kubernetes-models/validate";
 import { validate as validateEviction } from "kubernetes-models/_schemas/IoK8sApiPolicyV1Eviction";
 import { validate as validateEvent } from "kubernetes-models/_schemas/IoK8sApiEventsV1Event";
 import { validate as validatePod } from "kubernetes-models/_schemas/IoK8sApiCoreV1Pod";
+import { validate as validateBinding } from "kubernetes-models/_schemas/IoK8sApiCoreV1Binding";
 
 // A pods/resize strategic merge patch is a Pod with only the fields it changes: kube-apiserver
 // applies it to the stored Pod's JSON, field by field in the Pod's own shape (containers merged
@@ -27,6 +29,7 @@ const KINDS = {
   eviction: { validate: validateEviction, prepare: (b) => b },
   event: { validate: validateEvent, prepare: (b) => b },
   resize: { validate: validatePod, prepare: asPartialPod },
+  binding: { validate: validateBinding, prepare: (b) => b },
 };
 
 function check(kind, text) {
