@@ -130,10 +130,23 @@ static ssize_t cg_read(struct cgroup *c, enum cg_file f, char *buf, size_t size)
 
 int cgroup_sample(struct cgroup *c, char *buf, size_t size)
 {
-        struct cg_sample s = { .time_usec = now_usec(CLOCK_MONOTONIC) };
+        return cgroup_sample_files(c, CG_FILES_ALL, buf, size);
+}
+
+int cgroup_sample_files(struct cgroup *c, uint32_t files, char *buf, size_t size)
+{
+        /* What is not read this time: settings stay as they were, measurements are marked
+         * absent but keep their values (see CG_FILES_SETTINGS). BPF fills its figures anew. */
+        struct cg_sample s = c->s;
+        s.time_usec = now_usec(CLOCK_MONOTONIC);
+        s.have &= ~files & CG_FILES_SETTINGS;
+        s.has_reclaim_stall = false;
+        s.reclaim_stall_usec = 0;
         struct parse_error perr;
 
         for (enum cg_file f = 0; f < _CGF_MAX; f++) {
+                if (!(files & CG_HAVE(f)))
+                        continue;
                 ssize_t n = cg_read(c, f, buf, size);
                 if (n == -ENODATA)
                         continue;
@@ -182,11 +195,19 @@ int cgroup_sample(struct cgroup *c, char *buf, size_t size)
                 }
                 s.have |= CG_HAVE(f);
         }
-        if ((s.have & CG_HAVE(CGF_CURRENT)) && (s.have & CG_HAVE(CGF_STAT)))
+        if (s.have & CG_HAVE(CGF_STAT))
+                s.stat_usec = s.time_usec;
+        else if (files & CG_HAVE(CGF_STAT))
+                s.stat_usec = 0; /* read and not there: no inactive_file to subtract */
+        /* The cold file pages of the last memory.stat read (its age is stat_usec), as before
+         * when it is read every time. */
+        if ((s.have & CG_HAVE(CGF_CURRENT)) && s.stat_usec)
                 s.working_set =
                     s.current > s.stat.inactive_file ? s.current - s.stat.inactive_file : 0;
         else if (s.have & CG_HAVE(CGF_CURRENT))
                 s.working_set = s.current;
+        c->events_changed = (s.have & CG_HAVE(CGF_EVENTS)) && (c->s.have & CG_HAVE(CGF_EVENTS)) &&
+                            memcmp(&s.events, &c->s.events, sizeof(s.events)) != 0;
         if ((s.have & CG_HAVE(CGF_CURRENT)) && (c->s.have & CG_HAVE(CGF_CURRENT)) &&
             s.time_usec > c->s.time_usec) {
                 double dt = (double)(s.time_usec - c->s.time_usec) / 1e6;
@@ -197,12 +218,16 @@ int cgroup_sample(struct cgroup *c, char *buf, size_t size)
         }
         /* Unsmoothed: the balloon backs off on the first interval with refaults. A counter that
          * went down is a recreated cgroup: no rate until the next sample. */
-        c->has_refault_rate = (s.have & CG_HAVE(CGF_STAT)) && (c->s.have & CG_HAVE(CGF_STAT)) &&
-                              s.time_usec > c->s.time_usec &&
+        if (!(files & CG_HAVE(CGF_STAT))) {
+                c->s = s; /* the refault rates stay those of the last two memory.stat reads */
+                return 0;
+        }
+        c->has_refault_rate = (s.have & CG_HAVE(CGF_STAT)) && c->s.stat_usec &&
+                              s.stat_usec > c->s.stat_usec &&
                               s.stat.workingset_refault_file >= c->s.stat.workingset_refault_file &&
                               s.stat.workingset_activate_file >= c->s.stat.workingset_activate_file;
         if (c->has_refault_rate) {
-                double dt = (double)(s.time_usec - c->s.time_usec) / 1e6;
+                double dt = (double)(s.stat_usec - c->s.stat_usec) / 1e6;
                 c->refault_file_per_sec =
                     (double)(s.stat.workingset_refault_file - c->s.stat.workingset_refault_file) /
                     dt;
