@@ -516,6 +516,7 @@ void manager_free(struct manager *m)
         free(m->cands);
         free(m->cand_names);
         free(m->self_ids);
+        free(m->full_ids);
         free(m->scratch);
         safe_close(m->cg_fd);
         safe_close(m->proc_fd);

@@ -128,20 +128,36 @@ static ssize_t cg_read(struct cgroup *c, enum cg_file f, char *buf, size_t size)
         return pread_full(c->fds[f], buf, size);
 }
 
+static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, size_t size);
+
 int cgroup_sample(struct cgroup *c, char *buf, size_t size)
 {
-        return cgroup_sample_files(c, CG_FILES_ALL, buf, size);
+        return sample_files(c, CG_FILES_ALL, false, buf, size);
 }
 
 int cgroup_sample_files(struct cgroup *c, uint32_t files, char *buf, size_t size)
 {
-        /* What is not read this time: settings stay as they were, measurements are marked
-         * absent but keep their values (see CG_FILES_SETTINGS). BPF fills its figures anew. */
+        return sample_files(c, files, false, buf, size);
+}
+
+int cgroup_sample_more(struct cgroup *c, uint32_t files, char *buf, size_t size)
+{
+        return sample_files(c, files, true, buf, size);
+}
+
+static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, size_t size)
+{
         struct cg_sample s = c->s;
-        s.time_usec = now_usec(CLOCK_MONOTONIC);
-        s.have &= ~files & CG_FILES_SETTINGS;
-        s.has_reclaim_stall = false;
-        s.reclaim_stall_usec = 0;
+        if (!more) {
+                /* What is not read this time: settings stay as they were, measurements are
+                 * marked absent but keep their values (see CG_FILES_SETTINGS). BPF fills its
+                 * figures anew. */
+                s.time_usec = now_usec(CLOCK_MONOTONIC);
+                s.have &= ~files & CG_FILES_SETTINGS;
+                s.has_reclaim_stall = false;
+                s.reclaim_stall_usec = 0;
+        } else
+                s.have &= ~files; /* the sample just taken stays; these are read anew */
         struct parse_error perr;
 
         for (enum cg_file f = 0; f < _CGF_MAX; f++) {
@@ -196,7 +212,7 @@ int cgroup_sample_files(struct cgroup *c, uint32_t files, char *buf, size_t size
                 s.have |= CG_HAVE(f);
         }
         if (s.have & CG_HAVE(CGF_STAT))
-                s.stat_usec = s.time_usec;
+                s.stat_usec = more ? now_usec(CLOCK_MONOTONIC) : s.time_usec;
         else if (files & CG_HAVE(CGF_STAT))
                 s.stat_usec = 0; /* read and not there: no inactive_file to subtract */
         /* The cold file pages of the last memory.stat read (its age is stat_usec), as before
@@ -206,8 +222,10 @@ int cgroup_sample_files(struct cgroup *c, uint32_t files, char *buf, size_t size
                     s.current > s.stat.inactive_file ? s.current - s.stat.inactive_file : 0;
         else if (s.have & CG_HAVE(CGF_CURRENT))
                 s.working_set = s.current;
-        c->events_changed = (s.have & CG_HAVE(CGF_EVENTS)) && (c->s.have & CG_HAVE(CGF_EVENTS)) &&
-                            memcmp(&s.events, &c->s.events, sizeof(s.events)) != 0;
+        if (files & CG_HAVE(CGF_EVENTS))
+                c->events_changed = (s.have & CG_HAVE(CGF_EVENTS)) &&
+                                    (c->s.have & CG_HAVE(CGF_EVENTS)) &&
+                                    memcmp(&s.events, &c->s.events, sizeof(s.events)) != 0;
         if ((s.have & CG_HAVE(CGF_CURRENT)) && (c->s.have & CG_HAVE(CGF_CURRENT)) &&
             s.time_usec > c->s.time_usec) {
                 double dt = (double)(s.time_usec - c->s.time_usec) / 1e6;

@@ -97,6 +97,9 @@ int cgroup_sample(struct cgroup *c, char *scratch, size_t scratch_size);
  * happens to the others). memory.current, when read, updates the growth rate; memory.stat, when
  * read, the refault rates (over the time since it was read last). */
 int cgroup_sample_files(struct cgroup *c, uint32_t files, char *scratch, size_t scratch_size);
+/* Reads more files into the sample just taken (a light sample that turned out to need the
+ * rest): every figure already in it stays, its time too. */
+int cgroup_sample_more(struct cgroup *c, uint32_t files, char *scratch, size_t scratch_size);
 
 /* Closes the cached file fds (keeps the directory fd): for when fds run short. */
 void cgroup_drop_fds(struct cgroup *c);

@@ -449,10 +449,12 @@ static bool wants_the_rest(const struct cgroup *c)
 
 static bool sample_one(struct cgroup *c, uint32_t files, char *scratch, size_t scratch_size)
 {
+        if (files == 0) /* sampled already by the caller */
+                return !c->gone;
         if (cgroup_sample_files(c, files, scratch, scratch_size) < 0)
                 return false;
         if (files != CG_FILES_ALL && wants_the_rest(c))
-                (void)cgroup_sample_files(c, CG_FILES_ALL & ~files, scratch, scratch_size);
+                (void)cgroup_sample_more(c, CG_FILES_ALL & ~files, scratch, scratch_size);
         return !c->gone;
 }
 
@@ -465,8 +467,10 @@ size_t model_sample_files(struct model *m, uint32_t (*want)(void *ud, const stru
                           void *ud, char *scratch, size_t scratch_size)
 {
         size_t n = 0;
-        /* No allocation: this runs every tick. kubepods is a scope of its own: always all. */
-        if (m->has_kubepods && sample_one(&m->kubepods, CG_FILES_ALL, scratch, scratch_size))
+        /* No allocation: this runs every tick. */
+        if (m->has_kubepods &&
+            sample_one(&m->kubepods, want ? want(ud, &m->kubepods) : CG_FILES_ALL, scratch,
+                       scratch_size))
                 n++;
         for (size_t i = 0; i < m->n_pods; i++) {
                 struct pod *p = &m->pods[i];
