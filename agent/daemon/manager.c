@@ -26,8 +26,11 @@
 #include "common/macro.h"
 #include "plugins/policy.h"
 
-#define SCRATCH_SIZE       (64 * 1024)
-#define REFRESH_EVERY_USEC (10 * 1000000ull)
+#define SCRATCH_SIZE (64 * 1024)
+/* The tree is re-walked on inotify events (pods and containers come and go): the periodic walk is
+ * the safety net for what inotify cannot see, and a walk of 1,000 cgroups costs as much as
+ * several calm ticks (issue 13), so once a minute. */
+#define REFRESH_EVERY_USEC (60 * 1000000ull)
 #define REFRESH_SOON_USEC  (100 * 1000ull) /* after a pod or container directory event */
 
 static void arm_kubepods_watch(struct manager *m);
