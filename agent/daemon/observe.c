@@ -27,7 +27,7 @@
 #define OBSERVE_FULL_EVERY_USEC (30 * 1000000ull)
 /* Containers due for a balloon step read in full per calm tick, in turn: the balloon takes one
  * step per tick, from those whose figures are fresh (the others see no PSI: no step). */
-#define BALLOON_FULL_PER_TICK 16
+#define BALLOON_FULL_PER_TICK 8
 
 static bool glob_match(const char *const *globs, size_t n, const char *path)
 {

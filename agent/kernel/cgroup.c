@@ -91,6 +91,7 @@ void cgroup_adopt(struct cgroup *c, struct cgroup *old)
                 old->fds[i] = FD_UNOPENED;
         }
         c->s = old->s;
+        c->events_hash = old->events_hash;
         c->growth_bytes_per_sec = old->growth_bytes_per_sec;
         c->has_refault_rate = old->has_refault_rate;
         c->refault_file_per_sec = old->refault_file_per_sec;
@@ -129,6 +130,14 @@ static ssize_t cg_read(struct cgroup *c, enum cg_file f, char *buf, size_t size)
 }
 
 static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, size_t size);
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+        uint64_t h = UINT64_C(14695981039346656037);
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ (unsigned char)p[i]) * UINT64_C(1099511628211);
+        return h | 1; /* never 0: 0 is "none" */
+}
 
 int cgroup_sample(struct cgroup *c, char *buf, size_t size)
 {
@@ -180,9 +189,16 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
                 case CGF_STAT:
                         r = parse_memory_stat(buf, &s.stat, &perr);
                         break;
-                case CGF_EVENTS:
+                case CGF_EVENTS: {
+                        uint64_t h = fnv1a(buf, (size_t)n);
+                        if (h == c->events_hash && (c->s.have & CG_HAVE(CGF_EVENTS))) {
+                                r = 0; /* the same counts: s.events holds them */
+                                break;
+                        }
                         r = parse_memory_events(buf, &s.events, &perr);
+                        c->events_hash = r < 0 ? 0 : h;
                         break;
+                }
                 case CGF_PRESSURE:
                         r = parse_psi(buf, &s.psi, &perr);
                         break;

@@ -68,6 +68,9 @@ struct cgroup {
         bool gone;         /* vanished (rmdir) since discovery: drop at next refresh */
         /* memory.events counts (high, max, oom...) moved between the last two reads of it */
         bool events_changed;
+        /* FNV-1a of memory.events as last parsed, 0 none: the same bytes are not parsed again
+         * (a calm tick reads memory.events of every cgroup, and it rarely changes) */
+        uint64_t events_hash;
         struct cg_sample s;
         /* Smoothed growth of memory.current (EWMA over samples, ~3 s time constant), bytes per
          * second; negative when shrinking. 0 until two samples exist. */
