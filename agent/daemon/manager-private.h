@@ -75,7 +75,8 @@ struct manager {
         struct snap_candidate *cands;
         char (*cand_names)[96];
         size_t cap_cands;
-        uint64_t *self_ids; /* cgroups whose processes include memagentd (checked at refresh) */
+        size_t n_cands_prev; /* filled by the last sample: their flags may be kept */
+        uint64_t *self_ids;  /* cgroups whose processes include memagentd (checked at refresh) */
         size_t n_self_ids;
         bool self_in_pods;
         /* tiered sampling: when every file of every cgroup is read next (a calm tick reads
@@ -85,7 +86,8 @@ struct manager {
         uint64_t *full_ids;
         size_t n_full_ids, cap_full_ids;
         size_t balloon_rr;
-        bool sampled_all;
+        uint64_t next_light_usec; /* every pod's and container's usage and events */
+        bool sampled_all, light_due;
         /* act */
         struct eviction evict;
         uint64_t last_record_id;      /* while acting: the record the list made last */
@@ -140,8 +142,9 @@ void observe_self(struct manager *m);
  * (logged): no decision this time. Tiered: every file of every cgroup is read when a decision
  * may use them (any scope's raw pressure above none with this sample, the agent not calm, a
  * trigger other than the timer) and every OBSERVE_FULL_EVERY_USEC; otherwise the node and kubepods
- * in full, the cgroups the balloon and vertical scaling are about to act on in full, and every
- * other pod and container its usage and events only (read in full at once when those moved). */
+ * in full, the cgroups the balloon and vertical scaling are about to act on in full, those that
+ * may near a limit their usage and events, and every LIGHT_EVERY_USEC every other pod and
+ * container its usage and events (any of them read in full at once when its events moved). */
 int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
                    struct node_snapshot *snap);
 /* An outcome alone, no sample. */

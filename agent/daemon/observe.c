@@ -28,6 +28,13 @@
 /* Containers due for a balloon step read in full per calm tick, in turn: the balloon takes one
  * step per tick, from those whose figures are fresh (the others see no PSI: no step). */
 #define BALLOON_FULL_PER_TICK 8
+/* On a calm tick, a pod or container far from any limit has its usage and events read this
+ * often; the node and kubepods every tick (kubepods' memory.events counts its descendants' and
+ * wakes the agent through inotify: a container at its limit is seen at once). */
+#define LIGHT_EVERY_USEC (5 * 1000000ull)
+/* ...and one with a limit that could be at 80% of it by then (the escalation to a full read
+ * starts there) every tick. */
+#define WATCH_LIMIT_PCT 60
 
 static bool glob_match(const char *const *globs, size_t n, const char *path)
 {
@@ -129,17 +136,22 @@ static bool holds_self(const struct manager *m, uint64_t id)
         return false;
 }
 
-static void fill_candidate(const struct manager *m, struct snap_candidate *cand,
+/* cand still holds what the previous sample put in this slot: on a calm tick, the same cgroup
+ * keeps its flags (the operator's globs and xattrs, five system calls per candidate) until the
+ * next full sample, which every decision that ranks candidates runs on. */
+static void fill_candidate(const struct manager *m, struct snap_candidate *cand, size_t i,
                            const struct cgroup *c, const char *name, enum qos_class qos)
 {
         const struct cg_sample *s = &c->s;
+        bool keep = !m->sampled_all && i < m->n_cands_prev && cand->c.cgroup_id == c->id;
+        uint32_t flags = keep ? cand->c.flags : candidate_flags(m, c);
         *cand = (struct snap_candidate){
                 .c = {
                         .name = name,
                         .cgroup = c->path,
                         .cgroup_id = c->id,
                         .qos = policy_qos_to_abi(qos),
-                        .flags = candidate_flags(m, c),
+                        .flags = flags,
                         .current_bytes = s->current,
                         .working_set_bytes = s->working_set,
                         .request_bytes = (s->have & CG_HAVE(CGF_MIN)) ? s->min : 0,
@@ -204,7 +216,7 @@ static ssize_t observe_candidates(struct manager *m)
                 } else {
                         snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "pod %s", p->uid);
                 }
-                fill_candidate(m, &m->cands[n], &p->cg, m->cand_names[n], p->qos);
+                fill_candidate(m, &m->cands[n], n, &p->cg, m->cand_names[n], p->qos);
                 m->cands[n].uid = p->uid;
                 m->cands[n].meta = meta;
                 n++;
@@ -212,7 +224,7 @@ static ssize_t observe_candidates(struct manager *m)
         for (size_t i = 0; i < m->model.n_workloads; i++) {
                 const struct workload *w = &m->model.workloads[i];
                 snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "%s", w->name);
-                fill_candidate(m, &m->cands[n], &w->cg, m->cand_names[n], w->qos);
+                fill_candidate(m, &m->cands[n], n, &w->cg, m->cand_names[n], w->qos);
                 m->cands[n].c.flags |= MEMAGENT_CAND_WORKLOAD;
                 n++;
         }
@@ -386,18 +398,24 @@ int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
                 };
 
         m->sampled_all = needs_all(m, now_usec, why, snap);
+        m->light_due = m->sampled_all || now_usec >= m->next_light_usec;
         if (m->sampled_all)
                 m->next_full_usec = now_usec + OBSERVE_FULL_EVERY_USEC;
         else
                 plan_calm(m, now_usec);
+        if (m->light_due)
+                m->next_light_usec = now_usec + LIGHT_EVERY_USEC;
         model_sample_files(&m->model, want_files, m, m->scratch, SCRATCH_SIZE);
         bpf_events_drain(m);
         snap->has_kubepods = m->model.has_kubepods;
 
         ssize_t n = observe_candidates(m);
-        if (n < 0)
+        if (n < 0) {
+                m->n_cands_prev = 0;
                 return log_warning_errno((int)n, "Failed to list eviction candidates: %m; "
                                                  "deciding on the next sample");
+        }
+        m->n_cands_prev = (size_t)n;
         snap->cands = m->cands;
         snap->n_cands = (size_t)n;
         return 0;
