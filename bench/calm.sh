@@ -5,7 +5,8 @@
 # capture's real cgroup files, tests/fixtures/guest/), calm for SECONDS. Prints CPU time
 # (utime+stime over wall time, % of one core), VmRSS and VmHWM, beside a floor measured in the
 # same run (bench-calm-floor: pread() of every cgroup's memory.current once per sample interval),
-# for each size given; then RSS growth per tracked cgroup between the smallest and largest size.
+# for each size given; then growth per tracked cgroup of memagentd's own memory (Private_Dirty)
+# between the smallest and largest size.
 # With --callgrind, also instructions per tick (manager_run_tick, inclusive) under valgrind: the
 # repeatable figure when wall-clock CPU is noisy.
 #
@@ -107,12 +108,16 @@ EOT
 	w1=$(date +%s.%N)
 	rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$PID/status")
 	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$PID/status")
+	# RSS counts every shared library page mapped (libcurl's TLS stack is most of it): Pss shares
+	# them out, Private_Dirty is memagentd's own.
+	pss=$(awk '/^Pss:/ { print $2 }' "/proc/$PID/smaps_rollup")
+	priv=$(awk '/^Private_Dirty:/ { print $2 }' "/proc/$PID/smaps_rollup")
 	kill "$PID"
 	wait "$PID" || true
 	PID=
 	cpu=$(echo "$t0 $t1 $w0 $w1 $hz" | awk '{ printf "%.3f", 100 * ($2 - $1) / $5 / ($4 - $3) }')
-	echo "pods=$n cgroups=$cgroups seconds=$SECONDS_RUN memagentd_cpu_pct=$cpu vmrss_kib=$rss vmhwm_kib=$hwm $(cat "$d/floor.out")"
-	echo "$n $cgroups $rss" >>"$WORK/rss"
+	echo "pods=$n cgroups=$cgroups seconds=$SECONDS_RUN memagentd_cpu_pct=$cpu vmrss_kib=$rss vmhwm_kib=$hwm pss_kib=$pss private_dirty_kib=$priv $(cat "$d/floor.out")"
+	echo "$n $cgroups $priv" >>"$WORK/rss"
 	if [ -n "$CALLGRIND" ]; then
 		valgrind --tool=callgrind --callgrind-out-file="$d/cg.out" \
 			"$MEMAGENTD" --config "$d/memagentd.yaml" >"$d/vg.log" 2>&1 &
@@ -122,8 +127,8 @@ EOT
 		wait "$PID" || true
 		PID=
 		# Inclusive cost of manager_run_tick and its number of calls, from the call records.
-		callgrind_annotate --inclusive=yes "$d/cg.out" 2>/dev/null |
-			awk '/manager_run_tick/ { gsub(",", "", $1); ir = $1 } END { printf "%s ", ir }' >"$d/ir"
+		callgrind_annotate --inclusive=yes --auto=no "$d/cg.out" 2>/dev/null |
+			awk '/%\).*:manager_run_tick / { gsub(",", "", $1); ir = $1 } END { printf "%s ", ir }' >"$d/ir"
 		calls=$(awk '/^c?fn=\([0-9]+\) manager_run_tick$/ { id = $1; sub(/^c?fn=/, "", id) }
 			/^cfn=/ { c = $1; sub(/^cfn=/, "", c); want = (c == id) }
 			/^calls=/ && want { split($1, a, "="); n += a[2]; want = 0 }
@@ -138,4 +143,4 @@ for n in $PODS; do
 	run_one "$n"
 done
 sort -n "$WORK/rss" | awk 'NR == 1 { c0 = $2; r0 = $3 } { c1 = $2; r1 = $3 }
-	END { if (c1 > c0) printf "rss_growth_per_cgroup_bytes=%.0f (from %d to %d cgroups)\n", 1024 * (r1 - r0) / (c1 - c0), c0, c1 }'
+	END { if (c1 > c0) printf "private_dirty_growth_per_cgroup_bytes=%.0f (from %d to %d cgroups)\n", 1024 * (r1 - r0) / (c1 - c0), c0, c1 }'
