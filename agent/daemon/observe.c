@@ -347,6 +347,20 @@ static void plan_calm(struct manager *m, uint64_t now_usec)
         if (m->balloon_rr >= n_due)
                 m->balloon_rr = 0;
         qsort(m->full_ids, m->n_full_ids, sizeof(*m->full_ids), cmp_u64);
+        /* A container's pod with it: vertical scaling raises and returns the pod's memory.max
+         * along with the container's, and checks both. */
+        size_t n_units = m->n_full_ids;
+        for (size_t i = 0; i < m->model.n_pods && n_units > 0; i++) {
+                const struct pod *p = &m->model.pods[i];
+                for (size_t j = 0; j < p->n_containers; j++)
+                        if (bsearch(&p->containers[j].cg.id, m->full_ids, n_units,
+                                    sizeof(*m->full_ids), cmp_u64)) {
+                                full_id_add(m, p->cg.id);
+                                break;
+                        }
+        }
+        if (m->n_full_ids > n_units)
+                qsort(m->full_ids, m->n_full_ids, sizeof(*m->full_ids), cmp_u64);
 }
 
 static uint32_t want_files(void *ud, const struct cgroup *c)
