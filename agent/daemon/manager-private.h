@@ -86,8 +86,7 @@ struct manager {
         uint64_t *full_ids;
         size_t n_full_ids, cap_full_ids;
         size_t balloon_rr;
-        uint64_t next_light_usec; /* every pod's and container's usage and events */
-        bool sampled_all, light_due;
+        bool sampled_all;
         /* act */
         struct eviction evict;
         uint64_t last_record_id;      /* while acting: the record the list made last */
@@ -142,9 +141,9 @@ void observe_self(struct manager *m);
  * (logged): no decision this time. Tiered: every file of every cgroup is read when a decision
  * may use them (any scope's raw pressure above none with this sample, the agent not calm, a
  * trigger other than the timer) and every OBSERVE_FULL_EVERY_USEC; otherwise the node and kubepods
- * in full, the cgroups the balloon and vertical scaling are about to act on in full, those that
- * may near a limit their usage and events, and every LIGHT_EVERY_USEC every other pod and
- * container its usage and events (any of them read in full at once when its events moved). */
+ * in full, the cgroups the balloon and vertical scaling are about to act on in full (with their
+ * pods), and every other pod and container its usage and events only (read in full at once when
+ * those moved or it nears its limit). */
 int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
                    struct node_snapshot *snap);
 /* An outcome alone, no sample. */

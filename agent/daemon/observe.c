@@ -28,13 +28,6 @@
 /* Containers due for a balloon step read in full per calm tick, in turn: the balloon takes one
  * step per tick, from those whose figures are fresh (the others see no PSI: no step). */
 #define BALLOON_FULL_PER_TICK 8
-/* On a calm tick, a pod or container far from any limit has its usage and events read this
- * often; the node and kubepods every tick (kubepods' memory.events counts its descendants' and
- * wakes the agent through inotify: a container at its limit is seen at once). */
-#define LIGHT_EVERY_USEC (5 * 1000000ull)
-/* ...and one with a limit that could be at 80% of it by then (the escalation to a full read
- * starts there) every tick. */
-#define WATCH_LIMIT_PCT 60
 
 static bool glob_match(const char *const *globs, size_t n, const char *path)
 {
@@ -346,7 +339,8 @@ static void plan_calm(struct manager *m, uint64_t now_usec)
         m->balloon_rr += BALLOON_FULL_PER_TICK;
         if (m->balloon_rr >= n_due)
                 m->balloon_rr = 0;
-        qsort(m->full_ids, m->n_full_ids, sizeof(*m->full_ids), cmp_u64);
+        if (m->n_full_ids > 1) /* full_ids is NULL until the first */
+                qsort(m->full_ids, m->n_full_ids, sizeof(*m->full_ids), cmp_u64);
         /* A container's pod with it: vertical scaling raises and returns the pod's memory.max
          * along with the container's, and checks both. */
         size_t n_units = m->n_full_ids;
@@ -368,8 +362,8 @@ static uint32_t want_files(void *ud, const struct cgroup *c)
         const struct manager *m = ud;
         if (m->model.has_kubepods && c == &m->model.kubepods)
                 return 0; /* sampled before the plan */
-        if (m->sampled_all ||
-            bsearch(&c->id, m->full_ids, m->n_full_ids, sizeof(*m->full_ids), cmp_u64))
+        if (m->sampled_all || (m->n_full_ids > 0 && bsearch(&c->id, m->full_ids, m->n_full_ids,
+                                                            sizeof(*m->full_ids), cmp_u64)))
                 return CG_FILES_ALL;
         return CG_FILES_LIGHT;
 }
@@ -412,13 +406,10 @@ int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
                 };
 
         m->sampled_all = needs_all(m, now_usec, why, snap);
-        m->light_due = m->sampled_all || now_usec >= m->next_light_usec;
         if (m->sampled_all)
                 m->next_full_usec = now_usec + OBSERVE_FULL_EVERY_USEC;
         else
                 plan_calm(m, now_usec);
-        if (m->light_due)
-                m->next_light_usec = now_usec + LIGHT_EVERY_USEC;
         model_sample_files(&m->model, want_files, m, m->scratch, SCRATCH_SIZE);
         bpf_events_drain(m);
         snap->has_kubepods = m->model.has_kubepods;
