@@ -84,9 +84,18 @@ struct manager {
         struct snap_candidate *cands;
         char (*cand_names)[96];
         size_t cap_cands;
-        uint64_t *self_ids; /* cgroups whose processes include memagentd (checked at refresh) */
+        size_t n_cands_prev; /* filled by the last sample: their flags may be kept */
+        uint64_t *self_ids;  /* cgroups whose processes include memagentd (checked at refresh) */
         size_t n_self_ids;
         bool self_in_pods;
+        /* tiered sampling: when every file of every cgroup is read next (a calm tick reads
+         * usage and events alone), the cgroups a calm tick still reads in full (sorted ids), where
+         * the balloon's round-robin of due containers stands, and what the last sample read */
+        uint64_t next_full_usec;
+        uint64_t *full_ids;
+        size_t n_full_ids, cap_full_ids;
+        size_t balloon_rr;
+        bool sampled_all;
         /* act */
         struct eviction evict;
         uint64_t last_record_id;      /* while acting: the record the list made last */
@@ -142,7 +151,12 @@ void manager_run_outcome(struct manager *m);
 /* Which cgroups hold memagentd's own pid; run after every model refresh. */
 void observe_self(struct manager *m);
 /* Samples the node and the model and fills snap (borrowing from m). Returns 0, or -ENOMEM
- * (logged): no decision this time. */
+ * (logged): no decision this time. Tiered: every file of every cgroup is read when a decision
+ * may use them (any scope's raw pressure above none with this sample, the agent not calm, a
+ * trigger other than the timer) and every OBSERVE_FULL_EVERY_USEC; otherwise the node and kubepods
+ * in full, the cgroups the balloon and vertical scaling are about to act on in full (with their
+ * pods), and every other pod and container its usage and events only (read in full at once when
+ * those moved or it nears its limit). */
 int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
                    struct node_snapshot *snap);
 /* An outcome alone, no sample. */

@@ -14,12 +14,20 @@
 #include <unistd.h>
 
 #include "agent/daemon/manager-private.h"
+#include "agent/decide/pressure.h"
+#include "common/config.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "plugins/policy.h"
 
 #define SCRATCH_SIZE (64 * 1024)
+/* A calm tick reads usage and events; every file of every cgroup is read at least this often
+ * (the report's working sets, memory.peak, the limits someone else changed). */
+#define OBSERVE_FULL_EVERY_USEC (30 * 1000000ull)
+/* Containers due for a balloon step read in full per calm tick, in turn: the balloon takes one
+ * step per tick, from those whose figures are fresh (the others see no PSI: no step). */
+#define BALLOON_FULL_PER_TICK 8
 
 static bool glob_match(const char *const *globs, size_t n, const char *path)
 {
@@ -121,17 +129,22 @@ static bool holds_self(const struct manager *m, uint64_t id)
         return false;
 }
 
-static void fill_candidate(const struct manager *m, struct snap_candidate *cand,
+/* cand still holds what the previous sample put in this slot: on a calm tick, the same cgroup
+ * keeps its flags (the operator's globs and xattrs, five system calls per candidate) until the
+ * next full sample, which every decision that ranks candidates runs on. */
+static void fill_candidate(const struct manager *m, struct snap_candidate *cand, size_t i,
                            const struct cgroup *c, const char *name, enum qos_class qos)
 {
         const struct cg_sample *s = &c->s;
+        bool keep = !m->sampled_all && i < m->n_cands_prev && cand->c.cgroup_id == c->id;
+        uint32_t flags = keep ? cand->c.flags : candidate_flags(m, c);
         *cand = (struct snap_candidate){
                 .c = {
                         .name = name,
                         .cgroup = c->path,
                         .cgroup_id = c->id,
                         .qos = policy_qos_to_abi(qos),
-                        .flags = candidate_flags(m, c),
+                        .flags = flags,
                         .current_bytes = s->current,
                         .working_set_bytes = s->working_set,
                         .request_bytes = (s->have & CG_HAVE(CGF_MIN)) ? s->min : 0,
@@ -196,7 +209,7 @@ static ssize_t observe_candidates(struct manager *m)
                 } else {
                         snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "pod %s", p->uid);
                 }
-                fill_candidate(m, &m->cands[n], &p->cg, m->cand_names[n], p->qos);
+                fill_candidate(m, &m->cands[n], n, &p->cg, m->cand_names[n], p->qos);
                 m->cands[n].uid = p->uid;
                 m->cands[n].meta = meta;
                 n++;
@@ -204,7 +217,7 @@ static ssize_t observe_candidates(struct manager *m)
         for (size_t i = 0; i < m->model.n_workloads; i++) {
                 const struct workload *w = &m->model.workloads[i];
                 snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "%s", w->name);
-                fill_candidate(m, &m->cands[n], &w->cg, m->cand_names[n], w->qos);
+                fill_candidate(m, &m->cands[n], n, &w->cg, m->cand_names[n], w->qos);
                 m->cands[n].c.flags |= MEMAGENT_CAND_WORKLOAD;
                 n++;
         }
@@ -236,20 +249,139 @@ void observe_outcome(struct manager *m, uint64_t now_usec, struct node_snapshot 
         snap->reclaim_busy = elastic_busy(m->elastic);
 }
 
+/* Would this sample lift the scope's raw pressure above none? The step's own detector, run on a
+ * copy of its state (its stall totals without the balloon's own time subtracted: never less). */
+static bool scope_may_rise(const struct manager *m, enum scope_id i, const struct scope_input *in,
+                           uint64_t now_usec)
+{
+        if (!in->present)
+                return false;
+        struct pressure_state st = m->state.scopes[i].st;
+        const struct agent_params *ap = &m->ap;
+        const struct pressure_params pp = {
+                .avail_low_bytes = config_bytes_or_percent_resolve(&ap->avail_low, in->total_bytes),
+                .avail_medium_bytes =
+                    config_bytes_or_percent_resolve(&ap->avail_medium, in->total_bytes),
+                .avail_critical_bytes =
+                    config_bytes_or_percent_resolve(&ap->avail_critical, in->total_bytes),
+                .psi_low_some = ap->psi_low_some,
+                .psi_medium_full = ap->psi_medium_full,
+                .psi_critical_full = ap->psi_critical_full,
+                .raise_samples = ap->raise_samples,
+                .clear_hold_usec = ap->clear_hold_usec,
+        };
+        const struct pressure_input pin = {
+                .total_bytes = in->total_bytes,
+                .available_bytes = in->available_bytes,
+                .has_psi = in->has_psi,
+                .psi_some_total_usec = in->psi_some_total_usec,
+                .psi_full_total_usec = in->psi_full_total_usec,
+                .now_usec = now_usec,
+        };
+        pressure_update(&st, &pp, &pin);
+        return st.raw > LEVEL_NONE;
+}
+
+/* Does the decision on this sample need every file of every cgroup? The eviction ladder ranks
+ * candidates on working set, PSI and limits only once a scope's level rises, which takes a raw
+ * level above none first: with none, and the agent calm, no candidate figure is used but the
+ * balloon's and vertical scaling's (plan_calm()). */
+static bool needs_all(const struct manager *m, uint64_t now_usec, const char *why,
+                      const struct node_snapshot *snap)
+{
+        if (now_usec >= m->next_full_usec || !streq(why, "sample") || agent_wants_fast(&m->state))
+                return true;
+        for (enum scope_id i = 0; i < _SCOPE_MAX; i++)
+                if (scope_may_rise(m, i, &snap->scopes[i], now_usec))
+                        return true;
+        return false;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+        return (x > y) - (x < y);
+}
+
+static void full_id_add(struct manager *m, uint64_t id)
+{
+        if (m->n_full_ids == m->cap_full_ids) {
+                size_t cap = m->cap_full_ids ? m->cap_full_ids * 2 : 64;
+                uint64_t *n = reallocarray(m->full_ids, cap, sizeof(*n));
+                if (!n)
+                        return; /* read light: the balloon sees no PSI and waits */
+                m->full_ids = n;
+                m->cap_full_ids = cap;
+        }
+        m->full_ids[m->n_full_ids++] = id;
+}
+
+/* The containers a calm tick reads in full: those vertical scaling watches (near their limit, on
+ * a loan, a limit write pending), those the balloon watches after a step, and
+ * BALLOON_FULL_PER_TICK of those due for a balloon step, in turn. */
+static void plan_calm(struct manager *m, uint64_t now_usec)
+{
+        size_t n_due = 0;
+        m->n_full_ids = 0;
+        for (size_t i = 0; i < m->state.n_units; i++) {
+                const struct elastic_unit *u = &m->state.units[i];
+                bool all =
+                    u->near || u->loan.active || u->pending || (u->ballooned && u->b.watch_step);
+                if (!all && u->ballooned && now_usec >= u->b.next_step_usec &&
+                    now_usec >= u->b.backoff_until_usec) {
+                        all =
+                            n_due >= m->balloon_rr && n_due < m->balloon_rr + BALLOON_FULL_PER_TICK;
+                        n_due++;
+                }
+                if (all)
+                        full_id_add(m, u->id);
+        }
+        m->balloon_rr += BALLOON_FULL_PER_TICK;
+        if (m->balloon_rr >= n_due)
+                m->balloon_rr = 0;
+        if (m->n_full_ids > 1) /* full_ids is NULL until the first */
+                qsort(m->full_ids, m->n_full_ids, sizeof(*m->full_ids), cmp_u64);
+        /* A container's pod with it: vertical scaling raises and returns the pod's memory.max
+         * along with the container's, and checks both. */
+        size_t n_units = m->n_full_ids;
+        for (size_t i = 0; i < m->model.n_pods && n_units > 0; i++) {
+                const struct pod *p = &m->model.pods[i];
+                for (size_t j = 0; j < p->n_containers; j++)
+                        if (bsearch(&p->containers[j].cg.id, m->full_ids, n_units,
+                                    sizeof(*m->full_ids), cmp_u64)) {
+                                full_id_add(m, p->cg.id);
+                                break;
+                        }
+        }
+        if (m->n_full_ids > n_units)
+                qsort(m->full_ids, m->n_full_ids, sizeof(*m->full_ids), cmp_u64);
+}
+
+static uint32_t want_files(void *ud, const struct cgroup *c)
+{
+        const struct manager *m = ud;
+        if (m->model.has_kubepods && c == &m->model.kubepods)
+                return 0; /* sampled before the plan */
+        if (m->sampled_all || (m->n_full_ids > 0 && bsearch(&c->id, m->full_ids, m->n_full_ids,
+                                                            sizeof(*m->full_ids), cmp_u64)))
+                return CG_FILES_ALL;
+        return CG_FILES_LIGHT;
+}
+
 int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
                    struct node_snapshot *snap)
 {
         if (node_sample(m->proc_fd, m->sys_fd, &m->node, m->scratch, SCRATCH_SIZE) == 0)
                 m->have_node = true;
-        model_sample(&m->model, m->scratch, SCRATCH_SIZE);
-        bpf_events_drain(m);
+        /* The scopes first: whether the rest is read in full depends on them. */
+        if (m->model.has_kubepods)
+                (void)cgroup_sample(&m->model.kubepods, m->scratch, SCRATCH_SIZE);
 
         observe_outcome(m, now_usec, snap);
         snap->trigger = why;
         snap->sampled = true;
         snap->reclaim_busy_usec = elastic_reclaim_busy_usec(m->elastic);
         snap->self_in_pods = m->self_in_pods;
-        snap->has_kubepods = m->model.has_kubepods;
         snap->reporting = m->reporter != NULL;
         snap->scopes[SCOPE_NODE] = (struct scope_input){
                 .present = true,
@@ -261,7 +393,8 @@ int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
         };
         /* kubepods is a scope of its own only with a memory limit */
         const struct cg_sample *kp = &m->model.kubepods.s;
-        if (m->model.has_kubepods && (kp->have & CG_HAVE(CGF_MAX)) && kp->max != CG_UNLIMITED)
+        if (m->model.has_kubepods && !m->model.kubepods.gone && (kp->have & CG_HAVE(CGF_MAX)) &&
+            kp->max != CG_UNLIMITED)
                 snap->scopes[SCOPE_KUBEPODS] = (struct scope_input){
                         .present = true,
                         .total_bytes = kp->max,
@@ -271,10 +404,23 @@ int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
                         .psi_some_total_usec = kp->psi.some.total_usec,
                         .psi_full_total_usec = kp->psi.full.total_usec,
                 };
+
+        m->sampled_all = needs_all(m, now_usec, why, snap);
+        if (m->sampled_all)
+                m->next_full_usec = now_usec + OBSERVE_FULL_EVERY_USEC;
+        else
+                plan_calm(m, now_usec);
+        model_sample_files(&m->model, want_files, m, m->scratch, SCRATCH_SIZE);
+        bpf_events_drain(m);
+        snap->has_kubepods = m->model.has_kubepods;
+
         ssize_t n = observe_candidates(m);
-        if (n < 0)
+        if (n < 0) {
+                m->n_cands_prev = 0;
                 return log_warning_errno((int)n, "Failed to list eviction candidates: %m; "
                                                  "deciding on the next sample");
+        }
+        m->n_cands_prev = (size_t)n;
         snap->cands = m->cands;
         snap->n_cands = (size_t)n;
         return 0;

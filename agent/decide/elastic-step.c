@@ -37,11 +37,18 @@ static struct elastic_unit *unit_find(struct agent_state *st, uint64_t id)
         return NULL;
 }
 
-static struct elastic_unit *unit_get(struct agent_state *st, uint64_t id)
+/* *hint: where to look first. Units are created in the model's order and the step walks it in
+ * the same order, so the next one is nearly always right after the last: one comparison instead
+ * of a search of every unit for every container (issue 13: a tick must cost little at 1,000). */
+static struct elastic_unit *unit_get(struct agent_state *st, uint64_t id, size_t *hint)
 {
+        if (*hint < st->n_units && st->units[*hint].id == id)
+                return &st->units[(*hint)++];
         struct elastic_unit *u = unit_find(st, id);
-        if (u)
+        if (u) {
+                *hint = (size_t)(u - st->units) + 1;
                 return u;
+        }
         if (st->n_units == st->cap_units) {
                 size_t cap = st->cap_units ? st->cap_units * 2 : 32;
                 struct elastic_unit *n = realloc(st->units, cap * sizeof(*n));
@@ -52,6 +59,7 @@ static struct elastic_unit *unit_get(struct agent_state *st, uint64_t id)
         }
         u = &st->units[st->n_units++];
         *u = (struct elastic_unit){ .id = id };
+        *hint = st->n_units;
         return u;
 }
 
@@ -206,9 +214,13 @@ struct tick {
 };
 
 /* What the API says of the pod with this cgroup, from its eviction candidate; NULL when unknown. */
+/* hint: where the pod's candidate usually is (observe lists pods first, in the model's order):
+ * a search of every candidate for every container is quadratic at 1,000 pods (issue 13). */
 static const struct k8s_pod_meta *pod_meta(const struct node_snapshot *snap,
-                                           const struct cgroup *pod)
+                                           const struct cgroup *pod, size_t hint)
 {
+        if (hint < snap->n_cands && snap->cands[hint].c.cgroup_id == pod->id)
+                return snap->cands[hint].meta;
         for (size_t i = 0; i < snap->n_cands; i++)
                 if (snap->cands[i].c.cgroup_id == pod->id)
                         return snap->cands[i].meta;
@@ -426,8 +438,10 @@ static void unit_refresh(struct elastic_unit *u, const struct cgroup *cg, enum q
         u->seen = true;
         u->qos = qos;
         u->is_container = is_container;
-        snprintf(u->name, sizeof(u->name), "%s", name);
-        snprintf(u->cgroup, sizeof(u->cgroup), "%s", cg->path);
+        if (strcmp(u->name, name) != 0) /* the same every tick but the first */
+                snprintf(u->name, sizeof(u->name), "%s", name);
+        if (strcmp(u->cgroup, cg->path) != 0)
+                snprintf(u->cgroup, sizeof(u->cgroup), "%s", cg->path);
         const struct cg_sample *s = &cg->s;
         u->current_bytes = s->current;
         u->working_set_bytes = s->working_set;
@@ -524,16 +538,17 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
         };
 
         bool fast = false;
+        size_t hint = 0;
         for (size_t i = 0; i < m->n_pods && r >= 0; i++) {
                 const struct pod *pd = &m->pods[i];
                 for (size_t j = 0; j < pd->n_containers && r >= 0; j++) {
                         const struct container *c = &pd->containers[j];
                         if (c->cg.gone || !(c->cg.s.have & CG_HAVE(CGF_CURRENT)))
                                 continue;
-                        struct elastic_unit *u = unit_get(st, c->cg.id);
+                        struct elastic_unit *u = unit_get(st, c->cg.id, &hint);
                         if (!u)
                                 return -ENOMEM;
-                        const struct k8s_pod_meta *meta = pod_meta(snap, &pd->cg);
+                        const struct k8s_pod_meta *meta = pod_meta(snap, &pd->cg, i);
                         char name[96];
                         if (meta)
                                 snprintf(name, sizeof(name), "%.30s/%.40s container %.12s",
@@ -564,7 +579,7 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
                 const struct workload *w = &m->workloads[i];
                 if (w->cg.gone || !(w->cg.s.have & CG_HAVE(CGF_CURRENT)))
                         continue;
-                struct elastic_unit *u = unit_get(st, w->cg.id);
+                struct elastic_unit *u = unit_get(st, w->cg.id, &hint);
                 if (!u)
                         return -ENOMEM;
                 unit_refresh(u, &w->cg, w->qos, w->name, false);

@@ -91,6 +91,7 @@ void cgroup_adopt(struct cgroup *c, struct cgroup *old)
                 old->fds[i] = FD_UNOPENED;
         }
         c->s = old->s;
+        c->events_hash = old->events_hash;
         c->growth_bytes_per_sec = old->growth_bytes_per_sec;
         c->has_refault_rate = old->has_refault_rate;
         c->refault_file_per_sec = old->refault_file_per_sec;
@@ -128,12 +129,49 @@ static ssize_t cg_read(struct cgroup *c, enum cg_file f, char *buf, size_t size)
         return pread_full(c->fds[f], buf, size);
 }
 
+static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, size_t size);
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+        uint64_t h = UINT64_C(14695981039346656037);
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ (unsigned char)p[i]) * UINT64_C(1099511628211);
+        return h | 1; /* never 0: 0 is "none" */
+}
+
 int cgroup_sample(struct cgroup *c, char *buf, size_t size)
 {
-        struct cg_sample s = { .time_usec = now_usec(CLOCK_MONOTONIC) };
+        return sample_files(c, CG_FILES_ALL, false, buf, size);
+}
+
+int cgroup_sample_files(struct cgroup *c, uint32_t files, char *buf, size_t size)
+{
+        return sample_files(c, files, false, buf, size);
+}
+
+int cgroup_sample_more(struct cgroup *c, uint32_t files, char *buf, size_t size)
+{
+        return sample_files(c, files, true, buf, size);
+}
+
+static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, size_t size)
+{
+        struct cg_sample s = c->s;
+        if (!more) {
+                /* What is not read this time: settings stay as they were, measurements are
+                 * marked absent but keep their values (see CG_FILES_SETTINGS). BPF fills its
+                 * figures anew. */
+                s.time_usec = now_usec(CLOCK_MONOTONIC);
+                s.have &= ~files & CG_FILES_SETTINGS;
+                s.has_reclaim_stall = false;
+                s.reclaim_stall_usec = 0;
+        } else
+                s.have &= ~files; /* the sample just taken stays; these are read anew */
         struct parse_error perr;
 
         for (enum cg_file f = 0; f < _CGF_MAX; f++) {
+                if (!(files & CG_HAVE(f)))
+                        continue;
                 ssize_t n = cg_read(c, f, buf, size);
                 if (n == -ENODATA)
                         continue;
@@ -151,9 +189,16 @@ int cgroup_sample(struct cgroup *c, char *buf, size_t size)
                 case CGF_STAT:
                         r = parse_memory_stat(buf, &s.stat, &perr);
                         break;
-                case CGF_EVENTS:
+                case CGF_EVENTS: {
+                        uint64_t h = fnv1a(buf, (size_t)n);
+                        if (h == c->events_hash && (c->s.have & CG_HAVE(CGF_EVENTS))) {
+                                r = 0; /* the same counts: s.events holds them */
+                                break;
+                        }
                         r = parse_memory_events(buf, &s.events, &perr);
+                        c->events_hash = r < 0 ? 0 : h;
                         break;
+                }
                 case CGF_PRESSURE:
                         r = parse_psi(buf, &s.psi, &perr);
                         break;
@@ -182,11 +227,21 @@ int cgroup_sample(struct cgroup *c, char *buf, size_t size)
                 }
                 s.have |= CG_HAVE(f);
         }
-        if ((s.have & CG_HAVE(CGF_CURRENT)) && (s.have & CG_HAVE(CGF_STAT)))
+        if (s.have & CG_HAVE(CGF_STAT))
+                s.stat_usec = more ? now_usec(CLOCK_MONOTONIC) : s.time_usec;
+        else if (files & CG_HAVE(CGF_STAT))
+                s.stat_usec = 0; /* read and not there: no inactive_file to subtract */
+        /* The cold file pages of the last memory.stat read (its age is stat_usec), as before
+         * when it is read every time. */
+        if ((s.have & CG_HAVE(CGF_CURRENT)) && s.stat_usec)
                 s.working_set =
                     s.current > s.stat.inactive_file ? s.current - s.stat.inactive_file : 0;
         else if (s.have & CG_HAVE(CGF_CURRENT))
                 s.working_set = s.current;
+        if (files & CG_HAVE(CGF_EVENTS))
+                c->events_changed = (s.have & CG_HAVE(CGF_EVENTS)) &&
+                                    (c->s.have & CG_HAVE(CGF_EVENTS)) &&
+                                    memcmp(&s.events, &c->s.events, sizeof(s.events)) != 0;
         if ((s.have & CG_HAVE(CGF_CURRENT)) && (c->s.have & CG_HAVE(CGF_CURRENT)) &&
             s.time_usec > c->s.time_usec) {
                 double dt = (double)(s.time_usec - c->s.time_usec) / 1e6;
@@ -197,12 +252,16 @@ int cgroup_sample(struct cgroup *c, char *buf, size_t size)
         }
         /* Unsmoothed: the balloon backs off on the first interval with refaults. A counter that
          * went down is a recreated cgroup: no rate until the next sample. */
-        c->has_refault_rate = (s.have & CG_HAVE(CGF_STAT)) && (c->s.have & CG_HAVE(CGF_STAT)) &&
-                              s.time_usec > c->s.time_usec &&
+        if (!(files & CG_HAVE(CGF_STAT))) {
+                c->s = s; /* the refault rates stay those of the last two memory.stat reads */
+                return 0;
+        }
+        c->has_refault_rate = (s.have & CG_HAVE(CGF_STAT)) && c->s.stat_usec &&
+                              s.stat_usec > c->s.stat_usec &&
                               s.stat.workingset_refault_file >= c->s.stat.workingset_refault_file &&
                               s.stat.workingset_activate_file >= c->s.stat.workingset_activate_file;
         if (c->has_refault_rate) {
-                double dt = (double)(s.time_usec - c->s.time_usec) / 1e6;
+                double dt = (double)(s.stat_usec - c->s.stat_usec) / 1e6;
                 c->refault_file_per_sec =
                     (double)(s.stat.workingset_refault_file - c->s.stat.workingset_refault_file) /
                     dt;

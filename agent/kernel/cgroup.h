@@ -28,6 +28,20 @@ enum cg_file {
 /* Bit per cg_file: set in cg_sample.have when that file was present and parsed. */
 #define CG_HAVE(f) (UINT32_C(1) << (f))
 
+/* Which files a sample reads, as CG_HAVE() bits. Everything: */
+#define CG_FILES_ALL ((UINT32_C(1) << _CGF_MAX) - 1)
+/* What a calm tick reads of a pod or container: usage, and the event counts that say when to look
+ * closer. Two small files instead of twelve, memory.stat's 40 lines among them. */
+#define CG_FILES_LIGHT (CG_HAVE(CGF_CURRENT) | CG_HAVE(CGF_EVENTS))
+/* Settings (written by the kubelet, or by us): a sample that does not read them keeps their
+ * values and have bits from the last read. Every other file a sample does not read is a
+ * measurement, and its have bit is cleared, so that nothing takes an old figure for a new one
+ * (the balloon, for one, sees no PSI and does not step); its last values stay for those who know
+ * their age (working_set's inactive_file, cg_sample.stat_usec). */
+#define CG_FILES_SETTINGS                                                                          \
+        (CG_HAVE(CGF_MIN) | CG_HAVE(CGF_LOW) | CG_HAVE(CGF_HIGH) | CG_HAVE(CGF_MAX) |              \
+         CG_HAVE(CGF_SWAP_MAX))
+
 struct cg_sample {
         uint32_t have;
         uint64_t current, min, low, high, max, swap_current, swap_max, peak;
@@ -36,7 +50,10 @@ struct cg_sample {
         struct memory_events events;
         struct psi_stats psi;
         struct numa_stat numa;
-        uint64_t time_usec; /* CLOCK_MONOTONIC when sampled */
+        uint64_t time_usec; /* CLOCK_MONOTONIC when sampled (memory.current at least) */
+        /* CLOCK_MONOTONIC when memory.stat was last read and parsed, 0 never: the age of stat and
+         * of the inactive_file working_set subtracts (a light sample keeps both). */
+        uint64_t stat_usec;
         /* From BPF (bpf/model-fill.c), not from a cgroup file: time tasks spent in direct and
          * memcg reclaim since the programs were loaded; has_ false when BPF is not running. */
         bool has_reclaim_stall;
@@ -49,6 +66,11 @@ struct cgroup {
         uint64_t id;       /* inode number: the cgroup id BPF reports, and our identity check */
         int fds[_CGF_MAX]; /* -1 not opened yet, -2 file absent in this kernel/cgroup */
         bool gone;         /* vanished (rmdir) since discovery: drop at next refresh */
+        /* memory.events counts (high, max, oom...) moved between the last two reads of it */
+        bool events_changed;
+        /* FNV-1a of memory.events as last parsed, 0 none: the same bytes are not parsed again
+         * (a calm tick reads memory.events of every cgroup, and it rarely changes) */
+        uint64_t events_hash;
         struct cg_sample s;
         /* Smoothed growth of memory.current (EWMA over samples, ~3 s time constant), bytes per
          * second; negative when shrinking. 0 until two samples exist. */
@@ -74,6 +96,13 @@ void cgroup_adopt(struct cgroup *c, struct cgroup *old);
  * nothing logged); a parse error is logged with the file's path and line, and that file's bit
  * stays clear in c->s.have (the rest of the sample is kept). */
 int cgroup_sample(struct cgroup *c, char *scratch, size_t scratch_size);
+/* The same, reading only the files in `files` (CG_HAVE() bits; see CG_FILES_SETTINGS for what
+ * happens to the others). memory.current, when read, updates the growth rate; memory.stat, when
+ * read, the refault rates (over the time since it was read last). */
+int cgroup_sample_files(struct cgroup *c, uint32_t files, char *scratch, size_t scratch_size);
+/* Reads more files into the sample just taken (a light sample that turned out to need the
+ * rest): every figure already in it stays, its time too. */
+int cgroup_sample_more(struct cgroup *c, uint32_t files, char *scratch, size_t scratch_size);
 
 /* Closes the cached file fds (keeps the directory fd): for when fds run short. */
 void cgroup_drop_fds(struct cgroup *c);

@@ -427,16 +427,67 @@ int model_refresh(struct model *m, const struct workload_root *roots, size_t n_r
         return 0;
 }
 
+/* A cgroup read light is read in full at once when what it read says a decision may need the
+ * rest: its memory.events counts moved (high, max, oom: the kernel acted in it), or its usage is
+ * close to its limit (the balloon and vertical scaling act there, on working set and PSI). */
+#define NEAR_LIMIT_PCT 80
+
+static bool wants_the_rest(const struct cgroup *c)
+{
+        const struct cg_sample *s = &c->s;
+        if (c->events_changed)
+                return true;
+        if (!(s->have & CG_HAVE(CGF_CURRENT)))
+                return false;
+        uint64_t limit = UINT64_MAX;
+        if ((s->have & CG_HAVE(CGF_MAX)) && s->max != CG_UNLIMITED)
+                limit = s->max;
+        if ((s->have & CG_HAVE(CGF_HIGH)) && s->high != CG_UNLIMITED && s->high < limit)
+                limit = s->high;
+        return limit != UINT64_MAX && s->current >= limit / 100 * NEAR_LIMIT_PCT;
+}
+
+static bool sample_one(struct cgroup *c, uint32_t files, char *scratch, size_t scratch_size)
+{
+        if (files == 0) /* sampled already by the caller */
+                return !c->gone;
+        if (cgroup_sample_files(c, files, scratch, scratch_size) < 0)
+                return false;
+        if (files != CG_FILES_ALL && wants_the_rest(c))
+                (void)cgroup_sample_more(c, CG_FILES_ALL & ~files, scratch, scratch_size);
+        return !c->gone;
+}
+
 size_t model_sample(struct model *m, char *scratch, size_t scratch_size)
 {
-        size_t n = 0, total = model_count(m);
-        _cleanup_free_ struct cgroup **all = calloc(total + 1, sizeof(*all));
-        if (!all)
-                return 0;
-        model_cgroups(m, all);
-        for (size_t i = 0; i < total; i++)
-                if (cgroup_sample(all[i], scratch, scratch_size) == 0)
+        return model_sample_files(m, NULL, NULL, scratch, scratch_size);
+}
+
+size_t model_sample_files(struct model *m, uint32_t (*want)(void *ud, const struct cgroup *c),
+                          void *ud, char *scratch, size_t scratch_size)
+{
+        size_t n = 0;
+        /* No allocation: this runs every tick. */
+        if (m->has_kubepods &&
+            sample_one(&m->kubepods, want ? want(ud, &m->kubepods) : CG_FILES_ALL, scratch,
+                       scratch_size))
+                n++;
+        for (size_t i = 0; i < m->n_pods; i++) {
+                struct pod *p = &m->pods[i];
+                if (sample_one(&p->cg, want ? want(ud, &p->cg) : CG_FILES_ALL, scratch,
+                               scratch_size))
                         n++;
+                for (size_t j = 0; j < p->n_containers; j++) {
+                        struct cgroup *c = &p->containers[j].cg;
+                        if (sample_one(c, want ? want(ud, c) : CG_FILES_ALL, scratch, scratch_size))
+                                n++;
+                }
+        }
+        for (size_t i = 0; i < m->n_workloads; i++) {
+                struct cgroup *c = &m->workloads[i].cg;
+                if (sample_one(c, want ? want(ud, c) : CG_FILES_ALL, scratch, scratch_size))
+                        n++;
+        }
         /* Drop what vanished, keeping order. */
         if (m->has_kubepods && m->kubepods.gone) {
                 cgroup_done(&m->kubepods);

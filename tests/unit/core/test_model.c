@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Discovery of Kubernetes pods and containers in the guest's real cgroup trees (systemd and
 // cgroupfs drivers), name recognition, sampling (working set), cgroups vanishing mid-scan, and
-// model_refresh keeping fds. Expected pods and containers come from listing the fixture
-// directories here; expected values from reading the fixture files here.
+// model_refresh keeping fds, and tiered sampling (light samples, their escalation, figure age).
+// Expected pods and containers come from listing the fixture directories here; expected values from
+// reading the fixture files here.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -597,6 +598,153 @@ static void test_working_set_clamps(void **state)
         tree_done(&t);
 }
 
+/* ---- tiered sampling (issue 13) ---- */
+
+#define NEAR_REL                                                                                   \
+        "/kubepods.slice/kubepods-burstable.slice/"                                                \
+        "kubepods-burstable-pod3c4d5e6f_7a8b_4c9d_8e0f_1a2b3c4d5e6f.slice/"                        \
+        "cri-containerd-3333333333333333333333333333333333333333333333333333333333333333.scope"
+
+static uint32_t want_light(void *ud, const struct cgroup *c)
+{
+        (void)ud;
+        (void)c;
+        return CG_FILES_LIGHT;
+}
+
+static void write_u64(const char *dir, const char *name, uint64_t v)
+{
+        char *p = tu_strdupf("%s/%s", dir, name);
+        char *s = tu_strdupf("%" PRIu64 "\n", v);
+        tu_write(p, s, strlen(s));
+        free(s);
+        free(p);
+}
+
+/* Replaces "key N" in a keyed file of dir by "key v". */
+static void set_key(const char *dir, const char *name, const char *key, uint64_t v)
+{
+        char *p = tu_strdupf("%s/%s", dir, name);
+        char *old = tu_read(p, NULL);
+        size_t kl = strlen(key);
+        char *out = malloc(strlen(old) + 32), *o = out;
+        for (char *line = old; *line;) {
+                char *eol = strchr(line, '\n');
+                size_t len = eol ? (size_t)(eol - line) + 1 : strlen(line);
+                if (strncmp(line, key, kl) == 0 && line[kl] == ' ')
+                        o += sprintf(o, "%s %" PRIu64 "\n", key, v);
+                else {
+                        memcpy(o, line, len);
+                        o += len;
+                }
+                line += len;
+        }
+        *o = '\0';
+        tu_write(p, out, strlen(out));
+        free(out);
+        free(old);
+        free(p);
+}
+
+/* A light sample reads usage and events: memory.current moves, memory.stat is not read (its bit
+ * clear, its values and their time kept: working_set subtracts the last inactive_file), settings
+ * keep their bit. A full sample reads memory.stat again and dates it. */
+static void test_light_sample_keeps_age(void **state)
+{
+        (void)state;
+        struct tree t;
+        tree_make(&t, "systemd");
+        char *dir = at(&t, CACHE_REL);
+        uint64_t inactive = tu_read_key(dir, "memory.stat", "inactive_file");
+        struct model m;
+        char *scratch = malloc(SCRATCH);
+        assert_int_equal(model_discover(&m, t.fd, NULL, 0), 0);
+        assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
+        const struct container *c = find_by_path(&m, CACHE_REL);
+        assert_non_null(c);
+        uint32_t had = c->cg.s.have;
+        assert_true(had & CG_HAVE(CGF_STAT));
+        assert_true(had & CG_HAVE(CGF_HIGH));
+        uint64_t stat_usec = c->cg.s.stat_usec, first_usec = c->cg.s.time_usec;
+        assert_int_equal(stat_usec, first_usec);
+
+        write_u64(dir, "memory.current", inactive + 8 * 4096);
+        set_key(dir, "memory.stat", "inactive_file", inactive / 2);
+        assert_int_equal(model_sample_files(&m, want_light, NULL, scratch, SCRATCH),
+                         model_count(&m));
+        c = find_by_path(&m, CACHE_REL);
+        assert_int_equal(c->cg.s.current, inactive + 8 * 4096);
+        assert_true(c->cg.s.time_usec > first_usec);
+        assert_int_equal(c->cg.s.have & CG_HAVE(CGF_STAT), 0);
+        assert_int_equal(c->cg.s.have & CG_HAVE(CGF_PRESSURE), 0);
+        assert_true(c->cg.s.have & CG_HAVE(CGF_HIGH)); /* a setting: kept */
+        assert_true(c->cg.s.have & CG_HAVE(CGF_EVENTS));
+        assert_int_equal(c->cg.s.stat_usec, stat_usec); /* the age of what is kept */
+        assert_int_equal(c->cg.s.stat.inactive_file, inactive);
+        assert_int_equal(c->cg.s.working_set, 8 * 4096);
+        assert_false(c->cg.events_changed);
+
+        assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
+        c = find_by_path(&m, CACHE_REL);
+        assert_true(c->cg.s.have & CG_HAVE(CGF_STAT));
+        assert_true(c->cg.s.stat_usec > stat_usec);
+        assert_int_equal(c->cg.s.stat.inactive_file, inactive / 2);
+        assert_int_equal(c->cg.s.working_set, inactive + 8 * 4096 - inactive / 2);
+        model_done(&m);
+        free(scratch);
+        free(dir);
+        tree_done(&t);
+}
+
+/* A cgroup read light whose memory.events moved is read in full at once, in the same sample;
+ * one near its limit too (the capture's throttled container, at 98% of memory.max); a calm one
+ * whose events did not move is not. */
+static void test_light_sample_escalates(void **state)
+{
+        (void)state;
+        struct tree t;
+        tree_make(&t, "systemd");
+        char *calm = at(&t, CACHE_REL);
+        struct model m;
+        char *scratch = malloc(SCRATCH);
+        assert_int_equal(model_discover(&m, t.fd, NULL, 0), 0);
+        assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
+        const struct container *c = find_by_path(&m, CACHE_REL);
+        uint64_t high = c->cg.s.events.high;
+
+        assert_int_equal(model_sample_files(&m, want_light, NULL, scratch, SCRATCH),
+                         model_count(&m));
+        c = find_by_path(&m, CACHE_REL);
+        assert_int_equal(c->cg.s.have & CG_HAVE(CGF_STAT), 0);
+        const struct container *near = find_by_path(&m, NEAR_REL);
+        assert_non_null(near);
+        assert_true(near->cg.s.have & CG_HAVE(CGF_STAT));
+        assert_true(near->cg.s.have & CG_HAVE(CGF_PRESSURE));
+
+        set_key(calm, "memory.events", "high", high + 3);
+        set_key(calm, "memory.stat", "inactive_file", 4096);
+        assert_int_equal(model_sample_files(&m, want_light, NULL, scratch, SCRATCH),
+                         model_count(&m));
+        c = find_by_path(&m, CACHE_REL);
+        assert_true(c->cg.events_changed);
+        assert_int_equal(c->cg.s.events.high, high + 3);
+        assert_true(c->cg.s.have & CG_HAVE(CGF_STAT));
+        assert_int_equal(c->cg.s.stat.inactive_file, 4096);
+        assert_int_equal(c->cg.s.stat_usec >= c->cg.s.time_usec, true);
+
+        /* Unchanged since: light again. */
+        assert_int_equal(model_sample_files(&m, want_light, NULL, scratch, SCRATCH),
+                         model_count(&m));
+        c = find_by_path(&m, CACHE_REL);
+        assert_false(c->cg.events_changed);
+        assert_int_equal(c->cg.s.have & CG_HAVE(CGF_STAT), 0);
+        assert_int_equal(c->cg.s.events.high, high + 3);
+        model_done(&m);
+        free(scratch);
+        free(calm);
+        tree_done(&t);
+}
+
 /* Runs model_sample with stderr captured; returns the count and what was logged. */
 static size_t sample_capturing_log(struct model *m, char *scratch, char **ret_log)
 {
@@ -802,6 +950,8 @@ int main(void)
                 cmocka_unit_test(test_working_set_clamps),
                 cmocka_unit_test(test_vanish_mid_scan),
                 cmocka_unit_test(test_refresh_keeps_fds),
+                cmocka_unit_test(test_light_sample_keeps_age),
+                cmocka_unit_test(test_light_sample_escalates),
         };
         free(tu_guest_fixture("systemd"));
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,146 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# What calm memagentd costs: memagentd with its defaults as a process on a generated tree of
+# PODS pods x 3 containers (kubepods and every pod/container directory holds copies of the guest
+# capture's real cgroup files, tests/fixtures/guest/), calm for SECONDS. Prints CPU time
+# (utime+stime over wall time, % of one core), VmRSS and VmHWM, beside a floor measured in the
+# same run (bench-calm-floor: pread() of every cgroup's memory.current once per sample interval),
+# for each size given; then growth per tracked cgroup of memagentd's own memory (Private_Dirty)
+# between the smallest and largest size.
+# With --callgrind, also instructions per tick (manager_run_tick, inclusive) under valgrind: the
+# repeatable figure when wall-clock CPU is noisy.
+#
+# The copies live on tmpfs/disk, not kernfs: a read there costs less than the kernel's
+# memory.stat (which walks per-CPU counters), so compare ratios to the floor, not absolutes.
+#
+#   cmake --build BUILD --target memagentd bench-calm-floor
+#   bench/calm.sh BUILD [--seconds 60] [--pods "250 1000"] [--callgrind]
+set -eu
+BUILD=${1:?usage: $0 BUILD [--seconds S] [--pods "N ..."] [--callgrind]}
+shift
+SECONDS_RUN=60
+PODS="250 1000"
+CALLGRIND=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--seconds) SECONDS_RUN=$2; shift 2 ;;
+	--pods) PODS=$2; shift 2 ;;
+	--callgrind) CALLGRIND=1; shift ;;
+	*) echo "unknown option $1" >&2; exit 2 ;;
+	esac
+done
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+FIX=$SRC/tests/fixtures/guest
+KP=$FIX/systemd/kubepods.slice
+POD=$KP/kubepods-burstable.slice/kubepods-burstable-pod3c4d5e6f_7a8b_4c9d_8e0f_1a2b3c4d5e6f.slice
+# The capture's calm container (26 MiB, no memory.max): its sibling 3333... sits at 98% of its
+# limit, where the balloon and vertical scaling are at work, which is not calm.
+CTR=$POD/cri-containerd-4444444444444444444444444444444444444444444444444444444444444444.scope
+MEMAGENTD=$BUILD/agent/memagentd
+FLOOR=$BUILD/bench/bench-calm-floor
+[ -x "$MEMAGENTD" ] && [ -x "$FLOOR" ] ||
+	{ echo "build memagentd and bench-calm-floor first (see the header)" >&2; exit 2; }
+WORK=$(mktemp -d /tmp/memagent-calm.XXXXXX)
+PID=
+cleanup() {
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Copies the regular files of $1 (not its subdirectories) into the new directory $2.
+files() {
+	mkdir -p "$2"
+	find "$1" -maxdepth 1 -type f -exec cp {} "$2/" \;
+}
+
+# The tree: the capture's root files, kubepods, its QoS slices, n burstable pods of 3 containers.
+make_tree() {
+	root=$1 n=$2
+	files "$FIX/systemd" "$root"
+	files "$KP" "$root/kubepods.slice"
+	for q in burstable besteffort; do
+		files "$KP/kubepods-$q.slice" "$root/kubepods.slice/kubepods-$q.slice"
+	done
+	files "$POD" "$WORK/tpl-pod"
+	files "$CTR" "$WORK/tpl-ctr"
+	i=0
+	while [ "$i" -lt "$n" ]; do
+		p=$root/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod$(printf '%08x_1111_4222_8333_%012x' "$i" "$i").slice
+		cp -r "$WORK/tpl-pod" "$p"
+		for j in 0 1 2; do
+			cp -r "$WORK/tpl-ctr" "$p/cri-containerd-$(printf '%056x%08x' "$i" "$j").scope"
+		done
+		i=$((i + 1))
+	done
+}
+
+ticks_of() { # $1: /proc/PID/stat -> utime+stime in clock ticks
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$1"
+}
+
+run_one() {
+	n=$1
+	d=$WORK/n$n
+	rm -rf "$d"
+	mkdir -p "$d"
+	make_tree "$d/cg" "$n"
+	cp -r "$FIX/proc" "$d/proc"
+	cp -r "$FIX/sys" "$d/sys"
+	cgroups=$(find "$d/cg" -name memory.current | wc -l)
+	# Defaults, but for where the files are and BPF (it would watch this host's real kernel).
+	cat >"$d/memagentd.yaml" <<EOT
+cgroupRoot: $d/cg
+procRoot: $d/proc
+sysRoot: $d/sys
+apiSocket: $d/api.sock
+stateDirectory: $d/state
+bpfEnabled: false
+EOT
+	"$MEMAGENTD" --config "$d/memagentd.yaml" >"$d/agent.log" 2>&1 &
+	PID=$!
+	sleep 3 # start-up and the first refreshes are not calm
+	hz=$(getconf CLK_TCK)
+	t0=$(ticks_of "/proc/$PID/stat")
+	w0=$(date +%s.%N)
+	"$FLOOR" "$d/cg" 1000 "$SECONDS_RUN" >"$d/floor.out"
+	t1=$(ticks_of "/proc/$PID/stat")
+	w1=$(date +%s.%N)
+	rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$PID/status")
+	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$PID/status")
+	# RSS counts every shared library page mapped (libcurl's TLS stack is most of it): Pss shares
+	# them out, Private_Dirty is memagentd's own.
+	pss=$(awk '/^Pss:/ { print $2 }' "/proc/$PID/smaps_rollup")
+	priv=$(awk '/^Private_Dirty:/ { print $2 }' "/proc/$PID/smaps_rollup")
+	kill "$PID"
+	wait "$PID" || true
+	PID=
+	cpu=$(echo "$t0 $t1 $w0 $w1 $hz" | awk '{ printf "%.3f", 100 * ($2 - $1) / $5 / ($4 - $3) }')
+	echo "pods=$n cgroups=$cgroups seconds=$SECONDS_RUN memagentd_cpu_pct=$cpu vmrss_kib=$rss vmhwm_kib=$hwm pss_kib=$pss private_dirty_kib=$priv $(cat "$d/floor.out")"
+	echo "$n $cgroups $priv" >>"$WORK/rss"
+	if [ -n "$CALLGRIND" ]; then
+		valgrind --tool=callgrind --callgrind-out-file="$d/cg.out" \
+			"$MEMAGENTD" --config "$d/memagentd.yaml" >"$d/vg.log" 2>&1 &
+		PID=$!
+		sleep "$SECONDS_RUN"
+		kill "$PID"
+		wait "$PID" || true
+		PID=
+		# Inclusive cost of manager_run_tick and its number of calls, from the call records.
+		callgrind_annotate --inclusive=yes --auto=no "$d/cg.out" 2>/dev/null |
+			awk '/%\).*:manager_run_tick / { gsub(",", "", $1); ir = $1 } END { printf "%s ", ir }' >"$d/ir"
+		calls=$(awk '/^c?fn=\([0-9]+\) manager_run_tick$/ { id = $1; sub(/^c?fn=/, "", id) }
+			/^cfn=/ { c = $1; sub(/^cfn=/, "", c); want = (c == id) }
+			/^calls=/ && want { split($1, a, "="); n += a[2]; want = 0 }
+			END { print n + 0 }' "$d/cg.out")
+		echo "$(cat "$d/ir") $calls" | awk -v n="$n" '{ printf "pods=%s callgrind_ticks=%d instructions_per_tick=%.0f\n", n, $2, $2 ? $1 / $2 : 0 }'
+	fi
+	rm -rf "$d"
+}
+
+echo "# memagentd calm, defaults (bpfEnabled: false); files on tmpfs/disk, not kernfs: compare ratios to the floor"
+for n in $PODS; do
+	run_one "$n"
+done
+sort -n "$WORK/rss" | awk 'NR == 1 { c0 = $2; r0 = $3 } { c1 = $2; r1 = $3 }
+	END { if (c1 > c0) printf "private_dirty_growth_per_cgroup_bytes=%.0f (from %d to %d cgroups)\n", 1024 * (r1 - r0) / (c1 - c0), c0, c1 }'
