@@ -274,6 +274,14 @@ static void on_pod_change(struct kube_pod_watch *w, const struct k8s_pod_meta *o
                           const struct k8s_pod_meta *new_, void *userdata)
 {
         struct kube_side *k = userdata;
+        /* The kubelet's answer to a resize (ours or anyone's) shows in the pod's conditions:
+         * say when it cannot apply one now (Deferred) or ever (Infeasible). */
+        if (new_ &&
+            (new_->resize == K8S_RESIZE_DEFERRED || new_->resize == K8S_RESIZE_INFEASIBLE) &&
+            (!old || old->resize != new_->resize))
+                log_warning("Kubernetes: resize of %s/%s is %s: %s", new_->namespace_, new_->name,
+                            new_->resize == K8S_RESIZE_INFEASIBLE ? "infeasible" : "deferred",
+                            new_->resize_message[0] ? new_->resize_message : "no message");
         if (old || new_ || k->synced_said || !kube_pod_watch_synced(w))
                 return;
         k->synced_said = true;

@@ -126,6 +126,17 @@ done
 [ "$(jq -r '.kubernetes.pods_listed' "$WORK/status.json")" = true ] || fail "status: pods not listed: $(jq -c .kubernetes "$WORK/status.json")"
 pass "memagent status names every pod namespace/name with its priority, and shows the API"
 
+# The kubelet's answer to a resize arrives as a pod condition through the watch.
+kcontrol POST /control/resize-condition "{\"namespace\":\"shop\",\"name\":\"$be_name\",\"type\":\"PodResizePending\",\"reason\":\"Infeasible\",\"message\":\"Node didn't have enough capacity: memory\"}" ||
+	fail "control resize-condition"
+ok=
+for _ in $(seq 50); do
+	grep -q "resize of shop/$be_name is infeasible: Node didn't have enough capacity: memory" "$WORK/agent.log" && { ok=1; break; }
+	sleep 0.1
+done
+[ -n "$ok" ] || fail "memagentd did not say that the resize is infeasible"
+pass "a PodResizePending Infeasible condition from the watch is reported"
+
 # Level medium (below 10% of MemTotal available, above 5%): the BestEffort pod goes first, but a
 # PodDisruptionBudget protects it (429): the next candidate is evicted in the same decision.
 kcontrol POST /control/evict-script "{\"namespace\":\"shop\",\"name\":\"$be_name\",\"answer\":\"pdb\",\"times\":0}" ||
