@@ -176,7 +176,14 @@ errors=$(st '.stats.errors') lists=$(st '.stats.lists') watches=$(st '.stats.wat
 control POST /control/fail-next "{\"path_prefix\":\"$W\",\"code\":503,\"retry_after\":1,\"times\":2}"
 control POST /control/expire
 wait_for ".stats.errors >= $((errors + 2)) and .stats.watches >= $((watches + 3))"
-[[ $(st '.stats.lists') == $((lists + 1)) ]] || fail "a 503 on the WATCH made a LIST"
+# The property: the request after a 503 on the WATCH is a WATCH again, never a LIST. (Counting
+# LISTs raced: under load the expire can find no watch open yet, and the WATCH that then starts
+# from the compacted version gets a 410 and rightly lists again.)
+awk -v w="GET $W" '
+	index($0, "GET /api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a") != 1 { next }
+	after503 { if (index($0, w) != 1) bad = 1; after503 = 0 }
+	index($0, w) == 1 && / 503$/ { after503 = 1 }
+	END { exit bad }' rec/requests.log || fail "a 503 on the WATCH was followed by a LIST: $(grep -n 'node-a' rec/requests.log | tail -8)"
 [[ $(grep -c "^GET $W.* 503\$" rec/requests.log) == 2 ]] || fail "503s not as scripted"
 pass "503 on the WATCH: backed off and watched again from the same resourceVersion"
 

@@ -12,6 +12,9 @@ WORK=$(mktemp -d /tmp/memsched-it.XXXXXX)
 PID=
 PORT=
 trap 'stop_memschedd; rm -rf "$WORK"' EXIT
+# A command that fails outside a check (set -e) ends the test: say which, so that it is never a
+# silent failure.
+trap 'echo "FAIL: line $LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
 
 fail() {
         echo "FAIL: $*" >&2
