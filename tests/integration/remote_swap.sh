@@ -64,11 +64,18 @@ for _ in $(seq 100); do
 done
 [[ -n $ok ]] || { tail -n 20 "$WORK"/it-donor-*/agent.log >&2; fail "the three donors never offered: $(cat "$WORK/body")"; }
 jqb '.offered_bytes == 3 * 4194304 and ([.donors[].transports[0].kind] | unique) == ["tcp"]'
-for n in it-donor-a it-donor-b it-donor-c; do
-	lck=$(awk '/^VmLck:/ {print $2}' "/proc/${AGENT_PID[$n]}/status")
-	[[ $lck -ge 4096 ]] || fail "donor $n has $lck KiB locked, it offered 4096"
-done
-pass "three memagentd donors offer 4 MiB each of locked memory over tcp"
+# AddressSanitizer intercepts mlock() and ignores it ("AddressSanitizer ignores mlock"): under
+# it nothing can be seen locked, so that one check is left out, and said so.
+if ldd "$MEMAGENTD" 2>/dev/null | grep -q libasan; then
+	echo "NOT CHECKED under ASan (it ignores mlock): the donors' VmLck"
+	pass "three memagentd donors offer 4 MiB each over tcp"
+else
+	for n in it-donor-a it-donor-b it-donor-c; do
+		lck=$(awk '/^VmLck:/ {print $2}' "/proc/${AGENT_PID[$n]}/status")
+		[[ $lck -ge 4096 ]] || fail "donor $n has $lck KiB locked, it offered 4096"
+	done
+	pass "three memagentd donors offer 4 MiB each of locked memory over tcp"
+fi
 
 # 2. The consumer: a durable 2 MiB device on two replicas; two donors killed in turn.
 out=$("$BLOCKCHECK" "$BASE" it-consumer 2097152 \
