@@ -104,11 +104,19 @@ static int evict(void *ud, const struct kube_pod_ref *pod, uint64_t grace_sec)
         return r;
 }
 
+/* The oldest Event that waits. */
+static struct pending_event event_pop(struct kube_side *k)
+{
+        struct pending_event ev = k->events[0];
+        memmove(&k->events[0], &k->events[1], (k->n_events - 1) * sizeof(k->events[0]));
+        k->n_events--;
+        return ev;
+}
+
 static void event_keep(struct kube_side *k, const struct pending_event *ev)
 {
         if (k->n_events == KUBE_EVENTS_PENDING_MAX) {
-                memmove(&k->events[0], &k->events[1], (k->n_events - 1) * sizeof(k->events[0]));
-                k->n_events--;
+                (void)event_pop(k);
                 if (k->events_dropped++ == 0)
                         log_warning("Kubernetes: %d Events wait for the API server; dropping the "
                                     "oldest from now on",
@@ -129,14 +137,12 @@ static void on_event_posted(const struct kube_status *st, struct json_object *bo
         if (k->events_sending)
                 k->events_sending--;
         if (kube_status_ok(st)) {
-                /* The API answers again: what waited goes out now, in order. */
-                while (k->n_events > 0 && k->events_sending == 0) {
-                        struct pending_event ev = k->events[0];
-                        memmove(&k->events[0], &k->events[1],
-                                (k->n_events - 1) * sizeof(k->events[0]));
-                        k->n_events--;
+                /* The API answers again: what waited goes out now, one at a time, in order
+                 * (each answer sends the next). */
+                if (k->n_events > 0 && k->events_sending == 0) {
+                        struct pending_event ev = event_pop(k);
                         if (event_send(k, &ev) < 0)
-                                break;
+                                event_keep(k, &ev);
                 }
         } else if (retryable(st)) {
                 event_keep(k, &c->ev);
@@ -205,9 +211,7 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
         if (k->events_sending > 0)
                 return 0;
         /* One probe: the oldest Event. Its answer sends the rest or keeps it again. */
-        struct pending_event ev = k->events[0];
-        memmove(&k->events[0], &k->events[1], (k->n_events - 1) * sizeof(k->events[0]));
-        k->n_events--;
+        struct pending_event ev = event_pop(k);
         if (event_send(k, &ev) < 0)
                 event_keep(k, &ev);
         return 0;

@@ -412,6 +412,15 @@ static struct json_object *check_content_type(struct MHD_Connection *conn)
                               NULL);
 }
 
+/* A create's JSON body, after its Content-Type: NULL and *ret, or the Status to answer. */
+static struct json_object *create_body(struct MHD_Connection *conn, const struct request *rq,
+                                       struct json_object **ret)
+{
+        struct json_object *bad = check_content_type(conn);
+        *ret = NULL;
+        return bad ? bad : parse_body(rq, ret);
+}
+
 static struct json_object *pdb_refusal(const struct evict_script *s, bool retry)
 {
         struct json_object *st = status_too_many_requests(
@@ -451,10 +460,7 @@ static int64_t grace_period_sec(struct json_object *eviction, struct json_object
 static enum MHD_Result pod_evict(struct state *st, struct MHD_Connection *conn, struct request *rq,
                                  const char *ns, const char *name)
 {
-        struct json_object *ev, *bad = check_content_type(conn);
-        if (bad)
-                return respond_status(conn, rq, bad);
-        bad = parse_body(rq, &ev);
+        struct json_object *ev, *bad = create_body(conn, rq, &ev);
         if (bad)
                 return respond_status(conn, rq, bad);
         const char *ev_name = kjson_get_string(ev, "metadata", "name", NULL);
@@ -548,10 +554,7 @@ static enum MHD_Result pod_evict(struct state *st, struct MHD_Connection *conn, 
 static enum MHD_Result pod_bind(struct state *st, struct MHD_Connection *conn, struct request *rq,
                                 const char *ns, const char *name)
 {
-        struct json_object *b, *bad = check_content_type(conn);
-        if (bad)
-                return respond_status(conn, rq, bad);
-        bad = parse_body(rq, &b);
+        struct json_object *b, *bad = create_body(conn, rq, &b);
         if (bad)
                 return respond_status(conn, rq, bad);
         const char *b_name = kjson_get_string(b, "metadata", "name", NULL);
@@ -702,10 +705,7 @@ static size_t validate_event(struct json_object *ev, const char *ns, struct fiel
 static enum MHD_Result event_create(struct state *st, struct MHD_Connection *conn,
                                     struct request *rq, const char *ns)
 {
-        struct json_object *ev, *bad = check_content_type(conn);
-        if (bad)
-                return respond_status(conn, rq, bad);
-        bad = parse_body(rq, &ev);
+        struct json_object *ev, *bad = create_body(conn, rq, &ev);
         if (bad)
                 return respond_status(conn, rq, bad);
         struct json_object *meta = kjson_get(ev, "metadata", NULL, NULL);
