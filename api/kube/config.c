@@ -15,9 +15,7 @@
 #include "common/config.h"
 #include "common/fileio.h"
 #include "common/macro.h"
-
-/* A service account token is a JWT of a few kB; a namespace a DNS label. */
-#define TOKEN_MAX_BYTES (64 * 1024)
+#include "common/token-file.h"
 
 static int errf(char *err, size_t size, int r, const char *fmt, ...) _printf_(4, 5);
 static int errf(char *err, size_t size, int r, const char *fmt, ...)
@@ -49,35 +47,10 @@ void kube_config_done(struct kube_config *c)
         *c = (struct kube_config){};
 }
 
-/* Reads a small text file whole and trims surrounding white space. */
-static int read_trimmed(const char *path, char **ret)
-{
-        _cleanup_free_ char *buf = malloc(TOKEN_MAX_BYTES + 1);
-        if (!buf)
-                return -ENOMEM;
-        ssize_t n = read_file_at(AT_FDCWD, path, buf, TOKEN_MAX_BYTES + 1);
-        if (n < 0)
-                return (int)n;
-        buf[n] = '\0';
-        char *s = buf;
-        while (isspace((unsigned char)*s))
-                s++;
-        size_t len = strlen(s);
-        while (len > 0 && isspace((unsigned char)s[len - 1]))
-                s[--len] = '\0';
-        if (len == 0)
-                return -EINVAL;
-        char *d = strdup(s);
-        if (!d)
-                return -ENOMEM;
-        *ret = d;
-        return 0;
-}
-
 int kube_config_read_token(const struct kube_config *c, char **ret)
 {
         if (c->token_file)
-                return read_trimmed(c->token_file, ret);
+                return token_file_read(c->token_file, ret);
         if (c->token) {
                 char *d = strdup(c->token);
                 if (!d)
@@ -135,10 +108,11 @@ int kube_config_in_cluster(const char *sa_dir, struct kube_config *ret, char *er
                 return -ENOMEM;
         }
         /* The token must be there now; it is re-read as it rotates. */
-        r = read_trimmed(c.token_file, &token);
+        r = token_file_read(c.token_file, &token);
         if (r < 0) {
                 errf(err, err_size, r, "in-cluster: %s: %s", c.token_file,
-                     r == -EINVAL ? "empty" : strerror(-r));
+                     r == -EINVAL ? "empty, or not a token (a byte that is not visible ASCII)"
+                                  : strerror(-r));
                 kube_config_done(&c);
                 return r;
         }
@@ -149,7 +123,7 @@ int kube_config_in_cluster(const char *sa_dir, struct kube_config *ret, char *er
                 return r;
         }
         /* The namespace is informative: a missing file is no error (client-go ignores it). */
-        (void)read_trimmed(ns_file, &c.namespace_);
+        (void)token_file_read(ns_file, &c.namespace_);
         *ret = c;
         return 0;
 }
