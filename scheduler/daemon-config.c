@@ -156,6 +156,15 @@ static const struct config_entry entries[] = {
                             "HTTPS every state change (node reports, binds) needs a client "
                             "certificate it verifies, and a node report one whose common name is "
                             "the node."),
+        /* Bearer tokens (issue 15): one block, keep it together. */
+        CONFIG_ENTRY_STRING(C, token_file, "tokenFile", "", config_check_optional_absolute_path,
+                            "PATH", RESTART,
+                            "Bearer tokens that may change state, as an alternative to client "
+                            "certificates: kube-apiserver's static token file, one "
+                            "token,user,uid[,\"group,...\"] line a client (a node's user is "
+                            "the node name). Re-read when it changes: rotation needs no "
+                            "restart. Over plain HTTP only on loopback or with insecure. \"\" "
+                            "for none."),
         CONFIG_ENTRY_BOOL(C, insecure, "insecure", "false", RESTART,
                           "Serve plain HTTP on a non-loopback address: anyone who can reach it "
                           "can report for any node and bind any pod."),
@@ -285,6 +294,7 @@ int memschedd_config_server(const struct memschedd_config *cfg, struct server_co
                 .tls_cert_path = *cfg->tls_cert ? cfg->tls_cert : NULL,
                 .tls_key_path = *cfg->tls_key ? cfg->tls_key : NULL,
                 .client_ca_path = *cfg->client_ca ? cfg->client_ca : NULL,
+                .token_file_path = *cfg->token_file ? cfg->token_file : NULL,
                 .insecure = cfg->insecure,
         };
         /* listen left at its default, with no certificate and no insecure: plain HTTP on

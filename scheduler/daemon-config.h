@@ -26,6 +26,7 @@ struct memschedd_config {
         char *state_file; /* SQLite file */
         char *tls_cert, *tls_key, *client_ca; /* PEM files; "" for plain HTTP */
         bool insecure;                        /* plain HTTP on a non-loopback address */
+        char *token_file;                     /* bearer tokens; "" for none */
         char *port_file;                      /* "" for none */
         char *etcd_endpoints;                 /* "" for SQLite, else "URL[,URL...]" */
         char *etcd_cert, *etcd_key, *etcd_ca; /* "" for none */

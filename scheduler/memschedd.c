@@ -157,7 +157,8 @@ static int run(const struct memschedd_config *mcfg)
         if (r == 0) {
                 r = server_start(cl, &scfg, &srv);
                 if (r < 0)
-                        r = r == -EPERM ? 2 : 1; /* refused: plain HTTP off loopback, said why */
+                        /* refused: plain HTTP off loopback, or an unusable token file; said why */
+                        r = r == -EPERM || r == -EINVAL ? 2 : 1;
         }
         if (r != 0) {
                 sched_kube_stop(kube);

@@ -15,6 +15,8 @@
 #include "common/macro.h"
 #include "scheduler/server.h"
 
+struct token_store;
+
 /* One open connection, for the request deadline. */
 struct conn_track {
         struct conn_track *prev, *next;
@@ -43,6 +45,8 @@ struct server {
         /* HTTPS: the PEM texts libmicrohttpd reads (kept for the daemon's life). */
         bool tls;
         char *tls_cert_pem, *tls_key_pem, *client_ca_pem;
+        /* Bearer tokens from tokenFile (server-auth.c); NULL without it. */
+        struct token_store *tokens;
 };
 
 struct request {
@@ -51,7 +55,8 @@ struct request {
         unsigned method;              /* this request's method_bit */
         char node[API_NODE_NAME_MAX]; /* the path's {name}, {node} or {id} */
         char param_field[16];         /* its name, for errors */
-        char identity[256]; /* the verified client certificate's name over HTTPS, else "" */
+        char identity[256];           /* the verified certificate's or token's name, else "" */
+        const char *challenge; /* a 401's WWW-Authenticate (static), NULL for the plain one */
         char *body;
         size_t len, cap;
         bool too_large;
@@ -104,7 +109,14 @@ enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *conn, struct
 
 /* ---------- who may change state (server-auth.c) ---------- */
 
-/* MHD_YES to go on (rq->identity set over HTTPS), or the 403 queued. */
+/* MHD_YES to go on (rq->identity set when a certificate or token gave one), or the 401 or 403
+ * queued. */
 enum MHD_Result check_identity(struct server *srv, struct MHD_Connection *conn, struct request *rq);
 /* Reads the PEM files of srv->cfg into srv; checks libmicrohttpd has TLS. */
 int load_tls(struct server *srv);
+/* Reads srv->cfg.token_file_path into srv->tokens (set even on failure, for tokens_free()).
+ * Returns 0, or -EINVAL (logged: the file cannot be read or parsed). */
+int tokens_load(struct server *srv);
+void tokens_free(struct token_store *s);
+/* An IPv4 127/8, IPv6 ::1 or IPv4-mapped 127/8 address. */
+bool sockaddr_is_loopback(const struct sockaddr *a);

@@ -34,6 +34,9 @@ enum MHD_Result respond(struct MHD_Connection *conn, struct request *rq, unsigne
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
         if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        if (status == MHD_HTTP_UNAUTHORIZED)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                        rq->challenge ? rq->challenge : "Bearer");
         if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
                 char allow[32] = "";
                 static const char *const names[] = { "GET, HEAD", "POST", "PUT", "DELETE" };

@@ -262,15 +262,19 @@ static void server_free(struct server *s)
         free(s->tls_cert_pem);
         free(s->tls_key_pem);
         free(s->client_ca_pem);
+        tokens_free(s->tokens);
         free(s);
 }
 
-static bool is_loopback(const struct sockaddr_storage *a)
+bool sockaddr_is_loopback(const struct sockaddr *a)
 {
-        if (a->ss_family == AF_INET)
+        if (a->sa_family == AF_INET)
                 return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
-        if (a->ss_family == AF_INET6)
-                return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr);
+        if (a->sa_family == AF_INET6) {
+                const struct in6_addr *in6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+                return IN6_IS_ADDR_LOOPBACK(in6) ||
+                       (IN6_IS_ADDR_V4MAPPED(in6) && in6->s6_addr[12] == 127);
+        }
         return false;
 }
 
@@ -305,18 +309,34 @@ int server_start(struct cluster *c, const struct server_config *cfg, struct serv
                 log_notice("No TLS certificate (tlsCert): serving plain HTTP on loopback only. "
                            "Give tlsCert, tlsKey and clientCA to serve the cluster, or "
                            "--insecure for plain HTTP on every address");
-        } else if (!is_loopback(&cfg->addr)) {
+        } else if (!sockaddr_is_loopback((const struct sockaddr *)&cfg->addr)) {
                 if (!cfg->insecure) {
                         server_free(srv);
+                        if (cfg->token_file_path)
+                                return log_error_errno(
+                                    EPERM,
+                                    "Refusing bearer tokens (tokenFile) over plain HTTP on a "
+                                    "non-loopback address: they would cross the network in clear "
+                                    "for anyone on the path to replay. Pass --tls-cert, --tls-key "
+                                    "and --client-ca, or --insecure");
                         return log_error_errno(EPERM,
                                                "Refusing to serve plain HTTP on a non-loopback "
                                                "address: anyone reaching it could report for any "
                                                "node. Pass --tls-cert, --tls-key and "
                                                "--client-ca, or --insecure");
                 }
-                log_warning("Serving plain HTTP on a non-loopback address without "
-                            "authentication (--insecure): anyone reaching it can report for any "
-                            "node and bind any pod");
+                if (cfg->token_file_path)
+                        log_warning("Serving plain HTTP on a non-loopback address (--insecure): "
+                                    "bearer tokens cross the network in clear, where anyone on "
+                                    "the path can read and replay them");
+                else
+                        log_warning("Serving plain HTTP on a non-loopback address without "
+                                    "authentication (--insecure): anyone reaching it can report "
+                                    "for any node and bind any pod");
+        }
+        if (cfg->token_file_path && tokens_load(srv) < 0) {
+                server_free(srv);
+                return -EINVAL;
         }
         srv->daemon = MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,

@@ -34,6 +34,9 @@ struct server_config {
         /* HTTPS when set (all three together; borrowed, read at start). Without them plain
          * HTTP, refused on a non-loopback address unless insecure. */
         const char *tls_cert_path, *tls_key_path, *client_ca_path;
+        /* Bearer tokens: kube-apiserver's static token file (token,user,uid[,groups]), re-read
+         * when it changes; NULL for none. Borrowed for the server's life. */
+        const char *token_file_path;
         bool insecure;
         /* listen was left at its default and became loopback for plain HTTP: say so at start */
         bool loopback_by_default;
