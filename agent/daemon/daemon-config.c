@@ -228,6 +228,13 @@ static const struct config_entry entries[] = {
         CONFIG_ENTRY_STRING(C, scheduler_key, "schedulerKey", "",
                             config_check_optional_absolute_path, "PATH", RESTART,
                             "PEM private key of schedulerCert (unencrypted); both or neither."),
+        CONFIG_ENTRY_STRING(C, scheduler_token_file, "schedulerTokenFile", "",
+                            config_check_optional_absolute_path, "PATH", RESTART,
+                            "File holding a bearer token presented to memschedd (Authorization: "
+                            "Bearer) on reports, pool offers and leases, instead of or besides "
+                            "schedulerCert; memschedd's tokenFile maps it to nodeName. Read at "
+                            "each request, so a rotated token is used without a restart. \"\" "
+                            "for none."),
         CONFIG_ENTRY_STRING(C, node_name, "nodeName", "", check_node_name, "NAME", RESTART,
                             "This node's name in the cluster; \"\": $NODE_NAME (the downward "
                             "API), else the host name in lowercase."),

@@ -51,8 +51,9 @@ struct agent_config {
          * memschedd's certificate ("" for the system's), and the client certificate and key
          * (both or neither). */
         char *scheduler_ca, *scheduler_cert, *scheduler_key;
-        char *node_name;       /* "" for $NODE_NAME or the host name */
-        char *kubeconfig;      /* "" for in-cluster or standalone */
+        char *scheduler_token_file; /* bearer token for memschedd, "" for none */
+        char *node_name;            /* "" for $NODE_NAME or the host name */
+        char *kubeconfig;           /* "" for in-cluster or standalone */
         char *metrics_address; /* /metrics, /healthz, /readyz: HOST:PORT, [v6]:PORT, :PORT, none */
         uint64_t report_heartbeat_usec;
         /* Remote memory (agent/remote/): what this node lends to the pools. */

@@ -492,6 +492,7 @@ int manager_new(const struct daemon_params *p, struct manager **ret, char *why, 
                 rp.ca_file = p->scheduler_ca;
                 rp.cert_file = p->scheduler_cert;
                 rp.key_file = p->scheduler_key;
+                rp.token_file = p->scheduler_token_file;
                 m->node_name = strdup(p->node_name ? p->node_name : "");
                 r = m->node_name
                         ? reporter_new(m->event, p->scheduler_url, m->node_name, &rp, &m->reporter)

@@ -48,6 +48,7 @@ struct daemon_params {
         const char *kubeconfig;
         /* PEM files for an https:// scheduler_url, "" or NULL for none (reporter_params) */
         const char *scheduler_ca, *scheduler_cert, *scheduler_key;
+        const char *scheduler_token_file; /* bearer token (reporter_params), "" or NULL */
         uint64_t report_heartbeat_usec;
 };
 

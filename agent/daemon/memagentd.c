@@ -72,6 +72,7 @@ static int daemon_params_from_config(struct daemon *d, struct daemon_params *p)
                 .scheduler_ca = c->scheduler_ca,
                 .scheduler_cert = c->scheduler_cert,
                 .scheduler_key = c->scheduler_key,
+                .scheduler_token_file = c->scheduler_token_file,
                 .node_name = d->node_name,
                 .report_heartbeat_usec = c->report_heartbeat_usec,
         };
@@ -208,6 +209,7 @@ int main(int argc, char *argv[])
                 .scheduler_ca = d.cfg.scheduler_ca,
                 .scheduler_cert = d.cfg.scheduler_cert,
                 .scheduler_key = d.cfg.scheduler_key,
+                .scheduler_token_file = d.cfg.scheduler_token_file,
                 .node_name = d.node_name,
                 .renew_usec = d.cfg.report_heartbeat_usec,
                 .swap_bytes = d.cfg.remote_swap_bytes,

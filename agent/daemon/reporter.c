@@ -16,6 +16,7 @@
 #include "common/macro.h"
 #include "common/node-name.h"
 #include "common/random.h"
+#include "common/token-file.h"
 
 /* memschedd's answers are small ({"node_name", "seq", "stale_after_ms"} or an error). */
 #define RESPONSE_MAX          8192
@@ -28,6 +29,8 @@ struct reporter {
         struct reporter_params p;
         char *url, *base_url, *node_name;
         char *ca_file, *cert_file, *key_file; /* NULL for none */
+        char *token_file;                     /* NULL for none */
+        bool token_error_logged;              /* for this streak of unreadable token files */
         bool tls;                             /* base_url is https:// */
 
         struct node_report *current;  /* newest report submitted */
@@ -226,6 +229,47 @@ static int set_tls(struct reporter *r)
         return c == CURLE_OK ? 0 : -EINVAL;
 }
 
+/* Adds "Authorization: Bearer TOKEN" to the request's headers, the token read from its file now
+ * (rotation needs no restart). Returns 0, or -1 when the file cannot be read: the request is
+ * dropped, said once, and tried again at the next heartbeat. */
+static int add_token(struct reporter *r)
+{
+        _cleanup_free_ char *token = NULL, *auth = NULL;
+        int k = token_file_read(r->token_file, &token);
+        if (k < 0) {
+                snprintf(r->stats.last_error, sizeof(r->stats.last_error),
+                         "cannot read the token file %s: %s", r->token_file,
+                         k == -EINVAL ? "empty, or not a token (a byte that is not visible ASCII)"
+                                      : strerror(-k));
+                if (!r->token_error_logged)
+                        log_warning("Not reporting to memschedd at %s: %s (schedulerTokenFile); "
+                                    "trying again every %s",
+                                    r->base_url, r->stats.last_error,
+                                    format_delay(r->p.heartbeat_usec, (char[32]){}));
+                r->token_error_logged = true;
+                r->stats.failed++;
+                r->stats.consecutive_failures++;
+                request_release(r);
+                r->current_sent = false;
+                schedule_at(r, now_usec(CLOCK_MONOTONIC) + r->p.heartbeat_usec);
+                return -1;
+        }
+        r->token_error_logged = false;
+        k = asprintf(&auth, "Authorization: Bearer %s", token);
+        explicit_bzero(token, strlen(token));
+        struct curl_slist *h = k < 0 ? NULL : curl_slist_append(r->headers, auth);
+        if (k < 0)
+                auth = NULL;
+        if (auth)
+                explicit_bzero(auth, strlen(auth));
+        if (!h) { /* out of memory: the check of r->headers after this says so */
+                curl_slist_free_all(r->headers);
+                r->headers = NULL;
+        } else
+                r->headers = h;
+        return 0;
+}
+
 static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
         struct reporter *r = userdata;
@@ -246,6 +290,8 @@ static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata)
                 if (h)
                         r->headers = h;
         }
+        if (r->token_file && add_token(r) < 0)
+                return 0;
         if (!r->body || !r->body_report || !r->easy || !r->headers) {
                 request_release(r);
                 log_warning("Failed to prepare the node report for memschedd: out of memory; "
@@ -465,14 +511,16 @@ int reporter_new(sd_event *e, const char *base_url, const char *node_name,
                  (unsigned long long)now_usec(CLOCK_REALTIME));
         r->node_name = strdup(node_name);
         r->tls = tls;
-        if ((has_ca && !(r->ca_file = strdup(params.ca_file))) ||
+        if ((params.token_file && *params.token_file &&
+             !(r->token_file = strdup(params.token_file))) ||
+            (has_ca && !(r->ca_file = strdup(params.ca_file))) ||
             (has_cert && !(r->cert_file = strdup(params.cert_file))) ||
             (has_key && !(r->key_file = strdup(params.key_file)))) {
                 reporter_free(r);
                 return -ENOMEM;
         }
         /* Borrowed: not to be used after this call. */
-        r->p.ca_file = r->p.cert_file = r->p.key_file = NULL;
+        r->p.ca_file = r->p.cert_file = r->p.key_file = r->p.token_file = NULL;
         if (!r->base_url || !r->node_name ||
             asprintf(&r->url, "%s/v1/nodes/%s/report", r->base_url, node_name) < 0) {
                 r->url = NULL;
@@ -550,6 +598,7 @@ struct reporter *reporter_free(struct reporter *r)
         free(r->node_name);
         free(r->ca_file);
         free(r->cert_file);
+        free(r->token_file);
         free(r->key_file);
         sd_event_unref(r->event);
         free(r);

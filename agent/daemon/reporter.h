@@ -36,6 +36,10 @@ struct reporter_params {
          * each new connection, so rotated files are picked up without a restart. The server's
          * certificate and host name are always verified. */
         const char *ca_file, *cert_file, *key_file;
+        /* A file holding a bearer token sent as Authorization on every report (NULL or "" for
+         * none), copied by reporter_new(). Read at each send, so a rotated token is used at once;
+         * while it cannot be read no report is sent, and that is said once. */
+        const char *token_file;
 };
 #define REPORTER_PARAMS_DEFAULT                                                                    \
         ((struct reporter_params){ .heartbeat_usec = 10000000,                                     \

@@ -9,6 +9,7 @@
 
 #include "api/codec.h"
 #include "common/macro.h"
+#include "common/token-file.h"
 
 /* Answers larger than this are cut: a lease of LEASE_SLABS_MAX slabs fits well within. */
 #define ANSWER_MAX (4u << 20)
@@ -48,10 +49,35 @@ int remote_http_request(const struct remote_http *h, const char *method, const c
         if (snprintf(url, sizeof(url), "%.*s%s", (int)n, h->base_url, path) >= (int)sizeof(url))
                 return -EINVAL;
 
+        /* The bearer token, read at each request: a rotated file is used at once. */
+        _cleanup_free_ char *auth = NULL;
+        if (h->token_file && *h->token_file) {
+                char *token = NULL;
+                int r = token_file_read(h->token_file, &token);
+                if (r < 0)
+                        return r;
+                r = asprintf(&auth, "Authorization: Bearer %s", token);
+                explicit_bzero(token, strlen(token));
+                free(token);
+                if (r < 0) {
+                        auth = NULL;
+                        return -ENOMEM;
+                }
+        }
         CURL *c = curl_easy_init();
         if (!c)
                 return -ENOMEM;
         struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+        if (hdr && auth) {
+                struct curl_slist *t = curl_slist_append(hdr, auth);
+                explicit_bzero(auth, strlen(auth));
+                if (!t) {
+                        curl_slist_free_all(hdr);
+                        curl_easy_cleanup(c);
+                        return -ENOMEM;
+                }
+                hdr = t;
+        }
         const char *text =
             body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL;
         curl_easy_setopt(c, CURLOPT_URL, url);

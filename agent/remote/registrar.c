@@ -15,7 +15,7 @@
 
 struct registrar {
         struct donor *donor;
-        char base_url[512], ca[512], cert[512], key[512];
+        char base_url[512], ca[512], cert[512], key[512], token[512];
         struct remote_http http;
         char node[API_NODE_NAME_MAX];
         char address[POOL_ADDRESS_MAX];
@@ -158,10 +158,12 @@ int registrar_start(struct donor *d, const struct remote_http *h, const char *no
         snprintf(g->ca, sizeof(g->ca), "%s", h->ca_file ? h->ca_file : "");
         snprintf(g->cert, sizeof(g->cert), "%s", h->cert_file ? h->cert_file : "");
         snprintf(g->key, sizeof(g->key), "%s", h->key_file ? h->key_file : "");
+        snprintf(g->token, sizeof(g->token), "%s", h->token_file ? h->token_file : "");
         g->http = (struct remote_http){ .base_url = g->base_url,
                                         .ca_file = g->ca,
                                         .cert_file = g->cert,
                                         .key_file = g->key,
+                                        .token_file = g->token,
                                         .timeout_ms = h->timeout_ms };
         pthread_mutex_init(&g->lock, NULL);
         pthread_condattr_t ca;

@@ -33,6 +33,7 @@ static int swap_start(const struct remote_service_params *p, struct remote_servi
                           .ca_file = p->scheduler_ca,
                           .cert_file = p->scheduler_cert,
                           .key_file = p->scheduler_key,
+                          .token_file = p->scheduler_token_file,
                           .timeout_ms = 5000 },
                 .timeout_ms = 5000,
         };
@@ -97,6 +98,7 @@ int remote_service_start(const struct remote_service_params *p, struct remote_se
                                          .ca_file = p->scheduler_ca,
                                          .cert_file = p->scheduler_cert,
                                          .key_file = p->scheduler_key,
+                                         .token_file = p->scheduler_token_file,
                                          .timeout_ms = 5000 };
                 r = registrar_start(s->donor, &h, p->node_name,
                                     p->address && *p->address ? p->address : p->node_name,

@@ -17,6 +17,7 @@ struct remote_service_params {
         uint16_t port;
         const char *scheduler_url; /* "" : serve only (grants never arrive; tests) */
         const char *scheduler_ca, *scheduler_cert, *scheduler_key;
+        const char *scheduler_token_file; /* "" or NULL for none */
         const char *node_name;
         uint64_t renew_usec; /* the offer's renewal period (the report heartbeat) */
         /* The consumer: remote swap of swap_bytes (0: none), at swap_priority. */

@@ -48,7 +48,7 @@ int remote_swap_header(uint64_t size_bytes, const uint8_t uuid[16],
 
 struct remote_swap {
         struct remote_swap_params p;
-        char node[256], url[512], ca[512], cert[512], key[512];
+        char node[256], url[512], ca[512], cert[512], key[512], token[512];
         pthread_t setup_thread, serve_thread;
         pthread_mutex_t lock;
         pthread_cond_t cond;
@@ -223,11 +223,13 @@ int remote_swap_start(const struct remote_swap_params *p, struct remote_swap **r
         snprintf(s->ca, sizeof(s->ca), "%s", p->http.ca_file ? p->http.ca_file : "");
         snprintf(s->cert, sizeof(s->cert), "%s", p->http.cert_file ? p->http.cert_file : "");
         snprintf(s->key, sizeof(s->key), "%s", p->http.key_file ? p->http.key_file : "");
+        snprintf(s->token, sizeof(s->token), "%s", p->http.token_file ? p->http.token_file : "");
         s->p.node_name = s->node;
         s->p.http = (struct remote_http){ .base_url = s->url,
                                           .ca_file = s->ca,
                                           .cert_file = s->cert,
                                           .key_file = s->key,
+                                          .token_file = s->token,
                                           .timeout_ms = p->http.timeout_ms };
         if (s->p.ttl_sec < 3)
                 s->p.ttl_sec = 3;
