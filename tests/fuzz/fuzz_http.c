@@ -7,9 +7,13 @@
 // the reports ingested so far.
 //
 // Input: the first line is "METHOD PATH" (PATH may use %XX escapes; bytes a request line cannot
-// carry are escaped by the harness), the rest is the body:
+// carry are escaped by the harness), then any lines starting "Authorization:" are sent as that
+// header (control bytes made '?'), the rest is the body:
 //   POST /v1/nodes/w1/report
+//   Authorization: Bearer fuzz-token-w1
 //   {"node_name":"w1",...}
+// The server checks bearer tokens against a token file holding fuzz-token-w1 (node w1) and
+// fuzz-token-sched (kube-scheduler), so the Authorization parser and the token lookup run too.
 // Beyond the sanitizers: every request gets an HTTP answer with a status line.
 #include <arpa/inet.h>
 #include <ftw.h>
@@ -57,6 +61,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         if (!mkdtemp(state_dir))
                 fuzz_fail("mkdtemp(%s): %m", state_dir);
         snprintf(state, sizeof(state), "%s/state.db", state_dir);
+        static char tokens[128];
+        snprintf(tokens, sizeof(tokens), "%s/tokens.csv", state_dir);
+        FILE *tf = fopen(tokens, "we");
+        if (!tf ||
+            fputs("fuzz-token-w1,w1,uid-w1\nfuzz-token-sched,kube-scheduler,uid-ks,\"a,b\"\n", tf) <
+                0 ||
+            fclose(tf) != 0)
+                fuzz_fail("writing %s: %m", tokens);
         struct sched_config cfg = SCHED_CONFIG_DEFAULTS;
         if (cluster_new(&cfg, state, &cluster) < 0)
                 fuzz_fail("cluster_new failed");
@@ -68,6 +80,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                 .max_connections = 64,
                 .max_connections_per_client = 64,
                 .request_memory_budget_bytes = 64 << 20,
+                .token_file_path = tokens,
         };
         struct sockaddr_in *in = (struct sockaddr_in *)&scfg.addr;
         in->sin_family = AF_INET;
@@ -119,6 +132,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *nl = memchr(data, '\n', size);
         size_t line = nl ? (size_t)(nl - data) : size;
         const uint8_t *body = nl ? nl + 1 : data + size;
+        /* Authorization lines, up to a few, become headers. */
+        char auth[1024];
+        size_t auth_len = 0;
+        static const char hdr[] = "Authorization:";
+        while ((size_t)(data + size - body) >= sizeof(hdr) - 1 &&
+               memcmp(body, hdr, sizeof(hdr) - 1) == 0) {
+                const uint8_t *end = memchr(body, '\n', (size_t)(data + size - body));
+                size_t n = end ? (size_t)(end - body) : (size_t)(data + size - body);
+                if (auth_len + n + 2 > sizeof(auth))
+                        break;
+                for (size_t i = 0; i < n; i++)
+                        auth[auth_len++] = body[i] < 0x20 && body[i] != '\t' ? '?' : (char)body[i];
+                auth[auth_len++] = '\r';
+                auth[auth_len++] = '\n';
+                body = end ? end + 1 : data + size;
+        }
         size_t body_len = (size_t)(data + size - body);
         const uint8_t *sp = memchr(data, ' ', line);
 
@@ -134,15 +163,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *path = sp ? sp + 1 : data;
         size_t path_len = line - (size_t)(path - data);
 
-        _cleanup_free_ char *head = malloc(path_len * 3 + 256);
+        _cleanup_free_ char *head = malloc(path_len * 3 + 256 + auth_len);
         if (!head)
                 return 0;
         size_t h = (size_t)sprintf(head, "%s ", method);
         h += put_path(head + h, path, path_len);
         h += (size_t)sprintf(head + h,
                              " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-                             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                             body_len);
+                             "Content-Type: application/json\r\nContent-Length: %zu\r\n%.*s\r\n",
+                             body_len, (int)auth_len, auth);
 
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
