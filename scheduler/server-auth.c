@@ -169,11 +169,14 @@ static bool same_file(const struct stat *a, const struct stat *b)
                a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+/* Group read is how a Secret volume with fsGroup reaches a non-root memschedd; anyone else
+ * reading, or anyone but the owner writing, is worth a warning. */
 static void warn_if_readable(const char *path, const struct stat *st)
 {
-        if (st->st_mode & 0077)
-                log_warning("Token file %s can be read by group or others (mode %04o): make it "
-                            "0600 or 0400 (a Secret volume's defaultMode)",
+        if (st->st_mode & 0027)
+                log_warning("Token file %s can be read by others or written by group or others "
+                            "(mode %04o): make it 0600, 0640 or 0400 (a Secret volume's "
+                            "defaultMode)",
                             path, (unsigned)(st->st_mode & 07777));
 }
 

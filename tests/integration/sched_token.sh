@@ -137,7 +137,7 @@ pass "rotation without restart: renamed-over and rewritten files used at the nex
 printf '%s,w1,uid-w1\n%s,w2,uid-w2\n' "$T_W1" "$T_W2" >"$TOKENS"
 chmod 644 "$TOKENS"
 start_memschedd --token-file "$TOKENS"
-grep -q 'can be read by group or others (mode 0644)' "$WORK/memschedd.log" ||
+grep -q 'can be read by others or written by group or others (mode 0644)' "$WORK/memschedd.log" ||
         fail "a token file readable by others is not warned about"
 P=(-s -o "$WORK/body" -w '%{http_code}' --max-time 10)
 got=$(curl "${P[@]}" --data-binary "$(report w1)" "$BASE/v1/nodes/w1/report")
