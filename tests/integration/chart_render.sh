@@ -83,6 +83,7 @@ declare -A VARIANTS=(
         [servicemonitor]="--set serviceMonitor.enabled=true"
         [tls_servicemonitor]="--set serviceMonitor.enabled=true --set scheduler.tls.enabled=true --set scheduler.tls.secretName=memschedd-tls --set serviceMonitor.schedulerTlsConfig.serverName=memagent-memschedd.memagent-system.svc"
         [etcd]="-f $WORK/etcd-values.yaml"
+        [tls_token]="--set scheduler.tls.enabled=true --set scheduler.tls.secretName=memschedd-tls --set scheduler.tokens.secretName=memschedd-tokens --set agent.token.secretName=memagent-node-tokens"
 )
 
 # check.py VARIANT RENDERED.json OUT_DIR: the structural checks above; writes the daemons'
@@ -103,7 +104,8 @@ objs = [d["object"] for d in docs]
 def find(kind, name_part=""):
     return [o for o in objs if o["kind"] == kind and name_part in o["metadata"]["name"]]
 
-tls = variant in ("tls", "tls_bind", "tls_servicemonitor")
+tls = variant in ("tls", "tls_bind", "tls_servicemonitor", "tls_token")
+token = variant == "tls_token"  # agents present a bearer token from a Secret, not a certificate
 bind = variant in ("bind", "tls_bind")
 bpf = variant != "bpf_off"
 
@@ -174,7 +176,7 @@ if ds:
     want_hp = {"/sys/fs/cgroup", "/var/lib/memagent", "/run/memagent"}
     if bpf:
         want_hp |= {"/sys/kernel/btf", "/sys/fs/bpf"}
-    if tls:
+    if tls and not token:
         want_hp |= {"/etc/memagent/pki"}
     expect(set(hp.values()) == want_hp, f"hostPaths {sorted(hp.values())}, want {sorted(want_hp)}")
     by_path = {p: n for n, p in hp.items()}
@@ -191,6 +193,19 @@ if ds:
     expect(c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}, "readiness /readyz")
     res = c.get("resources", {})
     expect("memory" in res.get("requests", {}) and "memory" in res.get("limits", {}), "memory request and limit")
+    # The token variant: this node's key of the Secret, read-only, owner-only, named by flag.
+    secrets = {v["name"]: v["secret"] for v in spec["volumes"] if "secret" in v}
+    tv = secrets.get("scheduler-token")
+    expect((tv is not None) == token, "the agents' token Secret mounted only in the token variant")
+    if token and tv:
+        expect(tv.get("secretName") == "memagent-node-tokens" and tv.get("defaultMode") == 0o400,
+               f"token Secret volume {tv}")
+        m = mounts.get("scheduler-token", {})
+        expect(m.get("mountPath") == "/etc/memagent/scheduler-token" and m.get("readOnly") is True,
+               f"token mount {m}")
+    want_args = ["--scheduler-token-file", "/etc/memagent/scheduler-token/$(NODE_NAME)"] if token else None
+    expect(c.get("args") == want_args, f"memagentd args {c.get('args')}, want {want_args}")
+    open(os.path.join(out, "agent-args"), "w").write("".join(a + "\n" for a in c.get("args") or []))
 
 # --- RBAC exactly as issue 12 lists it ---
 def rules(role):
@@ -228,6 +243,14 @@ if dep:
     expect(("etcdEndpoints" in scfg) == (variant == "etcd"), "etcdEndpoints only on etcd")
     expect(("stateFile" in scfg) != (variant == "etcd"), "stateFile only with SQLite")
     expect(bool(scfg.get("insecure")) != tls and bool(scfg.get("tlsCert")) == tls, "TLS or insecure, never both")
+    expect(scfg.get("tokenFile") == ("/etc/memschedd/tokens/tokens.csv" if token else None),
+           f"memschedd tokenFile {scfg.get('tokenFile')}")
+    dvols = {v["name"]: v.get("secret", {}) for v in dep["spec"]["template"]["spec"]["volumes"]}
+    dmounts = {m["name"]: m for m in dep["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+    expect(("tokens" in dvols) == token, "memschedd's token Secret mounted only in the token variant")
+    if token:
+        expect(dvols["tokens"].get("secretName") == "memschedd-tokens", "memschedd's token Secret name")
+        expect(dmounts.get("tokens", {}).get("mountPath") == "/etc/memschedd/tokens", "memschedd's token mount")
     aff = dep["spec"]["template"]["spec"].get("affinity", {})
     expect(("podAntiAffinity" in aff) == (variant == "etcd"), "replicas spread over nodes only when there are several")
     dsc = dep["spec"]["template"]["spec"]["containers"][0]["securityContext"]
@@ -235,7 +258,8 @@ if dep:
 acfg = yaml.safe_load(open(os.path.join(out, "memagentd.yaml")))
 expect(acfg.get("bpfEnabled") is bpf, "bpfEnabled in memagentd.yaml follows the values")
 expect(acfg.get("schedulerUrl", "").startswith("https://" if tls else "http://"), "schedulerUrl scheme")
-expect(("schedulerCert" in acfg) == tls, "agent client certificate only with TLS")
+expect(("schedulerCert" in acfg) == (tls and not token), "agent client certificate only with TLS, not with a token")
+expect(("schedulerCA" in acfg) == tls, "the CA of memschedd's certificate with TLS")
 
 mon = find("ServiceMonitor")
 expect(len(mon) == (2 if "servicemonitor" in variant else 0), f"{len(mon)} ServiceMonitors")
@@ -252,7 +276,7 @@ for e in errors:
 sys.exit(1 if errors else 0)
 EOF
 
-for v in default tls bpf_off bind tls_bind servicemonitor tls_servicemonitor etcd; do
+for v in default tls bpf_off bind tls_bind servicemonitor tls_servicemonitor etcd tls_token; do
         d=$WORK/$v
         mkdir -p "$d"
         # shellcheck disable=SC2086 # the variant's flags are words
@@ -262,8 +286,15 @@ for v in default tls bpf_off bind tls_bind servicemonitor tls_servicemonitor etc
         node "$SRC/tests/openapi/validate-manifests.mjs" "$d/all.json" >"$d/validate" 2>&1 ||
                 fail "$v: OpenAPI validation: $(grep -v '^ok ' "$d/validate")"
         n=$(grep -c '^ok ' "$d/validate")
-        "$MEMAGENTD" --config "$d/memagentd.yaml" --print-config >/dev/null 2>"$d/err" ||
-                fail "$v: memagentd refuses the chart's memagentd.yaml: $(cat "$d/err")"
+        # With the DaemonSet's own flags, $(NODE_NAME) expanded as the kubelet does.
+        mapfile -t args <"$d/agent-args"
+        "$MEMAGENTD" --config "$d/memagentd.yaml" "${args[@]//\$(NODE_NAME)/node-1}" --print-config \
+                >"$d/agent-effective" 2>"$d/err" ||
+                fail "$v: memagentd refuses the chart's memagentd.yaml and flags: $(cat "$d/err")"
+        if [[ $v == tls_token ]]; then
+                grep -q '^schedulerTokenFile: "\{0,1\}/etc/memagent/scheduler-token/node-1' "$d/agent-effective" ||
+                        fail "$v: memagentd's effective schedulerTokenFile: $(grep -i token "$d/agent-effective")"
+        fi
         "$MEMSCHEDD" --config "$d/memschedd.yaml" --print-config >/dev/null 2>"$d/err" ||
                 fail "$v: memschedd refuses the chart's memschedd.yaml: $(cat "$d/err")"
         pass "$v: rendered, $n objects valid, structure checked, both daemons accept their config"
@@ -289,6 +320,12 @@ refuse() { # refuse WHAT PATTERN FLAGS...
 refuse "two replicas on SQLite" "needs scheduler.etcd.endpoints" --set scheduler.replicas=2
 refuse "TLS without a Secret" "needs scheduler.tls.secretName" --set scheduler.tls.enabled=true
 refuse "metrics without a port" "must end in a port" --set agent.config.metricsAddress=none
+refuse "agent tokens without TLS" "agent.token.secretName needs scheduler.tls.enabled" \
+        --set agent.token.secretName=t --set scheduler.tokens.secretName=t
+refuse "memschedd tokens without TLS" "scheduler.tokens.secretName needs scheduler.tls.enabled" \
+        --set scheduler.tokens.secretName=t
+refuse "agent tokens memschedd does not accept" "scheduler.tokens.secretName" \
+        --set scheduler.tls.enabled=true --set scheduler.tls.secretName=s --set agent.token.secretName=t
 
 # The validator rejects a broken object of each kind it checks (it would let nothing through
 # otherwise): a container port as a word, a PDB's selector as a string, a rule without verbs,

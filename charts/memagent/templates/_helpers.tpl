@@ -43,6 +43,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if .Values.scheduler.tls.enabled -}}
 {{- $_ := required "scheduler.tls.enabled needs scheduler.tls.secretName (tls.crt, tls.key, ca.crt)" .Values.scheduler.tls.secretName -}}
 {{- end -}}
+{{- if and .Values.agent.token.secretName (not (and .Values.scheduler.tls.enabled .Values.scheduler.tokens.secretName)) -}}
+{{- fail "agent.token.secretName needs scheduler.tls.enabled (tokens never cross the network in clear) and scheduler.tokens.secretName (the tokens memschedd accepts)" -}}
+{{- end -}}
+{{- if and .Values.scheduler.tokens.secretName (not .Values.scheduler.tls.enabled) -}}
+{{- fail "scheduler.tokens.secretName needs scheduler.tls.enabled: memschedd refuses tokens over plain HTTP off loopback" -}}
+{{- end -}}
 {{- if and .Values.scheduler.extender.bind (not .Values.scheduler.enabled) -}}
 {{- fail "scheduler.extender.bind needs scheduler.enabled" -}}
 {{- end -}}
