@@ -248,7 +248,7 @@ if dep:
     dvols = {v["name"]: v.get("secret", {}) for v in dep["spec"]["template"]["spec"]["volumes"]}
     dmounts = {m["name"]: m for m in dep["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
     expect(("tokens" in dvols) == token, "memschedd's token Secret mounted only in the token variant")
-    if token:
+    if token and "tokens" in dvols:
         expect(dvols["tokens"].get("secretName") == "memschedd-tokens", "memschedd's token Secret name")
         expect(dmounts.get("tokens", {}).get("mountPath") == "/etc/memschedd/tokens", "memschedd's token mount")
     aff = dep["spec"]["template"]["spec"].get("affinity", {})
