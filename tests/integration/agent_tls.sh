@@ -13,13 +13,8 @@ MEMAGENT=${4:?}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh" "$MEMSCHEDD" "$SRC"
 command -v openssl >/dev/null || { echo "SKIP: openssl not installed"; exit 77; }
-AGENTS=()
-stop_agents() {
-	for a in "${AGENTS[@]}"; do kill -TERM "$a" 2>/dev/null || true; done
-	for a in "${AGENTS[@]}"; do wait "$a" 2>/dev/null || true; done
-	AGENTS=()
-}
-trap 'stop_agents; stop_memschedd; rm -rf "$WORK"' EXIT
+# shellcheck source=agents-lib.sh
+. "$(dirname "$0")/agents-lib.sh"
 
 # A CA, memschedd's certificate for 127.0.0.1 and localhost, a client certificate for node
 # it-tls and one for it-other; and a CA that signed nothing memschedd has.
@@ -37,26 +32,6 @@ start_memschedd --tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" --cli
 BASE="https://127.0.0.1:$PORT"
 get() { curl -s -o "$WORK/body" -w '%{http_code}' --max-time 10 --cacert "$WORK/ca.pem" "$BASE$1"; }
 
-# start_agent DIR NODE [flags...]: memagentd on a private copy of tests/fixtures/guest/systemd
-start_agent() {
-	local d=$WORK/$1 name=$2
-	shift 2
-	mkdir -p "$d"
-	cp -r "$SRC/tests/fixtures/guest/systemd" "$d/cg"
-	cp -r "$SRC/tests/fixtures/guest/proc" "$d/proc"
-	cp -r "$SRC/tests/fixtures/guest/sys" "$d/sys"
-	"$MEMAGENTD" --cgroup-root "$d/cg" --proc-root "$d/proc" --sys-root "$d/sys" \
-		--api-socket "$d/api.sock" --bpf-enabled=false --balloon-enabled=false \
-		--scheduler-url "$BASE" --node-name "$name" --report-heartbeat 1s --metrics-address=127.0.0.1:0 "$@" \
-		>"$d/agent.log" 2>&1 &
-	AGENTS+=($!)
-}
-# status DIR -> the agent's .scheduler object in $WORK/DIR/st.json
-status() {
-	"$MEMAGENT" status --api-socket "$WORK/$1/api.sock" --output json >"$WORK/$1/st.full" ||
-		fail "agent $1 stopped answering: $(tail -n 5 "$WORK/$1/agent.log")"
-	jq .scheduler "$WORK/$1/st.full" >"$WORK/$1/st.json"
-}
 # wait_report NODE: true once memschedd has NODE's report (in $WORK/body), within 10 s
 wait_report() {
 	for _ in $(seq 100); do
@@ -64,11 +39,6 @@ wait_report() {
 		sleep 0.1
 	done
 	return 1
-}
-agent_fail() { # DIR MESSAGE
-	echo "--- agent $1 log ---" >&2
-	cat "$WORK/$1/agent.log" >&2
-	fail "$2"
 }
 
 start_agent good it-tls --scheduler-ca "$WORK/ca.pem" \
@@ -87,7 +57,7 @@ pass "with its certificate (CN = node name) and the CA, the report arrives over 
 
 # Let every agent try a few heartbeats (1 s each).
 sleep 3.5
-status good
+agent_status good
 jq -e '.sent > 0 and .reachable == true and .last_error == null and (.url | startswith("https://"))' \
 	"$WORK/good/st.json" >/dev/null || agent_fail good "status: $(jq -c . "$WORK/good/st.json")"
 
@@ -95,7 +65,7 @@ jq -e '.sent > 0 and .reachable == true and .last_error == null and (.url | star
 for d in wrongcn nocert; do
 	n=it-$d
 	[[ $(get "/v1/nodes/$n") == 404 ]] || fail "node $n reported without the right certificate"
-	status "$d"
+	agent_status "$d"
 	jq -e '.sent == 0 and .failed >= 2 and .reachable == true and
 		(.last_error | startswith("HTTP 403"))' "$WORK/$d/st.json" >/dev/null ||
 		agent_fail "$d" "agent $d status does not say 403: $(jq -c . "$WORK/$d/st.json")"
@@ -120,7 +90,7 @@ pass "certificate files rotated under a running agent: used at the next connecti
 
 # 4. A CA that did not sign memschedd's certificate: the agent refuses the server, backs off.
 [[ $(get /v1/nodes/it-wrongca) == 404 ]] || fail "node it-wrongca reported through an untrusted server"
-status wrongca
+agent_status wrongca
 jq -e '.sent == 0 and .failed >= 1 and .reachable == false and .backoff_ms > 0 and
 	(.last_error | startswith("TLS: ")) and (.last_error | test("certificate"; "i"))' \
 	"$WORK/wrongca/st.json" >/dev/null ||

@@ -14,13 +14,8 @@ MEMAGENT=${4:?}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh" "$MEMSCHEDD" "$SRC"
 command -v openssl >/dev/null || { echo "SKIP: openssl not installed"; exit 77; }
-AGENTS=()
-stop_agents() {
-	for a in "${AGENTS[@]}"; do kill -TERM "$a" 2>/dev/null || true; done
-	for a in "${AGENTS[@]}"; do wait "$a" 2>/dev/null || true; done
-	AGENTS=()
-}
-trap 'stop_agents; stop_memschedd; rm -rf "$WORK"' EXIT
+# shellcheck source=agents-lib.sh
+. "$(dirname "$0")/agents-lib.sh"
 
 source "$(dirname "$0")/tls-lib.sh"
 tls_ca "$WORK" ca test-ca
@@ -44,26 +39,6 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_agent DIR NODE [flags...]: memagentd on a private copy of tests/fixtures/guest/systemd
-start_agent() {
-	local d=$WORK/$1 name=$2
-	shift 2
-	mkdir -p "$d"
-	cp -r "$SRC/tests/fixtures/guest/systemd" "$d/cg"
-	cp -r "$SRC/tests/fixtures/guest/proc" "$d/proc"
-	cp -r "$SRC/tests/fixtures/guest/sys" "$d/sys"
-	"$MEMAGENTD" --cgroup-root "$d/cg" --proc-root "$d/proc" --sys-root "$d/sys" \
-		--api-socket "$d/api.sock" --state-directory "$d/state" --bpf-enabled=false \
-		--balloon-enabled=false --scheduler-url "$BASE" --scheduler-ca "$WORK/ca.pem" \
-		--node-name "$name" --report-heartbeat 1s --metrics-address none "$@" \
-		>"$d/agent.log" 2>&1 &
-	AGENTS+=($!)
-}
-status() {
-	"$MEMAGENT" status --api-socket "$WORK/$1/api.sock" --output json >"$WORK/$1/st.full" ||
-		fail "agent $1 stopped answering: $(tail -n 5 "$WORK/$1/agent.log")"
-	jq .scheduler "$WORK/$1/st.full" >"$WORK/$1/st.json"
-}
 wait_get() { # PATH: true once GET PATH is 200 (body in $WORK/body), within 10 s
 	for _ in $(seq 100); do
 		[[ $(get "$1") == 200 ]] && return 0
@@ -71,19 +46,14 @@ wait_get() { # PATH: true once GET PATH is 200 (body in $WORK/body), within 10 s
 	done
 	return 1
 }
-agent_fail() { # DIR MESSAGE
-	echo "--- agent $1 log ---" >&2
-	cat "$WORK/$1/agent.log" >&2
-	fail "$2"
-}
 
-start_agent good it-tok --scheduler-token-file "$WORK/good.token" \
+start_agent good it-tok --scheduler-ca "$WORK/ca.pem" --scheduler-token-file "$WORK/good.token" \
 	--pool-donate 4Mi --pool-slab-size 1Mi --pool-donate-address 127.0.0.1 \
 	--pool-donate-port "$(free_port)"
-start_agent none it-none
-start_agent other it-wrong --scheduler-token-file "$WORK/other.token"
-start_agent missing it-missing --scheduler-token-file "$WORK/missing.token"
-start_agent rot it-rot --scheduler-token-file "$WORK/rot.token"
+start_agent none it-none --scheduler-ca "$WORK/ca.pem"
+start_agent other it-wrong --scheduler-ca "$WORK/ca.pem" --scheduler-token-file "$WORK/other.token"
+start_agent missing it-missing --scheduler-ca "$WORK/ca.pem" --scheduler-token-file "$WORK/missing.token"
+start_agent rot it-rot --scheduler-ca "$WORK/ca.pem" --scheduler-token-file "$WORK/rot.token"
 
 # 1. Its node's token: the report arrives, and the pool offer (the registrar's own requests).
 wait_get /v1/nodes/it-tok || agent_fail good "node it-tok never reported with its token"
@@ -98,7 +68,7 @@ jqb '.offered_bytes == 4194304 and ([.donors[].node] == ["it-tok"])'
 pass "with schedulerTokenFile: the report and the pool offer arrive over HTTPS, no certificate"
 
 sleep 3.5 # a few heartbeats for everyone
-status good
+agent_status good
 jq -e '.sent > 0 and .reachable == true and .last_error == null' "$WORK/good/st.json" >/dev/null ||
 	agent_fail good "status: $(jq -c . "$WORK/good/st.json")"
 
@@ -106,7 +76,7 @@ jq -e '.sent > 0 and .reachable == true and .last_error == null' "$WORK/good/st.
 #    token: 403.
 for d in none:401:'bearer token' other:403:'token for'; do
 	IFS=: read -r dir want why <<<"$d"
-	status "$dir"
+	agent_status "$dir"
 	jq -e --arg w "HTTP $want" '.sent == 0 and .failed >= 2 and .reachable == true and
 		(.last_error | startswith($w))' "$WORK/$dir/st.json" >/dev/null ||
 		agent_fail "$dir" "agent $dir status does not say $want: $(jq -c . "$WORK/$dir/st.json")"
@@ -120,7 +90,7 @@ done
 pass "no token: 401 with the reason; another node's token: 403; in the status and logged once"
 
 # 3. A token file that cannot be read: nothing sent, said once with the file and why.
-status missing
+agent_status missing
 jq -e '.sent == 0 and (.last_error | test("token file .*missing.token: No such file"))' \
 	"$WORK/missing/st.json" >/dev/null ||
 	agent_fail missing "status does not say the token file is missing: $(jq -c . "$WORK/missing/st.json")"
