@@ -275,9 +275,9 @@ static bool peer_is_loopback(struct MHD_Connection *conn)
 /* Reads are open; state changes (node reports, pool offers, binds, leases) need an identity:
  * over HTTPS a verified client certificate or, with tokenFile, a bearer token; over plain HTTP
  * (loopback only, unless --insecure) the local host is trusted, and so is the network with
- * --insecure unless tokenFile asks other hosts for a token. A token that is sent is always
- * checked: a wrong one is refused even where none is needed, as kube-apiserver does. A report or
- * offer must come from the node itself. */
+ * --insecure unless tokenFile asks other hosts for a token. A token sent without a valid
+ * certificate is always checked: a wrong one is refused even where none is needed, as
+ * kube-apiserver does. A report or offer must come from the node itself. */
 static bool route_changes_state(const struct request *rq)
 {
         switch (rq->route) {

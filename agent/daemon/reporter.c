@@ -511,6 +511,15 @@ int reporter_new(sd_event *e, const char *base_url, const char *node_name,
                  (unsigned long long)now_usec(CLOCK_REALTIME));
         r->node_name = strdup(node_name);
         r->tls = tls;
+        /* memschedd accepts a token over plain HTTP only on loopback or with --insecure. */
+        if (!tls && params.token_file && *params.token_file &&
+            strncmp(base_url, "http://127.", 11) != 0 &&
+            strncmp(base_url, "http://localhost", 16) != 0 &&
+            strncmp(base_url, "http://[::1]", 12) != 0)
+                log_warning("schedulerTokenFile with the plain http:// schedulerUrl %s: the token "
+                            "crosses the network in clear, for anyone on the path to replay; use "
+                            "https://",
+                            r->base_url ? r->base_url : base_url);
         if ((params.token_file && *params.token_file &&
              !(r->token_file = strdup(params.token_file))) ||
             (has_ca && !(r->ca_file = strdup(params.ca_file))) ||
