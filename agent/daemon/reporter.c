@@ -254,6 +254,9 @@ static int add_token(struct reporter *r)
                 schedule_at(r, now_usec(CLOCK_MONOTONIC) + r->p.heartbeat_usec);
                 return -1;
         }
+        if (r->token_error_logged)
+                log_info("The token file %s is readable again: reporting to memschedd at %s",
+                         r->token_file, r->base_url);
         r->token_error_logged = false;
         k = asprintf(&auth, "Authorization: Bearer %s", token);
         explicit_bzero(token, strlen(token));

@@ -96,7 +96,14 @@ jq -e '.sent == 0 and (.last_error | test("token file .*missing.token: No such f
 	agent_fail missing "status does not say the token file is missing: $(jq -c . "$WORK/missing/st.json")"
 lines=$(grep -c "Not reporting to memschedd.*missing.token" "$WORK/missing/agent.log" || true)
 [[ $lines == 1 ]] || agent_fail missing "the unreadable token file was said $lines times, not once"
-pass "an unreadable schedulerTokenFile: no report sent, said once with the file and why"
+echo "$T_OTHER" >"$WORK/missing.token" # now readable (another node's token: 403, but sent)
+for _ in $(seq 50); do
+	grep -q "token file .*missing.token is readable again" "$WORK/missing/agent.log" && break
+	sleep 0.1
+done
+grep -q "token file .*missing.token is readable again" "$WORK/missing/agent.log" ||
+	agent_fail missing "the agent does not say the token file is readable again"
+pass "an unreadable schedulerTokenFile: no report sent, said once with the file and why; its return said"
 
 # 4. Rotation: it-rot's token file is replaced by its valid token; the running agent uses it.
 [[ $(get /v1/nodes/it-rot) == 404 ]] || fail "node it-rot reported with an unknown token"
