@@ -154,8 +154,8 @@ static const struct config_entry entries[] = {
         CONFIG_ENTRY_STRING(C, client_ca, "clientCA", "", NULL, "PATH", RESTART,
                             "PEM CA certificates that client certificates must chain to. Over "
                             "HTTPS every state change (node reports, binds) needs a client "
-                            "certificate it verifies, and a node report one whose common name is "
-                            "the node."),
+                            "certificate it verifies (or a bearer token from tokenFile), and a "
+                            "node report one whose common name is the node."),
         /* Bearer tokens (issue 15): one block, keep it together. */
         CONFIG_ENTRY_STRING(C, token_file, "tokenFile", "", config_check_optional_absolute_path,
                             "PATH", RESTART,
