@@ -101,6 +101,7 @@ int snapshot_builder_init(struct snapshot_builder *b, const struct sched_snapsho
         if (!base)
                 return 0;
         b->view = base->view ? kube_view_ref(base->view) : NULL;
+        b->base = snapshot_ref((struct sched_snapshot *)base);
         b->generation = base->generation;
         b->cap_nodes = base->n_nodes + 1;
         b->nodes = malloc(b->cap_nodes * sizeof(*b->nodes));
@@ -147,6 +148,7 @@ void snapshot_builder_done(struct snapshot_builder *b)
                 assumed_done(&b->assumed[i]);
         free(b->assumed);
         kube_view_unref(b->view);
+        snapshot_unref(b->base);
         *b = (struct snapshot_builder){};
 }
 
@@ -260,28 +262,46 @@ static bool assumption_counts(const struct sched_snapshot *s, const struct assum
         return i < 0 || !report_has_pod(&s->nodes[i]->report, a->uid);
 }
 
-static bool assumed_here(const struct sched_snapshot *s, const char *node, const char *uid)
-{
-        for (size_t i = 0; i < s->n_assumed; i++)
-                if (strcmp(s->assumed[i].uid, uid) == 0 && strcmp(s->assumed[i].node, node) == 0)
-                        return true;
-        return false;
-}
-
-/* The pods the API shows bound to node i that its report does not count and that no bind-time
- * assumption already counts. */
-static void deduct_api_pods(struct sched_snapshot *s, size_t i)
+/* The requests of the pods the API shows bound to node i that its report does not list: a pure
+ * function of the node's report and the view, so that it is carried over from the base snapshot
+ * when neither changed (a report from one node recomputes that node alone). */
+static uint64_t api_unreported_bytes(const struct sched_snapshot *s, size_t i,
+                                     const struct sched_snapshot *base)
 {
         const struct sched_node *n = s->nodes[i];
+        if (base && base->view == s->view) {
+                ssize_t j = snapshot_find(base, n->name);
+                if (j >= 0 && base->nodes[j] == n)
+                        return base->extra[j].api_unreported_bytes;
+        }
         const struct view_pod *first;
         size_t count = kube_view_pods_on(s->view, n->name, &first);
-        for (size_t k = 0; k < count; k++) {
-                const struct view_pod *p = &first[k];
-                if (report_has_pod(&n->report, p->uid) || assumed_here(s, n->name, p->uid))
-                        continue;
-                s->extra[i].assumed_bytes += p->request_bytes;
-                s->extra[i].api_assumed_bytes += p->request_bytes;
+        uint64_t sum = 0;
+        for (size_t k = 0; k < count; k++)
+                if (!report_has_pod(&n->report, first[k].uid))
+                        sum += first[k].request_bytes;
+        return sum;
+}
+
+/* The pods the API shows bound to each node that its report does not count and that no
+ * bind-time assumption already counts (an assumption that counts while the API shows its pod
+ * bound to the same node covers that pod: its API request is taken back out). */
+static void deduct_api_pods(struct sched_snapshot *s, const struct sched_snapshot *base)
+{
+        for (size_t i = 0; i < s->n_nodes; i++) {
+                s->extra[i].api_unreported_bytes = api_unreported_bytes(s, i, base);
+                s->extra[i].api_assumed_bytes = s->extra[i].api_unreported_bytes;
         }
+        for (size_t k = 0; k < s->n_assumed; k++) {
+                const struct assumed_pod *a = &s->assumed[k];
+                const struct view_pod *p = kube_view_find_pod(s->view, a->uid);
+                ssize_t i = p && strcmp(p->node, a->node) == 0 ? snapshot_find(s, a->node) : -1;
+                if (i >= 0 && !report_has_pod(&s->nodes[i]->report, a->uid))
+                        s->extra[i].api_assumed_bytes =
+                            sub_sat(s->extra[i].api_assumed_bytes, p->request_bytes);
+        }
+        for (size_t i = 0; i < s->n_nodes; i++)
+                s->extra[i].assumed_bytes += s->extra[i].api_assumed_bytes;
 }
 
 static void deduct(struct sched_snapshot *s, const char *node, uint64_t bytes, int32_t zone,
@@ -326,6 +346,7 @@ int snapshot_builder_finish(struct snapshot_builder *b, struct sched_snapshot **
         s->assumed = b->assumed;
         s->n_assumed = b->n_assumed;
         s->view = b->view;
+        struct sched_snapshot *base = b->base; /* a reference, dropped below */
         *b = (struct snapshot_builder){};
         for (size_t i = 0; i < s->n_nodes; i++) {
                 size_t j = s->nodes[i]->hash & s->index_mask;
@@ -344,8 +365,8 @@ int snapshot_builder_finish(struct snapshot_builder *b, struct sched_snapshot **
                 deduct(s, a->node, a->request_bytes, a->numa_zone, false);
         }
         if (s->view)
-                for (size_t i = 0; i < s->n_nodes; i++)
-                        deduct_api_pods(s, i);
+                deduct_api_pods(s, base);
+        snapshot_unref(base);
         *ret = s;
         return 0;
 }

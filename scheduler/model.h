@@ -89,7 +89,8 @@ struct node_extra {
          *    is dropped; one for a pod the API does not show (yet) stays until its TTL.
          * Without a view, the bind-time assumptions alone. */
         uint64_t assumed_bytes;
-        uint64_t api_assumed_bytes; /* the part of assumed_bytes known from the API alone */
+        uint64_t api_assumed_bytes;    /* the part of assumed_bytes known from the API alone */
+        uint64_t api_unreported_bytes; /* API pods bound here, not in the report (a cache) */
         uint64_t zone_deduct_bytes[API_NUMA_ZONES_MAX]; /* zone-pinned part of the two above */
 };
 
@@ -138,6 +139,9 @@ struct snapshot_builder {
         size_t n_assumed, cap_assumed;
         uint64_t generation;
         struct kube_view *view; /* a reference; the base's unless replaced */
+        /* A reference to the snapshot it started from (NULL for none): what finish() may carry
+         * over for nodes whose report did not change. */
+        struct sched_snapshot *base;
 };
 
 int snapshot_builder_init(struct snapshot_builder *b, const struct sched_snapshot *base);

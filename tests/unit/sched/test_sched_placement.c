@@ -406,6 +406,30 @@ static void test_api_allocation(void **state)
         assert_int_equal(s->extra[w2].api_assumed_bytes, 1 * GiB);
         assert_int_equal(s->extra[w2].assumed_bytes, 1 * GiB + 512 * MiB);
 
+        /* A new report from w2 alone (it now lists "moved"): w2 is recomputed, w1's figure is
+         * carried over from the base snapshot unchanged. */
+        {
+                struct fx_pod moved[] = { { .uid = "moved",
+                                            .qos = QOS_BURSTABLE,
+                                            .working_set_bytes = 1 * GiB,
+                                            .request_bytes = 1 * GiB } };
+                struct fx_node w2new = nodes[1];
+                w2new.pods = moved;
+                w2new.n_pods = 1;
+                struct snapshot_builder b;
+                struct sched_snapshot *s3;
+                assert_int_equal(snapshot_builder_init(&b, s), 0);
+                fx_put(&b, &w2new);
+                assert_int_equal(snapshot_builder_finish(&b, &s3), 0);
+                snapshot_builder_done(&b);
+                ssize_t a = snapshot_find(s3, "w1"), c = snapshot_find(s3, "w2");
+                assert_int_equal(s3->extra[a].api_assumed_bytes, 2 * GiB);
+                assert_int_equal(s3->extra[a].assumed_bytes, 5 * GiB);
+                assert_int_equal(s3->extra[c].api_assumed_bytes, 0);
+                assert_int_equal(s3->extra[c].assumed_bytes, 512 * MiB);
+                snapshot_unref(s3);
+        }
+
         struct pod_shape pod = { .request_bytes = 4 * GiB, .qos = QOS_BURSTABLE };
         struct node_verdict v;
         eval(s, "w1", &pod, &v);
