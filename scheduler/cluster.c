@@ -591,3 +591,20 @@ out:
         pthread_mutex_unlock(&c->write_lock);
         return r < 0 ? r : changed;
 }
+
+int cluster_set_kube_view(struct cluster *c, struct kube_view *view)
+{
+        struct snapshot_builder b;
+        pthread_mutex_lock(&c->write_lock);
+        _cleanup_snapshot_ struct sched_snapshot *cur = snapshot_acquire(&c->slot);
+        int r = snapshot_builder_init(&b, cur);
+        if (r >= 0) {
+                snapshot_builder_set_view(&b, view);
+                view = NULL;
+                r = publish_builder(c, &b);
+                snapshot_builder_done(&b);
+        }
+        pthread_mutex_unlock(&c->write_lock);
+        kube_view_unref(view);
+        return r;
+}

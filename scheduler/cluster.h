@@ -81,3 +81,7 @@ int cluster_resync(struct cluster *c);
 int cluster_tick(struct cluster *c, uint64_t now_usec, uint64_t now_real_usec);
 
 void cluster_remember_pod(struct cluster *c, const struct k8s_pod *p);
+
+/* Publishes a snapshot with the Kubernetes API's view (takes the caller's reference, also on
+ * failure; NULL drops the view): what memschedd's API thread does when its informers change. */
+int cluster_set_kube_view(struct cluster *c, struct kube_view *view);

@@ -14,6 +14,8 @@
 #include "api/kube/binding.h"
 #include "api/kube/client.h"
 #include "api/kube/config.h"
+#include "api/kube/informer.h"
+#include "api/kube/objects.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -25,6 +27,7 @@ struct bind_job {
         struct bind_job *next;
         const char *namespace_, *name, *uid, *node; /* borrowed from the waiting handler */
         struct kube_status status;
+        bool refused; /* by memschedd, before any Binding: status.message says why */
         bool done;
 };
 
@@ -48,7 +51,14 @@ struct sched_kube {
         sd_event_source *wake_source, *timer;
         struct attempt *attempts;
         size_t n_attempts;
+        /* The informers of all nodes and all pods, and the view of them placement reads
+         * (published at most every SCHED_KUBE_VIEW_DELAY_USEC, once both are synced). */
+        struct kube_informer *nodes, *pods;
+        sd_event_source *publish;
+        bool publish_armed;
+        uint64_t bind_refusals, bind_gets;
         /* Shared, under lock. */
+        struct sched_kube_stats stats;
         pthread_mutex_t lock;
         pthread_cond_t cond;
         struct bind_job *queue;
@@ -82,28 +92,136 @@ static void on_bound(const struct kube_status *st, struct json_object *body, voi
         free(c);
 }
 
+/* Why the API's pod p may not be bound by this job, in why; true when it may. Issue 15: binds
+ * only for pods the API says are pending, so that a stale or forged bind cannot move a running
+ * pod's accounting, nor bind a pod that someone else bound meanwhile. */
+static bool pod_bindable(const struct kube_pod_brief *p, const struct bind_job *j, char *why,
+                         size_t size)
+{
+        if (j->uid && *j->uid && strcmp(p->uid, j->uid) != 0)
+                snprintf(why, size,
+                         "memsched: pod %.63s/%.120s has uid %.80s in the Kubernetes API, not "
+                         "%.80s",
+                         j->namespace_, j->name, p->uid, j->uid);
+        else if (p->node_name[0])
+                snprintf(why, size,
+                         "memsched: pod %.63s/%.120s is already bound to node %.120s (Kubernetes "
+                         "API)",
+                         j->namespace_, j->name, p->node_name);
+        else if (p->terminating)
+                snprintf(why, size, "memsched: pod %.63s/%.120s is being deleted", j->namespace_,
+                         j->name);
+        else if (p->phase[0] && strcmp(p->phase, "Pending") != 0)
+                snprintf(why, size,
+                         "memsched: pod %.63s/%.120s is %.15s in the Kubernetes API, not Pending",
+                         j->namespace_, j->name, p->phase);
+        else
+                return true;
+        return false;
+}
+
+static void job_refuse(struct sched_kube *k, struct bind_job *j, const char *why)
+{
+        struct kube_status st = {};
+        snprintf(st.message, sizeof(st.message), "%s", why);
+        k->bind_refusals++;
+        pthread_mutex_lock(&k->lock);
+        j->refused = true;
+        pthread_mutex_unlock(&k->lock);
+        job_finish(k, j, &st);
+}
+
+static void send_bind(struct sched_kube *k, struct bind_job *j)
+{
+        struct bind_call *c = calloc(1, sizeof(*c));
+        int r = c ? kube_bind(k->client, j->namespace_, j->name, j->uid, j->node, on_bound, c)
+                  : -ENOMEM;
+        if (c) {
+                c->k = k;
+                c->job = j;
+        }
+        if (r < 0) {
+                free(c);
+                struct kube_status st = { .transport_errno = r };
+                snprintf(st.message, sizeof(st.message), "memsched: %s", strerror(-r));
+                job_finish(k, j, &st);
+        }
+}
+
+/* The pod of job j as the informer knows it, by uid, else by namespace and name. */
+static const struct kube_pod_brief *informer_pod(struct sched_kube *k, const struct bind_job *j)
+{
+        const struct kube_pod_brief *p =
+            j->uid && *j->uid ? kube_informer_find(k->pods, j->uid) : NULL;
+        if (p && streq(p->namespace_, j->namespace_) && streq(p->name, j->name))
+                return p;
+        for (size_t i = 0; i < kube_informer_count(k->pods); i++) {
+                p = kube_informer_get(k->pods, i);
+                if (streq(p->namespace_, j->namespace_) && streq(p->name, j->name))
+                        return p;
+        }
+        return NULL;
+}
+
+/* The one GET for a pod the informer does not know yet (created a moment ago). */
+static void on_pod_got(const struct kube_status *st, struct json_object *body, void *userdata)
+{
+        struct bind_call *c = userdata;
+        struct sched_kube *k = c->k;
+        struct bind_job *j = c->job;
+        struct kube_pod_brief p;
+        struct api_error err = {};
+        char why[sizeof(st->message)];
+
+        free(c);
+        if (st->http_code == 404) {
+                /* The API's own answer: the pod is not there (what the Binding would say). */
+                k->bind_refusals++;
+                job_finish(k, j, st);
+                return;
+        }
+        memset(&p, 0, sizeof(p));
+        if (kube_status_ok(st) && body && kube_pod_brief_decode(body, "Pod", &p, &err) == 0 &&
+            !pod_bindable(&p, j, why, sizeof(why))) {
+                job_refuse(k, j, why);
+                return;
+        }
+        /* Pending, or the GET did not tell: the Binding decides (and says the API's error). */
+        send_bind(k, j);
+}
+
 static void start_binds(struct sched_kube *k)
 {
+        char why[sizeof(((struct kube_status *)0)->message)];
         pthread_mutex_lock(&k->lock);
         struct bind_job *list = TAKE_PTR(k->queue);
         pthread_mutex_unlock(&k->lock);
         while (list) {
                 struct bind_job *j = list;
                 list = j->next;
+                const struct kube_pod_brief *p =
+                    kube_informer_synced(k->pods) ? informer_pod(k, j) : NULL;
+                if (p) {
+                        if (pod_bindable(p, j, why, sizeof(why)))
+                                send_bind(k, j);
+                        else
+                                job_refuse(k, j, why);
+                        continue;
+                }
+                _cleanup_free_ char *path = NULL;
                 struct bind_call *c = calloc(1, sizeof(*c));
-                int r =
-                    c ? kube_bind(k->client, j->namespace_, j->name, j->uid, j->node, on_bound, c)
-                      : -ENOMEM;
-                if (c) {
+                if (c &&
+                    asprintf(&path, "/api/v1/namespaces/%s/pods/%s", j->namespace_, j->name) >= 0) {
                         c->k = k;
                         c->job = j;
+                        k->bind_gets++;
+                        if (kube_client_send(k->client, "GET", path, NULL, NULL, on_pod_got, c,
+                                             NULL) >= 0)
+                                continue;
+                        k->bind_gets--;
                 }
-                if (r < 0) {
-                        free(c);
-                        struct kube_status st = { .transport_errno = r };
-                        snprintf(st.message, sizeof(st.message), "memsched: %s", strerror(-r));
-                        job_finish(k, j, &st);
-                }
+                free(c);
+                send_bind(k, j);
         }
 }
 
@@ -129,7 +247,7 @@ int sched_kube_bind(struct sched_kube *k, const char *namespace_, const char *na
                 pthread_cond_wait(&k->cond, &k->lock);
         pthread_mutex_unlock(&k->lock);
         *ret_status = j.status;
-        return 0;
+        return j.refused ? -EPERM : 0;
 }
 
 /* ---- Events ------------------------------------------------------------------------------- */
@@ -171,6 +289,8 @@ static void post_event(struct sched_kube *k, const struct migration *m, bool war
                 free(what);
         }
 }
+
+static void refresh_stats(struct sched_kube *k);
 
 /* ---- migrations ------------------------------------------------------------------------------ */
 
@@ -336,11 +456,22 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
         size_t picks[PICK_MAX];
 
         (void)usec;
+        refresh_stats(k);
         if (!atomic_load(&k->cl->follower)) {
                 _cleanup_snapshot_ struct sched_snapshot *snap = snapshot_acquire(&k->cl->slot);
-                for (size_t i = 0; i < snap->n_plans; i++)
-                        if (snap->plans[i].state != MIGRATION_PLANNED)
-                                say_final(k, &snap->plans[i]);
+                for (size_t i = 0; i < snap->n_plans; i++) {
+                        const struct migration *m = &snap->plans[i];
+                        /* A plan whose eviction went out before this memschedd started (or
+                         * became leader) is remembered, so that its end gets its Event too. */
+                        if (m->state == MIGRATION_PLANNED && m->evicted_at_usec &&
+                            !attempt_find(k, m->id, false)) {
+                                struct attempt *a = attempt_find(k, m->id, true);
+                                if (a)
+                                        a->said_evicting = true;
+                        }
+                        if (m->state != MIGRATION_PLANNED)
+                                say_final(k, m);
+                }
                 size_t n = migrate_pick(snap->plans, snap->n_plans, k->max_concurrent, ready, k,
                                         picks, PICK_MAX);
                 for (size_t i = 0; i < n; i++)
@@ -360,6 +491,90 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
                 }
         }
         return sd_event_source_set_time_relative(s, SCHED_KUBE_TICK_USEC);
+}
+
+/* ---- the API's view of the cluster ------------------------------------------------------- */
+
+static int on_publish(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct sched_kube *k = userdata;
+        struct kube_view *view = NULL;
+        size_t nn = kube_informer_count(k->nodes), np = kube_informer_count(k->pods);
+        const struct kube_node_info **nodes = malloc((nn ? nn : 1) * sizeof(*nodes));
+        const struct kube_pod_brief **pods = malloc((np ? np : 1) * sizeof(*pods));
+        int r = nodes && pods ? 0 : -ENOMEM;
+        (void)s;
+        (void)usec;
+
+        k->publish_armed = false;
+        for (size_t i = 0; r >= 0 && i < nn; i++)
+                nodes[i] = kube_informer_get(k->nodes, i);
+        for (size_t i = 0; r >= 0 && i < np; i++)
+                pods[i] = kube_informer_get(k->pods, i);
+        if (r >= 0)
+                r = kube_view_new(nodes, nn, pods, np, &view);
+        if (r >= 0)
+                r = cluster_set_kube_view(k->cl, view);
+        free(nodes);
+        free(pods);
+        if (r < 0) {
+                /* Placement goes on with the previous view; try again shortly. */
+                log_warning_errno(r, "Cannot publish the Kubernetes API's view: %m, retrying");
+                k->publish_armed = true;
+                return sd_event_source_set_time_relative(k->publish, SCHED_KUBE_VIEW_DELAY_USEC) < 0
+                           ? 0
+                           : sd_event_source_set_enabled(k->publish, SD_EVENT_ONESHOT);
+        }
+        pthread_mutex_lock(&k->lock);
+        k->stats.view_publications++;
+        pthread_mutex_unlock(&k->lock);
+        return 0;
+}
+
+/* Either informer changed: publish once both hold the whole cluster (before that, placement
+ * works from the reports alone, as without an API: a half-listed cluster would make every node
+ * unknown). */
+static void on_informer_change(struct kube_informer *inf, const void *old, const void *new_,
+                               void *userdata)
+{
+        struct sched_kube *k = userdata;
+        (void)inf;
+        (void)old;
+        (void)new_;
+        if (k->publish_armed || !kube_informer_synced(k->nodes) || !kube_informer_synced(k->pods))
+                return;
+        k->publish_armed = true;
+        (void)sd_event_source_set_time_relative(k->publish, SCHED_KUBE_VIEW_DELAY_USEC);
+        (void)sd_event_source_set_enabled(k->publish, SD_EVENT_ONESHOT);
+}
+
+static void refresh_stats(struct sched_kube *k)
+{
+        struct sched_kube_stats st;
+        pthread_mutex_lock(&k->lock);
+        st = k->stats;
+        pthread_mutex_unlock(&k->lock);
+        kube_client_get_stats(k->client, &st.client);
+        kube_informer_get_stats(k->nodes, &st.nodes);
+        kube_informer_get_stats(k->pods, &st.pods);
+        st.n_nodes = kube_informer_count(k->nodes);
+        st.n_pods = kube_informer_count(k->pods);
+        st.nodes_synced = kube_informer_synced(k->nodes);
+        st.pods_synced = kube_informer_synced(k->pods);
+        st.bind_refusals = k->bind_refusals;
+        st.bind_gets = k->bind_gets;
+        st.at_usec = now_usec(CLOCK_MONOTONIC);
+        pthread_mutex_lock(&k->lock);
+        st.view_publications = k->stats.view_publications;
+        k->stats = st;
+        pthread_mutex_unlock(&k->lock);
+}
+
+void sched_kube_get_stats(struct sched_kube *k, struct sched_kube_stats *ret)
+{
+        pthread_mutex_lock(&k->lock);
+        *ret = k->stats;
+        pthread_mutex_unlock(&k->lock);
 }
 
 /* ---- the thread ---------------------------------------------------------------------------- */
@@ -394,6 +609,17 @@ static void *thread_main(void *userdata)
                                                SCHED_KUBE_TICK_USEC, 0, on_tick, k);
         if (r >= 0)
                 r = sd_event_source_set_enabled(k->timer, SD_EVENT_ON);
+        if (r >= 0)
+                r = sd_event_add_time_relative(k->event, &k->publish, CLOCK_MONOTONIC,
+                                               SCHED_KUBE_VIEW_DELAY_USEC, 0, on_publish, k);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(k->publish, SD_EVENT_OFF);
+        if (r >= 0)
+                r = kube_informer_start(k->client, &kube_node_info_type, "/api/v1/nodes", "nodes",
+                                        on_informer_change, k, &k->nodes);
+        if (r >= 0)
+                r = kube_informer_start(k->client, &kube_pod_brief_type, "/api/v1/pods",
+                                        "pods of the cluster", on_informer_change, k, &k->pods);
         pthread_mutex_lock(&k->lock);
         k->start_r = r;
         k->started = true;
@@ -414,7 +640,11 @@ static void *thread_main(void *userdata)
         }
         pthread_cond_broadcast(&k->cond);
         pthread_mutex_unlock(&k->lock);
+        /* The informers before their client. */
+        k->nodes = kube_informer_free(k->nodes);
+        k->pods = kube_informer_free(k->pods);
         k->client = kube_client_free(k->client);
+        k->publish = sd_event_source_disable_unref(k->publish);
         k->timer = sd_event_source_disable_unref(k->timer);
         k->wake_source = sd_event_source_disable_unref(k->wake_source);
         k->event = sd_event_unref(k->event);
@@ -476,6 +706,24 @@ int sched_kube_start(struct cluster *cl, const struct sched_kube_options *o,
                 sched_kube_free(k);
                 return r;
         }
+        /* Plans whose eviction went out before a restart: remembered before the store's expiry
+         * sweep may end them, so that their last Event (Migrated, MigrationExpired) is told
+         * after the restart as it would have been without it. */
+        {
+                _cleanup_snapshot_ struct sched_snapshot *snap = snapshot_acquire(&cl->slot);
+                for (size_t i = 0; i < snap->n_plans; i++) {
+                        const struct migration *m = &snap->plans[i];
+                        if (m->state != MIGRATION_PLANNED || !m->evicted_at_usec)
+                                continue;
+                        struct attempt *a = attempt_find(k, m->id, true);
+                        if (a)
+                                a->said_evicting = true;
+                }
+                if (k->n_attempts)
+                        log_info("%zu migration(s) evicted before this start: their completion "
+                                 "or expiry will be told in an Event",
+                                 k->n_attempts);
+        }
         r = -pthread_create(&k->thread, NULL, thread_main, k);
         if (r < 0) {
                 sched_kube_free(k);
@@ -494,8 +742,8 @@ int sched_kube_start(struct cluster *cl, const struct sched_kube_options *o,
                 sched_kube_free(k);
                 return -EMEDIUMTYPE;
         }
-        log_info("Kubernetes API at %s (%s): binds through pods/binding, migrations through the "
-                 "Eviction API (at most %u at once, one per node)",
+        log_info("Kubernetes API at %s (%s): watching nodes and pods; binds through pods/binding, "
+                 "migrations through the Eviction API (at most %u at once, one per node)",
                  k->cfg.server, k->cfg.source, k->max_concurrent);
         *ret = k;
         return 0;

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "scheduler/metrics.h"
 
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "api/prom.h"
 #include "common/macro.h"
 #include "scheduler/cluster.h"
+#include "scheduler/kube.h"
 #include "scheduler/pools-service.h"
 
 static const char *const route_names[_ROUTE_MAX] = {
@@ -148,4 +151,85 @@ void metrics_format(const struct metrics *m, struct cluster *c, uint64_t now_use
                 "Connections closed because their request was not in within the client timeout.",
                 LOAD(m->deadline_closes));
         pool_service_metrics(c->pools, b);
+}
+
+/* memsched_kubernetes_*: the family names and label values follow memagentd's
+ * memagent_kubernetes_api_requests_total (verb get/create/patch/other, code by class 2xx..5xx
+ * or error when no answer came); memschedd counts by class, from its client's own counters. */
+void metrics_format_kube(const struct sched_kube_stats *st, uint64_t now_usec, struct api_buf *b)
+{
+        static const char *const verbs[_KUBE_VERB_MAX] = { "get", "create", "patch", "other" };
+        static const char *const classes[6] = { "error", "1xx", "2xx", "3xx", "4xx", "5xx" };
+        static const char *const req = "memsched_kubernetes_api_requests_total";
+        prom_family(b, req, PROM_COUNTER,
+                    "Requests to the Kubernetes API server, by verb and status code class (error "
+                    "when no answer came).");
+        for (size_t v = 0; v < _KUBE_VERB_MAX; v++)
+                for (size_t c = 0; c < 6; c++) {
+                        if (!st->client.by_verb_class[v][c])
+                                continue;
+                        const struct prom_label l[] = { { "verb", verbs[v] },
+                                                        { "code", classes[c] } };
+                        prom_sample_u64(b, req, l, 2, st->client.by_verb_class[v][c]);
+                }
+
+        const struct {
+                const char *resource;
+                const struct kube_informer_stats *s;
+                size_t n;
+                bool synced;
+        } inf[] = { { "nodes", &st->nodes, st->n_nodes, st->nodes_synced },
+                    { "pods", &st->pods, st->n_pods, st->pods_synced } };
+        const struct {
+                const char *name, *help;
+                size_t offset;
+        } counters[] = {
+                { "memsched_kubernetes_watch_lists_total", "LISTs that succeeded, by resource.",
+                  offsetof(struct kube_informer_stats, lists) },
+                { "memsched_kubernetes_watch_relists_total",
+                  "LISTs again because the watch's resourceVersion expired (410), by resource.",
+                  offsetof(struct kube_informer_stats, relists) },
+                { "memsched_kubernetes_watch_events_total",
+                  "Watch events applied (ADDED, MODIFIED, DELETED, BOOKMARK), by resource.",
+                  offsetof(struct kube_informer_stats, events) },
+                { "memsched_kubernetes_watch_errors_total",
+                  "Failed LISTs and WATCHes and objects that could not be decoded, by resource.",
+                  offsetof(struct kube_informer_stats, errors) },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(counters); k++) {
+                prom_family(b, counters[k].name, PROM_COUNTER, counters[k].help);
+                for (size_t i = 0; i < ELEMENTSOF(inf); i++) {
+                        const struct prom_label l[] = { { "resource", inf[i].resource } };
+                        uint64_t v;
+                        memcpy(&v, (const char *)inf[i].s + counters[k].offset, sizeof(v));
+                        prom_sample_u64(b, counters[k].name, l, 1, v);
+                }
+        }
+        static const char *const objs = "memsched_kubernetes_informer_objects";
+        prom_family(b, objs, PROM_GAUGE, "Objects the informer holds, by resource.");
+        for (size_t i = 0; i < ELEMENTSOF(inf); i++) {
+                const struct prom_label l[] = { { "resource", inf[i].resource } };
+                prom_sample_u64(b, objs, l, 1, inf[i].n);
+        }
+        /* Seconds since the informer last applied a LIST or an event; absent until its first
+         * LIST (a series that is missing says "never synced" better than a made-up age). */
+        static const char *const age = "memsched_kubernetes_informer_last_sync_age_seconds";
+        prom_family(b, age, PROM_GAUGE,
+                    "Seconds since the informer last applied a LIST or a watch event (bookmarks "
+                    "included), by resource.");
+        for (size_t i = 0; i < ELEMENTSOF(inf); i++) {
+                if (!inf[i].synced || !inf[i].s->synced_usec)
+                        continue;
+                const struct prom_label l[] = { { "resource", inf[i].resource } };
+                uint64_t d =
+                    now_usec > inf[i].s->synced_usec ? now_usec - inf[i].s->synced_usec : 0;
+                prom_sample_double(b, age, l, 1, (double)d / 1e6);
+        }
+        counter(b, "memsched_kubernetes_views_published_total",
+                "Views of the API's nodes and pods handed to placement.",
+                (unsigned long long)st->view_publications);
+        counter(b, "memsched_kubernetes_bind_refusals_total",
+                "Binds refused before any Binding because the API does not show the pod Pending "
+                "and unbound with that uid.",
+                (unsigned long long)st->bind_refusals);
 }

@@ -48,6 +48,12 @@ struct metrics {
 void metrics_observe(struct metrics *m, enum route r, unsigned status, uint64_t duration_usec);
 
 struct cluster;
+struct sched_kube_stats;
 /* Appends the exposition text to b. now_usec is CLOCK_MONOTONIC, for staleness. */
 void metrics_format(const struct metrics *m, struct cluster *c, uint64_t now_usec,
                     struct api_buf *b);
+
+/* The Kubernetes API's part: requests by verb and code class, the informers' LISTs, relists,
+ * events and errors, the objects they hold, the age of their last sync, the views published and
+ * the binds refused for pods that are not Pending. */
+void metrics_format_kube(const struct sched_kube_stats *st, uint64_t now_usec, struct api_buf *b);

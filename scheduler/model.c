@@ -76,6 +76,7 @@ void snapshot_unref(struct sched_snapshot *s)
         for (size_t i = 0; i < s->n_assumed; i++)
                 assumed_done(&s->assumed[i]);
         free(s->assumed);
+        kube_view_unref(s->view);
         free(s);
 }
 
@@ -99,6 +100,8 @@ int snapshot_builder_init(struct snapshot_builder *b, const struct sched_snapsho
         *b = (struct snapshot_builder){};
         if (!base)
                 return 0;
+        b->view = base->view ? kube_view_ref(base->view) : NULL;
+        b->base = snapshot_ref((struct sched_snapshot *)base);
         b->generation = base->generation;
         b->cap_nodes = base->n_nodes + 1;
         b->nodes = malloc(b->cap_nodes * sizeof(*b->nodes));
@@ -144,7 +147,15 @@ void snapshot_builder_done(struct snapshot_builder *b)
         for (size_t i = 0; i < b->n_assumed; i++)
                 assumed_done(&b->assumed[i]);
         free(b->assumed);
+        kube_view_unref(b->view);
+        snapshot_unref(b->base);
         *b = (struct snapshot_builder){};
+}
+
+void snapshot_builder_set_view(struct snapshot_builder *b, struct kube_view *view)
+{
+        kube_view_unref(b->view);
+        b->view = view;
 }
 
 int snapshot_builder_put_node(struct snapshot_builder *b, struct sched_node *node)
@@ -236,6 +247,63 @@ void snapshot_builder_prune_assumed(struct snapshot_builder *b, const struct sch
         b->n_assumed = k;
 }
 
+/* See struct node_extra: with a view, a bind-time assumption counts only while the pod is
+ * unknown to the API or shown bound to the assumed node and not yet in that node's report. */
+static bool assumption_counts(const struct sched_snapshot *s, const struct assumed_pod *a)
+{
+        if (!s->view)
+                return true;
+        const struct view_pod *p = kube_view_find_pod(s->view, a->uid);
+        if (!p)
+                return true;
+        if (strcmp(p->node, a->node) != 0)
+                return false;
+        ssize_t i = snapshot_find(s, a->node);
+        return i < 0 || !report_has_pod(&s->nodes[i]->report, a->uid);
+}
+
+/* The requests of the pods the API shows bound to node i that its report does not list: a pure
+ * function of the node's report and the view, so that it is carried over from the base snapshot
+ * when neither changed (a report from one node recomputes that node alone). */
+static uint64_t api_unreported_bytes(const struct sched_snapshot *s, size_t i,
+                                     const struct sched_snapshot *base)
+{
+        const struct sched_node *n = s->nodes[i];
+        if (base && base->view == s->view) {
+                ssize_t j = snapshot_find(base, n->name);
+                if (j >= 0 && base->nodes[j] == n)
+                        return base->extra[j].api_unreported_bytes;
+        }
+        const struct view_pod *first;
+        size_t count = kube_view_pods_on(s->view, n->name, &first);
+        uint64_t sum = 0;
+        for (size_t k = 0; k < count; k++)
+                if (!report_has_pod(&n->report, first[k].uid))
+                        sum += first[k].request_bytes;
+        return sum;
+}
+
+/* The pods the API shows bound to each node that its report does not count and that no
+ * bind-time assumption already counts (an assumption that counts while the API shows its pod
+ * bound to the same node covers that pod: its API request is taken back out). */
+static void deduct_api_pods(struct sched_snapshot *s, const struct sched_snapshot *base)
+{
+        for (size_t i = 0; i < s->n_nodes; i++) {
+                s->extra[i].api_unreported_bytes = api_unreported_bytes(s, i, base);
+                s->extra[i].api_assumed_bytes = s->extra[i].api_unreported_bytes;
+        }
+        for (size_t k = 0; k < s->n_assumed; k++) {
+                const struct assumed_pod *a = &s->assumed[k];
+                const struct view_pod *p = kube_view_find_pod(s->view, a->uid);
+                ssize_t i = p && strcmp(p->node, a->node) == 0 ? snapshot_find(s, a->node) : -1;
+                if (i >= 0 && !report_has_pod(&s->nodes[i]->report, a->uid))
+                        s->extra[i].api_assumed_bytes =
+                            sub_sat(s->extra[i].api_assumed_bytes, p->request_bytes);
+        }
+        for (size_t i = 0; i < s->n_nodes; i++)
+                s->extra[i].assumed_bytes += s->extra[i].api_assumed_bytes;
+}
+
 static void deduct(struct sched_snapshot *s, const char *node, uint64_t bytes, int32_t zone,
                    bool reservation)
 {
@@ -277,6 +345,8 @@ int snapshot_builder_finish(struct snapshot_builder *b, struct sched_snapshot **
         s->n_plans = b->n_plans;
         s->assumed = b->assumed;
         s->n_assumed = b->n_assumed;
+        s->view = b->view;
+        struct sched_snapshot *base = b->base; /* a reference, dropped below */
         *b = (struct snapshot_builder){};
         for (size_t i = 0; i < s->n_nodes; i++) {
                 size_t j = s->nodes[i]->hash & s->index_mask;
@@ -288,9 +358,15 @@ int snapshot_builder_finish(struct snapshot_builder *b, struct sched_snapshot **
                 if (s->plans[i].state == MIGRATION_PLANNED)
                         deduct(s, s->plans[i].target_node, s->plans[i].reservation_bytes,
                                s->plans[i].target_numa_zone, true);
-        for (size_t i = 0; i < s->n_assumed; i++)
-                deduct(s, s->assumed[i].node, s->assumed[i].request_bytes, s->assumed[i].numa_zone,
-                       false);
+        for (size_t i = 0; i < s->n_assumed; i++) {
+                const struct assumed_pod *a = &s->assumed[i];
+                if (!assumption_counts(s, a))
+                        continue;
+                deduct(s, a->node, a->request_bytes, a->numa_zone, false);
+        }
+        if (s->view)
+                deduct_api_pods(s, base);
+        snapshot_unref(base);
         *ret = s;
         return 0;
 }
@@ -339,4 +415,134 @@ void snapshot_publish(struct snapshot_slot *slot, struct sched_snapshot *s)
         while (atomic_load(&slot->readers[e & 1]) != 0)
                 sched_yield();
         snapshot_unref(old);
+}
+
+/* ---- the API view ---- */
+
+static int view_node_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct view_node *)a)->name, ((const struct view_node *)b)->name);
+}
+
+static int view_pod_cmp(const void *a, const void *b)
+{
+        const struct view_pod *x = a, *y = b;
+        int c = strcmp(x->node, y->node);
+        return c ? c : strcmp(x->uid, y->uid);
+}
+
+static int view_pod_uid_cmp(const void *a, const void *b)
+{
+        return strcmp((*(const struct view_pod *const *)a)->uid,
+                      (*(const struct view_pod *const *)b)->uid);
+}
+
+int kube_view_new(const struct kube_node_info *const *nodes, size_t n_nodes,
+                  const struct kube_pod_brief *const *pods, size_t n_pods, struct kube_view **ret)
+{
+        struct kube_view *v = calloc(1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        atomic_init(&v->refcount, 1);
+        v->nodes = calloc(n_nodes ? n_nodes : 1, sizeof(*v->nodes));
+        v->pods = calloc(n_pods ? n_pods : 1, sizeof(*v->pods));
+        v->by_uid = calloc(n_pods ? n_pods : 1, sizeof(*v->by_uid));
+        if (!v->nodes || !v->pods || !v->by_uid)
+                goto oom;
+        for (size_t i = 0; i < n_nodes; i++) {
+                const struct kube_node_info *k = nodes[i];
+                struct view_node *d = &v->nodes[v->n_nodes++];
+                d->name = strdup(k->name);
+                d->allocatable_bytes = k->allocatable_bytes;
+                d->ready = k->ready;
+                d->unschedulable = k->unschedulable;
+                if (k->n_taints) {
+                        d->taints = malloc(k->n_taints * sizeof(*d->taints));
+                        if (!d->taints)
+                                goto oom;
+                        memcpy(d->taints, k->taints, k->n_taints * sizeof(*d->taints));
+                        d->n_taints = k->n_taints;
+                }
+                if (!d->name)
+                        goto oom;
+        }
+        for (size_t i = 0; i < n_pods; i++) {
+                if (!kube_pod_brief_holds_memory(pods[i]))
+                        continue;
+                struct view_pod *d = &v->pods[v->n_pods++];
+                d->uid = strdup(pods[i]->uid);
+                d->node = strdup(pods[i]->node_name);
+                d->request_bytes = pods[i]->request_bytes;
+                if (!d->uid || !d->node)
+                        goto oom;
+        }
+        qsort(v->nodes, v->n_nodes, sizeof(*v->nodes), view_node_cmp);
+        qsort(v->pods, v->n_pods, sizeof(*v->pods), view_pod_cmp);
+        for (size_t i = 0; i < v->n_pods; i++)
+                v->by_uid[i] = &v->pods[i];
+        qsort(v->by_uid, v->n_pods, sizeof(*v->by_uid), view_pod_uid_cmp);
+        *ret = v;
+        return 0;
+oom:
+        kube_view_unref(v);
+        return -ENOMEM;
+}
+
+struct kube_view *kube_view_ref(struct kube_view *v)
+{
+        atomic_fetch_add(&v->refcount, 1);
+        return v;
+}
+
+void kube_view_unref(struct kube_view *v)
+{
+        if (!v || atomic_fetch_sub(&v->refcount, 1) != 1)
+                return;
+        for (size_t i = 0; i < v->n_nodes; i++) {
+                free(v->nodes[i].name);
+                free(v->nodes[i].taints);
+        }
+        for (size_t i = 0; i < v->n_pods; i++) {
+                free(v->pods[i].uid);
+                free(v->pods[i].node);
+        }
+        free(v->nodes);
+        free(v->pods);
+        free(v->by_uid);
+        free(v);
+}
+
+const struct view_node *kube_view_find_node(const struct kube_view *v, const char *name)
+{
+        struct view_node key = { .name = (char *)name };
+        return v ? bsearch(&key, v->nodes, v->n_nodes, sizeof(*v->nodes), view_node_cmp) : NULL;
+}
+
+const struct view_pod *kube_view_find_pod(const struct kube_view *v, const char *uid)
+{
+        struct view_pod key = { .uid = (char *)uid };
+        const struct view_pod *kp = &key;
+        const struct view_pod *const *r =
+            v ? bsearch(&kp, v->by_uid, v->n_pods, sizeof(*v->by_uid), view_pod_uid_cmp) : NULL;
+        return r ? *r : NULL;
+}
+
+size_t kube_view_pods_on(const struct kube_view *v, const char *node,
+                         const struct view_pod **ret_first)
+{
+        size_t lo = 0, hi = v ? v->n_pods : 0;
+        *ret_first = NULL;
+        while (lo < hi) { /* the first pod whose node is not below node */
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(v->pods[mid].node, node) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        size_t end = lo;
+        while (v && end < v->n_pods && strcmp(v->pods[end].node, node) == 0)
+                end++;
+        if (end > lo)
+                *ret_first = &v->pods[lo];
+        return end - lo;
 }

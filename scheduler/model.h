@@ -18,8 +18,49 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "api/kube/objects.h"
 #include "api/migration.h"
 #include "api/node_report.h"
+
+/* What the Kubernetes API says of the cluster, as memschedd's API thread last published it from
+ * its node and pod informers (scheduler/kube.c). Immutable and reference counted; every snapshot
+ * built after its publication points to it (NULL: no API client, or not synced yet, and placement
+ * works from the reports alone, as it always did). */
+struct view_node {
+        char *name;
+        uint64_t allocatable_bytes; /* status.allocatable.memory */
+        bool ready;
+        bool unschedulable;
+        size_t n_taints; /* NoSchedule and NoExecute */
+        struct kube_taint *taints;
+};
+
+/* A pod the API shows bound to a node and not finished: its request is held there. */
+struct view_pod {
+        char *uid, *node;
+        uint64_t request_bytes;
+};
+
+struct kube_view {
+        atomic_uint refcount;
+        struct view_node *nodes; /* sorted by name */
+        size_t n_nodes;
+        struct view_pod *pods; /* sorted by node, then uid */
+        size_t n_pods;
+        const struct view_pod **by_uid; /* the same pods, sorted by uid */
+};
+
+/* Builds a view from the informers' objects (borrowed; copied). Pods that hold no memory on a
+ * node (not bound, Succeeded, Failed) are left out. Returns 0 or -ENOMEM. */
+int kube_view_new(const struct kube_node_info *const *nodes, size_t n_nodes,
+                  const struct kube_pod_brief *const *pods, size_t n_pods, struct kube_view **ret);
+struct kube_view *kube_view_ref(struct kube_view *v);
+void kube_view_unref(struct kube_view *v);
+const struct view_node *kube_view_find_node(const struct kube_view *v, const char *name);
+const struct view_pod *kube_view_find_pod(const struct kube_view *v, const char *uid);
+/* The pods bound to node: *ret_first and the count (0 and NULL when none). */
+size_t kube_view_pods_on(const struct kube_view *v, const char *node,
+                         const struct view_pod **ret_first);
 
 struct sched_node {
         atomic_uint refcount;
@@ -41,7 +82,15 @@ struct assumed_pod {
 /* Derived per node when a snapshot is built; same index as nodes[]. */
 struct node_extra {
         uint64_t reservation_bytes; /* held by planned migrations targeting the node */
+        /* Pods bound to the node that its report does not count yet, counted once each:
+         *  - a pod the API shows bound here: by memschedd's own bind-time assumption when it made
+         *    one (it knows the NUMA zone), else by the request the API gives;
+         *  - a bind-time assumption for a pod the API shows elsewhere, or that the report lists,
+         *    is dropped; one for a pod the API does not show (yet) stays until its TTL.
+         * Without a view, the bind-time assumptions alone. */
         uint64_t assumed_bytes;
+        uint64_t api_assumed_bytes;    /* the part of assumed_bytes known from the API alone */
+        uint64_t api_unreported_bytes; /* API pods bound here, not in the report (a cache) */
         uint64_t zone_deduct_bytes[API_NUMA_ZONES_MAX]; /* zone-pinned part of the two above */
 };
 
@@ -57,6 +106,7 @@ struct sched_snapshot {
         size_t n_plans;
         struct assumed_pod *assumed;
         size_t n_assumed;
+        struct kube_view *view; /* NULL: no API view (see struct kube_view) */
 };
 
 uint32_t sched_name_hash(const char *s);
@@ -88,6 +138,10 @@ struct snapshot_builder {
         struct assumed_pod *assumed;
         size_t n_assumed, cap_assumed;
         uint64_t generation;
+        struct kube_view *view; /* a reference; the base's unless replaced */
+        /* A reference to the snapshot it started from (NULL for none): what finish() may carry
+         * over for nodes whose report did not change. */
+        struct sched_snapshot *base;
 };
 
 int snapshot_builder_init(struct snapshot_builder *b, const struct sched_snapshot *base);
@@ -96,6 +150,8 @@ void snapshot_builder_done(struct snapshot_builder *b);
 int snapshot_builder_put_node(struct snapshot_builder *b, struct sched_node *node);
 /* Replaces the plan list with a deep copy of plans. */
 int snapshot_builder_set_plans(struct snapshot_builder *b, const struct migration *plans, size_t n);
+/* Replaces the API view (takes the caller's reference; NULL drops it). */
+void snapshot_builder_set_view(struct snapshot_builder *b, struct kube_view *view);
 /* Takes ownership of the strings in *a. */
 int snapshot_builder_add_assumed(struct snapshot_builder *b, struct assumed_pod *a);
 /* Drops assumed pods older than ttl_usec, and those on `node` whose uid its report lists

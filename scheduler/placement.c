@@ -54,6 +54,52 @@ enum explain {
                         snprintf(v.reason, sizeof(v.reason), __VA_ARGS__);                         \
         } while (0)
 
+/* The API's word on a node (see placement.h). False with v's kind and reason set when the node
+ * is no target for this pod. */
+static bool api_admits(const struct kube_view *view, const char *name, const struct pod_shape *pod,
+                       bool explain, struct node_verdict *v)
+{
+        const struct view_node *n = kube_view_find_node(view, name);
+        v->kind = VERDICT_UNRESOLVABLE;
+        if (!n) {
+                if (explain)
+                        snprintf(v->reason, sizeof(v->reason),
+                                 "memsched: node %.64s is not known to the Kubernetes API", name);
+                return false;
+        }
+        if (!n->ready) {
+                if (explain)
+                        snprintf(v->reason, sizeof(v->reason),
+                                 "memsched: node %.64s is not Ready (Kubernetes API)", name);
+                return false;
+        }
+        if (n->unschedulable) {
+                struct kube_taint cordon = { .key = KUBE_TAINT_UNSCHEDULABLE,
+                                             .effect = KUBE_TAINT_NO_SCHEDULE };
+                if (!kube_taint_tolerated(&cordon, pod->tolerations, pod->n_tolerations)) {
+                        if (explain)
+                                snprintf(v->reason, sizeof(v->reason),
+                                         "memsched: node %.64s is cordoned (unschedulable)", name);
+                        return false;
+                }
+        }
+        for (size_t i = 0; i < n->n_taints; i++) {
+                const struct kube_taint *t = &n->taints[i];
+                if (kube_taint_tolerated(t, pod->tolerations, pod->n_tolerations))
+                        continue;
+                if (explain)
+                        (void)!snprintf(
+                            v->reason, sizeof(v->reason),
+                            "memsched: node %.32s has taint %.40s%s%.16s:%s that the pod does "
+                            "not tolerate",
+                            name, t->key, t->value[0] ? "=" : "", t->value,
+                            t->effect == KUBE_TAINT_NO_EXECUTE ? "NoExecute" : "NoSchedule");
+                return false;
+        }
+        v->kind = VERDICT_FITS;
+        return true;
+}
+
 static void evaluate(const struct sched_snapshot *s, ssize_t index, const char *name,
                      const struct pod_shape *pod, uint64_t now_usec, const struct sched_config *cfg,
                      enum explain explain, struct node_verdict *ret)
@@ -69,6 +115,10 @@ static void evaluate(const struct sched_snapshot *s, ssize_t index, const char *
         v.reservation = NULL;
         v.reason[0] = '\0';
 
+        if (s->view && !api_admits(s->view, name, pod, explain != EXPLAIN_NONE, &v)) {
+                *ret = v;
+                return;
+        }
         if (index < 0) {
                 if (cfg->admit_unknown_nodes) {
                         v.kind = VERDICT_FITS;

@@ -16,6 +16,13 @@
 //   headroom:      allocatable memory left after the placement, as a share of the total;
 //   pressure:      1 at none, 0.5 at low, scaled down by the node's PSI some avg10 (percent).
 // A node holding a reservation for this very pod (the replacement of a migrated pod) scores 10.
+//
+// With a Kubernetes API view in the snapshot (memschedd watches nodes and pods), a node is a
+// placement target only if the API knows it, it is Ready, and the pod tolerates its NoSchedule
+// and NoExecute taints (a cordoned node counts as tainted node.kubernetes.io/unschedulable:
+// NoSchedule): otherwise it fails unresolvably (preemption would not help), whatever its agent
+// reports. The pods the API shows bound to a node that its report does not count yet are
+// deducted from its allocatable memory (see struct node_extra).
 #pragma once
 
 #include <stdbool.h>
@@ -35,6 +42,9 @@ struct pod_shape {
          * NULL or "". */
         const char *namespace;
         const char *owner_uid;
+        /* spec.tolerations, checked against the API's taints; NULL/0: tolerates none. */
+        const struct kube_toleration *tolerations;
+        size_t n_tolerations;
 };
 
 enum verdict_kind {

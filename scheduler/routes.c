@@ -11,11 +11,13 @@
 #include <string.h>
 
 #include "api/extender.h"
+#include "api/kube/objects.h"
 #include "api/node_status.h"
 #include "api/placement.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/node-name.h"
+#include "scheduler/kube.h"
 #include "scheduler/placement.h"
 #include "scheduler/routes-pools.h"
 
@@ -378,6 +380,20 @@ static enum MHD_Result handle_filter(struct server *srv, struct MHD_Connection *
         }
         cluster_remember_pod(srv->cluster, &args.pod);
         shape_from_pod(&args.pod, &shape);
+        /* The pod's tolerations, against the taints the API shows (only with an API view). */
+        struct kube_toleration tolerations[KUBE_TOLERATIONS_MAX];
+        if (srv->kube) {
+                struct json_object *pod = api_lookup(args.root, "spec", false)
+                                              ? args.root
+                                              : api_lookup(args.root, "Pod", true);
+                r = pod ? kube_tolerations_decode(pod, "Pod", tolerations, KUBE_TOLERATIONS_MAX,
+                                                  &err)
+                        : 0;
+                if (r < 0)
+                        return respond_api_error(conn, rq, r, &err);
+                shape.tolerations = tolerations;
+                shape.n_tolerations = (size_t)r;
+        }
 
         _cleanup_snapshot_ struct sched_snapshot *s = snapshot_acquire(&srv->cluster->slot);
         const struct sched_config *cfg = &srv->cluster->cfg;
@@ -480,7 +496,9 @@ static enum MHD_Result handle_bind(struct server *srv, struct MHD_Connection *co
                 r = sched_kube_bind(srv->kube, a.pod_namespace, a.pod_name, a.pod_uid, a.node, &st);
                 if (r < 0 || !kube_status_ok(&st)) {
                         char text[768];
-                        if (r < 0)
+                        if (r == -EPERM) /* not Pending as the API shows it: memsched says why */
+                                snprintf(text, sizeof(text), "%s", st.message);
+                        else if (r < 0)
                                 snprintf(text, sizeof(text), "memsched: cannot bind: %s",
                                          strerror(-r));
                         else if (st.http_code == 0)
@@ -522,6 +540,11 @@ static enum MHD_Result handle_metrics(struct server *srv, struct MHD_Connection 
         char *body;
         size_t len;
         metrics_format(&srv->metrics, srv->cluster, now_usec(CLOCK_MONOTONIC), &b);
+        if (srv->kube) {
+                struct sched_kube_stats ks;
+                sched_kube_get_stats(srv->kube, &ks);
+                metrics_format_kube(&ks, now_usec(CLOCK_MONOTONIC), &b);
+        }
         if (api_buf_finish(&b, &body, &len) < 0)
                 return MHD_NO;
         return respond(conn, rq, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);

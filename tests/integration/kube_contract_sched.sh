@@ -13,6 +13,13 @@
 #     GET /v1/migrations and is an Event on the pod;
 #   - keeps at most maxConcurrentMigrations under way: a second plan waits for the first;
 #   - lets a reservation whose replacement never comes expire, with an Event;
+#   - watches nodes and pods (LIST+WATCH): a node the API does not know, that is not Ready or is
+#     tainted against the pod is no placement target whatever its agent reports; a pod the API
+#     shows bound to a node that the node's report does not count yet is deducted there; after a
+#     410 it lists again and goes on; /metrics says so (requests, relists, objects, sync age);
+#   - binds only pods the API shows Pending and unbound with that uid: others are refused in
+#     ExtenderBindingResult.Error without any Binding;
+#   - tells the end of a migration evicted before a restart (its Event comes after it);
 #   - refuses to start (exit 2) with a kubeconfig it cannot use;
 #   - sends only bodies the official Kubernetes OpenAPI schemas accept (tests/openapi).
 set -euo pipefail
@@ -48,6 +55,17 @@ api_pod() { # NAME UID NODE|""
 echo "token-1" >"$KT_DIR/token"
 kube_test_certs || fail "openssl could not make the certificates"
 kube_test_start || fail "kube-test-apiserver did not start: $(cat "$KT_DIR/apiserver.log")"
+# The nodes the API knows (memschedd watches them): every node that reports below, Ready.
+api_node() { # NAME [READY] [TAINT-KEY]
+	jq -cn --arg n "$1" --arg r "${2:-True}" --arg t "${3-}" '{metadata: {name: $n, labels: {"kubernetes.io/hostname": $n}},
+		spec: (if $t == "" then {} else {taints: [{key: $t, value: "yes", effect: "NoSchedule"}]} end),
+		status: {allocatable: {memory: "16Gi", cpu: "4", pods: "110"},
+			conditions: [{type: "MemoryPressure", status: "False", reason: "KubeletHasSufficientMemory"},
+				{type: "Ready", status: $r, reason: "KubeletReady"}]}}'
+}
+for n in target other hot hot2 hot3 hot4; do
+	kcontrol POST /control/nodes "$(api_node "$n")" || fail "control/nodes $n"
+done
 cat >"$WORK/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -102,6 +120,75 @@ grep -q "Kubernetes API at $KT_BASE" "$WORK/memschedd.log" || fail "memschedd di
 post_report target "$(node_report target $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
 post_report other "$(node_report other $((16 * GiB)) $((3 * GiB)) $((1 * GiB)) $((2 * GiB)) none)"
 
+# metric NAME LABELS: the sample's value in memschedd's /metrics ("" when absent).
+metric() {
+	http GET /metrics >/dev/null
+	local k=$1
+	[[ -n $2 ]] && k="$1{$2}"
+	awk -v k="$k" '$1 == k {print $2}' "$WORK/body"
+}
+# wait_metric SECONDS NAME LABELS JQ-CONDITION-ON-.: polls /metrics.
+wait_metric() {
+	local _ v
+	for _ in $(seq $(($1 * 10))); do
+		v=$(metric "$2" "$3")
+		[[ -n $v ]] && jq -en "$v | $4" >/dev/null && return 0
+		sleep 0.1
+	done
+	fail "after $1 s, $2{$3} is '${v:-absent}', not $4"
+}
+wait_metric 10 memsched_kubernetes_informer_objects 'resource="nodes"' '. == 6'
+wait_metric 10 memsched_kubernetes_informer_objects 'resource="pods"' '. == 3'
+wait_metric 5 memsched_kubernetes_views_published_total '' '. >= 1'
+pass "memschedd lists and watches the API's nodes (6) and pods (3), and hands placement their view"
+
+# ---- the API's word on placement targets ----
+post_report ghost "$(node_report ghost $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
+post_report sick "$(node_report sick $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
+post_report gpu "$(node_report gpu $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
+kcontrol POST /control/nodes "$(api_node sick False)" || fail "control/nodes sick"
+kcontrol POST /control/nodes "$(api_node gpu True nvidia.com/gpu)" || fail "control/nodes gpu"
+wait_metric 10 memsched_kubernetes_informer_objects 'resource="nodes"' '. == 8'
+SMALL=$(k8s_pod small 256Mi "" Burstable rs-small)
+for _ in $(seq 20); do # the view is published within SCHED_KUBE_VIEW_DELAY_USEC of the change
+	expect 200 POST /extender/filter "$(extender_args "$SMALL" names target ghost sick gpu)"
+	jq -e '.FailedAndUnresolvableNodes | has("sick") and has("gpu")' "$WORK/body" >/dev/null && break
+	sleep 0.1
+done
+jqb '.NodeNames == ["target"] and
+	.FailedAndUnresolvableNodes.ghost == "memsched: node ghost is not known to the Kubernetes API" and
+	.FailedAndUnresolvableNodes.sick == "memsched: node sick is not Ready (Kubernetes API)" and
+	.FailedAndUnresolvableNodes.gpu == "memsched: node gpu has taint nvidia.com/gpu=yes:NoSchedule that the pod does not tolerate"'
+TOLERANT=$(k8s_pod tolerant 256Mi "" Burstable rs-small | jq -c '.spec.tolerations = [{key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule"}]')
+expect 200 POST /extender/filter "$(extender_args "$TOLERANT" names gpu ghost)"
+jqb '.NodeNames == ["gpu"] and (.FailedAndUnresolvableNodes | keys) == ["ghost"]'
+expect 200 POST /extender/prioritize "$(extender_args "$SMALL" names target ghost sick)"
+jqb '(map(select(.Host != "target") | .Score) | max) == 0 and (map(select(.Host == "target"))[0].Score) > 0'
+expect 200 POST /v1/placement '{"pod":{"request_bytes":"256Mi"},"nodes":["ghost","target"]}'
+jqb '.candidates[0].node == "target" and .candidates[0].fits and (.candidates[1] | .node == "ghost" and (.fits | not) and (.reason | test("not known to the Kubernetes API")))'
+pass "reported by their agents, still no target: unknown to the API, not Ready, tainted (a pod that tolerates the taint may go); filter, prioritize and /v1/placement agree"
+
+# A pod the API shows bound to target that target's report does not count yet (the kubelet is
+# starting it) is deducted there: 10 GiB available, 2 GiB of it taken.
+avail() { # NODE: available_bytes of a 1-byte pod there
+	expect 200 POST /v1/placement "{\"pod\":{\"request_bytes\":\"1\"},\"nodes\":[\"$1\"]}"
+	jq -r '.candidates[0].available_bytes' "$WORK/body"
+}
+A0=$(avail target)
+kcontrol POST /control/pods "$(api_pod starting uid-starting target | jq -c '.status.phase = "Pending" | .spec.containers[0].resources.requests.memory = "2Gi"')"
+for _ in $(seq 30); do
+	[[ $(avail target) == $((A0 - 2 * GiB)) ]] && break
+	sleep 0.1
+done
+[[ $(avail target) == $((A0 - 2 * GiB)) ]] || fail "a pod bound by the API and not reported: available $A0 -> $(avail target), expected 2 GiB less"
+# Once target reports it, it is counted by the report, not twice.
+STARTING='[{"uid":"uid-starting","name":"starting","namespace":"shop","owner_uid":"rs-web","qos":"burstable","priority":0,"request_bytes":2147483648,"limit_bytes":null,"memory":{"working_set_bytes":1048576}}]'
+post_report target "$(node_report target $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none 0 false "$STARTING")"
+[[ $(avail target) == "$A0" ]] || fail "a reported pod counted twice: $(avail target), expected $A0"
+post_report target "$(node_report target $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
+curl -s -X DELETE "$KT_CONTROL/control/pods/shop/starting" -o /dev/null
+pass "a pod the API shows bound to a node and not yet in its report is deducted there (2 GiB), once"
+
 # ---- bind ----
 expect 200 POST /extender/bind '{"PodName":"web-new","PodNamespace":"shop","PodUID":"uid-web-new","Node":"target"}'
 jqb '.Error == ""'
@@ -114,12 +201,34 @@ jq -e '.metadata == {name: "web-new", namespace: "shop", uid: "uid-web-new"} and
 	fail "Binding body: $(cat "$b")"
 pass "a bind creates exactly one Binding, with the UID and the node"
 
+# Issue 15: binds only for pods the API shows Pending. Once the watch has shown web-new bound, a
+# second bind is refused by memschedd itself, without a Binding.
+for _ in $(seq 50); do
+	expect 200 POST /extender/bind '{"PodName":"web-new","PodNamespace":"shop","PodUID":"uid-web-new","Node":"other"}'
+	jq -e '.Error | test("already")' "$WORK/body" >/dev/null && break
+	sleep 0.1
+done
+jqb '.Error == "memsched: pod shop/web-new is already bound to node target (Kubernetes API)" or (.Error | test("pods/binding \"web-new\": pod web-new is already assigned to node \"target\""))'
+B0=$(grep -c "/binding " "$KT_DIR/rec/requests.log")
 expect 200 POST /extender/bind '{"PodName":"web-new","PodNamespace":"shop","PodUID":"uid-web-new","Node":"other"}'
-jqb '.Error | test("pods/binding \"web-new\": pod web-new is already assigned to node \"target\"")'
-[[ $(requests POST /api/v1/namespaces/shop/pods/web-new/binding 409) == 1 ]] || fail "the 409 not seen"
+jqb '.Error == "memsched: pod shop/web-new is already bound to node target (Kubernetes API)"'
+expect 200 POST /extender/bind '{"PodName":"web-7d9f-xyz12","PodNamespace":"shop","PodUID":"uid-forged","Node":"target"}'
+jqb '.Error == "memsched: pod shop/web-7d9f-xyz12 has uid uid-web-7d9f-xyz12 in the Kubernetes API, not uid-forged"'
+kcontrol POST /control/pods "$(api_pod finished uid-finished "" | jq -c '.status.phase = "Succeeded"')"
+for _ in $(seq 30); do
+	expect 200 POST /extender/bind '{"PodName":"finished","PodNamespace":"shop","PodUID":"uid-finished","Node":"target"}'
+	jq -e '.Error | test("Succeeded")' "$WORK/body" >/dev/null && break
+	sleep 0.1
+done
+jqb '.Error == "memsched: pod shop/finished is Succeeded in the Kubernetes API, not Pending"'
+[[ $(grep -c "/binding " "$KT_DIR/rec/requests.log") == "$B0" ]] || fail "a refused bind sent a Binding: $(grep binding "$KT_DIR/rec/requests.log")"
+wait_metric 3 memsched_kubernetes_bind_refusals_total '' '. >= 3' # copied for /metrics every second
+# A pod the watch has not shown: one GET, whose 404 is the answer.
 expect 200 POST /extender/bind '{"PodName":"gone","PodNamespace":"shop","PodUID":"uid-gone","Node":"target"}'
 jqb '.Error == "pods \"gone\" not found"'
-pass "a bind the API refuses answers with the API's error (409 already assigned, 404 gone)"
+[[ $(requests GET /api/v1/namespaces/shop/pods/gone 404) == 1 && $(grep -c "/pods/gone/binding" "$KT_DIR/rec/requests.log") == 0 ]] ||
+	fail "a pod the informer does not know: expected one GET and no Binding: $(grep gone "$KT_DIR/rec/requests.log")"
+pass "binds only for pods the API shows Pending: already bound, another uid, Succeeded refused with no Binding; an unknown pod checked with one GET (404)"
 
 # ---- migration ----
 # The first eviction is refused by a PodDisruptionBudget (429, Retry-After: 3), the next one
@@ -211,6 +320,13 @@ kcontrol POST /control/pods "$(api_pod a4 a4-uid hot4)"
 start_memschedd --kubeconfig "$WORK/kubeconfig" --sustained-pressure-sec 30 --reservation-ttl-sec 5
 post_report target "$(node_report target $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
 post_report hot4 "$(node_report hot4 $((16 * GiB)) $((200 * MiB)) $((100 * MiB)) $((100 * MiB)) critical 45000 true "$(hot_pods a4 a4-uid rs-c)")"
+wait_for 15 /v1/migrations '[.migrations[] | select(.pod.uid == "a4-uid")][0] | .step == "evicted"'
+# Restarted between the eviction and the end of the reservation: the new memschedd tells it.
+stop_memschedd TERM
+L0=$(wc -l <"$WORK/memschedd.log")
+start_memschedd --kubeconfig "$WORK/kubeconfig" --sustained-pressure-sec 30 --reservation-ttl-sec 5
+tail -n +$((L0 + 1)) "$WORK/memschedd.log" | grep -qE "[1-9][0-9]* migration\(s\) evicted before this start" ||
+	fail "the restart did not take up the evicted plan: $(tail -n +$((L0 + 1)) "$WORK/memschedd.log" | head -5)"
 wait_for 15 /v1/migrations '[.migrations[] | select(.pod.uid == "a4-uid")][0] | .state == "expired" and .step == "evicted"'
 a4_reasons() { cat "$KT_DIR"/rec/*-event.json | jq -rs '[.[] | select(.regarding.uid == "a4-uid") | .reason] | sort | join(",")'; }
 for _ in $(seq 30); do
@@ -218,7 +334,30 @@ for _ in $(seq 30); do
 	sleep 0.1
 done
 [[ $(a4_reasons) == "Evicted,Migrating,MigrationExpired" ]] || fail "Events on a4: $(a4_reasons)"
-pass "no replacement within reservationTtlSec: the plan expires, said in an Event ($(a4_reasons))"
+pass "no replacement within reservationTtlSec, memschedd restarted after the eviction: the plan expires, said in an Event by the new process ($(a4_reasons))"
+
+# ---- 410: the informers list again and go on ----
+R0=$(metric memsched_kubernetes_watch_relists_total 'resource="nodes"')
+P0=$(metric memsched_kubernetes_watch_relists_total 'resource="pods"')
+kcontrol POST /control/expire || fail "expire"
+wait_metric 10 memsched_kubernetes_watch_relists_total 'resource="nodes"' ". > $R0"
+wait_metric 10 memsched_kubernetes_watch_relists_total 'resource="pods"' ". > $P0"
+kcontrol POST /control/nodes "$(api_node late)" || fail "control/nodes late"
+post_report late "$(node_report late $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
+for _ in $(seq 50); do
+	expect 200 POST /extender/filter "$(extender_args "$SMALL" names late)"
+	jq -e '.NodeNames == ["late"]' "$WORK/body" >/dev/null && break
+	sleep 0.1
+done
+jqb '.NodeNames == ["late"]'
+grep -qE "^GET /api/v1/nodes\?watch=true&resourceVersion=[0-9]+&allowWatchBookmarks=true&timeoutSeconds=[0-9]+ 200$" "$KT_DIR/rec/requests.log" ||
+	fail "no node WATCH with bookmarks: $(grep nodes "$KT_DIR/rec/requests.log" | head -5)"
+http GET /metrics >/dev/null
+grep -qE '^memsched_kubernetes_api_requests_total\{verb="get",code="2xx"\} [1-9]' "$WORK/body" &&
+	grep -qE '^memsched_kubernetes_api_requests_total\{verb="create",code="2xx"\} [1-9]' "$WORK/body" &&
+	grep -qE '^memsched_kubernetes_informer_last_sync_age_seconds\{resource="nodes"\} [0-9.]+$' "$WORK/body" ||
+	fail "API metrics: $(grep memsched_kubernetes "$WORK/body")"
+pass "after a 410 both informers listed again (relists counted) and a node added since is a target; requests by verb and code, sync age in /metrics"
 
 V="$SRC/tests/openapi/validate-bodies.mjs"
 if command -v node >/dev/null && [ -d "$SRC/tests/openapi/node_modules/kubernetes-models" ]; then

@@ -122,13 +122,51 @@ expect 200 /api/v1/namespaces/shop/pods/p0
 jqb '.kind == "Pod" and .apiVersion == "v1" and .metadata.uid == "uid-p0"'
 expect 404 /api/v1/namespaces/shop/pods/nope
 same_body '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"nope\" not found","reason":"NotFound","details":{"name":"nope","kind":"pods"},"code":404}'
-expect 404 /api/v1/nodes
+expect 404 /api/v1/services
 same_body '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","details":{},"code":404}'
 expect 405 -X DELETE /api/v1/pods
 same_body '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server does not allow this method on the requested resource","reason":"MethodNotAllowed","details":{},"code":405}'
 expect 405 -X GET /api/v1/namespaces/shop/pods/p1/eviction
 jqb '.reason == "MethodNotAllowed" and .code == 405'
 pass "GET a pod; 404 NotFound with details {name, kind: pods}; 404 for an unknown path; 405 MethodNotAllowed"
+
+# ---- nodes: LIST, GET, WATCH (memschedd's informer), control
+node_obj() { # NAME READY
+        jq -cn --arg n "$1" --arg r "$2" '{metadata: {name: $n, labels: {"kubernetes.io/hostname": $n}},
+                spec: {taints: [{key: "dedicated", value: "db", effect: "NoSchedule"}]},
+                status: {allocatable: {memory: "16Gi", cpu: "4"}, conditions: [{type: "Ready", status: $r}]}}'
+}
+kcontrol POST /control/nodes "$(node_obj n1 True)" || fail "control/nodes"
+kcontrol POST /control/nodes "$(node_obj n2 False)" || fail "control/nodes"
+expect 200 /api/v1/nodes
+jqb '.kind == "NodeList" and .apiVersion == "v1" and ([.items[].metadata.name] == ["n1", "n2"]) and (.items[0].metadata | has("namespace") | not) and (.items[0].metadata.uid | length > 0) and (.items[0] | has("kind") | not)'
+NODES_RV=$(jq -r '.metadata.resourceVersion' "$KT_DIR/body")
+expect 200 "/api/v1/nodes?fieldSelector=metadata.name%3Dn2"
+jqb '[.items[].metadata.name] == ["n2"] and .items[0].status.conditions[0].status == "False"'
+expect 400 "/api/v1/nodes?fieldSelector=spec.nodeName%3Dn1"
+jqb '.reason == "BadRequest" and (.message | test("Resource=nodes.*field label not supported: spec.nodeName"))'
+expect 200 /api/v1/nodes/n1
+jqb '.kind == "Node" and .apiVersion == "v1" and .metadata.name == "n1"'
+expect 404 /api/v1/nodes/nope
+jqb '.reason == "NotFound" and .message == "nodes \"nope\" not found" and .details.kind == "nodes"'
+# A node watch sees node changes only (not pods), and a Node-shaped BOOKMARK.
+curl -sS -N --cacert "$KT_DIR/ca.pem" -H "Authorization: Bearer $(cat "$KT_DIR/token")" --max-time 10 \
+        -o "$KT_DIR/nwatch.json" "$KT_BASE/api/v1/nodes?watch=true&resourceVersion=$NODES_RV&allowWatchBookmarks=true&timeoutSeconds=3" &
+NW_PID=$!
+for _ in $(seq 50); do
+        curl -s "$KT_CONTROL/control/state" | jq -e '.watches >= 1' >/dev/null && break
+        sleep 0.1
+done
+kcontrol POST /control/nodes "$(node_obj n2 True)" || fail "control/nodes"
+kcontrol POST /control/pods '{"metadata":{"name":"not-a-node","namespace":"shop"},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"x"}]}}' || fail "control/pods"
+curl -s -X DELETE "$KT_CONTROL/control/nodes/n1" -o /dev/null
+kcontrol POST /control/bookmark || fail "bookmark"
+wait "$NW_PID" || true
+jq -es '[.[].type] == ["MODIFIED", "DELETED", "BOOKMARK"] and .[0].object.kind == "Node" and .[0].object.metadata.name == "n2" and .[0].object.status.conditions[0].status == "True" and .[1].object.metadata.name == "n1" and (.[2].object | .kind == "Node" and .spec == {} and .status.daemonEndpoints.kubeletEndpoint.Port == 0 and (.status.nodeInfo | length) == 10 and (.metadata.resourceVersion | tonumber) > 0)' \
+        "$KT_DIR/nwatch.json" >/dev/null || fail "node watch: $(cut -c1-200 "$KT_DIR/nwatch.json")"
+curl -s "$KT_CONTROL/control/state" | jq -e '[.nodes[].metadata.name] == ["n2"]' >/dev/null || fail "control/state nodes"
+curl -s -X DELETE "$KT_CONTROL/control/pods/shop/not-a-node" -o /dev/null
+pass "nodes: NodeList without namespaces, metadata.name selector (spec.nodeName refused 400), GET and 404 nodes; a node watch sees MODIFIED and DELETED of nodes only and a zero-Node BOOKMARK"
 
 # ---- 400 on malformed JSON, and the server keeps serving
 evict_body() { # NAME [UID] [GRACE]

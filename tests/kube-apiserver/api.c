@@ -120,10 +120,10 @@ static struct json_object *scripted_failure(struct state *st, const char *uri,
 
 /* ---------- LIST and WATCH ---------- */
 
-/* fieldSelector: spec.nodeName, metadata.namespace and metadata.name, '=' or '=='; anything
- * else is refused as kube-apiserver refuses an unknown pod field label. */
-static struct json_object *parse_field_selector(const char *sel, char *node, size_t node_size,
-                                                char *name, size_t name_size)
+/* fieldSelector: spec.nodeName (pods only), metadata.namespace and metadata.name, '=' or '==';
+ * anything else is refused as kube-apiserver refuses an unknown field label. */
+static struct json_object *parse_field_selector(enum kt_resource res, const char *sel, char *node,
+                                                size_t node_size, char *name, size_t name_size)
 {
         node[0] = name[0] = '\0';
         if (!sel || !*sel)
@@ -140,17 +140,17 @@ static struct json_object *parse_field_selector(const char *sel, char *node, siz
                 }
                 *eq = '\0';
                 const char *v = eq[1] == '=' ? eq + 2 : eq + 1;
-                if (strcmp(t, "spec.nodeName") == 0)
+                if (res == KT_POD && strcmp(t, "spec.nodeName") == 0)
                         snprintf(node, node_size, "%s", v);
                 else if (strcmp(t, "metadata.name") == 0)
                         snprintf(name, name_size, "%s", v);
                 else if (strcmp(t, "metadata.namespace") != 0) {
                         char msg[1200];
                         snprintf(msg, sizeof(msg),
-                                 "Unable to find \"/v1, Resource=pods\" that match label "
+                                 "Unable to find \"/v1, Resource=%s\" that match label "
                                  "selector \"\", field selector \"%s\": field label not "
                                  "supported: %s",
-                                 sel, t);
+                                 res == KT_NODE ? "nodes" : "pods", sel, t);
                         return status_bad_request(msg);
                 }
         }
@@ -184,7 +184,7 @@ static void watch_release(void *cls)
 }
 
 static enum MHD_Result pods_watch(struct state *st, struct MHD_Connection *conn, struct request *rq,
-                                  const char *ns, const char *node)
+                                  enum kt_resource res, const char *ns, const char *node)
 {
         uint64_t rv;
         const char *rvs = query_arg(conn, "resourceVersion");
@@ -213,7 +213,7 @@ static enum MHD_Result pods_watch(struct state *st, struct MHD_Connection *conn,
         bool bookmarks = b && (strcmp(b, "true") == 0 || strcmp(b, "1") == 0);
         const char *to = query_arg(conn, "timeoutSeconds");
         uint32_t timeout_sec = to ? (uint32_t)strtoul(to, NULL, 10) : 0;
-        struct watch *w = watch_new(st, node, ns, rv, bookmarks, timeout_sec);
+        struct watch *w = watch_new(st, res, node, ns, rv, bookmarks, timeout_sec);
         if (!w)
                 return respond_status(
                     conn, rq,
@@ -258,17 +258,18 @@ static bool parse_continue(const char *token, uint64_t *ret_rv, size_t *ret_inde
         return true;
 }
 
+/* LIST (or WATCH) of pods, or of nodes (res): the same storage, the same semantics. */
 static enum MHD_Result pods_list(struct state *st, struct MHD_Connection *conn, struct request *rq,
-                                 const char *ns)
+                                 enum kt_resource res, const char *ns)
 {
         char node[KT_NAME_MAX], name[KT_NAME_MAX];
-        struct json_object *bad = parse_field_selector(query_arg(conn, "fieldSelector"), node,
+        struct json_object *bad = parse_field_selector(res, query_arg(conn, "fieldSelector"), node,
                                                        sizeof(node), name, sizeof(name));
         if (bad)
                 return respond_status(conn, rq, bad);
         const char *watch = query_arg(conn, "watch");
         if (watch && (strcmp(watch, "true") == 0 || strcmp(watch, "1") == 0))
-                return pods_watch(st, conn, rq, ns, node);
+                return pods_watch(st, conn, rq, res, ns, node);
 
         const char *limit_s = query_arg(conn, "limit"), *cont = query_arg(conn, "continue");
         size_t limit = limit_s ? (size_t)strtoull(limit_s, NULL, 10) : 0; /* 0: all */
@@ -300,7 +301,8 @@ static enum MHD_Result pods_list(struct state *st, struct MHD_Connection *conn, 
         struct json_object *items = json_object_new_array();
         char rv[24];
         snprintf(rv, sizeof(rv), "%" PRIu64, list_rv);
-        if (!sel || !list || !meta || !items || kjson_set_string(list, "kind", "PodList") < 0 ||
+        if (!sel || !list || !meta || !items ||
+            kjson_set_string(list, "kind", res == KT_NODE ? "NodeList" : "PodList") < 0 ||
             kjson_set_string(list, "apiVersion", "v1") < 0 ||
             kjson_set_string(meta, "resourceVersion", rv) < 0 ||
             json_object_object_add(list, "metadata", meta) < 0) {
@@ -313,8 +315,8 @@ static enum MHD_Result pods_list(struct state *st, struct MHD_Connection *conn, 
         size_t n = 0;
         for (size_t i = 0; i < st->n_pods; i++) {
                 struct pod_entry *e = &st->pods[i];
-                if ((ns && strcmp(ns, e->namespace_) != 0) || (node[0] && strcmp(node, e->node)) ||
-                    (name[0] && strcmp(name, e->name)))
+                if (e->res != res || (ns && strcmp(ns, e->namespace_) != 0) ||
+                    (node[0] && strcmp(node, e->node)) || (name[0] && strcmp(name, e->name)))
                         continue;
                 sel[n++] = e;
         }
@@ -947,13 +949,23 @@ static enum MHD_Result dispatch(struct state *st, struct MHD_Connection *conn, s
 #define WRONG_METHOD respond_status(conn, rq, status_generic(405))
         /* /api/v1/pods */
         if (n == 3 && !strcmp(seg[0], "api") && !strcmp(seg[1], "v1") && !strcmp(seg[2], "pods"))
-                return get ? pods_list(st, conn, rq, NULL) : WRONG_METHOD;
+                return get ? pods_list(st, conn, rq, KT_POD, NULL) : WRONG_METHOD;
+        /* /api/v1/nodes[/NAME] */
+        if (n == 3 && !strcmp(seg[0], "api") && !strcmp(seg[1], "v1") && !strcmp(seg[2], "nodes"))
+                return get ? pods_list(st, conn, rq, KT_NODE, NULL) : WRONG_METHOD;
+        if (n == 4 && !strcmp(seg[0], "api") && !strcmp(seg[1], "v1") && !strcmp(seg[2], "nodes")) {
+                if (!get)
+                        return WRONG_METHOD;
+                struct pod_entry *e = state_find_node(st, seg[3]);
+                return e ? respond_json(conn, rq, 200, state_pod_object(e), 0)
+                         : respond_status(conn, rq, status_not_found("nodes", seg[3]));
+        }
         /* /api/v1/namespaces/NS/pods[/NAME[/SUB]] */
         if (n >= 5 && !strcmp(seg[0], "api") && !strcmp(seg[1], "v1") &&
             !strcmp(seg[2], "namespaces") && !strcmp(seg[4], "pods")) {
                 const char *ns = seg[3];
                 if (n == 5)
-                        return get ? pods_list(st, conn, rq, ns) : WRONG_METHOD;
+                        return get ? pods_list(st, conn, rq, KT_POD, ns) : WRONG_METHOD;
                 const char *name = seg[5];
                 if (n == 6) {
                         if (!get)

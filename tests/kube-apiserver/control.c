@@ -179,15 +179,19 @@ static enum MHD_Result resize_condition(struct state *st, struct MHD_Connection 
 
 static enum MHD_Result state_dump(struct state *st, struct MHD_Connection *conn, struct request *rq)
 {
-        struct json_object *o = json_object_new_object(), *pods = json_object_new_array();
-        if (!o || !pods) {
+        struct json_object *o = json_object_new_object(), *pods = json_object_new_array(),
+                           *nodes = json_object_new_array();
+        if (!o || !pods || !nodes) {
                 json_object_put(o);
                 json_object_put(pods);
+                json_object_put(nodes);
                 return reply(conn, rq, 500, "out of memory");
         }
         for (size_t i = 0; i < st->n_pods; i++)
-                json_object_array_add(pods, state_pod_object(&st->pods[i]));
+                json_object_array_add(st->pods[i].res == KT_NODE ? nodes : pods,
+                                      state_pod_object(&st->pods[i]));
         json_object_object_add(o, "pods", pods);
+        json_object_object_add(o, "nodes", nodes);
         json_object_object_add(o, "watches", json_object_new_int64((int64_t)st->n_watches));
         json_object_object_add(o, "requests", json_object_new_int64((int64_t)st->n_requests));
         char rv[24];
@@ -217,6 +221,15 @@ static enum MHD_Result dispatch(struct state *st, struct MHD_Connection *conn, s
                 state_delete_pod(st, e);
                 return reply(conn, rq, 200, NULL);
         }
+        if (strncmp(path, "/control/nodes/", 15) == 0) {
+                if (strcmp(method, "DELETE") != 0)
+                        return reply(conn, rq, 405, "DELETE only");
+                struct pod_entry *e = state_find_node(st, path + 15);
+                if (!e)
+                        return reply(conn, rq, 404, "no such node");
+                state_delete_pod(st, e);
+                return reply(conn, rq, 200, NULL);
+        }
         if (!post)
                 return reply(conn, rq, strncmp(path, "/control/", 9) ? 404 : 405, "POST only");
         if (strcmp(path, "/control/expire") == 0) {
@@ -239,6 +252,10 @@ static enum MHD_Result dispatch(struct state *st, struct MHD_Connection *conn, s
                 int e = state_put_pod(st, json_object_get(o));
                 r = reply(conn, rq, e < 0 ? 400 : 200,
                           e < 0 ? "a Pod with metadata.name is required" : NULL);
+        } else if (strcmp(path, "/control/nodes") == 0) {
+                int e = state_put_node(st, json_object_get(o));
+                r = reply(conn, rq, e < 0 ? 400 : 200,
+                          e < 0 ? "a Node with metadata.name is required" : NULL);
         } else if (strcmp(path, "/control/evict-script") == 0) {
                 r = evict_script(st, conn, rq, o);
         } else if (strcmp(path, "/control/split") == 0) {

@@ -74,12 +74,24 @@ void state_done(struct state *st)
         pthread_mutex_destroy(&st->lock);
 }
 
-struct pod_entry *state_find_pod(struct state *st, const char *ns, const char *name)
+static struct pod_entry *find(struct state *st, enum kt_resource res, const char *ns,
+                              const char *name)
 {
         for (size_t i = 0; i < st->n_pods; i++)
-                if (strcmp(st->pods[i].namespace_, ns) == 0 && strcmp(st->pods[i].name, name) == 0)
+                if (st->pods[i].res == res && strcmp(st->pods[i].namespace_, ns) == 0 &&
+                    strcmp(st->pods[i].name, name) == 0)
                         return &st->pods[i];
         return NULL;
+}
+
+struct pod_entry *state_find_pod(struct state *st, const char *ns, const char *name)
+{
+        return find(st, KT_POD, ns, name);
+}
+
+struct pod_entry *state_find_node(struct state *st, const char *name)
+{
+        return find(st, KT_NODE, "", name);
 }
 
 /* A copy of o with kind and apiVersion first, as a watch event or a GET carries the object. */
@@ -107,7 +119,7 @@ static struct json_object *with_type(struct json_object *o, const char *api_vers
 
 struct json_object *state_pod_object(struct pod_entry *e)
 {
-        return with_type(e->pod, "v1", "Pod");
+        return with_type(e->pod, "v1", e->res == KT_NODE ? "Node" : "Pod");
 }
 
 static char *frame_of(const char *type, struct json_object *object)
@@ -176,6 +188,7 @@ static int record_event(struct state *st, const char *type, struct pod_entry *e,
                 return -ENOMEM;
         struct watch_event *ev = &st->events[st->n_events++];
         memset(ev, 0, sizeof(*ev));
+        ev->res = e->res;
         ev->rv = st->rv;
         snprintf(ev->type, sizeof(ev->type), "%s", type);
         snprintf(ev->namespace_, sizeof(ev->namespace_), "%s", e->namespace_);
@@ -198,7 +211,11 @@ static int pod_prepare(struct state *st, struct json_object *pod, struct pod_ent
         if (!name || !*name || strlen(name) >= KT_NAME_MAX)
                 return -EINVAL;
         const char *ns = kjson_get_string(pod, "metadata", "namespace", NULL);
-        if (!ns || !*ns) {
+        if (e->res == KT_NODE) {
+                /* Cluster-scoped: no namespace, and a node is on no node. */
+                json_object_object_del(meta, "namespace");
+                ns = "";
+        } else if (!ns || !*ns) {
                 if (kjson_set_string(meta, "namespace", "default") < 0)
                         return -ENOMEM;
                 ns = "default";
@@ -217,8 +234,8 @@ static int pod_prepare(struct state *st, struct json_object *pod, struct pod_ent
                 if (kjson_set_string(meta, "creationTimestamp", ts) < 0)
                         return -ENOMEM;
         }
-        const char *node = kjson_get_string(pod, "spec", "nodeName", NULL);
-        if ((!node || !*node) && st->default_node[0]) {
+        const char *node = e->res == KT_NODE ? "" : kjson_get_string(pod, "spec", "nodeName", NULL);
+        if (e->res == KT_POD && (!node || !*node) && st->default_node[0]) {
                 struct json_object *spec = kjson_ensure_object(pod, "spec");
                 if (!spec || kjson_set_string(spec, "nodeName", st->default_node) < 0)
                         return -ENOMEM;
@@ -232,12 +249,17 @@ static int pod_prepare(struct state *st, struct json_object *pod, struct pod_ent
         return 0;
 }
 
-int state_put_pod(struct state *st, struct json_object *pod)
+static int put(struct state *st, enum kt_resource res, struct json_object *pod)
 {
-        /* A replacement without uid or creationTimestamp is the same pod: it keeps them. */
+        /* A replacement without uid or creationTimestamp is the same object: it keeps them. */
         const char *name = kjson_get_string(pod, "metadata", "name", NULL);
         const char *ns = kjson_get_string(pod, "metadata", "namespace", NULL);
-        struct pod_entry *old = name ? state_find_pod(st, ns && *ns ? ns : "default", name) : NULL;
+        struct pod_entry *old = !name ? NULL
+                                      : find(st, res,
+                                             res == KT_NODE ? ""
+                                             : ns && *ns    ? ns
+                                                            : "default",
+                                             name);
         struct json_object *meta = old ? kjson_get(pod, "metadata", NULL, NULL) : NULL;
         for (size_t i = 0; meta && i < 2; i++) {
                 const char *key = i ? "creationTimestamp" : "uid";
@@ -247,13 +269,13 @@ int state_put_pod(struct state *st, struct json_object *pod)
                         return -ENOMEM;
                 }
         }
-        struct pod_entry tmp = { 0 };
+        struct pod_entry tmp = { .res = res };
         int r = pod_prepare(st, pod, &tmp);
         if (r < 0) {
                 json_object_put(pod);
                 return r;
         }
-        struct pod_entry *e = state_find_pod(st, tmp.namespace_, tmp.name);
+        struct pod_entry *e = find(st, res, tmp.namespace_, tmp.name);
         const char *type = "MODIFIED";
         char prev_node[KT_NAME_MAX] = "";
         if (e) {
@@ -280,6 +302,16 @@ int state_put_pod(struct state *st, struct json_object *pod)
         if ((r = set_rv(e, st->rv)) < 0)
                 return r;
         return record_event(st, type, e, *type == 'M' ? prev_node : NULL);
+}
+
+int state_put_pod(struct state *st, struct json_object *pod)
+{
+        return put(st, KT_POD, pod);
+}
+
+int state_put_node(struct state *st, struct json_object *node)
+{
+        return put(st, KT_NODE, node);
 }
 
 int state_modified(struct state *st, struct pod_entry *e)
@@ -385,8 +417,8 @@ int state_load_pods(struct state *st, const char *path)
 
 /* ---------- watches ---------- */
 
-struct watch *watch_new(struct state *st, const char *node, const char *ns, uint64_t rv,
-                        bool bookmarks, uint32_t timeout_sec)
+struct watch *watch_new(struct state *st, enum kt_resource res, const char *node, const char *ns,
+                        uint64_t rv, bool bookmarks, uint32_t timeout_sec)
 {
         if (st->n_watches >= KT_WATCHES_MAX)
                 return NULL;
@@ -394,6 +426,7 @@ struct watch *watch_new(struct state *st, const char *node, const char *ns, uint
         if (!w)
                 return NULL;
         w->st = st;
+        w->res = res;
         w->fd = -1;
         snprintf(w->node, sizeof(w->node), "%s", node ? node : "");
         snprintf(w->namespace_, sizeof(w->namespace_), "%s", ns ? ns : "");
@@ -443,9 +476,10 @@ void watch_free(struct watch *w)
         pthread_mutex_unlock(&st->lock);
 }
 
-static bool watch_matches(const struct watch *w, const char *ns, const char *node)
+static bool watch_matches(const struct watch *w, enum kt_resource res, const char *ns,
+                          const char *node)
 {
-        return (!w->node[0] || strcmp(w->node, node) == 0) &&
+        return w->res == res && (!w->node[0] || strcmp(w->node, node) == 0) &&
                (!w->namespace_[0] || strcmp(w->namespace_, ns) == 0);
 }
 
@@ -461,15 +495,29 @@ static int watch_append(struct watch *w, const char *s)
         return 0;
 }
 
-/* The real server's bookmark: an otherwise empty Pod, serialised as Go writes a zero Pod. */
+/* The real server's bookmark: an otherwise empty object, serialised as Go writes a zero Pod or
+ * a zero Node (whose status holds two structs without omitempty effect). */
 static int watch_add_bookmark(struct watch *w)
 {
-        char frame[256];
-        snprintf(frame, sizeof(frame),
-                 "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\","
-                 "\"metadata\":{\"resourceVersion\":\"%" PRIu64 "\",\"creationTimestamp\":null},"
-                 "\"spec\":{\"containers\":null},\"status\":{}}}\n",
-                 w->rv);
+        char frame[768];
+        if (w->res == KT_NODE)
+                snprintf(frame, sizeof(frame),
+                         "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Node\",\"apiVersion\":"
+                         "\"v1\",\"metadata\":{\"resourceVersion\":\"%" PRIu64 "\","
+                         "\"creationTimestamp\":null},\"spec\":{},\"status\":{\"daemonEndpoints\":"
+                         "{\"kubeletEndpoint\":{\"Port\":0}},\"nodeInfo\":{\"machineID\":\"\","
+                         "\"systemUUID\":\"\",\"bootID\":\"\",\"kernelVersion\":\"\",\"osImage\":"
+                         "\"\",\"containerRuntimeVersion\":\"\",\"kubeletVersion\":\"\","
+                         "\"kubeProxyVersion\":\"\",\"operatingSystem\":\"\",\"architecture\":"
+                         "\"\"}}}}\n",
+                         w->rv);
+        else
+                snprintf(frame, sizeof(frame),
+                         "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":"
+                         "\"v1\",\"metadata\":{\"resourceVersion\":\"%" PRIu64 "\","
+                         "\"creationTimestamp\":null},\"spec\":{\"containers\":null},"
+                         "\"status\":{}}}\n",
+                         w->rv);
         return watch_append(w, frame);
 }
 
@@ -499,7 +547,7 @@ static bool watch_fill(struct watch *w)
                 w->initial_pending = false;
                 for (size_t i = 0; i < st->n_pods; i++) {
                         struct pod_entry *e = &st->pods[i];
-                        if (!watch_matches(w, e->namespace_, e->node))
+                        if (!watch_matches(w, e->res, e->namespace_, e->node))
                                 continue;
                         struct json_object *o = state_pod_object(e);
                         char *frame = o ? frame_of("ADDED", o) : NULL;
@@ -520,8 +568,8 @@ static bool watch_fill(struct watch *w)
                 if (ev->rv <= w->rv)
                         continue;
                 w->rv = ev->rv;
-                bool now = watch_matches(w, ev->namespace_, ev->node);
-                bool before = watch_matches(w, ev->namespace_, ev->prev_node);
+                bool now = watch_matches(w, ev->res, ev->namespace_, ev->node);
+                bool before = watch_matches(w, ev->res, ev->namespace_, ev->prev_node);
                 const char *type = ev->type;
                 if (strcmp(type, "MODIFIED") == 0 && now != before)
                         type = now ? "ADDED" : "DELETED";

@@ -18,13 +18,19 @@
 #define KT_WATCHES_MAX               64
 #define KT_DEFAULT_WATCH_TIMEOUT_SEC 1800 /* kube-apiserver picks 30-60 min at random */
 
+/* The resources served: pods (namespaced) and nodes (cluster-scoped, namespace_ ""). */
+enum kt_resource { KT_POD = 0, KT_NODE };
+
+/* A stored object: a pod, or a node (res). */
 struct pod_entry {
+        enum kt_resource res;
         struct json_object *pod; /* without kind/apiVersion, as LIST items are */
         char namespace_[KT_NAME_MAX], name[KT_NAME_MAX], node[KT_NAME_MAX];
         uint64_t delete_at_usec; /* evicted: DELETED at this CLOCK_MONOTONIC time; 0 none */
 };
 
 struct watch_event {
+        enum kt_resource res;
         uint64_t rv;
         char type[12]; /* ADDED, MODIFIED, DELETED */
         char namespace_[KT_NAME_MAX], name[KT_NAME_MAX], node[KT_NAME_MAX];
@@ -64,6 +70,7 @@ struct fail_rule {
 
 struct watch {
         struct watch *prev, *next;
+        enum kt_resource res;
         char node[KT_NAME_MAX]; /* "" all nodes */
         char namespace_[KT_NAME_MAX];
         uint64_t rv;            /* events after this one are still to be sent */
@@ -121,6 +128,9 @@ int state_load_pods(struct state *st, const char *path);
 
 /* All functions below expect st->lock held. */
 struct pod_entry *state_find_pod(struct state *st, const char *ns, const char *name);
+struct pod_entry *state_find_node(struct state *st, const char *name);
+/* Adds or replaces a Node (takes ownership of node): ADDED or MODIFIED. Returns 0 or -errno. */
+int state_put_node(struct state *st, struct json_object *node);
 /* Adds or replaces a pod (takes ownership of pod): ADDED or MODIFIED. Returns 0 or -errno. */
 int state_put_pod(struct state *st, struct json_object *pod);
 /* pods/binding: sets spec.nodeName (MODIFIED, seen as ADDED by a watch of node). Returns 0 or
@@ -132,16 +142,16 @@ int state_delete_pod(struct state *st, struct pod_entry *e);
 int state_modified(struct state *st, struct pod_entry *e);
 /* Deletes the pods whose grace period ended. */
 void state_reap(struct state *st);
-/* The pod as GET answers it (kind/apiVersion first). New reference. */
+/* The pod (or node) as GET answers it (kind/apiVersion first). New reference. */
 struct json_object *state_pod_object(struct pod_entry *e);
 /* Compaction: resourceVersions up to now become too old; open watches get the Expired error. */
 void state_expire(struct state *st);
 void state_bookmark_all(struct state *st);
 
-/* A watch from rv (0: from now, with ADDED for every current pod). Returns NULL when too many
- * are open. */
-struct watch *watch_new(struct state *st, const char *node, const char *ns, uint64_t rv,
-                        bool bookmarks, uint32_t timeout_sec);
+/* A watch of res from rv (0: from now, with ADDED for every current object). Returns NULL when
+ * too many are open. */
+struct watch *watch_new(struct state *st, enum kt_resource res, const char *node, const char *ns,
+                        uint64_t rv, bool bookmarks, uint32_t timeout_sec);
 /* Closes the watch; watch_free_locked() with st->lock held. */
 void watch_free(struct watch *w);
 void watch_free_locked(struct watch *w);
