@@ -57,20 +57,44 @@ sleep 1
 [[ $(leader_of a) == 1 ]] || fail "a lost leadership to a healthy replica"
 pass "one leader of three replicas on three etcd members (memsched_leader 1 on a, 0 on b and c)"
 
-HOT_PODS='[{"uid":"victim-uid","name":"web-7d9f-abcde","namespace":"shop","owner_uid":"rs-web","qos":"burstable","priority":0,"request_bytes":1073741824,"limit_bytes":null,"memory":{"working_set_bytes":1073741824}}]'
+# /readyz says who leads and how far behind the store each replica is.
 for n in a b c; do
-        on $n
-        post_report target "$(node_report target $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
+        curl -fsS --max-time 5 "${RBASE[$n]}/readyz" >"$WORK/readyz" || fail "replica $n not ready: $(cat "$WORK/readyz")"
+        want=follower
+        [[ $n == a ]] && want=leader
+        grep -q "^ready: $want, lag [0-9.]* s$" "$WORK/readyz" || fail "replica $n /readyz: $(cat "$WORK/readyz")"
+        curl -fsS --max-time 5 "${RBASE[$n]}/metrics" | grep -q '^memsched_store_lag_seconds ' ||
+                fail "replica $n has no memsched_store_lag_seconds"
 done
-# The follower gets the hot node's report first: it must not plan.
+pass "/readyz: 200 \"ready: leader\" on a, \"ready: follower\" on b and c, with the lag; memsched_store_lag_seconds"
+
+# Agents report through the Service to any one replica: every replica must know every node.
+HOT_PODS='[{"uid":"victim-uid","name":"web-7d9f-abcde","namespace":"shop","owner_uid":"rs-web","qos":"burstable","priority":0,"request_bytes":1073741824,"limit_bytes":null,"memory":{"working_set_bytes":1073741824}}]'
+on c
+post_report target "$(node_report target $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
+wait_node() { # REPLICA NODE JQ
+        on "$1"
+        for _ in $(seq 100); do
+                code=$(curl -s -o "$WORK/body" -w '%{http_code}' --max-time 5 "$BASE/v1/nodes/$2")
+                [[ $code == 200 ]] && jq -e "$3" "$WORK/body" >/dev/null && return 0
+                sleep 0.1
+        done
+        fail "replica $1 does not know $2 as $3 within 10 s (last: $code $(cat "$WORK/body"))"
+}
+wait_node a target '.memory_available_bytes == 10737418240'
+wait_node b target '.memory_available_bytes == 10737418240'
+pass "target reported to c only: a and b hold its report too (shared through etcd)"
+# Only the follower b gets the hot node's report: it does not plan, the leader does, from the
+# report it learnt through etcd.
 on b
 post_report hot "$(node_report hot $((16 * GiB)) $((200 * MiB)) $((100 * MiB)) $((100 * MiB)) critical 45000 true "$HOT_PODS")"
-expect 200 GET /v1/migrations
-jqb '.migrations == []'
 on a
-post_report hot "$(node_report hot $((16 * GiB)) $((200 * MiB)) $((100 * MiB)) $((100 * MiB)) critical 45000 true "$HOT_PODS")"
-expect 200 GET /v1/migrations
-jqb '.migrations | length == 1 and .[0].state == "planned" and .[0].target_node == "target"'
+for _ in $(seq 100); do
+        expect 200 GET /v1/migrations
+        jq -e '.migrations | length == 1' "$WORK/body" >/dev/null && break
+        sleep 0.1
+done
+jqb '.migrations | length == 1 and .[0].state == "planned" and .[0].target_node == "target" and .[0].source_node == "hot"'
 ID=$(jq -r '.migrations[0].id' "$WORK/body")
 for n in b c; do
         on $n
@@ -83,7 +107,15 @@ for n in b c; do
         expect 200 GET /v1/nodes/target
         jqb ".reservation_bytes == $GiB"
 done
-pass "the leader planned $ID; the followers (one got the hot report first) hold the reservation too"
+# An older report of target (a replayed seq) sent to b must not replace the newer one anywhere.
+OLD=$(node_report target $((16 * GiB)) $((1 * GiB)) $((1 * GiB)) $((1 * GiB)) none | jq -c '.seq = 1')
+on b
+expect 409 POST /v1/nodes/target/report "$OLD"
+on a
+post_report target "$(node_report target $((16 * GiB)) $((9 * GiB)) $((5 * GiB)) $((4 * GiB)) none)"
+wait_node c target '.memory_available_bytes == 9663676416'
+wait_node b target '.memory_available_bytes == 9663676416'
+pass "hot reported to the follower b only: the leader a planned $ID from the shared report; b and c hold the reservation; a newer report of target reached every replica"
 
 # The leader dies.
 kill -KILL "${RPID[a]}"
