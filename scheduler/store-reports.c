@@ -162,26 +162,27 @@ static void report_accepted(void *userdata, const char *name, const struct node_
         pthread_mutex_unlock(&s->lock);
 }
 
-/* Whether the stored value holds a report at least as new as p (see the header: seq within one
- * agent run, receipt time across runs). */
-static bool stored_is_newer(const char *value, const struct pending *p)
+bool report_share_stored_is_newer(const char *value, uint64_t seq, const char *run_id,
+                                  uint64_t received_real_usec)
 {
         _cleanup_json_ struct json_object *o = NULL;
         struct api_error err = {};
         struct json_object *rep = NULL;
-        const char *run_id = NULL;
-        uint64_t seq = 0, received = 0;
+        const char *stored_run = NULL;
+        uint64_t stored_seq = 0, received = 0;
         if (api_parse(value, strlen(value), &o, &err) < 0 ||
             api_get_object(o, "", "report", true, false, &rep, &err) < 0 ||
             api_get_u64(o, "", "received_at_usec", true, UINT64_MAX, &received, &err) < 0 ||
-            api_get_u64(rep, "report", "seq", false, UINT64_MAX, &seq, &err) < 0 ||
-            api_get_string(rep, "report", "run_id", false, false, &run_id, &err) < 0)
+            api_get_u64(rep, "report", "seq", false, UINT64_MAX, &stored_seq, &err) < 0 ||
+            api_get_string(rep, "report", "run_id", false, false, &stored_run, &err) < 0)
                 return false; /* unreadable: ours replaces it */
+        if (stored_run && !*stored_run)
+                stored_run = NULL;
         if (run_id && !*run_id)
                 run_id = NULL;
         bool same_run =
-            (!run_id && !p->run_id) || (run_id && p->run_id && strcmp(run_id, p->run_id) == 0);
-        return same_run ? seq >= p->seq : received >= p->received_real_usec;
+            (!stored_run && !run_id) || (stored_run && run_id && strcmp(stored_run, run_id) == 0);
+        return same_run ? stored_seq >= seq : received >= received_real_usec;
 }
 
 /* A lease for the next writes: granted for 1.5 x stale-after, replaced every stale-after/2. */
@@ -231,7 +232,8 @@ static int ship_one(struct report_share *s, const struct pending *p)
                 }
                 if (k < 0)
                         return k;
-                bool newer = stored_is_newer(rec.value, p);
+                bool newer = report_share_stored_is_newer(rec.value, p->seq, p->run_id,
+                                                          p->received_real_usec);
                 rev = rec.mod_revision;
                 store_record_done(&rec);
                 known_set(s, p->name, rev, false);

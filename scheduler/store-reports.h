@@ -38,6 +38,12 @@ void report_share_stop(struct report_share *s);
 /* Whether the watch is current (its last round ended without error); *ret_since_usec gets the
  * CLOCK_MONOTONIC time since which it has been current or broken. */
 bool report_share_current(struct report_share *s, uint64_t *ret_since_usec);
+/* Whether value, a shared report as stored ({"received_at_usec", "replica", "report"}), is at
+ * least as new as a report of seq and run_id (NULL or "" for none) received at
+ * received_real_usec: a seq not below within one agent run, a receipt not earlier across runs.
+ * false when value does not parse (it is then replaced). */
+bool report_share_stored_is_newer(const char *value, uint64_t seq, const char *run_id,
+                                  uint64_t received_real_usec);
 /* Writes to etcd and acknowledged (reports_shipped), coalesced into a newer one before they
  * went out (reports_coalesced), applied from other replicas (reports_applied). */
 void report_share_counts(struct report_share *s, uint64_t *ret_shipped, uint64_t *ret_coalesced,
