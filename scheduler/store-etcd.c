@@ -188,7 +188,15 @@ static int call(struct etcd_store *e, const char *path, struct json_object *body
                 curl_easy_setopt(curl, CURLOPT_URL, url);
                 curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
                 curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
-                curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)(deadline_ms - now_ms));
+                /* A request that may be repeated gets its share of the budget per member, so
+                 * that a stalled member (connection taken, no answer) leaves time to ask the
+                 * next: the election renews its lease well within the lease that way. A
+                 * transaction gets all that is left: it is not repeated elsewhere. */
+                uint64_t left_ms = deadline_ms - now_ms;
+                if (idempotent && attempt + 1 < e->n_endpoints &&
+                    left_ms > ETCD_REQUEST_TIMEOUT_MS / e->n_endpoints)
+                        left_ms = ETCD_REQUEST_TIMEOUT_MS / e->n_endpoints;
+                curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)left_ms);
                 curl_error[0] = '\0';
                 CURLcode cc = curl_easy_perform(curl);
                 if (cc == CURLE_OK)
@@ -623,6 +631,7 @@ struct watch_ctx {
         size_t n_events, cap_events;
         uint64_t last_revision;
         bool canceled, done;
+        bool answered; /* the member sent anything (it confirms a watch at once) */
         int error;
 };
 
@@ -637,6 +646,7 @@ static int watch_message(struct watch_ctx *w, const char *text, size_t size)
                            *events = res ? json_object_object_get(res, "events") : NULL;
         if (!res)
                 return -EIO; /* {"error": ...} */
+        w->answered = true;
         if (canceled && json_object_get_boolean(canceled)) {
                 w->canceled = true;
                 return 0;
@@ -741,12 +751,24 @@ static int etcd_watch(void *be, const char *prefix, uint64_t after_revision, uin
         struct watch_ctx w = { .e = e, .last_revision = after_revision };
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
         r = -ECONNREFUSED;
+        size_t first = e->current;
         for (size_t attempt = 0; attempt < e->n_endpoints; attempt++) {
                 char url[1024];
-                snprintf(url, sizeof(url), "%s/v3/watch",
-                         e->endpoints[(e->current + attempt) % e->n_endpoints]);
+                size_t i = (first + attempt) % e->n_endpoints;
+                snprintf(url, sizeof(url), "%s/v3/watch", e->endpoints[i]);
                 curl_easy_setopt(c, CURLOPT_URL, url);
                 CURLcode cc = curl_easy_perform(c);
+                if (cc == CURLE_OPERATION_TIMEDOUT && !w.answered && w.error == 0) {
+                        /* Not even the watch's confirmation: a stalled member (it took the
+                         * connection and says nothing), not a quiet prefix. Counting that as
+                         * "no change" would keep this replica ready on a model that no longer
+                         * follows; ask the next member. */
+                        log_debug("etcd watch %s: no answer within %llu ms", url,
+                                  (unsigned long long)timeout_ms);
+                        e->current = (i + 1) % e->n_endpoints;
+                        r = -ETIMEDOUT;
+                        continue;
+                }
                 if (w.error < 0) {
                         r = w.error;
                         break;
@@ -756,6 +778,7 @@ static int etcd_watch(void *be, const char *prefix, uint64_t after_revision, uin
                         break;
                 }
                 if (w.done || cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_OK) {
+                        e->current = i;
                         r = 0; /* events, or none before the timeout */
                         break;
                 }

@@ -173,3 +173,23 @@ expect 200 GET "/v1/migrations?state=bound"
 jqb ".migrations | length == 1 and .[0].id == \"$ID\" and .[0].replacement_pod == \"shop/web-7d9f-xyz12\""
 wait_leader d $((LEASE_SEC + 8)) # the old leader's lease, renewed by etcd's restart, runs out
 pass "after killing every replica and etcd member: $ID is back, done, and a new replica leads"
+
+# Every etcd member stalls (SIGSTOP: connections taken, no answer): d's watches break and it is
+# not ready until they have caught up again.
+for i in 0 1 2; do kill -STOP "${ETCD_PIDS[$i]}"; done
+ok=
+for _ in $(seq 150); do
+        code=$(curl -s -o "$WORK/readyz" -w '%{http_code}' --max-time 5 "${RBASE[d]}/readyz" || true)
+        [[ $code == 503 ]] && grep -q '^not ready: .*broken' "$WORK/readyz" && { ok=1; break; }
+        sleep 0.1
+done
+for i in 0 1 2; do kill -CONT "${ETCD_PIDS[$i]}"; done
+[[ -n $ok ]] || fail "d stayed ready with etcd stalled: $code $(cat "$WORK/readyz")"
+NOT_READY=$(cat "$WORK/readyz")
+for _ in $(seq 150); do
+        code=$(curl -s -o "$WORK/readyz" -w '%{http_code}' --max-time 5 "${RBASE[d]}/readyz" || true)
+        [[ $code == 200 ]] && break
+        sleep 0.1
+done
+[[ $code == 200 ]] || fail "d not ready again after etcd resumed: $code $(cat "$WORK/readyz")"
+pass "etcd stalled: /readyz 503 \"${NOT_READY%$'\n'}\"; resumed: 200 \"$(cat "$WORK/readyz")\""
