@@ -120,9 +120,12 @@ printf '%-32s %s\n' "leases on SQLite s:" "$(wrk_run "$HERE/etcd-lease.lua" "${R
 # A stalled etcd member (the first endpoint every replica asks): filter does not wait on it, while
 # heartbeats keep the replicas writing to etcd.
 kill -STOP "${ETCD_PIDS[0]}"
+printf '%-32s %s\n' "filter on b, etcd m0 stopped:" "$(wrk_run "$SRC/bench/extender/post.lua" "${RBASE[b]}/extender/filter" "$WORK/pa/args.json")"
+# The same with heartbeats arriving meanwhile: a report holds its HTTP thread while the lease
+# broker (pools-service.c) reads etcd, so on a 2-thread replica filters can queue behind it.
 python3 "$HERE/etcd-reporters.py" "$N" 2 "$DUR" "${RBASE[a]}" "${RBASE[b]}" "${RBASE[c]}" >"$WORK/stalled-reports" &
 rep=$!
-printf '%-32s %s\n' "filter on b, etcd m0 stopped:" "$(wrk_run "$SRC/bench/extender/post.lua" "${RBASE[b]}/extender/filter" "$WORK/pa/args.json")"
+printf '%-32s %s\n' "  ... and heartbeats coming in:" "$(wrk_run "$SRC/bench/extender/post.lua" "${RBASE[b]}/extender/filter" "$WORK/pa/args.json")"
 wait $rep || true
 echo "  heartbeats meanwhile: $(cat "$WORK/stalled-reports"); b /readyz: $(curl -s "${RBASE[b]}/readyz")"
 kill -CONT "${ETCD_PIDS[0]}"
