@@ -115,10 +115,10 @@ void replica_stop(struct replica *r)
 {
         if (!r)
                 return;
+        r->c->replica = NULL; /* /readyz and /metrics: a single replica from here on */
         atomic_store(&r->stop, true);
         pthread_join(r->thread, NULL);
         report_share_stop(r->reports);
-        r->c->replica = NULL;
         if (election_is_leader(r->e))
                 (void)election_resign(r->e);
         atomic_store(&r->c->follower, true);
