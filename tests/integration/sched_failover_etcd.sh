@@ -27,7 +27,6 @@ KT_DIR=$WORK/kt
 mkdir -p "$KT_DIR/rec" "$WORK/loop"
 . "$SRC/tests/kube-apiserver/kube-test-lib.sh"
 
-declare -A RPID RBASE
 LOOP_PID=
 cleanup() {
         [[ -n $LOOP_PID ]] && kill "$LOOP_PID" 2>/dev/null || true
@@ -67,29 +66,7 @@ contexts:
 EOF
 start_etcd "$WORK" 3
 
-start_replica() { # NAME
-        local n=$1
-        rm -f "$WORK/$n.port"
-        (cd "$WORK" && exec "$MEMSCHEDD" --listen 127.0.0.1:0 --state-file "$WORK/unused.db" \
-                --port-file "$WORK/$n.port" --etcd-endpoints "$ETCD_CLIENT" \
-                --leader-lease-sec "$LEASE_SEC" --kubeconfig "$WORK/kubeconfig" \
-                --sustained-pressure-sec 30 --max-concurrent-migrations 10 >>"$WORK/memschedd.log" 2>&1) &
-        RPID[$n]=$!
-        for _ in $(seq 100); do
-                [[ -s $WORK/$n.port ]] && break
-                kill -0 "${RPID[$n]}" 2>/dev/null || fail "replica $n exited at start"
-                sleep 0.05
-        done
-        [[ -s $WORK/$n.port ]] || fail "replica $n did not start within 5 s"
-        RBASE[$n]="http://127.0.0.1:$(cat "$WORK/$n.port")"
-}
-kill_replica() { # NAME
-        kill -KILL "${RPID[$1]}" 2>/dev/null || true
-        wait "${RPID[$1]}" 2>/dev/null || true
-        unset "RPID[$1]"
-}
 on() { BASE=${RBASE[$1]}; }
-leader_of() { curl -fsS --max-time 5 "${RBASE[$1]}/metrics" | awk '$1 == "memsched_leader" { print $2 }'; }
 leaders() { # NAME... -> the names that lead
         local n out=
         for n in "$@"; do [[ $(leader_of "$n" 2>/dev/null) == 1 ]] && out+="$n "; done
@@ -155,10 +132,13 @@ check_plans() { # NAME...
         done
 }
 
-start_replica a
+start_replica a --kubeconfig "$WORK/kubeconfig" --sustained-pressure-sec 30 \
+        --max-concurrent-migrations 10
 L=$(wait_leader_among 5 a)
-start_replica b
-start_replica c
+start_replica b --kubeconfig "$WORK/kubeconfig" --sustained-pressure-sec 30 \
+        --max-concurrent-migrations 10
+start_replica c --kubeconfig "$WORK/kubeconfig" --sustained-pressure-sec 30 \
+        --max-concurrent-migrations 10
 pass "three replicas on three etcd members with the test API server; a leads ($(date +%T))"
 
 # Nodes report to any replica (the Service spreads them): two roomy nodes, and VICTIMS hot
@@ -224,7 +204,8 @@ for n in "${!RPID[@]}"; do kill_replica "$n"; done
 stop_etcd
 for i in 0 1 2; do start_etcd_member $i; done
 for i in 0 1 2; do wait_etcd_member $i; done
-start_replica d
+start_replica d --kubeconfig "$WORK/kubeconfig" --sustained-pressure-sec 30 \
+        --max-concurrent-migrations 10
 check_leases d
 check_plans d
 wait_leader_among $((LEASE_SEC + 8)) d >/dev/null

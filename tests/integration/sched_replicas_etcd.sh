@@ -9,26 +9,7 @@ source "$(dirname "$0")/lib.sh"
 source "$SRC/tests/integration/etcd.sh"
 LEASE_SEC=2
 
-declare -A RPID RBASE
-start_replica() { # NAME
-        local n=$1
-        rm -f "$WORK/$n.port"
-        "$MEMSCHEDD" --listen 127.0.0.1:0 --state-file "$WORK/unused.db" --port-file "$WORK/$n.port" \
-                --etcd-endpoints "$ETCD_CLIENT" --leader-lease-sec "$LEASE_SEC" \
-                --sustained-pressure-sec 30 >>"$WORK/memschedd.log" 2>&1 &
-        RPID[$n]=$!
-        for _ in $(seq 100); do
-                [[ -s $WORK/$n.port ]] && break
-                kill -0 "${RPID[$n]}" 2>/dev/null || fail "replica $n exited at start"
-                sleep 0.05
-        done
-        [[ -s $WORK/$n.port ]] || fail "replica $n did not start within 5 s"
-        RBASE[$n]="http://127.0.0.1:$(cat "$WORK/$n.port")"
-}
 on() { BASE=${RBASE[$1]}; }
-leader_of() { # NAME -> prints 1 or 0
-        curl -fsS --max-time 5 "${RBASE[$1]}/metrics" | awk '$1 == "memsched_leader" { print $2 }'
-}
 wait_leader() { # NAME SECONDS
         local deadline=$((SECONDS + $2))
         while ((SECONDS <= deadline)); do
@@ -48,10 +29,10 @@ cleanup() {
 trap cleanup EXIT
 start_etcd "$WORK" 3
 
-start_replica a
+start_replica a --sustained-pressure-sec 30
 wait_leader a 5
-start_replica b
-start_replica c
+start_replica b --sustained-pressure-sec 30
+start_replica c --sustained-pressure-sec 30
 sleep 1
 [[ $(leader_of b)$(leader_of c) == 00 ]] || fail "b or c leads while a does"
 [[ $(leader_of a) == 1 ]] || fail "a lost leadership to a healthy replica"
@@ -174,7 +155,7 @@ done
 stop_etcd
 for i in 0 1 2; do start_etcd_member $i; done
 for i in 0 1 2; do wait_etcd_member $i; done
-start_replica d
+start_replica d --sustained-pressure-sec 30
 on d
 expect 200 GET "/v1/migrations?state=bound"
 jqb ".migrations | length == 1 and .[0].id == \"$ID\" and .[0].replacement_pod == \"shop/web-7d9f-xyz12\""
