@@ -279,6 +279,8 @@ int cluster_ingest(struct cluster *c, const char *name, struct node_report *repo
         if (r < 0)
                 goto out;
         atomic_fetch_add(&c->reports_total, 1);
+        if (c->report_accepted)
+                c->report_accepted(c->report_accepted_userdata, name, &node->report, now_real_usec);
         ssize_t i = snapshot_find(s, name);
         if (i >= 0 && maybe_plan(c, s, (size_t)i, now_usec, now_real_usec, &published) < 0)
                 log_warning("Migration planning for %s failed, ignoring until its next report",

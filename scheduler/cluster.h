@@ -19,6 +19,8 @@
 #define POD_CACHE_SLOTS   4096
 #define POD_CACHE_STRIPES 64
 
+struct replica;
+
 struct pod_cache_entry {
         char key[320]; /* uid, or namespace/name */
         char namespace[64];
@@ -43,6 +45,13 @@ struct cluster {
         atomic_ullong reports_total, binds_total, migrations_planned_total,
             migrations_expired_total;
         struct pool_service *pools; /* the lease broker, on the same store */
+        /* Replicated on etcd (store-replica.c, store-reports.c); NULL on SQLite. report_accepted
+         * is told of each report cluster_ingest accepted, under the write lock (it must not
+         * block), so that the other replicas learn of it too. */
+        struct replica *replica;
+        void (*report_accepted)(void *userdata, const char *name, const struct node_report *r,
+                                uint64_t now_real_usec);
+        void *report_accepted_userdata;
 };
 
 /* Opens the SQLite store at state_path and loads the durable plans. */

@@ -197,8 +197,9 @@ static int run(const struct memschedd_config *mcfg)
                         log_warning("Housekeeping failed, retrying in 1 s");
         }
         server_set_ready(srv, false);
-        replica_stop(replica); /* resigns: another replica leads at once */
+        /* The server first: its /metrics reads the replica's state. */
         server_stop(srv);
+        replica_stop(replica); /* resigns: another replica leads at once */
         sched_kube_stop(kube); /* after the server: a bind in progress needs its thread */
         cluster_free(cl);
         return 0;

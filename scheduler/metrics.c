@@ -10,6 +10,7 @@
 #include "scheduler/cluster.h"
 #include "scheduler/kube.h"
 #include "scheduler/pools-service.h"
+#include "scheduler/store-replica.h"
 
 static const char *const route_names[_ROUTE_MAX] = {
         [ROUTE_NODE_REPORT] = "node_report",
@@ -143,6 +144,10 @@ void metrics_format(const struct metrics *m, struct cluster *c, uint64_t now_use
               !atomic_load(&c->follower));
         gauge(b, "memsched_store_revision",
               "State store revision this replica's plans are current to.", LOAD(c->store_revision));
+        prom_family(b, "memsched_store_lag_seconds", PROM_GAUGE,
+                    "How far this replica's model may be behind the state store (0 on SQLite).");
+        prom_sample_double(b, "memsched_store_lag_seconds", NULL, 0,
+                           (double)replica_lag_usec(c->replica) / 1e6);
         counter(b, "memsched_http_busy_refusals_total",
                 "Requests refused with 503 because the bodies being decoded used up the request "
                 "memory budget.",

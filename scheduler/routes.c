@@ -20,6 +20,7 @@
 #include "scheduler/kube.h"
 #include "scheduler/placement.h"
 #include "scheduler/routes-pools.h"
+#include "scheduler/store-replica.h"
 
 /* ---------- routing ---------- */
 
@@ -595,9 +596,16 @@ enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *conn, struct
                 return handle_metrics(srv, conn, rq);
         case ROUTE_HEALTHZ:
                 return respond_text(conn, rq, 200, "ok\n");
-        case ROUTE_READYZ:
-                return atomic_load(&srv->ready) ? respond_text(conn, rq, 200, "ok\n")
-                                                : respond_text(conn, rq, 503, "not ready\n");
+        case ROUTE_READYZ: {
+                /* Replicated: ready only with a model current to the store (store-replica.h),
+                 * so that a Service sends nothing to a replica that would answer from stale
+                 * reservations. */
+                char text[256];
+                if (!atomic_load(&srv->ready))
+                        return respond_text(conn, rq, 503, "not ready: starting or stopping\n");
+                bool ok = replica_ready(srv->cluster->replica, text, sizeof(text));
+                return respond_text(conn, rq, ok ? 200 : 503, text);
+        }
         case ROUTE_POOLS:
         case ROUTE_POOL:
         case ROUTE_LEASES:

@@ -4,6 +4,7 @@
 // revisions read, locking). Semantics are those of store.h's record functions.
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "scheduler/store.h"
@@ -22,6 +23,13 @@ struct store_backend {
         int (*lease_grant)(void *be, uint64_t ttl_sec, uint64_t *ret_lease_id);
         int (*lease_keepalive)(void *be, uint64_t lease_id);
         int (*lease_revoke)(void *be, uint64_t lease_id);
+        /* update that also moves the key to lease_id (0: none). NULL where only records of one
+         * writer have leases (SQLite). */
+        int (*update_leased)(void *be, const char *key, const char *value, uint64_t lease_id,
+                             uint64_t expect_mod_revision, uint64_t *ret_mod_revision);
+        /* Whether the calls may run from several threads at once; otherwise store.c serialises
+         * them under its lock. */
+        bool thread_safe;
         /* NULL where nothing else can write (SQLite: one replica). Called without the store's
          * lock: the backend must not share the connection of the other calls. */
         int (*watch)(void *be, const char *prefix, uint64_t after_revision, uint64_t timeout_ms,

@@ -6,10 +6,13 @@
 // while create_revision == 0, update and delete only while mod_revision is what the caller read;
 // a failed compare reads the key back to tell "gone" (-ENOENT) from "changed" (-ESTALE).
 //
-// The calls block (libcurl easy interface, short timeouts). That is acceptable while the store is
-// called synchronously as it is today: cluster.c writes under its write lock and publishes only
-// what was stored, exactly as with SQLite's fsync. The watch that keeps replicas current will need
-// the multi interface on an event loop.
+// The calls block (libcurl easy interface), each bounded by ETCD_REQUEST_TIMEOUT_MS in all, over
+// every endpoint it tries: cluster.c writes under its write lock and publishes only what was
+// stored, exactly as with SQLite's fsync. The backend is safe to call from several threads at once
+// (each call borrows a curl handle from a small pool), so that the extender's writes from the HTTP
+// threads, the election's renewals and the report shipper (store-reports.c) never queue behind
+// one another on a slow member; the extender's filter and prioritize never call the store at all
+// (they read the published model). Watches use a handle of their own.
 //
 // Endpoints are tried in order on connection failure, starting from the last one that answered.
 // A request that reached a member and then timed out is retried elsewhere only when repeating it
@@ -19,6 +22,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +30,15 @@
 
 #include "api/codec.h"
 #include "common/base64.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "scheduler/store-backend.h"
 
 #define DEFAULT_PREFIX          "/memsched/"
 #define ETCD_CONNECT_TIMEOUT_MS 1000L
 #define ETCD_REQUEST_TIMEOUT_MS 3000L
+/* Handles kept for reuse (with their connections); more threads than this make new ones. */
+#define ETCD_POOL_MAX 8
 
 /* gRPC status codes the gateway returns in {"error", "code", "message"}. */
 #define GRPC_INVALID_ARGUMENT 3
@@ -39,24 +46,29 @@
 #define GRPC_UNAVAILABLE      14
 
 struct etcd_store {
-        CURL *curl;
+        pthread_mutex_t pool_lock; /* guards pool, n_pool and last_error */
+        CURL *pool[ETCD_POOL_MAX];
+        size_t n_pool;
         struct curl_slist *headers;
         char **endpoints;
         size_t n_endpoints;
         atomic_size_t current; /* where to start: the last endpoint that answered */
         char *prefix;
         char *cert, *key, *ca;
-        char curl_error[CURL_ERROR_SIZE]; /* libcurl's detail on the last failure */
-        char last_error[CURL_ERROR_SIZE + 1024 + 8];
+        char last_error[CURL_ERROR_SIZE + 1024 + 8]; /* the last failure, for the logs */
 };
+
+static void configure(struct etcd_store *e, CURL *c, long timeout_ms);
+static size_t collect(char *data, size_t size, size_t nmemb, void *userdata);
 
 static void etcd_close(void *be)
 {
         struct etcd_store *e = be;
         if (!e)
                 return;
-        if (e->curl)
-                curl_easy_cleanup(e->curl);
+        for (size_t i = 0; i < e->n_pool; i++)
+                curl_easy_cleanup(e->pool[i]);
+        pthread_mutex_destroy(&e->pool_lock);
         curl_slist_free_all(e->headers);
         for (size_t i = 0; i < e->n_endpoints; i++)
                 free(e->endpoints[i]);
@@ -74,6 +86,49 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *userdata)
         return size * nmemb;
 }
 
+static void set_last_error(struct etcd_store *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_last_error(struct etcd_store *e, const char *fmt, ...)
+{
+        va_list ap;
+        pthread_mutex_lock(&e->pool_lock);
+        va_start(ap, fmt);
+        vsnprintf(e->last_error, sizeof(e->last_error), fmt, ap);
+        va_end(ap);
+        log_debug("etcd %s", e->last_error);
+        pthread_mutex_unlock(&e->pool_lock);
+}
+
+/* A handle from the pool, or a new one configured alike. */
+static CURL *handle_get(struct etcd_store *e)
+{
+        CURL *c = NULL;
+        pthread_mutex_lock(&e->pool_lock);
+        if (e->n_pool > 0)
+                c = e->pool[--e->n_pool];
+        pthread_mutex_unlock(&e->pool_lock);
+        if (c)
+                return c;
+        c = curl_easy_init();
+        if (!c)
+                return NULL;
+        configure(e, c, ETCD_REQUEST_TIMEOUT_MS);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        return c;
+}
+
+static void handle_put(struct etcd_store *e, CURL *c)
+{
+        pthread_mutex_lock(&e->pool_lock);
+        if (e->n_pool < ETCD_POOL_MAX) {
+                e->pool[e->n_pool++] = c;
+                c = NULL;
+        }
+        pthread_mutex_unlock(&e->pool_lock);
+        if (c)
+                curl_easy_cleanup(c);
+}
+
 /* Maps the gateway's error body to an errno; keeps its message for the caller's log. */
 static int gateway_error(struct etcd_store *e, long status, const char *body)
 {
@@ -88,11 +143,7 @@ static int gateway_error(struct etcd_store *e, long status, const char *body)
                         code = json_object_get_int64(c);
                 msg = m ? json_object_get_string(m) : NULL;
         }
-        snprintf(e->last_error, sizeof(e->last_error), "HTTP %ld: %s", status,
-                 msg    ? msg
-                 : body ? body
-                        : "");
-        log_debug("etcd answered %s", e->last_error);
+        set_last_error(e, "answered HTTP %ld: %s", status, msg ? msg : body ? body : "");
         json_object_put(o);
         switch (code) {
         case GRPC_NOT_FOUND:
@@ -114,20 +165,42 @@ static int call(struct etcd_store *e, const char *path, struct json_object *body
         int r = -ECONNREFUSED;
         if (!text)
                 return -ENOMEM;
+        CURL *curl = handle_get(e);
+        if (!curl)
+                return -ENOMEM;
+        char curl_error[CURL_ERROR_SIZE];
+        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
+        /* One budget for all the endpoints tried, so that a caller (an HTTP thread) waits at
+         * most ETCD_REQUEST_TIMEOUT_MS whatever state the members are in. */
+        uint64_t deadline_ms = now_usec(CLOCK_MONOTONIC) / 1000 + ETCD_REQUEST_TIMEOUT_MS;
         size_t first = e->current;
         for (size_t attempt = 0; attempt < e->n_endpoints; attempt++) {
                 size_t i = (first + attempt) % e->n_endpoints;
                 char url[1024];
                 struct api_buf reply = {};
                 long status = 0;
+                uint64_t now_ms = now_usec(CLOCK_MONOTONIC) / 1000;
+                if (now_ms >= deadline_ms) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
                 snprintf(url, sizeof(url), "%s%s", e->endpoints[i], path);
-                curl_easy_setopt(e->curl, CURLOPT_URL, url);
-                curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, text);
-                curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &reply);
-                e->curl_error[0] = '\0';
-                CURLcode cc = curl_easy_perform(e->curl);
+                curl_easy_setopt(curl, CURLOPT_URL, url);
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
+                curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
+                /* A request that may be repeated gets its share of the budget per member, so
+                 * that a stalled member (connection taken, no answer) leaves time to ask the
+                 * next: the election renews its lease well within the lease that way. A
+                 * transaction gets all that is left: it is not repeated elsewhere. */
+                uint64_t left_ms = deadline_ms - now_ms;
+                if (idempotent && attempt + 1 < e->n_endpoints &&
+                    left_ms > ETCD_REQUEST_TIMEOUT_MS / e->n_endpoints)
+                        left_ms = ETCD_REQUEST_TIMEOUT_MS / e->n_endpoints;
+                curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)left_ms);
+                curl_error[0] = '\0';
+                CURLcode cc = curl_easy_perform(curl);
                 if (cc == CURLE_OK)
-                        curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
+                        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
                 char *data = NULL;
                 size_t size = 0;
                 if (api_buf_finish(&reply, &data, &size) < 0) {
@@ -138,9 +211,8 @@ static int call(struct etcd_store *e, const char *path, struct json_object *body
                         bool never_sent = cc == CURLE_COULDNT_CONNECT ||
                                           cc == CURLE_COULDNT_RESOLVE_HOST ||
                                           cc == CURLE_SSL_CONNECT_ERROR;
-                        snprintf(e->last_error, sizeof(e->last_error), "%s: %s", url,
-                                 e->curl_error[0] ? e->curl_error : curl_easy_strerror(cc));
-                        log_debug("etcd %s", e->last_error);
+                        set_last_error(e, "%s: %s", url,
+                                       curl_error[0] ? curl_error : curl_easy_strerror(cc));
                         free(data);
                         r = cc == CURLE_OPERATION_TIMEDOUT     ? -ETIMEDOUT
                             : cc == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
@@ -171,8 +243,11 @@ static int call(struct etcd_store *e, const char *path, struct json_object *body
                         break;
                 }
                 e->current = i;
-                return 0;
+                r = 0;
+                break;
         }
+        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
+        handle_put(e, curl);
         return r;
 }
 
@@ -427,6 +502,17 @@ static int etcd_update(void *be, const char *key, const char *value, uint64_t ex
                    ret_mod_revision);
 }
 
+static int etcd_update_leased(void *be, const char *key, const char *value, uint64_t lease_id,
+                              uint64_t expect, uint64_t *ret_mod_revision)
+{
+        struct etcd_store *e = be;
+        _cleanup_free_ char *k = full_key(e, key);
+        if (!k)
+                return -ENOMEM;
+        return txn(e, k, compare(k, false, expect), put_op(k, value, lease_id, false), -ESTALE,
+                   -ENOENT, ret_mod_revision);
+}
+
 static int etcd_remove(void *be, const char *key, uint64_t expect)
 {
         struct etcd_store *e = be;
@@ -545,6 +631,7 @@ struct watch_ctx {
         size_t n_events, cap_events;
         uint64_t last_revision;
         bool canceled, done;
+        bool answered; /* the member sent anything (it confirms a watch at once) */
         int error;
 };
 
@@ -559,6 +646,7 @@ static int watch_message(struct watch_ctx *w, const char *text, size_t size)
                            *events = res ? json_object_object_get(res, "events") : NULL;
         if (!res)
                 return -EIO; /* {"error": ...} */
+        w->answered = true;
         if (canceled && json_object_get_boolean(canceled)) {
                 w->canceled = true;
                 return 0;
@@ -663,12 +751,24 @@ static int etcd_watch(void *be, const char *prefix, uint64_t after_revision, uin
         struct watch_ctx w = { .e = e, .last_revision = after_revision };
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
         r = -ECONNREFUSED;
+        size_t first = e->current;
         for (size_t attempt = 0; attempt < e->n_endpoints; attempt++) {
                 char url[1024];
-                snprintf(url, sizeof(url), "%s/v3/watch",
-                         e->endpoints[(e->current + attempt) % e->n_endpoints]);
+                size_t i = (first + attempt) % e->n_endpoints;
+                snprintf(url, sizeof(url), "%s/v3/watch", e->endpoints[i]);
                 curl_easy_setopt(c, CURLOPT_URL, url);
                 CURLcode cc = curl_easy_perform(c);
+                if (cc == CURLE_OPERATION_TIMEDOUT && !w.answered && w.error == 0) {
+                        /* Not even the watch's confirmation: a stalled member (it took the
+                         * connection and says nothing), not a quiet prefix. Counting that as
+                         * "no change" would keep this replica ready on a model that no longer
+                         * follows; ask the next member. */
+                        log_debug("etcd watch %s: no answer within %llu ms", url,
+                                  (unsigned long long)timeout_ms);
+                        e->current = (i + 1) % e->n_endpoints;
+                        r = -ETIMEDOUT;
+                        continue;
+                }
                 if (w.error < 0) {
                         r = w.error;
                         break;
@@ -678,6 +778,7 @@ static int etcd_watch(void *be, const char *prefix, uint64_t after_revision, uin
                         break;
                 }
                 if (w.done || cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_OK) {
+                        e->current = i;
                         r = 0; /* events, or none before the timeout */
                         break;
                 }
@@ -720,6 +821,7 @@ int store_etcd_open(const struct store_options *o, void **ret_be)
         int r;
         if (!e)
                 return log_error_errno(ENOMEM, "Failed to allocate the etcd store: %m");
+        pthread_mutex_init(&e->pool_lock, NULL);
         r = split_endpoints(e, o->etcd_endpoints);
         if (r < 0)
                 goto fail;
@@ -732,15 +834,11 @@ int store_etcd_open(const struct store_options *o, void **ret_be)
                 goto fail;
         }
         pthread_once(&curl_once, curl_init_once);
-        e->curl = curl_easy_init();
         e->headers = curl_slist_append(NULL, "Content-Type: application/json");
-        if (!e->curl || !e->headers) {
+        if (!e->headers) {
                 r = log_error_errno(ENOMEM, "Failed to set up libcurl: %m");
                 goto fail;
         }
-        configure(e, e->curl, ETCD_REQUEST_TIMEOUT_MS);
-        curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, collect);
-        curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, e->curl_error);
 
         /* Fail at start, with the endpoints named, rather than on the first plan. */
         r = etcd_probe(e);
@@ -765,6 +863,8 @@ const struct store_backend store_backend_etcd = {
         .list = etcd_list,
         .create = etcd_create,
         .update = etcd_update,
+        .update_leased = etcd_update_leased,
+        .thread_safe = true,
         .remove = etcd_remove,
         .lease_grant = etcd_lease_grant,
         .lease_keepalive = etcd_lease_keepalive,

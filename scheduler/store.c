@@ -22,8 +22,8 @@ struct seen_revision {
 struct sched_store {
         const struct store_backend *ops;
         void *be;
-        /* Backends hold one connection (an SQLite handle, a curl handle) that is not safe to use
-         * from two threads at once; callers are mostly serialised already (cluster write_lock). */
+        /* SQLite holds one connection that is not safe to use from two threads at once; callers
+         * are mostly serialised already (cluster write_lock). Also guards seen. */
         pthread_mutex_t lock;
         struct seen_revision *seen;
         size_t n_seen, cap_seen;
@@ -113,11 +113,16 @@ const char *store_backend_name(const struct sched_store *st)
         return st->ops->name;
 }
 
+/* A backend call, under the lock unless the backend serialises itself (etcd: one request need
+ * not wait for another one's answer). */
 #define LOCKED(st, call)                                                                           \
         ({                                                                                         \
-                pthread_mutex_lock(&(st)->lock);                                                   \
+                bool _lock_ = !(st)->ops->thread_safe;                                             \
+                if (_lock_)                                                                        \
+                        pthread_mutex_lock(&(st)->lock);                                           \
                 int _r_ = (call);                                                                  \
-                pthread_mutex_unlock(&(st)->lock);                                                 \
+                if (_lock_)                                                                        \
+                        pthread_mutex_unlock(&(st)->lock);                                         \
                 _r_;                                                                               \
         })
 
@@ -172,6 +177,19 @@ int store_update(struct sched_store *st, const char *key, const char *value,
 {
         uint64_t rev = 0;
         int r = LOCKED(st, st->ops->update(st->be, key, value, expect_mod_revision, &rev));
+        if (r >= 0 && ret_mod_revision)
+                *ret_mod_revision = rev;
+        return r;
+}
+
+int store_update_leased(struct sched_store *st, const char *key, const char *value,
+                        uint64_t lease_id, uint64_t expect_mod_revision, uint64_t *ret_mod_revision)
+{
+        uint64_t rev = 0;
+        if (!st->ops->update_leased)
+                return -EOPNOTSUPP;
+        int r = LOCKED(
+            st, st->ops->update_leased(st->be, key, value, lease_id, expect_mod_revision, &rev));
         if (r >= 0 && ret_mod_revision)
                 *ret_mod_revision = rev;
         return r;

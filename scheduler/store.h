@@ -59,6 +59,11 @@ int store_create(struct sched_store *st, const char *key, const char *value, uin
  * -ESTALE when someone changed it since, -ENOENT when it is gone. */
 int store_update(struct sched_store *st, const char *key, const char *value,
                  uint64_t expect_mod_revision, uint64_t *ret_mod_revision);
+/* store_update that also moves key to lease_id (0: none), so that it lives as long as that lease
+ * rather than its old one: -ESTALE, -ENOENT as above, -EOPNOTSUPP on SQLite. */
+int store_update_leased(struct sched_store *st, const char *key, const char *value,
+                        uint64_t lease_id, uint64_t expect_mod_revision,
+                        uint64_t *ret_mod_revision);
 /* Deletes key if its revision is still expect_mod_revision: -ESTALE, -ENOENT as above. */
 int store_delete(struct sched_store *st, const char *key, uint64_t expect_mod_revision);
 

@@ -3,8 +3,8 @@
 # ports and data dirs under DIR, started and killed by the test. Source it, then
 # `start_etcd DIR [N]`; it sets ETCD_CLIENT (every member's client URL, comma-separated).
 # `kill_etcd_member I` / `start_etcd_member I` stop and restart one member on its data;
-# `stop_etcd` kills them all. Without the etcd binary: a loud skip (exit 77), or a failure
-# under CI=true.
+# `stop_etcd` kills them all; start_replica and friends (below) run memschedd on it. Without
+# the etcd binary: a loud skip (exit 77), or a failure under CI=true.
 ETCD=${ETCD:-etcd}
 ETCD_CLIENT=
 ETCD_DIR=
@@ -71,4 +71,35 @@ kill_etcd_member() { # I
 stop_etcd() {
         local i
         for i in "${!ETCD_PIDS[@]}"; do kill_etcd_member "$i"; done
+}
+
+# memschedd replicas on this etcd, for the scripts that source lib.sh too (MEMSCHEDD, WORK, fail):
+# `start_replica NAME [FLAGS...]` starts one in $WORK (relative paths in FLAGS are from there)
+# with --leader-lease-sec $LEASE_SEC (default 2) and waits for its port; RPID[NAME] and
+# RBASE[NAME] get its pid and URL. `kill_replica NAME` SIGKILLs it; `leader_of NAME` prints its
+# memsched_leader gauge.
+declare -A RPID RBASE
+start_replica() { # NAME [FLAGS...]
+        local n=$1
+        shift
+        rm -f "$WORK/$n.port"
+        (cd "$WORK" && exec "$MEMSCHEDD" --listen 127.0.0.1:0 --state-file "$WORK/unused.db" \
+                --port-file "$WORK/$n.port" --etcd-endpoints "$ETCD_CLIENT" \
+                --leader-lease-sec "${LEASE_SEC:-2}" "$@" >>"$WORK/memschedd.log" 2>&1) &
+        RPID[$n]=$!
+        for _ in $(seq 100); do
+                [[ -s $WORK/$n.port ]] && break
+                kill -0 "${RPID[$n]}" 2>/dev/null || fail "replica $n exited at start"
+                sleep 0.05
+        done
+        [[ -s $WORK/$n.port ]] || fail "replica $n did not start within 5 s"
+        RBASE[$n]="http://127.0.0.1:$(cat "$WORK/$n.port")"
+}
+kill_replica() { # NAME
+        kill -KILL "${RPID[$1]}" 2>/dev/null || true
+        wait "${RPID[$1]}" 2>/dev/null || true
+        unset "RPID[$1]"
+}
+leader_of() { # NAME
+        curl -fsS --max-time 5 "${RBASE[$1]}/metrics" | awk '$1 == "memsched_leader" { print $2 }'
 }

@@ -9,26 +9,7 @@ source "$(dirname "$0")/lib.sh"
 source "$SRC/tests/integration/etcd.sh"
 LEASE_SEC=2
 
-declare -A RPID RBASE
-start_replica() { # NAME
-        local n=$1
-        rm -f "$WORK/$n.port"
-        "$MEMSCHEDD" --listen 127.0.0.1:0 --state-file "$WORK/unused.db" --port-file "$WORK/$n.port" \
-                --etcd-endpoints "$ETCD_CLIENT" --leader-lease-sec "$LEASE_SEC" \
-                --sustained-pressure-sec 30 >>"$WORK/memschedd.log" 2>&1 &
-        RPID[$n]=$!
-        for _ in $(seq 100); do
-                [[ -s $WORK/$n.port ]] && break
-                kill -0 "${RPID[$n]}" 2>/dev/null || fail "replica $n exited at start"
-                sleep 0.05
-        done
-        [[ -s $WORK/$n.port ]] || fail "replica $n did not start within 5 s"
-        RBASE[$n]="http://127.0.0.1:$(cat "$WORK/$n.port")"
-}
 on() { BASE=${RBASE[$1]}; }
-leader_of() { # NAME -> prints 1 or 0
-        curl -fsS --max-time 5 "${RBASE[$1]}/metrics" | awk '$1 == "memsched_leader" { print $2 }'
-}
 wait_leader() { # NAME SECONDS
         local deadline=$((SECONDS + $2))
         while ((SECONDS <= deadline)); do
@@ -48,29 +29,60 @@ cleanup() {
 trap cleanup EXIT
 start_etcd "$WORK" 3
 
-start_replica a
+start_replica a --sustained-pressure-sec 30
 wait_leader a 5
-start_replica b
-start_replica c
+start_replica b --sustained-pressure-sec 30
+start_replica c --sustained-pressure-sec 30
 sleep 1
 [[ $(leader_of b)$(leader_of c) == 00 ]] || fail "b or c leads while a does"
 [[ $(leader_of a) == 1 ]] || fail "a lost leadership to a healthy replica"
 pass "one leader of three replicas on three etcd members (memsched_leader 1 on a, 0 on b and c)"
 
-HOT_PODS='[{"uid":"victim-uid","name":"web-7d9f-abcde","namespace":"shop","owner_uid":"rs-web","qos":"burstable","priority":0,"request_bytes":1073741824,"limit_bytes":null,"memory":{"working_set_bytes":1073741824}}]'
+# /readyz says who leads and how far behind the store each replica is.
+# (The role read from /metrics just before: on a loaded machine a renewal can come late and the
+# leader step down for a moment.)
 for n in a b c; do
-        on $n
-        post_report target "$(node_report target $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
+        for _ in $(seq 10); do
+                want=follower
+                [[ $(leader_of $n) == 1 ]] && want=leader
+                code=$(curl -s -o "$WORK/readyz" -w '%{http_code}' --max-time 5 "${RBASE[$n]}/readyz" || true)
+                [[ $code == 200 ]] && grep -q "^ready: $want, lag [0-9.]* s$" "$WORK/readyz" && break
+                sleep 0.2
+        done
+        [[ $code == 200 ]] || fail "replica $n not ready: $code $(cat "$WORK/readyz")"
+        grep -q "^ready: $want, lag [0-9.]* s$" "$WORK/readyz" || fail "replica $n /readyz: $(cat "$WORK/readyz") (memsched_leader says $want)"
+        curl -fsS --max-time 5 "${RBASE[$n]}/metrics" | grep -q '^memsched_store_lag_seconds ' ||
+                fail "replica $n has no memsched_store_lag_seconds"
 done
-# The follower gets the hot node's report first: it must not plan.
+pass "/readyz: 200 \"ready: leader\" on a, \"ready: follower\" on b and c, with the lag; memsched_store_lag_seconds"
+
+# Agents report through the Service to any one replica: every replica must know every node.
+HOT_PODS='[{"uid":"victim-uid","name":"web-7d9f-abcde","namespace":"shop","owner_uid":"rs-web","qos":"burstable","priority":0,"request_bytes":1073741824,"limit_bytes":null,"memory":{"working_set_bytes":1073741824}}]'
+on c
+post_report target "$(node_report target $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
+wait_node() { # REPLICA NODE JQ
+        on "$1"
+        for _ in $(seq 100); do
+                code=$(curl -s -o "$WORK/body" -w '%{http_code}' --max-time 5 "$BASE/v1/nodes/$2")
+                [[ $code == 200 ]] && jq -e "$3" "$WORK/body" >/dev/null && return 0
+                sleep 0.1
+        done
+        fail "replica $1 does not know $2 as $3 within 10 s (last: $code $(cat "$WORK/body"))"
+}
+wait_node a target '.memory_available_bytes == 10737418240'
+wait_node b target '.memory_available_bytes == 10737418240'
+pass "target reported to c only: a and b hold its report too (shared through etcd)"
+# Only the follower b gets the hot node's report: it does not plan, the leader does, from the
+# report it learnt through etcd.
 on b
 post_report hot "$(node_report hot $((16 * GiB)) $((200 * MiB)) $((100 * MiB)) $((100 * MiB)) critical 45000 true "$HOT_PODS")"
-expect 200 GET /v1/migrations
-jqb '.migrations == []'
 on a
-post_report hot "$(node_report hot $((16 * GiB)) $((200 * MiB)) $((100 * MiB)) $((100 * MiB)) critical 45000 true "$HOT_PODS")"
-expect 200 GET /v1/migrations
-jqb '.migrations | length == 1 and .[0].state == "planned" and .[0].target_node == "target"'
+for _ in $(seq 100); do
+        expect 200 GET /v1/migrations
+        jq -e '.migrations | length == 1' "$WORK/body" >/dev/null && break
+        sleep 0.1
+done
+jqb '.migrations | length == 1 and .[0].state == "planned" and .[0].target_node == "target" and .[0].source_node == "hot"'
 ID=$(jq -r '.migrations[0].id' "$WORK/body")
 for n in b c; do
         on $n
@@ -83,7 +95,15 @@ for n in b c; do
         expect 200 GET /v1/nodes/target
         jqb ".reservation_bytes == $GiB"
 done
-pass "the leader planned $ID; the followers (one got the hot report first) hold the reservation too"
+# An older report of target (a replayed seq) sent to b must not replace the newer one anywhere.
+OLD=$(node_report target $((16 * GiB)) $((1 * GiB)) $((1 * GiB)) $((1 * GiB)) none | jq -c '.seq = 1')
+on b
+expect 409 POST /v1/nodes/target/report "$OLD"
+on a
+post_report target "$(node_report target $((16 * GiB)) $((9 * GiB)) $((5 * GiB)) $((4 * GiB)) none)"
+wait_node c target '.memory_available_bytes == 9663676416'
+wait_node b target '.memory_available_bytes == 9663676416'
+pass "hot reported to the follower b only: the leader a planned $ID from the shared report; b and c hold the reservation; a newer report of target reached every replica"
 
 # The leader dies.
 kill -KILL "${RPID[a]}"
@@ -135,9 +155,29 @@ done
 stop_etcd
 for i in 0 1 2; do start_etcd_member $i; done
 for i in 0 1 2; do wait_etcd_member $i; done
-start_replica d
+start_replica d --sustained-pressure-sec 30
 on d
 expect 200 GET "/v1/migrations?state=bound"
 jqb ".migrations | length == 1 and .[0].id == \"$ID\" and .[0].replacement_pod == \"shop/web-7d9f-xyz12\""
 wait_leader d $((LEASE_SEC + 8)) # the old leader's lease, renewed by etcd's restart, runs out
 pass "after killing every replica and etcd member: $ID is back, done, and a new replica leads"
+
+# Every etcd member stalls (SIGSTOP: connections taken, no answer): d's watches break and it is
+# not ready until they have caught up again.
+for i in 0 1 2; do kill -STOP "${ETCD_PIDS[$i]}"; done
+ok=
+for _ in $(seq 150); do
+        code=$(curl -s -o "$WORK/readyz" -w '%{http_code}' --max-time 5 "${RBASE[d]}/readyz" || true)
+        [[ $code == 503 ]] && grep -q '^not ready: .*broken' "$WORK/readyz" && { ok=1; break; }
+        sleep 0.1
+done
+for i in 0 1 2; do kill -CONT "${ETCD_PIDS[$i]}"; done
+[[ -n $ok ]] || fail "d stayed ready with etcd stalled: $code $(cat "$WORK/readyz")"
+NOT_READY=$(cat "$WORK/readyz")
+for _ in $(seq 150); do
+        code=$(curl -s -o "$WORK/readyz" -w '%{http_code}' --max-time 5 "${RBASE[d]}/readyz" || true)
+        [[ $code == 200 ]] && break
+        sleep 0.1
+done
+[[ $code == 200 ]] || fail "d not ready again after etcd resumed: $code $(cat "$WORK/readyz")"
+pass "etcd stalled: /readyz 503 \"${NOT_READY%$'\n'}\"; resumed: 200 \"$(cat "$WORK/readyz")\""

@@ -20,7 +20,9 @@ cat >"$DIR/memschedd" <<WRAP
 exec "$MEMSCHEDD" "\$@" --etcd-endpoints "http://127.0.0.1:1,$CLIENT"
 WRAP
 chmod +x "$DIR/memschedd"
-bash "$SRC/tests/integration/sched_restart.sh" "$DIR/memschedd" "$SRC"
+# The three nodes' reports are shared through etcd (soft state under a lease of 1.5 x the 30 s
+# stale-after), so the restarted replica knows them before they report again.
+NODES_AFTER_CRASH=3 bash "$SRC/tests/integration/sched_restart.sh" "$DIR/memschedd" "$SRC"
 
 # The plans are in etcd, under memschedd's prefix.
 KEYS=$(curl -fsS -X POST "$CLIENT/v3/kv/range" \
@@ -28,3 +30,9 @@ KEYS=$(curl -fsS -X POST "$CLIENT/v3/kv/range" \
         jq '.kvs | length')
 [[ $KEYS -ge 1 ]] || { echo "FAIL: no plan stored in etcd" >&2; exit 1; }
 echo "PASS: $KEYS plan(s) stored in etcd under /memsched/migrations/"
+# The nodes' reports are shared there too.
+REPORTS=$(curl -fsS -X POST "$CLIENT/v3/kv/range" \
+        -d "{\"key\":\"$(printf /memsched/reports/ | base64)\",\"range_end\":\"$(printf /memsched/reports0 | base64)\",\"keys_only\":true}" |
+        jq '.kvs | length')
+[[ $REPORTS -ge 1 ]] || { echo "FAIL: no node report shared in etcd" >&2; exit 1; }
+echo "PASS: $REPORTS node report(s) shared in etcd under /memsched/reports/"
