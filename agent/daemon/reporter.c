@@ -293,7 +293,7 @@ static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata)
                 if (h)
                         r->headers = h;
         }
-        if (r->token_file && add_token(r) < 0)
+        if (r->token_file && r->headers && add_token(r) < 0)
                 return 0;
         if (!r->body || !r->body_report || !r->easy || !r->headers) {
                 request_release(r);
