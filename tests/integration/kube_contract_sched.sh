@@ -56,15 +56,8 @@ echo "token-1" >"$KT_DIR/token"
 kube_test_certs || fail "openssl could not make the certificates"
 kube_test_start || fail "kube-test-apiserver did not start: $(cat "$KT_DIR/apiserver.log")"
 # The nodes the API knows (memschedd watches them): every node that reports below, Ready.
-api_node() { # NAME [READY] [TAINT-KEY]
-	jq -cn --arg n "$1" --arg r "${2:-True}" --arg t "${3-}" '{metadata: {name: $n, labels: {"kubernetes.io/hostname": $n}},
-		spec: (if $t == "" then {} else {taints: [{key: $t, value: "yes", effect: "NoSchedule"}]} end),
-		status: {allocatable: {memory: "16Gi", cpu: "4", pods: "110"},
-			conditions: [{type: "MemoryPressure", status: "False", reason: "KubeletHasSufficientMemory"},
-				{type: "Ready", status: $r, reason: "KubeletReady"}]}}'
-}
 for n in target other hot hot2 hot3 hot4; do
-	kcontrol POST /control/nodes "$(api_node "$n")" || fail "control/nodes $n"
+	kcontrol POST /control/nodes "$(kube_test_node "$n")" || fail "control/nodes $n"
 done
 cat >"$WORK/kubeconfig" <<EOF
 apiVersion: v1
@@ -146,8 +139,8 @@ pass "memschedd lists and watches the API's nodes (6) and pods (3), and hands pl
 post_report ghost "$(node_report ghost $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
 post_report sick "$(node_report sick $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
 post_report gpu "$(node_report gpu $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
-kcontrol POST /control/nodes "$(api_node sick False)" || fail "control/nodes sick"
-kcontrol POST /control/nodes "$(api_node gpu True nvidia.com/gpu)" || fail "control/nodes gpu"
+kcontrol POST /control/nodes "$(kube_test_node sick False)" || fail "control/nodes sick"
+kcontrol POST /control/nodes "$(kube_test_node gpu True nvidia.com/gpu)" || fail "control/nodes gpu"
 wait_metric 10 memsched_kubernetes_informer_objects 'resource="nodes"' '. == 8'
 SMALL=$(k8s_pod small 256Mi "" Burstable rs-small)
 for _ in $(seq 20); do # the view is published within SCHED_KUBE_VIEW_DELAY_USEC of the change
@@ -342,7 +335,7 @@ P0=$(metric memsched_kubernetes_watch_relists_total 'resource="pods"')
 kcontrol POST /control/expire || fail "expire"
 wait_metric 10 memsched_kubernetes_watch_relists_total 'resource="nodes"' ". > $R0"
 wait_metric 10 memsched_kubernetes_watch_relists_total 'resource="pods"' ". > $P0"
-kcontrol POST /control/nodes "$(api_node late)" || fail "control/nodes late"
+kcontrol POST /control/nodes "$(kube_test_node late)" || fail "control/nodes late"
 post_report late "$(node_report late $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
 for _ in $(seq 50); do
 	expect 200 POST /extender/filter "$(extender_args "$SMALL" names late)"

@@ -45,6 +45,10 @@ trap cleanup EXIT
 echo "token-1" >"$KT_DIR/token"
 kube_test_certs || fail "openssl could not make the certificates"
 kube_test_start || fail "kube-test-apiserver did not start: $(cat "$KT_DIR/apiserver.log")"
+# The nodes the API knows: memschedd places and migrates only onto these.
+for n in big0 big1 $(seq -f 'hot%g' 0 $((VICTIMS - 1))); do
+        kcontrol POST /control/nodes "$(kube_test_node "$n")" || fail "control/nodes $n"
+done
 cat >"$WORK/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config

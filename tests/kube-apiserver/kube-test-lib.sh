@@ -78,3 +78,13 @@ kcontrol() {
                 return 1
         }
 }
+
+# A v1 Node as the kubelet registers it, for POST /control/nodes: NAME [READY] [TAINT-KEY]
+# (a NoSchedule taint), 16Gi allocatable.
+kube_test_node() {
+        jq -cn --arg n "$1" --arg r "${2:-True}" --arg t "${3-}" '{metadata: {name: $n, labels: {"kubernetes.io/hostname": $n}},
+                spec: (if $t == "" then {} else {taints: [{key: $t, value: "yes", effect: "NoSchedule"}]} end),
+                status: {allocatable: {memory: "16Gi", cpu: "4", pods: "110"},
+                        conditions: [{type: "MemoryPressure", status: "False", reason: "KubeletHasSufficientMemory"},
+                        	{type: "Ready", status: $r, reason: "KubeletReady"}]}}'
+}
