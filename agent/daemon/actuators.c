@@ -4,6 +4,7 @@
 // Kubernetes Eviction API, pods/resize) is a new actuator here; the decision does not change.
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -370,6 +371,57 @@ static void act_report(struct manager *m, const struct action *a)
                 (void)reporter_submit(m->reporter, &rep);
 }
 
+void manager_bind_remote_swap(struct manager *m, struct remote_swap *s)
+{
+        m->remote_swap = s;
+        m->n_rswap_donors = 0;
+}
+
+/* The step's lease, renew, drain or release: handed to the remote swap worker, which never
+ * holds the loop; what came of it is in the next snapshot (remote_swap_get()). */
+static void act_remote_swap(struct manager *m, const struct action *a)
+{
+        if (!m->remote_swap) {
+                log_warning("Remote swap %s asked for, but no remote swap worker runs, ignoring",
+                            lease_op_to_string(a->remote_swap.op));
+                return;
+        }
+        log_debug("Remote swap: %s %s", lease_op_to_string(a->remote_swap.op),
+                  a->remote_swap.lease_id);
+        remote_swap_command(m->remote_swap, a->remote_swap.op, a->remote_swap.bytes);
+}
+
+static const struct cgroup *container_by_id(const struct model *model, uint64_t id)
+{
+        for (size_t i = 0; i < model->n_pods; i++)
+                for (size_t j = 0; j < model->pods[i].n_containers; j++)
+                        if (model->pods[i].containers[j].cg.id == id)
+                                return &model->pods[i].containers[j].cg;
+        return NULL;
+}
+
+/* A container's memory.swap.max, while the remote swap is on (0 or "max" by its pod's QoS class
+ * and override) or back to what it was. A container gone meanwhile is no error. */
+static void act_swap_max(struct manager *m, const struct action *a)
+{
+        const struct cgroup *c = container_by_id(&m->model, a->swap_max.cgroup_id);
+        if (!c || c->gone)
+                return;
+        char v[32];
+        if (a->swap_max.value_bytes == CG_UNLIMITED)
+                snprintf(v, sizeof(v), "max");
+        else
+                snprintf(v, sizeof(v), "%" PRIu64, a->swap_max.value_bytes);
+        int r = write_string_at(c->dfd, "memory.swap.max", v);
+        if (r == -ENOENT || r == -ENODEV)
+                return;
+        if (r < 0)
+                log_warning_errno(r, "Failed to write memory.swap.max %s to %s, ignoring: %m", v,
+                                  a->swap_max.cgroup);
+        else
+                log_info("memory.swap.max of %s is now %s", a->swap_max.cgroup, v);
+}
+
 void act(struct manager *m, const struct action_list *l)
 {
         m->last_record_id = 0;
@@ -408,6 +460,12 @@ void act(struct manager *m, const struct action_list *l)
                         break;
                 case ACTION_OUTCOME:
                         act_outcome(m, a);
+                        break;
+                case ACTION_REMOTE_SWAP:
+                        act_remote_swap(m, a);
+                        break;
+                case ACTION_SWAP_MAX:
+                        act_swap_max(m, a);
                         break;
                 }
         }

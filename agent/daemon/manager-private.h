@@ -22,6 +22,7 @@
 #include "agent/kernel/model.h"
 #include "agent/kernel/node.h"
 #include "agent/kernel/psi.h"
+#include "agent/remote/swap.h"
 
 struct bpfsig;
 struct metrics_server;
@@ -132,6 +133,11 @@ struct manager {
         bool oom_seen;
         /* the balloon and vertical scaling (agent/kernel/elastic.h), NULL if it could not start */
         struct elastic *elastic;
+
+        /* remote swap: the worker (NULL: none) and its donors as last read, for status */
+        struct remote_swap *remote_swap;
+        struct remote_swap_donor rswap_donors[REMOTE_SWAP_DONORS_MAX];
+        size_t n_rswap_donors;
         /* the node report to memschedd, NULL without schedulerUrl */
         struct reporter *reporter;
         char *node_name;

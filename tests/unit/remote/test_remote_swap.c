@@ -34,6 +34,26 @@ static void test_header_fields(void **state)
         assert_int_equal(remote_swap_header(9 * 4096, uuid, page), -EINVAL);
 }
 
+/* The consumer's swapped bytes come from /proc/swaps: its device's Used column (KiB), not a
+ * device whose name only starts the same, nor another one. */
+static void test_used_bytes(void **state)
+{
+        (void)state;
+        const char *swaps =
+            "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+            "/dev/zram0                              partition\t65532\t\t12\t\t-2\n"
+            "/dev/nbd10                              partition\t163836\t\t999\t\t100\n"
+            "/dev/nbd1                               partition\t163836\t\t5120\t\t100\n";
+        uint64_t used = 0;
+        assert_int_equal(remote_swap_used_bytes(swaps, "/dev/nbd1", &used), 0);
+        assert_int_equal(used, 5120 * 1024);
+        assert_int_equal(remote_swap_used_bytes(swaps, "/dev/nbd10", &used), 0);
+        assert_int_equal(used, 999 * 1024);
+        assert_int_equal(remote_swap_used_bytes(swaps, "/dev/nbd2", &used), -ENOENT);
+        assert_int_equal(remote_swap_used_bytes("/dev/nbd2 partition x\n", "/dev/nbd2", &used),
+                         -EBADMSG);
+}
+
 static void test_blkid_recognises_it(void **state)
 {
         (void)state;
@@ -66,6 +86,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_header_fields),
                 cmocka_unit_test(test_blkid_recognises_it),
+                cmocka_unit_test(test_used_bytes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
