@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -375,6 +376,46 @@ void manager_bind_remote_swap(struct manager *m, struct remote_swap *s)
 {
         m->remote_swap = s;
         m->n_rswap_donors = 0;
+}
+
+struct json_object *remote_swap_status_json(const struct manager *m)
+{
+        if (!m->remote_swap)
+                return NULL;
+        const struct remote_swap_input *in = &m->rswap_in;
+        struct json_object *o = json_object_new_object(), *ds = json_object_new_array();
+        if (!o || !ds) {
+                json_object_put(o);
+                json_object_put(ds);
+                return NULL;
+        }
+        json_object_object_add(o, "phase",
+                               json_object_new_string(remote_swap_phase_to_string(in->phase)));
+        json_object_object_add(o, "lease_id",
+                               in->lease_id[0] ? json_object_new_string(in->lease_id) : NULL);
+        json_object_object_add(o, "lease_bytes", json_object_new_uint64(in->lease_bytes));
+        json_object_object_add(o, "swapped_bytes", json_object_new_uint64(in->swapped_bytes));
+        json_object_object_add(o, "ending", json_object_new_boolean(in->ending));
+        json_object_object_add(o, "renewals", json_object_new_uint64(in->renewals));
+        json_object_object_add(o, "revoked_slabs", json_object_new_uint64(in->revoked));
+        json_object_object_add(
+            o, "last_error",
+            in->last_error ? json_object_new_string(strerror(abs(in->last_error))) : NULL);
+        for (size_t i = 0; i < m->n_rswap_donors; i++) {
+                const struct remote_swap_donor *d = &m->rswap_donors[i];
+                struct json_object *dj = json_object_new_object();
+                if (!dj)
+                        break;
+                json_object_object_add(dj, "donor", json_object_new_string(d->donor));
+                json_object_object_add(dj, "bytes", json_object_new_uint64(d->bytes));
+                json_object_object_add(dj, "slabs", json_object_new_uint64(d->slabs));
+                json_object_object_add(dj, "healthy", json_object_new_uint64(d->healthy));
+                json_object_object_add(dj, "syncing", json_object_new_uint64(d->syncing));
+                json_object_object_add(dj, "failed", json_object_new_uint64(d->failed));
+                json_object_array_add(ds, dj);
+        }
+        json_object_object_add(o, "donors", ds);
+        return o;
 }
 
 /* The step's lease, renew, drain or release: handed to the remote swap worker, which never

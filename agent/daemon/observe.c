@@ -444,7 +444,9 @@ int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
         m->n_cands_prev = (size_t)n;
         snap->cands = m->cands;
         snap->n_cands = (size_t)n;
-        if (m->remote_swap)
-                remote_swap_get(m->remote_swap, &snap->remote, m->rswap_donors, &m->n_rswap_donors);
+        if (m->remote_swap) {
+                remote_swap_get(m->remote_swap, &m->rswap_in, m->rswap_donors, &m->n_rswap_donors);
+                snap->remote = m->rswap_in;
+        }
         return 0;
 }
