@@ -179,6 +179,19 @@ static void tick(void *ud, struct remote_device *d)
         bool asked = s->renew_wanted;
         bool overdue = now >= s->last_renew_usec + s->p.ttl_sec * 2000000 / 3;
         bool wants = remote_device_wants_slabs(d) && now >= s->last_renew_usec + 1000000;
+        /* Renewals that do not come through: the donors stop serving at expiry, so the step must
+         * drain before it (checked every tick, whatever the renewals do). */
+        const struct lease *cur = remote_device_lease(d);
+        if (remote_swap_lease_ending(cur->expires_at_usec, s->p.ttl_sec,
+                                     now_usec(CLOCK_REALTIME))) {
+                pthread_mutex_lock(&s->lock);
+                if (!s->ending)
+                        log_warning("Lease %s expires in less than half its TTL without a "
+                                    "renewal: it must be drained now",
+                                    cur->id);
+                s->ending = true;
+                pthread_mutex_unlock(&s->lock);
+        }
         if (!asked && !overdue && !wants)
                 return;
         s->renew_wanted = false;
@@ -206,6 +219,12 @@ static void tick(void *ud, struct remote_device *d)
         s->ending = s->ending || nl.state != LEASE_ACTIVE || lost;
         pthread_mutex_unlock(&s->lock);
         lease_done(&nl);
+}
+
+bool remote_swap_lease_ending(uint64_t expires_at_usec, uint64_t ttl_sec, uint64_t now_usec)
+{
+        uint64_t half = ttl_sec * 1000000 / 2;
+        return expires_at_usec != 0 && now_usec + half >= expires_at_usec;
 }
 
 static void *serve_main(void *arg)

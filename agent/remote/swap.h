@@ -51,6 +51,11 @@ void remote_swap_command(struct remote_swap *s, enum lease_op op, uint64_t bytes
  * holds REMOTE_SWAP_DONORS_MAX). Reads /proc/swaps for the swapped bytes. */
 void remote_swap_get(struct remote_swap *s, struct remote_swap_input *ret,
                      struct remote_swap_donor *ret_donors, size_t *ret_n_donors);
+/* Pure: whether a lease that expires at expires_at_usec (CLOCK_REALTIME, as memschedd last
+ * answered) must be drained now, at now_usec: when half its TTL or less is left, at least one
+ * renewal was missed (memschedd away, or refusing), and the donors stop serving its slabs at
+ * expiry whether memschedd answers again or not. The drain must be over by then. */
+bool remote_swap_lease_ending(uint64_t expires_at_usec, uint64_t ttl_sec, uint64_t now_usec);
 /* Pure: the Used column of path's line in /proc/swaps (KiB) in bytes. -ENOENT when the device is
  * not listed, -EBADMSG for a line that does not parse. */
 int remote_swap_used_bytes(const char *proc_swaps, const char *path, uint64_t *ret);

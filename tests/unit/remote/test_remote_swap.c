@@ -54,6 +54,19 @@ static void test_used_bytes(void **state)
                          -EBADMSG);
 }
 
+/* A lease of 30 s renewed at t=100 s expires at 130 s: fine while more than half is left, to be
+ * drained from 115 s on (a renewal missed), and of course once expired; unknown expiry: no. */
+static void test_lease_ending(void **state)
+{
+        (void)state;
+        const uint64_t s = 1000000;
+        assert_false(remote_swap_lease_ending(130 * s, 30, 100 * s));
+        assert_false(remote_swap_lease_ending(130 * s, 30, 114 * s));
+        assert_true(remote_swap_lease_ending(130 * s, 30, 115 * s));
+        assert_true(remote_swap_lease_ending(130 * s, 30, 131 * s));
+        assert_false(remote_swap_lease_ending(0, 30, 131 * s));
+}
+
 static void test_blkid_recognises_it(void **state)
 {
         (void)state;
@@ -87,6 +100,7 @@ int main(void)
                 cmocka_unit_test(test_header_fields),
                 cmocka_unit_test(test_blkid_recognises_it),
                 cmocka_unit_test(test_used_bytes),
+                cmocka_unit_test(test_lease_ending),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
