@@ -279,8 +279,6 @@ int lease_step(const struct node_snapshot *snap, struct agent_state *st,
                 break;
         }
 
-        if (ls->next_renew_usec == 0)
-                ls->next_renew_usec = now + lp->ttl_usec / 3;
         bool calm = !wanted && now - ls->calm_since_usec >= lp->calm_hold_usec;
         bool ending = in->ending;
         if (ending && !ls->was_ending &&
@@ -317,8 +315,10 @@ int lease_step(const struct node_snapshot *snap, struct agent_state *st,
                 ls->drain_waiting = true;
                 *ret_evict = ending;
         }
-        if (now >= ls->next_renew_usec && ls->asked != RSWAP_DRAINING) {
-                ls->next_renew_usec = now + lp->ttl_usec / 3;
+        /* Due by the worker's clock (a third of the TTL since the lease was granted or last
+         * renewed); asked again at most every tenth of the TTL while it does not come. */
+        if (in->renew_due && now >= ls->next_renew_usec && ls->asked != RSWAP_DRAINING) {
+                ls->next_renew_usec = now + lp->ttl_usec / 10;
                 return push_op(out, LEASE_OP_RENEW, 0, in->lease_id);
         }
         return 0;

@@ -52,8 +52,9 @@ struct remote_swap_input {
         enum remote_swap_phase phase;
         char lease_id[LEASE_ID_MAX];
         uint64_t lease_bytes;
-        uint64_t swapped_bytes;     /* in use on the remote device (/proc/swaps) */
-        bool ending;                /* the lease expired or lost a chunk: it must be drained */
+        uint64_t swapped_bytes; /* in use on the remote device (/proc/swaps) */
+        bool ending;            /* expired, lost a chunk, or a renewal did not come: drain it now */
+        bool renew_due;         /* a third of the TTL since the grant or the last renewal */
         uint64_t renewals, revoked; /* counts so far: a change is recorded */
         int last_error;             /* of the last lease, renew or drain; 0 none */
         uint64_t last_error_count;  /* failures so far: a change is recorded */

@@ -60,7 +60,9 @@ struct remote_swap {
         enum remote_swap_phase phase;
         uint64_t renewals, revoked, errors;
         int last_error;
-        bool ending;
+        bool ending;           /* late or lost: drain now */
+        bool lost;             /* memschedd said expired, or a chunk lost every replica */
+        uint64_t renewed_usec; /* CLOCK_MONOTONIC of the grant or the last renewal */
         char lease_id[LEASE_ID_MAX];
         uint64_t lease_bytes;
         struct remote_swap_donor donors[REMOTE_SWAP_DONORS_MAX];
@@ -101,7 +103,7 @@ static void set_phase(struct remote_swap *s, enum remote_swap_phase phase)
         if (phase == RSWAP_OFF) {
                 s->lease_id[0] = '\0';
                 s->lease_bytes = 0;
-                s->ending = false;
+                s->ending = s->lost = false;
                 s->n_donors = 0;
         }
         pthread_mutex_unlock(&s->lock);
@@ -182,17 +184,23 @@ static void tick(void *ud, struct remote_device *d)
         /* Renewals that do not come through: the donors stop serving at expiry, so the step must
          * drain before it (checked every tick, whatever the renewals do). */
         const struct lease *cur = remote_device_lease(d);
-        if (remote_swap_lease_ending(cur->expires_at_usec, s->p.ttl_sec,
-                                     now_usec(CLOCK_REALTIME))) {
-                pthread_mutex_lock(&s->lock);
-                if (!s->ending)
-                        log_warning("Lease %s expires in less than half its TTL without a "
-                                    "renewal: it must be drained now",
-                                    cur->id);
-                s->ending = true;
-                pthread_mutex_unlock(&s->lock);
-        }
-        if (!asked && !overdue && !wants)
+        bool ending =
+            remote_swap_lease_ending(cur->expires_at_usec, s->p.ttl_sec, now_usec(CLOCK_REALTIME));
+        uint64_t real = now_usec(CLOCK_REALTIME);
+        uint64_t left_usec = cur->expires_at_usec > real ? cur->expires_at_usec - real : 0;
+        pthread_mutex_lock(&s->lock);
+        if (ending && !s->ending && !s->lost)
+                log_warning("Lease %s missed a renewal and expires in %" PRIu64 " s: it must be "
+                            "drained before",
+                            cur->id, left_usec / 1000000);
+        /* A renewal that comes through late takes it back, unless the drain began. */
+        s->ending = s->lost || ending;
+        /* This thread serves the kernel's requests, and a renewal blocks it for as long as
+         * memschedd takes to answer (its timeout when it is away): once the lease is ending or
+         * draining, swapoff's reads come first. */
+        bool serve_only = s->ending || s->phase == RSWAP_DRAINING;
+        pthread_mutex_unlock(&s->lock);
+        if (serve_only || (!asked && !overdue && !wants))
                 return;
         s->renew_wanted = false;
         s->last_renew_usec = now;
@@ -214,15 +222,18 @@ static void tick(void *ud, struct remote_device *d)
         publish_lease(s, &nl);
         pthread_mutex_lock(&s->lock);
         s->renewals++;
+        s->renewed_usec = now;
         if (revoked_now > revoked_before)
                 s->revoked += revoked_now - revoked_before;
-        s->ending = s->ending || nl.state != LEASE_ACTIVE || lost;
+        s->lost = s->lost || nl.state != LEASE_ACTIVE || lost;
+        s->ending = s->ending || s->lost;
         pthread_mutex_unlock(&s->lock);
         lease_done(&nl);
 }
 
 bool remote_swap_lease_ending(uint64_t expires_at_usec, uint64_t ttl_sec, uint64_t now_usec)
 {
+        /* A renewal is due with two thirds left: half left means it did not come through. */
         uint64_t half = ttl_sec * 1000000 / 2;
         return expires_at_usec != 0 && now_usec + half >= expires_at_usec;
 }
@@ -362,6 +373,9 @@ static void do_lease(struct remote_swap *s, uint64_t bytes)
                 return;
         }
         publish_lease(s, &s->lease);
+        pthread_mutex_lock(&s->lock);
+        s->renewed_usec = now_usec(CLOCK_MONOTONIC);
+        pthread_mutex_unlock(&s->lock);
         r = setup(s);
         if (r < 0) {
                 (void)drain(s);
@@ -502,6 +516,9 @@ void remote_swap_get(struct remote_swap *s, struct remote_swap_input *ret,
                 .phase = s->phase,
                 .lease_bytes = s->lease_bytes,
                 .ending = s->ending,
+                .renew_due =
+                    s->phase == RSWAP_ON &&
+                    now_usec(CLOCK_MONOTONIC) >= s->renewed_usec + s->p.ttl_sec * 1000000 / 3,
                 .renewals = s->renewals,
                 .revoked = s->revoked,
                 .last_error = s->last_error,

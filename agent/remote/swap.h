@@ -52,9 +52,10 @@ void remote_swap_command(struct remote_swap *s, enum lease_op op, uint64_t bytes
 void remote_swap_get(struct remote_swap *s, struct remote_swap_input *ret,
                      struct remote_swap_donor *ret_donors, size_t *ret_n_donors);
 /* Pure: whether a lease that expires at expires_at_usec (CLOCK_REALTIME, as memschedd last
- * answered) must be drained now, at now_usec: when half its TTL or less is left, at least one
- * renewal was missed (memschedd away, or refusing), and the donors stop serving its slabs at
- * expiry whether memschedd answers again or not. The drain must be over by then. */
+ * answered) must be drained now, at now_usec: with half its TTL left, the renewal due at two
+ * thirds did not come through (memschedd away or refusing), and the donors stop serving its
+ * slabs at expiry whether memschedd answers again or not; swapoff reads the pages back one by
+ * one and needs the time. A renewal that comes through before the drain begins takes it back. */
 bool remote_swap_lease_ending(uint64_t expires_at_usec, uint64_t ttl_sec, uint64_t now_usec);
 /* Pure: the Used column of path's line in /proc/swaps (KiB) in bytes. -ENOENT when the device is
  * not listed, -EBADMSG for a line that does not parse. */

@@ -54,8 +54,9 @@ static void test_used_bytes(void **state)
                          -EBADMSG);
 }
 
-/* A lease of 30 s renewed at t=100 s expires at 130 s: fine while more than half is left, to be
- * drained from 115 s on (a renewal missed), and of course once expired; unknown expiry: no. */
+/* A lease of 30 s renewed at t=100 s expires at 130 s; its renewal is due at 110 s: not ending
+ * while it may still come, ending from 115 s on (it did not), and of course once expired.
+ * Unknown expiry: no. */
 static void test_lease_ending(void **state)
 {
         (void)state;

@@ -240,8 +240,14 @@ static void test_renew_drain_release(void **state)
         w->remote.swapped_bytes = 100 * MiB;
         step(w, 1, 250);
         assert_null(find_op(w, LEASE_OP_RENEW));
-        step(w, 12, 250); /* ttl/3 = 10 s after the first */
+        w->remote.renew_due = true; /* the worker's third of the TTL */
+        step(w, 12, 250);
         assert_non_null(find_op(w, LEASE_OP_RENEW));
+        step(w, 13, 250); /* not again before a tenth of the TTL (3 s) */
+        assert_null(find_op(w, LEASE_OP_RENEW));
+        step(w, 15, 250);
+        assert_non_null(find_op(w, LEASE_OP_RENEW));
+        w->remote.renew_due = false;
         w->remote.renewals = 1;
         step(w, 13, 800); /* the worker renewed: recorded. Calm from now on */
         assert_non_null(find_record(w, "renew"));
