@@ -22,6 +22,10 @@ vm_check "kube_node_setup" kube_node_setup 768Mi
 u=$(kube_new_uid); c=$(kube_new_container_id)
 vm_check "burstable pod (request 32Mi, limit 512Mi)" kube_pod_create burstable "$u" "$c:32Mi:512Mi"
 ctr=$(kube_container_path burstable "$u" "$c")
+# A Guaranteed pod: kept off the remote swap (memory.swap.max 0) while it is on, by default.
+gu=$(kube_new_uid); gc=$(kube_new_container_id)
+vm_check "guaranteed pod (64Mi)" kube_pod_create guaranteed "$gu" "$gc:64Mi:64Mi"
+gctr=$(kube_container_path guaranteed "$gu" "$gc")
 
 vm_check "nbd module" modprobe nbd
 vm_check "loopback up" ip link set lo up
@@ -46,6 +50,10 @@ agent_start --node-name consumer --dry-run --bpf-enabled=false --balloon-enabled
 	--remote-swap-level none --remote-swap-drain-margin 16Mi
 nbd_swapon() { grep -q '^/dev/nbd' /proc/swaps; }
 vm_wait_for 60 "remote swap on /dev/nbdN" nbd_swapon || { vm_dump "$AGENT_LOG"; vm_fail "no remote swap"; }
+swap_max_is() { [ "$(cat "$1/memory.swap.max")" = "$2" ]; }
+vm_wait_for 20 "Guaranteed container: memory.swap.max 0 while the remote swap is on" swap_max_is "$gctr" 0 || vm_fail "Guaranteed swap.max is $(cat "$gctr/memory.swap.max")"
+vm_result "swap_max_guaranteed=$(cat "$gctr/memory.swap.max")" "swap_max_burstable=$(cat "$ctr/memory.swap.max")"
+vm_check "Burstable container may swap (max)" swap_max_is "$ctr" max
 
 vm_check "memhog --verify 64 MiB" kube_spawn "$ctr" /tmp/hog.log \
 	memhog --size-mib 64 --hot-pct 5 --pass-sleep-ms 200 --verify --ready-file /tmp/hog.ready \
@@ -83,11 +91,16 @@ vm_result "t_drained=$t_drained" "seconds_before_deadline=$((expires_s - t_drain
 vm_check "drained before the deadline ($t_drained < $expires_s)" [ "$t_drained" -lt "$expires_s" ]
 
 # The order, from memagent explain (newest first: reversed).
-actions=$(memagent explain --output json --last 50 | grep -o '"action": *"[a-z-]*"' | sed 's/.*"\([a-z-]*\)"$/\1/' | tac | tr '\n' ',')
+# (the release follows the drain by a sample or two)
+order_ok() {
+	actions=$(memagent explain --output json --last 50 | grep -o '"action": *"[a-z-]*"' | sed 's/.*"\([a-z-]*\)"$/\1/' | tac | tr '\n' ',')
+	echo "$actions" | grep -q 'lease,.*revoke,.*drain,.*release'
+}
+actions=
+vm_wait_for 20 "explain: lease, then revoke (ending), drain, release" order_ok || { vm_result "explain_actions=$actions"; vm_fail "not in that order: $actions"; }
 vm_result "explain_actions=$actions"
-order_ok() { echo "$actions" | grep -q 'lease,.*revoke,.*drain,.*release'; }
-vm_check "explain: lease, then revoke (ending), drain, release" order_ok
 vm_check "the drain in the log" grep -q "Drained remote swap" "$AGENT_LOG"
+vm_wait_for 20 "Guaranteed container: memory.swap.max back to max once the device is gone" swap_max_is "$gctr" max || vm_fail "Guaranteed swap.max is $(cat "$gctr/memory.swap.max")"
 
 # memschedd thaws: the old lease is expired (or released) and its slabs are free for others (the
 # consumer, still allowed to swap, may lease again: a new lease).
