@@ -65,7 +65,69 @@ static int restore_lease(struct pools *p, const struct json_object *o, const cha
         return 0;
 }
 
-/* Every record under prefix into p; one that does not decode is skipped, said. */
+static void seen_clear(struct offer_seen *seen, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(seen[i].value);
+}
+
+static struct offer_seen *seen_find(struct pool_service *ps, const char *node)
+{
+        for (size_t i = 0; i < ps->n_seen; i++)
+                if (strcmp(ps->seen[i].node, node) == 0)
+                        return &ps->seen[i];
+        return NULL;
+}
+
+/* Remembers an offer record as read (node, revision, value); -ENOMEM. */
+static int seen_set(struct pool_service *ps, const char *node, uint64_t rev, const char *value)
+{
+        struct offer_seen *o = seen_find(ps, node);
+        if (!o) {
+                if (ps->n_seen == ps->cap_seen) {
+                        size_t cap = ps->cap_seen ? ps->cap_seen * 2 : 16;
+                        struct offer_seen *n = realloc(ps->seen, cap * sizeof(*n));
+                        if (!n)
+                                return -ENOMEM;
+                        ps->seen = n;
+                        ps->cap_seen = cap;
+                }
+                o = &ps->seen[ps->n_seen++];
+                *o = (struct offer_seen){};
+                snprintf(o->node, sizeof(o->node), "%s", node);
+        }
+        char *v = strdup(value);
+        if (!v)
+                return -ENOMEM;
+        free(o->value);
+        o->value = v;
+        o->mod_revision = rev;
+        return 0;
+}
+
+/* Reads the offer of node again (after a write of ours moved its revision, or for an offer not
+ * seen yet); forgets it when it is gone. */
+static int seen_refresh(struct pool_service *ps, const char *node)
+{
+        char key[sizeof(OFFER_PREFIX) + API_NODE_NAME_MAX];
+        snprintf(key, sizeof(key), OFFER_PREFIX "%s", node);
+        struct store_record rec = {};
+        int r = store_get(ps->store, key, &rec);
+        if (r == 0)
+                r = seen_set(ps, node, rec.mod_revision, rec.value);
+        else if (r == -ENOENT) {
+                struct offer_seen *o = seen_find(ps, node);
+                if (o) {
+                        free(o->value);
+                        *o = ps->seen[--ps->n_seen];
+                }
+        }
+        store_record_done(&rec);
+        return r;
+}
+
+/* Every record under prefix into p; one that does not decode is skipped, said. Offers are also
+ * remembered as read (ps->seen) when remember is set. */
 static int load(struct pool_service *ps, struct pools *p, const char *prefix, const char *what,
                 restore_fn restore, uint64_t floor_usec)
 {
@@ -74,7 +136,16 @@ static int load(struct pool_service *ps, struct pools *p, const char *prefix, co
         int r = store_list(ps->store, prefix, &recs, &n);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the %s from the store: %m", what);
+        if (restore == restore_offer) {
+                seen_clear(ps->seen, ps->n_seen);
+                ps->n_seen = 0;
+        }
         for (size_t i = 0; i < n; i++) {
+                if (restore == restore_offer && seen_set(ps, recs[i].key + strlen(prefix),
+                                                         recs[i].mod_revision, recs[i].value) < 0) {
+                        store_record_list_free(recs, n);
+                        return log_error_errno(ENOMEM, "Failed to read the %s: %m", what);
+                }
                 _cleanup_json_ struct json_object *o = NULL;
                 struct api_error err = {};
                 if (api_parse(recs[i].value, strlen(recs[i].value), &o, &err) < 0 ||
@@ -121,6 +192,8 @@ void pool_service_free(struct pool_service *ps)
         if (!ps)
                 return;
         pools_done(&ps->pools);
+        seen_clear(ps->seen, ps->n_seen);
+        free(ps->seen);
         pthread_mutex_destroy(&ps->lock);
         free(ps);
 }
@@ -163,16 +236,6 @@ struct pools *pool_service_begin(struct pool_service *ps, uint64_t now_usec)
         return &ps->pools;
 }
 
-static int save_json(struct sched_store *st, const char *key, struct json_object *o)
-{
-        _cleanup_free_ char *s = o ? api_to_string(o, NULL) : NULL;
-        if (o)
-                json_object_put(o);
-        if (!s)
-                return -ENOMEM;
-        return store_put(st, key, s);
-}
-
 static int save_offer(void *ud, const struct pool_donor *d)
 {
         struct pool_service *ps = ud;
@@ -180,16 +243,99 @@ static int save_offer(void *ud, const struct pool_donor *d)
         struct json_object *o = pool_offer_encode(&d->offer);
         api_add(o, "renewed_at_usec", json_object_new_uint64(d->renewed_at_usec));
         snprintf(key, sizeof(key), OFFER_PREFIX "%s", d->offer.node);
-        return save_json(ps->store, key, o);
+        _cleanup_free_ char *value = o ? api_to_string(o, NULL) : NULL;
+        json_object_put(o);
+        if (!value)
+                return -ENOMEM;
+        /* Written against the revision last read, so that the revision a lease of this section
+         * is guarded by is known to be ours. When someone else wrote the offer meanwhile (the
+         * donor renewed through another replica), the last writer wins as before, but the offer
+         * is no longer known: a lease on it in this section is not granted. */
+        struct offer_seen *os = seen_find(ps, d->offer.node);
+        uint64_t rev = 0;
+        int r = os ? store_update(ps->store, key, value, os->mod_revision, &rev)
+                   : store_create(ps->store, key, value, 0, &rev);
+        if (r >= 0)
+                return seen_set(ps, d->offer.node, rev, value);
+        if (r != -ESTALE && r != -EEXIST && r != -ENOENT)
+                return r;
+        if (os) {
+                free(os->value);
+                *os = ps->seen[--ps->n_seen];
+        }
+        return store_put(ps->store, key, value);
 }
 
+/* A lease is written guarded by the offers of the donors its live slabs are on, as this section
+ * read them: a grant that another replica made from the same free slab meanwhile moved one of
+ * them, and this write fails (-ESTALE) instead of handing the slab out twice. */
 static int save_lease(void *ud, const struct lease *l)
 {
         struct pool_service *ps = ud;
         char key[sizeof(LEASE_PREFIX) + LEASE_ID_MAX];
         snprintf(key, sizeof(key), LEASE_PREFIX "%s", l->id);
         /* The store keeps the tokens: a restarted broker must answer the same ones. */
-        return save_json(ps->store, key, lease_encode(l, true));
+        _cleanup_free_ char *value = NULL;
+        struct json_object *o = lease_encode(l, true);
+        value = o ? api_to_string(o, NULL) : NULL;
+        json_object_put(o);
+        if (!value)
+                return -ENOMEM;
+        struct store_guard g[STORE_GUARDS_MAX];
+        const char *donors[STORE_GUARDS_MAX];
+        size_t n = 0;
+        int r;
+        for (size_t i = 0; i < l->n_slabs; i++) {
+                const struct lease_slab *sl = &l->slabs[i];
+                bool dup = sl->revoked;
+                for (size_t k = 0; k < n && !dup; k++)
+                        dup = strcmp(donors[k], sl->donor) == 0;
+                if (dup)
+                        continue;
+                if (n == STORE_GUARDS_MAX)
+                        return -E2BIG;
+                /* An offer not known as read: with one replica, read it now (nobody else
+                 * writes); shared, its state at the grant is unknown, so no grant. */
+                const struct offer_seen *os = seen_find(ps, sl->donor);
+                if (!os && !ps->shared && (r = seen_refresh(ps, sl->donor)) < 0 && r != -ENOENT)
+                        return r;
+                os = seen_find(ps, sl->donor);
+                if (!os) {
+                        log_warning("Lease %s: the offer of %s changed or went meanwhile; not "
+                                    "granting, the client retries",
+                                    l->id, sl->donor);
+                        ps->lost_race = true;
+                        return -ESTALE;
+                }
+                donors[n] = sl->donor;
+                g[n++] = (struct store_guard){ .key = NULL,
+                                               .value = os->value,
+                                               .mod_revision = os->mod_revision };
+        }
+        char keys[STORE_GUARDS_MAX][sizeof(OFFER_PREFIX) + API_NODE_NAME_MAX];
+        for (size_t k = 0; k < n; k++) {
+                snprintf(keys[k], sizeof(keys[k]), OFFER_PREFIX "%s", donors[k]);
+                g[k].key = keys[k];
+        }
+        uint64_t rev = 0;
+        r = store_put_guarded(ps->store, key, value, g, n, &rev);
+        if (r == -ESTALE) {
+                log_warning("Lease %s: a donor's offer changed since it was read (another "
+                            "replica granted from it, or it was renewed); not granting, the "
+                            "client retries",
+                            l->id);
+                ps->lost_race = true;
+                return r;
+        }
+        /* Our transaction wrote the guards again at its revision: the next lease of this
+         * section on the same donors is guarded by that. */
+        if (r >= 0)
+                for (size_t k = 0; k < n; k++) {
+                        struct offer_seen *w = seen_find(ps, donors[k]);
+                        if (w)
+                                w->mod_revision = rev;
+                }
+        return r;
 }
 
 static int remove_key(void *ud, const char *key)
@@ -204,7 +350,22 @@ int pool_service_end(struct pool_service *ps)
                 .save_offer = save_offer, .save_lease = save_lease, .remove = remove_key, .ud = ps
         };
         int r = pools_take_changes(&ps->pools, &sink);
+        bool lost = ps->lost_race;
+        if (lost) {
+                /* What this section decided rests on a state another replica changed: drop it
+                 * all and start the next section from the store's. */
+                struct pools *p = &ps->pools;
+                for (size_t i = 0; i < p->n_donors; i++)
+                        p->donors[i].dirty = false;
+                for (size_t k = 0; k < p->n_leases; k++)
+                        p->leases[k].dirty = false;
+                p->n_gone = 0;
+                reload(ps);
+                ps->lost_race = false;
+        }
         pthread_mutex_unlock(&ps->lock);
+        if (lost)
+                return -ESTALE; /* said by save_lease() */
         if (r < 0)
                 log_warning_errno(r, "Failed to write pool offers or leases to the store (%m); "
                                      "retrying with the next change");

@@ -17,9 +17,20 @@ struct pool_service {
         struct pools_rng rng;
         struct sched_store *store; /* borrowed */
         /* etcd: other replicas change offers and leases too, so every section starts from the
-         * store's state (the last write wins; a lease granted by two replicas at once from the
-         * same free slab is not prevented yet). */
+         * store's state, and a lease is written guarded by its donors' offers as that state had
+         * them (store_put_guarded()): of two replicas granting the same free slab at once, one
+         * writes, the other answers 503 and drops its section's changes. */
         bool shared;
+        /* The stored offers as last read: what a lease's write is guarded by. */
+        struct offer_seen *seen;
+        size_t n_seen, cap_seen;
+        bool lost_race; /* a guarded write failed in this section */
+};
+
+struct offer_seen {
+        char node[API_NODE_NAME_MAX];
+        uint64_t mod_revision;
+        char *value;
 };
 
 /* Loads the offers and leases kept in st. */

@@ -20,6 +20,9 @@ struct store_backend {
         int (*update)(void *be, const char *key, const char *value, uint64_t expect_mod_revision,
                       uint64_t *ret_mod_revision);
         int (*remove)(void *be, const char *key, uint64_t expect_mod_revision);
+        int (*put_guarded)(void *be, const char *key, const char *value,
+                           const struct store_guard *guards, size_t n_guards,
+                           uint64_t *ret_mod_revision);
         int (*lease_grant)(void *be, uint64_t ttl_sec, uint64_t *ret_lease_id);
         int (*lease_keepalive)(void *be, uint64_t lease_id);
         int (*lease_revoke)(void *be, uint64_t lease_id);

@@ -528,6 +528,52 @@ static int etcd_remove(void *be, const char *key, uint64_t expect)
                    -ENOENT, &rev);
 }
 
+/* One transaction: compare every guard's mod_revision, and on success put each guard again (its
+ * own value and lease) and then key. Two replicas that placed slabs on the same donor from the
+ * same read both compare its offer's revision: the first put moves it, the second fails. */
+static int etcd_put_guarded(void *be, const char *key, const char *value,
+                            const struct store_guard *guards, size_t n_guards,
+                            uint64_t *ret_mod_revision)
+{
+        struct etcd_store *e = be;
+        _cleanup_free_ char *k = full_key(e, key);
+        _cleanup_json_ struct json_object *req = json_object_new_object(), *resp = NULL;
+        struct json_object *cmps = json_object_new_array(), *succ = json_object_new_array();
+        int r = k && req && cmps && succ ? 0 : -ENOMEM;
+        for (size_t i = 0; i < n_guards && r >= 0; i++) {
+                _cleanup_free_ char *g = full_key(e, guards[i].key);
+                struct json_object *c = g ? compare(g, false, guards[i].mod_revision) : NULL,
+                                   *put = g ? put_op(g, guards[i].value, 0, true) : NULL;
+                if (!c || !put) {
+                        json_object_put(c);
+                        json_object_put(put);
+                        r = -ENOMEM;
+                        break;
+                }
+                json_object_array_add(cmps, c);
+                json_object_array_add(succ, put);
+        }
+        struct json_object *put = r >= 0 ? put_op(k, value, 0, false) : NULL;
+        if (r >= 0 && !put)
+                r = -ENOMEM;
+        if (r < 0) {
+                json_object_put(cmps);
+                json_object_put(succ);
+                return r;
+        }
+        json_object_array_add(succ, put);
+        api_add(req, "compare", cmps);
+        api_add(req, "success", succ);
+        r = call(e, "/v3/kv/txn", req, false, &resp);
+        if (r < 0)
+                return r;
+        struct json_object *ok = json_object_object_get(resp, "succeeded");
+        if (!ok || !json_object_get_boolean(ok))
+                return -ESTALE;
+        *ret_mod_revision = get_u64(json_object_object_get(resp, "header"), "revision");
+        return 0;
+}
+
 static int etcd_lease_grant(void *be, uint64_t ttl_sec, uint64_t *ret_lease_id)
 {
         _cleanup_json_ struct json_object *req = json_object_new_object(), *resp = NULL;
@@ -866,6 +912,7 @@ const struct store_backend store_backend_etcd = {
         .update_leased = etcd_update_leased,
         .thread_safe = true,
         .remove = etcd_remove,
+        .put_guarded = etcd_put_guarded,
         .lease_grant = etcd_lease_grant,
         .lease_keepalive = etcd_lease_keepalive,
         .lease_revoke = etcd_lease_revoke,

@@ -446,6 +446,58 @@ static int sqlite_update(void *be, const char *key, const char *value, uint64_t 
         return r;
 }
 
+/* The same transaction as etcd's: every guard compared and written again, then key upserted. */
+static int sqlite_put_guarded(void *be, const char *key, const char *value,
+                              const struct store_guard *guards, size_t n_guards,
+                              uint64_t *ret_mod_revision)
+{
+        struct sqlite_store *s = be;
+        const char *id, *gid;
+        uint64_t rev = 0;
+        sqlite3_stmt *q = NULL;
+        if (strcmp(table_for(key, &id), "records") != 0)
+                return -EINVAL;
+        int r = write_begin(s, &rev);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_guards && r >= 0; i++) {
+                if (strcmp(table_for(guards[i].key, &gid), "records") != 0) {
+                        r = -EINVAL;
+                        break;
+                }
+                r = compare_revision(s, "records", gid, guards[i].mod_revision);
+                if (r == -ENOENT)
+                        r = -ESTALE;
+                if (r >= 0)
+                        r = prepare(s->db,
+                                    "UPDATE records SET body = ?2, mod_revision = ?3 WHERE id = ?1",
+                                    &q);
+                if (r >= 0) {
+                        sqlite3_bind_text(q, 1, gid, -1, SQLITE_STATIC);
+                        sqlite3_bind_text(q, 2, guards[i].value, -1, SQLITE_STATIC);
+                        sqlite3_bind_int64(q, 3, (sqlite3_int64)rev);
+                        r = step_done(s, q, "writing a guard record");
+                }
+        }
+        if (r >= 0)
+                r = prepare(s->db,
+                            "INSERT INTO records (id, body, mod_revision, lease_id)"
+                            " VALUES (?1, ?2, ?3, 0) ON CONFLICT(id) DO UPDATE SET"
+                            " body = excluded.body, mod_revision = excluded.mod_revision,"
+                            " lease_id = 0",
+                            &q);
+        if (r >= 0) {
+                sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(q, 3, (sqlite3_int64)rev);
+                r = step_done(s, q, "writing a guarded record");
+        }
+        r = write_end(s, r);
+        if (r >= 0)
+                *ret_mod_revision = rev;
+        return r;
+}
+
 static int sqlite_remove(void *be, const char *key, uint64_t expect)
 {
         struct sqlite_store *s = be;
@@ -545,6 +597,7 @@ const struct store_backend store_backend_sqlite = {
         .create = sqlite_create,
         .update = sqlite_update,
         .remove = sqlite_remove,
+        .put_guarded = sqlite_put_guarded,
         .lease_grant = sqlite_lease_grant,
         .lease_keepalive = sqlite_lease_keepalive,
         .lease_revoke = sqlite_lease_revoke,

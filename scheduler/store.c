@@ -200,6 +200,23 @@ int store_delete(struct sched_store *st, const char *key, uint64_t expect_mod_re
         return LOCKED(st, st->ops->remove(st->be, key, expect_mod_revision));
 }
 
+int store_put_guarded(struct sched_store *st, const char *key, const char *value,
+                      const struct store_guard *guards, size_t n_guards, uint64_t *ret_mod_revision)
+{
+        if (n_guards > STORE_GUARDS_MAX ||
+            strncmp(key, MIGRATION_PREFIX, strlen(MIGRATION_PREFIX)) == 0)
+                return -EINVAL;
+        for (size_t i = 0; i < n_guards; i++)
+                if (strncmp(guards[i].key, MIGRATION_PREFIX, strlen(MIGRATION_PREFIX)) == 0 ||
+                    guards[i].mod_revision == 0)
+                        return -EINVAL;
+        uint64_t rev = 0;
+        int r = LOCKED(st, st->ops->put_guarded(st->be, key, value, guards, n_guards, &rev));
+        if (r >= 0 && ret_mod_revision)
+                *ret_mod_revision = rev;
+        return r;
+}
+
 /* Last writer wins: the record is read for its revision and replaced against it; a writer that
  * slipped in between (-ESTALE, -EEXIST, -ENOENT) makes us read again. */
 #define STORE_PUT_ATTEMPTS 5

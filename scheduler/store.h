@@ -67,6 +67,23 @@ int store_update_leased(struct sched_store *st, const char *key, const char *val
 /* Deletes key if its revision is still expect_mod_revision: -ESTALE, -ENOENT as above. */
 int store_delete(struct sched_store *st, const char *key, uint64_t expect_mod_revision);
 
+/* A record a write depends on, as the writer read it: key at mod_revision, holding value. */
+struct store_guard {
+        const char *key, *value;
+        uint64_t mod_revision;
+};
+/* Creates or replaces key (no lease) with value, in one transaction with a compare on every
+ * guard: only if each guard key is still at its mod_revision, and then each guard is written
+ * again with its own value, so that its revision moves on and a second writer that read the
+ * same revision fails. This is how a slab grant is made safe between memschedd replicas: the
+ * lease is written guarded by its donors' offers, and of two grants from one offer exactly one
+ * lands. -ESTALE when a guard moved or is gone (nothing written); -EINVAL for more than
+ * STORE_GUARDS_MAX guards or a plan key. */
+#define STORE_GUARDS_MAX 16
+int store_put_guarded(struct sched_store *st, const char *key, const char *value,
+                      const struct store_guard *guards, size_t n_guards,
+                      uint64_t *ret_mod_revision);
+
 /* Sets key to value whatever it held (creating it when absent): for records one writer owns,
  * such as pool offers and memory leases ("pools/NODE", "leases/ID"). */
 int store_put(struct sched_store *st, const char *key, const char *value);

@@ -54,8 +54,15 @@ int cmd_explain(const struct cli_opts *o)
                 if (json_object_object_get_ex(d, "api", &x) && x)
                         printf("   Kubernetes API: %s\n", json_object_get_string(x));
                 const char *act = S(d, "action");
-                if (streq(act, "kill") || streq(act, "terminate") || streq(act, "none") ||
-                    streq(act, "evict"))
+                if (streq(act, "lease") || streq(act, "renew") || streq(act, "revoke") ||
+                    streq(act, "drain") || streq(act, "release")) {
+                        char b[FORMAT_BYTES_MAX];
+                        printf("\n   remote swap %s%s%s\n", act, U(d, "amount_bytes") ? " of " : "",
+                               U(d, "amount_bytes")
+                                   ? format_bytes_iec(U(d, "amount_bytes"), b, sizeof(b))
+                                   : "");
+                } else if (streq(act, "kill") || streq(act, "terminate") || streq(act, "none") ||
+                           streq(act, "evict"))
                         printf("; %llu candidates, %llu protected; decided %.1f ms after the first "
                                "signal (%s)\n",
                                U(d, "candidates"), U(d, "excluded"),

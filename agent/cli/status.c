@@ -85,6 +85,43 @@ static void print_pressure_table(struct json_object *j)
         }
 }
 
+/* memagentd's remote swap: the lease, what is swapped on it, and each donor's replicas. */
+static void print_remote_swap_table(struct json_object *j)
+{
+        struct json_object *rs, *x, *ds;
+        if (!json_object_object_get_ex(j, "remote_swap", &rs) || !rs)
+                return;
+#define S(obj, k) (json_object_object_get_ex((obj), (k), &x) && x ? json_object_get_string(x) : "-")
+#define U(obj, k) (json_object_object_get_ex((obj), (k), &x) ? json_object_get_uint64(x) : 0)
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+        printf("\nREMOTE SWAP (memagentd)\n  %-10s %-36s %-10s %-10s %-8s %s\n", "PHASE", "LEASE",
+               "BYTES", "SWAPPED", "RENEWALS", "REVOKED");
+        printf("  %-10s %-36s %-10s %-10s %-8llu %llu%s\n", S(rs, "phase"), S(rs, "lease_id"),
+               format_bytes_iec(U(rs, "lease_bytes"), a, sizeof(a)),
+               format_bytes_iec(U(rs, "swapped_bytes"), b, sizeof(b)),
+               (unsigned long long)U(rs, "renewals"), (unsigned long long)U(rs, "revoked_slabs"),
+               json_object_object_get_ex(rs, "ending", &x) && json_object_get_boolean(x)
+                   ? "  (ending: draining)"
+                   : "");
+        if (json_object_object_get_ex(rs, "last_error", &x) && x)
+                printf("  last error: %s\n", json_object_get_string(x));
+        if (json_object_object_get_ex(rs, "donors", &ds) && json_object_array_length(ds) > 0) {
+                printf("  %-32s %-10s %-6s %-8s %-8s %s\n", "DONOR", "BYTES", "SLABS", "HEALTHY",
+                       "SYNCING", "FAILED");
+                for (size_t i = 0; i < json_object_array_length(ds); i++) {
+                        struct json_object *d = json_object_array_get_idx(ds, i);
+                        printf("  %-32s %-10s %-6llu %-8llu %-8llu %llu\n", S(d, "donor"),
+                               format_bytes_iec(U(d, "bytes"), a, sizeof(a)),
+                               (unsigned long long)U(d, "slabs"),
+                               (unsigned long long)U(d, "healthy"),
+                               (unsigned long long)U(d, "syncing"),
+                               (unsigned long long)U(d, "failed"));
+                }
+        }
+#undef S
+#undef U
+}
+
 static int cmd_status_direct(const struct cli_opts *o);
 
 int cmd_status(const struct cli_opts *o)
@@ -100,6 +137,7 @@ int cmd_status(const struct cli_opts *o)
                          * daemon's view of pressure below it. */
                         int rc = cmd_status_direct(o);
                         print_pressure_table(j);
+                        print_remote_swap_table(j);
                         json_object_put(j);
                         return rc;
                 }

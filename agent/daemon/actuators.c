@@ -4,8 +4,10 @@
 // Kubernetes Eviction API, pods/resize) is a new actuator here; the decision does not change.
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -370,6 +372,97 @@ static void act_report(struct manager *m, const struct action *a)
                 (void)reporter_submit(m->reporter, &rep);
 }
 
+void manager_bind_remote_swap(struct manager *m, struct remote_swap *s)
+{
+        m->remote_swap = s;
+        m->n_rswap_donors = 0;
+}
+
+struct json_object *remote_swap_status_json(const struct manager *m)
+{
+        if (!m->remote_swap)
+                return NULL;
+        const struct remote_swap_input *in = &m->rswap_in;
+        struct json_object *o = json_object_new_object(), *ds = json_object_new_array();
+        if (!o || !ds) {
+                json_object_put(o);
+                json_object_put(ds);
+                return NULL;
+        }
+        json_object_object_add(o, "phase",
+                               json_object_new_string(remote_swap_phase_to_string(in->phase)));
+        json_object_object_add(o, "lease_id",
+                               in->lease_id[0] ? json_object_new_string(in->lease_id) : NULL);
+        json_object_object_add(o, "lease_bytes", json_object_new_uint64(in->lease_bytes));
+        json_object_object_add(o, "swapped_bytes", json_object_new_uint64(in->swapped_bytes));
+        json_object_object_add(o, "ending", json_object_new_boolean(in->ending));
+        json_object_object_add(o, "renewals", json_object_new_uint64(in->renewals));
+        json_object_object_add(o, "revoked_slabs", json_object_new_uint64(in->revoked));
+        json_object_object_add(
+            o, "last_error",
+            in->last_error ? json_object_new_string(strerror(abs(in->last_error))) : NULL);
+        for (size_t i = 0; i < m->n_rswap_donors; i++) {
+                const struct remote_swap_donor *d = &m->rswap_donors[i];
+                struct json_object *dj = json_object_new_object();
+                if (!dj)
+                        break;
+                json_object_object_add(dj, "donor", json_object_new_string(d->donor));
+                json_object_object_add(dj, "bytes", json_object_new_uint64(d->bytes));
+                json_object_object_add(dj, "slabs", json_object_new_uint64(d->slabs));
+                json_object_object_add(dj, "healthy", json_object_new_uint64(d->healthy));
+                json_object_object_add(dj, "syncing", json_object_new_uint64(d->syncing));
+                json_object_object_add(dj, "failed", json_object_new_uint64(d->failed));
+                json_object_array_add(ds, dj);
+        }
+        json_object_object_add(o, "donors", ds);
+        return o;
+}
+
+/* The step's lease, renew, drain or release: handed to the remote swap worker, which never
+ * holds the loop; what came of it is in the next snapshot (remote_swap_get()). */
+static void act_remote_swap(struct manager *m, const struct action *a)
+{
+        if (!m->remote_swap) {
+                log_warning("Remote swap %s asked for, but no remote swap worker runs, ignoring",
+                            lease_op_to_string(a->remote_swap.op));
+                return;
+        }
+        log_debug("Remote swap: %s %s", lease_op_to_string(a->remote_swap.op),
+                  a->remote_swap.lease_id);
+        remote_swap_command(m->remote_swap, a->remote_swap.op, a->remote_swap.bytes);
+}
+
+static const struct cgroup *container_by_id(const struct model *model, uint64_t id)
+{
+        for (size_t i = 0; i < model->n_pods; i++)
+                for (size_t j = 0; j < model->pods[i].n_containers; j++)
+                        if (model->pods[i].containers[j].cg.id == id)
+                                return &model->pods[i].containers[j].cg;
+        return NULL;
+}
+
+/* A container's memory.swap.max, while the remote swap is on (0 or "max" by its pod's QoS class
+ * and override) or back to what it was. A container gone meanwhile is no error. */
+static void act_swap_max(struct manager *m, const struct action *a)
+{
+        const struct cgroup *c = container_by_id(&m->model, a->swap_max.cgroup_id);
+        if (!c || c->gone)
+                return;
+        char v[32];
+        if (a->swap_max.value_bytes == CG_UNLIMITED)
+                snprintf(v, sizeof(v), "max");
+        else
+                snprintf(v, sizeof(v), "%" PRIu64, a->swap_max.value_bytes);
+        int r = write_string_at(c->dfd, "memory.swap.max", v);
+        if (r == -ENOENT || r == -ENODEV)
+                return;
+        if (r < 0)
+                log_warning_errno(r, "Failed to write memory.swap.max %s to %s, ignoring: %m", v,
+                                  a->swap_max.cgroup);
+        else
+                log_info("memory.swap.max of %s is now %s", a->swap_max.cgroup, v);
+}
+
 void act(struct manager *m, const struct action_list *l)
 {
         m->last_record_id = 0;
@@ -408,6 +501,12 @@ void act(struct manager *m, const struct action_list *l)
                         break;
                 case ACTION_OUTCOME:
                         act_outcome(m, a);
+                        break;
+                case ACTION_REMOTE_SWAP:
+                        act_remote_swap(m, a);
+                        break;
+                case ACTION_SWAP_MAX:
+                        act_swap_max(m, a);
                         break;
                 }
         }

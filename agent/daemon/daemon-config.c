@@ -95,6 +95,11 @@ static int check_qos_class(const char *s, char *err, size_t err_size)
         return 0;
 }
 
+static const struct config_enum_value remote_swap_levels[] = {
+        { "none", LEVEL_NONE },         { "low", LEVEL_LOW }, { "medium", LEVEL_MEDIUM },
+        { "critical", LEVEL_CRITICAL }, { NULL, 0 },
+};
+
 static int check_cgroup_glob(const char *s, char *err, size_t err_size)
 {
         if (s[0] != '/') {
@@ -279,6 +284,25 @@ static const struct config_entry entries[] = {
         CONFIG_ENTRY_DURATION(C, remote_swap_lease_ttl_usec, "remoteSwapLeaseTtl", "60s", "3s",
                               "24h", RESTART,
                               "TTL of the remote swap lease, renewed every third of it."),
+        CONFIG_ENTRY_ENUM(C, remote_swap_level, "remoteSwapLevel", "low", remote_swap_levels,
+                          RELOAD,
+                          "Node pressure level at which the remote swap is leased (and below "
+                          "which, for remoteSwapCalmHold, it is drained and given back); none "
+                          "keeps it leased while any container may swap."),
+        CONFIG_ENTRY_DURATION(C, remote_swap_calm_hold_usec, "remoteSwapCalmHold", "60s", "0",
+                              "24h", RELOAD,
+                              "How long the node stays below remoteSwapLevel before the remote "
+                              "swap is drained (swapoff) and its lease returned."),
+        CONFIG_ENTRY_BYTES(C, remote_swap_drain_margin_bytes, "remoteSwapDrainMargin", "64Mi", "0",
+                           NULL, RELOAD,
+                           "Memory that must stay available after a drain: the pages come home "
+                           "only when swapped + this fit in MemAvailable; a lease that must end "
+                           "evicts by policy first."),
+        CONFIG_ENTRY_STRV(C, remote_swap_qos_classes, "remoteSwapQosClasses",
+                          "burstable,besteffort", check_qos_class, "QOS,...", RELOAD,
+                          "QoS classes whose containers may swap (memory.swap.max max) while the "
+                          "remote swap is on; the others get memory.swap.max 0 (Guaranteed by "
+                          "default). A pod cgroup's xattr user.memagent_swap=1/0 overrides."),
         CONFIG_ENTRY_DURATION(C, bpf_stall_threshold_usec, "bpfStallThreshold", "100ms", "0", "10s",
                               RESTART,
                               "A single reclaim stall at least this long is reported as an event "

@@ -64,6 +64,10 @@ struct agent_config {
         uint64_t remote_swap_bytes; /* leased and swapped on; 0 for none */
         int64_t remote_swap_priority;
         uint64_t remote_swap_lease_ttl_usec;
+        int remote_swap_level; /* enum pressure_level */
+        uint64_t remote_swap_calm_hold_usec;
+        uint64_t remote_swap_drain_margin_bytes;
+        struct config_strv remote_swap_qos_classes;
 
         /* The balloon (agent/decide/balloon.h) and vertical scaling (agent/decide/vscale.h). */
         bool balloon_enabled;

@@ -60,6 +60,8 @@ static struct json_object *daemon_status_json(struct manager *m)
                                        json_object_new_boolean(ks.resize_supported));
         }
         json_object_object_add(root, "kubernetes", kj);
+        /* The remote swap (lease, bytes swapped, donors): null when none is configured. */
+        json_object_object_add(root, "remote_swap", remote_swap_status_json(m));
         struct json_object *pr = json_object_new_object();
         for (enum scope_id i = 0; i < _SCOPE_MAX; i++) {
                 const struct scope_state *s = &m->state.scopes[i];

@@ -22,6 +22,7 @@
 #include "agent/kernel/model.h"
 #include "agent/kernel/node.h"
 #include "agent/kernel/psi.h"
+#include "agent/remote/swap.h"
 
 struct bpfsig;
 struct metrics_server;
@@ -132,6 +133,12 @@ struct manager {
         bool oom_seen;
         /* the balloon and vertical scaling (agent/kernel/elastic.h), NULL if it could not start */
         struct elastic *elastic;
+
+        /* remote swap: the worker (NULL: none) and its donors as last read, for status */
+        struct remote_swap *remote_swap;
+        struct remote_swap_input rswap_in;
+        struct remote_swap_donor rswap_donors[REMOTE_SWAP_DONORS_MAX];
+        size_t n_rswap_donors;
         /* the node report to memschedd, NULL without schedulerUrl */
         struct reporter *reporter;
         char *node_name;
@@ -164,6 +171,8 @@ void observe_outcome(struct manager *m, uint64_t now_usec, struct node_snapshot 
 
 /* actuators.c */
 void act(struct manager *m, const struct action_list *l);
+/* The remote swap as last observed, for status: null when none runs (new reference). */
+struct json_object *remote_swap_status_json(const struct manager *m);
 /* Binds the Kubernetes API client (a copy of *b is kept; NULL unbinds: standalone). */
 void manager_bind_kube(struct manager *m, const struct kube_binding *b);
 /* The API's answer to an eviction the client started for the pod with this uid: handed to the

@@ -41,6 +41,7 @@ struct daemon_params {
         uint64_t bpf_stall_threshold_usec;
         size_t decision_log_size;
         struct elastic_params elastic; /* the balloon and vertical scaling */
+        struct lease_params lease;     /* remote swap (agent/decide/lease-step.h) */
         /* memschedd: "" or NULL for none; node_name resolved by the caller */
         const char *scheduler_url, *node_name;
         /* The Kubernetes API (agent/daemon/kube.h): a kubeconfig, or "" / NULL for in-cluster
@@ -64,3 +65,7 @@ int manager_run(struct manager *m, int (*reload)(struct manager *m, void *userda
 /* Applies reloadable parameters (thresholds, intervals, policies, protection, dry run). */
 int manager_apply_params(struct manager *m, const struct daemon_params *p);
 void manager_free(struct manager *m);
+/* The consumer's remote swap worker (agent/remote/swap.h) the step's lease actions go to and
+ * whose state each snapshot reads; NULL unbinds (before it stops). Defined in actuators.c. */
+struct remote_swap;
+void manager_bind_remote_swap(struct manager *m, struct remote_swap *s);

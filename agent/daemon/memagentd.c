@@ -99,6 +99,20 @@ static int daemon_params_from_config(struct daemon *d, struct daemon_params *p)
         }
         ep->vscale_step = c->vscale_step;
         ep->vscale_ceiling = c->vscale_ceiling;
+        struct lease_params *lp = &p->lease;
+        *lp = (struct lease_params){
+                .bytes = c->remote_swap_bytes,
+                .ttl_usec = c->remote_swap_lease_ttl_usec,
+                .level = (enum pressure_level)c->remote_swap_level,
+                .calm_hold_usec = c->remote_swap_calm_hold_usec,
+                .drain_margin_bytes = c->remote_swap_drain_margin_bytes,
+                .retry_usec = 10000000, /* 10 s after a refused lease or a failed drain */
+        };
+        for (size_t i = 0; i < c->remote_swap_qos_classes.n; i++) {
+                int q = qos_from_string(c->remote_swap_qos_classes.items[i]);
+                if (q > 0 && (size_t)q < ELEMENTSOF(lp->swap_qos))
+                        lp->swap_qos[q] = true;
+        }
         return 0;
 }
 
@@ -222,7 +236,9 @@ int main(int argc, char *argv[])
                 agent_config_free(&d.cfg);
                 return EXIT_FAILURE;
         }
+        manager_bind_remote_swap(m, remote_service_swap(remote));
         r = manager_run(m, on_reload, &d);
+        manager_bind_remote_swap(m, NULL);
         remote_service_stop(remote, r >= 0);
         manager_free(m);
         free(d.roots);

@@ -65,6 +65,25 @@ static uint32_t candidate_flags(const struct manager *m, const struct cgroup *c)
         return f;
 }
 
+/* user.memagent_swap on a root-owned pod cgroup: "1" lets its containers swap to the remote
+ * swap whatever their QoS class, "0" keeps them off it. */
+static enum swap_override swap_override_of(const struct cgroup *c)
+{
+        struct stat st;
+        char v[8];
+        if (fstat(c->dfd, &st) < 0 || st.st_uid != 0)
+                return SWAP_OVERRIDE_NONE;
+        ssize_t n = fgetxattr(c->dfd, "user.memagent_swap", v, sizeof(v) - 1);
+        if (n <= 0)
+                return SWAP_OVERRIDE_NONE;
+        v[n] = '\0';
+        if (v[0] == '1' || strcasecmp(v, "true") == 0)
+                return SWAP_OVERRIDE_ALLOW;
+        if (v[0] == '0' || strcasecmp(v, "false") == 0)
+                return SWAP_OVERRIDE_DENY;
+        return SWAP_OVERRIDE_NONE;
+}
+
 /* True when pid is one of the cgroup's processes (its own cgroup.procs, not descendants'). */
 static bool cgroup_has_pid(int dfd, pid_t pid)
 {
@@ -138,6 +157,7 @@ static void fill_candidate(const struct manager *m, struct snap_candidate *cand,
         const struct cg_sample *s = &c->s;
         bool keep = !m->sampled_all && i < m->n_cands_prev && cand->c.cgroup_id == c->id;
         uint32_t flags = keep ? cand->c.flags : candidate_flags(m, c);
+        enum swap_override swap = keep ? cand->swap : swap_override_of(c);
         *cand = (struct snap_candidate){
                 .c = {
                         .name = name,
@@ -155,6 +175,7 @@ static void fill_candidate(const struct manager *m, struct snap_candidate *cand,
                         .reclaim_stall_usec = s->reclaim_stall_usec,
                 },
                 .holds_self = holds_self(m, c->id),
+                .swap = swap,
         };
 }
 
@@ -423,5 +444,9 @@ int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
         m->n_cands_prev = (size_t)n;
         snap->cands = m->cands;
         snap->n_cands = (size_t)n;
+        if (m->remote_swap) {
+                remote_swap_get(m->remote_swap, &m->rswap_in, m->rswap_donors, &m->n_rswap_donors);
+                snap->remote = m->rswap_in;
+        }
         return 0;
 }

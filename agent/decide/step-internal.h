@@ -58,3 +58,10 @@ int kube_step_overdue(const struct node_snapshot *snap, struct agent_state *st,
 /* Sends the queued evictions that are due, while the API is usable. */
 int kube_step_queue(const struct node_snapshot *snap, struct agent_state *st,
                     const struct agent_params *p, struct action_list *out);
+
+/* lease-step.c: remote swap (lease-step.h). Sets *ret_evict when a lease that must end cannot be
+ * drained before something is evicted: the caller runs the eviction step (its ranking) now. */
+int lease_step(const struct node_snapshot *snap, struct agent_state *st,
+               const struct agent_params *p, enum pressure_level level, bool *ret_evict,
+               struct action_list *out);
+void lease_step_state_done(struct lease_step_state *ls);

@@ -33,6 +33,7 @@ void agent_state_done(struct agent_state *st)
         free(st->units);
         st->units = NULL;
         st->n_units = st->cap_units = 0;
+        lease_step_state_done(&st->lease);
 }
 
 void action_list_clear(struct action_list *l)
@@ -587,10 +588,16 @@ int agent_step(const struct node_snapshot *snap, struct agent_state *st,
         if ((r = step_elastic(snap, st, p, out)) < 0)
                 return r;
 
+        /* Remote swap: lease under pressure, drain when calm; a lease that must end but whose
+         * pages do not fit asks for an eviction first (lease-step.h). */
+        bool evict_for_drain = false;
+        if ((r = lease_step(snap, st, p, lvl, &evict_for_drain, out)) < 0)
+                return r;
+
         /* Act on pressure that is there now: after a kill the level stays up for clearHold
          * (hysteresis), but a sample below medium means the kill already relieved it. */
-        if (lvl >= LEVEL_MEDIUM && st->scopes[sid].st.raw >= LEVEL_MEDIUM && !st->inflight.active &&
-            now >= st->cooldown_until_usec) {
+        if (((lvl >= LEVEL_MEDIUM && st->scopes[sid].st.raw >= LEVEL_MEDIUM) || evict_for_drain) &&
+            !st->inflight.active && now >= st->cooldown_until_usec) {
                 if (agent_kills_last_minute(st, now) >= p->max_kills_per_minute) {
                         if ((r = step_log(out, LOG_WARNING,
                                           "%s pressure is %s but %u kills in the last minute "

@@ -50,6 +50,7 @@
 
 #include "agent/decide/balloon.h"
 #include "agent/decide/decision.h"
+#include "agent/decide/lease-step.h"
 #include "agent/decide/pressure.h"
 #include "agent/decide/vscale.h"
 #include "agent/kernel/model.h"
@@ -95,6 +96,7 @@ struct agent_params {
         unsigned max_kills_per_minute;
         uint64_t grace_period_usec;
         struct elastic_params elastic;
+        struct lease_params lease; /* remote swap (agent/decide/lease-step.h) */
 };
 
 /* One pressure scope as sampled. */
@@ -117,6 +119,7 @@ struct snap_candidate {
          * listed yet). The step applies it: its priority, its request when the cgroup gives none,
          * protect or node_critical: never evicted; avoid: last. Borrowed for the step. */
         const struct k8s_pod_meta *meta;
+        enum swap_override swap; /* user.memagent_swap on the pod's cgroup */
 };
 
 /* A pod as the API names it. */
@@ -191,6 +194,7 @@ struct node_snapshot {
         bool kube_usable;
         const struct kube_answer *kube_answers; /* answers since the last step */
         size_t n_kube_answers;
+        struct remote_swap_input remote; /* the remote swap worker */
 };
 
 /* What the balloon and vertical scaling remember of one container (or workload). */
@@ -305,7 +309,8 @@ struct agent_state {
         size_t n_units, cap_units;
         struct balloon_episode balloon_ep;
         uint64_t reclaimed_total;
-        bool elastic_fast; /* a container is growing close to its limit */
+        bool elastic_fast;             /* a container is growing close to its limit */
+        struct lease_step_state lease; /* remote swap */
 };
 
 void agent_state_init(struct agent_state *st);
@@ -323,6 +328,8 @@ enum action_kind {
         ACTION_EVICT_API,      /* POST pods/eviction; the answer comes back as a kube_answer */
         ACTION_KUBE_EVENT,     /* an events.k8s.io/v1 Event regarding a pod */
         ACTION_OUTCOME,        /* rewrites a record: its outcome, the API's answer, its victim */
+        ACTION_REMOTE_SWAP,    /* lease, renew, drain or release remote swap (lease-step.h) */
+        ACTION_SWAP_MAX,       /* a container's memory.swap.max */
 };
 
 /* A loan or a return to write. */
@@ -421,6 +428,16 @@ struct action {
                         bool relief_exhausted;
                         uint64_t reserved_bytes;
                 } report;
+                struct {
+                        enum lease_op op;
+                        uint64_t bytes; /* LEASE_OP_LEASE */
+                        char lease_id[LEASE_ID_MAX];
+                } remote_swap;
+                struct {
+                        char cgroup[256];
+                        uint64_t cgroup_id;
+                        uint64_t value_bytes; /* CG_UNLIMITED: "max" */
+                } swap_max;
         };
 };
 

@@ -114,6 +114,11 @@ int remote_service_start(const struct remote_service_params *p, struct remote_se
         return 0;
 }
 
+struct remote_swap *remote_service_swap(struct remote_service *s)
+{
+        return s ? s->swap : NULL;
+}
+
 void remote_service_stop(struct remote_service *s, bool clean)
 {
         if (!s)

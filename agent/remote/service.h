@@ -30,5 +30,7 @@ struct remote_service;
 
 /* Starts what p asks for; *ret is NULL when it asks for nothing. Errors are logged once. */
 int remote_service_start(const struct remote_service_params *p, struct remote_service **ret);
+/* The consumer's remote swap, NULL when none (memagentd's step drives it). */
+struct remote_swap *remote_service_swap(struct remote_service *s);
 /* clean: a normal exit, the offer is withdrawn. NULL is fine. */
 void remote_service_stop(struct remote_service *s, bool clean);

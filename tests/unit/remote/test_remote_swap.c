@@ -34,6 +34,40 @@ static void test_header_fields(void **state)
         assert_int_equal(remote_swap_header(9 * 4096, uuid, page), -EINVAL);
 }
 
+/* The consumer's swapped bytes come from /proc/swaps: its device's Used column (KiB), not a
+ * device whose name only starts the same, nor another one. */
+static void test_used_bytes(void **state)
+{
+        (void)state;
+        const char *swaps =
+            "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+            "/dev/zram0                              partition\t65532\t\t12\t\t-2\n"
+            "/dev/nbd10                              partition\t163836\t\t999\t\t100\n"
+            "/dev/nbd1                               partition\t163836\t\t5120\t\t100\n";
+        uint64_t used = 0;
+        assert_int_equal(remote_swap_used_bytes(swaps, "/dev/nbd1", &used), 0);
+        assert_int_equal(used, 5120 * 1024);
+        assert_int_equal(remote_swap_used_bytes(swaps, "/dev/nbd10", &used), 0);
+        assert_int_equal(used, 999 * 1024);
+        assert_int_equal(remote_swap_used_bytes(swaps, "/dev/nbd2", &used), -ENOENT);
+        assert_int_equal(remote_swap_used_bytes("/dev/nbd2 partition x\n", "/dev/nbd2", &used),
+                         -EBADMSG);
+}
+
+/* A lease of 30 s renewed at t=100 s expires at 130 s; its renewal is due at 110 s: not ending
+ * while it may still come, ending from 115 s on (it did not), and of course once expired.
+ * Unknown expiry: no. */
+static void test_lease_ending(void **state)
+{
+        (void)state;
+        const uint64_t s = 1000000;
+        assert_false(remote_swap_lease_ending(130 * s, 30, 100 * s));
+        assert_false(remote_swap_lease_ending(130 * s, 30, 114 * s));
+        assert_true(remote_swap_lease_ending(130 * s, 30, 115 * s));
+        assert_true(remote_swap_lease_ending(130 * s, 30, 131 * s));
+        assert_false(remote_swap_lease_ending(0, 30, 131 * s));
+}
+
 static void test_blkid_recognises_it(void **state)
 {
         (void)state;
@@ -66,6 +100,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_header_fields),
                 cmocka_unit_test(test_blkid_recognises_it),
+                cmocka_unit_test(test_used_bytes),
+                cmocka_unit_test(test_lease_ending),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

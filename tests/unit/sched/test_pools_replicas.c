@@ -97,10 +97,61 @@ static void two_replicas_share_leases(void **state)
         store_close(sb);
 }
 
+/* One donor with one free slab; both replicas read it free and grant it at once. The leases are
+ * written guarded by the donor's offer: the first lands, the second is refused (the route
+ * answers 503 and the consumer retries) and its replica drops the grant; both then see one
+ * lease on the slab. Without the guard both writes land and the slab is granted twice. */
+static void two_replicas_race_for_one_slab(void **state)
+{
+        (void)state;
+        struct store_options so = { .etcd_endpoints = etcd.endpoints,
+                                    .etcd_prefix = "/pools-race/" };
+        struct sched_store *sa, *sb;
+        struct pool_service *a, *b;
+        assert_int_equal(store_open_with(&so, &sa), 0);
+        assert_int_equal(store_open_with(&so, &sb), 0);
+        assert_int_equal(pool_service_open(sa, &(struct pools_config){}, &a), 0);
+        assert_int_equal(pool_service_open(sb, &(struct pools_config){}, &b), 0);
+        uint64_t now = now_usec(CLOCK_REALTIME);
+
+        struct pools *p = pool_service_begin(a, now);
+        struct pool_offer o = offer("d1");
+        o.bytes = GiB;
+        assert_int_equal(pools_offer_put(p, &o, now), 1);
+        assert_int_equal(pool_service_end(a), 0);
+
+        struct lease_request qa = { .id = "lease-a", .node = "c1", .bytes = GiB, .ttl_sec = 30 };
+        struct lease_request qb = { .id = "lease-b", .node = "c2", .bytes = GiB, .ttl_sec = 30 };
+        const struct lease *l;
+        struct pools *pa = pool_service_begin(a, now + SEC);
+        struct pools *pb = pool_service_begin(b, now + SEC);
+        assert_int_equal(pools_lease_grant(pa, &qa, &a->rng, now + SEC, &l), 1);
+        assert_int_equal(pools_lease_grant(pb, &qb, &b->rng, now + SEC, &l), 1);
+        assert_int_equal(pool_service_end(a), 0);
+        assert_int_equal(pool_service_end(b), -ESTALE);
+
+        for (int i = 0; i < 2; i++) {
+                struct pool_service *s = i ? b : a;
+                p = pool_service_begin(s, now + 2 * SEC);
+                assert_non_null(pools_lease_find(p, "lease-a"));
+                assert_null(pools_lease_find(p, "lease-b"));
+                struct pools_totals t;
+                pools_totals(p, &t);
+                assert_int_equal(t.leased_bytes, GiB);
+                assert_int_equal(t.free_bytes, 0);
+                assert_int_equal(pool_service_end(s), 0);
+        }
+        pool_service_free(a);
+        pool_service_free(b);
+        store_close(sa);
+        store_close(sb);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(two_replicas_share_leases),
+                cmocka_unit_test(two_replicas_race_for_one_slab),
         };
         if (!etcd_fixture_available())
                 return etcd_fixture_must_run() ? 1 : 77;

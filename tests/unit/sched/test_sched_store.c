@@ -252,6 +252,103 @@ static void test_cas_two_writers(void **state)
         store_close(st);
 }
 
+/* A replica that placed slabs on donors writes its lease guarded by their offers. */
+struct granter {
+        pthread_barrier_t *barrier;
+        uint64_t rev_a, rev_b; /* the offers as every granter read them */
+        const char *value_a, *value_b;
+        char lease_key[32];
+        int r;
+};
+
+static void *grant(void *arg)
+{
+        struct granter *me = arg;
+        struct sched_store *st = NULL;
+        int r = store_open_with(&opts, &st);
+        pthread_barrier_wait(me->barrier); /* all open, the offers read */
+        const struct store_guard g[] = {
+                { .key = "pools/donor-a", .value = me->value_a, .mod_revision = me->rev_a },
+                { .key = "pools/donor-b", .value = me->value_b, .mod_revision = me->rev_b },
+        };
+        me->r = r < 0 ? r : store_put_guarded(st, me->lease_key, "{\"slab\":0}", g, 2, NULL);
+        store_close(st);
+        return NULL;
+}
+
+/* Two replicas grant the same free slab at once: their leases are written guarded by the
+ * donors' offers as they read them, so exactly one lands, and the other gets -ESTALE and writes
+ * nothing. Sequentially first (two handles), then RACERS threads at the same instant. */
+static void test_grant_race(void **state)
+{
+        (void)state;
+        struct sched_store *a = open_store(), *b = open_store();
+        uint64_t rev_a = 0, rev_b = 0, after = 0, lease_rev = 0;
+        const char *offer_a = "{\"node\":\"donor-a\"}", *offer_b = "{\"node\":\"donor-b\"}";
+        assert_int_equal(store_create(a, "pools/donor-a", offer_a, 0, &rev_a), 0);
+        assert_int_equal(store_create(a, "pools/donor-b", offer_b, 0, &rev_b), 0);
+        struct store_guard g[] = {
+                { .key = "pools/donor-a", .value = offer_a, .mod_revision = rev_a },
+                { .key = "pools/donor-b", .value = offer_b, .mod_revision = rev_b },
+        };
+        assert_int_equal(store_put_guarded(a, "leases/one", "{\"r\":1}", g, 2, &lease_rev), 0);
+        assert_true(lease_rev > rev_b);
+        /* b read the same offers: its grant loses, and writes nothing */
+        assert_int_equal(store_put_guarded(b, "leases/two", "{\"r\":2}", g, 2, NULL), -ESTALE);
+        struct store_record rec = {};
+        assert_int_equal(store_get(b, "leases/two", &rec), -ENOENT);
+        assert_value(b, "leases/one", "{\"r\":1}", NULL);
+        /* the offer's value is unchanged, its revision moved with the grant */
+        assert_value(b, "pools/donor-a", offer_a, &after);
+        assert_int_equal(after, lease_rev);
+        /* one guard moved is enough to refuse; a guard that is gone refuses too */
+        g[0].mod_revision = after;
+        assert_int_equal(store_put_guarded(b, "leases/two", "{\"r\":2}", g, 2, NULL), -ESTALE);
+        assert_value(b, "pools/donor-b", offer_b, &g[1].mod_revision);
+        assert_int_equal(store_put_guarded(b, "leases/two", "{\"r\":2}", g, 2, NULL), 0);
+        const struct store_guard gone = { .key = "pools/nobody", .value = "{}", .mod_revision = 1 };
+        assert_int_equal(store_put_guarded(b, "leases/three", "{}", &gone, 1, NULL), -ESTALE);
+        /* a re-grant rewrites a lease that exists */
+        assert_value(b, "pools/donor-a", offer_a, &g[0].mod_revision);
+        assert_value(b, "pools/donor-b", offer_b, &g[1].mod_revision);
+        assert_int_equal(store_put_guarded(b, "leases/one", "{\"r\":3}", g, 2, NULL), 0);
+        assert_value(a, "leases/one", "{\"r\":3}", NULL);
+        store_close(a);
+        store_close(b);
+
+        /* At the same instant, from the same read: one grant wins. */
+        struct sched_store *st = open_store();
+        assert_value(st, "pools/donor-a", offer_a, &rev_a);
+        assert_value(st, "pools/donor-b", offer_b, &rev_b);
+        pthread_barrier_t barrier;
+        pthread_t t[RACERS];
+        struct granter gs[RACERS];
+        assert_int_equal(pthread_barrier_init(&barrier, NULL, RACERS + 1), 0);
+        for (int i = 0; i < RACERS; i++) {
+                gs[i] = (struct granter){ .barrier = &barrier,
+                                          .rev_a = rev_a,
+                                          .rev_b = rev_b,
+                                          .value_a = offer_a,
+                                          .value_b = offer_b };
+                snprintf(gs[i].lease_key, sizeof(gs[i].lease_key), "leases/race-%d", i);
+                assert_int_equal(pthread_create(&t[i], NULL, grant, &gs[i]), 0);
+        }
+        pthread_barrier_wait(&barrier);
+        for (int i = 0; i < RACERS; i++)
+                pthread_join(t[i], NULL);
+        int won = 0;
+        for (int i = 0; i < RACERS; i++) {
+                assert_true(gs[i].r == 0 || gs[i].r == -ESTALE);
+                won += gs[i].r == 0;
+                struct store_record lr = {};
+                assert_int_equal(store_get(st, gs[i].lease_key, &lr), gs[i].r == 0 ? 0 : -ENOENT);
+                store_record_done(&lr);
+        }
+        assert_int_equal(won, 1);
+        pthread_barrier_destroy(&barrier);
+        store_close(st);
+}
+
 static void test_restart_persistence(void **state)
 {
         (void)state;
@@ -544,6 +641,7 @@ int main(int argc, char **argv)
         const struct CMUnitTest common[] = {
                 cmocka_unit_test_setup_teardown(test_crud, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cas_two_writers, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_grant_race, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart_persistence, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ttl_lease, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_watch, setup, teardown),

@@ -3,7 +3,9 @@
 #
 # Remote swap on the real kernel's NBD driver (issue 14), in ONE guest over loopback TCP:
 # memschedd brokers; two memagentd donors (--pool-donate) lend locked memory; the consumer
-# memagentd (--remote-swap-bytes) leases a durable device (every chunk on both donors), connects
+# memagentd (--remote-swap-bytes; --remote-swap-level none: leased while a container may swap,
+# without waiting for node pressure, which a container at its own limit does not cause) leases a
+# durable device (every chunk on both donors), connects
 # /dev/nbdN over netlink and swapons it. A Burstable container limited to 96 MiB (swap allowed:
 # memory.swap.max stays "max") runs memhog --verify over 192 MiB: it must finish with every page
 # checksummed after the round trip through the donors, and no OOM kill.
@@ -42,7 +44,8 @@ if [ "$MODE" = swap ]; then
 	vm_wait_for 60 "two donors offering" donors_offered || { vm_dump /tmp/donor-1.log; vm_dump /tmp/memschedd.log; vm_fail "the donors did not offer"; }
 
 	agent_start --node-name consumer --dry-run --bpf-enabled=false --scheduler-url "$URL" \
-		--remote-swap-bytes 160Mi --remote-swap-priority 100 --remote-swap-lease-ttl 30s
+		--remote-swap-bytes 160Mi --remote-swap-priority 100 --remote-swap-lease-ttl 30s \
+		--remote-swap-level none
 	nbd_swapon() { grep -q '^/dev/nbd' /proc/swaps; }
 	vm_wait_for 60 "remote swap on /dev/nbdN" nbd_swapon || { vm_dump "$AGENT_LOG"; vm_fail "no remote swap"; }
 	vm_result "swaps=$(grep nbd /proc/swaps | tr -s ' \t' ',')"
