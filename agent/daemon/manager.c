@@ -375,6 +375,7 @@ int manager_apply_params(struct manager *m, const struct daemon_params *p)
                 .max_kills_per_minute = p->max_kills_per_minute,
                 .grace_period_usec = p->grace_period_usec,
                 .elastic = p->elastic,
+                .thrash = p->thrash,
         };
         m->refresh_needed = true;
         if (psi_changed && m->event)
