@@ -773,6 +773,11 @@ static int step_thrash(const struct node_snapshot *snap, struct agent_state *st,
         st->thrash_raised = node->st.raw < LEVEL_MEDIUM;
         if (!st->thrash_raised)
                 return 0; /* medium or above already: the usual eviction */
+        /* the episode began when the pod began to thrash, not when it had for long enough */
+        if (st->episode_start_usec == 0) {
+                st->episode_start_usec = worst_w->since_usec;
+                snprintf(st->episode_trigger, sizeof(st->episode_trigger), "thrash");
+        }
         enum pressure_level was = node->st.level;
         node->st.raw = LEVEL_MEDIUM;
         if (node->st.level < LEVEL_MEDIUM)

@@ -932,6 +932,7 @@ static void test_thrash_evicts_lower_class(void **state)
         assert_string_equal(rec->record.d.action, "terminate");
         assert_string_equal(rec->record.d.victim.cgroup, "/kubepods/besteffort/pod-be");
         assert_string_equal(rec->record.d.trigger, "thrash");
+        assert_int_equal(rec->record.episode_start_usec, 1 * SEC); /* its first thrashing window */
         const char *th = rec->record.d.thrash;
         if (!strstr(th, "thrashing of pod db (stall some 40.0%, refaults 5000/s)") ||
             !strstr(th, "relieved by evicting /kubepods/besteffort/pod-be"))
