@@ -6,10 +6,10 @@
 # swap, on a 1 GiB guest (Debian's 6.1 kernel under QEMU/TCG). One guest runs the squeeze three
 # times, one guard each (tests/vm/scenarios/thrash.sh with GUARDS="none earlyoom memagentd"):
 # no guard, Debian's earlyoom as packaged (earlyoom -r 0), memagentd with its defaults. Prints,
-# per guard: the db's throughput over the last 5 s of the 30 s after the squeeze began, as a share
-# of its calm throughput just before; its file refaults (memory.stat workingset_refault_file) and
-# its memory stall (memory.pressure some / full) over those 30 s; whether the BestEffort pod was
-# gone by then. Figures only, never pass/fail on them (TCG: compare the guards of one run, not
+# per guard: the db's throughput over the last 5 s of the 30 s after the node turned tight
+# (MemAvailable under 30%), as a share of its calm throughput just before; its file refaults
+# (memory.stat workingset_refault_file) and its memory stall (memory.pressure some / full) from the
+# BestEffort pod's start to the end of those 30 s; whether the BestEffort pod was gone by then. Figures only, never pass/fail on them (TCG: compare the guards of one run, not
 # with hardware). Not a ctest; the checks are vm.thrash's.
 #
 # Usage: bench/thrash.sh [BUILD_DIR] [BE_MIB]
@@ -48,5 +48,5 @@ for g in none earlyoom memagentd; do
 		"$(ms "$(get "${g}_stall_some_usec")") / $(ms "$(get "${g}_stall_full_usec")")" \
 		"$([[ $(get "${g}_besteffort_gone") == 1 ]] && echo yes || echo no)"
 done
-echo "  (db throughput over seconds 25-30 after the squeeze began, vs its calm rate just before;"
-echo "   refaults and stall over those 30 s)"
+echo "  (db throughput over the last 5 s of the 30 s after the node turned tight, vs its calm rate"
+echo "   just before; refaults and stall from the BestEffort pod's start to the end of those 30 s)"
