@@ -108,6 +108,14 @@ static int decode_pod(const struct json_object *o, const char *path, struct repo
                 0 ||
             (r = api_get_object(o, path, "memory", true, false, &mem, err)) < 0)
                 goto fail;
+        /* null or absent: not known (one sample only, or an older agent) */
+        struct json_object *rf = NULL;
+        if (json_object_object_get_ex(o, "refault_file_per_sec", &rf) && rf) {
+                if ((r = api_get_double(o, path, "refault_file_per_sec", false, 0, 1e12,
+                                        &p->refault_file_per_sec, err)) < 0)
+                        goto fail;
+                p->has_refault_rate = true;
+        }
         /* status.c writes null when the kernel has no memory.current: treat as unknown (0). */
         r = api_get_bytes_or_null(mem, mpath, "working_set_bytes", true, &p->working_set_bytes,
                                   err);
@@ -315,6 +323,9 @@ struct json_object *node_report_encode(const struct node_report *r)
                 api_add(po, "limit_bytes", api_new_bytes_or_null(p->limit_bytes));
                 api_add(po, "numa_zone",
                         p->numa_zone >= 0 ? json_object_new_int(p->numa_zone) : NULL);
+                api_add(po, "refault_file_per_sec",
+                        p->has_refault_rate ? json_object_new_double(p->refault_file_per_sec)
+                                            : NULL);
                 api_add(mem, "working_set_bytes", json_object_new_uint64(p->working_set_bytes));
                 api_add(po, "memory", mem);
                 json_object_array_add(pods, po);
@@ -364,4 +375,13 @@ int node_report_copy(const struct node_report *src, struct node_report *ret)
         *ret = c;
         c = (struct node_report){};
         return 0;
+}
+
+bool node_report_thrashing(const struct node_report *r)
+{
+        double sum = 0;
+        for (size_t i = 0; i < r->n_pods; i++)
+                if (r->pods[i].has_refault_rate)
+                        sum += r->pods[i].refault_file_per_sec;
+        return sum >= NODE_REPORT_THRASH_REFAULTS_PER_SEC;
 }

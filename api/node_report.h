@@ -4,7 +4,8 @@
 // {memory_total_bytes, memory_available_bytes, memory_free_bytes, swap_*_bytes, psi, numa[]},
 // pods[] {uid, qos, memory {working_set_bytes}}, and adds what placement and migration need:
 // node.pressure {level, duration_ms, relief_exhausted}, node.reserved_bytes, and per pod the
-// name, namespace, controller owner, request, limit, priority and protection.
+// name, namespace, controller owner, request, limit, priority, protection and refault rate
+// (refault_file_per_sec, as in status).
 #pragma once
 
 #include <stdbool.h>
@@ -41,7 +42,15 @@ struct report_pod {
         uint64_t request_bytes;     /* 0 when unknown */
         uint64_t limit_bytes;       /* API_UNLIMITED when none */
         int32_t numa_zone;          /* zone the pod is bound to, -1 when not bound */
+        /* File pages the pod read back per second (workingset_refault_file), as in `memagent
+         * status`: its page cache evicted while in use. has_ false when not sent (null). */
+        bool has_refault_rate;
+        double refault_file_per_sec;
 };
+
+/* A node whose pods together read back at least this many file pages per second (16 MiB/s)
+ * thrashes: memschedd counts it as under pressure (at least low) whatever level it reports. */
+#define NODE_REPORT_THRASH_REFAULTS_PER_SEC 4096.0
 
 struct node_report {
         char *node_name; /* optional in the body; when present must match the URL */
@@ -75,5 +84,7 @@ struct node_report {
 int node_report_decode(const struct json_object *o, struct node_report *ret, struct api_error *err);
 struct json_object *node_report_encode(const struct node_report *r);
 void node_report_done(struct node_report *r);
+/* The pods' refault rates together reach NODE_REPORT_THRASH_REFAULTS_PER_SEC. */
+bool node_report_thrashing(const struct node_report *r);
 /* Deep copy; -ENOMEM. */
 int node_report_copy(const struct node_report *src, struct node_report *ret);

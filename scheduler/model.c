@@ -31,6 +31,10 @@ int sched_node_new(const char *name, struct node_report *report, uint64_t receiv
         n->hash = sched_name_hash(name);
         n->report = *report;
         *report = (struct node_report){};
+        /* A node whose pods read their page cache back from disk is short of memory whatever
+         * MemAvailable says: pressured in the model (placement scores it down). */
+        if (n->report.pressure < LEVEL_LOW && node_report_thrashing(&n->report))
+                n->report.pressure = LEVEL_LOW;
         n->received_usec = received_usec;
         *ret = n;
         return 0;

@@ -32,6 +32,8 @@ int cmd_explain(const struct cli_opts *o)
                                                    : 0ull)
                 printf("#%llu %s  %s pressure %s (%s)\n", U(d, "id"), S(d, "time"), S(d, "scope"),
                        S(d, "level"), S(d, "signals"));
+                if (json_object_object_get_ex(d, "thrash", &x) && x)
+                        printf("   %s\n", json_object_get_string(x));
                 if (json_object_object_get_ex(d, "victim", &v) && v) {
                         printf("   %s %s%s: %s\n", S(d, "action"), S(v, "name"),
                                json_object_object_get_ex(d, "dry_run", &x) &&

@@ -169,6 +169,28 @@ static const struct config_entry entries[] = {
                          "Consecutive samples over a threshold before the level rises."),
         CONFIG_ENTRY_DURATION(C, clear_hold_usec, "clearHold", "5s", "0", "10m", RELOAD,
                               "How long a scope must stay below a level before it clears."),
+        CONFIG_ENTRY_PERCENT(C, thrash_stall_some, "thrashStallSome", "5", NULL, NULL, RELOAD,
+                             "Thrashing is pressure: a pod's own memory stall (its "
+                             "memory.pressure some, share of wall time) at or above this, with "
+                             "its file refaults at thrashRefaultsPerSec, for thrashSustain, on a "
+                             "node whose MemAvailable is below thrashAvailable, raises level "
+                             "medium when pods ranked before it hold memory; 0 disables."),
+        CONFIG_ENTRY_INT(C, thrash_refaults_per_sec, "thrashRefaultsPerSec", "1000", "1",
+                         "10000000", RELOAD,
+                         "File pages a pod must read back per second (memory.stat "
+                         "workingset_refault_file) for its stall to count as thrashing."),
+        CONFIG_ENTRY_BYTES_OR_PERCENT(C, thrash_available, "thrashAvailable", "30%", NULL, NULL,
+                                      RELOAD,
+                                      "The node is tight, for the thrash signal, while "
+                                      "MemAvailable is below this (page cache counts as "
+                                      "available, so a thrashing node still shows 20% or so)."),
+        CONFIG_ENTRY_DURATION(C, thrash_sustain_usec, "thrashSustain", "5s", "1s", "10m", RELOAD,
+                              "How long a pod must thrash before it is pressure: a short burst "
+                              "is not."),
+        CONFIG_ENTRY_PERCENT(C, thrash_own_limit, "thrashOwnLimit", "90", "1", "100", RELOAD,
+                             "A pod (or one of its containers) using this share of its own "
+                             "memory.max or memory.high thrashes inside its limit: its own "
+                             "business, never the node's pressure."),
         CONFIG_ENTRY_BOOL(C, dry_run, "dryRun", "false", RELOAD,
                           "Decide and log, but never reclaim, evict or kill."),
         CONFIG_ENTRY_STRV(C, eviction_policies, "evictionPolicies", "qos", check_policy,

@@ -31,6 +31,11 @@ struct agent_config {
             memory_available_critical;
         int64_t raise_samples;
         uint64_t clear_hold_usec;
+        /* thrashing is pressure (agent/decide/step.h, struct thrash_params) */
+        double thrash_stall_some, thrash_own_limit; /* percent */
+        int64_t thrash_refaults_per_sec;
+        struct config_bytes_or_percent thrash_available;
+        uint64_t thrash_sustain_usec;
 
         bool dry_run;
         struct config_strv eviction_policies; /* plugins/policy.h chain entries */

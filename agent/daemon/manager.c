@@ -376,6 +376,7 @@ int manager_apply_params(struct manager *m, const struct daemon_params *p)
                 .grace_period_usec = p->grace_period_usec,
                 .elastic = p->elastic,
                 .lease = p->lease,
+                .thrash = p->thrash,
         };
         m->refresh_needed = true;
         if (psi_changed && m->event)

@@ -42,6 +42,7 @@ struct daemon_params {
         size_t decision_log_size;
         struct elastic_params elastic; /* the balloon and vertical scaling */
         struct lease_params lease;     /* remote swap (agent/decide/lease-step.h) */
+        struct thrash_params thrash;   /* thrashing is pressure */
         /* memschedd: "" or NULL for none; node_name resolved by the caller */
         const char *scheduler_url, *node_name;
         /* The Kubernetes API (agent/daemon/kube.h): a kubeconfig, or "" / NULL for in-cluster

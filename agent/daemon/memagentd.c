@@ -79,6 +79,13 @@ static int daemon_params_from_config(struct daemon *d, struct daemon_params *p)
         p->avail_low = c->memory_available_low;
         p->avail_medium = c->memory_available_medium;
         p->avail_critical = c->memory_available_critical;
+        p->thrash = (struct thrash_params){
+                .stall_some_pct = c->thrash_stall_some,
+                .refaults_per_sec = (double)c->thrash_refaults_per_sec,
+                .available = c->thrash_available,
+                .sustain_usec = c->thrash_sustain_usec,
+                .own_limit_pct = c->thrash_own_limit,
+        };
         struct elastic_params *ep = &p->elastic;
         *ep = (struct elastic_params){
                 .balloon_enabled = c->balloon_enabled,

@@ -315,7 +315,8 @@ static bool needs_all(const struct manager *m, uint64_t now_usec, const char *wh
         for (enum scope_id i = 0; i < _SCOPE_MAX; i++)
                 if (scope_may_rise(m, i, &snap->scopes[i], now_usec))
                         return true;
-        return false;
+        /* a pod may be thrashing: its memory.pressure and memory.stat are the signal */
+        return agent_thrash_wants_all(&m->state, &m->ap, &snap->scopes[SCOPE_NODE], now_usec);
 }
 
 static int cmp_u64(const void *a, const void *b)

@@ -88,6 +88,8 @@ int report_build(const struct report_input *in, struct node_report *ret)
                             p->cg.s.have & CG_HAVE(CGF_CURRENT) ? p->cg.s.working_set : 0,
                         .limit_bytes = API_UNLIMITED,
                         .numa_zone = -1,
+                        .has_refault_rate = p->cg.has_refault_rate,
+                        .refault_file_per_sec = p->cg.refault_file_per_sec,
                 };
                 if (dup_opt(p->uid, &rp->uid) < 0)
                         return -ENOMEM;

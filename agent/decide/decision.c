@@ -96,6 +96,7 @@ struct json_object *decision_to_json(const struct decision *d)
         SET(o, "outcome", json_object_new_string(d->outcome));
         SET(o, "done", json_object_new_boolean(d->done));
         SET(o, "api", d->api[0] ? json_object_new_string(d->api) : NULL);
+        SET(o, "thrash", d->thrash[0] ? json_object_new_string(d->thrash) : NULL);
         SET(o, "freed_bytes", json_object_new_uint64(d->freed_bytes));
         SET(o, "amount_bytes", json_object_new_uint64(d->amount_bytes));
         SET(o, "limit_before_bytes",

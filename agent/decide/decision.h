@@ -39,6 +39,9 @@ struct decision {
         unsigned n_candidates, n_excluded;
         char outcome[112]; /* "killed", "exited on its own", "would kill (dry run)", ... */
         char api[256]; /* the Kubernetes API's answers for this decision, "; "-joined, "": none */
+        /* an eviction the thrash signal called for: "thrashing of pod X (stall some 41.0%,
+         * refaults 5210/s), relieved by evicting pod Y"; "": another signal */
+        char thrash[320];
         uint64_t freed_bytes;
         /* loan, return, stand-back: the bytes lent or given back, and memory.max around it */
         uint64_t amount_bytes;

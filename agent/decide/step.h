@@ -13,6 +13,10 @@
 //   2. the pressure level of each scope (the node, kubepods when it has a memory limit), with
 //      hysteresis (agent/decide/pressure.h), the balloon's own reclaim taken out of the stall
 //      totals;
+//   2b. thrashing (struct thrash_params): a pod stalled reading its page cache back for
+//      thrashSustain on a tight node, with pods ranked before it holding memory, puts the node at
+//      medium for this sample; the eviction's record says so ("thrashing of ..., relieved by
+//      evicting ...");
 //   3. the episode: its first signal starts the trigger-to-decision clock;
 //   4. the balloon and vertical scaling (the first rung, agent/decide/elastic-step.c): per
 //   container,
@@ -84,6 +88,25 @@ struct elastic_params {
         uint64_t vscale_return_hold_usec;
 };
 
+/* Thrashing is pressure (issue 17). A pod whose own memory stall (its memory.pressure "some"
+ * share of wall time, since its last reading) and file refaults (its page cache read back from
+ * disk) stay above these thresholds for `sustain_usec`, while the node is tight (MemAvailable
+ * below `available`: page cache counts as available, so a node whose cache is being thrashed
+ * still shows 20% or so; tightness only gates, the pod's stall and refaults are the signal), is
+ * pressure for the node: it raises the node to level medium when pods ranked before it in the
+ * eviction order hold memory (at least THRASH_HOLD_PERMILLE of MemTotal, their working sets
+ * together), and the normal ranking picks the victim. A pod near its own limit (memory.current at
+ * or above `own_limit_pct` of its memory.max or memory.high, or one of its containers near its
+ * own) thrashes inside that limit: its own business, never the node's. stall_some_pct 0 disables
+ * the signal. */
+struct thrash_params {
+        double stall_some_pct;
+        double refaults_per_sec; /* file pages per second (workingset_refault_file) */
+        struct config_bytes_or_percent available;
+        uint64_t sustain_usec;
+        double own_limit_pct;
+};
+
 /* The decision's settings, from the configuration. Pointers are borrowed for the step. */
 struct agent_params {
         struct config_bytes_or_percent avail_low, avail_medium, avail_critical;
@@ -97,6 +120,7 @@ struct agent_params {
         uint64_t grace_period_usec;
         struct elastic_params elastic;
         struct lease_params lease; /* remote swap (agent/decide/lease-step.h) */
+        struct thrash_params thrash;
 };
 
 /* One pressure scope as sampled. */
@@ -270,6 +294,23 @@ struct kube_holdoff {
         uint64_t until_usec;
 };
 
+#define AGENT_THRASH_PODS 256 /* pods watched for thrashing; more pods than a node runs */
+
+/* The thrash signal judges a pod over windows of at least this long: a pod's stall and refaults
+ * come in bursts of a few milliseconds, and while watched the node is sampled every 100 ms. */
+#define THRASH_WINDOW_USEC 1000000ull
+
+/* What the thrash signal remembers of one pod (struct thrash_params). */
+struct thrash_watch {
+        uint64_t cgroup_id; /* 0: free slot */
+        /* the window's start: memory.pressure some and workingset_refault_file totals then */
+        bool have_prev;
+        uint64_t prev_some_usec, prev_refaults, prev_usec;
+        uint64_t since_usec; /* every window above the thresholds since then, 0: not */
+        unsigned misses;     /* windows in a row below them (one is forgiven) */
+        double stall_pct, refaults_per_sec; /* over the last window */
+};
+
 /* The memory between steps. Zero it (agent_state_init()) before the first step. */
 struct agent_state {
         struct scope_state scopes[_SCOPE_MAX];
@@ -309,8 +350,13 @@ struct agent_state {
         size_t n_units, cap_units;
         struct balloon_episode balloon_ep;
         uint64_t reclaimed_total;
-        bool elastic_fast;             /* a container is growing close to its limit */
         struct lease_step_state lease; /* remote swap */
+        bool elastic_fast;             /* a container is growing close to its limit */
+        /* the thrash signal: pods watched, and the one that raised the node this step */
+        struct thrash_watch thrash[AGENT_THRASH_PODS];
+        bool thrash_raised;    /* this sample's node level is medium because of it */
+        char thrash_pod[96];   /* the thrashing pod as the decision names it */
+        char thrash_note[128]; /* "stall some 41.0%, refaults 5210/s" */
 };
 
 void agent_state_init(struct agent_state *st);
@@ -458,5 +504,12 @@ int agent_step(const struct node_snapshot *snap, struct agent_state *st,
 enum pressure_level agent_level(const struct agent_state *st, enum scope_id *ret_scope);
 /* Kills in the minute before now. */
 unsigned agent_kills_last_minute(const struct agent_state *st, uint64_t now_usec);
-/* True while the agent should sample at the fast interval (pressure, an episode, an eviction). */
+/* True while the agent should sample at the fast interval (pressure, an episode, an eviction, a
+ * pod thrashing). */
 bool agent_wants_fast(const struct agent_state *st);
+/* True when this sample may feed the thrash signal, so every pod's memory.pressure and
+ * memory.stat must be read: the node (as just sampled) is tight and stalled at least
+ * thrash.stall_some_pct since the last sample (a pod's stall is also the node's), or a pod is
+ * already watched. node: the node scope's input for this sample. */
+bool agent_thrash_wants_all(const struct agent_state *st, const struct agent_params *p,
+                            const struct scope_input *node, uint64_t now_usec);

@@ -10,6 +10,7 @@
 #                    [FILES <src:/dest>...]           extra files, copied as is
 #                    [MODULES <module>...]            kernel modules (+ dependencies) for modprobe in the guest
 #                    [MEM <MiB>] [SMP <n>] [NUMA <n>] [SWAP <MiB>]
+#                    [DISK_EXT4 <MiB>]                an empty ext4 virtio disk (vmrun --disk-ext4)
 #                    [TIMEOUT <s>]                    guest hard limit (default 120); ctest gets +30 s
 #                    [ENV <KEY=VALUE>...]             exported to the scenario
 #                    [LABELS <label>...]              besides "vm"
@@ -29,7 +30,7 @@
 set(MEMAGENT_VM_DIR "${CMAKE_CURRENT_LIST_DIR}" CACHE INTERNAL "tests/vm source directory")
 
 function(memagent_vm_test)
-  cmake_parse_arguments(PARSE_ARGV 0 VM "" "NAME;TEST_NAME;MEM;SMP;NUMA;SWAP;TIMEOUT;SKIP_REASON"
+  cmake_parse_arguments(PARSE_ARGV 0 VM "" "NAME;TEST_NAME;MEM;SMP;NUMA;SWAP;DISK_EXT4;TIMEOUT;SKIP_REASON"
                         "BINS;OPTIONAL_BINS;FILES;MODULES;ENV;LABELS")
   if(VM_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "memagent_vm_test: unknown arguments: ${VM_UNPARSED_ARGUMENTS}")
@@ -89,6 +90,9 @@ function(memagent_vm_test)
   endforeach()
   if(VM_SWAP)
     list(APPEND args --swap-mib ${VM_SWAP})
+  endif()
+  if(VM_DISK_EXT4)
+    list(APPEND args --disk-ext4 ${VM_DISK_EXT4})
   endif()
   foreach(e IN LISTS VM_ENV)
     list(APPEND args --env "${e}")

@@ -40,6 +40,8 @@ void fx_put(struct snapshot_builder *b, const struct fx_node *n)
                         .priority = fp->priority,
                         .protected_ = fp->protected_,
                         .numa_zone = -1,
+                        .has_refault_rate = fp->refault_file_per_sec > 0,
+                        .refault_file_per_sec = fp->refault_file_per_sec,
                 };
         }
         r.n_pods = n->n_pods;

@@ -14,7 +14,8 @@ struct fx_pod {
         uint64_t request_bytes;
         int32_t priority;
         bool protected_;
-        const char *owner_uid; /* NULL: none */
+        const char *owner_uid;       /* NULL: none */
+        double refault_file_per_sec; /* 0: not sent */
 };
 
 struct fx_node {

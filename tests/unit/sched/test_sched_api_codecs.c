@@ -415,7 +415,8 @@ static const char *const REPORT =
     "\"total_bytes\":500,\"free_bytes\":300}],\"future_field\":{}},"
     "\"kubepods\":null,\"pods\":[{\"uid\":\"u1\",\"qos\":\"burstable\",\"driver\":\"systemd\","
     "\"memory\":{\"working_set_bytes\":42,\"current_bytes\":50},\"owner_uid\":\"rs\","
-    "\"limit_bytes\":null}]}";
+    "\"limit_bytes\":null,\"refault_file_per_sec\":12.5},{\"uid\":\"u2\",\"qos\":\"besteffort\","
+    "\"memory\":{\"working_set_bytes\":1},\"refault_file_per_sec\":null}]}";
 
 static void test_report_decode(void **state)
 {
@@ -431,8 +432,12 @@ static void test_report_decode(void **state)
         assert_int_equal(r.pressure, LEVEL_LOW);
         assert_int_equal(r.n_zones, 2);
         assert_int_equal(r.zones[0].reclaimable_bytes, 60); /* half of file + half of slab */
-        assert_int_equal(r.n_pods, 1);
+        assert_int_equal(r.n_pods, 2);
         assert_int_equal(r.pods[0].working_set_bytes, 42);
+        assert_true(r.pods[0].has_refault_rate);
+        assert_true(r.pods[0].refault_file_per_sec == 12.5);
+        assert_false(r.pods[1].has_refault_rate); /* null: not known */
+        assert_false(node_report_thrashing(&r));
         assert_int_equal(r.pods[0].limit_bytes, API_UNLIMITED);
         assert_int_equal(r.pods[0].numa_zone, -1);
 
@@ -444,12 +449,34 @@ static void test_report_decode(void **state)
         assert_int_equal(r2.zones[1].free_bytes, 300);
         assert_int_equal(r2.zones[0].reclaimable_bytes, 60);
         assert_string_equal(r2.pods[0].owner_uid, "rs");
+        assert_true(r2.pods[0].has_refault_rate && r2.pods[0].refault_file_per_sec == 12.5);
+        assert_false(r2.pods[1].has_refault_rate);
         assert_true(r2.psi_some.avg10 > 1.49 && r2.psi_some.avg10 < 1.51);
         struct node_report r3;
         assert_int_equal(node_report_copy(&r2, &r3), 0);
         assert_string_equal(r3.pods[0].uid, "u1");
         node_report_done(&r3);
         node_report_done(&r2);
+        node_report_done(&r);
+}
+
+/* Pods that read back 4096 file pages per second together make a thrashing node (memschedd's
+ * model counts it as pressured: test_sched_placement). */
+static void test_report_thrashing_node(void **state)
+{
+        struct node_report r;
+        struct api_error err = {};
+        (void)state;
+        _cleanup_json_ struct json_object *o = parse(
+            "{\"node\":{\"memory_total_bytes\":1000,\"memory_available_bytes\":200},"
+            "\"pods\":[{\"uid\":\"db\",\"qos\":\"burstable\",\"memory\":{\"working_set_bytes\":"
+            "1},\"refault_file_per_sec\":3000},{\"uid\":\"web\",\"qos\":\"burstable\","
+            "\"memory\":{\"working_set_bytes\":1},\"refault_file_per_sec\":1500}]}");
+        assert_int_equal(node_report_decode(o, &r, &err), 0);
+        assert_int_equal(r.pressure, LEVEL_NONE);
+        assert_true(node_report_thrashing(&r));
+        r.pods[1].has_refault_rate = false; /* 3000/s alone: not yet */
+        assert_false(node_report_thrashing(&r));
         node_report_done(&r);
 }
 
@@ -496,6 +523,14 @@ static void test_report_errors(void **state)
         expect_report_error("{\"node\":{\"memory_total_bytes\":10,\"memory_available_bytes\":1},"
                             "\"pods\":[{\"qos\":\"burstable\",\"memory\":{}}]}",
                             -EINVAL, "pods[0].uid");
+        expect_report_error("{\"node\":{\"memory_total_bytes\":10,\"memory_available_bytes\":1},"
+                            "\"pods\":[{\"uid\":\"a\",\"qos\":\"burstable\",\"memory\":{"
+                            "\"working_set_bytes\":1},\"refault_file_per_sec\":-1}]}",
+                            -ERANGE, "pods[0].refault_file_per_sec");
+        expect_report_error("{\"node\":{\"memory_total_bytes\":10,\"memory_available_bytes\":1},"
+                            "\"pods\":[{\"uid\":\"a\",\"qos\":\"burstable\",\"memory\":{"
+                            "\"working_set_bytes\":1},\"refault_file_per_sec\":\"fast\"}]}",
+                            -EINVAL, "pods[0].refault_file_per_sec");
         expect_report_error("{\"node\":{\"memory_total_bytes\":10,\"memory_available_bytes\":1,"
                             "\"psi\":{\"some\":{\"avg10\":101,\"avg60\":0,\"avg300\":0}}}}",
                             -ERANGE, "node.psi.some.avg10");
@@ -660,6 +695,7 @@ int main(void)
                 cmocka_unit_test(test_host_priority),
                 cmocka_unit_test(test_binding),
                 cmocka_unit_test(test_report_decode),
+                cmocka_unit_test(test_report_thrashing_node),
                 cmocka_unit_test(test_report_errors),
                 cmocka_unit_test(test_placement_codecs),
                 cmocka_unit_test(test_node_status_codecs),

@@ -68,6 +68,41 @@ static void test_numa_fit_and_misfit(void **state)
         assert_non_null(strstr(v.reason, "insufficient memory"));
 }
 
+/* A node whose pods read their page cache back (5000 pages/s) is pressured in the model although
+ * its agent reports none: it scores like a node at low, below a calm twin. */
+static void test_thrashing_node_scored_down(void **state)
+{
+        (void)state;
+        static const struct fx_pod db = { .uid = "db",
+                                          .qos = QOS_BURSTABLE,
+                                          .working_set_bytes = GiB,
+                                          .request_bytes = GiB,
+                                          .refault_file_per_sec = 5000 };
+        static const struct fx_pod quiet = {
+                .uid = "q", .qos = QOS_BURSTABLE, .working_set_bytes = GiB, .request_bytes = GiB
+        };
+        struct fx_node nodes[] = {
+                { .name = "calm",
+                  .total_bytes = 8 * GiB,
+                  .available_bytes = 4 * GiB,
+                  .pods = &quiet,
+                  .n_pods = 1 },
+                { .name = "thrash",
+                  .total_bytes = 8 * GiB,
+                  .available_bytes = 4 * GiB,
+                  .pods = &db,
+                  .n_pods = 1 },
+        };
+        _cleanup_snapshot_ struct sched_snapshot *s = fx_snapshot(nodes, 2, NULL, 0);
+        struct pod_shape p = { .request_bytes = GiB };
+        struct node_verdict calm, thrash;
+        eval(s, "calm", &p, &calm);
+        eval(s, "thrash", &p, &thrash);
+        assert_int_equal(thrash.kind, VERDICT_FITS);
+        assert_int_equal(thrash.pressure, LEVEL_LOW);
+        assert_true(calm.score > thrash.score);
+}
+
 static void test_pressure_stale_unknown(void **state)
 {
         (void)state;
@@ -487,6 +522,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_numa_fit_and_misfit, setup),
                 cmocka_unit_test_setup(test_pressure_stale_unknown, setup),
+                cmocka_unit_test_setup(test_thrashing_node_scored_down, setup),
                 cmocka_unit_test_setup(test_fragmentation_scores, setup),
                 cmocka_unit_test_setup(test_reservations_and_assumed, setup),
                 cmocka_unit_test_setup(test_find_many, setup),
