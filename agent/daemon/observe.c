@@ -181,6 +181,16 @@ static void check_qos(struct manager *m, const struct pod *p, const struct k8s_p
                     qos_to_string(p->qos), qos_to_string(p->qos));
 }
 
+/* Does slot i still hold the name of this cgroup from the last sample? The same cgroup in the same
+ * slot, and the API knows its pod as it did (a uid's namespace and name never change): its name
+ * is not formatted again (issue 13: a snprintf() per pod per calm tick). */
+static bool candidate_name_kept(const struct manager *m, size_t i, uint64_t id,
+                                const struct k8s_pod_meta *meta)
+{
+        return i < m->n_cands_prev && m->cands[i].c.cgroup_id == id &&
+               (m->cands[i].meta != NULL) == (meta != NULL);
+}
+
 /* Every pod, and every workload (the decision leaves workloads out on a Kubernetes node).
  * A pod the API knows gets its namespace/name and what the API says of it (the step applies
  * it); "pod <uid>" otherwise. Returns their number, or -ENOMEM. */
@@ -202,12 +212,15 @@ static ssize_t observe_candidates(struct manager *m)
                 const struct pod *p = &m->model.pods[i];
                 const struct k8s_pod_meta *meta =
                     m->kube.pod_lookup ? m->kube.pod_lookup(m->kube.ud, p->uid) : NULL;
-                if (meta) {
-                        snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "%.40s/%.54s",
-                                 meta->namespace_, meta->name);
+                if (meta)
                         check_qos(m, p, meta);
-                } else {
-                        snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "pod %s", p->uid);
+                if (!candidate_name_kept(m, n, p->cg.id, meta)) {
+                        if (meta)
+                                snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "%.40s/%.54s",
+                                         meta->namespace_, meta->name);
+                        else
+                                snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "pod %s",
+                                         p->uid);
                 }
                 fill_candidate(m, &m->cands[n], n, &p->cg, m->cand_names[n], p->qos);
                 m->cands[n].uid = p->uid;
@@ -216,7 +229,8 @@ static ssize_t observe_candidates(struct manager *m)
         }
         for (size_t i = 0; i < m->model.n_workloads; i++) {
                 const struct workload *w = &m->model.workloads[i];
-                snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "%s", w->name);
+                if (!candidate_name_kept(m, n, w->cg.id, NULL))
+                        snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "%s", w->name);
                 fill_candidate(m, &m->cands[n], n, &w->cg, m->cand_names[n], w->qos);
                 m->cands[n].c.flags |= MEMAGENT_CAND_WORKLOAD;
                 n++;
