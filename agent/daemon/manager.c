@@ -39,6 +39,7 @@ static void arm_kubepods_watch(struct manager *m);
 static void watch_pod_dirs(struct manager *m);
 static void watch_kubepods_dirs(struct manager *m);
 static void arm_triggers(struct manager *m);
+static void fit_nofile(const struct manager *m);
 
 /* act(), and the metrics of what it did (the limit writes it reports, a kill's result). */
 static void act_counted(struct manager *m)
@@ -96,6 +97,7 @@ static void refresh(struct manager *m, uint64_t now)
         if (model_refresh(&m->model, m->p.workload_roots, m->p.n_workload_roots) < 0)
                 return;
         m->refresh_needed = false;
+        fit_nofile(m);
         /* The walk built a whole new model and freed the old one: give the freed heap back,
          * or the high-water mark of every rescan stays resident (issue 13: RSS). */
         (void)malloc_trim(0);
@@ -331,13 +333,55 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         return sd_event_exit(m->event, 0);
 }
 
+/* fds kept for everything but cgroups: the loop's sources, sockets, the API's and memschedd's
+ * connections, PSI triggers, the state file, the journal. */
+#define FD_RESERVE 256
+/* A cgroup read every tick keeps its directory, memory.current and memory.events open. */
+#define FDS_PER_CGROUP_EVERY_TICK 3
+
+/* The fd budget of the cgroups (agent/kernel/cgroup.h) under the soft limit: what is left after
+ * FD_RESERVE, at least half of the limit. */
+static void set_fd_budget(rlim_t soft)
+{
+        size_t limit = soft > SIZE_MAX ? SIZE_MAX : (size_t)soft;
+        cgroup_set_fd_budget(limit > 2 * FD_RESERVE ? limit - FD_RESERVE : limit / 2);
+}
+
+/* At start: the soft limit up to the hard one (systemd's default soft limit is 1,024, issue 15). */
 static void raise_nofile(void)
 {
         struct rlimit rl;
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return;
+        if (rl.rlim_cur < rl.rlim_max) {
                 rl.rlim_cur = rl.rlim_max;
-                (void)setrlimit(RLIMIT_NOFILE, &rl);
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        (void)getrlimit(RLIMIT_NOFILE, &rl);
         }
+        set_fd_budget(rl.rlim_cur);
+}
+
+/* After a walk: when the cgroups' every-tick files need more than the limit, raise the hard
+ * limit too (allowed with CAP_SYS_RESOURCE, up to fs.nr_open); otherwise the budget holds, and
+ * the cgroups beyond it are read by path (slower, said once). */
+static void fit_nofile(const struct manager *m)
+{
+        struct rlimit rl;
+        rlim_t need = (rlim_t)model_count(&m->model) * FDS_PER_CGROUP_EVERY_TICK + FD_RESERVE;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+                return;
+        struct rlimit want = { need, rl.rlim_max > need ? rl.rlim_max : need };
+        if (setrlimit(RLIMIT_NOFILE, &want) < 0) {
+                if (rl.rlim_cur >= rl.rlim_max)
+                        return; /* as high as it goes: the budget holds */
+                want = (struct rlimit){ rl.rlim_max, rl.rlim_max };
+                if (setrlimit(RLIMIT_NOFILE, &want) < 0)
+                        return;
+        }
+        log_info("Raised RLIMIT_NOFILE from %llu to %llu for %zu cgroups",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)want.rlim_cur,
+                 model_count(&m->model));
+        set_fd_budget(want.rlim_cur);
 }
 
 int manager_apply_params(struct manager *m, const struct daemon_params *p)

@@ -56,20 +56,24 @@ static bool xattr_set(int dfd, const char *name)
 static uint32_t candidate_flags(const struct manager *m, const struct cgroup *c)
 {
         uint32_t f = 0;
+        /* Its own directory fd, or one opened for the while beyond the fd budget. */
+        _cleanup_close_ int tmp = c->dfd >= 0 ? -1 : cgroup_dir_open(c);
+        int dfd = c->dfd >= 0 ? c->dfd : tmp;
         if (glob_match(m->p.protected_globs, m->p.n_protected, c->path) ||
-            xattr_set(c->dfd, "user.oomd_omit") || xattr_set(c->dfd, "user.memagent_omit"))
+            xattr_set(dfd, "user.oomd_omit") || xattr_set(dfd, "user.memagent_omit"))
                 f |= MEMAGENT_CAND_PROTECTED;
         if (glob_match(m->p.avoid_globs, m->p.n_avoid, c->path) ||
-            xattr_set(c->dfd, "user.oomd_avoid") || xattr_set(c->dfd, "user.memagent_avoid"))
+            xattr_set(dfd, "user.oomd_avoid") || xattr_set(dfd, "user.memagent_avoid"))
                 f |= MEMAGENT_CAND_AVOID;
         return f;
 }
 
 /* True when pid is one of the cgroup's processes (its own cgroup.procs, not descendants'). */
-static bool cgroup_has_pid(int dfd, pid_t pid)
+static bool cgroup_has_pid(const struct cgroup *c, pid_t pid)
 {
         static char buf[65536]; /* the loop's thread only */
-        ssize_t n = read_file_at(dfd, "cgroup.procs", buf, sizeof(buf));
+        _cleanup_close_ int tmp = c->dfd >= 0 ? -1 : cgroup_dir_open(c);
+        ssize_t n = read_file_at(c->dfd >= 0 ? c->dfd : tmp, "cgroup.procs", buf, sizeof(buf));
         if (n <= 0)
                 return false;
         for (char *q = buf; *q;) {
@@ -89,10 +93,10 @@ static bool cgroup_has_pid(int dfd, pid_t pid)
  * DaemonSet runs with hostPID, so cgroup.procs lists our own pid). */
 static bool is_own_pod(const struct pod *p, pid_t self)
 {
-        if (cgroup_has_pid(p->cg.dfd, self))
+        if (cgroup_has_pid(&p->cg, self))
                 return true;
         for (size_t j = 0; j < p->n_containers; j++)
-                if (cgroup_has_pid(p->containers[j].cg.dfd, self))
+                if (cgroup_has_pid(&p->containers[j].cg, self))
                         return true;
         return false;
 }
@@ -117,7 +121,7 @@ void observe_self(struct manager *m)
                         self_add(m, m->model.pods[i].cg.id);
                 }
         for (size_t i = 0; i < m->model.n_workloads; i++)
-                if (cgroup_has_pid(m->model.workloads[i].cg.dfd, self))
+                if (cgroup_has_pid(&m->model.workloads[i].cg, self))
                         self_add(m, m->model.workloads[i].cg.id);
 }
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,85 @@ const char *const cg_file_names[_CGF_MAX] = {
         [CGF_PEAK] = "memory.peak",
 };
 
+/* The fd budget (issue 15: 2,000 pods, about 6,000 cgroups, ran out of 20,000 fds with twelve
+ * files kept open per cgroup, and went on with holes in its data). Every fd a tracked cgroup
+ * keeps (its directory and cached files) is counted here. What is read every tick (the
+ * directory, memory.current, memory.events) is kept while the count is under the budget; every
+ * other file only while under half of it, so that the every-tick files of more cgroups fit; the
+ * rest is opened, read and closed at each read, and beyond the budget a cgroup keeps no fd at
+ * all and is read by its path from the root. The loop's thread only. */
+static size_t fd_budget = SIZE_MAX, fds_kept;
+static bool budget_said;
+
+void cgroup_set_fd_budget(size_t n)
+{
+        fd_budget = n;
+        budget_said = false;
+}
+
+size_t cgroup_fds_kept(void)
+{
+        return fds_kept;
+}
+
+static bool fd_may_keep(bool every_tick)
+{
+        size_t limit = every_tick ? fd_budget : fd_budget / 2;
+        if (fds_kept < limit)
+                return true;
+        if (every_tick && !budget_said) {
+                log_warning("Keeping %zu file descriptors open for cgroups, the budget under "
+                            "RLIMIT_NOFILE: the others are opened at each read (slower, not "
+                            "incomplete); raise LimitNOFILE to keep them all",
+                            fds_kept);
+                budget_said = true;
+        }
+        return false;
+}
+
+static int fd_drop(int fd)
+{
+        if (fd >= 0) {
+                safe_close(fd);
+                fds_kept--;
+        }
+        return -1;
+}
+
+static bool every_tick_file(enum cg_file f)
+{
+        return CG_HAVE(f) & CG_FILES_LIGHT;
+}
+
+/* Opens name in the cgroup's directory: through its fd, or by its path from the root when it
+ * keeps none. */
+static int cg_openat(const struct cgroup *c, const char *name, int flags)
+{
+        if (c->dfd >= 0)
+                return openat(c->dfd, name, flags | O_CLOEXEC);
+        char path[PATH_MAX];
+        const char *rel = c->path + strspn(c->path, "/");
+        if (snprintf(path, sizeof(path), "%s/%s", *rel ? rel : ".", name) >= (int)sizeof(path))
+                return -ENAMETOOLONG;
+        return openat(c->root_fd, path, flags | O_CLOEXEC);
+}
+
+int cgroup_dir_open(const struct cgroup *c)
+{
+        int fd = c->dfd >= 0 ? fcntl(c->dfd, F_DUPFD_CLOEXEC, 3)
+                             : cg_openat(c, ".", O_RDONLY | O_DIRECTORY);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+int cgroup_open_budgeted(struct cgroup *c, int root_fd, const char *path)
+{
+        int r = cgroup_open(c, root_fd, path);
+        if (r < 0 || fd_may_keep(true))
+                return r;
+        c->dfd = fd_drop(c->dfd);
+        return 0;
+}
+
 int cgroup_open(struct cgroup *c, int root_fd, const char *path)
 {
         const char *rel = path;
@@ -59,7 +139,9 @@ int cgroup_open(struct cgroup *c, int root_fd, const char *path)
                 }
         }
         c->id = st.st_ino;
+        c->root_fd = root_fd;
         c->dfd = TAKE_FD(dfd);
+        fds_kept++;
         return 0;
 }
 
@@ -67,7 +149,7 @@ void cgroup_drop_fds(struct cgroup *c)
 {
         for (size_t i = 0; i < _CGF_MAX; i++) {
                 if (c->fds[i] >= 0)
-                        safe_close(c->fds[i]);
+                        fd_drop(c->fds[i]);
                 c->fds[i] = FD_UNOPENED;
         }
 }
@@ -75,7 +157,7 @@ void cgroup_drop_fds(struct cgroup *c)
 void cgroup_done(struct cgroup *c)
 {
         cgroup_drop_fds(c);
-        c->dfd = safe_close(c->dfd);
+        c->dfd = fd_drop(c->dfd);
         free(c->path);
         c->path = NULL;
 }
@@ -86,10 +168,17 @@ void cgroup_adopt(struct cgroup *c, struct cgroup *old)
                 return;
         for (size_t i = 0; i < _CGF_MAX; i++) {
                 if (c->fds[i] >= 0)
-                        safe_close(c->fds[i]);
+                        fd_drop(c->fds[i]);
                 c->fds[i] = old->fds[i];
                 old->fds[i] = FD_UNOPENED;
         }
+        /* The new walk opened its directory while the old one was still open: over the budget,
+         * that left it without; the old one's is the same directory. */
+        if (c->dfd < 0 && old->dfd >= 0) {
+                c->dfd = old->dfd;
+                old->dfd = -1;
+        }
+        c->warned = old->warned;
         c->s = old->s;
         c->events_hash = old->events_hash;
         c->growth_bytes_per_sec = old->growth_bytes_per_sec;
@@ -105,28 +194,30 @@ static ssize_t cg_read(struct cgroup *c, enum cg_file f, char *buf, size_t size)
 {
         if (c->fds[f] == FD_ABSENT)
                 return -ENODATA;
-        if (c->fds[f] == FD_UNOPENED) {
-                int fd = openat(c->dfd, cg_file_names[f], O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                if (fd < 0) {
-                        int r = negative_errno();
-                        if (r == -ENOENT) {
-                                /* File missing: is the cgroup itself still there? Every cgroup,
-                                 * the root included, has cgroup.procs. */
-                                struct stat st;
-                                if (fstatat(c->dfd, "cgroup.procs", &st, 0) < 0 && errno == ENOENT)
-                                        return -ENOENT;
-                                c->fds[f] = FD_ABSENT;
-                                return -ENODATA;
-                        }
-                        if (r == -EMFILE || r == -ENFILE) {
-                                /* Out of fds: read without caching this time. */
-                                return read_file_at(c->dfd, cg_file_names[f], buf, size);
-                        }
-                        return r;
+        if (c->fds[f] >= 0)
+                return pread_full(c->fds[f], buf, size);
+        int fd = cg_openat(c, cg_file_names[f], O_RDONLY | O_NOCTTY);
+        if (fd < 0) {
+                int r = fd == -ENAMETOOLONG ? fd : negative_errno();
+                if (r == -ENOENT) {
+                        /* File missing: is the cgroup itself still there? Every cgroup, the
+                         * root included, has cgroup.procs. */
+                        int probe = cg_openat(c, "cgroup.procs", O_RDONLY);
+                        if (probe < 0 && errno == ENOENT)
+                                return -ENOENT;
+                        safe_close(probe);
+                        c->fds[f] = FD_ABSENT;
+                        return -ENODATA;
                 }
-                c->fds[f] = fd;
+                return r;
         }
-        return pread_full(c->fds[f], buf, size);
+        ssize_t n = pread_full(fd, buf, size);
+        if (fd_may_keep(every_tick_file(f))) {
+                c->fds[f] = fd;
+                fds_kept++;
+        } else
+                safe_close(fd);
+        return n;
 }
 
 static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, size_t size);
@@ -177,6 +268,7 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
         } else
                 s.have &= ~files; /* the sample just taken stays; these are read anew */
         struct parse_error perr;
+        bool failed = false;
 
         for (enum cg_file f = 0; f < _CGF_MAX; f++) {
                 if (!(files & CG_HAVE(f)))
@@ -189,8 +281,15 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
                         return -ENOENT;
                 }
                 if (n < 0) {
-                        log_warning_errno((int)n, "Failed to read %s/%s: %m, ignoring", c->path,
-                                          cg_file_names[f]);
+                        /* Once per cgroup until a sample of it is whole again: the same failure
+                         * at every tick is one fact (issue 15: 58,216 warnings). */
+                        if (!c->warned)
+                                log_warning_errno((int)n,
+                                                  "Failed to read %s/%s: %m; its figures are "
+                                                  "incomplete until a read succeeds",
+                                                  c->path, cg_file_names[f]);
+                        c->warned = true;
+                        failed = true;
                         continue;
                 }
                 int r;
@@ -235,6 +334,10 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
                         continue;
                 }
                 s.have |= CG_HAVE(f);
+        }
+        if (!failed && c->warned) {
+                log_info("Reading %s works again", c->path);
+                c->warned = false;
         }
         if (s.have & CG_HAVE(CGF_STAT))
                 s.stat_usec = more ? now_usec(CLOCK_MONOTONIC) : s.time_usec;

@@ -61,11 +61,13 @@ struct cg_sample {
 };
 
 struct cgroup {
-        char *path;        /* relative to the cgroup root, starting with "/"; "/" for the root */
-        int dfd;           /* O_DIRECTORY fd of the cgroup */
-        uint64_t id;       /* inode number: the cgroup id BPF reports, and our identity check */
+        char *path;  /* relative to the cgroup root, starting with "/"; "/" for the root */
+        int dfd;     /* O_DIRECTORY fd of the cgroup; -1 beyond the fd budget (read by path) */
+        int root_fd; /* what path is relative to; not owned */
+        uint64_t id; /* inode number: the cgroup id BPF reports, and our identity check */
         int fds[_CGF_MAX]; /* -1 not opened yet, -2 file absent in this kernel/cgroup */
         bool gone;         /* vanished (rmdir) since discovery: drop at next refresh */
+        bool warned;       /* a read failed and was logged: said once until reads work again */
         /* memory.events counts (high, max, oom...) moved between the last two reads of it */
         bool events_changed;
         /* FNV-1a of memory.events as last parsed, 0 none: the same bytes are not parsed again
@@ -106,3 +108,17 @@ int cgroup_sample_more(struct cgroup *c, uint32_t files, char *scratch, size_t s
 
 /* Closes the cached file fds (keeps the directory fd): for when fds run short. */
 void cgroup_drop_fds(struct cgroup *c);
+
+/* The fd budget: how many fds tracked cgroups may keep open together (directories and cached
+ * files; SIZE_MAX until set). Files read every tick (CG_FILES_LIGHT) and directories are kept
+ * while under it, the other files while under half of it; the rest are opened at each read, and
+ * a cgroup opened with cgroup_open_budgeted() beyond it keeps no directory fd either (read by
+ * its path from the root). Warns once when reached. */
+void cgroup_set_fd_budget(size_t n);
+/* How many fds tracked cgroups keep open now. */
+size_t cgroup_fds_kept(void);
+/* cgroup_open(), but the directory fd is closed again when the budget is reached. */
+int cgroup_open_budgeted(struct cgroup *c, int root_fd, const char *path);
+/* A new fd of the cgroup's directory (a dup of dfd, or opened by path), for the caller to close;
+ * or a negative errno. */
+int cgroup_dir_open(const struct cgroup *c);

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "agent/kernel/model.h"
+#include "common/fileio.h"
 #include "testutil.h"
 
 #define SCRATCH 65536
@@ -831,6 +832,140 @@ static void test_vanish_mid_scan(void **state)
         tree_done(&t);
 }
 
+static size_t count_open_fds(void)
+{
+        size_t n = 0;
+        DIR *d = opendir("/proc/self/fd");
+        assert_non_null(d);
+        for (struct dirent *de; (de = readdir(d));)
+                n += de->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
+/* The fd budget (issue 15): with room for 6 fds, the cgroups keep no more than that open (the
+ * every-tick files of the first ones, no other file), every cgroup is still sampled whole (those
+ * beyond it read by their path), the budget is said once, and everything is given back. */
+static void test_fd_budget(void **state)
+{
+        (void)state;
+        enum { BUDGET = 6 };
+        struct tree t;
+        tree_make(&t, "systemd");
+        char *scratch = malloc(SCRATCH);
+        size_t fds_before = count_open_fds();
+        assert_int_equal(cgroup_fds_kept(), 0);
+        cgroup_set_fd_budget(BUDGET);
+        struct model m;
+        /* Said at the walk, which reaches the budget: stderr captured around walk and sample. */
+        char *tmp = tu_mkdtemp("log");
+        char *path = tu_strdupf("%s/stderr", tmp);
+        fflush(stderr);
+        int saved = dup(STDERR_FILENO);
+        int lfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        assert_true(saved >= 0 && lfd >= 0);
+        dup2(lfd, STDERR_FILENO);
+        close(lfd);
+        assert_int_equal(model_discover(&m, t.fd, system_slice, 1), 0);
+        assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
+        fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+        char *log = tu_read(path, NULL);
+        tu_rm_rf(tmp);
+        free(path);
+        free(tmp);
+
+        assert_true(model_count(&m) * 3 > BUDGET); /* the test means something */
+        /* kubepods keeps its directory whatever the budget (its PSI trigger needs it) */
+        assert_true(cgroup_fds_kept() <= BUDGET + 1);
+        assert_true(count_open_fds() <= fds_before + BUDGET + 1);
+        size_t by_path = 0;
+        check_sample(t.root, &m.kubepods);
+        for (size_t i = 0; i < m.n_pods; i++) {
+                check_sample(t.root, &m.pods[i].cg);
+                by_path += m.pods[i].cg.dfd < 0;
+                for (size_t j = 0; j < m.pods[i].n_containers; j++) {
+                        const struct cgroup *c = &m.pods[i].containers[j].cg;
+                        check_sample(t.root, c);
+                        by_path += c->dfd < 0;
+                        /* memory.stat is not read every tick: never kept over half the budget */
+                        assert_true(c->fds[CGF_STAT] < 0);
+                }
+        }
+        for (size_t i = 0; i < m.n_workloads; i++)
+                check_sample(t.root, &m.workloads[i].cg);
+        assert_true(by_path > 0);
+        /* A directory opened for the caller works for one read by path too. */
+        for (size_t i = 0; i < m.n_pods; i++)
+                if (m.pods[i].cg.dfd < 0) {
+                        int dfd = cgroup_dir_open(&m.pods[i].cg);
+                        assert_true(dfd >= 0);
+                        char buf[64];
+                        assert_true(read_file_at(dfd, "memory.current", buf, sizeof(buf)) > 0);
+                        close(dfd);
+                        break;
+                }
+        const char *said = strstr(log, "Keeping");
+        assert_non_null(said);
+        assert_null(strstr(said + 1, "Keeping"));
+        free(log);
+        /* A second sample says nothing new and opens nothing more. */
+        size_t kept = cgroup_fds_kept();
+        assert_int_equal(sample_capturing_log(&m, scratch, &log), model_count(&m));
+        assert_string_equal(log, "");
+        free(log);
+        assert_int_equal(cgroup_fds_kept(), kept);
+        model_done(&m);
+        assert_int_equal(cgroup_fds_kept(), 0);
+        assert_int_equal(count_open_fds(), fds_before);
+        cgroup_set_fd_budget(SIZE_MAX);
+        free(scratch);
+        tree_done(&t);
+}
+
+/* A file that cannot be read is said once for its cgroup, not at every sample, and again only
+ * after reads worked in between (issue 15: 58,216 warnings at 2,000 pods). */
+static void test_read_failure_said_once(void **state)
+{
+        (void)state;
+        struct tree t;
+        tree_make(&t, "systemd");
+        char *calm = at(&t, CACHE_REL);
+        char *stat_path = tu_strdupf("%s/memory.stat", calm);
+        char *scratch = malloc(SCRATCH);
+        struct model m;
+        assert_int_equal(model_discover(&m, t.fd, NULL, 0), 0);
+        /* A directory in the file's place: open works, read fails with EISDIR. */
+        char *saved = tu_strdupf("%s.saved", stat_path);
+        assert_int_equal(rename(stat_path, saved), 0);
+        assert_int_equal(mkdir(stat_path, 0755), 0);
+        char *log;
+        size_t said = 0;
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(sample_capturing_log(&m, scratch, &log), model_count(&m));
+                for (const char *p = log; (p = strstr(p, "memory.stat")); p++)
+                        said++;
+                free(log);
+        }
+        assert_int_equal(said, 1);
+        /* Fixed: said to be whole again, then a new failure is said again. */
+        assert_int_equal(rmdir(stat_path), 0);
+        assert_int_equal(rename(saved, stat_path), 0);
+        const struct container *c = find_by_path(&m, CACHE_REL);
+        cgroup_drop_fds((struct cgroup *)&c->cg);
+        assert_int_equal(sample_capturing_log(&m, scratch, &log), model_count(&m));
+        assert_non_null(strstr(log, "works again"));
+        free(log);
+        assert_true(find_by_path(&m, CACHE_REL)->cg.s.have & CG_HAVE(CGF_STAT));
+        model_done(&m);
+        free(saved);
+        free(stat_path);
+        free(calm);
+        free(scratch);
+        tree_done(&t);
+}
+
 /* model_refresh: unchanged cgroups keep their open fds (same numbers) and last sample; a pod
  * created since is picked up, with fresh fds. */
 static void test_refresh_keeps_fds(void **state)
@@ -952,6 +1087,8 @@ int main(void)
                 cmocka_unit_test(test_refresh_keeps_fds),
                 cmocka_unit_test(test_light_sample_keeps_age),
                 cmocka_unit_test(test_light_sample_escalates),
+                cmocka_unit_test(test_fd_budget),
+                cmocka_unit_test(test_read_failure_said_once),
         };
         free(tu_guest_fixture("systemd"));
         return cmocka_run_group_tests(tests, NULL, NULL);
