@@ -36,10 +36,12 @@ const char *const cg_file_names[_CGF_MAX] = {
 /* The fd budget (issue 15: 2,000 pods, about 6,000 cgroups, ran out of 20,000 fds with twelve
  * files kept open per cgroup, and went on with holes in its data). Every fd a tracked cgroup
  * keeps (its directory and cached files) is counted here. What is read every tick (the
- * directory, memory.current, memory.events) is kept while the count is under the budget; every
- * other file only while under half of it, so that the every-tick files of more cgroups fit; the
- * rest is opened, read and closed at each read, and beyond the budget a cgroup keeps no fd at
- * all and is read by its path from the root. The loop's thread only. */
+ * directory, memory.current, memory.events, and any other file read on two samples in a row,
+ * as under pressure) is kept open while the count is under the budget, the other files only
+ * while under half of it, so that the every-tick files of more cgroups fit; a file a sample does
+ * not read is closed (an open kernfs file holds kernel memory, its seq_file buffer among it).
+ * The rest is opened, read and closed at each read, and beyond the budget a cgroup keeps no fd
+ * at all and is read by its path from the root. The loop's thread only. */
 static size_t fd_budget = SIZE_MAX, fds_kept;
 static bool budget_said;
 
@@ -179,6 +181,8 @@ void cgroup_adopt(struct cgroup *c, struct cgroup *old)
                 old->dfd = -1;
         }
         c->warned = old->warned;
+        c->read_files = old->read_files;
+        c->read_before = old->read_before;
         c->s = old->s;
         c->events_hash = old->events_hash;
         c->growth_bytes_per_sec = old->growth_bytes_per_sec;
@@ -212,7 +216,8 @@ static ssize_t cg_read(struct cgroup *c, enum cg_file f, char *buf, size_t size)
                 return r;
         }
         ssize_t n = pread_full(fd, buf, size);
-        if (fd_may_keep(every_tick_file(f))) {
+        bool every_tick = every_tick_file(f);
+        if ((every_tick || (c->read_before & CG_HAVE(f))) && fd_may_keep(every_tick)) {
                 c->fds[f] = fd;
                 fds_kept++;
         } else
@@ -257,6 +262,19 @@ int cgroup_sample_more(struct cgroup *c, uint32_t files, char *buf, size_t size)
 static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, size_t size)
 {
         struct cg_sample s = c->s;
+        if (!more) {
+                /* Not read by the last sample (escalations included): not read every tick,
+                 * closed (see fd_budget). */
+                for (enum cg_file f = 0; f < _CGF_MAX; f++)
+                        if (c->fds[f] >= 0 && !(c->read_files & CG_HAVE(f)) &&
+                            !every_tick_file(f)) {
+                                fd_drop(c->fds[f]);
+                                c->fds[f] = FD_UNOPENED;
+                        }
+                c->read_before = c->read_files;
+                c->read_files = files;
+        } else
+                c->read_files |= files;
         if (!more) {
                 /* What is not read this time: settings stay as they were, measurements are
                  * marked absent but keep their values (see CG_FILES_SETTINGS). BPF fills its

@@ -68,6 +68,9 @@ struct cgroup {
         int fds[_CGF_MAX]; /* -1 not opened yet, -2 file absent in this kernel/cgroup */
         bool gone;         /* vanished (rmdir) since discovery: drop at next refresh */
         bool warned;       /* a read failed and was logged: said once until reads work again */
+        /* the files (CG_HAVE() bits) the last sample read, and the one before: a file read by
+         * both is read every tick, and kept open (see cgroup_set_fd_budget()) */
+        uint32_t read_files, read_before;
         /* memory.events counts (high, max, oom...) moved between the last two reads of it */
         bool events_changed;
         /* FNV-1a of memory.events as last parsed, 0 none: the same bytes are not parsed again
@@ -110,8 +113,9 @@ int cgroup_sample_more(struct cgroup *c, uint32_t files, char *scratch, size_t s
 void cgroup_drop_fds(struct cgroup *c);
 
 /* The fd budget: how many fds tracked cgroups may keep open together (directories and cached
- * files; SIZE_MAX until set). Files read every tick (CG_FILES_LIGHT) and directories are kept
- * while under it, the other files while under half of it; the rest are opened at each read, and
+ * files; SIZE_MAX until set). Directories and files read every tick (CG_FILES_LIGHT) are kept
+ * while under it, other files read on two samples in a row while under half of it (and closed
+ * when a sample does not read them); the rest are opened at each read, and
  * a cgroup opened with cgroup_open_budgeted() beyond it keeps no directory fd either (read by
  * its path from the root). Warns once when reached. */
 void cgroup_set_fd_budget(size_t n);

@@ -924,6 +924,44 @@ static void test_fd_budget(void **state)
         tree_done(&t);
 }
 
+/* Only what is read every tick stays open: memory.stat read by one full sample is closed after
+ * it, kept from the second full sample in a row, and closed once light samples do not read it;
+ * the every-tick files stay open throughout. */
+static void test_every_tick_files_kept(void **state)
+{
+        (void)state;
+        struct tree t;
+        tree_make(&t, "systemd");
+        char *scratch = malloc(SCRATCH);
+        struct model m;
+        assert_int_equal(model_discover(&m, t.fd, NULL, 0), 0);
+        assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
+        const struct container *c = find_by_path(&m, CACHE_REL);
+        assert_true(c->cg.fds[CGF_CURRENT] >= 0 && c->cg.fds[CGF_EVENTS] >= 0);
+        assert_true(c->cg.fds[CGF_STAT] < 0);
+        size_t after_one = cgroup_fds_kept();
+        assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
+        c = find_by_path(&m, CACHE_REL);
+        assert_true(c->cg.fds[CGF_STAT] >= 0);
+        assert_true(cgroup_fds_kept() > after_one);
+        /* A light sample: closed at the start of the next sample that finds it was not read
+         * (a file read by the escalation of a light sample stays open for the next one). */
+        assert_int_equal(model_sample_files(&m, want_light, NULL, scratch, SCRATCH),
+                         model_count(&m));
+        assert_int_equal(model_sample_files(&m, want_light, NULL, scratch, SCRATCH),
+                         model_count(&m));
+        c = find_by_path(&m, CACHE_REL);
+        assert_true(c->cg.fds[CGF_STAT] < 0);
+        assert_true(c->cg.fds[CGF_CURRENT] >= 0 && c->cg.fds[CGF_EVENTS] >= 0);
+        /* The capture's container near its limit is read in full on every light sample: kept. */
+        const struct container *near = find_by_path(&m, NEAR_REL);
+        assert_true(near->cg.fds[CGF_STAT] >= 0);
+        model_done(&m);
+        assert_int_equal(cgroup_fds_kept(), 0);
+        free(scratch);
+        tree_done(&t);
+}
+
 /* A file that cannot be read is said once for its cgroup, not at every sample, and again only
  * after reads worked in between (issue 15: 58,216 warnings at 2,000 pods). */
 static void test_read_failure_said_once(void **state)
@@ -976,6 +1014,8 @@ static void test_refresh_keeps_fds(void **state)
         struct model m;
         char *scratch = malloc(SCRATCH);
         assert_int_equal(model_discover(&m, t.fd, system_slice, 1), 0);
+        assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
+        /* Twice: a file read on two samples in a row is read every tick, and kept open. */
         assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
 
         /* Remember every cgroup's fds by path. */
@@ -1088,6 +1128,7 @@ int main(void)
                 cmocka_unit_test(test_light_sample_keeps_age),
                 cmocka_unit_test(test_light_sample_escalates),
                 cmocka_unit_test(test_fd_budget),
+                cmocka_unit_test(test_every_tick_files_kept),
                 cmocka_unit_test(test_read_failure_said_once),
         };
         free(tu_guest_fixture("systemd"));
