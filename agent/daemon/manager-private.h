@@ -122,6 +122,16 @@ struct manager {
         int inotify_fd;
         sd_event_source *inotify_src;
         int kp_events_wd;
+        /* Watches of pods' and containers' memory.events (manager.c, watch_cgroup_events()):
+         * sorted by wd, rebuilt after each walk; and when the last tick ran, which bounds how
+         * soon an event pulls the next one in. */
+        struct events_watch {
+                int wd;
+                uint64_t cgroup_id;
+        } * ev_watches;
+        size_t n_ev_watches, cap_ev_watches;
+        bool ev_watches_full_said;
+        uint64_t last_tick_usec;
         int listen_fd;
         sd_event_source *api_src;
         bool ready_sent;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,12 +35,21 @@
  * several calm ticks (issue 13), so once a minute. */
 #define REFRESH_EVERY_USEC (60 * 1000000ull)
 #define REFRESH_SOON_USEC  (100 * 1000ull) /* after a pod or container directory event */
+/* Pods' and containers' memory.events watched at most (inotify watches are a per-user budget,
+ * fs.inotify.max_user_watches); those beyond read memory.events every tick. */
+#define EVENTS_WATCH_MAX 8192
+/* A cgroup's event pulls the next tick in to this soon, but not sooner than this after the
+ * last one: a container throttled at memory.high changes its memory.events all the time. */
+#define EVENT_SOON_USEC    (10 * 1000ull)
+#define EVENT_SPACING_USEC (100 * 1000ull)
 
 static void arm_kubepods_watch(struct manager *m);
 static void watch_pod_dirs(struct manager *m);
 static void watch_kubepods_dirs(struct manager *m);
 static void arm_triggers(struct manager *m);
 static void fit_nofile(const struct manager *m);
+static void watch_cgroup_events(struct manager *m);
+static bool wake_cgroup_event(struct manager *m, int wd);
 
 /* act(), and the metrics of what it did (the limit writes it reports, a kill's result). */
 static void act_counted(struct manager *m)
@@ -110,6 +120,7 @@ static void refresh(struct manager *m, uint64_t now)
                 new_watches = true;
         }
         watch_pod_dirs(m);
+        watch_cgroup_events(m);
         /* A directory created between the scan and its new watch raised no event: scan once
          * more at the next tick, now that the watches are in place. */
         if (new_watches)
@@ -119,6 +130,7 @@ static void refresh(struct manager *m, uint64_t now)
 static void tick(struct manager *m, const char *why)
 {
         uint64_t now = now_usec(CLOCK_MONOTONIC);
+        m->last_tick_usec = now;
         if (m->refresh_needed || now >= m->next_refresh_usec)
                 refresh(m, now);
         struct node_snapshot snap;
@@ -176,11 +188,96 @@ static int on_trigger(sd_event_source *s, int fd, uint32_t revents, void *userda
         return 0;
 }
 
+/* The next tick no later than delay_usec from now, and not before not_before_usec. */
+static void pull_timer_in(struct manager *m, uint64_t not_before_usec, uint64_t delay_usec)
+{
+        uint64_t due, soon = now_usec(CLOCK_MONOTONIC) + delay_usec;
+        if (soon < not_before_usec)
+                soon = not_before_usec;
+        if (sd_event_source_get_time(m->timer, &due) >= 0 && due > soon)
+                (void)sd_event_source_set_time(m->timer, soon);
+}
+
+static int cmp_watch(const void *a, const void *b)
+{
+        const struct events_watch *x = a, *y = b;
+        return (x->wd > y->wd) - (x->wd < y->wd);
+}
+
+static struct cgroup *find_cgroup_mut(struct manager *m, uint64_t id)
+{
+        return (struct cgroup *)model_find_cgroup(&m->model, id);
+}
+
+/* memory.events of a pod or container changed (the kernel notifies on every high, max, oom
+ * event): it is read in full by the next tick. Returns whether wd was one of these watches. */
+static bool wake_cgroup_event(struct manager *m, int wd)
+{
+        struct events_watch key = { .wd = wd };
+        const struct events_watch *w =
+            m->n_ev_watches ? bsearch(&key, m->ev_watches, m->n_ev_watches, sizeof(key), cmp_watch)
+                            : NULL;
+        struct cgroup *c = w ? find_cgroup_mut(m, w->cgroup_id) : NULL;
+        if (!c)
+                return false;
+        c->woken = true;
+        return true;
+}
+
+static void ev_watch_add(struct manager *m, struct cgroup *c)
+{
+        if (m->n_ev_watches >= EVENTS_WATCH_MAX)
+                return;
+        if (m->n_ev_watches == m->cap_ev_watches) {
+                size_t cap = m->cap_ev_watches ? m->cap_ev_watches * 2 : 256;
+                struct events_watch *n = reallocarray(m->ev_watches, cap, sizeof(*n));
+                if (!n)
+                        return; /* read every tick, as without a watch */
+                m->ev_watches = n;
+                m->cap_ev_watches = cap;
+        }
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s%s/memory.events", m->p.cgroup_root, c->path) >=
+            (int)sizeof(path))
+                return;
+        int wd = inotify_add_watch(m->inotify_fd, path, IN_MODIFY);
+        if (wd < 0) {
+                if (errno == ENOSPC && !m->ev_watches_full_said) {
+                        log_info("No inotify watch left for %s (fs.inotify.max_user_watches): "
+                                 "cgroups without one read memory.events every tick",
+                                 path);
+                        m->ev_watches_full_said = true;
+                }
+                return;
+        }
+        m->ev_watches[m->n_ev_watches++] = (struct events_watch){ wd, c->id };
+        c->events_watched = true;
+}
+
+/* Events before polling (issue 13): a watch on each pod's and container's memory.events, up to
+ * EVENTS_WATCH_MAX, so that a calm tick need not read them: the kernel says when they change,
+ * and the cgroup is read in full at once. Adding a watch on a watched file returns its wd
+ * again; the table is rebuilt after each walk, whose cgroups are new. */
+static void watch_cgroup_events(struct manager *m)
+{
+        m->n_ev_watches = 0;
+        if (m->inotify_fd < 0)
+                return;
+        for (size_t i = 0; i < m->model.n_pods; i++) {
+                struct pod *p = &m->model.pods[i];
+                ev_watch_add(m, &p->cg);
+                for (size_t j = 0; j < p->n_containers; j++)
+                        ev_watch_add(m, &p->containers[j].cg);
+        }
+        if (m->n_ev_watches > 1)
+                qsort(m->ev_watches, m->n_ev_watches, sizeof(*m->ev_watches), cmp_watch);
+}
+
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         struct manager *m = userdata;
         char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-        bool events_changed = false;
+        bool events_changed = false, cgroup_woken = false;
         (void)s;
         (void)revents;
         for (;;) {
@@ -191,6 +288,8 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                         struct inotify_event *ev = (struct inotify_event *)p;
                         if (ev->wd == m->kp_events_wd && (ev->mask & IN_MODIFY))
                                 events_changed = true;
+                        else if (ev->mask & IN_MODIFY)
+                                cgroup_woken |= wake_cgroup_event(m, ev->wd);
                         else
                                 m->refresh_needed = true;
                         p += sizeof(*ev) + ev->len;
@@ -198,6 +297,8 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
         }
         if (events_changed)
                 manager_run_tick(m, "memory.events");
+        else if (cgroup_woken)
+                pull_timer_in(m, m->last_tick_usec + EVENT_SPACING_USEC, EVENT_SOON_USEC);
         else if (m->refresh_needed) {
                 /* A pod or container came or went: look within REFRESH_SOON_USEC rather than at
                  * the next sample, which may be a second away (a burst of creations, as when the
@@ -596,6 +697,7 @@ void manager_free(struct manager *m)
         free(m->cand_names);
         free(m->self_ids);
         free(m->full_ids);
+        free(m->ev_watches);
         free(m->scratch);
         safe_close(m->cg_fd);
         safe_close(m->proc_fd);

@@ -375,15 +375,23 @@ static void plan_calm(struct manager *m, uint64_t now_usec)
                 qsort(m->full_ids, m->n_full_ids, sizeof(*m->full_ids), cmp_u64);
 }
 
+/* What a calm tick reads of a cgroup: memory.current, and memory.events unless a watch says when
+ * it changes (manager.c, watch_cgroup_events(): a woken cgroup is read in full instead). */
+static uint32_t light_files(const struct cgroup *c)
+{
+        return c->events_watched ? CG_HAVE(CGF_CURRENT) : CG_FILES_LIGHT;
+}
+
 static uint32_t want_files(void *ud, const struct cgroup *c)
 {
         const struct manager *m = ud;
         if (m->model.has_kubepods && c == &m->model.kubepods)
                 return 0; /* sampled before the plan */
-        if (m->sampled_all || (m->n_full_ids > 0 && bsearch(&c->id, m->full_ids, m->n_full_ids,
-                                                            sizeof(*m->full_ids), cmp_u64)))
+        if (m->sampled_all || c->woken ||
+            (m->n_full_ids > 0 &&
+             bsearch(&c->id, m->full_ids, m->n_full_ids, sizeof(*m->full_ids), cmp_u64)))
                 return CG_FILES_ALL;
-        return CG_FILES_LIGHT;
+        return light_files(c);
 }
 
 int observe_sample(struct manager *m, uint64_t now_usec, const char *why,

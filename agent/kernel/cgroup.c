@@ -80,9 +80,10 @@ static int fd_drop(int fd)
         return -1;
 }
 
-static bool every_tick_file(enum cg_file f)
+/* memory.current, and memory.events unless a watch says when to read it. */
+static bool every_tick_file(const struct cgroup *c, enum cg_file f)
 {
-        return CG_HAVE(f) & CG_FILES_LIGHT;
+        return CG_HAVE(f) & (c->events_watched ? CG_HAVE(CGF_CURRENT) : CG_FILES_LIGHT);
 }
 
 /* Opens name in the cgroup's directory: through its fd, or by its path from the root when it
@@ -216,7 +217,7 @@ static ssize_t cg_read(struct cgroup *c, enum cg_file f, char *buf, size_t size)
                 return r;
         }
         ssize_t n = pread_full(fd, buf, size);
-        bool every_tick = every_tick_file(f);
+        bool every_tick = every_tick_file(c, f);
         if ((every_tick || (c->read_before & CG_HAVE(f))) && fd_may_keep(every_tick)) {
                 c->fds[f] = fd;
                 fds_kept++;
@@ -267,7 +268,7 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
                  * closed (see fd_budget). */
                 for (enum cg_file f = 0; f < _CGF_MAX; f++)
                         if (c->fds[f] >= 0 && !(c->read_files & CG_HAVE(f)) &&
-                            !every_tick_file(f)) {
+                            !every_tick_file(c, f)) {
                                 fd_drop(c->fds[f]);
                                 c->fds[f] = FD_UNOPENED;
                         }
@@ -280,7 +281,9 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
                  * marked absent but keep their values (see CG_FILES_SETTINGS). BPF fills its
                  * figures anew. */
                 s.time_usec = now_usec(CLOCK_MONOTONIC);
-                s.have &= ~files & CG_FILES_SETTINGS;
+                /* memory.events under a watch changes only when the watch says so: current */
+                s.have &= ~files & (CG_FILES_SETTINGS |
+                                    (c->events_watched && !c->woken ? CG_HAVE(CGF_EVENTS) : 0));
                 s.has_reclaim_stall = false;
                 s.reclaim_stall_usec = 0;
         } else
@@ -353,6 +356,8 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
                 }
                 s.have |= CG_HAVE(f);
         }
+        if ((c->read_files & CG_FILES_ALL) == CG_FILES_ALL)
+                c->woken = false;
         if (!failed && c->warned) {
                 log_info("Reading %s works again", c->path);
                 c->warned = false;
@@ -372,6 +377,8 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
                 c->events_changed = (s.have & CG_HAVE(CGF_EVENTS)) &&
                                     (c->s.have & CG_HAVE(CGF_EVENTS)) &&
                                     memcmp(&s.events, &c->s.events, sizeof(s.events)) != 0;
+        else if (!more)
+                c->events_changed = false; /* not read: a watch would have woken it */
         if ((s.have & CG_HAVE(CGF_CURRENT)) && (c->s.have & CG_HAVE(CGF_CURRENT)) &&
             s.time_usec > c->s.time_usec) {
                 double dt = (double)(s.time_usec - c->s.time_usec) / 1e6;

@@ -68,6 +68,13 @@ struct cgroup {
         int fds[_CGF_MAX]; /* -1 not opened yet, -2 file absent in this kernel/cgroup */
         bool gone;         /* vanished (rmdir) since discovery: drop at next refresh */
         bool warned;       /* a read failed and was logged: said once until reads work again */
+        /* The kernel tells when memory.events changes (an inotify watch, IN_MODIFY): a sample need
+         * not read it to know its counts are current, and keeps its have bit. Set by the manager
+         * after each walk. */
+        bool events_watched;
+        /* An event about this cgroup arrived (its memory.events changed, its PSI trigger fired):
+         * the next sample reads it in full, which clears this. */
+        bool woken;
         /* the files (CG_HAVE() bits) the last sample read, and the one before: a file read by
          * both is read every tick, and kept open (see cgroup_set_fd_budget()) */
         uint32_t read_files, read_before;

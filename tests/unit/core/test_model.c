@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -962,6 +963,80 @@ static void test_every_tick_files_kept(void **state)
         tree_done(&t);
 }
 
+/* What observe.c's want_files() asks of a calm tick: memory.current alone for a cgroup whose
+ * memory.events is watched, everything once it is woken. */
+static uint32_t want_calm(void *ud, const struct cgroup *c)
+{
+        (void)ud;
+        if (c->woken)
+                return CG_FILES_ALL;
+        return c->events_watched ? CG_HAVE(CGF_CURRENT) : CG_FILES_LIGHT;
+}
+
+/* Events before polling: a watched container's memory.events is not read by calm ticks (its
+ * counts stay, marked current); the kernel's IN_MODIFY on it (tmpfs sends the same on a write)
+ * wakes it, and the next sample reads it in full at once, then light again. */
+static void test_events_watch_wakes(void **state)
+{
+        (void)state;
+        struct tree t;
+        tree_make(&t, "systemd");
+        char *calm = at(&t, CACHE_REL);
+        char *events = tu_strdupf("%s/memory.events", calm);
+        char *scratch = malloc(SCRATCH);
+        struct model m;
+        assert_int_equal(model_discover(&m, t.fd, NULL, 0), 0);
+        assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
+        struct container *c = (struct container *)find_by_path(&m, CACHE_REL);
+        uint64_t high = c->cg.s.events.high;
+        int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        assert_true(ifd >= 0);
+        int wd = inotify_add_watch(ifd, events, IN_MODIFY);
+        assert_true(wd >= 0);
+        c->cg.events_watched = true;
+
+        /* Calm: memory.events is not read, its counts are still taken as current. */
+        set_key(calm, "memory.events", "high", high + 5);
+        set_key(calm, "memory.stat", "inactive_file", 8192);
+        assert_int_equal(model_sample_files(&m, want_calm, NULL, scratch, SCRATCH),
+                         model_count(&m));
+        c = (struct container *)find_by_path(&m, CACHE_REL);
+        assert_true(c->cg.s.have & CG_HAVE(CGF_EVENTS));
+        assert_int_equal(c->cg.s.events.high, high);
+        assert_int_equal(c->cg.s.have & CG_HAVE(CGF_STAT), 0);
+        assert_false(c->cg.events_changed);
+
+        /* The write raised IN_MODIFY on that watch: the manager wakes the cgroup. */
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        ssize_t n = read(ifd, buf, sizeof(buf));
+        assert_true(n >= (ssize_t)sizeof(struct inotify_event));
+        const struct inotify_event *ev = (const struct inotify_event *)buf;
+        assert_int_equal(ev->wd, wd);
+        assert_true(ev->mask & IN_MODIFY);
+        c->cg.woken = true;
+        assert_int_equal(model_sample_files(&m, want_calm, NULL, scratch, SCRATCH),
+                         model_count(&m));
+        c = (struct container *)find_by_path(&m, CACHE_REL);
+        assert_int_equal(c->cg.s.events.high, high + 5);
+        assert_true(c->cg.events_changed);
+        assert_true(c->cg.s.have & CG_HAVE(CGF_STAT));
+        assert_int_equal(c->cg.s.stat.inactive_file, 8192);
+        assert_false(c->cg.woken);
+
+        /* Light again. */
+        assert_int_equal(model_sample_files(&m, want_calm, NULL, scratch, SCRATCH),
+                         model_count(&m));
+        c = (struct container *)find_by_path(&m, CACHE_REL);
+        assert_int_equal(c->cg.s.have & CG_HAVE(CGF_STAT), 0);
+        assert_false(c->cg.events_changed);
+        close(ifd);
+        model_done(&m);
+        free(scratch);
+        free(events);
+        free(calm);
+        tree_done(&t);
+}
+
 /* A file that cannot be read is said once for its cgroup, not at every sample, and again only
  * after reads worked in between (issue 15: 58,216 warnings at 2,000 pods). */
 static void test_read_failure_said_once(void **state)
@@ -1129,6 +1204,7 @@ int main(void)
                 cmocka_unit_test(test_light_sample_escalates),
                 cmocka_unit_test(test_fd_budget),
                 cmocka_unit_test(test_every_tick_files_kept),
+                cmocka_unit_test(test_events_watch_wakes),
                 cmocka_unit_test(test_read_failure_said_once),
         };
         free(tu_guest_fixture("systemd"));
