@@ -132,6 +132,16 @@ struct manager {
         size_t n_ev_watches, cap_ev_watches;
         bool ev_watches_full_said;
         uint64_t last_tick_usec;
+        /* PSI triggers on the pods that matter (those with a memory limit), up to
+         * POD_TRIGGERS_MAX (manager.c, arm_pod_triggers()); re-chosen after a walk, once a full
+         * sample has read the pods' limits. */
+        struct pod_trigger {
+                uint64_t cgroup_id;
+                struct psi_trigger t;
+                sd_event_source *src;
+        } * pod_trigs;
+        size_t n_pod_trigs;
+        bool pod_trigs_stale;
         int listen_fd;
         sd_event_source *api_src;
         bool ready_sent;

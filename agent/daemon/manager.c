@@ -40,6 +40,9 @@
 #define EVENTS_WATCH_MAX 8192
 /* A cgroup's event pulls the next tick in to this soon, but not sooner than this after the
  * last one: a container throttled at memory.high changes its memory.events all the time. */
+/* Pods with a memory limit given a PSI trigger of their own, at most: each is an fd and a
+ * kernel timer, within the fd reserve. */
+#define POD_TRIGGERS_MAX   64
 #define EVENT_SOON_USEC    (10 * 1000ull)
 #define EVENT_SPACING_USEC (100 * 1000ull)
 
@@ -50,6 +53,8 @@ static void arm_triggers(struct manager *m);
 static void fit_nofile(const struct manager *m);
 static void watch_cgroup_events(struct manager *m);
 static bool wake_cgroup_event(struct manager *m, int wd);
+static void arm_pod_triggers(struct manager *m);
+static void pod_triggers_close(struct manager *m);
 
 /* act(), and the metrics of what it did (the limit writes it reports, a kill's result). */
 static void act_counted(struct manager *m)
@@ -121,6 +126,7 @@ static void refresh(struct manager *m, uint64_t now)
         }
         watch_pod_dirs(m);
         watch_cgroup_events(m);
+        m->pod_trigs_stale = true; /* chosen after the next full sample: see arm_pod_triggers() */
         /* A directory created between the scan and its new watch raised no event: scan once
          * more at the next tick, now that the watches are in place. */
         if (new_watches)
@@ -136,6 +142,8 @@ static void tick(struct manager *m, const char *why)
         struct node_snapshot snap;
         if (observe_sample(m, now, why, &snap) < 0)
                 return;
+        if (m->pod_trigs_stale && m->sampled_all)
+                arm_pod_triggers(m);
         decide_and_act(m, &snap, now);
 }
 
@@ -222,6 +230,119 @@ static bool wake_cgroup_event(struct manager *m, int wd)
                 return false;
         c->woken = true;
         return true;
+}
+
+/* A pod's PSI trigger fired: the pod and its containers are read in full by the next tick. */
+static int on_pod_trigger(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct manager *m = userdata;
+        (void)fd;
+        struct pod_trigger *pt = NULL;
+        for (size_t i = 0; i < m->n_pod_trigs && !pt; i++)
+                if (m->pod_trigs[i].src == s)
+                        pt = &m->pod_trigs[i];
+        if (!pt)
+                return 0;
+        if (revents & EPOLLERR) {
+                /* The pod went away: its trigger with it; the walk that follows chooses again. */
+                pt->src = sd_event_source_disable_unref(pt->src);
+                psi_trigger_close(&pt->t);
+                *pt = m->pod_trigs[--m->n_pod_trigs];
+                m->refresh_needed = true;
+                return 0;
+        }
+        for (size_t i = 0; i < m->model.n_pods; i++) {
+                struct pod *p = &m->model.pods[i];
+                if (p->cg.id != pt->cgroup_id)
+                        continue;
+                p->cg.woken = true;
+                for (size_t j = 0; j < p->n_containers; j++)
+                        p->containers[j].cg.woken = true;
+                pull_timer_in(m, m->last_tick_usec + EVENT_SPACING_USEC, EVENT_SOON_USEC);
+                break;
+        }
+        return 0;
+}
+
+static void pod_triggers_close(struct manager *m)
+{
+        for (size_t i = 0; i < m->n_pod_trigs; i++) {
+                m->pod_trigs[i].src = sd_event_source_disable_unref(m->pod_trigs[i].src);
+                psi_trigger_close(&m->pod_trigs[i].t);
+        }
+        m->n_pod_trigs = 0;
+}
+
+static const struct pod *pod_by_id(const struct manager *m, uint64_t id)
+{
+        for (size_t i = 0; i < m->model.n_pods; i++)
+                if (m->model.pods[i].cg.id == id)
+                        return &m->model.pods[i];
+        return NULL;
+}
+
+static bool pod_limited(const struct pod *p)
+{
+        return p && (p->cg.s.have & CG_HAVE(CGF_MAX)) && p->cg.s.max != CG_UNLIMITED;
+}
+
+/* Events before polling (issue 13): a PSI trigger ("some" stall over the configured share of the
+ * PSI window, as the node's) on each pod with a memory limit, up to POD_TRIGGERS_MAX, in the
+ * model's order: the kernel wakes the agent when one of them stalls, and the pod is read in full
+ * at once. A pod whose trigger is armed keeps it; those no longer chosen (gone, limit removed)
+ * lose it. The kernel refuses triggers where they cannot work (a copied tree): sampling alone. */
+static void arm_pod_triggers(struct manager *m)
+{
+        m->pod_trigs_stale = false;
+        if (!m->pod_trigs) {
+                m->pod_trigs = calloc(POD_TRIGGERS_MAX, sizeof(*m->pod_trigs));
+                if (!m->pod_trigs)
+                        return;
+        }
+        for (size_t i = 0; i < m->n_pod_trigs;) {
+                if (pod_limited(pod_by_id(m, m->pod_trigs[i].cgroup_id))) {
+                        i++;
+                        continue;
+                }
+                m->pod_trigs[i].src = sd_event_source_disable_unref(m->pod_trigs[i].src);
+                psi_trigger_close(&m->pod_trigs[i].t);
+                m->pod_trigs[i] = m->pod_trigs[--m->n_pod_trigs];
+        }
+        uint64_t stall = (uint64_t)((double)m->p.psi_window_usec * m->p.psi_low_some / 100.0);
+        if (stall == 0)
+                stall = 1;
+        size_t refused = 0;
+        int why = 0;
+        for (size_t i = 0; i < m->model.n_pods && m->n_pod_trigs < POD_TRIGGERS_MAX; i++) {
+                const struct pod *p = &m->model.pods[i];
+                if (!pod_limited(p))
+                        continue;
+                bool armed = false;
+                for (size_t k = 0; k < m->n_pod_trigs && !armed; k++)
+                        armed = m->pod_trigs[k].cgroup_id == p->cg.id;
+                if (armed)
+                        continue;
+                struct pod_trigger *pt = &m->pod_trigs[m->n_pod_trigs];
+                *pt = (struct pod_trigger){ .cgroup_id = p->cg.id, .t = { .fd = -1 } };
+                _cleanup_close_ int dfd = cgroup_dir_open(&p->cg);
+                int r = dfd < 0 ? dfd
+                                : psi_trigger_arm(dfd, "memory.pressure", PSI_SOME, stall,
+                                                  m->p.psi_window_usec, &pt->t);
+                if (r >= 0 && (r = sd_event_add_io(m->event, &pt->src, pt->t.fd, EPOLLPRI,
+                                                   on_pod_trigger, m)) < 0)
+                        psi_trigger_close(&pt->t);
+                if (r < 0) {
+                        refused++;
+                        why = r;
+                        continue;
+                }
+                m->n_pod_trigs++;
+        }
+        if (refused > 0)
+                log_debug_errno(why,
+                                "PSI triggers refused for %zu pods with a memory limit (%m): "
+                                "sampling alone detects their pressure",
+                                refused);
 }
 
 static void ev_watch_add(struct manager *m, struct cgroup *c)
@@ -697,6 +818,8 @@ void manager_free(struct manager *m)
         free(m->cand_names);
         free(m->self_ids);
         free(m->full_ids);
+        pod_triggers_close(m);
+        free(m->pod_trigs);
         free(m->ev_watches);
         free(m->scratch);
         safe_close(m->cg_fd);
