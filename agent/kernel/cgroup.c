@@ -262,16 +262,27 @@ int cgroup_sample_more(struct cgroup *c, uint32_t files, char *buf, size_t size)
 
 static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, size_t size)
 {
-        struct cg_sample s = c->s;
-        if (!more) {
-                /* Not read by the last sample (escalations included): not read every tick,
-                 * closed (see fd_budget). */
+        /* A calm tick's sample of a watched cgroup (memory.current alone, most of them) works in
+         * place: a copy of the whole sample, twice per cgroup per tick, was a tenth of the tick
+         * (issue 13). What the rest compares with the last sample is kept aside. */
+        bool in_place = !more && files == CG_HAVE(CGF_CURRENT);
+        const uint32_t old_have = c->s.have;
+        const uint64_t old_current = c->s.current, old_time_usec = c->s.time_usec;
+        struct cg_sample copy, *s = &c->s;
+        if (!in_place) {
+                copy = c->s;
+                s = &copy;
+        }
+        /* Not read by the last sample (escalations included): not read every tick, closed (see
+         * fd_budget). Only a file read by one of the last two samples can be open. */
+        if (!more && ((c->read_files | c->read_before) & ~CG_FILES_LIGHT))
                 for (enum cg_file f = 0; f < _CGF_MAX; f++)
                         if (c->fds[f] >= 0 && !(c->read_files & CG_HAVE(f)) &&
                             !every_tick_file(c, f)) {
                                 fd_drop(c->fds[f]);
                                 c->fds[f] = FD_UNOPENED;
                         }
+        if (!more) {
                 c->read_before = c->read_files;
                 c->read_files = files;
         } else
@@ -280,14 +291,14 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
                 /* What is not read this time: settings stay as they were, measurements are
                  * marked absent but keep their values (see CG_FILES_SETTINGS). BPF fills its
                  * figures anew. */
-                s.time_usec = now_usec(CLOCK_MONOTONIC);
+                s->time_usec = now_usec(CLOCK_MONOTONIC);
                 /* memory.events under a watch changes only when the watch says so: current */
-                s.have &= ~files & (CG_FILES_SETTINGS |
-                                    (c->events_watched && !c->woken ? CG_HAVE(CGF_EVENTS) : 0));
-                s.has_reclaim_stall = false;
-                s.reclaim_stall_usec = 0;
+                s->have &= ~files & (CG_FILES_SETTINGS |
+                                     (c->events_watched && !c->woken ? CG_HAVE(CGF_EVENTS) : 0));
+                s->has_reclaim_stall = false;
+                s->reclaim_stall_usec = 0;
         } else
-                s.have &= ~files; /* the sample just taken stays; these are read anew */
+                s->have &= ~files; /* the sample just taken stays; these are read anew */
         struct parse_error perr;
         bool failed = false;
 
@@ -316,23 +327,23 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
                 int r;
                 switch (f) {
                 case CGF_STAT:
-                        r = parse_memory_stat(buf, &s.stat, &perr);
+                        r = parse_memory_stat(buf, &s->stat, &perr);
                         break;
                 case CGF_EVENTS: {
                         uint64_t h = events_hash(buf, (size_t)n);
                         if (h == c->events_hash && (c->s.have & CG_HAVE(CGF_EVENTS))) {
-                                r = 0; /* the same counts: s.events holds them */
+                                r = 0; /* the same counts: s->events holds them */
                                 break;
                         }
-                        r = parse_memory_events(buf, &s.events, &perr);
+                        r = parse_memory_events(buf, &s->events, &perr);
                         c->events_hash = r < 0 ? 0 : h;
                         break;
                 }
                 case CGF_PRESSURE:
-                        r = parse_psi(buf, &s.psi, &perr);
+                        r = parse_psi(buf, &s->psi, &perr);
                         break;
                 case CGF_NUMA_STAT:
-                        r = parse_numa_stat(buf, &s.numa, &perr);
+                        r = parse_numa_stat(buf, &s->numa, &perr);
                         break;
                 default: {
                         static const size_t off[_CGF_MAX] = {
@@ -345,7 +356,7 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
                                 [CGF_SWAP_MAX] = offsetof(struct cg_sample, swap_max),
                                 [CGF_PEAK] = offsetof(struct cg_sample, peak),
                         };
-                        r = parse_cg_value(buf, (uint64_t *)((char *)&s + off[f]), &perr);
+                        r = parse_cg_value(buf, (uint64_t *)((char *)s + off[f]), &perr);
                         break;
                 }
                 }
@@ -354,7 +365,7 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
                                     cg_file_names[f], perr.line, perr.what);
                         continue;
                 }
-                s.have |= CG_HAVE(f);
+                s->have |= CG_HAVE(f);
         }
         if ((c->read_files & CG_FILES_ALL) == CG_FILES_ALL)
                 c->woken = false;
@@ -362,27 +373,27 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
                 log_info("Reading %s works again", c->path);
                 c->warned = false;
         }
-        if (s.have & CG_HAVE(CGF_STAT))
-                s.stat_usec = more ? now_usec(CLOCK_MONOTONIC) : s.time_usec;
+        if (s->have & CG_HAVE(CGF_STAT))
+                s->stat_usec = more ? now_usec(CLOCK_MONOTONIC) : s->time_usec;
         else if (files & CG_HAVE(CGF_STAT))
-                s.stat_usec = 0; /* read and not there: no inactive_file to subtract */
+                s->stat_usec = 0; /* read and not there: no inactive_file to subtract */
         /* The cold file pages of the last memory.stat read (its age is stat_usec), as before
          * when it is read every time. */
-        if ((s.have & CG_HAVE(CGF_CURRENT)) && s.stat_usec)
-                s.working_set =
-                    s.current > s.stat.inactive_file ? s.current - s.stat.inactive_file : 0;
-        else if (s.have & CG_HAVE(CGF_CURRENT))
-                s.working_set = s.current;
+        if ((s->have & CG_HAVE(CGF_CURRENT)) && s->stat_usec)
+                s->working_set =
+                    s->current > s->stat.inactive_file ? s->current - s->stat.inactive_file : 0;
+        else if (s->have & CG_HAVE(CGF_CURRENT))
+                s->working_set = s->current;
         if (files & CG_HAVE(CGF_EVENTS))
-                c->events_changed = (s.have & CG_HAVE(CGF_EVENTS)) &&
+                c->events_changed = (s->have & CG_HAVE(CGF_EVENTS)) &&
                                     (c->s.have & CG_HAVE(CGF_EVENTS)) &&
-                                    memcmp(&s.events, &c->s.events, sizeof(s.events)) != 0;
+                                    memcmp(&s->events, &c->s.events, sizeof(s->events)) != 0;
         else if (!more)
                 c->events_changed = false; /* not read: a watch would have woken it */
-        if ((s.have & CG_HAVE(CGF_CURRENT)) && (c->s.have & CG_HAVE(CGF_CURRENT)) &&
-            s.time_usec > c->s.time_usec) {
-                double dt = (double)(s.time_usec - c->s.time_usec) / 1e6;
-                double rate = ((double)s.current - (double)c->s.current) / dt;
+        if ((s->have & CG_HAVE(CGF_CURRENT)) && (old_have & CG_HAVE(CGF_CURRENT)) &&
+            s->time_usec > old_time_usec) {
+                double dt = (double)(s->time_usec - old_time_usec) / 1e6;
+                double rate = ((double)s->current - (double)old_current) / dt;
                 double alpha = dt / (dt + 3.0);
                 c->growth_bytes_per_sec =
                     (int64_t)(alpha * rate + (1.0 - alpha) * (double)c->growth_bytes_per_sec);
@@ -390,22 +401,23 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
         /* Unsmoothed: the balloon backs off on the first interval with refaults. A counter that
          * went down is a recreated cgroup: no rate until the next sample. */
         if (!(files & CG_HAVE(CGF_STAT))) {
-                c->s = s; /* the refault rates stay those of the last two memory.stat reads */
+                if (!in_place) /* the refault rates stay those of the last two memory.stat reads */
+                        c->s = *s;
                 return 0;
         }
-        c->has_refault_rate = (s.have & CG_HAVE(CGF_STAT)) && c->s.stat_usec &&
-                              s.stat_usec > c->s.stat_usec &&
-                              s.stat.workingset_refault_file >= c->s.stat.workingset_refault_file &&
-                              s.stat.workingset_activate_file >= c->s.stat.workingset_activate_file;
+        c->has_refault_rate =
+            (s->have & CG_HAVE(CGF_STAT)) && c->s.stat_usec && s->stat_usec > c->s.stat_usec &&
+            s->stat.workingset_refault_file >= c->s.stat.workingset_refault_file &&
+            s->stat.workingset_activate_file >= c->s.stat.workingset_activate_file;
         if (c->has_refault_rate) {
-                double dt = (double)(s.stat_usec - c->s.stat_usec) / 1e6;
+                double dt = (double)(s->stat_usec - c->s.stat_usec) / 1e6;
                 c->refault_file_per_sec =
-                    (double)(s.stat.workingset_refault_file - c->s.stat.workingset_refault_file) /
+                    (double)(s->stat.workingset_refault_file - c->s.stat.workingset_refault_file) /
                     dt;
-                c->activate_file_per_sec =
-                    (double)(s.stat.workingset_activate_file - c->s.stat.workingset_activate_file) /
-                    dt;
+                c->activate_file_per_sec = (double)(s->stat.workingset_activate_file -
+                                                    c->s.stat.workingset_activate_file) /
+                                           dt;
         }
-        c->s = s;
+        c->s = *s;
         return 0;
 }
