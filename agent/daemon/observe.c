@@ -387,10 +387,11 @@ static uint32_t want_files(void *ud, const struct cgroup *c)
         const struct manager *m = ud;
         if (m->model.has_kubepods && c == &m->model.kubepods)
                 return 0; /* sampled before the plan */
-        if (m->sampled_all || c->woken ||
-            (m->n_full_ids > 0 &&
-             bsearch(&c->id, m->full_ids, m->n_full_ids, sizeof(*m->full_ids), cmp_u64)))
+        if (m->sampled_all)
                 return CG_FILES_ALL;
+        if (c->woken || (m->n_full_ids > 0 && bsearch(&c->id, m->full_ids, m->n_full_ids,
+                                                      sizeof(*m->full_ids), cmp_u64)))
+                return CG_FILES_DECIDE;
         return light_files(c);
 }
 

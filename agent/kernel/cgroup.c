@@ -367,7 +367,7 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
                 }
                 s->have |= CG_HAVE(f);
         }
-        if ((c->read_files & CG_FILES_ALL) == CG_FILES_ALL)
+        if ((c->read_files & CG_FILES_DECIDE) == CG_FILES_DECIDE)
                 c->woken = false;
         if (!failed && c->warned) {
                 log_info("Reading %s works again", c->path);

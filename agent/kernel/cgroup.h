@@ -30,6 +30,11 @@ enum cg_file {
 
 /* Which files a sample reads, as CG_HAVE() bits. Everything: */
 #define CG_FILES_ALL ((UINT32_C(1) << _CGF_MAX) - 1)
+/* What a decision about one cgroup reads of it (a calm tick's balloon and vertical scaling
+ * targets, a woken or escalated cgroup): everything but memory.numa_stat, which only status and
+ * the report show (the full sample every 30 s and on pressure reads it), and whose parse cost a
+ * third of a full read. */
+#define CG_FILES_DECIDE (CG_FILES_ALL & ~CG_HAVE(CGF_NUMA_STAT))
 /* What a calm tick reads of a pod or container: usage, and the event counts that say when to look
  * closer. Two small files instead of twelve, memory.stat's 40 lines among them. */
 #define CG_FILES_LIGHT (CG_HAVE(CGF_CURRENT) | CG_HAVE(CGF_EVENTS))

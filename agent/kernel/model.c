@@ -453,8 +453,8 @@ static bool sample_one(struct cgroup *c, uint32_t files, char *scratch, size_t s
                 return !c->gone;
         if (cgroup_sample_files(c, files, scratch, scratch_size) < 0)
                 return false;
-        if (files != CG_FILES_ALL && wants_the_rest(c))
-                (void)cgroup_sample_more(c, CG_FILES_ALL & ~files, scratch, scratch_size);
+        if ((files & CG_FILES_DECIDE) != CG_FILES_DECIDE && wants_the_rest(c))
+                (void)cgroup_sample_more(c, CG_FILES_DECIDE & ~files, scratch, scratch_size);
         return !c->gone;
 }
 

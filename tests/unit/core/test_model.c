@@ -722,6 +722,8 @@ static void test_light_sample_escalates(void **state)
         assert_non_null(near);
         assert_true(near->cg.s.have & CG_HAVE(CGF_STAT));
         assert_true(near->cg.s.have & CG_HAVE(CGF_PRESSURE));
+        /* what a decision needs, not memory.numa_stat (status and the report's, read in full) */
+        assert_int_equal(near->cg.s.have & CG_HAVE(CGF_NUMA_STAT), 0);
 
         set_key(calm, "memory.events", "high", high + 3);
         set_key(calm, "memory.stat", "inactive_file", 4096);
