@@ -123,15 +123,13 @@ struct manager {
         sd_event_source *inotify_src;
         int kp_events_wd;
         /* Watches of pods' and containers' memory.events (manager.c, watch_cgroup_events()):
-         * sorted by wd, rebuilt after each walk; and when the last tick ran, which bounds how
-         * soon an event pulls the next one in. */
+         * sorted by wd, rebuilt after each walk. */
         struct events_watch {
                 int wd;
                 uint64_t cgroup_id;
         } * ev_watches;
         size_t n_ev_watches, cap_ev_watches;
         bool ev_watches_full_said;
-        uint64_t last_tick_usec;
         /* PSI triggers on the pods that matter (those with a memory limit), up to
          * POD_TRIGGERS_MAX (manager.c, arm_pod_triggers()); re-chosen after a walk, once a full
          * sample has read the pods' limits. */

@@ -38,13 +38,9 @@
 /* Pods' and containers' memory.events watched at most (inotify watches are a per-user budget,
  * fs.inotify.max_user_watches); those beyond read memory.events every tick. */
 #define EVENTS_WATCH_MAX 8192
-/* A cgroup's event pulls the next tick in to this soon, but not sooner than this after the
- * last one: a container throttled at memory.high changes its memory.events all the time. */
 /* Pods with a memory limit given a PSI trigger of their own, at most: each is an fd and a
  * kernel timer, within the fd reserve. */
-#define POD_TRIGGERS_MAX   64
-#define EVENT_SOON_USEC    (10 * 1000ull)
-#define EVENT_SPACING_USEC (100 * 1000ull)
+#define POD_TRIGGERS_MAX 64
 
 static void arm_kubepods_watch(struct manager *m);
 static void watch_pod_dirs(struct manager *m);
@@ -136,7 +132,6 @@ static void refresh(struct manager *m, uint64_t now)
 static void tick(struct manager *m, const char *why)
 {
         uint64_t now = now_usec(CLOCK_MONOTONIC);
-        m->last_tick_usec = now;
         if (m->refresh_needed || now >= m->next_refresh_usec)
                 refresh(m, now);
         struct node_snapshot snap;
@@ -196,16 +191,6 @@ static int on_trigger(sd_event_source *s, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-/* The next tick no later than delay_usec from now, and not before not_before_usec. */
-static void pull_timer_in(struct manager *m, uint64_t not_before_usec, uint64_t delay_usec)
-{
-        uint64_t due, soon = now_usec(CLOCK_MONOTONIC) + delay_usec;
-        if (soon < not_before_usec)
-                soon = not_before_usec;
-        if (sd_event_source_get_time(m->timer, &due) >= 0 && due > soon)
-                (void)sd_event_source_set_time(m->timer, soon);
-}
-
 static int cmp_watch(const void *a, const void *b)
 {
         const struct events_watch *x = a, *y = b;
@@ -258,7 +243,6 @@ static int on_pod_trigger(sd_event_source *s, int fd, uint32_t revents, void *us
                 p->cg.woken = true;
                 for (size_t j = 0; j < p->n_containers; j++)
                         p->containers[j].cg.woken = true;
-                pull_timer_in(m, m->last_tick_usec + EVENT_SPACING_USEC, EVENT_SOON_USEC);
                 break;
         }
         return 0;
@@ -377,8 +361,10 @@ static void ev_watch_add(struct manager *m, struct cgroup *c)
 
 /* Events before polling (issue 13): a watch on each pod's and container's memory.events, up to
  * EVENTS_WATCH_MAX, so that a calm tick need not read them: the kernel says when they change,
- * and the cgroup is read in full at once. Adding a watch on a watched file returns its wd
- * again; the table is rebuilt after each walk, whose cgroups are new. */
+ * and the cgroup is read in full by the next tick (not pulled in: the pressure detector's
+ * hysteresis counts ticks, and a container throttled at memory.high changes its memory.events
+ * all the time), as when every tick read memory.events. Adding a watch on a watched file returns
+ * its wd again; the table is rebuilt after each walk, whose cgroups are new. */
 static void watch_cgroup_events(struct manager *m)
 {
         m->n_ev_watches = 0;
@@ -398,7 +384,7 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
 {
         struct manager *m = userdata;
         char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-        bool events_changed = false, cgroup_woken = false;
+        bool events_changed = false;
         (void)s;
         (void)revents;
         for (;;) {
@@ -410,7 +396,7 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                         if (ev->wd == m->kp_events_wd && (ev->mask & IN_MODIFY))
                                 events_changed = true;
                         else if (ev->mask & IN_MODIFY)
-                                cgroup_woken |= wake_cgroup_event(m, ev->wd);
+                                (void)wake_cgroup_event(m, ev->wd);
                         else
                                 m->refresh_needed = true;
                         p += sizeof(*ev) + ev->len;
@@ -418,8 +404,6 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
         }
         if (events_changed)
                 manager_run_tick(m, "memory.events");
-        else if (cgroup_woken)
-                pull_timer_in(m, m->last_tick_usec + EVENT_SPACING_USEC, EVENT_SOON_USEC);
         else if (m->refresh_needed) {
                 /* A pod or container came or went: look within REFRESH_SOON_USEC rather than at
                  * the next sample, which may be a second away (a burst of creations, as when the
