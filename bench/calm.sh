@@ -7,6 +7,8 @@
 # same run (bench-calm-floor: pread() of every cgroup's memory.current once per sample interval),
 # for each size given; then growth per tracked cgroup of memagentd's own memory (Private_Dirty)
 # between the smallest and largest size.
+# With --nofile N, memagentd runs under `ulimit -n N` (soft and hard): the fd budget (issue 15)
+# keeps it within them; printed: the fds it holds (/proc/PID/fd) and the warnings it logged.
 # With --callgrind, also instructions per tick (manager_run_tick, inclusive) under valgrind: the
 # repeatable figure when wall-clock CPU is noisy.
 #
@@ -14,18 +16,20 @@
 # memory.stat (which walks per-CPU counters), so compare ratios to the floor, not absolutes.
 #
 #   cmake --build BUILD --target memagentd bench-calm-floor
-#   bench/calm.sh BUILD [--seconds 60] [--pods "250 1000"] [--callgrind]
+#   bench/calm.sh BUILD [--seconds 60] [--pods "250 1000"] [--nofile N] [--callgrind]
 set -eu
 BUILD=${1:?usage: $0 BUILD [--seconds S] [--pods "N ..."] [--callgrind]}
 shift
 SECONDS_RUN=60
 PODS="250 1000"
 CALLGRIND=
+NOFILE=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) SECONDS_RUN=$2; shift 2 ;;
 	--pods) PODS=$2; shift 2 ;;
 	--callgrind) CALLGRIND=1; shift ;;
+	--nofile) NOFILE=$2; shift 2 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -97,7 +101,11 @@ apiSocket: $d/api.sock
 stateDirectory: $d/state
 bpfEnabled: false
 EOT
-	"$MEMAGENTD" --config "$d/memagentd.yaml" >"$d/agent.log" 2>&1 &
+	if [ -n "$NOFILE" ]; then
+		(ulimit -n "$NOFILE" && exec "$MEMAGENTD" --config "$d/memagentd.yaml") >"$d/agent.log" 2>&1 &
+	else
+		"$MEMAGENTD" --config "$d/memagentd.yaml" >"$d/agent.log" 2>&1 &
+	fi
 	PID=$!
 	sleep 3 # start-up and the first refreshes are not calm
 	hz=$(getconf CLK_TCK)
@@ -112,11 +120,14 @@ EOT
 	# them out, Private_Dirty is memagentd's own.
 	pss=$(awk '/^Pss:/ { print $2 }' "/proc/$PID/smaps_rollup")
 	priv=$(awk '/^Private_Dirty:/ { print $2 }' "/proc/$PID/smaps_rollup")
+	fds=$(ls "/proc/$PID/fd" | wc -l)
 	kill "$PID"
 	wait "$PID" || true
 	PID=
 	cpu=$(echo "$t0 $t1 $w0 $w1 $hz" | awk '{ printf "%.3f", 100 * ($2 - $1) / $5 / ($4 - $3) }')
-	echo "pods=$n cgroups=$cgroups seconds=$SECONDS_RUN memagentd_cpu_pct=$cpu vmrss_kib=$rss vmhwm_kib=$hwm pss_kib=$pss private_dirty_kib=$priv $(cat "$d/floor.out")"
+	warnings=$(grep -c 'warning' "$d/agent.log" || true)
+	echo "pods=$n cgroups=$cgroups seconds=$SECONDS_RUN memagentd_cpu_pct=$cpu vmrss_kib=$rss vmhwm_kib=$hwm pss_kib=$pss private_dirty_kib=$priv fds=$fds${NOFILE:+ nofile=$NOFILE} warnings=$warnings $(cat "$d/floor.out")"
+	echo "per_pod: pods=$n cpu_pct_per_1000_pods=$(echo "$cpu $n" | awk '{ printf "%.3f", 1000 * $1 / $2 }')"
 	echo "$n $cgroups $priv" >>"$WORK/rss"
 	if [ -n "$CALLGRIND" ]; then
 		valgrind --tool=callgrind --callgrind-out-file="$d/cg.out" \

@@ -206,9 +206,11 @@ static void act_reclaim(struct manager *m, const struct action *a)
 {
         const struct cgroup *cg = model_find_cgroup(&m->model, a->reclaim.cgroup_id);
         if (!m->elastic || !cg)
-                return; /* gone since the sample */
-        (void)elastic_reclaim_submit(m->elastic, cg->dfd, a->reclaim.cgroup_id, a->reclaim.bytes,
-                                     a->reclaim.pressure);
+                return;                                /* gone since the sample */
+        _cleanup_close_ int dfd = cgroup_dir_open(cg); /* beyond the fd budget it keeps none */
+        if (dfd >= 0)
+                (void)elastic_reclaim_submit(m->elastic, dfd, a->reclaim.cgroup_id,
+                                             a->reclaim.bytes, a->reclaim.pressure);
 }
 
 static void limits_done(struct manager *m, uint64_t cgroup_id, bool ok)
@@ -231,7 +233,10 @@ static void act_set_limits(struct manager *m, const struct action *a)
         const struct cgroup *cg = model_find_cgroup(&m->model, c->cgroup_id);
         const struct cgroup *pod =
             c->pod_cgroup_id ? model_find_cgroup(&m->model, c->pod_cgroup_id) : NULL;
-        int r = cg ? elastic_apply_limits(cg->dfd, pod ? pod->dfd : -1, c) : -ENOENT;
+        /* Directory fds of their own: beyond the fd budget a cgroup keeps none. */
+        _cleanup_close_ int dfd = cg ? cgroup_dir_open(cg) : -ENOENT;
+        _cleanup_close_ int pod_dfd = pod ? cgroup_dir_open(pod) : -1;
+        int r = dfd >= 0 ? elastic_apply_limits(dfd, pod_dfd, c) : dfd;
         if (r < 0) {
                 if (!errno_is_vanished(r))
                         log_warning_errno(r,

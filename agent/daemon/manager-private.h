@@ -123,6 +123,24 @@ struct manager {
         int inotify_fd;
         sd_event_source *inotify_src;
         int kp_events_wd;
+        /* Watches of pods' and containers' memory.events (manager.c, watch_cgroup_events()):
+         * sorted by wd, rebuilt after each walk. */
+        struct events_watch {
+                int wd;
+                uint64_t cgroup_id;
+        } * ev_watches;
+        size_t n_ev_watches, cap_ev_watches;
+        bool ev_watches_full_said;
+        /* PSI triggers on the pods that matter (those with a memory limit), up to
+         * POD_TRIGGERS_MAX (manager.c, arm_pod_triggers()); re-chosen after a walk, once a full
+         * sample has read the pods' limits. */
+        struct pod_trigger {
+                uint64_t cgroup_id;
+                struct psi_trigger t;
+                sd_event_source *src;
+        } * pod_trigs;
+        size_t n_pod_trigs;
+        bool pod_trigs_stale;
         int listen_fd;
         sd_event_source *api_src;
         bool ready_sent;

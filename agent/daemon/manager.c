@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,11 +35,22 @@
  * several calm ticks (issue 13), so once a minute. */
 #define REFRESH_EVERY_USEC (60 * 1000000ull)
 #define REFRESH_SOON_USEC  (100 * 1000ull) /* after a pod or container directory event */
+/* Pods' and containers' memory.events watched at most (inotify watches are a per-user budget,
+ * fs.inotify.max_user_watches); those beyond read memory.events every tick. */
+#define EVENTS_WATCH_MAX 8192
+/* Pods with a memory limit given a PSI trigger of their own, at most: each is an fd and a
+ * kernel timer, within the fd reserve. */
+#define POD_TRIGGERS_MAX 64
 
 static void arm_kubepods_watch(struct manager *m);
 static void watch_pod_dirs(struct manager *m);
 static void watch_kubepods_dirs(struct manager *m);
 static void arm_triggers(struct manager *m);
+static void fit_nofile(const struct manager *m);
+static void watch_cgroup_events(struct manager *m);
+static bool wake_cgroup_event(struct manager *m, int wd);
+static void arm_pod_triggers(struct manager *m);
+static void pod_triggers_close(struct manager *m);
 
 /* act(), and the metrics of what it did (the limit writes it reports, a kill's result). */
 static void act_counted(struct manager *m)
@@ -96,6 +108,7 @@ static void refresh(struct manager *m, uint64_t now)
         if (model_refresh(&m->model, m->p.workload_roots, m->p.n_workload_roots) < 0)
                 return;
         m->refresh_needed = false;
+        fit_nofile(m);
         /* The walk built a whole new model and freed the old one: give the freed heap back,
          * or the high-water mark of every rescan stays resident (issue 13: RSS). */
         (void)malloc_trim(0);
@@ -108,6 +121,8 @@ static void refresh(struct manager *m, uint64_t now)
                 new_watches = true;
         }
         watch_pod_dirs(m);
+        watch_cgroup_events(m);
+        m->pod_trigs_stale = true; /* chosen after the next full sample: see arm_pod_triggers() */
         /* A directory created between the scan and its new watch raised no event: scan once
          * more at the next tick, now that the watches are in place. */
         if (new_watches)
@@ -122,6 +137,8 @@ static void tick(struct manager *m, const char *why)
         struct node_snapshot snap;
         if (observe_sample(m, now, why, &snap) < 0)
                 return;
+        if (m->pod_trigs_stale && m->sampled_all)
+                arm_pod_triggers(m);
         decide_and_act(m, &snap, now);
 }
 
@@ -174,6 +191,195 @@ static int on_trigger(sd_event_source *s, int fd, uint32_t revents, void *userda
         return 0;
 }
 
+static int cmp_watch(const void *a, const void *b)
+{
+        const struct events_watch *x = a, *y = b;
+        return (x->wd > y->wd) - (x->wd < y->wd);
+}
+
+static struct cgroup *find_cgroup_mut(struct manager *m, uint64_t id)
+{
+        return (struct cgroup *)model_find_cgroup(&m->model, id);
+}
+
+/* memory.events of a pod or container changed (the kernel notifies on every high, max, oom
+ * event): it is read in full by the next tick. Returns whether wd was one of these watches. */
+static bool wake_cgroup_event(struct manager *m, int wd)
+{
+        struct events_watch key = { .wd = wd };
+        const struct events_watch *w =
+            m->n_ev_watches ? bsearch(&key, m->ev_watches, m->n_ev_watches, sizeof(key), cmp_watch)
+                            : NULL;
+        struct cgroup *c = w ? find_cgroup_mut(m, w->cgroup_id) : NULL;
+        if (!c)
+                return false;
+        c->woken = true;
+        return true;
+}
+
+/* A pod's PSI trigger fired: the pod and its containers are read in full by the next tick. */
+static int on_pod_trigger(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct manager *m = userdata;
+        (void)fd;
+        struct pod_trigger *pt = NULL;
+        for (size_t i = 0; i < m->n_pod_trigs && !pt; i++)
+                if (m->pod_trigs[i].src == s)
+                        pt = &m->pod_trigs[i];
+        if (!pt)
+                return 0;
+        if (revents & EPOLLERR) {
+                /* The pod went away: its trigger with it; the walk that follows chooses again. */
+                pt->src = sd_event_source_disable_unref(pt->src);
+                psi_trigger_close(&pt->t);
+                *pt = m->pod_trigs[--m->n_pod_trigs];
+                m->refresh_needed = true;
+                return 0;
+        }
+        for (size_t i = 0; i < m->model.n_pods; i++) {
+                struct pod *p = &m->model.pods[i];
+                if (p->cg.id != pt->cgroup_id)
+                        continue;
+                p->cg.woken = true;
+                for (size_t j = 0; j < p->n_containers; j++)
+                        p->containers[j].cg.woken = true;
+                break;
+        }
+        return 0;
+}
+
+static void pod_triggers_close(struct manager *m)
+{
+        for (size_t i = 0; i < m->n_pod_trigs; i++) {
+                m->pod_trigs[i].src = sd_event_source_disable_unref(m->pod_trigs[i].src);
+                psi_trigger_close(&m->pod_trigs[i].t);
+        }
+        m->n_pod_trigs = 0;
+}
+
+static const struct pod *pod_by_id(const struct manager *m, uint64_t id)
+{
+        for (size_t i = 0; i < m->model.n_pods; i++)
+                if (m->model.pods[i].cg.id == id)
+                        return &m->model.pods[i];
+        return NULL;
+}
+
+static bool pod_limited(const struct pod *p)
+{
+        return p && (p->cg.s.have & CG_HAVE(CGF_MAX)) && p->cg.s.max != CG_UNLIMITED;
+}
+
+/* Events before polling (issue 13): a PSI trigger ("some" stall over the configured share of the
+ * PSI window, as the node's) on each pod with a memory limit, up to POD_TRIGGERS_MAX, in the
+ * model's order: the kernel wakes the agent when one of them stalls, and the pod is read in full
+ * at once. A pod whose trigger is armed keeps it; those no longer chosen (gone, limit removed)
+ * lose it. The kernel refuses triggers where they cannot work (a copied tree): sampling alone. */
+static void arm_pod_triggers(struct manager *m)
+{
+        m->pod_trigs_stale = false;
+        if (!m->pod_trigs) {
+                m->pod_trigs = calloc(POD_TRIGGERS_MAX, sizeof(*m->pod_trigs));
+                if (!m->pod_trigs)
+                        return;
+        }
+        for (size_t i = 0; i < m->n_pod_trigs;) {
+                if (pod_limited(pod_by_id(m, m->pod_trigs[i].cgroup_id))) {
+                        i++;
+                        continue;
+                }
+                m->pod_trigs[i].src = sd_event_source_disable_unref(m->pod_trigs[i].src);
+                psi_trigger_close(&m->pod_trigs[i].t);
+                m->pod_trigs[i] = m->pod_trigs[--m->n_pod_trigs];
+        }
+        uint64_t stall = (uint64_t)((double)m->p.psi_window_usec * m->p.psi_low_some / 100.0);
+        if (stall == 0)
+                stall = 1;
+        size_t refused = 0;
+        int why = 0;
+        for (size_t i = 0; i < m->model.n_pods && m->n_pod_trigs < POD_TRIGGERS_MAX; i++) {
+                const struct pod *p = &m->model.pods[i];
+                if (!pod_limited(p))
+                        continue;
+                bool armed = false;
+                for (size_t k = 0; k < m->n_pod_trigs && !armed; k++)
+                        armed = m->pod_trigs[k].cgroup_id == p->cg.id;
+                if (armed)
+                        continue;
+                struct pod_trigger *pt = &m->pod_trigs[m->n_pod_trigs];
+                *pt = (struct pod_trigger){ .cgroup_id = p->cg.id, .t = { .fd = -1 } };
+                _cleanup_close_ int dfd = cgroup_dir_open(&p->cg);
+                int r = dfd < 0 ? dfd
+                                : psi_trigger_arm(dfd, "memory.pressure", PSI_SOME, stall,
+                                                  m->p.psi_window_usec, &pt->t);
+                if (r >= 0 && (r = sd_event_add_io(m->event, &pt->src, pt->t.fd, EPOLLPRI,
+                                                   on_pod_trigger, m)) < 0)
+                        psi_trigger_close(&pt->t);
+                if (r < 0) {
+                        refused++;
+                        why = r;
+                        continue;
+                }
+                m->n_pod_trigs++;
+        }
+        if (refused > 0)
+                log_debug_errno(why,
+                                "PSI triggers refused for %zu pods with a memory limit (%m): "
+                                "sampling alone detects their pressure",
+                                refused);
+}
+
+static void ev_watch_add(struct manager *m, struct cgroup *c)
+{
+        if (m->n_ev_watches >= EVENTS_WATCH_MAX)
+                return;
+        if (m->n_ev_watches == m->cap_ev_watches) {
+                size_t cap = m->cap_ev_watches ? m->cap_ev_watches * 2 : 256;
+                struct events_watch *n = reallocarray(m->ev_watches, cap, sizeof(*n));
+                if (!n)
+                        return; /* read every tick, as without a watch */
+                m->ev_watches = n;
+                m->cap_ev_watches = cap;
+        }
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s%s/memory.events", m->p.cgroup_root, c->path) >=
+            (int)sizeof(path))
+                return;
+        int wd = inotify_add_watch(m->inotify_fd, path, IN_MODIFY);
+        if (wd < 0) {
+                if (errno == ENOSPC && !m->ev_watches_full_said) {
+                        log_info("No inotify watch left for %s (fs.inotify.max_user_watches): "
+                                 "cgroups without one read memory.events every tick",
+                                 path);
+                        m->ev_watches_full_said = true;
+                }
+                return;
+        }
+        m->ev_watches[m->n_ev_watches++] = (struct events_watch){ wd, c->id };
+        c->events_watched = true;
+}
+
+/* Events before polling (issue 13): a watch on each pod's and container's memory.events, up to
+ * EVENTS_WATCH_MAX, so that a calm tick need not read them: the kernel says when they change,
+ * and the cgroup is read in full by the next tick (not pulled in: the pressure detector's
+ * hysteresis counts ticks, and a container throttled at memory.high changes its memory.events
+ * all the time), as when every tick read memory.events. Adding a watch on a watched file returns
+ * its wd again; the table is rebuilt after each walk, whose cgroups are new. */
+static void watch_cgroup_events(struct manager *m)
+{
+        m->n_ev_watches = 0;
+        if (m->inotify_fd < 0)
+                return;
+        for (size_t i = 0; i < m->model.n_pods; i++) {
+                struct pod *p = &m->model.pods[i];
+                ev_watch_add(m, &p->cg);
+                for (size_t j = 0; j < p->n_containers; j++)
+                        ev_watch_add(m, &p->containers[j].cg);
+        }
+        if (m->n_ev_watches > 1)
+                qsort(m->ev_watches, m->n_ev_watches, sizeof(*m->ev_watches), cmp_watch);
+}
+
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         struct manager *m = userdata;
@@ -189,6 +395,8 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                         struct inotify_event *ev = (struct inotify_event *)p;
                         if (ev->wd == m->kp_events_wd && (ev->mask & IN_MODIFY))
                                 events_changed = true;
+                        else if (ev->mask & IN_MODIFY)
+                                (void)wake_cgroup_event(m, ev->wd);
                         else
                                 m->refresh_needed = true;
                         p += sizeof(*ev) + ev->len;
@@ -331,13 +539,55 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         return sd_event_exit(m->event, 0);
 }
 
+/* fds kept for everything but cgroups: the loop's sources, sockets, the API's and memschedd's
+ * connections, PSI triggers, the state file, the journal. */
+#define FD_RESERVE 256
+/* A cgroup read every tick keeps its directory, memory.current and memory.events open. */
+#define FDS_PER_CGROUP_EVERY_TICK 3
+
+/* The fd budget of the cgroups (agent/kernel/cgroup.h) under the soft limit: what is left after
+ * FD_RESERVE, at least half of the limit. */
+static void set_fd_budget(rlim_t soft)
+{
+        size_t limit = soft > SIZE_MAX ? SIZE_MAX : (size_t)soft;
+        cgroup_set_fd_budget(limit > 2 * FD_RESERVE ? limit - FD_RESERVE : limit / 2);
+}
+
+/* At start: the soft limit up to the hard one (systemd's default soft limit is 1,024, issue 15). */
 static void raise_nofile(void)
 {
         struct rlimit rl;
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return;
+        if (rl.rlim_cur < rl.rlim_max) {
                 rl.rlim_cur = rl.rlim_max;
-                (void)setrlimit(RLIMIT_NOFILE, &rl);
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        (void)getrlimit(RLIMIT_NOFILE, &rl);
         }
+        set_fd_budget(rl.rlim_cur);
+}
+
+/* After a walk: when the cgroups' every-tick files need more than the limit, raise the hard
+ * limit too (allowed with CAP_SYS_RESOURCE, up to fs.nr_open); otherwise the budget holds, and
+ * the cgroups beyond it are read by path (slower, said once). */
+static void fit_nofile(const struct manager *m)
+{
+        struct rlimit rl;
+        rlim_t need = (rlim_t)model_count(&m->model) * FDS_PER_CGROUP_EVERY_TICK + FD_RESERVE;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+                return;
+        struct rlimit want = { need, rl.rlim_max > need ? rl.rlim_max : need };
+        if (setrlimit(RLIMIT_NOFILE, &want) < 0) {
+                if (rl.rlim_cur >= rl.rlim_max)
+                        return; /* as high as it goes: the budget holds */
+                want = (struct rlimit){ rl.rlim_max, rl.rlim_max };
+                if (setrlimit(RLIMIT_NOFILE, &want) < 0)
+                        return;
+        }
+        log_info("Raised RLIMIT_NOFILE from %llu to %llu for %zu cgroups",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)want.rlim_cur,
+                 model_count(&m->model));
+        set_fd_budget(want.rlim_cur);
 }
 
 int manager_apply_params(struct manager *m, const struct daemon_params *p)
@@ -555,6 +805,9 @@ void manager_free(struct manager *m)
         free(m->cand_names);
         free(m->self_ids);
         free(m->full_ids);
+        pod_triggers_close(m);
+        free(m->pod_trigs);
+        free(m->ev_watches);
         free(m->scratch);
         safe_close(m->cg_fd);
         safe_close(m->proc_fd);

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // memagentd: the node daemon. Parses its configuration and hands over to the manager, which
 // owns the event loop (agent/daemon/manager.c). Nothing else lives here.
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,12 +183,9 @@ int main(int argc, char *argv[])
         }
         log_set_max_level(d.cfg.log_level);
         resolve_node_name(&d);
-        /* Before any thread starts (the balloon's worker): libcurl's global state. */
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-                log_error("Failed to initialise libcurl");
-                agent_config_free(&d.cfg);
-                return EXIT_FAILURE;
-        }
+        /* libcurl and its TLS library are initialised by the first client that needs them
+         * (curl_event_new(): the Kubernetes client, the report to memschedd), not here: without
+         * either, OpenSSL's initialised state was half of a calm agent's RSS (issue 13). */
         if (daemon_params_from_config(&d, &p) < 0) {
                 agent_config_free(&d.cfg);
                 return EXIT_FAILURE;

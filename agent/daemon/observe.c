@@ -56,11 +56,14 @@ static bool xattr_set(int dfd, const char *name)
 static uint32_t candidate_flags(const struct manager *m, const struct cgroup *c)
 {
         uint32_t f = 0;
+        /* Its own directory fd, or one opened for the while beyond the fd budget. */
+        _cleanup_close_ int tmp = c->dfd >= 0 ? -1 : cgroup_dir_open(c);
+        int dfd = c->dfd >= 0 ? c->dfd : tmp;
         if (glob_match(m->p.protected_globs, m->p.n_protected, c->path) ||
-            xattr_set(c->dfd, "user.oomd_omit") || xattr_set(c->dfd, "user.memagent_omit"))
+            xattr_set(dfd, "user.oomd_omit") || xattr_set(dfd, "user.memagent_omit"))
                 f |= MEMAGENT_CAND_PROTECTED;
         if (glob_match(m->p.avoid_globs, m->p.n_avoid, c->path) ||
-            xattr_set(c->dfd, "user.oomd_avoid") || xattr_set(c->dfd, "user.memagent_avoid"))
+            xattr_set(dfd, "user.oomd_avoid") || xattr_set(dfd, "user.memagent_avoid"))
                 f |= MEMAGENT_CAND_AVOID;
         return f;
 }
@@ -85,10 +88,11 @@ static enum swap_override swap_override_of(const struct cgroup *c)
 }
 
 /* True when pid is one of the cgroup's processes (its own cgroup.procs, not descendants'). */
-static bool cgroup_has_pid(int dfd, pid_t pid)
+static bool cgroup_has_pid(const struct cgroup *c, pid_t pid)
 {
         static char buf[65536]; /* the loop's thread only */
-        ssize_t n = read_file_at(dfd, "cgroup.procs", buf, sizeof(buf));
+        _cleanup_close_ int tmp = c->dfd >= 0 ? -1 : cgroup_dir_open(c);
+        ssize_t n = read_file_at(c->dfd >= 0 ? c->dfd : tmp, "cgroup.procs", buf, sizeof(buf));
         if (n <= 0)
                 return false;
         for (char *q = buf; *q;) {
@@ -108,10 +112,10 @@ static bool cgroup_has_pid(int dfd, pid_t pid)
  * DaemonSet runs with hostPID, so cgroup.procs lists our own pid). */
 static bool is_own_pod(const struct pod *p, pid_t self)
 {
-        if (cgroup_has_pid(p->cg.dfd, self))
+        if (cgroup_has_pid(&p->cg, self))
                 return true;
         for (size_t j = 0; j < p->n_containers; j++)
-                if (cgroup_has_pid(p->containers[j].cg.dfd, self))
+                if (cgroup_has_pid(&p->containers[j].cg, self))
                         return true;
         return false;
 }
@@ -136,7 +140,7 @@ void observe_self(struct manager *m)
                         self_add(m, m->model.pods[i].cg.id);
                 }
         for (size_t i = 0; i < m->model.n_workloads; i++)
-                if (cgroup_has_pid(m->model.workloads[i].cg.dfd, self))
+                if (cgroup_has_pid(&m->model.workloads[i].cg, self))
                         self_add(m, m->model.workloads[i].cg.id);
 }
 
@@ -202,6 +206,16 @@ static void check_qos(struct manager *m, const struct pod *p, const struct k8s_p
                     qos_to_string(p->qos), qos_to_string(p->qos));
 }
 
+/* Does slot i still hold the name of this cgroup from the last sample? The same cgroup in the same
+ * slot, and the API knows its pod as it did (a uid's namespace and name never change): its name
+ * is not formatted again (issue 13: a snprintf() per pod per calm tick). */
+static bool candidate_name_kept(const struct manager *m, size_t i, uint64_t id,
+                                const struct k8s_pod_meta *meta)
+{
+        return i < m->n_cands_prev && m->cands[i].c.cgroup_id == id &&
+               (m->cands[i].meta != NULL) == (meta != NULL);
+}
+
 /* Every pod, and every workload (the decision leaves workloads out on a Kubernetes node).
  * A pod the API knows gets its namespace/name and what the API says of it (the step applies
  * it); "pod <uid>" otherwise. Returns their number, or -ENOMEM. */
@@ -223,12 +237,15 @@ static ssize_t observe_candidates(struct manager *m)
                 const struct pod *p = &m->model.pods[i];
                 const struct k8s_pod_meta *meta =
                     m->kube.pod_lookup ? m->kube.pod_lookup(m->kube.ud, p->uid) : NULL;
-                if (meta) {
-                        snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "%.40s/%.54s",
-                                 meta->namespace_, meta->name);
+                if (meta)
                         check_qos(m, p, meta);
-                } else {
-                        snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "pod %s", p->uid);
+                if (!candidate_name_kept(m, n, p->cg.id, meta)) {
+                        if (meta)
+                                snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "%.40s/%.54s",
+                                         meta->namespace_, meta->name);
+                        else
+                                snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "pod %s",
+                                         p->uid);
                 }
                 fill_candidate(m, &m->cands[n], n, &p->cg, m->cand_names[n], p->qos);
                 m->cands[n].uid = p->uid;
@@ -237,7 +254,8 @@ static ssize_t observe_candidates(struct manager *m)
         }
         for (size_t i = 0; i < m->model.n_workloads; i++) {
                 const struct workload *w = &m->model.workloads[i];
-                snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "%s", w->name);
+                if (!candidate_name_kept(m, n, w->cg.id, NULL))
+                        snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "%s", w->name);
                 fill_candidate(m, &m->cands[n], n, &w->cg, m->cand_names[n], w->qos);
                 m->cands[n].c.flags |= MEMAGENT_CAND_WORKLOAD;
                 n++;
@@ -379,15 +397,24 @@ static void plan_calm(struct manager *m, uint64_t now_usec)
                 qsort(m->full_ids, m->n_full_ids, sizeof(*m->full_ids), cmp_u64);
 }
 
+/* What a calm tick reads of a cgroup: memory.current, and memory.events unless a watch says when
+ * it changes (manager.c, watch_cgroup_events(): a woken cgroup is read in full instead). */
+static uint32_t light_files(const struct cgroup *c)
+{
+        return c->events_watched ? CG_HAVE(CGF_CURRENT) : CG_FILES_LIGHT;
+}
+
 static uint32_t want_files(void *ud, const struct cgroup *c)
 {
         const struct manager *m = ud;
         if (m->model.has_kubepods && c == &m->model.kubepods)
                 return 0; /* sampled before the plan */
-        if (m->sampled_all || (m->n_full_ids > 0 && bsearch(&c->id, m->full_ids, m->n_full_ids,
-                                                            sizeof(*m->full_ids), cmp_u64)))
+        if (m->sampled_all)
                 return CG_FILES_ALL;
-        return CG_FILES_LIGHT;
+        if (c->woken || (m->n_full_ids > 0 && bsearch(&c->id, m->full_ids, m->n_full_ids,
+                                                      sizeof(*m->full_ids), cmp_u64)))
+                return CG_FILES_DECIDE;
+        return light_files(c);
 }
 
 int observe_sample(struct manager *m, uint64_t now_usec, const char *why,

@@ -29,26 +29,48 @@
 #define FAST_GROWTH_BPS (1 << 20)
 #define YOUNG_SEC       10 /* pages younger than this are not cold */
 
-static struct elastic_unit *unit_find(struct agent_state *st, uint64_t id)
+/* Units are kept sorted by cgroup id between steps (elastic_step() sorts what it added and what
+ * restore.c appended), so that finding one is a binary search: a walk of every unit for every
+ * container was quadratic, 1.5 M instructions per tick at 1,000 pods (issue 13). A step appends
+ * the units it creates; n_sorted is where they start, searched one by one. */
+static int cmp_unit(const void *a, const void *b)
 {
-        for (size_t i = 0; i < st->n_units; i++)
-                if (st->units[i].id == id)
-                        return &st->units[i];
-        return NULL;
+        uint64_t x = ((const struct elastic_unit *)a)->id, y = ((const struct elastic_unit *)b)->id;
+        return (x > y) - (x < y);
 }
 
-/* *hint: where to look first. Units are created in the model's order and the step walks it in
- * the same order, so the next one is nearly always right after the last: one comparison instead
- * of a search of every unit for every container (issue 13: a tick must cost little at 1,000). */
-static struct elastic_unit *unit_get(struct agent_state *st, uint64_t id, size_t *hint)
+static struct elastic_unit *unit_find_in(struct agent_state *st, uint64_t id, size_t n_sorted)
 {
-        if (*hint < st->n_units && st->units[*hint].id == id)
-                return &st->units[(*hint)++];
-        struct elastic_unit *u = unit_find(st, id);
-        if (u) {
-                *hint = (size_t)(u - st->units) + 1;
+        struct elastic_unit key = { .id = id };
+        struct elastic_unit *u =
+            n_sorted ? bsearch(&key, st->units, n_sorted, sizeof(*st->units), cmp_unit) : NULL;
+        for (size_t i = n_sorted; !u && i < st->n_units; i++)
+                if (st->units[i].id == id)
+                        u = &st->units[i];
+        return u;
+}
+
+static struct elastic_unit *unit_find(struct agent_state *st, uint64_t id)
+{
+        return unit_find_in(st, id, st->n_units);
+}
+
+/* Sorts the units when they are not (restored ones, or added by the last step). */
+static void units_sort(struct agent_state *st)
+{
+        for (size_t i = 1; i < st->n_units; i++)
+                if (st->units[i - 1].id > st->units[i].id) {
+                        qsort(st->units, st->n_units, sizeof(*st->units), cmp_unit);
+                        return;
+                }
+}
+
+/* The unit of this cgroup, created at the end when new (units may move: hold indexes). */
+static struct elastic_unit *unit_get(struct agent_state *st, uint64_t id, size_t n_sorted)
+{
+        struct elastic_unit *u = unit_find_in(st, id, n_sorted);
+        if (u)
                 return u;
-        }
         if (st->n_units == st->cap_units) {
                 size_t cap = st->cap_units ? st->cap_units * 2 : 32;
                 struct elastic_unit *n = realloc(st->units, cap * sizeof(*n));
@@ -59,7 +81,6 @@ static struct elastic_unit *unit_get(struct agent_state *st, uint64_t id, size_t
         }
         u = &st->units[st->n_units++];
         *u = (struct elastic_unit){ .id = id };
-        *hint = st->n_units;
         return u;
 }
 
@@ -197,7 +218,7 @@ static uint64_t val(const struct cg_sample *s, enum cg_file f, uint64_t dflt)
 }
 
 struct cand {
-        struct elastic_unit *u;
+        size_t u; /* index in st->units: a unit created later in the step may move them */
         uint64_t bytes;
         uint64_t cold_bytes;
         bool refaulting; /* some file refaults, under the hot threshold */
@@ -206,6 +227,7 @@ struct cand {
 /* The view of one tick, shared by the per-container parts. */
 struct tick {
         const struct node_snapshot *snap;
+        const struct agent_state *st;
         const struct agent_params *p;
         enum pressure_level level;
         const char *signals;
@@ -294,7 +316,8 @@ static void balloon_unit(const struct tick *t, struct elastic_unit *u, const str
                                      : 0;
                 uint64_t cold = in.inactive_bytes > young ? in.inactive_bytes - young : 0;
                 bool refaulting = in.has_refault_rate && in.refault_file_per_sec > 0.0;
-                cands[(*n_cands)++] = (struct cand){ u, u->last.bytes, cold, refaulting };
+                cands[(*n_cands)++] =
+                    (struct cand){ (size_t)(u - t->st->units), u->last.bytes, cold, refaulting };
         }
 }
 
@@ -432,13 +455,36 @@ static int vscale_unit(struct tick *t, struct elastic_unit *u, const struct cgro
         return 0;
 }
 
+/* A container's names: its pod's namespace/name (or uid) and its id. They change only when the
+ * unit is new (or restored from the state file, pod_uid still empty) or the API learns or forgets
+ * its pod (a uid's namespace and name never change): formatted then, not every tick (issue 13:
+ * three snprintf() per container per tick were a third of a calm tick at 250 pods). */
+static void container_label(struct elastic_unit *u, const struct pod *pd, const struct container *c,
+                            const struct k8s_pod_meta *meta)
+{
+        if (u->pod_uid[0] && u->known == (meta != NULL) && streq(u->pod_uid, pd->uid) &&
+            streq(u->container_id, c->id))
+                return;
+        if (meta)
+                snprintf(u->name, sizeof(u->name), "%.30s/%.40s container %.12s", meta->namespace_,
+                         meta->name, c->id);
+        else
+                snprintf(u->name, sizeof(u->name), "pod %.36s container %.12s", pd->uid, c->id);
+        snprintf(u->pod_uid, sizeof(u->pod_uid), "%s", pd->uid);
+        snprintf(u->container_id, sizeof(u->container_id), "%s", c->id);
+        u->known = meta != NULL;
+        if (meta)
+                kube_ref_from_meta(&u->pod, meta);
+}
+
+/* name: the unit's name, NULL when container_label() keeps it. */
 static void unit_refresh(struct elastic_unit *u, const struct cgroup *cg, enum qos_class qos,
                          const char *name, bool is_container)
 {
         u->seen = true;
         u->qos = qos;
         u->is_container = is_container;
-        if (strcmp(u->name, name) != 0) /* the same every tick but the first */
+        if (name && strcmp(u->name, name) != 0) /* the same every tick but the first */
                 snprintf(u->name, sizeof(u->name), "%s", name);
         if (strcmp(u->cgroup, cg->path) != 0)
                 snprintf(u->cgroup, sizeof(u->cgroup), "%s", cg->path);
@@ -530,6 +576,7 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
         }
         struct tick t = {
                 .snap = snap,
+                .st = st,
                 .p = p,
                 .level = level,
                 .signals = signals,
@@ -538,30 +585,20 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
         };
 
         bool fast = false;
-        size_t hint = 0;
+        units_sort(st);
+        size_t n_sorted = st->n_units;
         for (size_t i = 0; i < m->n_pods && r >= 0; i++) {
                 const struct pod *pd = &m->pods[i];
                 for (size_t j = 0; j < pd->n_containers && r >= 0; j++) {
                         const struct container *c = &pd->containers[j];
                         if (c->cg.gone || !(c->cg.s.have & CG_HAVE(CGF_CURRENT)))
                                 continue;
-                        struct elastic_unit *u = unit_get(st, c->cg.id, &hint);
+                        struct elastic_unit *u = unit_get(st, c->cg.id, n_sorted);
                         if (!u)
                                 return -ENOMEM;
                         const struct k8s_pod_meta *meta = pod_meta(snap, &pd->cg, i);
-                        char name[96];
-                        if (meta)
-                                snprintf(name, sizeof(name), "%.30s/%.40s container %.12s",
-                                         meta->namespace_, meta->name, c->id);
-                        else
-                                snprintf(name, sizeof(name), "pod %.36s container %.12s", pd->uid,
-                                         c->id);
-                        unit_refresh(u, &c->cg, pd->qos, name, true);
-                        snprintf(u->pod_uid, sizeof(u->pod_uid), "%s", pd->uid);
-                        snprintf(u->container_id, sizeof(u->container_id), "%s", c->id);
-                        u->known = meta != NULL;
-                        if (meta)
-                                kube_ref_from_meta(&u->pod, meta);
+                        container_label(u, pd, c, meta);
+                        unit_refresh(u, &c->cg, pd->qos, NULL, true);
                         u->ballooned = ep->balloon_enabled && ep->balloon_qos[pd->qos];
                         if (u->ballooned)
                                 balloon_unit(&t, u, &c->cg, cands, &n_cands);
@@ -579,7 +616,7 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
                 const struct workload *w = &m->workloads[i];
                 if (w->cg.gone || !(w->cg.s.have & CG_HAVE(CGF_CURRENT)))
                         continue;
-                struct elastic_unit *u = unit_get(st, w->cg.id, &hint);
+                struct elastic_unit *u = unit_get(st, w->cg.id, n_sorted);
                 if (!u)
                         return -ENOMEM;
                 unit_refresh(u, &w->cg, w->qos, w->name, false);
@@ -598,29 +635,33 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
                 size_t best = 0;
                 for (size_t i = 1; i < n_cands; i++) {
                         const struct cand *a = &cands[i], *b = &cands[best];
-                        bool better =
-                            level >= LEVEL_LOW
-                                ? (a->refaulting != b->refaulting ? !a->refaulting
-                                                                  : a->cold_bytes > b->cold_bytes)
-                                : a->u->b.next_step_usec < b->u->b.next_step_usec;
+                        bool better = level >= LEVEL_LOW ? (a->refaulting != b->refaulting
+                                                                ? !a->refaulting
+                                                                : a->cold_bytes > b->cold_bytes)
+                                                         : st->units[a->u].b.next_step_usec <
+                                                               st->units[b->u].b.next_step_usec;
                         if (better)
                                 best = i;
                 }
                 const struct cand *c = &cands[best];
                 bool pressure = level >= LEVEL_LOW;
-                balloon_commit(&c->u->b, &ep->balloon, pressure, snap->now_usec);
+                struct elastic_unit *cu = &st->units[c->u];
+                balloon_commit(&cu->b, &ep->balloon, pressure, snap->now_usec);
                 struct action *a = step_push(out, ACTION_RECLAIM);
                 if (!a)
                         return -ENOMEM;
-                a->reclaim.cgroup_id = c->u->id;
+                a->reclaim.cgroup_id = cu->id;
                 a->reclaim.bytes = c->bytes;
                 a->reclaim.pressure = pressure;
         }
-        for (size_t i = 0; i < st->n_units;) {
-                if (!st->units[i].seen)
-                        st->units[i] = st->units[--st->n_units];
-                else
-                        i++;
-        }
+        size_t o = 0;
+        for (size_t i = 0; i < st->n_units; i++)
+                if (st->units[i].seen) {
+                        if (o != i)
+                                st->units[o] = st->units[i];
+                        o++;
+                }
+        st->n_units = o;
+        units_sort(st); /* the ones added this step: sorted for the finders until the next */
         return 0;
 }

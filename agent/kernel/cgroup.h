@@ -30,6 +30,11 @@ enum cg_file {
 
 /* Which files a sample reads, as CG_HAVE() bits. Everything: */
 #define CG_FILES_ALL ((UINT32_C(1) << _CGF_MAX) - 1)
+/* What a decision about one cgroup reads of it (a calm tick's balloon and vertical scaling
+ * targets, a woken or escalated cgroup): everything but memory.numa_stat, which only status and
+ * the report show (the full sample every 30 s and on pressure reads it), and whose parse cost a
+ * third of a full read. */
+#define CG_FILES_DECIDE (CG_FILES_ALL & ~CG_HAVE(CGF_NUMA_STAT))
 /* What a calm tick reads of a pod or container: usage, and the event counts that say when to look
  * closer. Two small files instead of twelve, memory.stat's 40 lines among them. */
 #define CG_FILES_LIGHT (CG_HAVE(CGF_CURRENT) | CG_HAVE(CGF_EVENTS))
@@ -61,11 +66,23 @@ struct cg_sample {
 };
 
 struct cgroup {
-        char *path;        /* relative to the cgroup root, starting with "/"; "/" for the root */
-        int dfd;           /* O_DIRECTORY fd of the cgroup */
-        uint64_t id;       /* inode number: the cgroup id BPF reports, and our identity check */
+        char *path;  /* relative to the cgroup root, starting with "/"; "/" for the root */
+        int dfd;     /* O_DIRECTORY fd of the cgroup; -1 beyond the fd budget (read by path) */
+        int root_fd; /* what path is relative to; not owned */
+        uint64_t id; /* inode number: the cgroup id BPF reports, and our identity check */
         int fds[_CGF_MAX]; /* -1 not opened yet, -2 file absent in this kernel/cgroup */
         bool gone;         /* vanished (rmdir) since discovery: drop at next refresh */
+        bool warned;       /* a read failed and was logged: said once until reads work again */
+        /* The kernel tells when memory.events changes (an inotify watch, IN_MODIFY): a sample need
+         * not read it to know its counts are current, and keeps its have bit. Set by the manager
+         * after each walk. */
+        bool events_watched;
+        /* An event about this cgroup arrived (its memory.events changed, its PSI trigger fired):
+         * the next sample reads it in full, which clears this. */
+        bool woken;
+        /* the files (CG_HAVE() bits) the last sample read, and the one before: a file read by
+         * both is read every tick, and kept open (see cgroup_set_fd_budget()) */
+        uint32_t read_files, read_before;
         /* memory.events counts (high, max, oom...) moved between the last two reads of it */
         bool events_changed;
         /* FNV-1a of memory.events as last parsed, 0 none: the same bytes are not parsed again
@@ -106,3 +123,18 @@ int cgroup_sample_more(struct cgroup *c, uint32_t files, char *scratch, size_t s
 
 /* Closes the cached file fds (keeps the directory fd): for when fds run short. */
 void cgroup_drop_fds(struct cgroup *c);
+
+/* The fd budget: how many fds tracked cgroups may keep open together (directories and cached
+ * files; SIZE_MAX until set). Directories and files read every tick (CG_FILES_LIGHT) are kept
+ * while under it, other files read on two samples in a row while under half of it (and closed
+ * when a sample does not read them); the rest are opened at each read, and
+ * a cgroup opened with cgroup_open_budgeted() beyond it keeps no directory fd either (read by
+ * its path from the root). Warns once when reached. */
+void cgroup_set_fd_budget(size_t n);
+/* How many fds tracked cgroups keep open now. */
+size_t cgroup_fds_kept(void);
+/* cgroup_open(), but the directory fd is closed again when the budget is reached. */
+int cgroup_open_budgeted(struct cgroup *c, int root_fd, const char *path);
+/* A new fd of the cgroup's directory (a dup of dfd, or opened by path), for the caller to close;
+ * or a negative errno. */
+int cgroup_dir_open(const struct cgroup *c);

@@ -245,7 +245,7 @@ static int add_container(void *ud, const char *path, const char *name)
         struct container *c = array_push(&pw->pod->containers, &pw->pod->n_containers, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        int r = cgroup_open(&c->cg, pw->m->root_fd, path);
+        int r = cgroup_open_budgeted(&c->cg, pw->m->root_fd, path);
         if (r < 0) {
                 pw->pod->n_containers--;
                 if (!errno_is_vanished(r))
@@ -264,7 +264,7 @@ static int add_pod(struct walk *w, const char *path, enum qos_class qos, const c
         struct pod *p = array_push(&m->pods, &m->n_pods, sizeof(*p));
         if (!p)
                 return -ENOMEM;
-        int r = cgroup_open(&p->cg, m->root_fd, path);
+        int r = cgroup_open_budgeted(&p->cg, m->root_fd, path);
         if (r < 0) {
                 m->n_pods--;
                 if (!errno_is_vanished(r))
@@ -289,7 +289,7 @@ static int add_workload(void *ud, const char *path, const char *name)
         struct workload *wl = array_push(&m->workloads, &m->n_workloads, sizeof(*wl));
         if (!wl)
                 return -ENOMEM;
-        int r = cgroup_open(&wl->cg, m->root_fd, path);
+        int r = cgroup_open_budgeted(&wl->cg, m->root_fd, path);
         if (r < 0) {
                 m->n_workloads--;
                 if (!errno_is_vanished(r))
@@ -453,8 +453,8 @@ static bool sample_one(struct cgroup *c, uint32_t files, char *scratch, size_t s
                 return !c->gone;
         if (cgroup_sample_files(c, files, scratch, scratch_size) < 0)
                 return false;
-        if (files != CG_FILES_ALL && wants_the_rest(c))
-                (void)cgroup_sample_more(c, CG_FILES_ALL & ~files, scratch, scratch_size);
+        if ((files & CG_FILES_DECIDE) != CG_FILES_DECIDE && wants_the_rest(c))
+                (void)cgroup_sample_more(c, CG_FILES_DECIDE & ~files, scratch, scratch_size);
         return !c->gone;
 }
 

@@ -81,7 +81,8 @@ int model_refresh(struct model *m, const struct workload_root *roots, size_t n_r
 size_t model_sample(struct model *m, char *scratch, size_t scratch_size);
 /* The same, tiered: every cgroup reads the files want() returns for it (CG_HAVE() bits; NULL:
  * all; 0: none, the caller sampled it already), and a cgroup read partly whose memory.events counts
- * moved or whose usage is within 80% of its memory.max or memory.high is read in full at once. */
+ * moved or whose usage is within 80% of its memory.max or memory.high reads what a decision needs
+ * of it (CG_FILES_DECIDE) at once. */
 size_t model_sample_files(struct model *m, uint32_t (*want)(void *ud, const struct cgroup *c),
                           void *ud, char *scratch, size_t scratch_size);
 

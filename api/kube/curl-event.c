@@ -144,7 +144,10 @@ int curl_event_new(sd_event *e, const char *description, struct curl_event **ret
         int r;
 
         if (!curl_ready) {
-                /* Not thread-safe by libcurl's contract: the daemons are single-threaded. */
+                /* Here, when a client first needs it, not at start: libcurl's TLS library
+                 * costs megabytes once initialised (issue 13). memagentd's balloon worker
+                 * thread may run by now; it makes no libcurl or TLS call, and libcurl >= 7.84
+                 * built "threadsafe" (Debian's) makes this call safe beside other threads. */
                 if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
                         return -ENOMEM;
                 curl_ready = true;

@@ -15,12 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "agent/kernel/model.h"
+#include "common/fileio.h"
 #include "testutil.h"
 
 #define SCRATCH 65536
@@ -720,6 +722,8 @@ static void test_light_sample_escalates(void **state)
         assert_non_null(near);
         assert_true(near->cg.s.have & CG_HAVE(CGF_STAT));
         assert_true(near->cg.s.have & CG_HAVE(CGF_PRESSURE));
+        /* what a decision needs, not memory.numa_stat (status and the report's, read in full) */
+        assert_int_equal(near->cg.s.have & CG_HAVE(CGF_NUMA_STAT), 0);
 
         set_key(calm, "memory.events", "high", high + 3);
         set_key(calm, "memory.stat", "inactive_file", 4096);
@@ -831,6 +835,252 @@ static void test_vanish_mid_scan(void **state)
         tree_done(&t);
 }
 
+static size_t count_open_fds(void)
+{
+        size_t n = 0;
+        DIR *d = opendir("/proc/self/fd");
+        assert_non_null(d);
+        for (struct dirent *de; (de = readdir(d));)
+                n += de->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
+/* The fd budget (issue 15): with room for 6 fds, the cgroups keep no more than that open (the
+ * every-tick files of the first ones, no other file), every cgroup is still sampled whole (those
+ * beyond it read by their path), the budget is said once, and everything is given back. */
+static void test_fd_budget(void **state)
+{
+        (void)state;
+        enum { BUDGET = 6 };
+        struct tree t;
+        tree_make(&t, "systemd");
+        char *scratch = malloc(SCRATCH);
+        size_t fds_before = count_open_fds();
+        assert_int_equal(cgroup_fds_kept(), 0);
+        cgroup_set_fd_budget(BUDGET);
+        struct model m;
+        /* Said at the walk, which reaches the budget: stderr captured around walk and sample. */
+        char *tmp = tu_mkdtemp("log");
+        char *path = tu_strdupf("%s/stderr", tmp);
+        fflush(stderr);
+        int saved = dup(STDERR_FILENO);
+        int lfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        assert_true(saved >= 0 && lfd >= 0);
+        dup2(lfd, STDERR_FILENO);
+        close(lfd);
+        assert_int_equal(model_discover(&m, t.fd, system_slice, 1), 0);
+        assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
+        fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+        char *log = tu_read(path, NULL);
+        tu_rm_rf(tmp);
+        free(path);
+        free(tmp);
+
+        assert_true(model_count(&m) * 3 > BUDGET); /* the test means something */
+        /* kubepods keeps its directory whatever the budget (its PSI trigger needs it) */
+        assert_true(cgroup_fds_kept() <= BUDGET + 1);
+        assert_true(count_open_fds() <= fds_before + BUDGET + 1);
+        size_t by_path = 0;
+        check_sample(t.root, &m.kubepods);
+        for (size_t i = 0; i < m.n_pods; i++) {
+                check_sample(t.root, &m.pods[i].cg);
+                by_path += m.pods[i].cg.dfd < 0;
+                for (size_t j = 0; j < m.pods[i].n_containers; j++) {
+                        const struct cgroup *c = &m.pods[i].containers[j].cg;
+                        check_sample(t.root, c);
+                        by_path += c->dfd < 0;
+                        /* memory.stat is not read every tick: never kept over half the budget */
+                        assert_true(c->fds[CGF_STAT] < 0);
+                }
+        }
+        for (size_t i = 0; i < m.n_workloads; i++)
+                check_sample(t.root, &m.workloads[i].cg);
+        assert_true(by_path > 0);
+        /* A directory opened for the caller works for one read by path too. */
+        for (size_t i = 0; i < m.n_pods; i++)
+                if (m.pods[i].cg.dfd < 0) {
+                        int dfd = cgroup_dir_open(&m.pods[i].cg);
+                        assert_true(dfd >= 0);
+                        char buf[64];
+                        assert_true(read_file_at(dfd, "memory.current", buf, sizeof(buf)) > 0);
+                        close(dfd);
+                        break;
+                }
+        const char *said = strstr(log, "Keeping");
+        assert_non_null(said);
+        assert_null(strstr(said + 1, "Keeping"));
+        free(log);
+        /* A second sample says nothing new and opens nothing more. */
+        size_t kept = cgroup_fds_kept();
+        assert_int_equal(sample_capturing_log(&m, scratch, &log), model_count(&m));
+        assert_string_equal(log, "");
+        free(log);
+        assert_int_equal(cgroup_fds_kept(), kept);
+        model_done(&m);
+        assert_int_equal(cgroup_fds_kept(), 0);
+        assert_int_equal(count_open_fds(), fds_before);
+        cgroup_set_fd_budget(SIZE_MAX);
+        free(scratch);
+        tree_done(&t);
+}
+
+/* Only what is read every tick stays open: memory.stat read by one full sample is closed after
+ * it, kept from the second full sample in a row, and closed once light samples do not read it;
+ * the every-tick files stay open throughout. */
+static void test_every_tick_files_kept(void **state)
+{
+        (void)state;
+        struct tree t;
+        tree_make(&t, "systemd");
+        char *scratch = malloc(SCRATCH);
+        struct model m;
+        assert_int_equal(model_discover(&m, t.fd, NULL, 0), 0);
+        assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
+        const struct container *c = find_by_path(&m, CACHE_REL);
+        assert_true(c->cg.fds[CGF_CURRENT] >= 0 && c->cg.fds[CGF_EVENTS] >= 0);
+        assert_true(c->cg.fds[CGF_STAT] < 0);
+        size_t after_one = cgroup_fds_kept();
+        assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
+        c = find_by_path(&m, CACHE_REL);
+        assert_true(c->cg.fds[CGF_STAT] >= 0);
+        assert_true(cgroup_fds_kept() > after_one);
+        /* A light sample: closed at the start of the next sample that finds it was not read
+         * (a file read by the escalation of a light sample stays open for the next one). */
+        assert_int_equal(model_sample_files(&m, want_light, NULL, scratch, SCRATCH),
+                         model_count(&m));
+        assert_int_equal(model_sample_files(&m, want_light, NULL, scratch, SCRATCH),
+                         model_count(&m));
+        c = find_by_path(&m, CACHE_REL);
+        assert_true(c->cg.fds[CGF_STAT] < 0);
+        assert_true(c->cg.fds[CGF_CURRENT] >= 0 && c->cg.fds[CGF_EVENTS] >= 0);
+        /* The capture's container near its limit is read in full on every light sample: kept. */
+        const struct container *near = find_by_path(&m, NEAR_REL);
+        assert_true(near->cg.fds[CGF_STAT] >= 0);
+        model_done(&m);
+        assert_int_equal(cgroup_fds_kept(), 0);
+        free(scratch);
+        tree_done(&t);
+}
+
+/* What observe.c's want_files() asks of a calm tick: memory.current alone for a cgroup whose
+ * memory.events is watched, everything once it is woken. */
+static uint32_t want_calm(void *ud, const struct cgroup *c)
+{
+        (void)ud;
+        if (c->woken)
+                return CG_FILES_ALL;
+        return c->events_watched ? CG_HAVE(CGF_CURRENT) : CG_FILES_LIGHT;
+}
+
+/* Events before polling: a watched container's memory.events is not read by calm ticks (its
+ * counts stay, marked current); the kernel's IN_MODIFY on it (tmpfs sends the same on a write)
+ * wakes it, and the next sample reads it in full at once, then light again. */
+static void test_events_watch_wakes(void **state)
+{
+        (void)state;
+        struct tree t;
+        tree_make(&t, "systemd");
+        char *calm = at(&t, CACHE_REL);
+        char *events = tu_strdupf("%s/memory.events", calm);
+        char *scratch = malloc(SCRATCH);
+        struct model m;
+        assert_int_equal(model_discover(&m, t.fd, NULL, 0), 0);
+        assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
+        struct container *c = (struct container *)find_by_path(&m, CACHE_REL);
+        uint64_t high = c->cg.s.events.high;
+        int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        assert_true(ifd >= 0);
+        int wd = inotify_add_watch(ifd, events, IN_MODIFY);
+        assert_true(wd >= 0);
+        c->cg.events_watched = true;
+
+        /* Calm: memory.events is not read, its counts are still taken as current. */
+        set_key(calm, "memory.events", "high", high + 5);
+        set_key(calm, "memory.stat", "inactive_file", 8192);
+        assert_int_equal(model_sample_files(&m, want_calm, NULL, scratch, SCRATCH),
+                         model_count(&m));
+        c = (struct container *)find_by_path(&m, CACHE_REL);
+        assert_true(c->cg.s.have & CG_HAVE(CGF_EVENTS));
+        assert_int_equal(c->cg.s.events.high, high);
+        assert_int_equal(c->cg.s.have & CG_HAVE(CGF_STAT), 0);
+        assert_false(c->cg.events_changed);
+
+        /* The write raised IN_MODIFY on that watch: the manager wakes the cgroup. */
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        ssize_t n = read(ifd, buf, sizeof(buf));
+        assert_true(n >= (ssize_t)sizeof(struct inotify_event));
+        const struct inotify_event *ev = (const struct inotify_event *)buf;
+        assert_int_equal(ev->wd, wd);
+        assert_true(ev->mask & IN_MODIFY);
+        c->cg.woken = true;
+        assert_int_equal(model_sample_files(&m, want_calm, NULL, scratch, SCRATCH),
+                         model_count(&m));
+        c = (struct container *)find_by_path(&m, CACHE_REL);
+        assert_int_equal(c->cg.s.events.high, high + 5);
+        assert_true(c->cg.events_changed);
+        assert_true(c->cg.s.have & CG_HAVE(CGF_STAT));
+        assert_int_equal(c->cg.s.stat.inactive_file, 8192);
+        assert_false(c->cg.woken);
+
+        /* Light again. */
+        assert_int_equal(model_sample_files(&m, want_calm, NULL, scratch, SCRATCH),
+                         model_count(&m));
+        c = (struct container *)find_by_path(&m, CACHE_REL);
+        assert_int_equal(c->cg.s.have & CG_HAVE(CGF_STAT), 0);
+        assert_false(c->cg.events_changed);
+        close(ifd);
+        model_done(&m);
+        free(scratch);
+        free(events);
+        free(calm);
+        tree_done(&t);
+}
+
+/* A file that cannot be read is said once for its cgroup, not at every sample, and again only
+ * after reads worked in between (issue 15: 58,216 warnings at 2,000 pods). */
+static void test_read_failure_said_once(void **state)
+{
+        (void)state;
+        struct tree t;
+        tree_make(&t, "systemd");
+        char *calm = at(&t, CACHE_REL);
+        char *stat_path = tu_strdupf("%s/memory.stat", calm);
+        char *scratch = malloc(SCRATCH);
+        struct model m;
+        assert_int_equal(model_discover(&m, t.fd, NULL, 0), 0);
+        /* A directory in the file's place: open works, read fails with EISDIR. */
+        char *saved = tu_strdupf("%s.saved", stat_path);
+        assert_int_equal(rename(stat_path, saved), 0);
+        assert_int_equal(mkdir(stat_path, 0755), 0);
+        char *log;
+        size_t said = 0;
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(sample_capturing_log(&m, scratch, &log), model_count(&m));
+                for (const char *p = log; (p = strstr(p, "memory.stat")); p++)
+                        said++;
+                free(log);
+        }
+        assert_int_equal(said, 1);
+        /* Fixed: said to be whole again, then a new failure is said again. */
+        assert_int_equal(rmdir(stat_path), 0);
+        assert_int_equal(rename(saved, stat_path), 0);
+        const struct container *c = find_by_path(&m, CACHE_REL);
+        cgroup_drop_fds((struct cgroup *)&c->cg);
+        assert_int_equal(sample_capturing_log(&m, scratch, &log), model_count(&m));
+        assert_non_null(strstr(log, "works again"));
+        free(log);
+        assert_true(find_by_path(&m, CACHE_REL)->cg.s.have & CG_HAVE(CGF_STAT));
+        model_done(&m);
+        free(saved);
+        free(stat_path);
+        free(calm);
+        free(scratch);
+        tree_done(&t);
+}
+
 /* model_refresh: unchanged cgroups keep their open fds (same numbers) and last sample; a pod
  * created since is picked up, with fresh fds. */
 static void test_refresh_keeps_fds(void **state)
@@ -841,6 +1091,8 @@ static void test_refresh_keeps_fds(void **state)
         struct model m;
         char *scratch = malloc(SCRATCH);
         assert_int_equal(model_discover(&m, t.fd, system_slice, 1), 0);
+        assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
+        /* Twice: a file read on two samples in a row is read every tick, and kept open. */
         assert_int_equal(model_sample(&m, scratch, SCRATCH), model_count(&m));
 
         /* Remember every cgroup's fds by path. */
@@ -952,6 +1204,10 @@ int main(void)
                 cmocka_unit_test(test_refresh_keeps_fds),
                 cmocka_unit_test(test_light_sample_keeps_age),
                 cmocka_unit_test(test_light_sample_escalates),
+                cmocka_unit_test(test_fd_budget),
+                cmocka_unit_test(test_every_tick_files_kept),
+                cmocka_unit_test(test_events_watch_wakes),
+                cmocka_unit_test(test_read_failure_said_once),
         };
         free(tu_guest_fixture("systemd"));
         return cmocka_run_group_tests(tests, NULL, NULL);
