@@ -6,7 +6,7 @@
 #   guest a  memschedd and two memagentd donors (--pool-donate) that serve their locked memory
 #            over RDMA (rdma_cm, one-sided READ/WRITE) beside TCP;
 #   guest b  the consumer memagentd (--remote-swap-bytes): a durable lease, every chunk on both
-#            donors, as /dev/nbdN swap. A Burstable container limited to 96 MiB runs memhog
+#            donors, as /dev/nbdN swap. A Burstable container limited to 64 MiB runs memhog
 #            --verify over more memory than guest b has: it must finish with every page
 #            checksummed and no OOM kill, the swap traffic must have gone over RDMA (rxe0's packet
 #            counters, the donors' log of RDMA connections, no fallback to TCP in the consumer's
@@ -17,8 +17,8 @@ set -u
 . "$VM_LIB/vmtest.sh"
 
 : "${ROLE:?run with vmrun --peer (ROLE=a|b)}"
-: "${HOG_MIB:=224}"
-: "${LEASE:=192Mi}"
+: "${HOG_MIB:=256}"
+: "${LEASE:=224Mi}"
 SCHED_PORT=7400
 CTL_PORT=9000
 URL="http://192.0.2.1:$SCHED_PORT"
@@ -29,14 +29,17 @@ if [ "$ROLE" = a ]; then
 	vm_check "rxe0 active" grep -q ACTIVE /sys/class/infiniband/rxe0/ports/1/state
 	memschedd --listen "$VMRUN_ADDRESS:$SCHED_PORT" --insecure --state-file /tmp/memschedd.db \
 		--pool-offer-ttl-sec 10 >/tmp/memschedd.log 2>&1 &
-	for d in 1 2; do
-		memagentd --node-name "donor-$d" --api-socket "/run/memagent/donor-$d.sock" \
-			--state-directory "/tmp/donor-$d" --dry-run --balloon-enabled=false \
+	# start_donor N: memagentd donating LEASE on port 761N, nothing else acted on.
+	start_donor() {
+		memagentd --node-name "donor-$1" --api-socket "/run/memagent/donor-$1.sock" \
+			--state-directory "/tmp/donor-$1" --dry-run --balloon-enabled=false \
 			--bpf-enabled=false --scheduler-url "$URL" --report-heartbeat 2s \
 			--pool-donate "$LEASE" --pool-slab-size 16Mi --pool-donate-address "$VMRUN_ADDRESS" \
-			--pool-donate-port "761$d" --metrics-address none >"/tmp/donor-$d.log" 2>&1 &
-		eval "donor_$d=\$!"
-	done
+			--pool-donate-port "761$1" --metrics-address none >"/tmp/donor-$1.log" 2>&1 &
+	}
+	start_donor 1
+	start_donor 2
+	donor_2=$!
 	donors_offered() { wget -q -O - "$URL/v1/pools" | grep -q '"donor_count":2'; }
 	vm_wait_for 60 "two donors offering" donors_offered || {
 		vm_dump /tmp/donor-1.log
@@ -83,7 +86,7 @@ trap '[ "$outcome" = pass ] || tail -n 40 "$AGENT_LOG" >&2; tell_a "done $outcom
 vm_check "rxe0 active" grep -q ACTIVE /sys/class/infiniband/rxe0/ports/1/state
 vm_check "kube_node_setup" kube_node_setup 224Mi
 u=$(kube_new_uid); c=$(kube_new_container_id)
-vm_check "burstable pod (request 32Mi, limit 96Mi)" kube_pod_create burstable "$u" "$c:32Mi:96Mi"
+vm_check "burstable pod (request 32Mi, limit 64Mi)" kube_pod_create burstable "$u" "$c:32Mi:64Mi"
 ctr=$(kube_container_path burstable "$u" "$c")
 mem_total_kib=$(vm_key /proc/meminfo MemTotal:)
 vm_result "guest_mem_kib=$mem_total_kib" "hog_mib=$HOG_MIB" "limit_bytes=$(cat "$ctr/memory.max")"
