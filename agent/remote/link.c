@@ -141,7 +141,8 @@ int remote_link_io(struct remote_link *l, enum remote_op op, uint64_t offset, vo
                         rdma_link_close(l->rdma);
                         l->rdma = NULL;
                         l->fd = -1;
-                }
+                } else
+                        l->fd = rdma_link_fd(l->rdma); /* it may have connected again */
                 return r;
         }
         struct remote_request q = { .op = op,

@@ -84,8 +84,9 @@ void rdma_link_close(struct rdma_link *l)
 #define HELLO_TIMEOUT_MS 2000
 /* Bounce buffer per link: the consumer's pages pass through one registered buffer, in pieces,
  * rather than registering every NBD request's buffer (registration pins and costs more than the
- * copy). 256 KiB covers the kernel's default max_sectors_kb (128 KiB) in one piece. */
-#define BOUNCE_BYTES     (256u << 10)
+ * copy). 128 KiB covers the kernel's default max_sectors_kb in one piece; a consumer holds one
+ * per slab replica, locked, on a node short of memory. */
+#define BOUNCE_BYTES     (128u << 10)
 /* One-sided operations outstanding at the responder. */
 #define RD_ATOMIC        4
 
@@ -629,6 +630,9 @@ struct rdma_link {
         uint32_t rkey;
         int timeout_ms;
         bool connected;
+        /* To connect again after a transport failure (the token: cleared on close). */
+        struct pool_transport transport;
+        struct remote_hello hello;
 };
 
 #define LINK_BUF_BYTES (BOUNCE_BYTES + REMOTE_HELLO_BYTES + REMOTE_RDMA_ANSWER_BYTES)
@@ -764,6 +768,16 @@ static int link_connect(struct rdma_link *l, const struct pool_transport *t,
         return 0;
 }
 
+static void link_teardown(struct rdma_link *l);
+
+static int link_setup(struct rdma_link *l)
+{
+        l->ch = rdma_create_event_channel();
+        if (!l->ch || rdma_create_id(l->ch, &l->id, l, RDMA_PS_TCP) < 0)
+                return negative_errno();
+        return link_connect(l, &l->transport, &l->hello);
+}
+
 int rdma_link_open(const struct pool_transport *t, const struct remote_hello *h, int timeout_ms,
                    struct rdma_link **ret)
 {
@@ -771,12 +785,9 @@ int rdma_link_open(const struct pool_transport *t, const struct remote_hello *h,
         if (!l)
                 return -ENOMEM;
         l->timeout_ms = timeout_ms;
-        int r = 0;
-        l->ch = rdma_create_event_channel();
-        if (!l->ch || rdma_create_id(l->ch, &l->id, l, RDMA_PS_TCP) < 0)
-                r = negative_errno();
-        if (r == 0)
-                r = link_connect(l, t, h);
+        l->transport = *t;
+        l->hello = *h;
+        int r = link_setup(l);
         if (r < 0) {
                 rdma_link_close(l);
                 return r;
@@ -813,6 +824,7 @@ int rdma_link_io(struct rdma_link *l, enum remote_op op, uint64_t offset, void *
         if (offset > l->slab_bytes || length > l->slab_bytes - offset)
                 return -ERANGE;
         uint8_t *p = buf;
+        bool retried = false;
         for (uint32_t done = 0; done < length;) {
                 uint32_t n = length - done < BOUNCE_BYTES ? length - done : BOUNCE_BYTES;
                 uint64_t at = l->remote_addr + offset + done;
@@ -825,17 +837,33 @@ int rdma_link_io(struct rdma_link *l, enum remote_op op, uint64_t offset, void *
                         if (r == 0)
                                 memcpy(p + done, l->buf, n);
                 }
+                if (r < 0 && r != -ESTALE && link_disconnected(l))
+                        r = -ESTALE;
+                if (r < 0 && r != -ESTALE && !retried) {
+                        /* A transport failure (RC retries exhausted while the link dropped
+                         * packets, a completion later than our limit): connect once more and
+                         * redo this piece, since reading or writing it again is harmless. Only
+                         * a second failure fails the replica, which may be the last one. */
+                        retried = true;
+                        log_info_errno(r,
+                                       "RDMA transfer of lease %s at %" PRIu64 " failed (%m), "
+                                       "connecting again",
+                                       l->hello.lease_id, l->hello.offset);
+                        link_teardown(l);
+                        r = link_setup(l);
+                        if (r == 0)
+                                continue;
+                }
                 if (r < 0)
-                        return r != -ESTALE && link_disconnected(l) ? -ESTALE : r;
+                        return r;
                 done += n;
         }
         return 0;
 }
 
-void rdma_link_close(struct rdma_link *l)
+/* Frees the connection's resources and leaves l as calloc'ed but for its settings. */
+static void link_teardown(struct rdma_link *l)
 {
-        if (!l)
-                return;
         if (l->connected) {
                 /* Wait briefly for DISCONNECTED so the donor frees its side now, not at its
                  * timewait; a donor that is gone does not hold us up beyond a second. */
@@ -844,6 +872,7 @@ void rdma_link_close(struct rdma_link *l)
                         if (cm_wait(l->ch, deadline_after(1000), &ev) == 0)
                                 rdma_ack_cm_event(ev);
                 }
+                l->connected = false;
         }
         if (l->id && l->id->qp)
                 rdma_destroy_qp(l->id);
@@ -863,6 +892,16 @@ void rdma_link_close(struct rdma_link *l)
                 rdma_destroy_id(l->id);
         if (l->ch)
                 rdma_destroy_event_channel(l->ch);
+        l->id = NULL, l->ch = NULL, l->pd = NULL, l->cc = NULL, l->cq = NULL, l->mr = NULL;
+        l->buf = NULL;
+}
+
+void rdma_link_close(struct rdma_link *l)
+{
+        if (!l)
+                return;
+        link_teardown(l);
+        explicit_bzero(&l->hello, sizeof(l->hello));
         free(l);
 }
 
