@@ -214,16 +214,24 @@ struct rdma_listener {
         size_t open;
 };
 
+/* Deregisters the connection's slab region: from here on its rkey is dead, and a one-sided
+ * READ or WRITE the consumer still sends fails at our end with an access error. */
+static void conn_drop_region(struct rdma_listener *l, struct listener_conn *c)
+{
+        if (!c->slab_mr)
+                return;
+        ibv_dereg_mr(c->slab_mr);
+        c->slab_mr = NULL;
+        pthread_mutex_lock(&l->lock);
+        l->open--;
+        pthread_mutex_unlock(&l->lock);
+}
+
 static void conn_free(struct rdma_listener *l, struct listener_conn *c)
 {
         if (!c)
                 return;
-        if (c->slab_mr) {
-                ibv_dereg_mr(c->slab_mr);
-                pthread_mutex_lock(&l->lock);
-                l->open--;
-                pthread_mutex_unlock(&l->lock);
-        }
+        conn_drop_region(l, c);
         if (c->id && c->id->qp)
                 rdma_destroy_qp(c->id);
         if (c->msg_mr)
@@ -397,13 +405,7 @@ static void on_established(struct rdma_listener *l, struct listener_conn *c)
                                "Refused an RDMA connection for lease %s at %" PRIu64 ": %m",
                                c->hello.lease_id, c->hello.offset);
         /* Refused, or the answer did not go out: the region goes before the connection. */
-        if (c->slab_mr) {
-                ibv_dereg_mr(c->slab_mr);
-                c->slab_mr = NULL;
-                pthread_mutex_lock(&l->lock);
-                l->open--;
-                pthread_mutex_unlock(&l->lock);
-        }
+        conn_drop_region(l, c);
         (void)rdma_disconnect(c->id);
 }
 
@@ -422,11 +424,7 @@ static void refence(struct rdma_listener *l)
                                " (%m): region deregistered, disconnecting",
                                c->hello.lease_id, c->hello.offset);
                 c->serving = false;
-                ibv_dereg_mr(c->slab_mr);
-                c->slab_mr = NULL;
-                pthread_mutex_lock(&l->lock);
-                l->open--;
-                pthread_mutex_unlock(&l->lock);
+                conn_drop_region(l, c);
                 (void)rdma_disconnect(c->id);
         }
 }
@@ -577,11 +575,7 @@ void rdma_listener_free(struct rdma_listener *l)
         /* The thread is gone: nobody else touches the connections. Regions first, so that no
          * one-sided write lands while the queue pairs go down. */
         for (struct listener_conn *c = l->conns; c; c = c->next)
-                if (c->slab_mr) {
-                        ibv_dereg_mr(c->slab_mr);
-                        c->slab_mr = NULL;
-                        l->open--;
-                }
+                conn_drop_region(l, c);
         while (l->conns) {
                 struct listener_conn *c = l->conns;
                 l->conns = c->next;
