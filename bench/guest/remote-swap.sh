@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Guest job of bench/remote-swap.sh, on two guests (vmrun --peer --rdma). Guest a: memschedd and
 # two donors (a durable lease puts a replica on each). Guest b: the same job (bench-pagein, SIZE_MIB
-# in a container limited to LIMIT) four times: all in local memory (no limit), on zram swap, on
-# the remote swap over RDMA, and on the remote swap over TCP to the same donors (a drops rxe0 and
-# restarts them, b drops its own: where no RDMA device exists, TCP). Figures come out as result
+# in a container limited to LIMIT) four times: all in local memory (no limit), on the remote swap
+# over RDMA, on the remote swap over TCP to the same donors (a drops rxe0 and restarts them, b
+# drops its own: where no RDMA device exists, TCP), and on zram swap. Figures come out as result
 # lines PHASE.KEY=VALUE; b tells a what to do over busybox nc on port 9000.
 set -u
 . "$VM_LIB/vmtest.sh"
@@ -89,12 +89,6 @@ vm_wait_for 120 "memschedd on a with two donors" donors || vm_fail "no pool on g
 
 job local 0
 
-modprobe zram num_devices=1 || vm_fail "modprobe zram"
-echo "${LEASE%i}" >/sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 ||
-	vm_fail "zram swap"
-job zram "$LIMIT"
-swapoff /dev/zram0
-
 tx0=$(cat /sys/class/infiniband/rxe0/ports/1/hw_counters/sent_pkts)
 remote_on
 job rdma "$LIMIT"
@@ -111,5 +105,13 @@ AGENT_LOG=/tmp/memagentd-tcp.log
 remote_on
 job tcp "$LIMIT"
 agent_stop
+
+# zram last, with the remote swap off: each phase has its one kind of swap.
+modprobe zram num_devices=1 || vm_fail "modprobe zram"
+echo "${LEASE%i}" >/sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 ||
+	vm_fail "zram swap"
+job zram "$LIMIT"
+swapoff /dev/zram0
+
 outcome=pass
 vm_pass
