@@ -18,6 +18,7 @@
 
 #include "agent/remote/io.h"
 #include "agent/remote/proto.h"
+#include "agent/remote/rdma.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -36,6 +37,8 @@ struct donor {
         bool locked;
         int listen_fd, stop_fd;
         uint16_t port;
+        char *listen_address;
+        struct rdma_listener *rdma; /* NULL where no RDMA device serves the listen address */
         pthread_t accept_thread;
         bool started;
 
@@ -80,6 +83,13 @@ static int check_locked(struct donor *d, const struct remote_hello *h, uint64_t 
                 d->refused++;
         pthread_mutex_unlock(&d->lock);
         return r;
+}
+
+/* The RDMA listener's grant check: the same decision as a TCP hello, on the hello's own epoch
+ * (one-sided requests carry none). */
+static int check_rdma(void *userdata, const struct remote_hello *h)
+{
+        return check_locked(userdata, h, h->epoch);
 }
 
 static int reply(int fd, uint64_t handle, int r)
@@ -280,6 +290,10 @@ int donor_new(const struct donor_config *cfg, struct donor **ret)
                              .stop_fd = -1 };
         pthread_mutex_init(&d->lock, NULL);
         int r;
+        if (cfg->listen_address && !(d->listen_address = strdup(cfg->listen_address))) {
+                r = -ENOMEM;
+                goto fail;
+        }
 
         d->mem = mmap(NULL, d->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (d->mem == MAP_FAILED) {
@@ -349,9 +363,24 @@ fail:
 
 int donor_start(struct donor *d)
 {
-        int r = pthread_create(&d->accept_thread, NULL, accept_main, d);
-        if (r != 0)
+        /* RDMA beside TCP, on the same port number (rdma_cm's port space is its own), so that a
+         * consumer without RDMA reaches us over TCP at the address the broker handed out. */
+        int r = rdma_listener_new(d->mem, d->bytes, d->listen_address, d->port, check_rdma, d,
+                                  &d->rdma);
+        if (r == -EPROTONOSUPPORT || r == -ENODEV)
+                log_debug_errno(r, "Serving slabs over TCP only, no RDMA: %m");
+        else if (r < 0)
+                log_warning_errno(r,
+                                  "Failed to listen with rdma_cm on port %u, serving slabs "
+                                  "over TCP only: %m",
+                                  d->port);
+        else
+                log_info("Serving slabs over RDMA (rdma_cm, RC) and TCP on port %u", d->port);
+        r = pthread_create(&d->accept_thread, NULL, accept_main, d);
+        if (r != 0) {
+                rdma_listener_free(TAKE_PTR(d->rdma));
                 return -r;
+        }
         d->started = true;
         return 0;
 }
@@ -365,6 +394,8 @@ void donor_free(struct donor *d)
                 (void)!write(d->stop_fd, &one, sizeof(one));
                 pthread_join(d->accept_thread, NULL);
         }
+        /* The RDMA regions go before the memory they map is wiped and unmapped. */
+        rdma_listener_free(d->rdma);
         reap(d, true);
         safe_close(d->listen_fd);
         safe_close(d->stop_fd);
@@ -376,6 +407,7 @@ void donor_free(struct donor *d)
         if (d->grants)
                 explicit_bzero(d->grants, d->n_grants * sizeof(*d->grants));
         free(d->grants);
+        free(d->listen_address);
         pthread_mutex_destroy(&d->lock);
         free(d);
 }
@@ -421,6 +453,8 @@ int donor_set_grants(struct donor *d, const struct donor_grant *grants, size_t n
                 explicit_bzero(old, n_old * sizeof(*old)); /* the tokens */
                 free(old);
         }
+        /* One-sided writes pass no check of ours: fence the RDMA connections now. */
+        rdma_listener_kick(d->rdma);
         return 0;
 }
 
@@ -430,7 +464,17 @@ size_t donor_connections(const struct donor *d)
         pthread_mutex_lock(&m->lock);
         size_t n = m->n_conns;
         pthread_mutex_unlock(&m->lock);
-        return n;
+        return n + (m->rdma ? rdma_listener_connections(m->rdma) : 0);
+}
+
+bool donor_serves_rdma(const struct donor *d)
+{
+        return d->rdma;
+}
+
+uint64_t donor_rdma_accepted(const struct donor *d)
+{
+        return d->rdma ? rdma_listener_accepted(d->rdma) : 0;
 }
 
 uint64_t donor_requests_served(const struct donor *d)
@@ -454,13 +498,19 @@ uint64_t donor_requests_refused(const struct donor *d)
 int donor_offer(const struct donor *d, const char *node, const char *address,
                 struct pool_offer *ret)
 {
-        struct pool_offer o = { .bytes = d->bytes, .slab_bytes = d->slab_bytes, .n_transports = 1 };
-        if (snprintf(o.node, sizeof(o.node), "%s", node) >= (int)sizeof(o.node) ||
-            snprintf(o.transports[0].address, sizeof(o.transports[0].address), "%s", address) >=
-                (int)sizeof(o.transports[0].address))
+        struct pool_offer o = { .bytes = d->bytes, .slab_bytes = d->slab_bytes };
+        if (snprintf(o.node, sizeof(o.node), "%s", node) >= (int)sizeof(o.node))
                 return -EINVAL;
-        o.transports[0].kind = POOL_TRANSPORT_TCP;
-        o.transports[0].port = d->port;
+        /* RDMA first where we serve it: the broker hands consumers a donor's RDMA transport. */
+        if (d->rdma)
+                o.transports[o.n_transports++] =
+                    (struct pool_transport){ .kind = POOL_TRANSPORT_RDMA, .port = d->port };
+        o.transports[o.n_transports++] =
+            (struct pool_transport){ .kind = POOL_TRANSPORT_TCP, .port = d->port };
+        for (size_t i = 0; i < o.n_transports; i++)
+                if (snprintf(o.transports[i].address, sizeof(o.transports[i].address), "%s",
+                             address) >= (int)sizeof(o.transports[i].address))
+                        return -EINVAL;
         *ret = o;
         return 0;
 }

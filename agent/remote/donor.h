@@ -38,7 +38,8 @@ struct donor;
 /* Maps and locks the region and binds the listening socket. -EINVAL for a bad size, -ENOMEM or
  * -EAGAIN when the memory cannot be locked (RLIMIT_MEMLOCK), and the socket's errors. */
 int donor_new(const struct donor_config *cfg, struct donor **ret);
-/* Starts the accepting thread. */
+/* Starts the accepting thread, and the RDMA listener on the same port when an RDMA device serves
+ * the listen address (otherwise TCP only, said in the log). */
 int donor_start(struct donor *d);
 /* Stops accepting, closes every connection, joins the threads, unmaps. NULL is fine. */
 void donor_free(struct donor *d);
@@ -55,8 +56,12 @@ uint8_t *donor_memory(const struct donor *d);
 /* Replaces the grant table (the latest PUT answer is the truth). Grants outside the region are
  * dropped with a warning. */
 int donor_set_grants(struct donor *d, const struct donor_grant *grants, size_t n);
-/* Connections open and requests served, for status and tests. */
+/* Connections open (TCP and RDMA) and requests served over TCP, for status and tests. */
 size_t donor_connections(const struct donor *d);
+/* Whether slabs are served over RDMA too (an RDMA device serves the listen address), and the
+ * RDMA connections accepted since the start. */
+bool donor_serves_rdma(const struct donor *d);
+uint64_t donor_rdma_accepted(const struct donor *d);
 uint64_t donor_requests_served(const struct donor *d);
 uint64_t donor_requests_refused(const struct donor *d);
 
@@ -68,7 +73,7 @@ uint64_t donor_requests_refused(const struct donor *d);
 int donor_check(const struct donor_grant *grants, size_t n, const char *lease_id, const char *token,
                 uint64_t epoch, uint64_t offset, uint64_t length, uint64_t now_usec);
 
-/* The offer for PUT /v1/pools/{node}: bytes, slab_bytes and one TCP transport at address and
- * the listening port. */
+/* The offer for PUT /v1/pools/{node}: bytes, slab_bytes and the transports at address and the
+ * listening port: RDMA first when served, then TCP. */
 int donor_offer(const struct donor *d, const char *node, const char *address,
                 struct pool_offer *ret);

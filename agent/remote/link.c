@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #include "agent/remote/io.h"
+#include "agent/remote/rdma.h"
+#include "common/log.h"
 #include "common/macro.h"
 
 static int connect_tcp(const struct pool_transport *t, int timeout_ms)
@@ -73,12 +76,37 @@ static bool fenced(int refusal)
         return refusal == -EACCES || refusal == -ESTALE || refusal == -ETIME || refusal == -ENOENT;
 }
 
+static int open_rdma(const struct pool_transport *t, const struct remote_hello *h, int timeout_ms,
+                     struct remote_link *ret)
+{
+        struct rdma_link *rl = NULL;
+        int r = rdma_link_open(t, h, timeout_ms, &rl);
+        if (r < 0)
+                return r;
+        *ret = (struct remote_link){ .fd = rdma_link_fd(rl),
+                                     .rdma = rl,
+                                     .epoch = h->epoch,
+                                     .slab_bytes = h->length,
+                                     .next_handle = 1 };
+        return 0;
+}
+
 int remote_link_open(const struct pool_transport *t, const struct remote_hello *h, int timeout_ms,
                      struct remote_link *ret)
 {
         uint8_t buf[REMOTE_HELLO_BYTES];
-        if (t->kind != POOL_TRANSPORT_TCP)
+        if (t->kind >= _POOL_TRANSPORT_MAX)
                 return -EPROTONOSUPPORT;
+        if (t->kind == POOL_TRANSPORT_RDMA) {
+                int local = remote_rdma_available();
+                if (remote_transport_choose(t->kind, local) == POOL_TRANSPORT_RDMA)
+                        return open_rdma(t, h, timeout_ms, ret);
+                /* The donor serves TCP on the same port: slower, but the swap works. */
+                static atomic_bool said;
+                if (!atomic_exchange(&said, true))
+                        log_info("No RDMA %s on this node: reaching RDMA donors over TCP",
+                                 local < 0 ? "support in this build" : "device");
+        }
         int fd = connect_tcp(t, timeout_ms);
         if (fd < 0)
                 return fd;
@@ -107,6 +135,16 @@ int remote_link_io(struct remote_link *l, enum remote_op op, uint64_t offset, vo
                 return -ENOTCONN;
         if (op != REMOTE_OP_READ && op != REMOTE_OP_WRITE)
                 return -EINVAL;
+        if (l->rdma) {
+                int r = rdma_link_io(l->rdma, op, offset, buf, length);
+                if (r < 0 && r != -ERANGE) {
+                        rdma_link_close(l->rdma);
+                        l->rdma = NULL;
+                        l->fd = -1;
+                } else
+                        l->fd = rdma_link_fd(l->rdma); /* it may have connected again */
+                return r;
+        }
         struct remote_request q = { .op = op,
                                     .handle = l->next_handle++,
                                     .epoch = l->epoch,
@@ -133,6 +171,12 @@ void remote_link_close(struct remote_link *l)
 {
         if (l->fd < 0)
                 return;
+        if (l->rdma) {
+                rdma_link_close(l->rdma);
+                l->rdma = NULL;
+                l->fd = -1;
+                return;
+        }
         struct remote_request q = { .op = REMOTE_OP_BYE, .epoch = l->epoch };
         uint8_t qbuf[REMOTE_REQUEST_BYTES];
         remote_request_encode(&q, qbuf);

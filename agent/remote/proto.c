@@ -146,6 +146,33 @@ int remote_reply_decode(const uint8_t buf[REMOTE_REPLY_BYTES], struct remote_rep
         return 0;
 }
 
+void remote_rdma_answer_encode(const struct remote_rdma_answer *a,
+                               uint8_t buf[REMOTE_RDMA_ANSWER_BYTES])
+{
+        memset(buf, 0, REMOTE_RDMA_ANSWER_BYTES);
+        put32(buf, REMOTE_RDMA_ANSWER_MAGIC);
+        put32(buf + 4, a->error);
+        put64(buf + 8, a->addr);
+        put32(buf + 16, a->rkey);
+        put64(buf + 24, a->length);
+}
+
+int remote_rdma_answer_decode(const uint8_t buf[REMOTE_RDMA_ANSWER_BYTES],
+                              struct remote_rdma_answer *ret)
+{
+        struct remote_rdma_answer a;
+        if (get32(buf) != REMOTE_RDMA_ANSWER_MAGIC || get32(buf + 20) != 0)
+                return -EBADMSG;
+        a.error = get32(buf + 4);
+        a.addr = get64(buf + 8);
+        a.rkey = get32(buf + 16);
+        a.length = get64(buf + 24);
+        if (a.error == 0 && (a.length == 0 || a.addr > UINT64_MAX - a.length))
+                return -EBADMSG;
+        *ret = a;
+        return 0;
+}
+
 int remote_nbd_request_decode(const uint8_t buf[REMOTE_NBD_REQUEST_BYTES],
                               struct remote_nbd_request *ret)
 {

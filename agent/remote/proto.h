@@ -16,6 +16,14 @@
 //           then length bytes for a READ that succeeded
 // Every request carries the epoch again, so a grant revoked or re-granted while a connection is
 // open fences that connection at its next request, not only at the next hello.
+//
+// Over RDMA (rdma.h) the same hello is the consumer's first SEND on the connected queue pair
+// (rdma_cm's private data holds only 56 bytes), and the donor's SEND answers it:
+//   answer  donor -> consumer: magic u32, error u32 (0 or a positive errno, as a reply), addr u64,
+//           rkey u32, reserved u32 (0), length u64                         = 32 bytes
+// addr and rkey name the slab's own memory region (registered for this connection alone); the
+// consumer then moves pages with one-sided RDMA READ/WRITE, and the donor fences a connection by
+// deregistering that region and disconnecting, since it sees no request to refuse.
 #pragma once
 
 #include <stdbool.h>
@@ -24,14 +32,16 @@
 
 #include "api/lease.h"
 
-#define REMOTE_HELLO_MAGIC   0x4d4d4850u /* "MMHP" */
-#define REMOTE_REQUEST_MAGIC 0x4d4d5251u /* "MMRQ" */
-#define REMOTE_REPLY_MAGIC   0x4d4d5250u /* "MMRP" */
-#define REMOTE_PROTO_VERSION 1
+#define REMOTE_HELLO_MAGIC       0x4d4d4850u /* "MMHP" */
+#define REMOTE_REQUEST_MAGIC     0x4d4d5251u /* "MMRQ" */
+#define REMOTE_REPLY_MAGIC       0x4d4d5250u /* "MMRP" */
+#define REMOTE_RDMA_ANSWER_MAGIC 0x4d4d5241u /* "MMRA" */
+#define REMOTE_PROTO_VERSION     1
 
-#define REMOTE_HELLO_BYTES   136
-#define REMOTE_REQUEST_BYTES 40
-#define REMOTE_REPLY_BYTES   16
+#define REMOTE_HELLO_BYTES       136
+#define REMOTE_REQUEST_BYTES     40
+#define REMOTE_REPLY_BYTES       16
+#define REMOTE_RDMA_ANSWER_BYTES 32
 /* The largest READ/WRITE: the kernel's NBD requests are at most max_sectors_kb (default
  * 128 KiB, at most a few MiB); a donor buffers one request per connection. */
 #define REMOTE_IO_BYTES_MAX (4u << 20)
@@ -81,6 +91,19 @@ int remote_request_check_range(const struct remote_request *q, uint64_t slab_byt
 void remote_reply_encode(const struct remote_reply *r, uint8_t buf[REMOTE_REPLY_BYTES]);
 /* -EBADMSG for another magic. */
 int remote_reply_decode(const uint8_t buf[REMOTE_REPLY_BYTES], struct remote_reply *ret);
+
+struct remote_rdma_answer {
+        uint32_t error;  /* 0, or a positive errno: the donor's refusal of the hello */
+        uint64_t addr;   /* the slab's first byte in the donor's address space */
+        uint32_t rkey;   /* of the region registered for this connection */
+        uint64_t length; /* of the slab, as the hello named it */
+};
+void remote_rdma_answer_encode(const struct remote_rdma_answer *a,
+                               uint8_t buf[REMOTE_RDMA_ANSWER_BYTES]);
+/* -EBADMSG for another magic or a nonzero reserved field; an accepting answer (error 0) must name
+ * a slab (length > 0) that does not wrap the address space. ret untouched on failure. */
+int remote_rdma_answer_decode(const uint8_t buf[REMOTE_RDMA_ANSWER_BYTES],
+                              struct remote_rdma_answer *ret);
 
 /* The kernel NBD driver's side of the socketpair (struct nbd_request / nbd_reply of
  * linux/nbd.h, 28 and 16 bytes): the worker reads requests and answers replies. */

@@ -100,6 +100,36 @@ if [ "${VMRUN_SWAP_MIB:-0}" -gt 0 ]; then
 	say "swap: zram0 ${VMRUN_SWAP_MIB} MiB"
 fi
 
+# Two guests (vmrun --peer): eth0 on the link between them, and with --rdma Soft-RoCE on it.
+if [ -n "${VMRUN_ADDRESS:-}" ]; then
+	hostname "vmguest-$VMRUN_ROLE"
+	modprobe virtio_pci && modprobe virtio_net || die_early "modprobe virtio_pci virtio_net"
+	i=0
+	while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	ip link set lo up
+	ip link set eth0 up || die_early "no eth0: the guests' link (virtio-net) did not come up"
+	ip addr add "$VMRUN_ADDRESS/24" dev eth0 || die_early "address $VMRUN_ADDRESS on eth0"
+	if [ "${VMRUN_RDMA:-0}" = 1 ]; then
+		modprobe crc32_generic && modprobe rdma_rxe && modprobe rdma_ucm ||
+			die_early "modprobe crc32_generic rdma_rxe rdma_ucm"
+		rdma link add rxe0 type rxe netdev eth0 || die_early "rdma link add rxe0 type rxe netdev eth0"
+		i=0
+		until grep -q ACTIVE /sys/class/infiniband/rxe0/ports/1/state 2>/dev/null || [ $i -ge 50 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		grep -q ACTIVE /sys/class/infiniband/rxe0/ports/1/state || die_early "rxe0 is not ACTIVE"
+	fi
+	# The other guest boots at the same time; the scenario starts once it answers (or after
+	# 60 s, and then the scenario's own waits say what is missing).
+	i=0
+	until ping -c 1 -W 1 "$VMRUN_PEER_ADDRESS" >/dev/null 2>&1 || [ $i -ge 60 ]; do
+		sleep 0.5
+		i=$((i + 1))
+	done
+	say "link: eth0 $VMRUN_ADDRESS, peer $VMRUN_PEER_ADDRESS $([ $i -lt 60 ] && echo reachable || echo UNREACHABLE)${VMRUN_RDMA:+, rdma $VMRUN_RDMA}"
+fi
+
 boot_ms=$(uptime_ms)
 emit "vmrun.boot_ms=$boot_ms"
 say "booted in ${boot_ms} ms; kernel $(uname -r); running ${VMRUN_SCENARIO} (limit ${VMRUN_SCENARIO_TIMEOUT_S}s)"

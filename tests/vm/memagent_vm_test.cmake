@@ -11,6 +11,8 @@
 #                    [MODULES <module>...]            kernel modules (+ dependencies) for modprobe in the guest
 #                    [MEM <MiB>] [SMP <n>] [NUMA <n>] [SWAP <MiB>]
 #                    [DISK_EXT4 <MiB>]                an empty ext4 virtio disk (vmrun --disk-ext4)
+#                    [PEER] [PEER_MEM <MiB>] [RDMA]   two guests on one link (vmrun --peer, each
+#                                                     with ROLE=a|b), guest b's memory; Soft-RoCE
 #                    [TIMEOUT <s>]                    guest hard limit (default 120); ctest gets +30 s
 #                    [ENV <KEY=VALUE>...]             exported to the scenario
 #                    [LABELS <label>...]              besides "vm"
@@ -30,7 +32,7 @@
 set(MEMAGENT_VM_DIR "${CMAKE_CURRENT_LIST_DIR}" CACHE INTERNAL "tests/vm source directory")
 
 function(memagent_vm_test)
-  cmake_parse_arguments(PARSE_ARGV 0 VM "" "NAME;TEST_NAME;MEM;SMP;NUMA;SWAP;DISK_EXT4;TIMEOUT;SKIP_REASON"
+  cmake_parse_arguments(PARSE_ARGV 0 VM "PEER;RDMA" "NAME;TEST_NAME;MEM;SMP;NUMA;SWAP;DISK_EXT4;TIMEOUT;SKIP_REASON;PEER_MEM"
                         "BINS;OPTIONAL_BINS;FILES;MODULES;ENV;LABELS")
   if(VM_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "memagent_vm_test: unknown arguments: ${VM_UNPARSED_ARGUMENTS}")
@@ -93,6 +95,15 @@ function(memagent_vm_test)
   endif()
   if(VM_DISK_EXT4)
     list(APPEND args --disk-ext4 ${VM_DISK_EXT4})
+  endif()
+  if(VM_PEER)
+    list(APPEND args --peer)
+  endif()
+  if(VM_PEER_MEM)
+    list(APPEND args --peer-mem ${VM_PEER_MEM})
+  endif()
+  if(VM_RDMA)
+    list(APPEND args --rdma)
   endif()
   foreach(e IN LISTS VM_ENV)
     list(APPEND args --env "${e}")
