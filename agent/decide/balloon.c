@@ -77,10 +77,12 @@ double balloon_refault_threshold(uint64_t file_lru_bytes)
  * stall back-off, and not reset by the step's success (balloon_reclaimed()). */
 static void refault_back_off(struct balloon_state *st, const struct balloon_params *p, uint64_t now)
 {
-        unsigned n = 4u << (st->refault_strikes < 3 ? st->refault_strikes : 3);
-        if (n > BALLOON_BACKOFF_MAX)
-                n = BALLOON_BACKOFF_MAX;
+        unsigned n = BALLOON_REFAULT_BACKOFF_MIN
+                     << (st->refault_strikes < 3 ? st->refault_strikes : 3);
+        if (n > BALLOON_REFAULT_BACKOFF_MAX)
+                n = BALLOON_REFAULT_BACKOFF_MAX;
         st->refault_strikes++;
+        st->probe_bytes = 0; /* the next step is a probe again */
         st->backoff_intervals = n;
         st->backoff_until_usec = now + n * p->interval_usec;
         st->step_time_usec = 0;
@@ -122,6 +124,9 @@ static bool refaults_hold(struct balloon_state *st, const struct balloon_params 
                 /* A whole interval after the step without refaults: the step was clean. */
                 st->watch_step = false;
                 st->refault_strikes = 0;
+                uint64_t probe = st->probe_bytes ? st->probe_bytes : BALLOON_PROBE_BYTES;
+                if (probe < p->max_step_bytes * BALLOON_PRESSURE_BOOST)
+                        st->probe_bytes = probe * 2;
         }
         return false;
 }
@@ -229,6 +234,10 @@ void balloon_update(struct balloon_state *st, const struct balloon_params *p,
                 bytes = cap;
         if (bytes < BALLOON_MIN_STEP_BYTES)
                 bytes = BALLOON_MIN_STEP_BYTES;
+        /* Slow start needs the refaults to judge a step by. */
+        uint64_t probe = st->probe_bytes ? st->probe_bytes : BALLOON_PROBE_BYTES;
+        if (in->has_refault_rate && bytes > probe)
+                bytes = probe;
         if (bytes > room)
                 bytes = room;
         bytes = bytes / PAGE_BYTES * PAGE_BYTES;

@@ -48,6 +48,14 @@
 #define BALLOON_SETTLE_INTERVALS 5
 #define BALLOON_MIN_STEP_BYTES   (1ull << 20)
 #define BALLOON_BACKOFF_MAX      32 /* intervals */
+/* Slow start: a container's first step, and its first after refaults, reclaims this much; each
+ * clean step (no refaults over the interval after it) doubles the next one, up to the usual
+ * size. Whether a cache is in use shows only once some of it was reclaimed: the probe bounds
+ * what that costs to 64 refaulted pages. */
+#define BALLOON_PROBE_BYTES (256ull << 10)
+/* After refaults followed a step: intervals before the next probe, doubling per strike. */
+#define BALLOON_REFAULT_BACKOFF_MIN 16
+#define BALLOON_REFAULT_BACKOFF_MAX 128
 /* Refaults per second that make a cache hot: the floor, or 1% of the file pages per 10 s. */
 #define BALLOON_REFAULT_FLOOR_PER_SEC 25.0
 #define BALLOON_REFAULT_PCT_PER_10SEC 1.0
@@ -123,6 +131,7 @@ struct balloon_state {
         uint64_t hot_last_usec;
         bool watch_step;          /* a step was issued: refaults before the next one are its */
         unsigned refault_strikes; /* steps in a row followed by refaults */
+        uint64_t probe_bytes;     /* slow start: the next step's cap, 0 for BALLOON_PROBE_BYTES */
 };
 
 /* Refaults per second over which a container with file_lru_bytes of page cache is hot. */

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "agent/decide/balloon.h"
+#include "common/macro.h"
 
 #define MiB (1024ull * 1024)
 #define SEC 1000000ull
@@ -317,8 +318,9 @@ static void test_refaults_stop_the_balloon(void **state)
 }
 
 /* Refaults after one of its own steps: that step cut into the working set. It backs off at once,
- * even below the hot threshold and with no stall to see, 4 intervals, then 8. The same trickle of
- * refaults with no step before it does not stop the balloon. */
+ * even below the hot threshold and with no stall to see, BALLOON_REFAULT_BACKOFF_MIN intervals,
+ * then twice that. The same trickle of refaults with no step before it does not stop the balloon.
+ */
 static void test_refaults_after_step_back_off(void **state)
 {
         (void)state;
@@ -344,17 +346,19 @@ static void test_refaults_after_step_back_off(void **state)
         in.now_usec = 4 * SEC;
         balloon_update(&st, &params, &in, &step);
         assert_int_equal(step.verdict, BALLOON_BACKOFF);
-        assert_int_equal(st.backoff_until_usec, 4 * SEC + 4 * params.interval_usec);
+        assert_int_equal(st.backoff_until_usec,
+                         4 * SEC + BALLOON_REFAULT_BACKOFF_MIN * params.interval_usec);
         uint64_t steps = st.steps;
         in.refault_file_per_sec = 0;
-        for (uint64_t t = 5; t < 12; t++) {
+        const uint64_t over = 4 + BALLOON_REFAULT_BACKOFF_MIN * params.interval_usec / SEC;
+        for (uint64_t t = 5; t < over; t++) {
                 in.now_usec = t * SEC;
                 balloon_update(&st, &params, &in, &step);
                 assert_int_equal(step.verdict, BALLOON_BACKOFF);
         }
         /* Over: it tries again, and the refaults follow again: twice as long. */
-        uint64_t t = 12;
-        for (; st.steps == steps && t < 30; t++) {
+        uint64_t t = over;
+        for (; st.steps == steps && t < over + 20; t++) {
                 in.now_usec = t * SEC;
                 balloon_update(&st, &params, &in, &step);
                 if (step.verdict == BALLOON_RECLAIM)
@@ -365,10 +369,11 @@ static void test_refaults_after_step_back_off(void **state)
         in.refault_file_per_sec = trickle;
         balloon_update(&st, &params, &in, &step);
         assert_int_equal(step.verdict, BALLOON_BACKOFF);
-        assert_int_equal(st.backoff_until_usec, t * SEC + 8 * params.interval_usec);
+        assert_int_equal(st.backoff_until_usec,
+                         t * SEC + 2 * BALLOON_REFAULT_BACKOFF_MIN * params.interval_usec);
         /* A step followed by a clean interval ends the streak. */
         in.refault_file_per_sec = 0;
-        for (t++; st.steps == steps + 1 && t < 60; t++) {
+        for (t++; st.steps == steps + 1 && t < over + 200; t++) {
                 in.now_usec = t * SEC;
                 balloon_update(&st, &params, &in, &step);
                 if (step.verdict == BALLOON_RECLAIM)
@@ -379,6 +384,54 @@ static void test_refaults_after_step_back_off(void **state)
                 balloon_update(&st, &params, &in, &step);
         }
         assert_int_equal(st.refault_strikes, 0);
+}
+
+/* Slow start: the first step on a container is a probe of BALLOON_PROBE_BYTES, each clean
+ * interval after a step doubles the next, and refaults after a step make the next one a probe
+ * again. So a cache whose use shows only once it is reclaimed costs at most a probe's refaults
+ * (64 pages), not a full step's. */
+static void test_slow_start(void **state)
+{
+        (void)state;
+        struct balloon_state st = { 0 };
+        struct balloon_input in = { .current_bytes = 400 * MiB,
+                                    .max_bytes = UINT64_MAX,
+                                    .file_lru_bytes = 400 * MiB,
+                                    .has_psi = true,
+                                    .has_refault_rate = true };
+        struct balloon_step step;
+        uint64_t sizes[8] = { 0 };
+        size_t n = 0;
+        for (uint64_t t = 1; t < 40 && n < ELEMENTSOF(sizes); t++) {
+                in.now_usec = t * SEC;
+                balloon_update(&st, &params, &in, &step);
+                if (step.verdict != BALLOON_RECLAIM)
+                        continue;
+                sizes[n++] = step.bytes;
+                balloon_commit(&st, &params, false, in.now_usec);
+                balloon_reclaimed(&st, step.bytes);
+        }
+        assert_true(n >= 6);
+        assert_int_equal(sizes[0], BALLOON_PROBE_BYTES);
+        assert_int_equal(sizes[1], 2 * BALLOON_PROBE_BYTES);
+        assert_int_equal(sizes[2], 4 * BALLOON_PROBE_BYTES);
+        /* 2% of 400 MiB, capped at 8 MiB, is where it stops growing. */
+        assert_int_equal(sizes[n - 1], 8 * MiB);
+        /* Refaults after a step: back off, and the next step is a probe. */
+        in.now_usec += SEC;
+        in.refault_file_per_sec = 200;
+        balloon_update(&st, &params, &in, &step);
+        assert_int_equal(step.verdict, BALLOON_BACKOFF);
+        in.refault_file_per_sec = 0;
+        uint64_t t = in.now_usec / SEC + 1;
+        for (; t < 400; t++) {
+                in.now_usec = t * SEC;
+                balloon_update(&st, &params, &in, &step);
+                if (step.verdict == BALLOON_RECLAIM)
+                        break;
+        }
+        assert_int_equal(step.verdict, BALLOON_RECLAIM);
+        assert_int_equal(step.bytes, BALLOON_PROBE_BYTES);
 }
 
 /* A simulated cache 40 MiB above its hot set on quiet storage: the balloon's steps into the hot
@@ -467,6 +520,7 @@ int main(void)
                 cmocka_unit_test(test_no_psi_no_reclaim),
                 cmocka_unit_test(test_refaults_stop_the_balloon),
                 cmocka_unit_test(test_refaults_after_step_back_off),
+                cmocka_unit_test(test_slow_start),
                 cmocka_unit_test(test_refaults_keep_the_hot_set),
                 cmocka_unit_test(test_refaulting_cache_in_estimate),
                 cmocka_unit_test(test_suggest),
