@@ -17,6 +17,9 @@ pkgs=(
     etcd-server etcd-client
     # the real-kernel test bed: Debian's own kernel under QEMU, an initramfs from busybox
     qemu-system-x86 linux-image-amd64 busybox-static kmod cpio gzip jq
+    # two guests on Soft-RoCE (the rxe provider and the rdma tool go into the image) and an
+    # ext4 disk image for page cache that can leave memory (mke2fs)
+    ibverbs-providers iproute2 e2fsprogs
     # peers and load tools used by scenarios and benchmarks
     stress-ng earlyoom wrk hyperfine
     # the contract tests' certificates for the test Kubernetes API server
