@@ -80,7 +80,8 @@ job() {
 }
 remote_on() {
 	agent_start --node-name consumer --dry-run --bpf-enabled=false --scheduler-url "$URL" \
-		--remote-swap-bytes "$LEASE" --remote-swap-priority 100 --remote-swap-lease-ttl 30s
+		--remote-swap-bytes "$LEASE" --remote-swap-priority 100 --remote-swap-lease-ttl 30s \
+		--remote-swap-level none
 	vm_wait_for 180 "remote swap on /dev/nbdN" sh -c "grep -q '^/dev/nbd' /proc/swaps" ||
 		{ vm_dump "$AGENT_LOG"; vm_fail "no remote swap"; }
 }

@@ -5,7 +5,8 @@
 # (vmrun --peer --rdma):
 #   guest a  memschedd and two memagentd donors (--pool-donate) that serve their locked memory
 #            over RDMA (rdma_cm, one-sided READ/WRITE) beside TCP;
-#   guest b  the consumer memagentd (--remote-swap-bytes): a durable lease, every chunk on both
+#   guest b  the consumer memagentd (--remote-swap-bytes, --remote-swap-level none: leased while a
+#            container may swap, whatever the node's level): a durable lease, every chunk on both
 #            donors, as /dev/nbdN swap. A Burstable container limited to 64 MiB runs memhog
 #            --verify over more memory than guest b has: it must finish with every page
 #            checksummed and no OOM kill, the swap traffic must have gone over RDMA (rxe0's packet
@@ -99,7 +100,8 @@ donors_offered() { wget -q -O - "$URL/v1/pools" 2>/dev/null | grep -q '"donor_co
 vm_wait_for 120 "memschedd on a with two donors" donors_offered || vm_fail "no pool on guest a"
 
 agent_start --node-name consumer --dry-run --bpf-enabled=false --scheduler-url "$URL" \
-	--remote-swap-bytes "$LEASE" --remote-swap-priority 100 --remote-swap-lease-ttl 30s
+	--remote-swap-bytes "$LEASE" --remote-swap-priority 100 --remote-swap-lease-ttl 30s \
+	--remote-swap-level none
 nbd_swapon() { grep -q '^/dev/nbd' /proc/swaps; }
 vm_wait_for 120 "remote swap on /dev/nbdN" nbd_swapon || { vm_dump "$AGENT_LOG"; vm_fail "no remote swap"; }
 vm_result "swaps=$(grep nbd /proc/swaps | tr -s ' \t' ',')"
