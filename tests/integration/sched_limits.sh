@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 # Under ASan (redzones, a quarantine of freed memory) RSS says nothing about the code: the
 # peak figures are printed but not checked, and the address space limit is not usable.
 ASAN=false
-ldd "$MEMSCHEDD" 2>/dev/null | grep -q libasan && ASAN=true
+[[ $(ldd "$MEMSCHEDD" 2>/dev/null) == *libasan* ]] && ASAN=true # (not grep -q: under pipefail, ldd killed by SIGPIPE would fail the pipe)
 hwm_kib() { awk '$1 == "VmHWM:" { print $2 }' "/proc/$PID/status"; }
 REPORT='{"node_name":"w1","seq":%s%s,"node":{"memory_total_bytes":8589934592,"memory_available_bytes":4294967296},"pods":%s}'
 report() { # SEQ PODS [RUN_ID]
