@@ -110,6 +110,21 @@ static int ms_left(uint64_t deadline_usec)
         return now >= deadline_usec ? 0 : (int)((deadline_usec - now + 999) / 1000);
 }
 
+/* Waits until fd is readable or deadline passes: 0, -ETIMEDOUT, or poll's error (EINTR
+ * retried). */
+static int wait_readable(int fd, uint64_t deadline_usec)
+{
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                int k = poll(&p, 1, ms_left(deadline_usec));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                return k == 0 ? -ETIMEDOUT : 0;
+        }
+}
+
 /* Waits for one work completion on cq (armed through channel cc) until deadline. 0 with *ret_wc
  * filled; -ETIMEDOUT; -EIO when the CQ cannot be polled. The completion's own status is the
  * caller's to judge. */
@@ -131,14 +146,9 @@ static int cq_wait(struct ibv_cq *cq, struct ibv_comp_channel *cc, uint64_t dead
                         armed = true;
                         continue;
                 }
-                struct pollfd p = { .fd = cc->fd, .events = POLLIN };
-                int k = poll(&p, 1, ms_left(deadline_usec));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                if (k == 0)
-                        return -ETIMEDOUT;
+                int r = wait_readable(cc->fd, deadline_usec);
+                if (r < 0)
+                        return r;
                 struct ibv_cq *ev_cq;
                 void *ev_ctx;
                 if (ibv_get_cq_event(cc, &ev_cq, &ev_ctx) == 0)
@@ -168,14 +178,9 @@ static int cm_wait(struct rdma_event_channel *ch, uint64_t deadline_usec,
                    struct rdma_cm_event **ret)
 {
         for (;;) {
-                struct pollfd p = { .fd = ch->fd, .events = POLLIN };
-                int k = poll(&p, 1, ms_left(deadline_usec));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                if (k == 0)
-                        return -ETIMEDOUT;
+                int r = wait_readable(ch->fd, deadline_usec);
+                if (r < 0)
+                        return r;
                 if (rdma_get_cm_event(ch, ret) < 0)
                         return negative_errno();
                 return 0;
