@@ -70,25 +70,7 @@ echo "token-1" >"$WORK/client-token"
 kube_test_certs || fail "openssl could not make the certificates"
 kube_test_start || fail "kube-test-apiserver did not start: $(cat "$KT_DIR/apiserver.log")"
 PORT=$(cat "$KT_DIR/port")
-cat >"$WORK/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-current-context: test
-clusters:
-- name: test
-  cluster:
-    server: $KT_BASE
-    certificate-authority: kt/ca.pem
-users:
-- name: agent
-  user:
-    tokenFile: client-token
-contexts:
-- name: test
-  context:
-    cluster: test
-    user: agent
-EOF
+kube_test_kubeconfig "$WORK/kubeconfig" agent client-token
 
 "$MEMAGENTD" --cgroup-root "$WORK/cg" --proc-root "$WORK/proc" --sys-root "$WORK/sys" \
 	--api-socket "$WORK/api.sock" --state-directory= --bpf-enabled=false --balloon-enabled=false \

@@ -59,25 +59,7 @@ kube_test_start || fail "kube-test-apiserver did not start: $(cat "$KT_DIR/apise
 for n in target other hot hot2 hot3 hot4; do
 	kcontrol POST /control/nodes "$(kube_test_node "$n")" || fail "control/nodes $n"
 done
-cat >"$WORK/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-current-context: test
-clusters:
-- name: test
-  cluster:
-    server: $KT_BASE
-    certificate-authority: kt/ca.pem
-users:
-- name: sched
-  user:
-    tokenFile: kt/token
-contexts:
-- name: test
-  context:
-    cluster: test
-    user: sched
-EOF
+kube_test_kubeconfig "$WORK/kubeconfig" sched kt/token
 
 # wait_for SECONDS PATH FILTER: polls memschedd until FILTER holds on PATH's body.
 wait_for() {

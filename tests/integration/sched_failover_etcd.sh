@@ -49,25 +49,7 @@ kube_test_start || fail "kube-test-apiserver did not start: $(cat "$KT_DIR/apise
 for n in big0 big1 $(seq -f 'hot%g' 0 $((VICTIMS - 1))); do
         kcontrol POST /control/nodes "$(kube_test_node "$n")" || fail "control/nodes $n"
 done
-cat >"$WORK/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-current-context: test
-clusters:
-- name: test
-  cluster:
-    server: $KT_BASE
-    certificate-authority: kt/ca.pem
-users:
-- name: sched
-  user:
-    tokenFile: kt/token
-contexts:
-- name: test
-  context:
-    cluster: test
-    user: sched
-EOF
+kube_test_kubeconfig "$WORK/kubeconfig" sched kt/token
 start_etcd "$WORK" 3
 
 on() { BASE=${RBASE[$1]}; }

@@ -88,3 +88,27 @@ kube_test_node() {
                         conditions: [{type: "MemoryPressure", status: "False", reason: "KubeletHasSufficientMemory"},
                         	{type: "Ready", status: $r, reason: "KubeletReady"}]}}'
 }
+
+# Writes a kubeconfig for the test API server to FILE: user NAME with the token file TOKEN-FILE,
+# and the CA, both as paths relative to FILE's directory (resolved as kubectl does).
+kube_test_kubeconfig() { # FILE NAME TOKEN-FILE
+        cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+current-context: test
+clusters:
+- name: test
+  cluster:
+    server: $KT_BASE
+    certificate-authority: kt/ca.pem
+users:
+- name: $2
+  user:
+    tokenFile: $3
+contexts:
+- name: test
+  context:
+    cluster: test
+    user: $2
+EOF
+}
