@@ -1,275 +1,44 @@
 // SPDX-License-Identifier: Apache-2.0
-// The etcd state backend: etcd's v3 API through its JSON gateway (POST /v3/kv/range, /v3/kv/txn,
-// /v3/lease/grant, ...), with libcurl, so memschedd needs no gRPC or Go toolchain. Keys and values
-// travel base64-encoded and 64-bit integers as JSON strings, as the gateway's protobuf mapping
-// wants. Every change is one transaction whose compare is the record's revision: create only
-// while create_revision == 0, update and delete only while mod_revision is what the caller read;
-// a failed compare reads the key back to tell "gone" (-ENOENT) from "changed" (-ESTALE).
+// The etcd state backend: the store's records as keys under a prefix, through the v3 JSON gateway
+// client (etcd-client.c). Every change is one transaction whose compare is the record's
+// revision: create only while create_revision == 0, update and delete only while mod_revision is
+// what the caller read; a failed compare reads the key back to tell "gone" (-ENOENT) from
+// "changed" (-ESTALE).
 //
-// The calls block (libcurl easy interface), each bounded by ETCD_REQUEST_TIMEOUT_MS in all, over
-// every endpoint it tries: cluster.c writes under its write lock and publishes only what was
-// stored, exactly as with SQLite's fsync. The backend is safe to call from several threads at once
-// (each call borrows a curl handle from a small pool), so that the extender's writes from the HTTP
-// threads, the election's renewals and the report shipper (store-reports.c) never queue behind
-// one another on a slow member; the extender's filter and prioritize never call the store at all
-// (they read the published model). Watches use a handle of their own.
-//
-// Endpoints are tried in order on connection failure, starting from the last one that answered.
-// A request that reached a member and then timed out is retried elsewhere only when repeating it
-// is harmless (reads, lease renewals); a transaction may have been applied, so its caller gets
-// -ETIMEDOUT and reads back instead of writing twice.
+// The calls block, each bounded by the client's budget: cluster.c writes under its write lock and
+// publishes only what was stored, exactly as with SQLite's fsync. The backend is safe to call
+// from several threads at once (the client's handle pool), so that the extender's writes from the
+// HTTP threads, the election's renewals and the report shipper (store-reports.c) never queue
+// behind one another on a slow member; the extender's filter and prioritize never call the store
+// at all (they read the published model). Watches use a handle of their own.
 #include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/codec.h"
 #include "common/base64.h"
-#include "common/clock.h"
 #include "common/log.h"
+#include "scheduler/etcd-client.h"
 #include "scheduler/store-backend.h"
 
-#define DEFAULT_PREFIX          "/memsched/"
-#define ETCD_CONNECT_TIMEOUT_MS 1000L
-#define ETCD_REQUEST_TIMEOUT_MS 3000L
-/* Handles kept for reuse (with their connections); more threads than this make new ones. */
-#define ETCD_POOL_MAX 8
-
-/* gRPC status codes the gateway returns in {"error", "code", "message"}. */
-#define GRPC_INVALID_ARGUMENT 3
-#define GRPC_NOT_FOUND        5
-#define GRPC_UNAVAILABLE      14
+#define DEFAULT_PREFIX "/memsched/"
 
 struct etcd_store {
-        pthread_mutex_t pool_lock; /* guards pool, n_pool and last_error */
-        CURL *pool[ETCD_POOL_MAX];
-        size_t n_pool;
-        struct curl_slist *headers;
-        char **endpoints;
-        size_t n_endpoints;
-        atomic_size_t current; /* where to start: the last endpoint that answered */
+        struct etcd_client client;
         char *prefix;
-        char *cert, *key, *ca;
-        char last_error[CURL_ERROR_SIZE + 1024 + 8]; /* the last failure, for the logs */
 };
-
-static void configure(struct etcd_store *e, CURL *c, long timeout_ms);
-static size_t collect(char *data, size_t size, size_t nmemb, void *userdata);
 
 static void etcd_close(void *be)
 {
         struct etcd_store *e = be;
         if (!e)
                 return;
-        for (size_t i = 0; i < e->n_pool; i++)
-                curl_easy_cleanup(e->pool[i]);
-        pthread_mutex_destroy(&e->pool_lock);
-        curl_slist_free_all(e->headers);
-        for (size_t i = 0; i < e->n_endpoints; i++)
-                free(e->endpoints[i]);
-        free(e->endpoints);
+        etcd_client_done(&e->client);
         free(e->prefix);
-        free(e->cert);
-        free(e->key);
-        free(e->ca);
         free(e);
-}
-
-static size_t collect(char *data, size_t size, size_t nmemb, void *userdata)
-{
-        api_buf_append(userdata, data, size * nmemb);
-        return size * nmemb;
-}
-
-static void set_last_error(struct etcd_store *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void set_last_error(struct etcd_store *e, const char *fmt, ...)
-{
-        va_list ap;
-        pthread_mutex_lock(&e->pool_lock);
-        va_start(ap, fmt);
-        vsnprintf(e->last_error, sizeof(e->last_error), fmt, ap);
-        va_end(ap);
-        log_debug("etcd %s", e->last_error);
-        pthread_mutex_unlock(&e->pool_lock);
-}
-
-/* A handle from the pool, or a new one configured alike. */
-static CURL *handle_get(struct etcd_store *e)
-{
-        CURL *c = NULL;
-        pthread_mutex_lock(&e->pool_lock);
-        if (e->n_pool > 0)
-                c = e->pool[--e->n_pool];
-        pthread_mutex_unlock(&e->pool_lock);
-        if (c)
-                return c;
-        c = curl_easy_init();
-        if (!c)
-                return NULL;
-        configure(e, c, ETCD_REQUEST_TIMEOUT_MS);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-        return c;
-}
-
-static void handle_put(struct etcd_store *e, CURL *c)
-{
-        pthread_mutex_lock(&e->pool_lock);
-        if (e->n_pool < ETCD_POOL_MAX) {
-                e->pool[e->n_pool++] = c;
-                c = NULL;
-        }
-        pthread_mutex_unlock(&e->pool_lock);
-        if (c)
-                curl_easy_cleanup(c);
-}
-
-/* Maps the gateway's error body to an errno; keeps its message for the caller's log. */
-static int gateway_error(struct etcd_store *e, long status, const char *body)
-{
-        struct json_object *o = NULL;
-        struct api_error err = {};
-        int64_t code = -1;
-        const char *msg = NULL;
-        if (body && api_parse(body, strlen(body), &o, &err) >= 0) {
-                struct json_object *c = json_object_object_get(o, "code"),
-                                   *m = json_object_object_get(o, "message");
-                if (c)
-                        code = json_object_get_int64(c);
-                msg = m ? json_object_get_string(m) : NULL;
-        }
-        set_last_error(e, "answered HTTP %ld: %s", status, msg ? msg : body ? body : "");
-        json_object_put(o);
-        switch (code) {
-        case GRPC_NOT_FOUND:
-                return -ENOENT;
-        case GRPC_INVALID_ARGUMENT:
-                return -EINVAL;
-        case GRPC_UNAVAILABLE:
-                return -EAGAIN;
-        default:
-                return -EIO;
-        }
-}
-
-/* POSTs body to path on the first endpoint that answers and parses the reply into *ret. */
-static int call(struct etcd_store *e, const char *path, struct json_object *body, bool idempotent,
-                struct json_object **ret)
-{
-        _cleanup_free_ char *text = api_to_string(body, NULL);
-        int r = -ECONNREFUSED;
-        if (!text)
-                return -ENOMEM;
-        CURL *curl = handle_get(e);
-        if (!curl)
-                return -ENOMEM;
-        char curl_error[CURL_ERROR_SIZE];
-        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
-        /* One budget for all the endpoints tried, so that a caller (an HTTP thread) waits at
-         * most ETCD_REQUEST_TIMEOUT_MS whatever state the members are in. */
-        uint64_t deadline_ms = now_usec(CLOCK_MONOTONIC) / 1000 + ETCD_REQUEST_TIMEOUT_MS;
-        size_t first = e->current;
-        for (size_t attempt = 0; attempt < e->n_endpoints; attempt++) {
-                size_t i = (first + attempt) % e->n_endpoints;
-                char url[1024];
-                struct api_buf reply = {};
-                long status = 0;
-                uint64_t now_ms = now_usec(CLOCK_MONOTONIC) / 1000;
-                if (now_ms >= deadline_ms) {
-                        r = -ETIMEDOUT;
-                        break;
-                }
-                snprintf(url, sizeof(url), "%s%s", e->endpoints[i], path);
-                curl_easy_setopt(curl, CURLOPT_URL, url);
-                curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
-                curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
-                /* A request that may be repeated gets its share of the budget per member, so
-                 * that a stalled member (connection taken, no answer) leaves time to ask the
-                 * next: the election renews its lease well within the lease that way. A
-                 * transaction gets all that is left: it is not repeated elsewhere. */
-                uint64_t left_ms = deadline_ms - now_ms;
-                if (idempotent && attempt + 1 < e->n_endpoints &&
-                    left_ms > ETCD_REQUEST_TIMEOUT_MS / e->n_endpoints)
-                        left_ms = ETCD_REQUEST_TIMEOUT_MS / e->n_endpoints;
-                curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)left_ms);
-                curl_error[0] = '\0';
-                CURLcode cc = curl_easy_perform(curl);
-                if (cc == CURLE_OK)
-                        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-                char *data = NULL;
-                size_t size = 0;
-                if (api_buf_finish(&reply, &data, &size) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
-                if (cc != CURLE_OK) {
-                        bool never_sent = cc == CURLE_COULDNT_CONNECT ||
-                                          cc == CURLE_COULDNT_RESOLVE_HOST ||
-                                          cc == CURLE_SSL_CONNECT_ERROR;
-                        set_last_error(e, "%s: %s", url,
-                                       curl_error[0] ? curl_error : curl_easy_strerror(cc));
-                        free(data);
-                        r = cc == CURLE_OPERATION_TIMEDOUT     ? -ETIMEDOUT
-                            : cc == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
-                            : cc == CURLE_COULDNT_RESOLVE_HOST ? -EHOSTUNREACH
-                                                               : -EPROTO;
-                        e->current = (i + 1) % e->n_endpoints; /* avoid it next time too */
-                        if (never_sent || idempotent)
-                                continue;
-                        break;
-                }
-                if (status != 200) {
-                        r = gateway_error(e, status, data);
-                        free(data);
-                        if (r == -EAGAIN && idempotent) {
-                                e->current = (i + 1) % e->n_endpoints;
-                                continue; /* that member has no leader: ask another */
-                        }
-                        break;
-                }
-                struct api_error err = {};
-                r = api_parse(data ? data : "", size, ret, &err);
-                free(data);
-                if (r < 0) {
-                        r = log_error_errno(EBADMSG,
-                                            "etcd %s answered something that is not "
-                                            "JSON: %s",
-                                            url, err.message);
-                        break;
-                }
-                e->current = i;
-                r = 0;
-                break;
-        }
-        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
-        handle_put(e, curl);
-        return r;
-}
-
-static struct json_object *b64_string(const char *s)
-{
-        _cleanup_free_ char *enc = base64_encode(s, strlen(s));
-        return enc ? json_object_new_string(enc) : NULL;
-}
-
-static struct json_object *u64_string(uint64_t v)
-{
-        char buf[24];
-        snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-        return json_object_new_string(buf);
-}
-
-/* An int64 field the gateway sends as a string (absent when 0). */
-static uint64_t get_u64(const struct json_object *o, const char *key)
-{
-        struct json_object *v = o ? json_object_object_get(o, key) : NULL;
-        int64_t x = v ? json_object_get_int64(v) : 0;
-        return x > 0 ? (uint64_t)x : 0;
 }
 
 static char *full_key(struct etcd_store *e, const char *key)
@@ -317,28 +86,12 @@ static int append_kvs(struct etcd_store *e, const struct json_object *range,
                         return r;
                 if (!key)
                         continue;
-                r = store_record_list_append(l, n, cap, key, value, get_u64(kv, "mod_revision"),
-                                             get_u64(kv, "lease"));
+                r = store_record_list_append(l, n, cap, key, value,
+                                             etcd_get_u64(kv, "mod_revision"),
+                                             etcd_get_u64(kv, "lease"));
                 if (r < 0)
                         return r;
         }
-        return 0;
-}
-
-/* Adds {"key": k, "range_end": every key that starts with k}: k with its last byte incremented. */
-static int add_prefix_range(struct json_object *req, const char *k)
-{
-        size_t len = strlen(k);
-        _cleanup_free_ char *end = strdup(k);
-        if (!end)
-                return -ENOMEM;
-        while (len > 0 && (unsigned char)end[len - 1] == 0xff)
-                end[--len] = '\0';
-        if (len == 0)
-                return -EINVAL;
-        end[len - 1]++;
-        api_add(req, "key", b64_string(k));
-        api_add(req, "range_end", b64_string(end));
         return 0;
 }
 
@@ -353,14 +106,14 @@ static int etcd_range(struct etcd_store *e, const char *key, bool prefix, struct
         if (!k || !req)
                 return -ENOMEM;
         if (prefix) {
-                r = add_prefix_range(req, k);
+                r = etcd_add_prefix_range(req, k);
                 if (r < 0)
                         return r;
                 api_add(req, "sort_order", json_object_new_string("ASCEND"));
                 api_add(req, "sort_target", json_object_new_string("KEY"));
         } else
-                api_add(req, "key", b64_string(k));
-        r = call(e, "/v3/kv/range", req, true, &resp);
+                api_add(req, "key", etcd_b64_string(k));
+        r = etcd_call(&e->client, "/v3/kv/range", req, true, &resp);
         if (r < 0)
                 return r;
         r = append_kvs(e, resp, &l, &n, &cap);
@@ -371,7 +124,7 @@ static int etcd_range(struct etcd_store *e, const char *key, bool prefix, struct
         *ret = l;
         *ret_n = n;
         if (ret_revision)
-                *ret_revision = get_u64(json_object_object_get(resp, "header"), "revision");
+                *ret_revision = etcd_get_u64(json_object_object_get(resp, "header"), "revision");
         return 0;
 }
 
@@ -406,10 +159,10 @@ static struct json_object *compare(const char *k, bool create, uint64_t revision
         struct json_object *c = json_object_new_object();
         if (!c)
                 return NULL;
-        api_add(c, "key", b64_string(k));
+        api_add(c, "key", etcd_b64_string(k));
         api_add(c, "target", json_object_new_string(create ? "CREATE" : "MOD"));
         api_add(c, "result", json_object_new_string("EQUAL"));
-        api_add(c, create ? "create_revision" : "mod_revision", u64_string(revision));
+        api_add(c, create ? "create_revision" : "mod_revision", etcd_u64_string(revision));
         return c;
 }
 
@@ -441,18 +194,18 @@ static int txn(struct etcd_store *e, const char *k, struct json_object *cmp, str
         }
         json_object_array_add(cmps, cmp);
         json_object_array_add(succ, op);
-        api_add(rng, "key", b64_string(k));
+        api_add(rng, "key", etcd_b64_string(k));
         api_add(rng, "keys_only", json_object_new_boolean(true));
         json_object_array_add(fail, wrap("request_range", rng));
         api_add(req, "compare", cmps);
         api_add(req, "success", succ);
         api_add(req, "failure", fail);
-        int r = call(e, "/v3/kv/txn", req, false, &resp);
+        int r = etcd_call(&e->client, "/v3/kv/txn", req, false, &resp);
         if (r < 0)
                 return r;
         struct json_object *ok = json_object_object_get(resp, "succeeded");
         if (ok && json_object_get_boolean(ok)) {
-                *ret_revision = get_u64(json_object_object_get(resp, "header"), "revision");
+                *ret_revision = etcd_get_u64(json_object_object_get(resp, "header"), "revision");
                 return 0;
         }
         struct json_object *resps = json_object_object_get(resp, "responses"),
@@ -469,12 +222,12 @@ static struct json_object *put_op(const char *k, const char *value, uint64_t lea
         struct json_object *put = json_object_new_object();
         if (!put)
                 return NULL;
-        api_add(put, "key", b64_string(k));
-        api_add(put, "value", b64_string(value));
+        api_add(put, "key", etcd_b64_string(k));
+        api_add(put, "value", etcd_b64_string(value));
         if (keep_lease)
                 api_add(put, "ignore_lease", json_object_new_boolean(true));
         else if (lease_id)
-                api_add(put, "lease", u64_string(lease_id));
+                api_add(put, "lease", etcd_u64_string(lease_id));
         return wrap("request_put", put);
 }
 
@@ -523,7 +276,7 @@ static int etcd_remove(void *be, const char *key, uint64_t expect)
                 json_object_put(del);
                 return -ENOMEM;
         }
-        api_add(del, "key", b64_string(k));
+        api_add(del, "key", etcd_b64_string(k));
         return txn(e, k, compare(k, false, expect), wrap("request_delete_range", del), -ESTALE,
                    -ENOENT, &rev);
 }
@@ -564,27 +317,28 @@ static int etcd_put_guarded(void *be, const char *key, const char *value,
         json_object_array_add(succ, put);
         api_add(req, "compare", cmps);
         api_add(req, "success", succ);
-        r = call(e, "/v3/kv/txn", req, false, &resp);
+        r = etcd_call(&e->client, "/v3/kv/txn", req, false, &resp);
         if (r < 0)
                 return r;
         struct json_object *ok = json_object_object_get(resp, "succeeded");
         if (!ok || !json_object_get_boolean(ok))
                 return -ESTALE;
-        *ret_mod_revision = get_u64(json_object_object_get(resp, "header"), "revision");
+        *ret_mod_revision = etcd_get_u64(json_object_object_get(resp, "header"), "revision");
         return 0;
 }
 
 static int etcd_lease_grant(void *be, uint64_t ttl_sec, uint64_t *ret_lease_id)
 {
+        struct etcd_store *e = be;
         _cleanup_json_ struct json_object *req = json_object_new_object(), *resp = NULL;
         if (!req)
                 return -ENOMEM;
-        api_add(req, "TTL", u64_string(ttl_sec));
+        api_add(req, "TTL", etcd_u64_string(ttl_sec));
         /* A retry after a timeout may grant a second lease; nothing uses it and it expires. */
-        int r = call(be, "/v3/lease/grant", req, true, &resp);
+        int r = etcd_call(&e->client, "/v3/lease/grant", req, true, &resp);
         if (r < 0)
                 return r;
-        uint64_t id = get_u64(resp, "ID");
+        uint64_t id = etcd_get_u64(resp, "ID");
         if (!id)
                 return -EIO;
         *ret_lease_id = id;
@@ -593,79 +347,27 @@ static int etcd_lease_grant(void *be, uint64_t ttl_sec, uint64_t *ret_lease_id)
 
 static int etcd_lease_keepalive(void *be, uint64_t lease_id)
 {
+        struct etcd_store *e = be;
         _cleanup_json_ struct json_object *req = json_object_new_object(), *resp = NULL;
         if (!req)
                 return -ENOMEM;
-        api_add(req, "ID", u64_string(lease_id));
-        int r = call(be, "/v3/lease/keepalive", req, true, &resp);
+        api_add(req, "ID", etcd_u64_string(lease_id));
+        int r = etcd_call(&e->client, "/v3/lease/keepalive", req, true, &resp);
         if (r < 0)
                 return r;
         /* The gateway streams {"result": {...}}; an expired lease comes back without a TTL. */
         struct json_object *res = json_object_object_get(resp, "result");
-        return get_u64(res ? res : resp, "TTL") > 0 ? 0 : -ENOENT;
+        return etcd_get_u64(res ? res : resp, "TTL") > 0 ? 0 : -ENOENT;
 }
 
 static int etcd_lease_revoke(void *be, uint64_t lease_id)
 {
+        struct etcd_store *e = be;
         _cleanup_json_ struct json_object *req = json_object_new_object(), *resp = NULL;
         if (!req)
                 return -ENOMEM;
-        api_add(req, "ID", u64_string(lease_id));
-        return call(be, "/v3/lease/revoke", req, true, &resp);
-}
-
-static int split_endpoints(struct etcd_store *e, const char *list)
-{
-        _cleanup_free_ char *copy = strdup(list);
-        char *save = NULL;
-        if (!copy)
-                return -ENOMEM;
-        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                size_t len = strlen(t);
-                while (len && t[len - 1] == '/')
-                        t[--len] = '\0';
-                if (!len)
-                        continue;
-                if (strncmp(t, "http://", 7) != 0 && strncmp(t, "https://", 8) != 0)
-                        return log_error_errno(EINVAL,
-                                               "etcd endpoint \"%s\" is not an http:// or "
-                                               "https:// URL",
-                                               t);
-                char **n = realloc(e->endpoints, (e->n_endpoints + 1) * sizeof(*n));
-                if (!n)
-                        return -ENOMEM;
-                e->endpoints = n;
-                if (!(e->endpoints[e->n_endpoints] = strdup(t)))
-                        return -ENOMEM;
-                e->n_endpoints++;
-        }
-        if (!e->n_endpoints)
-                return log_error_errno(EINVAL, "No etcd endpoint in \"%s\"", list);
-        return 0;
-}
-
-static int dup_opt(const char *s, char **ret)
-{
-        if (!s || !*s)
-                return 0;
-        *ret = strdup(s);
-        return *ret ? 0 : -ENOMEM;
-}
-
-/* What every request to etcd shares: JSON, short timeouts, the TLS files. */
-static void configure(struct etcd_store *e, CURL *c, long timeout_ms)
-{
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, e->headers);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ETCD_CONNECT_TIMEOUT_MS);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        if (e->cert)
-                curl_easy_setopt(c, CURLOPT_SSLCERT, e->cert);
-        if (e->key)
-                curl_easy_setopt(c, CURLOPT_SSLKEY, e->key);
-        if (e->ca)
-                curl_easy_setopt(c, CURLOPT_CAINFO, e->ca);
+        api_add(req, "ID", etcd_u64_string(lease_id));
+        return etcd_call(&e->client, "/v3/lease/revoke", req, true, &resp);
 }
 
 /* A watch reads the gateway's stream, one JSON message a line, until the first batch of events
@@ -706,7 +408,7 @@ static int watch_message(struct watch_ctx *w, const char *text, size_t size)
                 int r = kv ? decode_kv(w->e, kv, &buf, &key, &value) : -EBADMSG;
                 if (r < 0)
                         return r;
-                uint64_t rev = get_u64(kv, "mod_revision");
+                uint64_t rev = etcd_get_u64(kv, "mod_revision");
                 if (rev > w->last_revision)
                         w->last_revision = rev;
                 if (!key)
@@ -726,7 +428,7 @@ static int watch_message(struct watch_ctx *w, const char *text, size_t size)
                         .rec = { .key = strdup(key),
                                  .value = strdup(del ? "" : value),
                                  .mod_revision = rev,
-                                 .lease_id = get_u64(kv, "lease") },
+                                 .lease_id = etcd_get_u64(kv, "lease") },
                 };
                 if (!out->rec.key || !out->rec.value) {
                         store_record_done(&out->rec);
@@ -777,31 +479,30 @@ static int etcd_watch(void *be, const char *prefix, uint64_t after_revision, uin
         int r;
         if (!k || !req || !create)
                 return -ENOMEM;
-        r = add_prefix_range(create, k);
+        r = etcd_add_prefix_range(create, k);
         if (r < 0)
                 return r;
-        api_add(create, "start_revision", u64_string(after_revision + 1));
+        api_add(create, "start_revision", etcd_u64_string(after_revision + 1));
         api_add(req, "create_request", json_object_get(create));
         _cleanup_free_ char *body = api_to_string(req, NULL);
         /* Its own handle: a watch waits long, and must not hold the store's other requests. */
-        CURL *c = curl_easy_init();
+        CURL *c = etcd_client_handle_new(&e->client, (long)timeout_ms);
         if (!body || !c) {
                 if (c)
                         curl_easy_cleanup(c);
                 return -ENOMEM;
         }
-        configure(e, c, (long)timeout_ms);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, watch_data);
         struct watch_ctx w = { .e = e, .last_revision = after_revision };
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
         r = -ECONNREFUSED;
-        size_t first = e->current;
-        for (size_t attempt = 0; attempt < e->n_endpoints; attempt++) {
+        size_t first = e->client.current;
+        for (size_t attempt = 0; attempt < e->client.n_endpoints; attempt++) {
                 char url[1024];
-                size_t i = (first + attempt) % e->n_endpoints;
-                snprintf(url, sizeof(url), "%s/v3/watch", e->endpoints[i]);
+                size_t i = (first + attempt) % e->client.n_endpoints;
+                snprintf(url, sizeof(url), "%s/v3/watch", e->client.endpoints[i]);
                 curl_easy_setopt(c, CURLOPT_URL, url);
                 CURLcode cc = curl_easy_perform(c);
                 if (cc == CURLE_OPERATION_TIMEDOUT && !w.answered && w.error == 0) {
@@ -811,7 +512,7 @@ static int etcd_watch(void *be, const char *prefix, uint64_t after_revision, uin
                          * follows; ask the next member. */
                         log_debug("etcd watch %s: no answer within %llu ms", url,
                                   (unsigned long long)timeout_ms);
-                        e->current = (i + 1) % e->n_endpoints;
+                        e->client.current = (i + 1) % e->client.n_endpoints;
                         r = -ETIMEDOUT;
                         continue;
                 }
@@ -824,7 +525,7 @@ static int etcd_watch(void *be, const char *prefix, uint64_t after_revision, uin
                         break;
                 }
                 if (w.done || cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_OK) {
-                        e->current = i;
+                        e->client.current = i;
                         r = 0; /* events, or none before the timeout */
                         break;
                 }
@@ -850,39 +551,28 @@ static int etcd_probe(struct etcd_store *e)
         _cleanup_json_ struct json_object *req = json_object_new_object(), *resp = NULL;
         if (!req)
                 return -ENOMEM;
-        api_add(req, "key", b64_string(e->prefix));
+        api_add(req, "key", etcd_b64_string(e->prefix));
         api_add(req, "count_only", json_object_new_boolean(true));
-        return call(e, "/v3/kv/range", req, true, &resp);
-}
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void)
-{
-        curl_global_init(CURL_GLOBAL_DEFAULT);
+        return etcd_call(&e->client, "/v3/kv/range", req, true, &resp);
 }
 
 int store_etcd_open(const struct store_options *o, void **ret_be)
 {
         struct etcd_store *e = calloc(1, sizeof(*e));
+        const char *prefix = o->etcd_prefix ? o->etcd_prefix : DEFAULT_PREFIX;
         int r;
         if (!e)
                 return log_error_errno(ENOMEM, "Failed to allocate the etcd store: %m");
-        pthread_mutex_init(&e->pool_lock, NULL);
-        r = split_endpoints(e, o->etcd_endpoints);
+        r = etcd_client_init(&e->client, o->etcd_endpoints, o->etcd_cert, o->etcd_key, o->etcd_ca);
         if (r < 0)
                 goto fail;
-        if ((r = dup_opt(o->etcd_prefix ? o->etcd_prefix : DEFAULT_PREFIX, &e->prefix)) < 0 ||
-            (r = dup_opt(o->etcd_cert, &e->cert)) < 0 || (r = dup_opt(o->etcd_key, &e->key)) < 0 ||
-            (r = dup_opt(o->etcd_ca, &e->ca)) < 0)
-                goto fail;
-        if (!e->prefix) {
+        if (!*prefix) {
                 r = log_error_errno(EINVAL, "The etcd key prefix must not be empty");
                 goto fail;
         }
-        pthread_once(&curl_once, curl_init_once);
-        e->headers = curl_slist_append(NULL, "Content-Type: application/json");
-        if (!e->headers) {
-                r = log_error_errno(ENOMEM, "Failed to set up libcurl: %m");
+        e->prefix = strdup(prefix);
+        if (!e->prefix) {
+                r = -ENOMEM;
                 goto fail;
         }
 
@@ -890,11 +580,12 @@ int store_etcd_open(const struct store_options *o, void **ret_be)
         r = etcd_probe(e);
         if (r < 0) {
                 log_error_errno(r, "No etcd endpoint of \"%s\" answered (last: %s): %m",
-                                o->etcd_endpoints, e->last_error[0] ? e->last_error : "?");
+                                o->etcd_endpoints,
+                                e->client.last_error[0] ? e->client.last_error : "?");
                 goto fail;
         }
-        log_info("State in etcd at %s (%zu endpoints), keys under %s", e->endpoints[e->current],
-                 e->n_endpoints, e->prefix);
+        log_info("State in etcd at %s (%zu endpoints), keys under %s",
+                 e->client.endpoints[e->client.current], e->client.n_endpoints, e->prefix);
         *ret_be = e;
         return 0;
 fail:
