@@ -351,6 +351,23 @@ static int step_done(struct sqlite_store *s, sqlite3_stmt *q, const char *what)
         return rc == SQLITE_DONE ? 0 : sql_error(s->db, what);
 }
 
+/* One record written by sql, whose parameters are ?1 id, ?2 value (the body), ?3 rev (its
+ * mod_revision) and, where the statement has it, ?4 lease_id. */
+static int write_record(struct sqlite_store *s, const char *sql, const char *id, const char *value,
+                        uint64_t rev, uint64_t lease_id, const char *what)
+{
+        sqlite3_stmt *q = NULL;
+        int r = prepare(s->db, sql, &q);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, (sqlite3_int64)rev);
+        if (sqlite3_bind_parameter_count(q) >= 4)
+                sqlite3_bind_int64(q, 4, (sqlite3_int64)lease_id);
+        return step_done(s, q, what);
+}
+
 static int lease_alive(struct sqlite_store *s, uint64_t lease_id)
 {
         sqlite3_stmt *q = NULL;
@@ -371,7 +388,6 @@ static int sqlite_create(void *be, const char *key, const char *value, uint64_t 
         const char *id;
         const char *table = table_for(key, &id);
         uint64_t rev = 0, cur = 0;
-        sqlite3_stmt *q = NULL;
         int r = write_begin(s, &rev);
         if (r < 0)
                 return r;
@@ -381,22 +397,15 @@ static int sqlite_create(void *be, const char *key, const char *value, uint64_t 
         if (r >= 0 && lease_id)
                 r = lease_alive(s, lease_id);
         if (r >= 0)
-                r = prepare(s->db,
-                            strcmp(table, "migrations") == 0
-                                ? "INSERT INTO migrations (id, state, created_at_usec, body,"
-                                  " mod_revision, lease_id) VALUES (?1,"
-                                  " json_extract(?2, '$.state'),"
-                                  " json_extract(?2, '$.created_at_usec'), ?2, ?3, ?4)"
-                                : "INSERT INTO records (id, body, mod_revision, lease_id)"
-                                  " VALUES (?1, ?2, ?3, ?4)",
-                            &q);
-        if (r >= 0) {
-                sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(q, 3, (sqlite3_int64)rev);
-                sqlite3_bind_int64(q, 4, (sqlite3_int64)lease_id);
-                r = step_done(s, q, "creating a record");
-        }
+                r = write_record(s,
+                                 strcmp(table, "migrations") == 0
+                                     ? "INSERT INTO migrations (id, state, created_at_usec, body,"
+                                       " mod_revision, lease_id) VALUES (?1,"
+                                       " json_extract(?2, '$.state'),"
+                                       " json_extract(?2, '$.created_at_usec'), ?2, ?3, ?4)"
+                                     : "INSERT INTO records (id, body, mod_revision, lease_id)"
+                                       " VALUES (?1, ?2, ?3, ?4)",
+                                 id, value, rev, lease_id, "creating a record");
         r = write_end(s, r);
         if (r >= 0)
                 *ret_mod_revision = rev;
@@ -421,25 +430,19 @@ static int sqlite_update(void *be, const char *key, const char *value, uint64_t 
         const char *id;
         const char *table = table_for(key, &id);
         uint64_t rev = 0;
-        sqlite3_stmt *q = NULL;
         int r = write_begin(s, &rev);
         if (r < 0)
                 return r;
         r = compare_revision(s, table, id, expect);
         if (r >= 0)
-                r = prepare(s->db,
-                            strcmp(table, "migrations") == 0
-                                ? "UPDATE migrations SET state = json_extract(?2, '$.state'),"
-                                  " created_at_usec = json_extract(?2, '$.created_at_usec'),"
-                                  " body = ?2, mod_revision = ?3 WHERE id = ?1"
-                                : "UPDATE records SET body = ?2, mod_revision = ?3 WHERE id = ?1",
-                            &q);
-        if (r >= 0) {
-                sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(q, 3, (sqlite3_int64)rev);
-                r = step_done(s, q, "updating a record");
-        }
+                r = write_record(
+                    s,
+                    strcmp(table, "migrations") == 0
+                        ? "UPDATE migrations SET state = json_extract(?2, '$.state'),"
+                          " created_at_usec = json_extract(?2, '$.created_at_usec'),"
+                          " body = ?2, mod_revision = ?3 WHERE id = ?1"
+                        : "UPDATE records SET body = ?2, mod_revision = ?3 WHERE id = ?1",
+                    id, value, rev, 0, "updating a record");
         r = write_end(s, r);
         if (r >= 0)
                 *ret_mod_revision = rev;
@@ -454,7 +457,6 @@ static int sqlite_put_guarded(void *be, const char *key, const char *value,
         struct sqlite_store *s = be;
         const char *id, *gid;
         uint64_t rev = 0;
-        sqlite3_stmt *q = NULL;
         if (strcmp(table_for(key, &id), "records") != 0)
                 return -EINVAL;
         int r = write_begin(s, &rev);
@@ -469,29 +471,17 @@ static int sqlite_put_guarded(void *be, const char *key, const char *value,
                 if (r == -ENOENT)
                         r = -ESTALE;
                 if (r >= 0)
-                        r = prepare(s->db,
-                                    "UPDATE records SET body = ?2, mod_revision = ?3 WHERE id = ?1",
-                                    &q);
-                if (r >= 0) {
-                        sqlite3_bind_text(q, 1, gid, -1, SQLITE_STATIC);
-                        sqlite3_bind_text(q, 2, guards[i].value, -1, SQLITE_STATIC);
-                        sqlite3_bind_int64(q, 3, (sqlite3_int64)rev);
-                        r = step_done(s, q, "writing a guard record");
-                }
+                        r = write_record(
+                            s, "UPDATE records SET body = ?2, mod_revision = ?3 WHERE id = ?1", gid,
+                            guards[i].value, rev, 0, "writing a guard record");
         }
         if (r >= 0)
-                r = prepare(s->db,
-                            "INSERT INTO records (id, body, mod_revision, lease_id)"
-                            " VALUES (?1, ?2, ?3, 0) ON CONFLICT(id) DO UPDATE SET"
-                            " body = excluded.body, mod_revision = excluded.mod_revision,"
-                            " lease_id = 0",
-                            &q);
-        if (r >= 0) {
-                sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(q, 3, (sqlite3_int64)rev);
-                r = step_done(s, q, "writing a guarded record");
-        }
+                r = write_record(s,
+                                 "INSERT INTO records (id, body, mod_revision, lease_id)"
+                                 " VALUES (?1, ?2, ?3, 0) ON CONFLICT(id) DO UPDATE SET"
+                                 " body = excluded.body, mod_revision = excluded.mod_revision,"
+                                 " lease_id = 0",
+                                 id, value, rev, 0, "writing a guarded record");
         r = write_end(s, r);
         if (r >= 0)
                 *ret_mod_revision = rev;
