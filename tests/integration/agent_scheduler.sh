@@ -12,42 +12,21 @@ MEMAGENTD=${3:?}
 MEMAGENT=${4:?}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh" "$MEMSCHEDD" "$SRC"
-AGENTS=()
-stop_agents() {
-	for a in "${AGENTS[@]}"; do kill -TERM "$a" 2>/dev/null || true; done
-	for a in "${AGENTS[@]}"; do wait "$a" 2>/dev/null || true; done
-	AGENTS=()
-}
-trap 'stop_agents; stop_memschedd; rm -rf "$WORK"' EXIT
+# shellcheck source=agents-lib.sh
+. "$(dirname "$0")/agents-lib.sh"
 
 start_memschedd
 PORT0=$PORT
 
-# start_agent NAME TREE: memagentd on a private copy of tests/fixtures/guest/TREE
-start_agent() {
-	local name=$1 tree=$2 d=$WORK/$1
-	mkdir -p "$d"
-	cp -r "$SRC/tests/fixtures/guest/$tree" "$d/cg"
-	cp -r "$SRC/tests/fixtures/guest/proc" "$d/proc"
-	cp -r "$SRC/tests/fixtures/guest/sys" "$d/sys"
-	"$MEMAGENTD" --cgroup-root "$d/cg" --proc-root "$d/proc" --sys-root "$d/sys" \
-		--api-socket "$d/api.sock" --state-directory "$d/state" --bpf-enabled=false --balloon-enabled=false \
-		--scheduler-url "$BASE" --node-name "$name" --report-heartbeat 1s --metrics-address=127.0.0.1:0 \
-		>"$d/agent.log" 2>&1 &
-	AGENTS+=($!)
-}
-start_agent it-node-a systemd
-start_agent it-node-b systemd
-start_agent it-node-c cgroupfs
+# agent NAME TREE: memagentd on a private copy of tests/fixtures/guest/TREE, in $WORK/NAME
+agent() { AGENT_TREE=$2 start_agent "$1" "$1" --metrics-address=127.0.0.1:0; }
+agent it-node-a systemd
+agent it-node-b systemd
+agent it-node-c cgroupfs
 
 # 1. Every node reports, with the pods of its tree.
 for n in it-node-a it-node-b it-node-c; do
-	ok=
-	for _ in $(seq 100); do
-		if [[ $(http GET "/v1/nodes/$n") == 200 ]]; then ok=1; break; fi
-		sleep 0.1
-	done
-	[[ -n $ok ]] || { cat "$WORK/$n/agent.log" >&2; fail "node $n never reported"; }
+	wait_get "/v1/nodes/$n" || { cat "$WORK/$n/agent.log" >&2; fail "node $n never reported"; }
 	pods=$(jq '.pods | length' "$WORK/body")
 	[[ $pods == 4 ]] || fail "node $n reported $pods pods, its tree holds 4"
 	avail=$(jq '.numa | map(.free_bytes) | add' "$WORK/body" 2>/dev/null || echo "?")
@@ -89,12 +68,7 @@ rm -f "$WORK/state.db"
 "$MEMSCHEDD" --listen "127.0.0.1:$PORT0" --state-file "$WORK/state.db" >>"$WORK/memschedd.log" 2>&1 &
 PID=$!
 for n in it-node-a it-node-b it-node-c; do
-	ok=
-	for _ in $(seq 150); do
-		if [[ $(http GET "/v1/nodes/$n") == 200 ]]; then ok=1; break; fi
-		sleep 0.1
-	done
-	[[ -n $ok ]] || fail "node $n did not report again after memschedd came back"
+	wait_get "/v1/nodes/$n" 150 || fail "node $n did not report again after memschedd came back"
 done
 grep -q "reachable again" "$WORK/it-node-a/agent.log" || fail "no log line about memschedd being back"
 pass "memschedd back: all three nodes reported again"

@@ -12,34 +12,19 @@ MEMAGENTD=${3:?}
 MEMAGENT=${4:?}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh" "$MEMSCHEDD" "$SRC"
-command -v openssl >/dev/null || { echo "SKIP: openssl not installed"; exit 77; }
 # shellcheck source=agents-lib.sh
 . "$(dirname "$0")/agents-lib.sh"
 
-# A CA, memschedd's certificate for 127.0.0.1 and localhost, a client certificate for node
-# it-tls and one for it-other; and a CA that signed nothing memschedd has.
-source "$(dirname "$0")/tls-lib.sh"
-tls_ca "$WORK" ca test-ca
+# A CA and memschedd's certificate, a client certificate for node it-tls and one for it-other;
+# and a CA that signed nothing memschedd has.
+agents_tls_ca
 tls_ca "$WORK" rogue rogue-ca
 cert() { tls_cert "$WORK" "$1" "$2" ca "${3-}"; } # NAME CN [SAN]
-cert server localhost "IP:127.0.0.1,DNS:localhost"
 cert node it-tls
 cert other it-other
-[[ -s $WORK/node.pem && -s $WORK/other.pem && -s $WORK/server.pem ]] ||
-	fail "openssl could not make the certificates"
+[[ -s $WORK/node.pem && -s $WORK/other.pem ]] || fail "openssl could not make the certificates"
 
-start_memschedd --tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" --client-ca "$WORK/ca.pem"
-BASE="https://127.0.0.1:$PORT"
-get() { curl -s -o "$WORK/body" -w '%{http_code}' --max-time 10 --cacert "$WORK/ca.pem" "$BASE$1"; }
-
-# wait_report NODE: true once memschedd has NODE's report (in $WORK/body), within 10 s
-wait_report() {
-	for _ in $(seq 100); do
-		[[ $(get "/v1/nodes/$1") == 200 ]] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+agents_start_https_memschedd
 
 start_agent good it-tls --scheduler-ca "$WORK/ca.pem" \
 	--scheduler-cert "$WORK/node.pem" --scheduler-key "$WORK/node.key"
@@ -50,7 +35,7 @@ start_agent wrongca it-wrongca --scheduler-ca "$WORK/rogue.pem" \
 	--scheduler-cert "$WORK/node.pem" --scheduler-key "$WORK/node.key"
 
 # 1. Its own certificate: the report arrives, with the pods of its tree.
-wait_report it-tls || agent_fail good "node it-tls never reported over HTTPS"
+wait_get /v1/nodes/it-tls || agent_fail good "node it-tls never reported over HTTPS"
 pods=$(jq '.pods | length' "$WORK/body")
 [[ $pods == 4 ]] || fail "node it-tls reported $pods pods, its tree holds 4"
 pass "with its certificate (CN = node name) and the CA, the report arrives over HTTPS"
@@ -64,7 +49,7 @@ jq -e '.sent > 0 and .reachable == true and .last_error == null and (.url | star
 # 2. A certificate for another node: memschedd answers 403; said once, in the status too.
 for d in wrongcn nocert; do
 	n=it-$d
-	[[ $(get "/v1/nodes/$n") == 404 ]] || fail "node $n reported without the right certificate"
+	[[ $(http GET "/v1/nodes/$n") == 404 ]] || fail "node $n reported without the right certificate"
 	agent_status "$d"
 	jq -e '.sent == 0 and .failed >= 2 and .reachable == true and
 		(.last_error | startswith("HTTP 403"))' "$WORK/$d/st.json" >/dev/null ||
@@ -83,13 +68,13 @@ pass "a certificate for another node, or none: 403, in the status and logged onc
 cert rotated it-wrong
 mv "$WORK/rotated.key" "$WORK/other.key"
 mv "$WORK/rotated.pem" "$WORK/other.pem"
-wait_report it-wrong || agent_fail wrongcn "node it-wrong did not report with its rotated certificate"
+wait_get /v1/nodes/it-wrong || agent_fail wrongcn "node it-wrong did not report with its rotated certificate"
 grep -q "Reporting node it-wrong to memschedd" "$WORK/wrongcn/agent.log" ||
 	agent_fail wrongcn "the agent does not say its report is accepted now"
 pass "certificate files rotated under a running agent: used at the next connection, no restart"
 
 # 4. A CA that did not sign memschedd's certificate: the agent refuses the server, backs off.
-[[ $(get /v1/nodes/it-wrongca) == 404 ]] || fail "node it-wrongca reported through an untrusted server"
+[[ $(http GET /v1/nodes/it-wrongca) == 404 ]] || fail "node it-wrongca reported through an untrusted server"
 agent_status wrongca
 jq -e '.sent == 0 and .failed >= 1 and .reachable == false and .backoff_ms > 0 and
 	(.last_error | startswith("TLS: ")) and (.last_error | test("certificate"; "i"))' \

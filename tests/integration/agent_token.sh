@@ -13,14 +13,10 @@ MEMAGENTD=${3:?}
 MEMAGENT=${4:?}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh" "$MEMSCHEDD" "$SRC"
-command -v openssl >/dev/null || { echo "SKIP: openssl not installed"; exit 77; }
 # shellcheck source=agents-lib.sh
 . "$(dirname "$0")/agents-lib.sh"
 
-source "$(dirname "$0")/tls-lib.sh"
-tls_ca "$WORK" ca test-ca
-tls_cert "$WORK" server localhost ca "IP:127.0.0.1,DNS:localhost"
-[[ -s $WORK/server.pem ]] || fail "openssl could not make the certificates"
+agents_tls_ca
 
 tok() { openssl rand -hex 24; }
 T_GOOD=$(tok) T_OTHER=$(tok) T_ROT=$(tok)
@@ -31,21 +27,7 @@ echo "$T_GOOD" >"$WORK/good.token"
 echo "$T_OTHER" >"$WORK/other.token"
 tok >"$WORK/rot.token" # not (yet) one memschedd knows
 
-start_memschedd --tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" \
-	--client-ca "$WORK/ca.pem" --token-file "$WORK/tokens.csv"
-BASE="https://127.0.0.1:$PORT"
-get() { curl -s -o "$WORK/body" -w '%{http_code}' --max-time 10 --cacert "$WORK/ca.pem" "$BASE$1"; }
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_get() { # PATH: true once GET PATH is 200 (body in $WORK/body), within 10 s
-	for _ in $(seq 100); do
-		[[ $(get "$1") == 200 ]] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+agents_start_https_memschedd --token-file "$WORK/tokens.csv"
 
 start_agent good it-tok --scheduler-ca "$WORK/ca.pem" --scheduler-token-file "$WORK/good.token" \
 	--pool-donate 4Mi --pool-slab-size 1Mi --pool-donate-address 127.0.0.1 \
@@ -60,7 +42,7 @@ wait_get /v1/nodes/it-tok || agent_fail good "node it-tok never reported with it
 [[ $(jq '.pods | length' "$WORK/body") == 4 ]] || fail "node it-tok's report lacks its 4 pods"
 ok=
 for _ in $(seq 100); do
-	[[ $(get /v1/pools) == 200 ]] && jq -e '.donor_count == 1' "$WORK/body" >/dev/null && { ok=1; break; }
+	[[ $(http GET /v1/pools) == 200 ]] && jq -e '.donor_count == 1' "$WORK/body" >/dev/null && { ok=1; break; }
 	sleep 0.1
 done
 [[ -n $ok ]] || agent_fail good "node it-tok's pool offer never arrived with its token"
@@ -85,8 +67,8 @@ for d in none:401:'bearer token' other:403:'token for'; do
 	grep "refused the node report" "$WORK/$dir/agent.log" | grep -q "HTTP $want.*$why" ||
 		agent_fail "$dir" "the refusal line does not give memschedd's $want and reason"
 done
-[[ $(get /v1/nodes/it-none) == 404 ]] || fail "node it-none reported without a token"
-[[ $(get /v1/nodes/it-wrong) == 404 ]] || fail "node it-wrong reported with another node's token"
+[[ $(http GET /v1/nodes/it-none) == 404 ]] || fail "node it-none reported without a token"
+[[ $(http GET /v1/nodes/it-wrong) == 404 ]] || fail "node it-wrong reported with another node's token"
 pass "no token: 401 with the reason; another node's token: 403; in the status and logged once"
 
 # 3. A token file that cannot be read: nothing sent, said once with the file and why.
@@ -106,7 +88,7 @@ grep -q "token file .*missing.token is readable again" "$WORK/missing/agent.log"
 pass "an unreadable schedulerTokenFile: no report sent, said once with the file and why; its return said"
 
 # 4. Rotation: it-rot's token file is replaced by its valid token; the running agent uses it.
-[[ $(get /v1/nodes/it-rot) == 404 ]] || fail "node it-rot reported with an unknown token"
+[[ $(http GET /v1/nodes/it-rot) == 404 ]] || fail "node it-rot reported with an unknown token"
 echo "$T_ROT" >"$WORK/rot.token.new"
 mv "$WORK/rot.token.new" "$WORK/rot.token"
 wait_get /v1/nodes/it-rot || agent_fail rot "node it-rot did not report with its rotated token"

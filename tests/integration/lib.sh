@@ -57,14 +57,38 @@ stop_memschedd() {
 
 alive() { kill -0 "$PID" 2>/dev/null || fail "memschedd died"; }
 
-# http METHOD PATH [BODY|@FILE] -> body in $WORK/body, status printed
+# need_python_yaml: PY is Debian's interpreter, with Debian's python3-yaml
+# (scripts/install-deps.sh installs both), not whatever python3 comes first on PATH; a skip (77)
+# without either.
+need_python_yaml() {
+        PY=/usr/bin/python3
+        [ -x "$PY" ] || { echo "SKIP: $PY not installed (Debian: python3)"; exit 77; }
+        "$PY" -c 'import yaml' 2>/dev/null || {
+                echo "SKIP: python3 has no yaml module (Debian: python3-yaml)"
+                exit 77
+        }
+}
+
+# http METHOD PATH [BODY|@FILE] -> body in $WORK/body, status printed. Over HTTPS, CACERT names
+# the CA that memschedd's certificate must chain to.
 http() {
         local method=$1 path=$2 data=${3-}
         local args=(-s -o "$WORK/body" -w '%{http_code}' -X "$method" --max-time 10)
+        [[ -n ${CACERT-} ]] && args+=(--cacert "$CACERT")
         if [[ -n $data ]]; then
                 args+=(-H 'Content-Type: application/json' --data-binary "$data")
         fi
         curl "${args[@]}" "$BASE$path"
+}
+
+# wait_get PATH [TENTHS]: true once GET PATH answers 200 (the body in $WORK/body), within TENTHS
+# tenths of a second (default 100: 10 s).
+wait_get() {
+        for _ in $(seq "${2:-100}"); do
+                [[ $(http GET "$1") == 200 ]] && return 0
+                sleep 0.1
+        done
+        return 1
 }
 
 # expect STATUS METHOD PATH [BODY]

@@ -13,14 +13,8 @@ MEMAGENTD=${3:?}
 BLOCKCHECK=${4:?}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh" "$MEMSCHEDD" "$SRC"
-AGENTS=()
-declare -A AGENT_PID
-stop_agents() {
-	for a in "${AGENTS[@]}"; do kill -TERM "$a" 2>/dev/null || true; done
-	for a in "${AGENTS[@]}"; do wait "$a" 2>/dev/null || true; done
-	AGENTS=()
-}
-trap 'stop_agents; stop_memschedd; rm -rf "$WORK"' EXIT
+# shellcheck source=agents-lib.sh
+. "$(dirname "$0")/agents-lib.sh"
 
 # Each donor locks 4 MiB: within the usual 8 MiB RLIMIT_MEMLOCK of an unprivileged user.
 lim=$(ulimit -l)
@@ -29,28 +23,12 @@ if [[ $lim != unlimited && $lim -lt 6144 ]]; then
 	exit 77
 fi
 
-# A port nobody listens on, for each donor.
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 start_memschedd --pool-offer-ttl-sec 2
 
+# start_donor NODE: a donor of 4 MiB in 1 MiB slabs, served on a port nobody listens on.
 start_donor() {
-	local name=$1 d=$WORK/$1 port
-	port=$(free_port)
-	mkdir -p "$d"
-	cp -r "$SRC/tests/fixtures/guest/systemd" "$d/cg"
-	cp -r "$SRC/tests/fixtures/guest/proc" "$d/proc"
-	cp -r "$SRC/tests/fixtures/guest/sys" "$d/sys"
-	"$MEMAGENTD" --cgroup-root "$d/cg" --proc-root "$d/proc" --sys-root "$d/sys" \
-		--api-socket "$d/api.sock" --state-directory "$d/state" --bpf-enabled=false \
-		--balloon-enabled=false --scheduler-url "$BASE" --node-name "$name" \
-		--report-heartbeat 1s --pool-donate 4Mi --pool-slab-size 1Mi \
-		--pool-donate-address 127.0.0.1 --pool-donate-port "$port" --metrics-address none \
-		>"$d/agent.log" 2>&1 &
-	AGENTS+=($!)
-	AGENT_PID[$name]=$!
+	start_agent "$1" "$1" --pool-donate 4Mi --pool-slab-size 1Mi \
+		--pool-donate-address 127.0.0.1 --pool-donate-port "$(free_port)"
 }
 start_donor it-donor-a
 start_donor it-donor-b

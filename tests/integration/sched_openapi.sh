@@ -5,14 +5,7 @@
 # and a body that validates against the documented schema (openapi_check.py).
 source "$(dirname "$0")/lib.sh"
 
-# Debian's interpreter, with Debian's python3-yaml (scripts/install-deps.sh installs both), not
-# whatever python3 comes first on PATH.
-PY=/usr/bin/python3
-[ -x "$PY" ] || { echo "SKIP: $PY not installed (Debian: python3)"; exit 77; }
-"$PY" -c 'import yaml' 2>/dev/null || {
-        echo "SKIP: python3 has no yaml module (Debian: python3-yaml)"
-        exit 77
-}
+need_python_yaml
 
 "$MEMSCHEDD" --list-routes >"$WORK/routes" || fail "memschedd --list-routes failed"
 [[ -s $WORK/routes ]] || fail "memschedd --list-routes printed nothing"

@@ -6,12 +6,7 @@
 # survive a SIGKILL of memschedd. Every answer is validated against api/openapi.yaml.
 source "$(dirname "$0")/lib.sh"
 
-PY=/usr/bin/python3
-[ -x "$PY" ] || { echo "SKIP: $PY not installed (Debian: python3)"; exit 77; }
-"$PY" -c 'import yaml' 2>/dev/null || {
-        echo "SKIP: python3 has no yaml module (Debian: python3-yaml)"
-        exit 77
-}
+need_python_yaml
 
 # valid SCHEMA: the last body validates against components/schemas/SCHEMA of the document,
 # with the checker's own validator (openapi_check.py).
