@@ -73,6 +73,33 @@ stop_etcd() {
         for i in "${!ETCD_PIDS[@]}"; do kill_etcd_member "$i"; done
 }
 
+# For the scripts that run a SQLite test again on etcd: `etcd_rerun_setup NAME` makes DIR (a temp
+# dir, removed at exit with etcd stopped), starts one member there and sets CLIENT (its URL);
+# `etcd_memschedd_wrapper ENDPOINTS` writes $DIR/memschedd, which runs $MEMSCHEDD with the
+# caller's flags plus --etcd-endpoints ENDPOINTS.
+etcd_rerun_setup() { # NAME
+        DIR=$(mktemp -d "/tmp/$1-XXXXXX")
+        trap 'stop_etcd; rm -rf "$DIR"' EXIT
+        start_etcd "$DIR"
+        CLIENT=$ETCD_CLIENT
+}
+etcd_memschedd_wrapper() { # ENDPOINTS
+        cat >"$DIR/memschedd" <<WRAP
+#!/bin/sh
+exec "$MEMSCHEDD" "\$@" --etcd-endpoints "$1"
+WRAP
+        chmod +x "$DIR/memschedd"
+}
+
+# etcd_count_keys PREFIX: how many keys etcd at $ETCD_CLIENT (its first member) holds under
+# PREFIX, which ends in '/' (the range ends at the same text with '0' for the '/').
+etcd_count_keys() {
+        local end=${1%/}0
+        curl -fsS -X POST "${ETCD_CLIENT%%,*}/v3/kv/range" \
+                -d "{\"key\":\"$(printf %s "$1" | base64)\",\"range_end\":\"$(printf %s "$end" | base64)\",\"keys_only\":true}" |
+                jq '.kvs | length'
+}
+
 # memschedd replicas on this etcd, for the scripts that source lib.sh too (MEMSCHEDD, WORK, fail):
 # `start_replica NAME [FLAGS...]` starts one in $WORK (relative paths in FLAGS are from there)
 # with --leader-lease-sec $LEASE_SEC (default 2) and waits for its port; RPID[NAME] and
