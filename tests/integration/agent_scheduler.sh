@@ -6,14 +6,9 @@
 # extender, in node-names mode, places a pod on those nodes using what they reported; memschedd
 # goes down and the agents keep serving their local API (and say memschedd is unreachable); it
 # comes back on the same port and the reports arrive again.
-MEMSCHEDD=${1:?usage: $0 MEMSCHEDD SOURCE_DIR MEMAGENTD MEMAGENT}
-SRC=${2:?}
-MEMAGENTD=${3:?}
-MEMAGENT=${4:?}
-# shellcheck source=lib.sh
-. "$(dirname "$0")/lib.sh" "$MEMSCHEDD" "$SRC"
+: "${4:?usage: $0 MEMSCHEDD SOURCE_DIR MEMAGENTD MEMAGENT}"
 # shellcheck source=agents-lib.sh
-. "$(dirname "$0")/agents-lib.sh"
+. "$(dirname "$0")/agents-lib.sh" "$@"
 
 start_memschedd
 PORT0=$PORT

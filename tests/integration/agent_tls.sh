@@ -6,14 +6,9 @@
 # report arrives; with a certificate for another name, or none, memschedd refuses it (403) and
 # the agent says so once; with a CA that did not sign memschedd's certificate the agent refuses
 # the server (curl's verify error in its status and log). Every agent keeps running.
-MEMSCHEDD=${1:?usage: $0 MEMSCHEDD SOURCE_DIR MEMAGENTD MEMAGENT}
-SRC=${2:?}
-MEMAGENTD=${3:?}
-MEMAGENT=${4:?}
-# shellcheck source=lib.sh
-. "$(dirname "$0")/lib.sh" "$MEMSCHEDD" "$SRC"
+: "${4:?usage: $0 MEMSCHEDD SOURCE_DIR MEMAGENTD MEMAGENT}"
 # shellcheck source=agents-lib.sh
-. "$(dirname "$0")/agents-lib.sh"
+. "$(dirname "$0")/agents-lib.sh" "$@"
 
 # A CA and memschedd's certificate, a client certificate for node it-tls and one for it-other;
 # and a CA that signed nothing memschedd has.

@@ -7,14 +7,9 @@
 # memschedd's reason; with another node's token 403; with a token file it cannot read it sends
 # nothing and says why once; a token file rewritten under a running agent is used at its next
 # report, without a restart. Every agent keeps running.
-MEMSCHEDD=${1:?usage: $0 MEMSCHEDD SOURCE_DIR MEMAGENTD MEMAGENT}
-SRC=${2:?}
-MEMAGENTD=${3:?}
-MEMAGENT=${4:?}
-# shellcheck source=lib.sh
-. "$(dirname "$0")/lib.sh" "$MEMSCHEDD" "$SRC"
+: "${4:?usage: $0 MEMSCHEDD SOURCE_DIR MEMAGENTD MEMAGENT}"
 # shellcheck source=agents-lib.sh
-. "$(dirname "$0")/agents-lib.sh"
+. "$(dirname "$0")/agents-lib.sh" "$@"
 
 agents_tls_ca
 

@@ -1,9 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Several real memagentd processes, each on its own copy of a cgroup tree captured from the guest
-# kernel, reporting to the memschedd of lib.sh. Source after lib.sh, with MEMAGENTD and MEMAGENT
-# set. Gives AGENTS (their PIDs) and AGENT_PID (by DIR), stop_agents (also run at exit, before
-# memschedd stops), start_agent, agent_status, agent_fail and free_port.
+# kernel, reporting to the memschedd of lib.sh. Source it with the script's arguments, MEMSCHEDD
+# SOURCE_DIR MEMAGENTD [MEMAGENT]: it sources lib.sh with the first two. Gives AGENTS (their
+# PIDs) and AGENT_PID (by DIR), stop_agents (also run at exit, before memschedd stops),
+# start_agent, agent_status, agent_fail and free_port.
+MEMSCHEDD=${1:?usage: $0 MEMSCHEDD SOURCE_DIR MEMAGENTD MEMAGENT}
+SRC=${2:?}
+MEMAGENTD=${3:?}
+MEMAGENT=${4-}
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$MEMSCHEDD" "$SRC"
 AGENTS=()
 declare -A AGENT_PID
 stop_agents() {

@@ -7,14 +7,9 @@
 # the lost replicas are copied from the survivors while writes go on, a second donor is killed,
 # and every block of the device must read back as written. A donor stopped cleanly withdraws
 # its offer.
-MEMSCHEDD=${1:?usage: $0 MEMSCHEDD SOURCE_DIR MEMAGENTD REMOTE_BLOCKCHECK}
-SRC=${2:?}
-MEMAGENTD=${3:?}
-BLOCKCHECK=${4:?}
-# shellcheck source=lib.sh
-. "$(dirname "$0")/lib.sh" "$MEMSCHEDD" "$SRC"
+BLOCKCHECK=${4:?usage: $0 MEMSCHEDD SOURCE_DIR MEMAGENTD REMOTE_BLOCKCHECK}
 # shellcheck source=agents-lib.sh
-. "$(dirname "$0")/agents-lib.sh"
+. "$(dirname "$0")/agents-lib.sh" "$1" "$2" "$3"
 
 # Each donor locks 4 MiB: within the usual 8 MiB RLIMIT_MEMLOCK of an unprivileged user.
 lim=$(ulimit -l)
