@@ -61,15 +61,6 @@ for n in target other hot hot2 hot3 hot4; do
 done
 kube_test_kubeconfig "$WORK/kubeconfig" sched kt/token
 
-# wait_for SECONDS PATH FILTER: polls memschedd until FILTER holds on PATH's body.
-wait_for() {
-	local _
-	for _ in $(seq $(($1 * 10))); do
-		[[ $(http GET "$2") == 200 ]] && jq -e "$3" "$WORK/body" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	fail "after $1 s, '$3' does not hold on GET $2: $(head -c 800 "$WORK/body")"
-}
 # requests METHOD PATH-REGEX CODE: how many such requests the API server answered.
 # The server appends the line as it answers, so a client may see the answer a moment before it:
 # waits up to 2 s for at least one such line.
@@ -217,9 +208,9 @@ jqb '.migrations | length == 1 and .[0].pod.uid == "victim-uid" and .[0].target_
 ID=$(jq -r '.migrations[0].id' "$WORK/body")
 pass "plan $ID: the controlled pod moves, the bare pod (no controller) stays"
 
-wait_for 20 /v1/migrations '.migrations[0] | .step == "pending" and .state == "planned" and (.step_message | test("retrying in 3 s: 429 TooManyRequests \\(DisruptionBudget\\)"))'
+wait_until 20 /v1/migrations '.migrations[0] | .step == "pending" and .state == "planned" and (.step_message | test("retrying in 3 s: 429 TooManyRequests \\(DisruptionBudget\\)"))'
 pass "a 429 from the disruption budget keeps the plan pending: $(jq -r '.migrations[0].step_message' "$WORK/body")"
-wait_for 15 /v1/migrations '.migrations[0] | .step == "evicted" and .state == "planned" and .eviction_attempts == 2 and .evicted_at_usec > 0'
+wait_until 15 /v1/migrations '.migrations[0] | .step == "evicted" and .state == "planned" and .eviction_attempts == 2 and .evicted_at_usec > 0'
 ev=/api/v1/namespaces/shop/pods/web-7d9f-abcde/eviction
 [[ $(requests POST $ev 429) == 1 && $(requests POST $ev 201) == 1 && $(grep -c " $ev " "$KT_DIR/rec/requests.log") == 2 ]] ||
 	fail "expected one 429 then exactly one accepted Eviction: $(grep eviction "$KT_DIR/rec/requests.log")"
@@ -276,7 +267,7 @@ hot_pods() { # NAME UID OWNER
 }
 post_report hot2 "$(node_report hot2 $((16 * GiB)) $((200 * MiB)) $((100 * MiB)) $((100 * MiB)) critical 45000 true "$(hot_pods a2 a2-uid rs-a)")"
 post_report hot3 "$(node_report hot3 $((16 * GiB)) $((200 * MiB)) $((100 * MiB)) $((100 * MiB)) critical 45000 true "$(hot_pods a3 a3-uid rs-b)")"
-wait_for 10 /v1/migrations '[.migrations[] | select(.pod.uid == "a2-uid")][0].step == "evicted"'
+wait_until 10 /v1/migrations '[.migrations[] | select(.pod.uid == "a2-uid")][0].step == "evicted"'
 sleep 2 # two more rounds of the API thread: the second plan must still wait
 expect 200 GET /v1/migrations
 jqb '[.migrations[] | select(.pod.uid == "a3-uid")][0] | .state == "planned" and .step == null'
@@ -285,7 +276,7 @@ T2=$(jq -r '[.migrations[] | select(.pod.uid == "a2-uid")][0].target_node' "$WOR
 expect 200 POST /extender/filter "$(extender_args "$(k8s_pod a2-new 1Gi "" Burstable rs-a)" names "$T2")"
 expect 200 POST /extender/bind "{\"PodName\":\"a2-new\",\"PodNamespace\":\"shop\",\"PodUID\":\"uid-a2-new\",\"Node\":\"$T2\"}"
 jqb '.Error == ""'
-wait_for 10 /v1/migrations '[.migrations[] | select(.pod.uid == "a3-uid")][0].step == "evicted"'
+wait_until 10 /v1/migrations '[.migrations[] | select(.pod.uid == "a3-uid")][0].step == "evicted"'
 [[ $(requests POST /api/v1/namespaces/shop/pods/a3/eviction 201) == 1 ]] || fail "a3 not evicted once"
 pass "with maxConcurrentMigrations 1 the second plan waited for the first to complete, then went"
 
@@ -295,14 +286,14 @@ kcontrol POST /control/pods "$(api_pod a4 a4-uid hot4)"
 start_memschedd --kubeconfig "$WORK/kubeconfig" --sustained-pressure-sec 30 --reservation-ttl-sec 5
 post_report target "$(node_report target $((16 * GiB)) $((10 * GiB)) $((5 * GiB)) $((5 * GiB)) none)"
 post_report hot4 "$(node_report hot4 $((16 * GiB)) $((200 * MiB)) $((100 * MiB)) $((100 * MiB)) critical 45000 true "$(hot_pods a4 a4-uid rs-c)")"
-wait_for 15 /v1/migrations '[.migrations[] | select(.pod.uid == "a4-uid")][0] | .step == "evicted"'
+wait_until 15 /v1/migrations '[.migrations[] | select(.pod.uid == "a4-uid")][0] | .step == "evicted"'
 # Restarted between the eviction and the end of the reservation: the new memschedd tells it.
 stop_memschedd TERM
 L0=$(wc -l <"$WORK/memschedd.log")
 start_memschedd --kubeconfig "$WORK/kubeconfig" --sustained-pressure-sec 30 --reservation-ttl-sec 5
 tail -n +$((L0 + 1)) "$WORK/memschedd.log" | grep -qE "[1-9][0-9]* migration\(s\) evicted before this start" ||
 	fail "the restart did not take up the evicted plan: $(tail -n +$((L0 + 1)) "$WORK/memschedd.log" | head -5)"
-wait_for 15 /v1/migrations '[.migrations[] | select(.pod.uid == "a4-uid")][0] | .state == "expired" and .step == "evicted"'
+wait_until 15 /v1/migrations '[.migrations[] | select(.pod.uid == "a4-uid")][0] | .state == "expired" and .step == "evicted"'
 a4_reasons() { cat "$KT_DIR"/rec/*-event.json | jq -rs '[.[] | select(.regarding.uid == "a4-uid") | .reason] | sort | join(",")'; }
 for _ in $(seq 30); do
 	[[ $(a4_reasons) == "Evicted,Migrating,MigrationExpired" ]] && break

@@ -91,6 +91,17 @@ wait_get() {
         return 1
 }
 
+# wait_until SECONDS PATH FILTER: polls memschedd until the jq FILTER holds on PATH's body (left
+# in $WORK/body); fails after SECONDS.
+wait_until() {
+        local _
+        for _ in $(seq $(($1 * 10))); do
+                [[ $(http GET "$2") == 200 ]] && jq -e "$3" "$WORK/body" >/dev/null 2>&1 && return 0
+                sleep 0.1
+        done
+        fail "after $1 s, '$3' does not hold on GET $2: $(head -c 800 "$WORK/body")"
+}
+
 # expect STATUS METHOD PATH [BODY]
 expect() {
         local want=$1

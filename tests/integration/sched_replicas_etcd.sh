@@ -77,20 +77,12 @@ pass "target reported to c only: a and b hold its report too (shared through etc
 on b
 post_report hot "$(node_report hot $((16 * GiB)) $((200 * MiB)) $((100 * MiB)) $((100 * MiB)) critical 45000 true "$HOT_PODS")"
 on a
-for _ in $(seq 100); do
-        expect 200 GET /v1/migrations
-        jq -e '.migrations | length == 1' "$WORK/body" >/dev/null && break
-        sleep 0.1
-done
+wait_until 10 /v1/migrations '.migrations | length == 1'
 jqb '.migrations | length == 1 and .[0].state == "planned" and .[0].target_node == "target" and .[0].source_node == "hot"'
 ID=$(jq -r '.migrations[0].id' "$WORK/body")
 for n in b c; do
         on $n
-        for _ in $(seq 100); do
-                expect 200 GET /v1/migrations
-                jq -e ".migrations | length == 1 and .[0].id == \"$ID\"" "$WORK/body" >/dev/null && break
-                sleep 0.1
-        done
+        wait_until 10 /v1/migrations ".migrations | length == 1 and .[0].id == \"$ID\""
         jqb ".migrations | length == 1 and .[0].id == \"$ID\" and .[0].state == \"planned\""
         expect 200 GET /v1/nodes/target
         jqb ".reservation_bytes == $GiB"
