@@ -18,6 +18,21 @@ fail() {
 }
 pass() { echo "ok: $*"; }
 
+# agent_wait_metrics_port [TRIES]: MPORT is the port memagentd ($PID, started with
+# --metrics-address 127.0.0.1:0 and logging to $WORK/agent.log) says it serves /metrics on,
+# within TRIES x 50 ms (default 100); fails if it exits first, or never names a bound port.
+agent_wait_metrics_port() {
+	MPORT=
+	for _ in $(seq "${1:-100}"); do
+		MPORT=$(sed -n 's|.*Serving /metrics, /healthz and /readyz on http://127.0.0.1:\([0-9]*\).*|\1|p' "$WORK/agent.log")
+		[ -n "$MPORT" ] && break
+		kill -0 "$PID" 2>/dev/null || fail "memagentd exited at start"
+		sleep 0.05
+	done
+	[ -n "$MPORT" ] && [ "$MPORT" != 0 ] ||
+		fail "no 'Serving ... on http://127.0.0.1:PORT' line with the bound port"
+}
+
 cp -r "$SRC/tests/fixtures/guest/systemd" "$WORK/cg"
 cp -r "$SRC/tests/fixtures/guest/proc" "$WORK/proc"
 cp -r "$SRC/tests/fixtures/guest/sys" "$WORK/sys"

@@ -32,14 +32,8 @@ find "$WORK/cg" -name cgroup.events -execdir touch cgroup.kill cgroup.freeze \;
 	--scheduler-url http://127.0.0.1:1 --node-name it-metrics --report-heartbeat 1s \
 	--metrics-address 127.0.0.1:0 >"$WORK/agent.log" 2>&1 &
 PID=$!
-PORT=
-for _ in $(seq 100); do
-	PORT=$(sed -n 's|.*Serving /metrics, /healthz and /readyz on http://127.0.0.1:\([0-9]*\).*|\1|p' "$WORK/agent.log")
-	[ -n "$PORT" ] && break
-	kill -0 "$PID" 2>/dev/null || fail "memagentd exited at start"
-	sleep 0.05
-done
-[ -n "$PORT" ] && [ "$PORT" != 0 ] || fail "no 'Serving ... on http://127.0.0.1:PORT' line with the bound port"
+agent_wait_metrics_port
+PORT=$MPORT
 BASE=http://127.0.0.1:$PORT
 pass "an ephemeral port was bound and logged: $PORT"
 

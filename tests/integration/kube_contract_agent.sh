@@ -77,14 +77,7 @@ kube_test_kubeconfig "$WORK/kubeconfig" agent client-token
 	--sample-interval 200ms --kill-cooldown 2s --grace-period 1s --node-name "$NODE" \
 	--kubeconfig "$WORK/kubeconfig" --metrics-address 127.0.0.1:0 >"$WORK/agent.log" 2>&1 &
 PID=$!
-MPORT=
-for _ in $(seq 200); do
-	MPORT=$(sed -n 's|.*Serving /metrics, /healthz and /readyz on http://127.0.0.1:\([0-9]*\).*|\1|p' "$WORK/agent.log")
-	[ -n "$MPORT" ] && break
-	kill -0 "$PID" 2>/dev/null || fail "memagentd exited at start"
-	sleep 0.05
-done
-[ -n "$MPORT" ] || fail "memagentd did not log its metrics port"
+agent_wait_metrics_port 200
 MBASE=http://127.0.0.1:$MPORT
 
 ready=
