@@ -82,3 +82,19 @@ struct json_object *create_body(struct MHD_Connection *conn, const struct reques
         *ret = NULL;
         return bad ? bad : parse_body(rq, ret);
 }
+
+struct json_object *create_body_named(struct MHD_Connection *conn, const struct request *rq,
+                                      const char *kind, const char *name, struct json_object **ret)
+{
+        struct json_object *bad = create_body(conn, rq, ret);
+        if (bad)
+                return bad;
+        const char *body_name = kjson_get_string(*ret, "metadata", "name", NULL);
+        if (body_name && strcmp(body_name, name) == 0)
+                return NULL;
+        json_object_put(*ret);
+        *ret = NULL;
+        char msg[128];
+        snprintf(msg, sizeof(msg), "name in URL does not match name in %s object", kind);
+        return status_bad_request(msg);
+}

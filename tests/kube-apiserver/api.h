@@ -19,6 +19,10 @@ struct json_object *parse_body(const struct request *rq, struct json_object **re
 /* A create's JSON body, after its Content-Type: NULL and *ret, or the Status to answer. */
 struct json_object *create_body(struct MHD_Connection *conn, const struct request *rq,
                                 struct json_object **ret);
+/* create_body() for a subresource of the object name, whose body (of kind, "Eviction") must
+ * carry that metadata.name, or it is refused as kube-apiserver refuses it (400). */
+struct json_object *create_body_named(struct MHD_Connection *conn, const struct request *rq,
+                                      const char *kind, const char *name, struct json_object **ret);
 
 /* LIST (or WATCH, with ?watch=true) of res in ns (NULL: all namespaces). */
 enum MHD_Result pods_list(struct state *st, struct MHD_Connection *conn, struct request *rq,
