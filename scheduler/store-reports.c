@@ -24,10 +24,20 @@ struct pending {
         uint64_t seq, received_real_usec;
 };
 
-/* The revision of a node's key as this replica last saw it (its own write or the watch). */
+/* Which report a stored value holds: what the newer rule compares. */
+struct stored_report {
+        uint64_t seq, received_real_usec;
+        char *run_id; /* NULL: none */
+};
+
+/* The revision of a node's key as this replica last saw it (its own write or the watch), and,
+ * when it was read from the store, which report it holds: a compare-and-swap on a revision the
+ * watch brought in must not replace that report with an older one accepted here meanwhile. */
 struct known {
         char *name;
         uint64_t mod_revision;
+        bool foreign;
+        struct stored_report stored;
 };
 
 struct report_share {
@@ -87,24 +97,70 @@ static struct known *known_find(struct report_share *s, const char *name, bool a
         return &s->known[s->n_known++];
 }
 
-static uint64_t known_get(struct report_share *s, const char *name)
+/* Parses a stored value: false when it is unreadable. */
+static bool stored_report_parse(const char *value, struct stored_report *ret)
+{
+        _cleanup_json_ struct json_object *o = NULL;
+        struct api_error err = {};
+        struct json_object *rep = NULL;
+        const char *run = NULL;
+        uint64_t seq = 0, received = 0;
+        if (api_parse(value, strlen(value), &o, &err) < 0 ||
+            api_get_object(o, "", "report", true, false, &rep, &err) < 0 ||
+            api_get_u64(o, "", "received_at_usec", true, UINT64_MAX, &received, &err) < 0 ||
+            api_get_u64(rep, "report", "seq", false, UINT64_MAX, &seq, &err) < 0 ||
+            api_get_string(rep, "report", "run_id", false, false, &run, &err) < 0)
+                return false;
+        *ret = (struct stored_report){ .seq = seq,
+                                       .received_real_usec = received,
+                                       .run_id = run && *run ? strdup(run) : NULL };
+        return true;
+}
+
+/* The newer rule (see the header): within one agent run seq decides; across runs, the later
+ * receipt. */
+static bool stored_report_is_newer(const struct stored_report *st, uint64_t seq, const char *run_id,
+                                   uint64_t received_real_usec)
+{
+        if (run_id && !*run_id)
+                run_id = NULL;
+        bool same_run =
+            (!st->run_id && !run_id) || (st->run_id && run_id && strcmp(st->run_id, run_id) == 0);
+        return same_run ? st->seq >= seq : st->received_real_usec >= received_real_usec;
+}
+
+/* The revision known for p's node, 0 when absent; *ret_newer when that revision, as read from
+ * the store, holds a report newer than p. */
+static uint64_t known_get(struct report_share *s, const struct pending *p, bool *ret_newer)
 {
         pthread_mutex_lock(&s->lock);
-        struct known *k = known_find(s, name, false);
+        struct known *k = known_find(s, p->name, false);
         uint64_t rev = k ? k->mod_revision : 0;
+        *ret_newer = k && rev && k->foreign &&
+                     stored_report_is_newer(&k->stored, p->seq, p->run_id, p->received_real_usec);
         pthread_mutex_unlock(&s->lock);
         return rev;
 }
 
-/* Records what the store holds for name: 0 when absent. A revision older than the one known
- * (the watch lagging behind our own write) changes nothing, unless it says the key is gone. */
-static void known_set(struct report_share *s, const char *name, uint64_t mod_revision, bool deleted)
+/* Records what the store holds for name: 0 when absent; value is the record read from the store
+ * at that revision (NULL for our own write or a deletion). A revision older than the one known (the
+ * watch lagging behind our own write) changes nothing, unless it says the key is gone. */
+static void known_set(struct report_share *s, const char *name, uint64_t mod_revision, bool deleted,
+                      const char *value)
 {
+        struct stored_report st = {};
+        bool foreign = !deleted && value && stored_report_parse(value, &st);
         pthread_mutex_lock(&s->lock);
         struct known *k = known_find(s, name, true);
-        if (k && (deleted ? mod_revision >= k->mod_revision : mod_revision > k->mod_revision))
+        if (k && (deleted ? mod_revision >= k->mod_revision : mod_revision > k->mod_revision)) {
                 k->mod_revision = deleted ? 0 : mod_revision;
+                free(k->stored.run_id);
+                k->foreign = foreign;
+                k->stored = st;
+                st.run_id = NULL;
+        }
         pthread_mutex_unlock(&s->lock);
+        free(st.run_id);
 }
 
 /* The hook cluster_ingest calls under its write lock: encode and queue, never wait on etcd. */
@@ -165,24 +221,12 @@ static void report_accepted(void *userdata, const char *name, const struct node_
 bool report_share_stored_is_newer(const char *value, uint64_t seq, const char *run_id,
                                   uint64_t received_real_usec)
 {
-        _cleanup_json_ struct json_object *o = NULL;
-        struct api_error err = {};
-        struct json_object *rep = NULL;
-        const char *stored_run = NULL;
-        uint64_t stored_seq = 0, received = 0;
-        if (api_parse(value, strlen(value), &o, &err) < 0 ||
-            api_get_object(o, "", "report", true, false, &rep, &err) < 0 ||
-            api_get_u64(o, "", "received_at_usec", true, UINT64_MAX, &received, &err) < 0 ||
-            api_get_u64(rep, "report", "seq", false, UINT64_MAX, &stored_seq, &err) < 0 ||
-            api_get_string(rep, "report", "run_id", false, false, &stored_run, &err) < 0)
+        struct stored_report st = {};
+        if (!stored_report_parse(value, &st))
                 return false; /* unreadable: ours replaces it */
-        if (stored_run && !*stored_run)
-                stored_run = NULL;
-        if (run_id && !*run_id)
-                run_id = NULL;
-        bool same_run =
-            (!stored_run && !run_id) || (stored_run && run_id && strcmp(stored_run, run_id) == 0);
-        return same_run ? stored_seq >= seq : received >= received_real_usec;
+        bool newer = stored_report_is_newer(&st, seq, run_id, received_real_usec);
+        free(st.run_id);
+        return newer;
 }
 
 /* A lease for the next writes: granted for 1.5 x stale-after, replaced every stale-after/2. */
@@ -205,7 +249,10 @@ static int ship_one(struct report_share *s, const struct pending *p)
 {
         char key[300];
         snprintf(key, sizeof(key), REPORTS_PREFIX "%s", p->name);
-        uint64_t rev = known_get(s, p->name);
+        bool newer = false;
+        uint64_t rev = known_get(s, p, &newer);
+        if (newer)
+                return 0; /* the watch brought another replica's later report of this node */
         int r = -ESTALE;
         for (int attempt = 0; attempt < REPORTS_CAS_TRIES; attempt++) {
                 uint64_t new_rev = 0;
@@ -213,7 +260,7 @@ static int ship_one(struct report_share *s, const struct pending *p)
                                               &new_rev)
                         : store_create(s->c->store, key, p->value, s->lease_id, &new_rev);
                 if (r >= 0) {
-                        known_set(s, p->name, new_rev, false);
+                        known_set(s, p->name, new_rev, false, NULL);
                         atomic_fetch_add(&s->shipped, 1);
                         return 0;
                 }
@@ -226,17 +273,17 @@ static int ship_one(struct report_share *s, const struct pending *p)
                         if (rev == 0 &&
                             r == -ENOENT) /* a create that failed so: our lease is gone */
                                 return -ENOENT;
-                        known_set(s, p->name, rev, true);
+                        known_set(s, p->name, rev, true, NULL);
                         rev = 0;
                         continue;
                 }
                 if (k < 0)
                         return k;
-                bool newer = report_share_stored_is_newer(rec.value, p->seq, p->run_id,
-                                                          p->received_real_usec);
+                newer = report_share_stored_is_newer(rec.value, p->seq, p->run_id,
+                                                     p->received_real_usec);
                 rev = rec.mod_revision;
+                known_set(s, p->name, rev, false, rec.value);
                 store_record_done(&rec);
-                known_set(s, p->name, rev, false);
                 if (newer)
                         return 0; /* another replica has a later report of this node */
         }
@@ -341,7 +388,7 @@ static int resync(struct report_share *s)
                 const char *name = node_of(l[i].key);
                 if (!name)
                         continue;
-                known_set(s, name, l[i].mod_revision, false);
+                known_set(s, name, l[i].mod_revision, false, l[i].value);
                 apply(s, &l[i], name);
         }
         store_record_list_free(l, n);
@@ -383,7 +430,7 @@ static void *follower_main(void *arg)
                         if (!name)
                                 continue;
                         bool del = ev[i].type == STORE_EVENT_DELETE;
-                        known_set(s, name, ev[i].rec.mod_revision, del);
+                        known_set(s, name, ev[i].rec.mod_revision, del, ev[i].rec.value);
                         /* A deletion is the lease running out: the model lets the node go
                          * stale on its own clock. */
                         if (!del)
@@ -461,8 +508,10 @@ void report_share_stop(struct report_share *s)
         for (size_t i = 0; i < s->n_pending; i++)
                 pending_done(&s->pending[i]);
         free(s->pending);
-        for (size_t i = 0; i < s->n_known; i++)
+        for (size_t i = 0; i < s->n_known; i++) {
                 free(s->known[i].name);
+                free(s->known[i].stored.run_id);
+        }
         free(s->known);
         pthread_cond_destroy(&s->wake);
         pthread_mutex_destroy(&s->lock);
