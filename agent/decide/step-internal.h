@@ -26,6 +26,14 @@ int rank_candidates(const struct node_snapshot *snap, const struct agent_params 
                     struct ranking *k);
 void ranking_done(struct ranking *k);
 
+/* thrash-step.c: before the pressure levels, each pod's full stall and refaults since its last
+ * reading (when the thrash signal is on). */
+void thrash_sample(const struct node_snapshot *snap, struct agent_state *st,
+                   const struct agent_params *p);
+/* Of a scope's full stall between from_usec (its previous sample) and now_usec, scope_full_usec,
+ * the part that is one refaulting pod's own (at least VICTIM_FULL_PERMILLE of it), else 0. */
+uint64_t thrash_victim_full_usec(const struct agent_state *st, uint64_t from_usec,
+                                 uint64_t now_usec, uint64_t scope_full_usec);
 /* thrash-step.c: step 2b, after the pressure levels. Sets st->thrash_raised (and the node at
  * medium) when a pod thrashes on a tight node and pods ranked before it hold memory. */
 int thrash_step(const struct node_snapshot *snap, struct agent_state *st,

@@ -234,6 +234,7 @@ static int step_pressure(const struct node_snapshot *snap, struct agent_state *s
                          const struct agent_params *p, struct action_list *out)
 {
         enum pressure_level was[_SCOPE_MAX];
+        thrash_sample(snap, st, p);
         for (enum scope_id i = 0; i < _SCOPE_MAX; i++) {
                 struct scope_state *s = &st->scopes[i];
                 const struct scope_input *in = &snap->scopes[i];
@@ -246,6 +247,19 @@ static int step_pressure(const struct node_snapshot *snap, struct agent_state *s
                         continue;
                 }
                 scope_params(p, s, in->total_bytes);
+                /* A full stall that is one thrashing pod's own is not the scope's (thrash-step.c)
+                 */
+                if (!in->has_psi ||
+                    (s->have_raw_prev && in->psi_full_total_usec < s->prev_raw_full_usec))
+                        s->victim_full_usec = 0; /* no PSI, or the counter reset */
+                else if (s->have_raw_prev && s->st.have_prev)
+                        s->victim_full_usec += thrash_victim_full_usec(
+                            st, s->st.prev_time_usec, snap->now_usec,
+                            in->psi_full_total_usec - s->prev_raw_full_usec);
+                s->have_raw_prev = in->has_psi;
+                s->prev_raw_full_usec = in->psi_full_total_usec;
+                uint64_t full = own ? less_own(in->psi_full_total_usec, snap->reclaim_busy_usec)
+                                    : in->psi_full_total_usec;
                 struct pressure_input pin = {
                         .total_bytes = in->total_bytes,
                         .available_bytes = in->available_bytes,
@@ -253,9 +267,7 @@ static int step_pressure(const struct node_snapshot *snap, struct agent_state *s
                         .psi_some_total_usec =
                             own ? less_own(in->psi_some_total_usec, snap->reclaim_busy_usec)
                                 : in->psi_some_total_usec,
-                        .psi_full_total_usec =
-                            own ? less_own(in->psi_full_total_usec, snap->reclaim_busy_usec)
-                                : in->psi_full_total_usec,
+                        .psi_full_total_usec = less_own(full, s->victim_full_usec),
                         .now_usec = snap->now_usec,
                 };
                 pressure_update(&s->st, &s->params, &pin);

@@ -100,7 +100,8 @@ static bool thrash_watch_update(struct thrash_watch *w, const struct agent_param
                                             .have_prev = true,
                                             .prev_some_usec = some,
                                             .prev_refaults = refaults,
-                                            .prev_usec = now };
+                                            .prev_usec = now,
+                                            .sample = w->sample };
                 return false;
         }
         if (now - w->prev_usec < THRASH_WINDOW_USEC)
@@ -125,6 +126,67 @@ static bool thrash_watch_update(struct thrash_watch *w, const struct agent_param
         if (!w->since_usec)
                 w->since_usec = now;
         return now - w->since_usec >= p->thrash.sustain_usec;
+}
+
+/* ---- the full stall that is a thrashing pod's own ----
+ *
+ * PSI counts "full" per CPU: a pod alone on its CPU, stalled reading its page cache back, is a full
+ * stall of kubepods and of the node however little memory it holds, and nothing else need be
+ * stalled at all (seen in the guest: 12-50% full from the db's own stall alone). The full-stall
+ * levels would then evict the first ranked, which is often that pod itself (its hot cache counts
+ * in its working set). Such a pod is the victim of the pressure, not its cause: while its memory
+ * is being taken (it refaults) and its own full stall is most of the scope's, that share is not
+ * the scope's full stall; the thrash signal owns it, and evicts what ranks before the pod only
+ * once the node is tight. A stall of several pods, or of a pod that is not refaulting (anonymous
+ * memory, its own limit), still counts in full. */
+
+/* Of a scope's full stall over a sample, at least this share (per mille) must be one pod's own for
+ * it to be that pod's. */
+#define VICTIM_FULL_PERMILLE 750
+
+void thrash_sample(const struct node_snapshot *snap, struct agent_state *st,
+                   const struct agent_params *p)
+{
+        if (!thrash_enabled(p) || !snap->model)
+                return;
+        uint64_t now = snap->now_usec;
+        for (size_t i = 0; i < snap->model->n_pods; i++) {
+                const struct pod *pod = &snap->model->pods[i];
+                const struct cg_sample *s = &pod->cg.s;
+                struct thrash_watch *w = thrash_watch_get(st, pod->cg.id);
+                if (!w)
+                        continue;
+                w->sample.from_usec = w->sample.at_usec = 0;
+                if (!(s->have & CG_HAVE(CGF_PRESSURE)) || !(s->have & CG_HAVE(CGF_STAT)))
+                        continue; /* a light sample: the next delta spans it, and is not used */
+                uint64_t full = s->psi.full.total_usec, refaults = s->stat.workingset_refault_file;
+                if (w->sample.read_usec && now > w->sample.read_usec &&
+                    full >= w->sample.full_usec && refaults >= w->sample.refaults) {
+                        w->sample.from_usec = w->sample.read_usec;
+                        w->sample.at_usec = now;
+                        w->sample.d_full_usec = full - w->sample.full_usec;
+                        w->sample.d_refaults = refaults - w->sample.refaults;
+                }
+                w->sample.read_usec = now;
+                w->sample.full_usec = full;
+                w->sample.refaults = refaults;
+        }
+}
+
+uint64_t thrash_victim_full_usec(const struct agent_state *st, uint64_t from_usec,
+                                 uint64_t now_usec, uint64_t scope_full_usec)
+{
+        uint64_t most = 0;
+        for (size_t i = 0; i < AGENT_THRASH_PODS; i++) {
+                const struct thrash_watch *w = &st->thrash[i];
+                if (w->cgroup_id && w->sample.at_usec == now_usec &&
+                    w->sample.from_usec == from_usec && w->sample.d_refaults > 0 &&
+                    w->sample.d_full_usec > most)
+                        most = w->sample.d_full_usec;
+        }
+        if (scope_full_usec == 0 || most * 1000 < scope_full_usec * VICTIM_FULL_PERMILLE)
+                return 0;
+        return most < scope_full_usec ? most : scope_full_usec;
 }
 
 /* The candidate of this pod cgroup, NULL when it is not offered. */
