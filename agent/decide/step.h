@@ -313,6 +313,7 @@ struct thrash_watch {
         uint64_t prev_some_usec, prev_refaults, prev_usec;
         uint64_t since_usec; /* every window above the thresholds since then, 0: not */
         unsigned misses;     /* windows in a row below them (one is forgiven) */
+        unsigned extreme;    /* windows in a row far above them (thrash-step.c) */
         double stall_pct, refaults_per_sec; /* over the last window */
         /* Sample to sample, for the full-stall attribution (thrash_victim_full_usec()): the
          * pod's last reading, and what changed between the one before and it. */

@@ -81,16 +81,30 @@ static struct thrash_watch *thrash_watch_get(struct agent_state *st, uint64_t id
         return free_slot;
 }
 
+/* A window whose stall and refault rate are both at least this many times their thresholds is
+ * extreme: THRASH_EXTREME_WINDOWS of them in a row are enough, whatever thrashSustain says. A
+ * node filling fast (a pod allocating at once) goes from the first refaults to the kernel's OOM
+ * killer in seconds; waiting out a 5 s sustain there lets the kernel choose the victim. A burst
+ * that severe is not a pause between two reads. */
+#define THRASH_EXTREME_FACTOR  4
+#define THRASH_EXTREME_WINDOWS 2
+
+static bool thrash_fired(const struct thrash_watch *w, const struct agent_params *p, uint64_t now)
+{
+        return w->since_usec && (now - w->since_usec >= p->thrash.sustain_usec ||
+                                 w->extreme >= THRASH_EXTREME_WINDOWS);
+}
+
 /* One pod's reading. At the end of each window (THRASH_WINDOW_USEC or more since its start): its
  * stall share and refault rate over the window, and whether every threshold holds; one window
  * below them is forgiven (a pause between two reads), two end the watch. Returns true once they
- * have held for sustain_usec. A sample that did not read the pod's memory.pressure and
- * memory.stat leaves the watch alone. */
+ * have held for sustain_usec, or for THRASH_EXTREME_WINDOWS extreme windows in a row. A sample
+ * that did not read the pod's memory.pressure and memory.stat leaves the watch alone. */
 static bool thrash_watch_update(struct thrash_watch *w, const struct agent_params *p,
                                 const struct pod *pod, bool tight, uint64_t now)
 {
         const struct cg_sample *s = &pod->cg.s;
-        bool fired = w->since_usec && now - w->since_usec >= p->thrash.sustain_usec;
+        bool fired = thrash_fired(w, p, now);
         if (!(s->have & CG_HAVE(CGF_PRESSURE)) || !(s->have & CG_HAVE(CGF_STAT)))
                 return fired;
         uint64_t some = s->psi.some.total_usec, refaults = s->stat.workingset_refault_file;
@@ -118,14 +132,20 @@ static bool thrash_watch_update(struct thrash_watch *w, const struct agent_param
                    w->refaults_per_sec >= p->thrash.refaults_per_sec &&
                    !pod_near_own_limit(pod, p->thrash.own_limit_pct);
         if (!hot) {
+                w->extreme = 0;
                 if (++w->misses >= 2)
                         w->since_usec = 0;
-                return w->since_usec && now - w->since_usec >= p->thrash.sustain_usec;
+                return thrash_fired(w, p, now);
         }
         w->misses = 0;
+        if (w->stall_pct >= THRASH_EXTREME_FACTOR * p->thrash.stall_some_pct &&
+            w->refaults_per_sec >= THRASH_EXTREME_FACTOR * p->thrash.refaults_per_sec)
+                w->extreme++;
+        else
+                w->extreme = 0;
         if (!w->since_usec)
                 w->since_usec = now;
-        return now - w->since_usec >= p->thrash.sustain_usec;
+        return thrash_fired(w, p, now);
 }
 
 /* ---- the full stall that is a thrashing pod's own ----

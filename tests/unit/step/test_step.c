@@ -987,6 +987,31 @@ static void test_thrash_short_burst(void **state)
         assert_true(evicted);
 }
 
+/* Thrashing far above both thresholds (stall 90% against 20, refaults 5000/s against 1000) is
+ * pressure after two windows, not thrashSustain (5 s): a node filling at once leaves no time.
+ * One extreme window between milder ones does not shorten anything. */
+static void test_thrash_extreme_is_quick(void **state)
+{
+        struct world *w = *state;
+        struct thrash_world tw;
+        thrash_cast(w, &tw);
+        assert_null(thrash_step(w, &tw, 0, 0, 0, 0));
+        assert_null(thrash_step(w, &tw, 1, 90, 5000, 0)); /* the first extreme window */
+        const struct action *rec = thrash_step(w, &tw, 2, 90, 5000, 0);
+        assert_non_null(rec);
+        assert_string_equal(rec->record.d.victim.cgroup, "/kubepods/besteffort/pod-be");
+        assert_string_equal(rec->record.d.trigger, "thrash");
+
+        agent_state_done(&w->st);
+        agent_state_init(&w->st);
+        double t = 100;
+        assert_null(thrash_step(w, &tw, t++, 0, 0, 0));
+        for (int i = 0; i < 2; i++) {
+                assert_null(thrash_step(w, &tw, t++, 90, 5000, 0));
+                assert_null(thrash_step(w, &tw, t++, 40, 5000, 0));
+        }
+}
+
 /* With nothing ranked before the thrashing pod holding memory (an empty BestEffort pod; the
  * Guaranteed one ranks after the db), the signal does not evict: the db itself would go only if
  * it ranked first on the normal signals. Once the BestEffort pod holds memory, it is evicted at
@@ -1684,6 +1709,7 @@ int main(void)
                 T(test_thrash_inside_own_limit),
                 T(test_thrash_short_burst),
                 T(test_thrash_ranks_first_not_evicted),
+                T(test_thrash_extreme_is_quick),
                 T(test_full_stall_of_thrashing_pod_is_its_own),
                 T(test_api_lower_priority_evicted),
                 T(test_api_protected_never_chosen),
