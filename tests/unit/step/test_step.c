@@ -866,6 +866,36 @@ static void thrash_cast(struct world *w, struct thrash_world *tw)
         tw->model = (struct model){ .has_kubepods = true, .pods = tw->pods, .n_pods = 3 };
 }
 
+/* Runs one step at t seconds over the pods as set: the node with avail_mib available and, when
+ * node_full_usec is given, that full (and some) stall total. Returns the eviction record, NULL
+ * when none. */
+static const struct action *thrash_run(struct world *w, struct thrash_world *tw, double t,
+                                       uint64_t avail_mib, const uint64_t *node_full_usec)
+{
+        w->node.mem.total = TOTAL;
+        w->node.mem.available = avail_mib * MiB;
+        struct node_snapshot s = {
+                .now_usec = (uint64_t)(t * SEC),
+                .trigger = "sample",
+                .sampled = true,
+                .have_node = true,
+                .node = &w->node,
+                .model = &tw->model,
+                .has_kubepods = true,
+                .cands = w->cands,
+                .n_cands = w->n_cands,
+                .scopes[SCOPE_NODE] = { .present = true,
+                                        .total_bytes = TOTAL,
+                                        .available_bytes = avail_mib * MiB,
+                                        .has_psi = node_full_usec != NULL,
+                                        .psi_some_total_usec = node_full_usec ? *node_full_usec : 0,
+                                        .psi_full_total_usec =
+                                            node_full_usec ? *node_full_usec : 0 },
+        };
+        assert_int_equal(agent_step(&s, &w->st, &w->p, &w->out), 0);
+        return find(&w->out, ACTION_RECORD);
+}
+
 /* One sample at t seconds (one second after the last): the db pod stalled stall_pct of that
  * second and refaulting refaults/s, its memory.max db_max_mib (0: none); the node's MemAvailable
  * avail_mib (350 MiB: no level of its own, tight for the thrash signal). Returns the eviction
@@ -889,24 +919,7 @@ static const struct action *thrash_step(struct world *w, struct thrash_world *tw
                         .stat.workingset_refault_file = db ? tw->db_refaults : 0,
                 };
         }
-        w->node.mem.total = TOTAL;
-        w->node.mem.available = avail_mib * MiB;
-        struct node_snapshot s = {
-                .now_usec = (uint64_t)(t * SEC),
-                .trigger = "sample",
-                .sampled = true,
-                .have_node = true,
-                .node = &w->node,
-                .model = &tw->model,
-                .has_kubepods = true,
-                .cands = w->cands,
-                .n_cands = w->n_cands,
-                .scopes[SCOPE_NODE] = { .present = true,
-                                        .total_bytes = TOTAL,
-                                        .available_bytes = avail_mib * MiB },
-        };
-        assert_int_equal(agent_step(&s, &w->st, &w->p, &w->out), 0);
-        return find(&w->out, ACTION_RECORD);
+        return thrash_run(w, tw, t, avail_mib, NULL);
 }
 
 /* The db stalls 40% of the time reading back 5000 pages/s on a tight node, for longer than
@@ -1056,27 +1069,7 @@ static const struct action *full_step(struct world *w, struct thrash_world *tw, 
                         .stat.workingset_refault_file = db ? tw->db_refaults : 0,
                 };
         }
-        w->node.mem.total = TOTAL;
-        w->node.mem.available = 600 * MiB;
-        struct node_snapshot s = {
-                .now_usec = (uint64_t)(t * SEC),
-                .trigger = "sample",
-                .sampled = true,
-                .have_node = true,
-                .node = &w->node,
-                .model = &tw->model,
-                .has_kubepods = true,
-                .cands = w->cands,
-                .n_cands = w->n_cands,
-                .scopes[SCOPE_NODE] = { .present = true,
-                                        .total_bytes = TOTAL,
-                                        .available_bytes = 600 * MiB,
-                                        .has_psi = true,
-                                        .psi_some_total_usec = node_full_usec,
-                                        .psi_full_total_usec = node_full_usec },
-        };
-        assert_int_equal(agent_step(&s, &w->st, &w->p, &w->out), 0);
-        return find(&w->out, ACTION_RECORD);
+        return thrash_run(w, tw, t, 600, &node_full_usec);
 }
 
 /* The BestEffort pod still small (20 MiB), the db (ranked first: 300 MiB, 172 MiB over its
