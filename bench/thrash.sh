@@ -26,7 +26,7 @@ earlyoom=$(command -v earlyoom || true)
 [[ -n $earlyoom ]] || { echo "thrash: earlyoom not installed (apt-get install earlyoom)" >&2; exit 2; }
 
 rc=0
-out=$("$src/tests/vm/vmrun" --work "$build/vm" --timeout 420 --mem 1024 --numa 1 --disk-ext4 512 \
+out=$("$src/tests/vm/vmrun" --work "$build/vm" --timeout 900 --mem 1024 --numa 1 --disk-ext4 512 \
 	--modules "virtio_pci virtio_blk crc32c_generic ext4" \
 	--bin "$build/tests/tools/memhog" --bin "$build/agent/memagent" --bin "$build/agent/memagentd" \
 	--host-bin "$earlyoom" \
@@ -42,11 +42,14 @@ get() { tr ' ' '\n' <<<"$res" | awk -F= -v k="$1" '$1 == k { v = $2 } END { prin
 ms() { awk -v u="${1:-0}" 'BEGIN { printf "%.0f ms", u / 1000 }'; }
 
 echo "== issue 17: db (256 MiB file on ext4) squeezed by a ${be} MiB BestEffort pod, 1 GiB, no swap"
-printf '  %-10s %-14s %-12s %-22s %s\n' guard "db vs calm" refaults "stall some / full" "BestEffort gone"
+printf '  %-10s %-14s %-12s %-22s %-16s %s\n' guard "db vs calm" refaults "stall some / full" \
+	"BestEffort gone" "db back to 0.9x"
 for g in none earlyoom memagentd; do
-	printf '  %-10s %-14s %-12s %-22s %s\n' "$g" "$(get "${g}_ratio")x" "$(get "${g}_refaults")" \
+	rec=$(get "${g}_recovered_ms")
+	[[ $rec == never || -z $rec ]] || rec="after $rec ms"
+	printf '  %-10s %-14s %-12s %-22s %-16s %s\n' "$g" "$(get "${g}_ratio")x" "$(get "${g}_refaults")" \
 		"$(ms "$(get "${g}_stall_some_usec")") / $(ms "$(get "${g}_stall_full_usec")")" \
-		"$([[ $(get "${g}_besteffort_gone") == 1 ]] && echo yes || echo no)"
+		"$([[ $(get "${g}_besteffort_gone") == 1 ]] && echo yes || echo no)" "${rec:-never}"
 done
 echo "  (db throughput over the last 5 s of the 30 s after the node turned tight, vs its calm rate"
 echo "   just before; refaults and stall from the BestEffort pod's start to the end of those 30 s)"

@@ -174,7 +174,9 @@ static const struct config_entry entries[] = {
                              "memory.pressure some, share of wall time) at or above this, with "
                              "its file refaults at thrashRefaultsPerSec, for thrashSustain, on a "
                              "node whose MemAvailable is below thrashAvailable, raises level "
-                             "medium when pods ranked before it hold memory; 0 disables."),
+                             "medium when pods ranked before it hold memory; 0 disables. While "
+                             "on, a full stall that is one refaulting pod's own is not its "
+                             "scope's (psiMediumFull, psiCriticalFull)."),
         CONFIG_ENTRY_INT(C, thrash_refaults_per_sec, "thrashRefaultsPerSec", "1000", "1",
                          "10000000", RELOAD,
                          "File pages a pod must read back per second (memory.stat "
@@ -186,7 +188,8 @@ static const struct config_entry entries[] = {
                                       "available, so a thrashing node still shows 20% or so)."),
         CONFIG_ENTRY_DURATION(C, thrash_sustain_usec, "thrashSustain", "5s", "1s", "10m", RELOAD,
                               "How long a pod must thrash before it is pressure: a short burst "
-                              "is not."),
+                              "is not. Two 1 s windows in a row at 4x both thresholds are "
+                              "enough."),
         CONFIG_ENTRY_PERCENT(C, thrash_own_limit, "thrashOwnLimit", "90", "1", "100", RELOAD,
                              "A pod (or one of its containers) using this share of its own "
                              "memory.max or memory.high thrashes inside its limit: its own "

@@ -6,6 +6,39 @@
 #include "agent/decide/step.h"
 #include "common/macro.h"
 
+/* "node", "kubepods": indexed by enum scope_id. */
+extern const char *const scope_names[_SCOPE_MAX];
+
+/* The candidates in eviction order, as the policy chain ranks them for a scope at a level. */
+struct ranking {
+        struct memagent_candidate *cands; /* offered to the chain, n of them */
+        size_t *order;                    /* n_ranked indexes into cands, first to evict first */
+        size_t *src;                      /* cands[i] is snap->cands[src[i]] */
+        struct memagent_rank *ranks;
+        size_t n, n_ranked;
+        int r; /* the chain's answer: < 0, nothing ranked */
+};
+/* Ranks the candidates the decision may offer for this scope at this level (step.c): on a
+ * Kubernetes node no system service, never the one memagentd runs in. -ENOMEM, else 0 with k->r
+ * the chain's answer; the caller frees k with ranking_done(). */
+int rank_candidates(const struct node_snapshot *snap, const struct agent_params *p,
+                    const struct scope_state *sc, enum scope_id sid, enum pressure_level level,
+                    struct ranking *k);
+void ranking_done(struct ranking *k);
+
+/* thrash-step.c: before the pressure levels, each pod's full stall and refaults since its last
+ * reading (when the thrash signal is on). */
+void thrash_sample(const struct node_snapshot *snap, struct agent_state *st,
+                   const struct agent_params *p);
+/* Of a scope's full stall between from_usec (its previous sample) and now_usec, scope_full_usec,
+ * the part that is one refaulting pod's own (at least VICTIM_FULL_PERMILLE of it), else 0. */
+uint64_t thrash_victim_full_usec(const struct agent_state *st, uint64_t from_usec,
+                                 uint64_t now_usec, uint64_t scope_full_usec);
+/* thrash-step.c: step 2b, after the pressure levels. Sets st->thrash_raised (and the node at
+ * medium) when a pod thrashes on a tight node and pods ranked before it hold memory. */
+int thrash_step(const struct node_snapshot *snap, struct agent_state *st,
+                const struct agent_params *p, struct action_list *out);
+
 /* Appends a zeroed action of this kind; NULL on OOM. Invalidates pointers into the list. */
 struct action *step_push(struct action_list *l, enum action_kind kind);
 /* Appends an ACTION_TERMINATE or ACTION_KILL of this cgroup, for this record; NULL on OOM. */

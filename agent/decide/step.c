@@ -16,7 +16,7 @@
 #define USEC_PER_MINUTE (60 * 1000000ull)
 #define HOLD_OFF_USEC   1000000ull /* re-check a kill-rate hold-off a second later */
 
-static const char *const scope_names[_SCOPE_MAX] = { "node", "kubepods" };
+const char *const scope_names[_SCOPE_MAX] = { "node", "kubepods" };
 
 const char *scope_to_string(enum scope_id s)
 {
@@ -234,6 +234,7 @@ static int step_pressure(const struct node_snapshot *snap, struct agent_state *s
                          const struct agent_params *p, struct action_list *out)
 {
         enum pressure_level was[_SCOPE_MAX];
+        thrash_sample(snap, st, p);
         for (enum scope_id i = 0; i < _SCOPE_MAX; i++) {
                 struct scope_state *s = &st->scopes[i];
                 const struct scope_input *in = &snap->scopes[i];
@@ -246,6 +247,19 @@ static int step_pressure(const struct node_snapshot *snap, struct agent_state *s
                         continue;
                 }
                 scope_params(p, s, in->total_bytes);
+                /* A full stall that is one thrashing pod's own is not the scope's (thrash-step.c)
+                 */
+                if (!in->has_psi ||
+                    (s->have_raw_prev && in->psi_full_total_usec < s->prev_raw_full_usec))
+                        s->victim_full_usec = 0; /* no PSI, or the counter reset */
+                else if (s->have_raw_prev && s->st.have_prev)
+                        s->victim_full_usec += thrash_victim_full_usec(
+                            st, s->st.prev_time_usec, snap->now_usec,
+                            in->psi_full_total_usec - s->prev_raw_full_usec);
+                s->have_raw_prev = in->has_psi;
+                s->prev_raw_full_usec = in->psi_full_total_usec;
+                uint64_t full = own ? less_own(in->psi_full_total_usec, snap->reclaim_busy_usec)
+                                    : in->psi_full_total_usec;
                 struct pressure_input pin = {
                         .total_bytes = in->total_bytes,
                         .available_bytes = in->available_bytes,
@@ -253,9 +267,7 @@ static int step_pressure(const struct node_snapshot *snap, struct agent_state *s
                         .psi_some_total_usec =
                             own ? less_own(in->psi_some_total_usec, snap->reclaim_busy_usec)
                                 : in->psi_some_total_usec,
-                        .psi_full_total_usec =
-                            own ? less_own(in->psi_full_total_usec, snap->reclaim_busy_usec)
-                                : in->psi_full_total_usec,
+                        .psi_full_total_usec = less_own(full, s->victim_full_usec),
                         .now_usec = snap->now_usec,
                 };
                 pressure_update(&s->st, &s->params, &pin);
@@ -338,17 +350,7 @@ static bool through_api(const struct node_snapshot *snap, bool kill_now,
         return snap->kube_usable && !kill_now && c->meta;
 }
 
-/* The candidates in eviction order, as the policy chain ranks them for a scope at a level. */
-struct ranking {
-        struct memagent_candidate *cands; /* offered to the chain, n of them */
-        size_t *order;                    /* n_ranked indexes into cands, first to evict first */
-        size_t *src;                      /* cands[i] is snap->cands[src[i]] */
-        struct memagent_rank *ranks;
-        size_t n, n_ranked;
-        int r; /* the chain's answer: < 0, nothing ranked */
-};
-
-static void ranking_done(struct ranking *k)
+void ranking_done(struct ranking *k)
 {
         free(k->cands);
         free(k->order);
@@ -358,10 +360,10 @@ static void ranking_done(struct ranking *k)
 }
 
 /* Ranks the candidates the decision may offer: on a Kubernetes node no system service, and
- * never the one memagentd runs in. -ENOMEM, else 0 with k->r the chain's answer. */
-static int rank_candidates(const struct node_snapshot *snap, const struct agent_params *p,
-                           const struct scope_state *sc, enum scope_id sid,
-                           enum pressure_level level, struct ranking *k)
+ * never the one memagentd runs in. */
+int rank_candidates(const struct node_snapshot *snap, const struct agent_params *p,
+                    const struct scope_state *sc, enum scope_id sid, enum pressure_level level,
+                    struct ranking *k)
 {
         size_t n = 0;
         *k = (struct ranking){
@@ -573,227 +575,6 @@ static int step_evict(const struct node_snapshot *snap, struct agent_state *st,
         return 0;
 }
 
-/* ---- 2b. thrashing is pressure (struct thrash_params), here for the ranking it asks ---- */
-
-/* Ranked before the thrashing pod, pods must hold at least this share of MemTotal (per mille):
- * evicting less would not give its page cache back. */
-#define THRASH_HOLD_PERMILLE 50
-
-static bool thrash_enabled(const struct agent_params *p)
-{
-        return p->thrash.stall_some_pct > 0;
-}
-
-static bool node_tight(const struct agent_params *p, uint64_t total_bytes, uint64_t available_bytes)
-{
-        return available_bytes < config_bytes_or_percent_resolve(&p->thrash.available, total_bytes);
-}
-
-bool agent_thrash_wants_all(const struct agent_state *st, const struct agent_params *p,
-                            const struct scope_input *node, uint64_t now_usec)
-{
-        if (!thrash_enabled(p))
-                return false;
-        for (size_t i = 0; i < AGENT_THRASH_PODS; i++)
-                if (st->thrash[i].since_usec)
-                        return true;
-        if (!node->present || !node_tight(p, node->total_bytes, node->available_bytes))
-                return false;
-        /* The node's stall since its last sample: at least any pod's. Compared with the total
-         * the step kept (the balloon's own reclaim taken out): never less than the truth. */
-        const struct pressure_state *ps = &st->scopes[SCOPE_NODE].st;
-        if (!node->has_psi || !ps->have_prev || now_usec <= ps->prev_time_usec ||
-            node->psi_some_total_usec < ps->prev_some_usec)
-                return false;
-        double some = 100.0 * (double)(node->psi_some_total_usec - ps->prev_some_usec) /
-                      (double)(now_usec - ps->prev_time_usec);
-        return some >= p->thrash.stall_some_pct;
-}
-
-/* Usage at or above pct of the cgroup's own memory.max or memory.high. */
-static bool near_own_limit(const struct cgroup *cg, double pct)
-{
-        const struct cg_sample *s = &cg->s;
-        uint64_t lim = CG_UNLIMITED;
-        if ((s->have & CG_HAVE(CGF_MAX)) && s->max < lim)
-                lim = s->max;
-        if ((s->have & CG_HAVE(CGF_HIGH)) && s->high < lim)
-                lim = s->high;
-        return lim != CG_UNLIMITED && (double)s->current >= (double)lim * pct / 100.0;
-}
-
-static bool pod_near_own_limit(const struct pod *pod, double pct)
-{
-        if (near_own_limit(&pod->cg, pct))
-                return true;
-        for (size_t j = 0; j < pod->n_containers; j++)
-                if (near_own_limit(&pod->containers[j].cg, pct))
-                        return true;
-        return false;
-}
-
-static struct thrash_watch *thrash_watch_get(struct agent_state *st, uint64_t id)
-{
-        struct thrash_watch *free_slot = NULL;
-        for (size_t i = 0; i < AGENT_THRASH_PODS; i++) {
-                if (st->thrash[i].cgroup_id == id)
-                        return &st->thrash[i];
-                if (!free_slot && st->thrash[i].cgroup_id == 0)
-                        free_slot = &st->thrash[i];
-        }
-        if (free_slot)
-                *free_slot = (struct thrash_watch){ .cgroup_id = id };
-        return free_slot;
-}
-
-/* One pod's reading. At the end of each window (THRASH_WINDOW_USEC or more since its start): its
- * stall share and refault rate over the window, and whether every threshold holds; one window
- * below them is forgiven (a pause between two reads), two end the watch. Returns true once they
- * have held for sustain_usec. A sample that did not read the pod's memory.pressure and
- * memory.stat leaves the watch alone. */
-static bool thrash_watch_update(struct thrash_watch *w, const struct agent_params *p,
-                                const struct pod *pod, bool tight, uint64_t now)
-{
-        const struct cg_sample *s = &pod->cg.s;
-        bool fired = w->since_usec && now - w->since_usec >= p->thrash.sustain_usec;
-        if (!(s->have & CG_HAVE(CGF_PRESSURE)) || !(s->have & CG_HAVE(CGF_STAT)))
-                return fired;
-        uint64_t some = s->psi.some.total_usec, refaults = s->stat.workingset_refault_file;
-        if (!w->have_prev || now < w->prev_usec || some < w->prev_some_usec ||
-            refaults < w->prev_refaults) { /* first reading, or counters reset (a new cgroup) */
-                *w = (struct thrash_watch){ .cgroup_id = w->cgroup_id,
-                                            .have_prev = true,
-                                            .prev_some_usec = some,
-                                            .prev_refaults = refaults,
-                                            .prev_usec = now };
-                return false;
-        }
-        if (now - w->prev_usec < THRASH_WINDOW_USEC)
-                return fired;
-        double dt = (double)(now - w->prev_usec);
-        w->stall_pct = 100.0 * (double)(some - w->prev_some_usec) / dt;
-        if (w->stall_pct > 100.0)
-                w->stall_pct = 100.0;
-        w->refaults_per_sec = (double)(refaults - w->prev_refaults) * 1e6 / dt;
-        w->prev_some_usec = some;
-        w->prev_refaults = refaults;
-        w->prev_usec = now;
-        bool hot = tight && w->stall_pct >= p->thrash.stall_some_pct &&
-                   w->refaults_per_sec >= p->thrash.refaults_per_sec &&
-                   !pod_near_own_limit(pod, p->thrash.own_limit_pct);
-        if (!hot) {
-                if (++w->misses >= 2)
-                        w->since_usec = 0;
-                return w->since_usec && now - w->since_usec >= p->thrash.sustain_usec;
-        }
-        w->misses = 0;
-        if (!w->since_usec)
-                w->since_usec = now;
-        return now - w->since_usec >= p->thrash.sustain_usec;
-}
-
-/* The candidate of this pod cgroup, NULL when it is not offered. */
-static const struct snap_candidate *candidate_of(const struct node_snapshot *snap, uint64_t id)
-{
-        for (size_t i = 0; i < snap->n_cands; i++)
-                if (snap->cands[i].c.cgroup_id == id)
-                        return &snap->cands[i];
-        return NULL;
-}
-
-/* Do pods ranked before this one hold memory? Its rank in the order the node's eviction would
- * use at medium; the working sets of those before it, at least THRASH_HOLD_PERMILLE of the
- * total. */
-static int ranked_before_hold(const struct node_snapshot *snap, const struct agent_state *st,
-                              const struct agent_params *p, uint64_t pod_id, bool *ret)
-{
-        const struct scope_state *sc = &st->scopes[SCOPE_NODE];
-        _cleanup_(ranking_done) struct ranking k = { 0 };
-        if (rank_candidates(snap, p, sc, SCOPE_NODE, LEVEL_MEDIUM, &k) < 0)
-                return -ENOMEM;
-        uint64_t held = 0;
-        bool found = false;
-        for (size_t i = 0; i < k.n_ranked && !found; i++) {
-                if (k.cands[k.order[i]].cgroup_id == pod_id)
-                        found = true;
-                else
-                        held += k.cands[k.order[i]].working_set_bytes;
-        }
-        /* a pod that is not ranked (protected): everyone ranked may relieve it */
-        *ret = held > 0 && held >= sc->st.total_bytes / 1000 * THRASH_HOLD_PERMILLE;
-        return 0;
-}
-
-/* Feeds every pod's reading to its watch; when one has thrashed for sustain_usec on a tight node
- * and pods ranked before it hold memory, the node is at medium for this sample (the level, and
- * the raw level the eviction asks for). The pod that stalls most is the one named. */
-static int step_thrash(const struct node_snapshot *snap, struct agent_state *st,
-                       const struct agent_params *p, struct action_list *out)
-{
-        st->thrash_raised = false;
-        if (!thrash_enabled(p) || !snap->model) {
-                memset(st->thrash, 0, sizeof(st->thrash));
-                return 0;
-        }
-        struct scope_state *node = &st->scopes[SCOPE_NODE];
-        bool tight = node_tight(p, node->st.total_bytes, node->st.available_bytes);
-        uint64_t now = snap->now_usec;
-        bool seen[AGENT_THRASH_PODS] = { false };
-        const struct pod *worst = NULL;
-        const struct thrash_watch *worst_w = NULL;
-        for (size_t i = 0; i < snap->model->n_pods; i++) {
-                const struct pod *pod = &snap->model->pods[i];
-                struct thrash_watch *w = thrash_watch_get(st, pod->cg.id);
-                if (!w)
-                        continue; /* more pods than watches: the others are still ranked */
-                seen[w - st->thrash] = true;
-                if (thrash_watch_update(w, p, pod, tight, now) &&
-                    (!worst_w || w->stall_pct > worst_w->stall_pct)) {
-                        worst = pod;
-                        worst_w = w;
-                }
-        }
-        for (size_t i = 0; i < AGENT_THRASH_PODS; i++)
-                if (!seen[i])
-                        st->thrash[i] = (struct thrash_watch){ 0 }; /* the pod is gone */
-        if (!worst)
-                return 0;
-        bool hold = false;
-        if (ranked_before_hold(snap, st, p, worst->cg.id, &hold) < 0)
-                return -ENOMEM;
-        if (!hold)
-                return 0; /* it ranks first: only the normal signals may evict it */
-        const struct snap_candidate *c = candidate_of(snap, worst->cg.id);
-        if (c && c->meta)
-                snprintf(st->thrash_pod, sizeof(st->thrash_pod), "%.40s/%.54s", c->meta->namespace_,
-                         c->meta->name);
-        else
-                snprintf(st->thrash_pod, sizeof(st->thrash_pod), "pod %s", worst->uid);
-        snprintf(st->thrash_note, sizeof(st->thrash_note), "stall some %.1f%%, refaults %.0f/s",
-                 worst_w->stall_pct, worst_w->refaults_per_sec);
-        st->thrash_raised = node->st.raw < LEVEL_MEDIUM;
-        if (!st->thrash_raised)
-                return 0; /* medium or above already: the usual eviction */
-        /* the episode began when the pod began to thrash, not when it had for long enough */
-        if (st->episode_start_usec == 0) {
-                st->episode_start_usec = worst_w->since_usec;
-                snprintf(st->episode_trigger, sizeof(st->episode_trigger), "thrash");
-        }
-        enum pressure_level was = node->st.level;
-        node->st.raw = LEVEL_MEDIUM;
-        if (node->st.level < LEVEL_MEDIUM)
-                node->st.level = LEVEL_MEDIUM;
-        node->st.below_since_usec = 0;
-        node->st.streak = 0;
-        if (was == node->st.level)
-                return 0;
-        /* step_log() may move nothing we hold: the strings live in st */
-        return step_log(out, LOG_NOTICE,
-                        "node memory pressure %s -> medium: thrashing of %s (%s) while the node "
-                        "is tight and pods ranked before it hold memory",
-                        pressure_level_to_string(was), st->thrash_pod, st->thrash_note);
-}
-
 /* ---- 6. the node report ---- */
 
 static int step_report(const struct node_snapshot *snap, struct agent_state *st,
@@ -843,7 +624,7 @@ int agent_step(const struct node_snapshot *snap, struct agent_state *st,
         enum pressure_level before = agent_level(st, NULL);
         if ((r = step_pressure(snap, st, p, out)) < 0)
                 return r;
-        if ((r = step_thrash(snap, st, p, out)) < 0)
+        if ((r = thrash_step(snap, st, p, out)) < 0)
                 return r;
 
         /* Episode bookkeeping: the first sign of trouble starts the latency clock. */

@@ -262,6 +262,11 @@ struct scope_state {
         bool active;
         struct pressure_state st;
         struct pressure_params params; /* resolved against the scope's total at the last sample */
+        /* The full stall that was one thrashing pod's own (thrash_victim_full_usec()), summed:
+         * taken out of the scope's total like the balloon's own reclaim. */
+        uint64_t victim_full_usec;
+        bool have_raw_prev;
+        uint64_t prev_raw_full_usec; /* the scope's full total at the last sample, as read */
 };
 
 #define AGENT_EVICT_CHOICES 8  /* candidates of one decision, for 429s */
@@ -308,7 +313,15 @@ struct thrash_watch {
         uint64_t prev_some_usec, prev_refaults, prev_usec;
         uint64_t since_usec; /* every window above the thresholds since then, 0: not */
         unsigned misses;     /* windows in a row below them (one is forgiven) */
+        unsigned extreme;    /* windows in a row far above them (thrash-step.c) */
         double stall_pct, refaults_per_sec; /* over the last window */
+        /* Sample to sample, for the full-stall attribution (thrash_victim_full_usec()): the
+         * pod's last reading, and what changed between the one before and it. */
+        struct {
+                uint64_t read_usec, full_usec, refaults; /* the last reading; read_usec 0: none */
+                uint64_t from_usec, at_usec;             /* the interval of the deltas; 0: none */
+                uint64_t d_full_usec, d_refaults;
+        } sample;
 };
 
 /* The memory between steps. Zero it (agent_state_init()) before the first step. */

@@ -866,6 +866,36 @@ static void thrash_cast(struct world *w, struct thrash_world *tw)
         tw->model = (struct model){ .has_kubepods = true, .pods = tw->pods, .n_pods = 3 };
 }
 
+/* Runs one step at t seconds over the pods as set: the node with avail_mib available and, when
+ * node_full_usec is given, that full (and some) stall total. Returns the eviction record, NULL
+ * when none. */
+static const struct action *thrash_run(struct world *w, struct thrash_world *tw, double t,
+                                       uint64_t avail_mib, const uint64_t *node_full_usec)
+{
+        w->node.mem.total = TOTAL;
+        w->node.mem.available = avail_mib * MiB;
+        struct node_snapshot s = {
+                .now_usec = (uint64_t)(t * SEC),
+                .trigger = "sample",
+                .sampled = true,
+                .have_node = true,
+                .node = &w->node,
+                .model = &tw->model,
+                .has_kubepods = true,
+                .cands = w->cands,
+                .n_cands = w->n_cands,
+                .scopes[SCOPE_NODE] = { .present = true,
+                                        .total_bytes = TOTAL,
+                                        .available_bytes = avail_mib * MiB,
+                                        .has_psi = node_full_usec != NULL,
+                                        .psi_some_total_usec = node_full_usec ? *node_full_usec : 0,
+                                        .psi_full_total_usec =
+                                            node_full_usec ? *node_full_usec : 0 },
+        };
+        assert_int_equal(agent_step(&s, &w->st, &w->p, &w->out), 0);
+        return find(&w->out, ACTION_RECORD);
+}
+
 /* One sample at t seconds (one second after the last): the db pod stalled stall_pct of that
  * second and refaulting refaults/s, its memory.max db_max_mib (0: none); the node's MemAvailable
  * avail_mib (350 MiB: no level of its own, tight for the thrash signal). Returns the eviction
@@ -889,24 +919,7 @@ static const struct action *thrash_step(struct world *w, struct thrash_world *tw
                         .stat.workingset_refault_file = db ? tw->db_refaults : 0,
                 };
         }
-        w->node.mem.total = TOTAL;
-        w->node.mem.available = avail_mib * MiB;
-        struct node_snapshot s = {
-                .now_usec = (uint64_t)(t * SEC),
-                .trigger = "sample",
-                .sampled = true,
-                .have_node = true,
-                .node = &w->node,
-                .model = &tw->model,
-                .has_kubepods = true,
-                .cands = w->cands,
-                .n_cands = w->n_cands,
-                .scopes[SCOPE_NODE] = { .present = true,
-                                        .total_bytes = TOTAL,
-                                        .available_bytes = avail_mib * MiB },
-        };
-        assert_int_equal(agent_step(&s, &w->st, &w->p, &w->out), 0);
-        return find(&w->out, ACTION_RECORD);
+        return thrash_run(w, tw, t, avail_mib, NULL);
 }
 
 /* The db stalls 40% of the time reading back 5000 pages/s on a tight node, for longer than
@@ -987,6 +1000,31 @@ static void test_thrash_short_burst(void **state)
         assert_true(evicted);
 }
 
+/* Thrashing far above both thresholds (stall 90% against 20, refaults 5000/s against 1000) is
+ * pressure after two windows, not thrashSustain (5 s): a node filling at once leaves no time.
+ * One extreme window between milder ones does not shorten anything. */
+static void test_thrash_extreme_is_quick(void **state)
+{
+        struct world *w = *state;
+        struct thrash_world tw;
+        thrash_cast(w, &tw);
+        assert_null(thrash_step(w, &tw, 0, 0, 0, 0));
+        assert_null(thrash_step(w, &tw, 1, 90, 5000, 0)); /* the first extreme window */
+        const struct action *rec = thrash_step(w, &tw, 2, 90, 5000, 0);
+        assert_non_null(rec);
+        assert_string_equal(rec->record.d.victim.cgroup, "/kubepods/besteffort/pod-be");
+        assert_string_equal(rec->record.d.trigger, "thrash");
+
+        agent_state_done(&w->st);
+        agent_state_init(&w->st);
+        double t = 100;
+        assert_null(thrash_step(w, &tw, t++, 0, 0, 0));
+        for (int i = 0; i < 2; i++) {
+                assert_null(thrash_step(w, &tw, t++, 90, 5000, 0));
+                assert_null(thrash_step(w, &tw, t++, 40, 5000, 0));
+        }
+}
+
 /* With nothing ranked before the thrashing pod holding memory (an empty BestEffort pod; the
  * Guaranteed one ranks after the db), the signal does not evict: the db itself would go only if
  * it ranked first on the normal signals. Once the BestEffort pod holds memory, it is evicted at
@@ -1006,6 +1044,65 @@ static void test_thrash_ranks_first_not_evicted(void **state)
         const struct action *rec = thrash_step(w, &tw, 13, 40, 5000, 0);
         assert_non_null(rec);
         assert_string_equal(rec->record.d.victim.cgroup, "/kubepods/besteffort/pod-be");
+}
+
+/* One sample at t seconds for the full-stall attribution: the node (not tight: 600 MiB available)
+ * stalled in full node_full_pct of the last second, the db pod db_full_pct of it on its own while
+ * refaulting refaults/s. Returns the eviction record, NULL when none. */
+static const struct action *full_step(struct world *w, struct thrash_world *tw, double t,
+                                      double node_full_pct, double db_full_pct, double refaults)
+{
+        static uint64_t node_full_usec, db_full_usec;
+        if (t == 0)
+                node_full_usec = db_full_usec = 0;
+        node_full_usec += (uint64_t)(node_full_pct / 100.0 * SEC);
+        db_full_usec += (uint64_t)(db_full_pct / 100.0 * SEC);
+        tw->db_refaults += (uint64_t)refaults;
+        for (size_t i = 0; i < 3; i++) {
+                bool db = i == TH_DB;
+                tw->pods[i].cg.s = (struct cg_sample){
+                        .have = CG_HAVE(CGF_CURRENT) | CG_HAVE(CGF_STAT) | CG_HAVE(CGF_PRESSURE),
+                        .current = w->cands[i].c.current_bytes,
+                        .working_set = w->cands[i].c.working_set_bytes,
+                        .psi.some.total_usec = db ? db_full_usec : 0,
+                        .psi.full.total_usec = db ? db_full_usec : 0,
+                        .stat.workingset_refault_file = db ? tw->db_refaults : 0,
+                };
+        }
+        return thrash_run(w, tw, t, 600, &node_full_usec);
+}
+
+/* The BestEffort pod still small (20 MiB), the db (ranked first: 300 MiB, 172 MiB over its
+ * request) stalls alone reading its cache back, and that stall is all of the node's full stall
+ * (30%, above psiMediumFull): it is the victim, not the cause, and is not evicted however long it
+ * lasts. The same full stall without refaults (not its cache being taken), or with the db's own
+ * stall a small part of the node's (others stalled too), is node pressure: the db, first ranked,
+ * goes (the controls). */
+static void test_full_stall_of_thrashing_pod_is_its_own(void **state)
+{
+        struct world *w = *state;
+        struct thrash_world tw;
+        thrash_cast(w, &tw);
+        w->p.psi_medium_full = 10;
+        w->cands[TH_BE].c.current_bytes = w->cands[TH_BE].c.working_set_bytes = 20 * MiB;
+        for (int t = 0; t <= 10; t++)
+                if (full_step(w, &tw, t, 30, 30, 3000))
+                        fail_msg("t=%d: evicted for the thrashing pod's own full stall", t);
+        assert_int_equal(agent_level(&w->st, NULL), LEVEL_NONE);
+
+        bool evicted = false;
+        for (int t = 11; t <= 14 && !evicted; t++)
+                evicted = full_step(w, &tw, t, 30, 30, 0) != NULL; /* no refaults */
+        assert_true(evicted);
+
+        const struct action *rec = NULL;
+        agent_state_done(&w->st);
+        agent_state_init(&w->st);
+        memset(&tw.db_refaults, 0, sizeof(tw.db_refaults));
+        for (int t = 0; t <= 4 && !rec; t++)
+                rec = full_step(w, &tw, t, 30, 5, 3000); /* the node stalls, not only the db */
+        assert_non_null(rec);
+        assert_string_equal(rec->record.d.victim.cgroup, "/kubepods/burstable/pod-db");
 }
 
 /* ---- the Kubernetes API ---- */
@@ -1605,6 +1702,8 @@ int main(void)
                 T(test_thrash_inside_own_limit),
                 T(test_thrash_short_burst),
                 T(test_thrash_ranks_first_not_evicted),
+                T(test_thrash_extreme_is_quick),
+                T(test_full_stall_of_thrashing_pod_is_its_own),
                 T(test_api_lower_priority_evicted),
                 T(test_api_protected_never_chosen),
                 T(test_api_accepted_then_exited),

@@ -8,23 +8,21 @@
 # cache counts as available), so nothing that watches MemAvailable acts, while the db's cache is
 # evicted under it and read back from disk: the db thrashes (measured without a guard: 6,000-7,700
 # refaults/s, stalled 16% of the time, under 1% of its calm rate). The Guaranteed pod is a service
-# busy on its own memory (it never stalls: anonymous, resident), so kubepods and the node are
-# never stalled in full, as on the issue's node. With it idle instead, the db's own stall is all
-# of kubepods' and reads as a full stall (12-50%): memagentd's psiMediumFull/psiCriticalFull then
-# act on that alone, and have killed the db itself, which ranked first while the BestEffort pod
-# was still small (seen twice here). A busy Guaranteed pod does not prevent it: PSI counts full
-# per CPU, and the db alone on its vCPU, stalled, is a full stall of kubepods (46.7% seen, with
-# the db then killed as the first ranked while the BestEffort pod was filling). So memagentd runs
-# here with psiMediumFull and psiCriticalFull off (AGENT_FLAGS), as on the issue's node where
-# they did not fire, and the thrash signal is what must act. The issue's 400 MiB leaves this guest (whose initramfs is
-# smaller) room for the whole file: no refaults, the db loses only CPU time; 600 MiB takes
-# MemAvailable to 8%, where level medium comes from MemAvailable alone.
+# busy on its own memory (it never stalls: anonymous, resident). PSI counts full per CPU: the db
+# alone on its vCPU, stalled, is a full stall of kubepods and of the node (12-50% seen) even while
+# the BestEffort pod is small, and the db, whose hot cache counts in its working set, then ranks
+# first. memagentd runs with its DEFAULTS: a full stall that is one refaulting pod's own is not the
+# scope's (agent/decide/thrash-step.c), so the full-stall levels act only on a stall beyond the
+# db's (the BestEffort pod's own reclaim as it fills), and the thrash signal on the db's. The
+# issue's 400 MiB leaves this guest (whose initramfs is smaller) room for the whole file: no
+# refaults, the db loses only CPU time; 600 MiB takes MemAvailable to 8%, where level medium comes
+# from MemAvailable alone.
 #
 # GUARDS (env, default "none memagentd") are run one after the other in this boot, each with its
 # own squeeze: the db's calm rate just before, then the BestEffort pod; the squeeze begins when the
 # node turns tight (MemAvailable under 30%, where the db's file no longer fits: 10-25 s into the
 # fill under TCG) and lasts SQUEEZE_S (30) seconds with the guard (none: nobody; earlyoom:
-# Debian's, as packaged; memagentd: its defaults but the full-stall levels, see above). After
+# Debian's, as packaged; memagentd: its defaults, see above). After
 # each, the BestEffort pod is gone (evicted, or killed here) and the db reads its whole file back
 # before the next.
 #
@@ -33,10 +31,12 @@
 #
 # Checks (CHECK=1, with none and memagentd among GUARDS): with memagentd, the BestEffort pod is
 # evicted and, within SQUEEZE_S of the squeeze, the db's rate over 2 s is back to 0.9x its calm
-# rate (recovered_ms); `memagent explain` records the thrash and its relief; the db's file
-# refaults over the squeeze are no higher than without a guard; no kernel OOM kill; without a
-# guard the db stays squeezed (the premise: its last 5 s under 0.9x calm). With the signal off
-# (MEMAGENTD_FLAGS=--thrash-stall-some=0) nothing evicts the BestEffort pod and the scenario fails.
+# rate (recovered_ms); `memagent explain` records the BestEffort pod's eviction (on the thrash
+# signal, "thrashing of ... relieved by evicting ...", or on the full stall of the fill); the db's
+# file refaults over the squeeze are no higher than without a guard; no kernel OOM kill; without a
+# guard the db stays squeezed (the premise: its last 5 s under 0.9x calm). With the stall signals
+# off (MEMAGENTD_FLAGS="--thrash-stall-some=0 --psi-medium-full=0 --psi-critical-full=0")
+# MemAvailable alone never calls for an eviction and the scenario fails.
 set -u
 . "$VM_LIB/vmtest.sh"
 . "$VM_LIB/kubelayout.sh"
@@ -52,8 +52,8 @@ MiB=1048576
 : "${BE_RATE_MIB:=0}"
 : "${G_MIB:=96}"
 : "${CALM_S:=8}"
-# See the header: here one pod's stall alone on its vCPU reads as a full stall of kubepods.
-: "${AGENT_FLAGS:=--psi-medium-full=0 --psi-critical-full=0}"
+: "${TRACE:=0}" # 1: a series every 500 ms (MemAvailable, the pods' memory, stall, refaults) dumped at the end
+: "${AGENT_FLAGS:=}" # memagentd's own flags: none, its defaults
 
 for m in virtio_pci virtio_blk crc32c_generic ext4; do
 	modprobe "$m" || vm_fail "modprobe $m (vmrun --modules)"
@@ -114,6 +114,7 @@ guard_start() {
 		earlyoom -r 0 >/tmp/earlyoom.log 2>&1 &
 		GUARD_PID=$!
 		;;
+	# shellcheck disable=SC2086  # AGENT_FLAGS is a list of words
 	memagentd) agent_start $AGENT_FLAGS ;;
 	*) vm_fail "unknown guard '$1' (none, earlyoom, memagentd)" ;;
 	esac
@@ -153,6 +154,20 @@ for g in $GUARDS; do
 		memhog --size-mib "$BE_MIB" --rate-mib "$BE_RATE_MIB" --fill pattern --report-ms 0 \
 		--ready-file "/tmp/be-$g.ready"
 	bepid=$KUBE_PID
+	if [ "$TRACE" = 1 ]; then
+		(
+			while :; do
+				echo "t=$(($(vm_now_ms) - tfill)) avail_kib=$(vm_key /proc/meminfo MemAvailable:)" \
+					"free_kib=$(vm_key /proc/meminfo MemFree:) be=$(cat "$bectr/memory.current" 2>/dev/null)" \
+					"db=$(cat "$db/memory.current") db_ws_file=$(vm_key "$db/memory.stat" active_file)" \
+					"db_refaults=$(refaults) db_some=$(stall some) db_full=$(stall full)" \
+					"kp_full=$(vm_psi "$(kube_kubepods_path)/memory.pressure" full total)" \
+					"node_some=$(vm_psi /proc/pressure/memory some total) node_full=$(vm_psi /proc/pressure/memory full total)"
+				sleep 0.5
+			done
+		) >"/tmp/trace-$g.log" 2>&1 &
+		TRACE_PID=$!
+	fi
 	# The squeeze begins when the node turns tight: MemAvailable under 30% (the db's file no
 	# longer fits), or the BestEffort pod filled, or it is gone (evicted on the way). Then, within
 	# SQUEEZE_S: the first time, once the BestEffort pod is gone, that the db's rate over its last
@@ -195,6 +210,12 @@ for g in $GUARDS; do
 		memagent explain >/tmp/explain.txt 2>&1
 		vm_dump /tmp/explain.txt
 	fi
+	if [ "$TRACE" = 1 ]; then
+		kill "$TRACE_PID" 2>/dev/null
+		vm_dump "/tmp/trace-$g.log"
+		dmesg | grep -i -A3 'invoked oom-killer\|out of memory' | head -40 >/tmp/oom.log
+		vm_dump /tmp/oom.log
+	fi
 	kill -KILL "$bepid" 2>/dev/null
 	wait "$bepid" 2>/dev/null
 	kube_pod_delete besteffort "$ube" >/dev/null 2>&1
@@ -217,7 +238,10 @@ vm_check "with memagentd the db is back to 0.9x its calm rate within ${SQUEEZE_S
 	[ "$(res memagentd_recovered_ms)" != never ]
 vm_check "with memagentd the db refaulted no more than without ($(res memagentd_refaults) <= $(res none_refaults))" \
 	[ "$(res memagentd_refaults)" -le "$(res none_refaults)" ]
-vm_check "explain records the thrash and its relief" \
-	jq -e '[.decisions[] | select(.thrash != null and (.thrash | test("thrashing of .*relieved by evicting")))] | length > 0' /tmp/explain.json
+# the eviction on record: the BestEffort pod, on the thrash signal (with its relief) or the fill's
+# full stall
+vm_check "explain records the BestEffort pod's eviction ($(jq -r '[.decisions[] | (.trigger // "?") + ": " + (.thrash // .signals // "")] | join("; ")' /tmp/explain.json))" \
+	jq -e --arg be "$ube" '[.decisions[] | select((.victim.cgroup // "") | test($be | gsub("-"; "_")))
+		| select(.thrash == null or (.thrash | test("thrashing of .*relieved by evicting")))] | length > 0' /tmp/explain.json
 no_kernel_oom_kill "$oom0" "$db" "$gctr"
 vm_pass
