@@ -51,10 +51,14 @@
 /* Slow start: a container's first step, and its first after refaults, reclaims this much; each
  * clean step (no refaults over the interval after it) doubles the next one, up to the usual
  * size. Whether a cache is in use shows only once some of it was reclaimed: the probe bounds
- * what that costs to 64 refaulted pages. */
+ * what that costs (the kernel takes 2-3 times what memory.reclaim asks at this size: 125-200
+ * pages seen in the guest). */
 #define BALLOON_PROBE_BYTES (256ull << 10)
-/* After refaults followed a step: intervals before the next probe, doubling per strike. */
-#define BALLOON_REFAULT_BACKOFF_MIN 16
+/* After refaults followed a step: intervals before the next probe, doubling per strike. A probe
+ * that came back proved the cache hot; at the default 2 s interval the next one waits a minute
+ * (with 16, a db re-reading its file refaulted two probes a minute: 278 pages in vm.thrash-roomy,
+ * whose bound is 256). */
+#define BALLOON_REFAULT_BACKOFF_MIN 32
 #define BALLOON_REFAULT_BACKOFF_MAX 128
 /* Refaults per second that make a cache hot: the floor, or 1% of the file pages per 10 s. */
 #define BALLOON_REFAULT_FLOOR_PER_SEC 25.0
