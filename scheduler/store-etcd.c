@@ -18,7 +18,7 @@
 // A request that reached a member and then timed out is retried elsewhere only when repeating it
 // is harmless (reads, lease renewals); a transaction may have been applied, so its caller gets
 // -ETIMEDOUT and reads back instead of writing twice.
-#include <curl/curl.h>
+#include "api/curl-dl.h"
 #include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
@@ -67,9 +67,9 @@ static void etcd_close(void *be)
         if (!e)
                 return;
         for (size_t i = 0; i < e->n_pool; i++)
-                curl_easy_cleanup(e->pool[i]);
+                sym_curl_easy_cleanup(e->pool[i]);
         pthread_mutex_destroy(&e->pool_lock);
-        curl_slist_free_all(e->headers);
+        sym_curl_slist_free_all(e->headers);
         for (size_t i = 0; i < e->n_endpoints; i++)
                 free(e->endpoints[i]);
         free(e->endpoints);
@@ -109,11 +109,11 @@ static CURL *handle_get(struct etcd_store *e)
         pthread_mutex_unlock(&e->pool_lock);
         if (c)
                 return c;
-        c = curl_easy_init();
+        c = sym_curl_easy_init();
         if (!c)
                 return NULL;
         configure(e, c, ETCD_REQUEST_TIMEOUT_MS);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        sym_curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
         return c;
 }
 
@@ -126,7 +126,7 @@ static void handle_put(struct etcd_store *e, CURL *c)
         }
         pthread_mutex_unlock(&e->pool_lock);
         if (c)
-                curl_easy_cleanup(c);
+                sym_curl_easy_cleanup(c);
 }
 
 /* Maps the gateway's error body to an errno; keeps its message for the caller's log. */
@@ -169,7 +169,7 @@ static int call(struct etcd_store *e, const char *path, struct json_object *body
         if (!curl)
                 return -ENOMEM;
         char curl_error[CURL_ERROR_SIZE];
-        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
+        sym_curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
         /* One budget for all the endpoints tried, so that a caller (an HTTP thread) waits at
          * most ETCD_REQUEST_TIMEOUT_MS whatever state the members are in. */
         uint64_t deadline_ms = now_usec(CLOCK_MONOTONIC) / 1000 + ETCD_REQUEST_TIMEOUT_MS;
@@ -185,9 +185,9 @@ static int call(struct etcd_store *e, const char *path, struct json_object *body
                         break;
                 }
                 snprintf(url, sizeof(url), "%s%s", e->endpoints[i], path);
-                curl_easy_setopt(curl, CURLOPT_URL, url);
-                curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
-                curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
+                sym_curl_easy_setopt(curl, CURLOPT_URL, url);
+                sym_curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
+                sym_curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
                 /* A request that may be repeated gets its share of the budget per member, so
                  * that a stalled member (connection taken, no answer) leaves time to ask the
                  * next: the election renews its lease well within the lease that way. A
@@ -196,11 +196,11 @@ static int call(struct etcd_store *e, const char *path, struct json_object *body
                 if (idempotent && attempt + 1 < e->n_endpoints &&
                     left_ms > ETCD_REQUEST_TIMEOUT_MS / e->n_endpoints)
                         left_ms = ETCD_REQUEST_TIMEOUT_MS / e->n_endpoints;
-                curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)left_ms);
+                sym_curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)left_ms);
                 curl_error[0] = '\0';
-                CURLcode cc = curl_easy_perform(curl);
+                CURLcode cc = sym_curl_easy_perform(curl);
                 if (cc == CURLE_OK)
-                        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+                        sym_curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
                 char *data = NULL;
                 size_t size = 0;
                 if (api_buf_finish(&reply, &data, &size) < 0) {
@@ -212,7 +212,7 @@ static int call(struct etcd_store *e, const char *path, struct json_object *body
                                           cc == CURLE_COULDNT_RESOLVE_HOST ||
                                           cc == CURLE_SSL_CONNECT_ERROR;
                         set_last_error(e, "%s: %s", url,
-                                       curl_error[0] ? curl_error : curl_easy_strerror(cc));
+                                       curl_error[0] ? curl_error : sym_curl_easy_strerror(cc));
                         free(data);
                         r = cc == CURLE_OPERATION_TIMEDOUT     ? -ETIMEDOUT
                             : cc == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
@@ -246,7 +246,7 @@ static int call(struct etcd_store *e, const char *path, struct json_object *body
                 r = 0;
                 break;
         }
-        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
+        sym_curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
         handle_put(e, curl);
         return r;
 }
@@ -655,17 +655,17 @@ static int dup_opt(const char *s, char **ret)
 /* What every request to etcd shares: JSON, short timeouts, the TLS files. */
 static void configure(struct etcd_store *e, CURL *c, long timeout_ms)
 {
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, e->headers);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ETCD_CONNECT_TIMEOUT_MS);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        sym_curl_easy_setopt(c, CURLOPT_HTTPHEADER, e->headers);
+        sym_curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ETCD_CONNECT_TIMEOUT_MS);
+        sym_curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+        sym_curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        sym_curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
         if (e->cert)
-                curl_easy_setopt(c, CURLOPT_SSLCERT, e->cert);
+                sym_curl_easy_setopt(c, CURLOPT_SSLCERT, e->cert);
         if (e->key)
-                curl_easy_setopt(c, CURLOPT_SSLKEY, e->key);
+                sym_curl_easy_setopt(c, CURLOPT_SSLKEY, e->key);
         if (e->ca)
-                curl_easy_setopt(c, CURLOPT_CAINFO, e->ca);
+                sym_curl_easy_setopt(c, CURLOPT_CAINFO, e->ca);
 }
 
 /* A watch reads the gateway's stream, one JSON message a line, until the first batch of events
@@ -784,26 +784,26 @@ static int etcd_watch(void *be, const char *prefix, uint64_t after_revision, uin
         api_add(req, "create_request", json_object_get(create));
         _cleanup_free_ char *body = api_to_string(req, NULL);
         /* Its own handle: a watch waits long, and must not hold the store's other requests. */
-        CURL *c = curl_easy_init();
+        CURL *c = sym_curl_easy_init();
         if (!body || !c) {
                 if (c)
-                        curl_easy_cleanup(c);
+                        sym_curl_easy_cleanup(c);
                 return -ENOMEM;
         }
         configure(e, c, (long)timeout_ms);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, watch_data);
+        sym_curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+        sym_curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        sym_curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, watch_data);
         struct watch_ctx w = { .e = e, .last_revision = after_revision };
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
+        sym_curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
         r = -ECONNREFUSED;
         size_t first = e->current;
         for (size_t attempt = 0; attempt < e->n_endpoints; attempt++) {
                 char url[1024];
                 size_t i = (first + attempt) % e->n_endpoints;
                 snprintf(url, sizeof(url), "%s/v3/watch", e->endpoints[i]);
-                curl_easy_setopt(c, CURLOPT_URL, url);
-                CURLcode cc = curl_easy_perform(c);
+                sym_curl_easy_setopt(c, CURLOPT_URL, url);
+                CURLcode cc = sym_curl_easy_perform(c);
                 if (cc == CURLE_OPERATION_TIMEDOUT && !w.answered && w.error == 0) {
                         /* Not even the watch's confirmation: a stalled member (it took the
                          * connection and says nothing), not a quiet prefix. Counting that as
@@ -828,11 +828,11 @@ static int etcd_watch(void *be, const char *prefix, uint64_t after_revision, uin
                         r = 0; /* events, or none before the timeout */
                         break;
                 }
-                log_debug("etcd watch %s: %s", url, err[0] ? err : curl_easy_strerror(cc));
+                log_debug("etcd watch %s: %s", url, err[0] ? err : sym_curl_easy_strerror(cc));
                 if (cc != CURLE_COULDNT_CONNECT && cc != CURLE_COULDNT_RESOLVE_HOST)
                         r = -EPROTO;
         }
-        curl_easy_cleanup(c);
+        sym_curl_easy_cleanup(c);
         free(w.line.data);
         if (r < 0) {
                 store_event_list_free(w.events, w.n_events);
@@ -855,12 +855,6 @@ static int etcd_probe(struct etcd_store *e)
         return call(e, "/v3/kv/range", req, true, &resp);
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void)
-{
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 int store_etcd_open(const struct store_options *o, void **ret_be)
 {
         struct etcd_store *e = calloc(1, sizeof(*e));
@@ -879,8 +873,9 @@ int store_etcd_open(const struct store_options *o, void **ret_be)
                 r = log_error_errno(EINVAL, "The etcd key prefix must not be empty");
                 goto fail;
         }
-        pthread_once(&curl_once, curl_init_once);
-        e->headers = curl_slist_append(NULL, "Content-Type: application/json");
+        if ((r = curl_dl_open("the etcd state store")) < 0)
+                goto fail;
+        e->headers = sym_curl_slist_append(NULL, "Content-Type: application/json");
         if (!e->headers) {
                 r = log_error_errno(ENOMEM, "Failed to set up libcurl: %m");
                 goto fail;
