@@ -109,9 +109,6 @@ static void refresh(struct manager *m, uint64_t now)
                 return;
         m->refresh_needed = false;
         fit_nofile(m);
-        /* The walk built a whole new model and freed the old one: give the freed heap back,
-         * or the high-water mark of every rescan stays resident (issue 13: RSS). */
-        (void)malloc_trim(0);
         observe_self(m);
         m->next_refresh_usec = now + REFRESH_EVERY_USEC;
         bool new_watches = m->model.n_pods != had_pods;
@@ -132,7 +129,8 @@ static void refresh(struct manager *m, uint64_t now)
 static void tick(struct manager *m, const char *why)
 {
         uint64_t now = now_usec(CLOCK_MONOTONIC);
-        if (m->refresh_needed || now >= m->next_refresh_usec)
+        bool refreshed = m->refresh_needed || now >= m->next_refresh_usec;
+        if (refreshed)
                 refresh(m, now);
         struct node_snapshot snap;
         if (observe_sample(m, now, why, &snap) < 0)
@@ -140,6 +138,12 @@ static void tick(struct manager *m, const char *why)
         if (m->pod_trigs_stale && m->sampled_all)
                 arm_pod_triggers(m);
         decide_and_act(m, &snap, now);
+        /* A walk builds a whole new model and frees the old one, and the step after it grows its
+         * per-cgroup arrays for the cgroups found (realloc by doubling, each old block freed):
+         * give the freed heap back once both are done, or the high-water mark of start-up and of
+         * every rescan stays resident (issue 13: 1.5 of the 3.5 MiB heap at 250 pods). */
+        if (refreshed)
+                (void)malloc_trim(0);
 }
 
 static uint64_t current_interval(const struct manager *m)
