@@ -173,7 +173,9 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
         (void)s;
         (void)usec;
-        manager_run_tick(userdata, "sample");
+        struct manager *m = userdata;
+        m->metrics.wakeups[WAKE_TIMER]++;
+        manager_run_tick(m, "sample");
         return 0;
 }
 
@@ -191,6 +193,7 @@ static int on_trigger(sd_event_source *s, int fd, uint32_t revents, void *userda
                 m->refresh_needed = true;
                 return 0;
         }
+        m->metrics.wakeups[s == m->trig_src[SCOPE_NODE] ? WAKE_PSI_NODE : WAKE_PSI_KUBEPODS]++;
         manager_run_tick(m, "psi");
         return 0;
 }
@@ -240,6 +243,7 @@ static int on_pod_trigger(sd_event_source *s, int fd, uint32_t revents, void *us
                 m->refresh_needed = true;
                 return 0;
         }
+        m->metrics.wakeups[WAKE_PSI_POD]++;
         for (size_t i = 0; i < m->model.n_pods; i++) {
                 struct pod *p = &m->model.pods[i];
                 if (p->cg.id != pt->cgroup_id)
@@ -397,11 +401,13 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                         break;
                 for (char *p = buf; p < buf + n;) {
                         struct inotify_event *ev = (struct inotify_event *)p;
-                        if (ev->wd == m->kp_events_wd && (ev->mask & IN_MODIFY))
+                        if (ev->wd == m->kp_events_wd && (ev->mask & IN_MODIFY)) {
                                 events_changed = true;
-                        else if (ev->mask & IN_MODIFY)
-                                (void)wake_cgroup_event(m, ev->wd);
-                        else
+                                m->metrics.wakeups[WAKE_EVENTS_KUBEPODS]++;
+                        } else if (ev->mask & IN_MODIFY) {
+                                if (wake_cgroup_event(m, ev->wd))
+                                        m->metrics.wakeups[WAKE_EVENTS_CGROUP]++;
+                        } else
                                 m->refresh_needed = true;
                         p += sizeof(*ev) + ev->len;
                 }
