@@ -7,7 +7,7 @@
 # hog's start to the notification. The kernel must accept the 500 ms window as asked (root with
 # CAP_SYS_RESOURCE in the guest): adjusted=false. Control: armed the same way with no hog, the
 # trigger stays silent for 2 s.
-# Then memagentd, with its defaults: it arms a PSI trigger of its own on the pod (it has a memory
+# Then memagentd, with its defaults (but --dry-run, so that it does not end the stall): it arms a PSI trigger of its own on the pod (it has a memory
 # limit), the hog runs again, and the pod's trigger wakes memagentd: /metrics counts the wake as
 # memagent_wakeups_total{source="psi_pod"}, which only that trigger's handler counts (the node's
 # and kubepods' triggers, which fire too, count as psi_node and psi_kubepods). Without pod triggers
@@ -63,10 +63,19 @@ wakeups() {
 	wget -q -O - http://127.0.0.1:9808/metrics 2>/dev/null |
 		awk -v s="memagent_wakeups_total{source=\"$1\"}" '$1 == s { v = $2 } END { print v + 0 }'
 }
-agent_start
-# The trigger is chosen after the first full sample (it needs the pod's memory.max): its fd is an
-# open memory.pressure of the pod.
-pod_trigger_armed() { ls -l "/proc/$AGENT_PID/fd" 2>/dev/null | grep -q "$pod/memory.pressure"; }
+vm_check "loopback up (for /metrics)" ip link set lo up
+# --dry-run: the hog drives kubepods to critical, and a kill would end the stall it is here for.
+agent_start --dry-run
+# The trigger is chosen after the first full sample (it needs the pod's memory.max): its fd is the
+# pod's memory.pressure opened read-write (agent/kernel/psi.c), where a cached read fd is read-only.
+pod_trigger_armed() {
+	for _f in /proc/"$AGENT_PID"/fd/*; do
+		[ "$(readlink "$_f")" = "$pod/memory.pressure" ] || continue
+		_fl=$(awk '/^flags:/ { print $2 }' "/proc/$AGENT_PID/fdinfo/${_f##*/}")
+		[ $((0$_fl & 3)) -eq 2 ] && return 0 # O_RDWR
+	done
+	return 1
+}
 vm_wait_for 20 "memagentd armed the pod's trigger" pod_trigger_armed || {
 	vm_dump "$AGENT_LOG"
 	vm_fail "memagentd holds no trigger on $pod/memory.pressure"
