@@ -92,7 +92,9 @@ run_one() {
 	cp -r "$FIX/proc" "$d/proc"
 	cp -r "$FIX/sys" "$d/sys"
 	cgroups=$(find "$d/cg" -name memory.current | wc -l)
-	# Defaults, but for where the files are and BPF (it would watch this host's real kernel).
+	# Defaults, but for where the files are, BPF (it would watch this host's real kernel) and the
+	# /metrics port (served as by default, on an ephemeral port: another memagentd on this host
+	# may hold 9808).
 	cat >"$d/memagentd.yaml" <<EOT
 cgroupRoot: $d/cg
 procRoot: $d/proc
@@ -100,6 +102,7 @@ sysRoot: $d/sys
 apiSocket: $d/api.sock
 stateDirectory: $d/state
 bpfEnabled: false
+metricsAddress: 127.0.0.1:0
 EOT
 	if [ -n "$NOFILE" ]; then
 		(ulimit -n "$NOFILE" && exec "$MEMAGENTD" --config "$d/memagentd.yaml") >"$d/agent.log" 2>&1 &
@@ -120,13 +123,16 @@ EOT
 	# them out, Private_Dirty is memagentd's own.
 	pss=$(awk '/^Pss:/ { print $2 }' "/proc/$PID/smaps_rollup")
 	priv=$(awk '/^Private_Dirty:/ { print $2 }' "/proc/$PID/smaps_rollup")
+	# The [heap] and anonymous mappings (large allocations, thread stacks), resident.
+	heap=$(awk '/^[0-9a-f]+-/ { name = $6 } /^Rss:/ && name == "[heap]" { s += $2 } END { print s + 0 }' "/proc/$PID/smaps")
+	anon=$(awk '/^[0-9a-f]+-/ { name = $6 } /^Rss:/ && name == "" { s += $2 } END { print s + 0 }' "/proc/$PID/smaps")
 	fds=$(ls "/proc/$PID/fd" | wc -l)
 	kill "$PID"
 	wait "$PID" || true
 	PID=
 	cpu=$(echo "$t0 $t1 $w0 $w1 $hz" | awk '{ printf "%.3f", 100 * ($2 - $1) / $5 / ($4 - $3) }')
 	warnings=$(grep -c 'warning' "$d/agent.log" || true)
-	echo "pods=$n cgroups=$cgroups seconds=$SECONDS_RUN memagentd_cpu_pct=$cpu vmrss_kib=$rss vmhwm_kib=$hwm pss_kib=$pss private_dirty_kib=$priv fds=$fds${NOFILE:+ nofile=$NOFILE} warnings=$warnings $(cat "$d/floor.out")"
+	echo "pods=$n cgroups=$cgroups seconds=$SECONDS_RUN memagentd_cpu_pct=$cpu vmrss_kib=$rss vmhwm_kib=$hwm pss_kib=$pss private_dirty_kib=$priv heap_kib=$heap anon_kib=$anon fds=$fds${NOFILE:+ nofile=$NOFILE} warnings=$warnings $(cat "$d/floor.out")"
 	echo "per_pod: pods=$n cpu_pct_per_1000_pods=$(echo "$cpu $n" | awk '{ printf "%.3f", 1000 * $1 / $2 }')"
 	echo "$n $cgroups $priv" >>"$WORK/rss"
 	if [ -n "$CALLGRIND" ]; then

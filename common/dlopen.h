@@ -8,6 +8,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define DLSYM_DECLARE(f) extern __typeof__(f) *sym_##f
 #define DLSYM_DEFINE(f)  __typeof__(f) *sym_##f
@@ -33,3 +34,21 @@ int dlopen_syms(void **handle, const char *soname, const char *feature,
                 static const struct dlsym_arg _args_[] = { __VA_ARGS__ };                          \
                 dlopen_syms(handle, soname, feature, _args_, sizeof(_args_) / sizeof(_args_[0]));  \
         })
+
+/* An ELF note that says which libraries a binary may dlopen(), in the format of the "ELF dlopen
+ * metadata" convention (systemd.io/ELF_DLOPEN_METADATA): a note of owner "FDO" and type
+ * 0x407c0c0a in section .note.dlopen whose descriptor is a JSON array of {feature, description,
+ * priority, soname[]}. ldd cannot see a dlopen'd library; packagers' tools and tests/vm/vmrun read
+ * the note instead. Every string argument must be a literal without quotes or backslashes. */
+#define ELF_NOTE_DLOPEN_OWNER "FDO"
+#define ELF_NOTE_DLOPEN_TYPE  UINT32_C(0x407c0c0a)
+#define ELF_NOTE_DLOPEN(id, feature, description, priority, soname)                                \
+        ELF_NOTE_DLOPEN_JSON(id, "[{\"feature\":\"" feature "\",\"description\":\"" description    \
+                                 "\",\"priority\":\"" priority "\",\"soname\":[\"" soname "\"]}]")
+#define ELF_NOTE_DLOPEN_JSON(id, json)                                                             \
+        __attribute__((used, section(".note.dlopen"), aligned(4))) static const struct {           \
+                uint32_t n_namesz, n_descsz, n_type;                                               \
+                char name[(sizeof(ELF_NOTE_DLOPEN_OWNER) + 3) & ~3u];                              \
+                char desc[(sizeof(json) + 3) & ~3u];                                               \
+        } elf_note_dlopen_##id = { sizeof(ELF_NOTE_DLOPEN_OWNER), sizeof(json),                    \
+                                   ELF_NOTE_DLOPEN_TYPE, ELF_NOTE_DLOPEN_OWNER, json }

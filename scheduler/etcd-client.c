@@ -56,11 +56,11 @@ static CURL *handle_get(struct etcd_client *ec)
         pthread_mutex_unlock(&ec->pool_lock);
         if (c)
                 return c;
-        c = curl_easy_init();
+        c = sym_curl_easy_init();
         if (!c)
                 return NULL;
         configure(ec, c, ETCD_REQUEST_TIMEOUT_MS);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        sym_curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
         return c;
 }
 
@@ -73,7 +73,7 @@ static void handle_put(struct etcd_client *ec, CURL *c)
         }
         pthread_mutex_unlock(&ec->pool_lock);
         if (c)
-                curl_easy_cleanup(c);
+                sym_curl_easy_cleanup(c);
 }
 
 /* Maps the gateway's error body to an errno; keeps its message for the caller's log. */
@@ -116,7 +116,7 @@ int etcd_call(struct etcd_client *ec, const char *path, struct json_object *body
         if (!curl)
                 return -ENOMEM;
         char curl_error[CURL_ERROR_SIZE];
-        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
+        sym_curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
         /* One budget for all the endpoints tried, so that a caller (an HTTP thread) waits at
          * most ETCD_REQUEST_TIMEOUT_MS whatever state the members are in. */
         uint64_t deadline_ms = now_usec(CLOCK_MONOTONIC) / 1000 + ETCD_REQUEST_TIMEOUT_MS;
@@ -132,9 +132,9 @@ int etcd_call(struct etcd_client *ec, const char *path, struct json_object *body
                         break;
                 }
                 snprintf(url, sizeof(url), "%s%s", ec->endpoints[i], path);
-                curl_easy_setopt(curl, CURLOPT_URL, url);
-                curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
-                curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
+                sym_curl_easy_setopt(curl, CURLOPT_URL, url);
+                sym_curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
+                sym_curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
                 /* A request that may be repeated gets its share of the budget per member, so
                  * that a stalled member (connection taken, no answer) leaves time to ask the
                  * next: the election renews its lease well within the lease that way. A
@@ -143,11 +143,11 @@ int etcd_call(struct etcd_client *ec, const char *path, struct json_object *body
                 if (idempotent && attempt + 1 < ec->n_endpoints &&
                     left_ms > ETCD_REQUEST_TIMEOUT_MS / ec->n_endpoints)
                         left_ms = ETCD_REQUEST_TIMEOUT_MS / ec->n_endpoints;
-                curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)left_ms);
+                sym_curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)left_ms);
                 curl_error[0] = '\0';
-                CURLcode cc = curl_easy_perform(curl);
+                CURLcode cc = sym_curl_easy_perform(curl);
                 if (cc == CURLE_OK)
-                        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+                        sym_curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
                 char *data = NULL;
                 size_t size = 0;
                 if (api_buf_finish(&reply, &data, &size) < 0) {
@@ -159,7 +159,7 @@ int etcd_call(struct etcd_client *ec, const char *path, struct json_object *body
                                           cc == CURLE_COULDNT_RESOLVE_HOST ||
                                           cc == CURLE_SSL_CONNECT_ERROR;
                         set_last_error(ec, "%s: %s", url,
-                                       curl_error[0] ? curl_error : curl_easy_strerror(cc));
+                                       curl_error[0] ? curl_error : sym_curl_easy_strerror(cc));
                         free(data);
                         r = cc == CURLE_OPERATION_TIMEDOUT     ? -ETIMEDOUT
                             : cc == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
@@ -193,7 +193,7 @@ int etcd_call(struct etcd_client *ec, const char *path, struct json_object *body
                 r = 0;
                 break;
         }
-        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
+        sym_curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
         handle_put(ec, curl);
         return r;
 }
@@ -277,31 +277,25 @@ static int dup_opt(const char *s, char **ret)
 /* What every request to etcd shares: JSON, short timeouts, the TLS files. */
 static void configure(struct etcd_client *ec, CURL *c, long timeout_ms)
 {
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, ec->headers);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ETCD_CONNECT_TIMEOUT_MS);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        sym_curl_easy_setopt(c, CURLOPT_HTTPHEADER, ec->headers);
+        sym_curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ETCD_CONNECT_TIMEOUT_MS);
+        sym_curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+        sym_curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        sym_curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
         if (ec->cert)
-                curl_easy_setopt(c, CURLOPT_SSLCERT, ec->cert);
+                sym_curl_easy_setopt(c, CURLOPT_SSLCERT, ec->cert);
         if (ec->key)
-                curl_easy_setopt(c, CURLOPT_SSLKEY, ec->key);
+                sym_curl_easy_setopt(c, CURLOPT_SSLKEY, ec->key);
         if (ec->ca)
-                curl_easy_setopt(c, CURLOPT_CAINFO, ec->ca);
+                sym_curl_easy_setopt(c, CURLOPT_CAINFO, ec->ca);
 }
 
 CURL *etcd_client_handle_new(struct etcd_client *ec, long timeout_ms)
 {
-        CURL *c = curl_easy_init();
+        CURL *c = sym_curl_easy_init();
         if (c)
                 configure(ec, c, timeout_ms);
         return c;
-}
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void)
-{
-        curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 int etcd_client_init(struct etcd_client *ec, const char *endpoints, const char *cert,
@@ -315,8 +309,9 @@ int etcd_client_init(struct etcd_client *ec, const char *endpoints, const char *
         if ((r = dup_opt(cert, &ec->cert)) < 0 || (r = dup_opt(key, &ec->key)) < 0 ||
             (r = dup_opt(ca, &ec->ca)) < 0)
                 return r;
-        pthread_once(&curl_once, curl_init_once);
-        ec->headers = curl_slist_append(NULL, "Content-Type: application/json");
+        if ((r = curl_dl_open("the etcd state store")) < 0)
+                return r;
+        ec->headers = sym_curl_slist_append(NULL, "Content-Type: application/json");
         if (!ec->headers)
                 return log_error_errno(ENOMEM, "Failed to set up libcurl: %m");
         return 0;
@@ -325,9 +320,9 @@ int etcd_client_init(struct etcd_client *ec, const char *endpoints, const char *
 void etcd_client_done(struct etcd_client *ec)
 {
         for (size_t i = 0; i < ec->n_pool; i++)
-                curl_easy_cleanup(ec->pool[i]);
+                sym_curl_easy_cleanup(ec->pool[i]);
         pthread_mutex_destroy(&ec->pool_lock);
-        curl_slist_free_all(ec->headers);
+        sym_curl_slist_free_all(ec->headers);
         for (size_t i = 0; i < ec->n_endpoints; i++)
                 free(ec->endpoints[i]);
         free(ec->endpoints);

@@ -6,13 +6,14 @@
 // values in base64, 64-bit integers as JSON strings). What the keys mean is store-etcd.c's.
 #pragma once
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "api/curl-dl.h"
 
 #define ETCD_CONNECT_TIMEOUT_MS 1000L
 #define ETCD_REQUEST_TIMEOUT_MS 3000L

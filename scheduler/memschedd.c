@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/curl-dl.h"
 #include "api/kube/config.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -118,6 +119,12 @@ static int run(const struct memschedd_config *mcfg)
         sigaddset(&mask, SIGINT);
         pthread_sigmask(SIG_BLOCK, &mask, NULL); /* before any thread starts */
         signal(SIGPIPE, SIG_IGN);
+
+        /* libcurl at start, whatever the configuration: memschedd serves extender and pool calls
+         * that may reach etcd or the Kubernetes API, and one code path (not a load on first use
+         * from one of the HTTP threads) is simpler to reason about than the few MiB it saves. */
+        if (curl_dl_open("memschedd (the etcd store, the Kubernetes API)") < 0)
+                return 2;
 
         struct cluster *cl = NULL;
         struct server *srv = NULL;

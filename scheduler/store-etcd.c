@@ -11,7 +11,6 @@
 // HTTP threads, the election's renewals and the report shipper (store-reports.c) never queue
 // behind one another on a slow member; the extender's filter and prioritize never call the store
 // at all (they read the published model). Watches use a handle of their own.
-#include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -489,22 +488,22 @@ static int etcd_watch(void *be, const char *prefix, uint64_t after_revision, uin
         CURL *c = etcd_client_handle_new(&e->client, (long)timeout_ms);
         if (!body || !c) {
                 if (c)
-                        curl_easy_cleanup(c);
+                        sym_curl_easy_cleanup(c);
                 return -ENOMEM;
         }
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, watch_data);
+        sym_curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+        sym_curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        sym_curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, watch_data);
         struct watch_ctx w = { .e = e, .last_revision = after_revision };
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
+        sym_curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
         r = -ECONNREFUSED;
         size_t first = e->client.current;
         for (size_t attempt = 0; attempt < e->client.n_endpoints; attempt++) {
                 char url[1024];
                 size_t i = (first + attempt) % e->client.n_endpoints;
                 snprintf(url, sizeof(url), "%s/v3/watch", e->client.endpoints[i]);
-                curl_easy_setopt(c, CURLOPT_URL, url);
-                CURLcode cc = curl_easy_perform(c);
+                sym_curl_easy_setopt(c, CURLOPT_URL, url);
+                CURLcode cc = sym_curl_easy_perform(c);
                 if (cc == CURLE_OPERATION_TIMEDOUT && !w.answered && w.error == 0) {
                         /* Not even the watch's confirmation: a stalled member (it took the
                          * connection and says nothing), not a quiet prefix. Counting that as
@@ -529,11 +528,11 @@ static int etcd_watch(void *be, const char *prefix, uint64_t after_revision, uin
                         r = 0; /* events, or none before the timeout */
                         break;
                 }
-                log_debug("etcd watch %s: %s", url, err[0] ? err : curl_easy_strerror(cc));
+                log_debug("etcd watch %s: %s", url, err[0] ? err : sym_curl_easy_strerror(cc));
                 if (cc != CURLE_COULDNT_CONNECT && cc != CURLE_COULDNT_RESOLVE_HOST)
                         r = -EPROTO;
         }
-        curl_easy_cleanup(c);
+        sym_curl_easy_cleanup(c);
         free(w.line.data);
         if (r < 0) {
                 store_event_list_free(w.events, w.n_events);

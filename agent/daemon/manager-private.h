@@ -97,6 +97,7 @@ struct manager {
         size_t n_full_ids, cap_full_ids;
         size_t balloon_rr;
         bool sampled_all;
+        uint32_t all_files; /* what "every file" means for this sample (CG_HAVE() bits) */
         /* act */
         struct eviction evict;
         uint64_t last_record_id;      /* while acting: the record the list made last */

@@ -38,6 +38,15 @@ static const char *const kill_reasons[_KILL_REASON_MAX] = {
         [KILL_REASON_SIGNAL_FAILED] = "signal_failed",
 };
 
+static const char *const wake_sources[_WAKE_MAX] = {
+        [WAKE_TIMER] = "timer",
+        [WAKE_PSI_NODE] = "psi_node",
+        [WAKE_PSI_KUBEPODS] = "psi_kubepods",
+        [WAKE_PSI_POD] = "psi_pod",
+        [WAKE_EVENTS_KUBEPODS] = "memory_events_kubepods",
+        [WAKE_EVENTS_CGROUP] = "memory_events_cgroup",
+};
+
 static const char *const api_verbs[AGENT_METRICS_API_VERBS] = {
         "get", "list", "watch", "create", "update", "patch", "delete", "other",
 };
@@ -280,6 +289,16 @@ static void format_decisions(struct manager *m, struct api_buf *b)
         for (size_t r = 0; r < _KILL_REASON_MAX; r++) {
                 const struct prom_label lb[] = { { "reason", kill_reasons[r] } };
                 prom_sample_u64(b, kills, lb, 1, mt->kills[r]);
+        }
+        static const char *const wake = "memagent_wakeups_total";
+        prom_family(b, wake, PROM_COUNTER,
+                    "Times the kernel or the sampling timer woke memagentd about memory, by "
+                    "source: timer, psi_node, psi_kubepods, psi_pod (a pod's own PSI trigger), "
+                    "memory_events_kubepods, memory_events_cgroup (a pod's or container's "
+                    "memory.events).");
+        for (size_t w = 0; w < _WAKE_MAX; w++) {
+                const struct prom_label lb[] = { { "source", wake_sources[w] } };
+                prom_sample_u64(b, wake, lb, 1, mt->wakeups[w]);
         }
         counter(b, "memagent_kernel_oom_kills_total",
                 "Victims of the kernel OOM killer seen through BPF (memagent did not get there "

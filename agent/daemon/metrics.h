@@ -35,6 +35,18 @@ enum kill_reason {
         _KILL_REASON_MAX,
 };
 
+/* What woke the loop for memory (memagent_wakeups_total's source label): the sampling timer is
+ * the safety net, the rest are the kernel's events (issue 13: events before polling). */
+enum wake_source {
+        WAKE_TIMER,           /* the sample interval elapsed */
+        WAKE_PSI_NODE,        /* the node's PSI trigger (/proc/pressure/memory) */
+        WAKE_PSI_KUBEPODS,    /* kubepods' PSI trigger */
+        WAKE_PSI_POD,         /* one pod's own PSI trigger */
+        WAKE_EVENTS_KUBEPODS, /* kubepods' memory.events changed (inotify) */
+        WAKE_EVENTS_CGROUP,   /* a pod's or container's memory.events changed (inotify) */
+        _WAKE_MAX,
+};
+
 #define AGENT_METRICS_DECISION_ACTIONS 9 /* decision.action values, and "other" */
 #define AGENT_METRICS_STEP_BUCKETS     16
 
@@ -47,6 +59,7 @@ struct agent_metrics {
         uint64_t kills[_KILL_REASON_MAX];    /* kills that took processes */
         uint64_t loans_total, returns_total; /* limit changes written */
         uint64_t reclaim_steps_total;        /* balloon steps handed to the worker */
+        uint64_t wakeups[_WAKE_MAX];         /* by what woke the loop */
         /* one observation + decision (observe_sample() + agent_step()), seconds histogram */
         uint64_t step_buckets[AGENT_METRICS_STEP_BUCKETS];
         uint64_t step_sum_usec;

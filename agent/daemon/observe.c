@@ -326,15 +326,19 @@ static bool scope_may_rise(const struct manager *m, enum scope_id i, const struc
  * level above none first: with none, and the agent calm, no candidate figure is used but the
  * balloon's and vertical scaling's (plan_calm()). */
 static bool needs_all(const struct manager *m, uint64_t now_usec, const char *why,
-                      const struct node_snapshot *snap)
+                      const struct node_snapshot *snap, bool *ret_routine)
 {
-        if (now_usec >= m->next_full_usec || !streq(why, "sample") || agent_wants_fast(&m->state))
+        *ret_routine = false;
+        if (!streq(why, "sample") || agent_wants_fast(&m->state))
                 return true;
         for (enum scope_id i = 0; i < _SCOPE_MAX; i++)
                 if (scope_may_rise(m, i, &snap->scopes[i], now_usec))
                         return true;
         /* a pod may be thrashing: its memory.pressure and memory.stat are the signal */
-        return agent_thrash_wants_all(&m->state, &m->ap, &snap->scopes[SCOPE_NODE], now_usec);
+        if (agent_thrash_wants_all(&m->state, &m->ap, &snap->scopes[SCOPE_NODE], now_usec))
+                return true;
+        *ret_routine = now_usec >= m->next_full_usec;
+        return *ret_routine;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -410,7 +414,7 @@ static uint32_t want_files(void *ud, const struct cgroup *c)
         if (m->model.has_kubepods && c == &m->model.kubepods)
                 return 0; /* sampled before the plan */
         if (m->sampled_all)
-                return CG_FILES_ALL;
+                return m->all_files;
         if (c->woken || (m->n_full_ids > 0 && bsearch(&c->id, m->full_ids, m->n_full_ids,
                                                       sizeof(*m->full_ids), cmp_u64)))
                 return CG_FILES_DECIDE;
@@ -423,8 +427,9 @@ int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
         if (node_sample(m->proc_fd, m->sys_fd, &m->node, m->scratch, SCRATCH_SIZE) == 0)
                 m->have_node = true;
         /* The scopes first: whether the rest is read in full depends on them. */
-        if (m->model.has_kubepods)
-                (void)cgroup_sample(&m->model.kubepods, m->scratch, SCRATCH_SIZE);
+        if (m->model.has_kubepods) /* its NUMA split: see all_files */
+                (void)cgroup_sample_files(&m->model.kubepods, CG_FILES_DECIDE, m->scratch,
+                                          SCRATCH_SIZE);
 
         observe_outcome(m, now_usec, snap);
         snap->trigger = why;
@@ -454,7 +459,13 @@ int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
                         .psi_full_total_usec = kp->psi.full.total_usec,
                 };
 
-        m->sampled_all = needs_all(m, now_usec, why, snap);
+        bool routine;
+        m->sampled_all = needs_all(m, now_usec, why, snap, &routine);
+        /* The routine full read (every OBSERVE_FULL_EVERY_USEC, calm) skips memory.numa_stat:
+         * no decision and no report uses a cgroup's NUMA split (the report's zones come from
+         * sysfs), only status, which shows it when fresh; it was a third of that read's parse
+         * (issue 13). A full read for a decision reads it, as before. */
+        m->all_files = routine ? CG_FILES_DECIDE : CG_FILES_ALL;
         if (m->sampled_all)
                 m->next_full_usec = now_usec + OBSERVE_FULL_EVERY_USEC;
         else

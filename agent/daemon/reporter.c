@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/daemon/reporter.h"
 
-#include <curl/curl.h>
+#include "api/curl-dl.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,10 +170,10 @@ static void request_release(struct reporter *r)
 {
         if (r->easy) {
                 curl_event_remove(r->curl, r->easy);
-                curl_easy_cleanup(r->easy);
+                sym_curl_easy_cleanup(r->easy);
                 r->easy = NULL;
         }
-        curl_slist_free_all(r->headers);
+        sym_curl_slist_free_all(r->headers);
         r->headers = NULL;
         free(r->body);
         r->body = NULL;
@@ -202,30 +202,30 @@ static int set_tls(struct reporter *r)
 {
         CURLcode c = CURLE_OK;
         if (c == CURLE_OK)
-                c = curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+                c = sym_curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 1L);
         if (c == CURLE_OK)
-                c = curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+                c = sym_curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
         if (c == CURLE_OK && r->ca_file)
-                c = curl_easy_setopt(r->easy, CURLOPT_CAINFO, r->ca_file);
+                c = sym_curl_easy_setopt(r->easy, CURLOPT_CAINFO, r->ca_file);
 #if LIBCURL_VERSION_NUM >= 0x075700
         /* curl keeps a parsed CA store for 24 h by default: read the file at each connection,
          * so that a rotated CA bundle is used at once. */
         if (c == CURLE_OK)
-                c = curl_easy_setopt(r->easy, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+                c = sym_curl_easy_setopt(r->easy, CURLOPT_CA_CACHE_TIMEOUT, 0L);
 #endif
         /* A kept-alive connection carries the identity of its handshake: after a failure
          * (maybe our certificate refused) retry on a new one, and never keep one long, so that
          * rotated files are used within a minute. */
         if (c == CURLE_OK && r->stats.consecutive_failures)
-                c = curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
+                c = sym_curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075000
         if (c == CURLE_OK)
-                c = curl_easy_setopt(r->easy, CURLOPT_MAXLIFETIME_CONN, 60L);
+                c = sym_curl_easy_setopt(r->easy, CURLOPT_MAXLIFETIME_CONN, 60L);
 #endif
         if (c == CURLE_OK && r->cert_file)
-                c = curl_easy_setopt(r->easy, CURLOPT_SSLCERT, r->cert_file);
+                c = sym_curl_easy_setopt(r->easy, CURLOPT_SSLCERT, r->cert_file);
         if (c == CURLE_OK && r->key_file)
-                c = curl_easy_setopt(r->easy, CURLOPT_SSLKEY, r->key_file);
+                c = sym_curl_easy_setopt(r->easy, CURLOPT_SSLKEY, r->key_file);
         return c == CURLE_OK ? 0 : -EINVAL;
 }
 
@@ -260,13 +260,13 @@ static int add_token(struct reporter *r)
         r->token_error_logged = false;
         k = asprintf(&auth, "Authorization: Bearer %s", token);
         explicit_bzero(token, strlen(token));
-        struct curl_slist *h = k < 0 ? NULL : curl_slist_append(r->headers, auth);
+        struct curl_slist *h = k < 0 ? NULL : sym_curl_slist_append(r->headers, auth);
         if (k < 0)
                 auth = NULL;
         if (auth)
                 explicit_bzero(auth, strlen(auth));
         if (!h) { /* out of memory: the check of r->headers after this says so */
-                curl_slist_free_all(r->headers);
+                sym_curl_slist_free_all(r->headers);
                 r->headers = NULL;
         } else
                 r->headers = h;
@@ -285,11 +285,11 @@ static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata)
                 return 0;
         r->body = make_body(r, &len);
         r->body_report = report_dup(r->current);
-        r->easy = curl_easy_init();
-        r->headers = curl_slist_append(NULL, "Content-Type: application/json");
+        r->easy = sym_curl_easy_init();
+        r->headers = sym_curl_slist_append(NULL, "Content-Type: application/json");
         if (r->headers) {
                 /* No "Expect: 100-continue" round trip (curl waits up to 1 s for it). */
-                struct curl_slist *h = curl_slist_append(r->headers, "Expect:");
+                struct curl_slist *h = sym_curl_slist_append(r->headers, "Expect:");
                 if (h)
                         r->headers = h;
         }
@@ -306,18 +306,18 @@ static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata)
         r->response_len = 0;
         r->response[0] = '\0';
         r->curl_error[0] = '\0';
-        curl_easy_setopt(r->easy, CURLOPT_URL, r->url);
-        curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
-        curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
-        curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-        curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_write);
-        curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
-        curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->curl_error);
-        curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "memagentd/" MEMAGENT_VERSION);
+        sym_curl_easy_setopt(r->easy, CURLOPT_URL, r->url);
+        sym_curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
+        sym_curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
+        sym_curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        sym_curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+        sym_curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+        sym_curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+        sym_curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+        sym_curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_write);
+        sym_curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+        sym_curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->curl_error);
+        sym_curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "memagentd/" MEMAGENT_VERSION);
         if (r->tls && set_tls(r) < 0) {
                 request_release(r);
                 log_warning("Failed to set up TLS for the node report to %s; retrying in 1 s",
@@ -447,11 +447,11 @@ static void on_request_done(CURL *easy, CURLcode res, void *userdata)
         long code = 0;
         (void)easy;
 
-        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+        sym_curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
         if (res != CURLE_OK) {
                 snprintf(r->stats.last_error, sizeof(r->stats.last_error), "%s%.*s",
                          is_tls_error(res) ? "TLS: " : "", (int)sizeof(r->stats.last_error) - 8,
-                         r->curl_error[0] ? r->curl_error : curl_easy_strerror(res));
+                         r->curl_error[0] ? r->curl_error : sym_curl_easy_strerror(res));
                 on_failure(r, true);
         } else if (code >= 200 && code < 300) {
                 on_success(r);
@@ -540,7 +540,8 @@ int reporter_new(sd_event *e, const char *base_url, const char *node_name,
                 return -ENOMEM;
         }
         r->rand_state = random_seed();
-        if ((k = curl_event_new(e, "reporter", &r->curl)) < 0) {
+        if ((k = curl_event_new(e, "reporter", "reports to memschedd (schedulerUrl)", &r->curl)) <
+            0) {
                 reporter_free(r);
                 return log_error_errno(k, "Failed to set up libcurl on the event loop: %m");
         }

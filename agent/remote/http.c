@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/remote/http.h"
 
-#include <curl/curl.h>
+#include "api/curl-dl.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,42 +64,45 @@ int remote_http_request(const struct remote_http *h, const char *method, const c
                         return -ENOMEM;
                 }
         }
-        CURL *c = curl_easy_init();
+        int k = curl_dl_open("memory pools (remote swap through memschedd)");
+        if (k < 0)
+                return k;
+        CURL *c = sym_curl_easy_init();
         if (!c)
                 return -ENOMEM;
-        struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+        struct curl_slist *hdr = sym_curl_slist_append(NULL, "Content-Type: application/json");
         if (hdr && auth) {
-                struct curl_slist *t = curl_slist_append(hdr, auth);
+                struct curl_slist *t = sym_curl_slist_append(hdr, auth);
                 explicit_bzero(auth, strlen(auth));
                 if (!t) {
-                        curl_slist_free_all(hdr);
-                        curl_easy_cleanup(c);
+                        sym_curl_slist_free_all(hdr);
+                        sym_curl_easy_cleanup(c);
                         return -ENOMEM;
                 }
                 hdr = t;
         }
         const char *text =
             body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL;
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms > 0 ? h->timeout_ms : 5000L);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* a thread: no SIGALRM for DNS timeouts */
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+        sym_curl_easy_setopt(c, CURLOPT_URL, url);
+        sym_curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        sym_curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+        sym_curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms > 0 ? h->timeout_ms : 5000L);
+        sym_curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* a thread: no SIGALRM for DNS timeouts */
+        sym_curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        sym_curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
         if (text)
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+                sym_curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
         if (h->ca_file && *h->ca_file)
-                curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+                sym_curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
         if (h->cert_file && *h->cert_file) {
-                curl_easy_setopt(c, CURLOPT_SSLCERT, h->cert_file);
-                curl_easy_setopt(c, CURLOPT_SSLKEY, h->key_file);
+                sym_curl_easy_setopt(c, CURLOPT_SSLCERT, h->cert_file);
+                sym_curl_easy_setopt(c, CURLOPT_SSLKEY, h->key_file);
         }
-        CURLcode cr = curl_easy_perform(c);
+        CURLcode cr = sym_curl_easy_perform(c);
         long status = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        curl_slist_free_all(hdr);
-        curl_easy_cleanup(c);
+        sym_curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        sym_curl_slist_free_all(hdr);
+        sym_curl_easy_cleanup(c);
 
         if (cr != CURLE_OK && !a.too_big) {
                 free(a.data);

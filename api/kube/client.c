@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "api/kube/client.h"
 
-#include <curl/curl.h>
+#include "api/curl-dl.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,9 +135,9 @@ static void request_free(struct kube_request *q)
                 return;
         if (q->easy) {
                 curl_event_remove(q->c->curl, q->easy);
-                curl_easy_cleanup(q->easy);
+                sym_curl_easy_cleanup(q->easy);
         }
-        curl_slist_free_all(q->headers);
+        sym_curl_slist_free_all(q->headers);
         free(q->method);
         free(q->url);
         free(q->content_type);
@@ -166,7 +166,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
         size_t n = size * nmemb;
         long code = 0;
 
-        curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &code);
+        sym_curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &code);
         if (q->on_data && is_2xx(code)) {
                 int r = q->on_data(data, n, q->userdata);
                 if (r < 0) {
@@ -210,36 +210,36 @@ static int set_tls(struct kube_request *q)
         CURLcode k = CURLE_OK;
 
         if (cfg->insecure_skip_tls_verify) {
-                k = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+                k = sym_curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
                 if (k == CURLE_OK)
-                        k = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+                        k = sym_curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
         }
         if (k == CURLE_OK && cfg->ca_file)
-                k = curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
+                k = sym_curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
         if (k == CURLE_OK && cfg->ca_data.data) {
                 struct curl_blob b = { cfg->ca_data.data, cfg->ca_data.size, CURL_BLOB_COPY };
-                k = curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+                k = sym_curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
         }
 #if LIBCURL_VERSION_NUM >= 0x075700
         /* The service account's ca.crt is rewritten when the cluster CA rotates. */
         if (k == CURLE_OK && cfg->ca_file)
-                k = curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+                k = sym_curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 0L);
 #endif
         if (k == CURLE_OK && cfg->cert_file)
-                k = curl_easy_setopt(e, CURLOPT_SSLCERT, cfg->cert_file);
+                k = sym_curl_easy_setopt(e, CURLOPT_SSLCERT, cfg->cert_file);
         if (k == CURLE_OK && cfg->key_file)
-                k = curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->key_file);
+                k = sym_curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->key_file);
         if (k == CURLE_OK && cfg->cert_data.data) {
                 struct curl_blob b = { cfg->cert_data.data, cfg->cert_data.size, CURL_BLOB_COPY };
-                k = curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &b);
+                k = sym_curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &b);
                 if (k == CURLE_OK)
-                        k = curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+                        k = sym_curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
         }
         if (k == CURLE_OK && cfg->key_data.data) {
                 struct curl_blob b = { cfg->key_data.data, cfg->key_data.size, CURL_BLOB_COPY };
-                k = curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b);
+                k = sym_curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b);
                 if (k == CURLE_OK)
-                        k = curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+                        k = sym_curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
         }
         return k == CURLE_OK ? 0 : -EINVAL;
 }
@@ -254,10 +254,10 @@ static int request_start(struct kube_request *q)
         int r = -ENOMEM;
 
         if (q->easy) {
-                curl_easy_cleanup(q->easy);
+                sym_curl_easy_cleanup(q->easy);
                 q->easy = NULL;
         }
-        curl_slist_free_all(q->headers);
+        sym_curl_slist_free_all(q->headers);
         q->headers = NULL;
         q->resp.len = 0;
         q->retry_after[0] = '\0';
@@ -265,10 +265,10 @@ static int request_start(struct kube_request *q)
         q->abort_errno = 0;
 
         token_refresh(c, false);
-        q->easy = curl_easy_init();
+        q->easy = sym_curl_easy_init();
         if (!q->easy)
                 goto out;
-        struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
+        struct curl_slist *h = sym_curl_slist_append(NULL, "Accept: application/json");
         if (!h)
                 goto out;
         q->headers = h;
@@ -277,41 +277,42 @@ static int request_start(struct kube_request *q)
                         auth = NULL;
                         goto out;
                 }
-                if (!(h = curl_slist_append(q->headers, auth)))
+                if (!(h = sym_curl_slist_append(q->headers, auth)))
                         goto out;
                 q->headers = h;
         }
         if (q->content_type) {
                 char ct[128];
                 snprintf(ct, sizeof(ct), "Content-Type: %s", q->content_type);
-                if (!(h = curl_slist_append(q->headers, ct)))
+                if (!(h = sym_curl_slist_append(q->headers, ct)))
                         goto out;
                 q->headers = h;
         }
         /* No "Expect: 100-continue" round trip (curl waits up to 1 s for it). */
-        if (!(h = curl_slist_append(q->headers, "Expect:")))
+        if (!(h = sym_curl_slist_append(q->headers, "Expect:")))
                 goto out;
         q->headers = h;
 
-        curl_easy_setopt(q->easy, CURLOPT_URL, q->url);
-        curl_easy_setopt(q->easy, CURLOPT_CUSTOMREQUEST, q->method);
+        sym_curl_easy_setopt(q->easy, CURLOPT_URL, q->url);
+        sym_curl_easy_setopt(q->easy, CURLOPT_CUSTOMREQUEST, q->method);
         if (q->body) {
-                curl_easy_setopt(q->easy, CURLOPT_POSTFIELDS, q->body);
-                curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(q->body));
+                sym_curl_easy_setopt(q->easy, CURLOPT_POSTFIELDS, q->body);
+                sym_curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                                     (curl_off_t)strlen(q->body));
         } else if (!streq(q->method, "GET"))
-                curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
-        curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, q->headers);
-        curl_easy_setopt(q->easy, CURLOPT_TIMEOUT_MS, q->timeout_ms);
-        curl_easy_setopt(q->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-        curl_easy_setopt(q->easy, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(q->easy, CURLOPT_WRITEFUNCTION, on_write);
-        curl_easy_setopt(q->easy, CURLOPT_WRITEDATA, q);
-        curl_easy_setopt(q->easy, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(q->easy, CURLOPT_HEADERDATA, q);
-        curl_easy_setopt(q->easy, CURLOPT_ERRORBUFFER, q->curl_error);
-        curl_easy_setopt(q->easy, CURLOPT_USERAGENT, "memagentd/" MEMAGENT_VERSION);
+                sym_curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+        sym_curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, q->headers);
+        sym_curl_easy_setopt(q->easy, CURLOPT_TIMEOUT_MS, q->timeout_ms);
+        sym_curl_easy_setopt(q->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+        sym_curl_easy_setopt(q->easy, CURLOPT_NOSIGNAL, 1L);
+        sym_curl_easy_setopt(q->easy, CURLOPT_WRITEFUNCTION, on_write);
+        sym_curl_easy_setopt(q->easy, CURLOPT_WRITEDATA, q);
+        sym_curl_easy_setopt(q->easy, CURLOPT_HEADERFUNCTION, on_header);
+        sym_curl_easy_setopt(q->easy, CURLOPT_HEADERDATA, q);
+        sym_curl_easy_setopt(q->easy, CURLOPT_ERRORBUFFER, q->curl_error);
+        sym_curl_easy_setopt(q->easy, CURLOPT_USERAGENT, "memagentd/" MEMAGENT_VERSION);
         /* A watch is idle between events for minutes; keep the connection alive under NATs. */
-        curl_easy_setopt(q->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+        sym_curl_easy_setopt(q->easy, CURLOPT_TCP_KEEPALIVE, 1L);
         if (set_tls(q) < 0) {
                 r = -EINVAL;
                 goto out;
@@ -358,7 +359,7 @@ static void on_done(CURL *easy, CURLcode res, void *userdata)
         _cleanup_json_ struct json_object *body = NULL;
         long code = 0;
 
-        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+        sym_curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
         enum kube_verb verb = verb_of(q->method);
         bool transport_failed = res != CURLE_OK && !(q->abort_errno && code > 0);
         if (c->observer)
@@ -372,7 +373,7 @@ static void on_done(CURL *easy, CURLcode res, void *userdata)
                          res == CURLE_SSL_CONNECT_ERROR || res == CURLE_PEER_FAILED_VERIFICATION
                              ? "TLS: "
                              : "",
-                         q->curl_error[0] ? q->curl_error : curl_easy_strerror(res));
+                         q->curl_error[0] ? q->curl_error : sym_curl_easy_strerror(res));
         } else {
                 if (code >= 100 && code < 600) {
                         c->stats.by_class[code / 100]++;
@@ -523,7 +524,7 @@ int kube_client_new(sd_event *e, const struct kube_config *cfg, struct kube_clie
                 return -ENOMEM;
         c->event = sd_event_ref(e);
         int r = config_copy(&c->cfg, cfg);
-        if (r < 0 || (r = curl_event_new(e, "kube", &c->curl)) < 0) {
+        if (r < 0 || (r = curl_event_new(e, "kube", "the Kubernetes API", &c->curl)) < 0) {
                 kube_client_free(c);
                 return r;
         }

@@ -35,8 +35,8 @@ static struct transfer *detach(struct curl_event *ce, CURL *easy)
                 if ((*p)->easy == easy) {
                         struct transfer *t = *p;
                         *p = t->next;
-                        curl_multi_remove_handle(ce->multi, easy);
-                        curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+                        sym_curl_multi_remove_handle(ce->multi, easy);
+                        sym_curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
                         return t;
                 }
         return NULL;
@@ -47,7 +47,7 @@ static void check_done(struct curl_event *ce)
         CURLMsg *msg;
         int left = 0;
 
-        while ((msg = curl_multi_info_read(ce->multi, &left))) {
+        while ((msg = sym_curl_multi_info_read(ce->multi, &left))) {
                 if (msg->msg != CURLMSG_DONE)
                         continue;
                 CURL *easy = msg->easy_handle;
@@ -69,7 +69,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         if (what == CURL_POLL_REMOVE) {
                 if (io) {
                         sd_event_source_disable_unref(io);
-                        curl_multi_assign(ce->multi, fd, NULL);
+                        sym_curl_multi_assign(ce->multi, fd, NULL);
                 }
                 return 0;
         }
@@ -87,7 +87,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         if (sd_event_add_io(ce->event, &io, fd, events, on_io, ce) < 0)
                 return -1;
         (void)sd_event_source_set_description(io, ce->io_description);
-        if (curl_multi_assign(ce->multi, fd, io) != CURLM_OK) {
+        if (sym_curl_multi_assign(ce->multi, fd, io) != CURLM_OK) {
                 sd_event_source_disable_unref(io);
                 return -1;
         }
@@ -121,7 +121,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 action |= CURL_CSELECT_OUT;
         if (revents & (EPOLLERR | EPOLLHUP))
                 action |= CURL_CSELECT_ERR;
-        curl_multi_socket_action(ce->multi, fd, action, &running);
+        sym_curl_multi_socket_action(ce->multi, fd, action, &running);
         check_done(ce);
         return 0;
 }
@@ -132,41 +132,38 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
         int running = 0;
         (void)s;
         (void)usec;
-        curl_multi_socket_action(ce->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        sym_curl_multi_socket_action(ce->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         check_done(ce);
         return 0;
 }
 
-int curl_event_new(sd_event *e, const char *description, struct curl_event **ret)
+int curl_event_new(sd_event *e, const char *description, const char *feature,
+                   struct curl_event **ret)
 {
-        static bool curl_ready;
         char name[64];
         int r;
 
-        if (!curl_ready) {
-                /* Here, when a client first needs it, not at start: libcurl's TLS library
-                 * costs megabytes once initialised (issue 13). memagentd's balloon worker
-                 * thread may run by now; it makes no libcurl or TLS call, and libcurl >= 7.84
-                 * built "threadsafe" (Debian's) makes this call safe beside other threads. */
-                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                        return -ENOMEM;
-                curl_ready = true;
-        }
+        /* libcurl is loaded here, when a client first needs it, not at start: mapped and
+         * initialised it costs megabytes (issue 13). memagentd's balloon worker thread may run by
+         * now; it makes no libcurl or TLS call, and libcurl >= 7.84 built "threadsafe" (Debian's)
+         * makes curl_global_init() safe beside other threads. */
+        if ((r = curl_dl_open(feature)) < 0)
+                return r;
         struct curl_event *ce = calloc(1, sizeof(*ce));
         if (!ce)
                 return -ENOMEM;
         ce->event = sd_event_ref(e);
         snprintf(ce->io_description, sizeof(ce->io_description), "%s-curl-io",
                  description ? description : "curl");
-        ce->multi = curl_multi_init();
+        ce->multi = sym_curl_multi_init();
         if (!ce->multi) {
                 curl_event_free(ce);
                 return -ENOMEM;
         }
-        curl_multi_setopt(ce->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-        curl_multi_setopt(ce->multi, CURLMOPT_SOCKETDATA, ce);
-        curl_multi_setopt(ce->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-        curl_multi_setopt(ce->multi, CURLMOPT_TIMERDATA, ce);
+        sym_curl_multi_setopt(ce->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+        sym_curl_multi_setopt(ce->multi, CURLMOPT_SOCKETDATA, ce);
+        sym_curl_multi_setopt(ce->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+        sym_curl_multi_setopt(ce->multi, CURLMOPT_TIMERDATA, ce);
         if ((r = sd_event_add_time(e, &ce->timer, CLOCK_MONOTONIC, 0, 1000, on_timer, ce)) < 0 ||
             (r = sd_event_source_set_enabled(ce->timer, SD_EVENT_OFF)) < 0) {
                 curl_event_free(ce);
@@ -186,9 +183,9 @@ int curl_event_add(struct curl_event *ce, CURL *easy, curl_event_done_fn done, v
         t->easy = easy;
         t->done = done;
         t->userdata = userdata;
-        curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
-        if (curl_multi_add_handle(ce->multi, easy) != CURLM_OK) {
-                curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+        sym_curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
+        if (sym_curl_multi_add_handle(ce->multi, easy) != CURLM_OK) {
+                sym_curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
                 free(t);
                 return -EINVAL;
         }
@@ -213,7 +210,7 @@ struct curl_event *curl_event_free(struct curl_event *ce)
                 free(t);
         }
         if (ce->multi)
-                curl_multi_cleanup(ce->multi);
+                sym_curl_multi_cleanup(ce->multi);
         ce->timer = sd_event_source_disable_unref(ce->timer);
         sd_event_unref(ce->event);
         free(ce);

@@ -5,7 +5,7 @@
 // (agent/daemon/reporter.c) and the Kubernetes client (api/kube/client.c) both use it.
 #pragma once
 
-#include <curl/curl.h>
+#include "api/curl-dl.h"
 #include <systemd/sd-event.h>
 
 struct curl_event;
@@ -15,10 +15,11 @@ struct curl_event;
  * transfers. */
 typedef void (*curl_event_done_fn)(CURL *easy, CURLcode result, void *userdata);
 
-/* A multi handle on loop e; description names its event sources ("reporter", "kube"). Runs
- * curl_global_init() the first time (the daemons are single-threaded). Returns 0 or -ENOMEM /
- * the sd-event error. */
-int curl_event_new(sd_event *e, const char *description, struct curl_event **ret);
+/* A multi handle on loop e; description names its event sources ("reporter", "kube"). Loads
+ * libcurl the first time (curl_dl_open(); feature names what needs it in the error when libcurl is
+ * missing). Returns 0, curl_dl_open()'s error, -ENOMEM or the sd-event error. */
+int curl_event_new(sd_event *e, const char *description, const char *feature,
+                   struct curl_event **ret);
 
 /* Starts a configured easy handle; done gets it back when it ends. The handle's CURLOPT_PRIVATE
  * belongs to curl_event. Returns 0, -ENOMEM or -EINVAL (curl refused the handle). */

@@ -16,8 +16,8 @@
 // is what memschedd's decoder reads back, racy values clamped.
 // Every phase is bounded in time; the test stops by itself.
 //   agent_reporter MEMSCHEDD
+#include "api/curl-dl.h"
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -140,14 +140,14 @@ static long http_get(const char *path, struct json_object **ret)
         struct api_buf b = {};
         long code = 0;
         snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-        CURL *c = curl_easy_init();
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-        if (curl_easy_perform(c) == CURLE_OK)
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-        curl_easy_cleanup(c);
+        CURL *c = sym_curl_easy_init();
+        sym_curl_easy_setopt(c, CURLOPT_URL, url);
+        sym_curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+        sym_curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        sym_curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+        if (sym_curl_easy_perform(c) == CURLE_OK)
+                sym_curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        sym_curl_easy_cleanup(c);
         *ret = NULL;
         char *s = NULL;
         size_t n = 0;
@@ -539,7 +539,8 @@ int main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
         if (!mkdtemp(workdir))
                 return 1;
-        curl_global_init(CURL_GLOBAL_DEFAULT);
+        if (curl_dl_open("the test's requests to memschedd") < 0)
+                return 1;
 
         sd_event *e = NULL;
         struct reporter *r = NULL, *r2 = NULL;
@@ -853,7 +854,6 @@ int main(int argc, char **argv)
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", workdir);
         if (system(cmd) != 0)
                 fprintf(stderr, "could not remove %s\n", workdir);
-        curl_global_cleanup();
         if (failures)
                 fprintf(stderr, "%d checks failed\n", failures);
         return failures ? 1 : 0;

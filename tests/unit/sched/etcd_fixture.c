@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "etcd_fixture.h"
 
+#include "api/curl-dl.h"
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -131,27 +131,27 @@ static int wait_healthy(struct etcd_fixture *f, size_t i)
         char url[96];
         etcd_fixture_url(f, i, url, sizeof(url));
         strcat(url, "/health");
-        CURL *c = curl_easy_init();
+        CURL *c = sym_curl_easy_init();
         if (!c)
                 return -ENOMEM;
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+        sym_curl_easy_setopt(c, CURLOPT_URL, url);
+        sym_curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
+        sym_curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        sym_curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
         char cert[128], key[128], ca[128];
         if (f->certs[0]) {
                 snprintf(cert, sizeof(cert), "%s/client.crt", f->certs);
                 snprintf(key, sizeof(key), "%s/client.key", f->certs);
                 snprintf(ca, sizeof(ca), "%s/ca.crt", f->certs);
-                curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
-                curl_easy_setopt(c, CURLOPT_SSLKEY, key);
-                curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+                sym_curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
+                sym_curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+                sym_curl_easy_setopt(c, CURLOPT_CAINFO, ca);
         }
         int r = -ETIMEDOUT;
         for (int tries = 0; tries < 200; tries++) {
                 long status = 0;
-                if (curl_easy_perform(c) == CURLE_OK &&
-                    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+                if (sym_curl_easy_perform(c) == CURLE_OK &&
+                    sym_curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
                     status == 200) {
                         r = 0;
                         break;
@@ -163,7 +163,7 @@ static int wait_healthy(struct etcd_fixture *f, size_t i)
                 }
                 usleep(100 * 1000);
         }
-        curl_easy_cleanup(c);
+        sym_curl_easy_cleanup(c);
         if (r < 0)
                 fprintf(stderr, "etcd member %zu did not become healthy (%s); see %s/m%zu.log\n", i,
                         strerror(-r), f->dir, i);
@@ -209,7 +209,9 @@ int etcd_fixture_start_tls(struct etcd_fixture *f, size_t n, const char *certs_d
         snprintf(f->dir, sizeof(f->dir), "/tmp/memsched-etcd-XXXXXX");
         if (!mkdtemp(f->dir))
                 return -errno;
-        curl_global_init(CURL_GLOBAL_DEFAULT);
+        r = curl_dl_open("the etcd test fixture");
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < n; i++) {
                 f->client_port[i] = free_port();
                 f->peer_port[i] = free_port();
