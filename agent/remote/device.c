@@ -30,6 +30,11 @@ struct remote_device {
         void *refresh_ud;
         remote_device_tick_t tick;
         void *tick_ud;
+        struct {
+                char donor[API_NODE_NAME_MAX];
+                struct remote_latency latency;
+        } donors[REMOTE_DEVICE_DONORS_MAX];
+        size_t n_donors;
 };
 
 static struct remote_hello slab_hello(const struct remote_device *d, size_t i)
@@ -82,6 +87,30 @@ static bool refresh_lease(struct remote_device *d)
         return newer;
 }
 
+static struct remote_latency *donor_latency(struct remote_device *d, const char *donor)
+{
+        for (size_t k = 0; k < d->n_donors; k++)
+                if (streq(d->donors[k].donor, donor))
+                        return &d->donors[k].latency;
+        if (d->n_donors == REMOTE_DEVICE_DONORS_MAX)
+                return NULL;
+        size_t k = d->n_donors++;
+        snprintf(d->donors[k].donor, sizeof(d->donors[k].donor), "%s", donor);
+        return &d->donors[k].latency;
+}
+
+/* remote_link_io(), timed for the donor's latency figures. */
+static int timed_link_io(struct remote_device *d, uint32_t slab, enum remote_op op, uint64_t offset,
+                         void *buf, uint32_t length)
+{
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+        int r = remote_link_io(&d->links[slab], op, offset, buf, length);
+        struct remote_latency *lat = donor_latency(d, d->lease.slabs[slab].donor);
+        if (lat)
+                remote_latency_add(lat, now_usec(CLOCK_MONOTONIC) - t0, r == 0);
+        return r;
+}
+
 /* One transfer on the replica (chunk, slot), riding out what is not the replica's fault: a link
  * fenced because our epoch moved on (open it again), a donor that has not seen our epoch yet
  * (wait for its renewal), a donor that has seen a newer epoch than ours (refresh the lease, and
@@ -113,7 +142,7 @@ static int replica_io(struct remote_device *d, size_t chunk, unsigned slot, enum
                                 return r;
                         d->stats.relinks++;
                 }
-                r = remote_link_io(l, op, offset, buf, length);
+                r = timed_link_io(d, i, op, offset, buf, length);
                 if (r == -ESTALE && l->epoch < d->lease.epoch)
                         continue;
                 if (r == -ESTALE && !refreshed) {
@@ -220,6 +249,15 @@ const struct replica_set *remote_device_replicas(const struct remote_device *d)
 void remote_device_get_stats(const struct remote_device *d, struct remote_device_stats *ret)
 {
         *ret = d->stats;
+}
+
+const struct remote_latency *remote_device_donor_latency(const struct remote_device *d,
+                                                         const char *donor)
+{
+        for (size_t k = 0; k < d->n_donors; k++)
+                if (streq(d->donors[k].donor, donor))
+                        return &d->donors[k].latency;
+        return NULL;
 }
 
 static void note_failure(struct remote_device *d, size_t chunk, unsigned slot, int r)
