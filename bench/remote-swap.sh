@@ -10,13 +10,15 @@
 # never pass/fail on them; a failed run withholds them and exits 1. Not a ctest.
 #
 # Usage: bench/remote-swap.sh [BUILD_DIR] [SIZE_MIB] [LIMIT]   (defaults: build, 96, 32Mi)
+# Environment: MTU=N sets the guests' link MTU (RoCE's path MTU follows it); VMRUN_FLAGS=...
+# passes more vmrun flags (e.g. --keep).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(cd "$here/.." && pwd)
 build=${1:-$src/build}
 size=${2:-96}
 limit=${3:-32Mi}
-for b in bench/bench-pagein agent/memagentd scheduler/memschedd; do
+for b in bench/bench-pagein agent/memagentd agent/memagent scheduler/memschedd; do
 	[[ -x $build/$b ]] || {
 		echo "remote-swap: $build/$b not built (cmake --build $build --target bench-pagein memagentd memschedd)" >&2
 		exit 2
@@ -24,9 +26,10 @@ for b in bench/bench-pagein agent/memagentd scheduler/memschedd; do
 done
 
 rc=0
-out=$("$src/tests/vm/vmrun" --work "$build/vm" --peer --rdma --smp 1 --numa 1 --mem 768 --peer-mem 288 \
-	--timeout 1500 --modules "nbd zram" --bin "$build/bench/bench-pagein" --bin "$build/agent/memagentd" \
-	--bin "$build/scheduler/memschedd" --env "SIZE_MIB=$size" --env "LIMIT=$limit" \
+# shellcheck disable=SC2086 # VMRUN_FLAGS: extra vmrun flags, a list of words (e.g. --keep)
+out=$("$src/tests/vm/vmrun" --work "$build/vm" ${VMRUN_FLAGS:-} --peer --rdma --smp 1 --numa 1 --mem 768 --peer-mem 288 \
+	--timeout 1500 --modules "nbd zram" --bin "$build/bench/bench-pagein" --bin "$build/agent/memagentd" --bin "$build/agent/memagent" \
+	--bin "$build/scheduler/memschedd" --env "SIZE_MIB=$size" --env "LIMIT=$limit" --env "MTU=${MTU:-}" \
 	"$here/guest/remote-swap.sh" 2>&1) || rc=$?
 res=$(sed -n '/^----- results (remote-swap.sh, guest b)/,/^-----$/p' <<<"$out" | tr ' ' '\n')
 get() { awk -F= -v k="$1" '$1 == k { v = $2 } END { print v }' <<<"$res"; }
@@ -46,3 +49,11 @@ for p in local zram rdma tcp; do
 		"$(awk -v a="$ms" -v b="$local_ms" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')"
 done
 echo "  rdma phase: $(get rdma.rxe_sent_pkts) RoCE packets sent by the consumer's rxe0"
+echo "== per-donor transfers in the remote phases (memagent status: one READ/WRITE of a slab extent)"
+printf '  %-7s %-10s %9s %7s %9s %9s\n' phase donor ops errors p50_us p99_us
+for p in rdma tcp; do
+	for d in $(grep -o "^$p\.[^=]*\.ops=" <<<"$res" | sed "s/^$p\.//; s/\.ops=\$//"); do
+		printf '  %-7s %-10s %9s %7s %9s %9s\n' "$p" "$d" "$(get "$p.$d.ops")" "$(get "$p.$d.errors")" \
+			"$(get "$p.$d.p50_us")" "$(get "$p.$d.p99_us")"
+	done
+done

@@ -106,16 +106,24 @@ static void print_remote_swap_table(struct json_object *j)
         if (json_object_object_get_ex(rs, "last_error", &x) && x)
                 printf("  last error: %s\n", json_object_get_string(x));
         if (json_object_object_get_ex(rs, "donors", &ds) && json_object_array_length(ds) > 0) {
-                printf("  %-32s %-10s %-6s %-8s %-8s %s\n", "DONOR", "BYTES", "SLABS", "HEALTHY",
-                       "SYNCING", "FAILED");
+                printf("  %-32s %-10s %-6s %-8s %-8s %-7s %-9s %-7s %-9s %s\n", "DONOR", "BYTES",
+                       "SLABS", "HEALTHY", "SYNCING", "FAILED", "OPS", "ERRORS", "P50", "P99");
                 for (size_t i = 0; i < json_object_array_length(ds); i++) {
                         struct json_object *d = json_object_array_get_idx(ds, i);
-                        printf("  %-32s %-10s %-6llu %-8llu %-8llu %llu\n", S(d, "donor"),
-                               format_bytes_iec(U(d, "bytes"), a, sizeof(a)),
+                        char p50[32] = "-", p99[32] = "-";
+                        if (U(d, "ops") > 0) {
+                                snprintf(p50, sizeof(p50), "%.2fms",
+                                         U(d, "latency_p50_usec") / 1e3);
+                                snprintf(p99, sizeof(p99), "%.2fms",
+                                         U(d, "latency_p99_usec") / 1e3);
+                        }
+                        printf("  %-32s %-10s %-6llu %-8llu %-8llu %-7llu %-9llu %-7llu %-9s %s\n",
+                               S(d, "donor"), format_bytes_iec(U(d, "bytes"), a, sizeof(a)),
                                (unsigned long long)U(d, "slabs"),
                                (unsigned long long)U(d, "healthy"),
                                (unsigned long long)U(d, "syncing"),
-                               (unsigned long long)U(d, "failed"));
+                               (unsigned long long)U(d, "failed"), (unsigned long long)U(d, "ops"),
+                               (unsigned long long)U(d, "errors"), p50, p99);
                 }
         }
 #undef S

@@ -417,6 +417,18 @@ struct json_object *remote_swap_status_json(const struct manager *m)
                 json_object_object_add(dj, "healthy", json_object_new_uint64(d->healthy));
                 json_object_object_add(dj, "syncing", json_object_new_uint64(d->syncing));
                 json_object_object_add(dj, "failed", json_object_new_uint64(d->failed));
+                /* Transfers to the donor and their latency (null before the first). */
+                const struct remote_latency *lat = &d->latency;
+                json_object_object_add(dj, "ops", json_object_new_uint64(lat->ops));
+                json_object_object_add(dj, "errors", json_object_new_uint64(lat->errors));
+                json_object_object_add(
+                    dj, "latency_p50_usec",
+                    lat->ops ? json_object_new_uint64(remote_latency_quantile_usec(lat, 0.50))
+                             : NULL);
+                json_object_object_add(
+                    dj, "latency_p99_usec",
+                    lat->ops ? json_object_new_uint64(remote_latency_quantile_usec(lat, 0.99))
+                             : NULL);
                 json_object_array_add(ds, dj);
         }
         json_object_object_add(o, "donors", ds);

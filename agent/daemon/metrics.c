@@ -468,6 +468,35 @@ static void format_api(struct manager *m, struct api_buf *b)
                 }
 }
 
+/* Remote swap: per donor of the lease, how long transfers took and how many failed (the figures
+ * `memagent status` shows as p50/p99), as of the last snapshot. The donor label is bounded by the
+ * lease's donors (a handful). Absent without remote swap. */
+static void format_remote_swap(struct manager *m, struct api_buf *b)
+{
+        static const char *const name = "memagent_remote_swap_transfer_seconds";
+        static const char *const errors = "memagent_remote_swap_transfer_errors_total";
+        if (!m->remote_swap)
+                return;
+        prom_family(b, name, PROM_HISTOGRAM,
+                    "Time of one transfer (a READ or WRITE of a slab extent) to a donor of the "
+                    "remote swap lease, by donor, since the lease began.");
+        double bounds[REMOTE_LATENCY_SLOTS - 1];
+        for (unsigned i = 0; i < REMOTE_LATENCY_SLOTS - 1; i++)
+                bounds[i] = (double)remote_latency_slot_upper_usec(i) / 1e6;
+        for (size_t i = 0; i < m->n_rswap_donors; i++) {
+                const struct remote_swap_donor *d = &m->rswap_donors[i];
+                const struct prom_label l[] = { { "donor", d->donor } };
+                prom_histogram(b, name, l, 1, bounds, d->latency.slots, REMOTE_LATENCY_SLOTS,
+                               (double)d->latency.sum_usec / 1e6);
+        }
+        prom_family(b, errors, PROM_COUNTER,
+                    "Transfers to a donor of the remote swap lease that failed, by donor.");
+        for (size_t i = 0; i < m->n_rswap_donors; i++) {
+                const struct prom_label l[] = { { "donor", m->rswap_donors[i].donor } };
+                prom_sample_u64(b, errors, l, 1, m->rswap_donors[i].latency.errors);
+        }
+}
+
 /* process_resident_memory_bytes, as the Prometheus client libraries export it: statm's second
  * field, in pages. Our own /proc, not procRoot (which tests point at fixtures). */
 static void format_process(struct api_buf *b)
@@ -494,5 +523,6 @@ void agent_metrics_format(struct manager *m, uint64_t now_usec, struct api_buf *
         format_bpf(m, b);
         format_step(m, b);
         format_api(m, b);
+        format_remote_swap(m, b);
         format_process(b);
 }

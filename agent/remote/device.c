@@ -30,6 +30,11 @@ struct remote_device {
         void *refresh_ud;
         remote_device_tick_t tick;
         void *tick_ud;
+        struct {
+                char donor[API_NODE_NAME_MAX];
+                struct remote_latency latency;
+        } donors[REMOTE_DEVICE_DONORS_MAX];
+        size_t n_donors;
 };
 
 static struct remote_hello slab_hello(const struct remote_device *d, size_t i)
@@ -82,6 +87,30 @@ static bool refresh_lease(struct remote_device *d)
         return newer;
 }
 
+static struct remote_latency *donor_latency(struct remote_device *d, const char *donor)
+{
+        for (size_t k = 0; k < d->n_donors; k++)
+                if (streq(d->donors[k].donor, donor))
+                        return &d->donors[k].latency;
+        if (d->n_donors == REMOTE_DEVICE_DONORS_MAX)
+                return NULL;
+        size_t k = d->n_donors++;
+        snprintf(d->donors[k].donor, sizeof(d->donors[k].donor), "%s", donor);
+        return &d->donors[k].latency;
+}
+
+/* remote_link_io(), timed for the donor's latency figures. */
+static int timed_link_io(struct remote_device *d, uint32_t slab, enum remote_op op, uint64_t offset,
+                         void *buf, uint32_t length)
+{
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+        int r = remote_link_io(&d->links[slab], op, offset, buf, length);
+        struct remote_latency *lat = donor_latency(d, d->lease.slabs[slab].donor);
+        if (lat)
+                remote_latency_add(lat, now_usec(CLOCK_MONOTONIC) - t0, r == 0);
+        return r;
+}
+
 /* One transfer on the replica (chunk, slot), riding out what is not the replica's fault: a link
  * fenced because our epoch moved on (open it again), a donor that has not seen our epoch yet
  * (wait for its renewal), a donor that has seen a newer epoch than ours (refresh the lease, and
@@ -113,7 +142,7 @@ static int replica_io(struct remote_device *d, size_t chunk, unsigned slot, enum
                                 return r;
                         d->stats.relinks++;
                 }
-                r = remote_link_io(l, op, offset, buf, length);
+                r = timed_link_io(d, i, op, offset, buf, length);
                 if (r == -ESTALE && l->epoch < d->lease.epoch)
                         continue;
                 if (r == -ESTALE && !refreshed) {
@@ -222,6 +251,15 @@ void remote_device_get_stats(const struct remote_device *d, struct remote_device
         *ret = d->stats;
 }
 
+const struct remote_latency *remote_device_donor_latency(const struct remote_device *d,
+                                                         const char *donor)
+{
+        for (size_t k = 0; k < d->n_donors; k++)
+                if (streq(d->donors[k].donor, donor))
+                        return &d->donors[k].latency;
+        return NULL;
+}
+
 static void note_failure(struct remote_device *d, size_t chunk, unsigned slot, int r)
 {
         d->stats.replica_failures++;
@@ -248,16 +286,62 @@ static int chunk_read(struct remote_device *d, size_t chunk, uint64_t off, uint8
         }
 }
 
+/* The fast path of a write: [off, off+len) (at most REMOTE_LINK_START_BYTES_MAX) started on
+ * every replica in slots[0..n) whose link is open under the lease's epoch, then finished on each,
+ * so that both replicas' transfers are in flight together rather than one after the other (the
+ * wire's round trip paid once, not twice). results[k] is 0 where that replica has the bytes, else
+ * -EAGAIN (not started) or what went wrong; the caller redoes those through replica_io(), which
+ * opens links, rides out epochs and retries: writing a block twice is harmless. */
+static void chunk_write_together(struct remote_device *d, size_t chunk, const unsigned *slots,
+                                 int n, uint64_t off, const uint8_t *buf, uint32_t len,
+                                 int *results)
+{
+        uint64_t t0[REPLICA_SLOTS];
+        for (int k = 0; k < n; k++) {
+                const struct replica *rep = &d->set.chunks[chunk].slot[slots[k]];
+                struct remote_link *l = rep->slab < d->lease.n_slabs ? &d->links[rep->slab] : NULL;
+                results[k] = -EAGAIN;
+                if (!l || l->fd < 0 || l->epoch != d->lease.epoch ||
+                    (rep->state != REPLICA_HEALTHY && rep->state != REPLICA_SYNCING))
+                        continue;
+                t0[k] = now_usec(CLOCK_MONOTONIC);
+                results[k] =
+                    remote_link_start(l, REMOTE_OP_WRITE, off, buf, len) == 0 ? 1 : -EAGAIN;
+        }
+        for (int k = 0; k < n; k++) {
+                if (results[k] != 1)
+                        continue;
+                uint32_t i = d->set.chunks[chunk].slot[slots[k]].slab;
+                results[k] = remote_link_finish(&d->links[i], NULL);
+                struct remote_latency *lat = donor_latency(d, d->lease.slabs[i].donor);
+                if (lat)
+                        remote_latency_add(lat, now_usec(CLOCK_MONOTONIC) - t0[k], results[k] == 0);
+        }
+}
+
 static int chunk_write(struct remote_device *d, size_t chunk, uint64_t off, const uint8_t *buf,
                        uint32_t len)
 {
         unsigned slots[REPLICA_SLOTS];
-        int results[REPLICA_SLOTS];
+        int results[REPLICA_SLOTS] = {}, piece[REPLICA_SLOTS];
         int n = replica_plan_write(&d->set, chunk, slots);
         if (n < 0)
                 return n;
+        for (uint32_t done = 0; done < len;) {
+                uint32_t m = len - done < REMOTE_LINK_START_BYTES_MAX ? len - done
+                                                                      : REMOTE_LINK_START_BYTES_MAX;
+                chunk_write_together(d, chunk, slots, n, off + done, buf + done, m, piece);
+                for (int k = 0; k < n; k++) {
+                        if (results[k] < 0)
+                                continue; /* that replica failed an earlier piece */
+                        if (piece[k] != 0)
+                                piece[k] = replica_io(d, chunk, slots[k], REMOTE_OP_WRITE,
+                                                      off + done, (void *)(buf + done), m);
+                        results[k] = piece[k];
+                }
+                done += m;
+        }
         for (int k = 0; k < n; k++) {
-                results[k] = replica_io(d, chunk, slots[k], REMOTE_OP_WRITE, off, (void *)buf, len);
                 if (results[k] < 0)
                         note_failure(d, chunk, slots[k], results[k]);
                 replica_write_done(&d->set, chunk, slots[k], results[k]);

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/remote/latency.h"
 #include "agent/remote/link.h"
 #include "agent/remote/replica.h"
 #include "api/lease.h"
@@ -47,6 +48,12 @@ uint64_t remote_device_bytes(const struct remote_device *d);
 const struct lease *remote_device_lease(const struct remote_device *d);
 const struct replica_set *remote_device_replicas(const struct remote_device *d);
 void remote_device_get_stats(const struct remote_device *d, struct remote_device_stats *ret);
+/* Every transfer to the donor named donor so far, over all its slabs (also slabs since revoked),
+ * timed around the link's call: NULL when there was none. Donors beyond the first
+ * REMOTE_DEVICE_DONORS_MAX are not timed. Owned by d, valid until its next transfer. */
+#define REMOTE_DEVICE_DONORS_MAX 16
+const struct remote_latency *remote_device_donor_latency(const struct remote_device *d,
+                                                         const char *donor);
 
 /* [offset, offset+length) of the device, across chunks. 0, -ERANGE past the end, -EIO when a
  * chunk has no replica left that could serve it (the write is then not acknowledged), -EROFS

@@ -128,23 +128,23 @@ int remote_link_open(const struct pool_transport *t, const struct remote_hello *
         return 0;
 }
 
-int remote_link_io(struct remote_link *l, enum remote_op op, uint64_t offset, void *buf,
-                   uint32_t length)
+/* After an RDMA transfer: a failed link is closed (-ERANGE leaves it open), and one that connected
+ * again has another channel. */
+static int rdma_settle(struct remote_link *l, int r)
 {
-        if (l->fd < 0)
-                return -ENOTCONN;
-        if (op != REMOTE_OP_READ && op != REMOTE_OP_WRITE)
-                return -EINVAL;
-        if (l->rdma) {
-                int r = rdma_link_io(l->rdma, op, offset, buf, length);
-                if (r < 0 && r != -ERANGE) {
-                        rdma_link_close(l->rdma);
-                        l->rdma = NULL;
-                        l->fd = -1;
-                } else
-                        l->fd = rdma_link_fd(l->rdma); /* it may have connected again */
-                return r;
-        }
+        if (r < 0 && r != -ERANGE) {
+                rdma_link_close(l->rdma);
+                l->rdma = NULL;
+                l->fd = -1;
+        } else
+                l->fd = rdma_link_fd(l->rdma);
+        return r;
+}
+
+/* Sends a TCP request (and a WRITE's bytes); its answer is remote_link_finish()'s. */
+static int tcp_start(struct remote_link *l, enum remote_op op, uint64_t offset, const void *buf,
+                     uint32_t length)
+{
         struct remote_request q = { .op = op,
                                     .handle = l->next_handle++,
                                     .epoch = l->epoch,
@@ -152,14 +152,46 @@ int remote_link_io(struct remote_link *l, enum remote_op op, uint64_t offset, vo
                                     .length = length };
         uint8_t qbuf[REMOTE_REQUEST_BYTES];
         remote_request_encode(&q, qbuf);
-        int refusal = 0;
         int r = remote_write_full(l->fd, qbuf, sizeof(qbuf));
         if (r == 0 && op == REMOTE_OP_WRITE)
                 r = remote_write_full(l->fd, buf, length);
-        if (r == 0)
-                r = read_reply(l->fd, q.handle, &refusal);
-        if (r == 0 && refusal == 0 && op == REMOTE_OP_READ)
-                r = remote_read_full(l->fd, buf, length);
+        if (r < 0) {
+                l->fd = safe_close(l->fd);
+                return r;
+        }
+        l->pending = true;
+        l->pending_op = op;
+        l->pending_handle = q.handle;
+        l->pending_length = length;
+        return 0;
+}
+
+int remote_link_start(struct remote_link *l, enum remote_op op, uint64_t offset, const void *buf,
+                      uint32_t length)
+{
+        if (l->fd < 0)
+                return -ENOTCONN;
+        if ((op != REMOTE_OP_READ && op != REMOTE_OP_WRITE) || l->pending ||
+            length > REMOTE_LINK_START_BYTES_MAX)
+                return -EINVAL;
+        if (l->rdma)
+                return rdma_settle(l, rdma_link_start(l->rdma, op, offset, buf, length));
+        return tcp_start(l, op, offset, buf, length);
+}
+
+int remote_link_finish(struct remote_link *l, void *buf)
+{
+        if (l->fd < 0)
+                return -ENOTCONN;
+        if (l->rdma)
+                return rdma_settle(l, rdma_link_finish(l->rdma, buf));
+        if (!l->pending)
+                return -EINVAL;
+        l->pending = false;
+        int refusal = 0;
+        int r = read_reply(l->fd, l->pending_handle, &refusal);
+        if (r == 0 && refusal == 0 && l->pending_op == REMOTE_OP_READ)
+                r = remote_read_full(l->fd, buf, l->pending_length);
         if (r < 0 || fenced(refusal)) {
                 l->fd = safe_close(l->fd);
                 return r < 0 ? r : refusal;
@@ -167,8 +199,22 @@ int remote_link_io(struct remote_link *l, enum remote_op op, uint64_t offset, vo
         return refusal; /* 0, or a refusal after which the stream is still in step */
 }
 
+int remote_link_io(struct remote_link *l, enum remote_op op, uint64_t offset, void *buf,
+                   uint32_t length)
+{
+        if (l->fd < 0)
+                return -ENOTCONN;
+        if (op != REMOTE_OP_READ && op != REMOTE_OP_WRITE)
+                return -EINVAL;
+        if (l->rdma)
+                return rdma_settle(l, rdma_link_io(l->rdma, op, offset, buf, length));
+        int r = tcp_start(l, op, offset, buf, length);
+        return r < 0 ? r : remote_link_finish(l, buf);
+}
+
 void remote_link_close(struct remote_link *l)
 {
+        l->pending = false;
         if (l->fd < 0)
                 return;
         if (l->rdma) {

@@ -5,10 +5,14 @@
 // replica; a link that failed is closed and its replica failed (replica.h).
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "agent/remote/proto.h"
 #include "api/pool.h"
+
+/* The most one remote_link_start() moves: the RDMA link's bounce buffer (rdma.c). */
+#define REMOTE_LINK_START_BYTES_MAX (128u << 10)
 
 struct rdma_link;
 struct remote_link {
@@ -17,6 +21,11 @@ struct remote_link {
         uint64_t epoch;
         uint64_t slab_bytes;
         uint64_t next_handle;
+        /* The TCP request started and not finished (remote_link_start()). */
+        bool pending;
+        enum remote_op pending_op;
+        uint64_t pending_handle;
+        uint32_t pending_length;
 };
 #define REMOTE_LINK_NULL ((struct remote_link){ .fd = -1 })
 
@@ -32,5 +41,15 @@ int remote_link_open(const struct pool_transport *t, const struct remote_hello *
  * connection's error (the link is then closed). */
 int remote_link_io(struct remote_link *l, enum remote_op op, uint64_t offset, void *buf,
                    uint32_t length);
+/* remote_link_io() in two halves, so that one thread has a transfer in flight on several links at
+ * once (both replicas of a write): start sends the request (a WRITE's bytes with it, copied or
+ * sent before it returns) of at most REMOTE_LINK_START_BYTES_MAX, finish waits for its answer
+ * (a READ's bytes into buf). One transfer at a time per link; every start is finished, unless
+ * it failed. Errors and closing as remote_link_io(), except that there is no second try over RDMA
+ * (remote_link_io() connects once more): a caller whose fast path fails goes through
+ * remote_link_io(). */
+int remote_link_start(struct remote_link *l, enum remote_op op, uint64_t offset, const void *buf,
+                      uint32_t length);
+int remote_link_finish(struct remote_link *l, void *buf);
 /* Says BYE when open and closes. Safe on a closed link. */
 void remote_link_close(struct remote_link *l);

@@ -71,5 +71,13 @@ int rdma_link_fd(const struct rdma_link *l);
  * any error but -ERANGE the link is useless: close it. */
 int rdma_link_io(struct rdma_link *l, enum remote_op op, uint64_t offset, void *buf,
                  uint32_t length);
+/* rdma_link_io() in two halves, so that one thread keeps transfers on several links in flight
+ * (a write to both replicas at once): start posts one READ or WRITE of at most
+ * REMOTE_LINK_START_BYTES_MAX (a write's bytes are copied at once), finish waits for it and, for
+ * a read, copies into buf. One transfer at a time per link (-EINVAL otherwise); no reconnect
+ * (rdma_link_io() tries once more, the caller here). Errors as rdma_link_io(). */
+int rdma_link_start(struct rdma_link *l, enum remote_op op, uint64_t offset, const void *buf,
+                    uint32_t length);
+int rdma_link_finish(struct rdma_link *l, void *buf);
 /* Disconnects and frees. NULL is fine. */
 void rdma_link_close(struct rdma_link *l);

@@ -10,6 +10,7 @@
 
 #include "api/codec.h"
 #include "api/pool.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/macro.h"
 
@@ -27,7 +28,24 @@ struct registrar {
         bool stop, kick, withdraw;
         uint64_t renewals;
         bool reachable;
+        uint64_t wait_usec; /* until the next renewal: registrar_wait_usec() of the last answer */
 };
+
+/* How long before a grant's deadline the donor asks memschedd whether it moved (an HTTP round
+ * trip, with room to spare). */
+#define DEADLINE_MARGIN_USEC 2000000
+
+uint64_t registrar_wait_usec(uint64_t period_usec, const struct donor_grant *grants, size_t n,
+                             uint64_t now_usec, uint64_t margin_usec)
+{
+        uint64_t wait = period_usec;
+        for (size_t i = 0; i < n; i++) {
+                uint64_t at = grants[i].expires_at_usec;
+                if (at > now_usec + margin_usec && at - margin_usec - now_usec < wait)
+                        wait = at - margin_usec - now_usec;
+        }
+        return wait;
+}
 
 int registrar_grants_from_answer(const struct json_object *answer, struct donor_grant *ret,
                                  size_t max)
@@ -81,8 +99,14 @@ static int renew(struct registrar *g)
         if (!grants)
                 return -ENOMEM;
         r = registrar_grants_from_answer(answer, grants, POOL_SLABS_MAX);
-        if (r >= 0)
+        if (r >= 0) {
+                uint64_t wait = registrar_wait_usec(g->period_usec, grants, (size_t)r,
+                                                    now_usec(CLOCK_REALTIME), DEADLINE_MARGIN_USEC);
+                pthread_mutex_lock(&g->lock);
+                g->wait_usec = wait;
+                pthread_mutex_unlock(&g->lock);
                 r = donor_set_grants(g->donor, grants, (size_t)r);
+        }
         explicit_bzero(grants, POOL_SLABS_MAX * sizeof(*grants));
         free(grants);
         return r;
@@ -112,10 +136,13 @@ static void *registrar_main(void *arg)
                         g->kick = false;
                         continue;
                 }
+                /* The period, or less when a grant's deadline comes first (after a failed
+                 * renewal, the period: the grants held expire on their own time). */
+                uint64_t wait = r >= 0 && g->wait_usec ? g->wait_usec : g->period_usec;
                 struct timespec ts;
                 clock_gettime(CLOCK_MONOTONIC, &ts);
-                uint64_t ns = (uint64_t)ts.tv_nsec + (g->period_usec % 1000000) * 1000;
-                ts.tv_sec += (time_t)(g->period_usec / 1000000 + ns / 1000000000);
+                uint64_t ns = (uint64_t)ts.tv_nsec + (wait % 1000000) * 1000;
+                ts.tv_sec += (time_t)(wait / 1000000 + ns / 1000000000);
                 ts.tv_nsec = (long)(ns % 1000000000);
                 while (!g->stop && !g->kick &&
                        pthread_cond_timedwait(&g->cond, &g->lock, &ts) != ETIMEDOUT)

@@ -25,6 +25,16 @@ void registrar_kick(struct registrar *g);
  * leaves it the same way). NULL is fine. */
 void registrar_stop(struct registrar *g, bool withdraw);
 
+/* Pure: how long the registrar waits (usec) before it renews again, at now_usec (CLOCK_REALTIME):
+ * its period, or less so that it asks margin_usec before the earliest deadline among grants that
+ * is further off than that. A consumer renews its lease at a third of the TTL, but the donor only
+ * learns the new deadline from its own next renewal: without this, a period longer than the time
+ * left (a short TTL, a long heartbeat) would have it refuse a lease memschedd just renewed
+ * (ETIME). A deadline already within the margin shortens nothing: asked about already, and a
+ * lease that really ends must not make the donor poll memschedd. */
+uint64_t registrar_wait_usec(uint64_t period_usec, const struct donor_grant *grants, size_t n,
+                             uint64_t now_usec, uint64_t margin_usec);
+
 /* Pure: the grants of a PUT answer into ret (at most max). Returns how many, or -EBADMSG when
  * the answer has no grants array or a grant does not decode. */
 int registrar_grants_from_answer(const struct json_object *answer, struct donor_grant *ret,

@@ -79,6 +79,7 @@ struct remote_swap {
         char path[32];
         bool swapped_on;
         uint64_t next_renew_usec, last_renew_usec;
+        uint64_t published_usec; /* CLOCK_MONOTONIC of the serve thread's last publish_lease() */
 };
 
 static bool wait_stop(struct remote_swap *s, uint64_t usec)
@@ -117,8 +118,10 @@ static void set_error(struct remote_swap *s, int r)
         pthread_mutex_unlock(&s->lock);
 }
 
-/* The per-donor view for status: how many of its replicas are healthy, syncing, failed. */
-static void publish_lease(struct remote_swap *s, const struct lease *l)
+/* The per-donor view for status: how many of its replicas are healthy, syncing, failed, and
+ * with_latency (only on the serve thread, which owns the device's figures) how its transfers
+ * went. */
+static void publish_lease(struct remote_swap *s, const struct lease *l, bool with_latency)
 {
         const struct replica_set *rs = s->dev ? remote_device_replicas(s->dev) : NULL;
         size_t n = 0;
@@ -138,6 +141,12 @@ static void publish_lease(struct remote_swap *s, const struct lease *l)
                 if (rs && sl->chunk < rs->n_chunks && sl->replica < REPLICA_SLOTS &&
                     rs->chunks[sl->chunk].slot[sl->replica].slab == i)
                         st = rs->chunks[sl->chunk].slot[sl->replica].state;
+                if (donors[k].slabs == 0 && with_latency && s->dev) {
+                        const struct remote_latency *lat =
+                            remote_device_donor_latency(s->dev, sl->donor);
+                        if (lat)
+                                donors[k].latency = *lat;
+                }
                 donors[k].slabs++;
                 donors[k].bytes += sl->length;
                 if (st == REPLICA_HEALTHY)
@@ -150,6 +159,11 @@ static void publish_lease(struct remote_swap *s, const struct lease *l)
         pthread_mutex_lock(&s->lock);
         snprintf(s->lease_id, sizeof(s->lease_id), "%s", l->id);
         s->lease_bytes = l->bytes;
+        /* Off the serve thread the figures stay as last published, for the donors that remain. */
+        for (size_t k = 0; k < n && !with_latency; k++)
+                for (size_t j = 0; j < s->n_donors; j++)
+                        if (streq(s->donors[j].donor, donors[k].donor))
+                                donors[k].latency = s->donors[j].latency;
         memcpy(s->donors, donors, sizeof(donors));
         s->n_donors = n;
         pthread_mutex_unlock(&s->lock);
@@ -178,6 +192,10 @@ static void tick(void *ud, struct remote_device *d)
 {
         struct remote_swap *s = ud;
         uint64_t now = now_usec(CLOCK_MONOTONIC);
+        if (now >= s->published_usec + 1000000) {
+                publish_lease(s, remote_device_lease(d), true);
+                s->published_usec = now;
+        }
         bool asked = s->renew_wanted;
         bool overdue = now >= s->last_renew_usec + s->p.ttl_sec * 2000000 / 3;
         bool wants = remote_device_wants_slabs(d) && now >= s->last_renew_usec + 1000000;
@@ -219,7 +237,8 @@ static void tick(void *ud, struct remote_device *d)
                 log_warning_errno(r, "Failed to apply the renewal of lease %s: %m", nl.id);
         size_t revoked_now = count_revoked(&nl);
         bool lost = replica_set_lost_chunks(remote_device_replicas(d)) > 0;
-        publish_lease(s, &nl);
+        publish_lease(s, &nl, true);
+        s->published_usec = now;
         pthread_mutex_lock(&s->lock);
         s->renewals++;
         s->renewed_usec = now;
@@ -372,7 +391,7 @@ static void do_lease(struct remote_swap *s, uint64_t bytes)
                 set_phase(s, RSWAP_OFF);
                 return;
         }
-        publish_lease(s, &s->lease);
+        publish_lease(s, &s->lease, false);
         pthread_mutex_lock(&s->lock);
         s->renewed_usec = now_usec(CLOCK_MONOTONIC);
         pthread_mutex_unlock(&s->lock);
@@ -384,7 +403,7 @@ static void do_lease(struct remote_swap *s, uint64_t bytes)
                 set_phase(s, RSWAP_OFF);
                 return;
         }
-        publish_lease(s, &s->lease);
+        publish_lease(s, &s->lease, false);
         set_phase(s, RSWAP_ON);
 }
 

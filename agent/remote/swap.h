@@ -19,6 +19,7 @@
 
 #include "agent/decide/lease-step.h"
 #include "agent/remote/http.h"
+#include "agent/remote/latency.h"
 
 #define REMOTE_SWAP_PAGE_BYTES 4096u
 
@@ -31,12 +32,14 @@ struct remote_swap_params {
         int timeout_ms; /* per transfer to a donor */
 };
 
-/* One donor of the lease, for status: its slabs and the state of the replicas on them. */
+/* One donor of the lease, for status: its slabs, the state of the replicas on them, and how its
+ * transfers went (as of the worker's last publication, at most a second old while serving). */
 #define REMOTE_SWAP_DONORS_MAX 16
 struct remote_swap_donor {
         char donor[API_NODE_NAME_MAX];
         uint64_t bytes;
         unsigned slabs, healthy, syncing, failed;
+        struct remote_latency latency;
 };
 
 struct remote_swap;

@@ -15,22 +15,21 @@ set -u
 : "${LEASE:=128Mi}"
 URL="http://192.0.2.1:7400"
 CTL_PORT=9000
+: "${MTU:=}"
+# MTU: the link's on both guests (RoCE's path MTU follows it: 1024 bytes at Ethernet's 1500, 4096
+# from about 4200 on, as RoCE fabrics are configured), before anything connects.
+if [ -n "$MTU" ]; then
+	ip link set eth0 mtu "$MTU" || vm_fail "mtu $MTU on eth0"
+	vm_result "$ROLE.mtu=$MTU" "$ROLE.rxe_active_mtu=$(tr ' ' _ </sys/class/infiniband/rxe0/ports/1/active_mtu 2>/dev/null)"
+fi
 
 if [ "$ROLE" = a ]; then
 	memschedd --listen "$VMRUN_ADDRESS:7400" --insecure --state-file /tmp/memschedd.db \
 		--pool-offer-ttl-sec 10 >/tmp/memschedd.log 2>&1 &
-	start_donor() {
-		memagentd --node-name "donor-$1" --api-socket "/run/memagent/donor-$1.sock" \
-			--state-directory "/tmp/donor-$1" --dry-run --balloon-enabled=false \
-			--bpf-enabled=false --scheduler-url "$URL" --report-heartbeat 2s \
-			--pool-donate "$LEASE" --pool-slab-size 16Mi --pool-donate-address "$VMRUN_ADDRESS" \
-			--pool-donate-port "761$1" --metrics-address none >>"/tmp/donor-$1.log" 2>&1 &
-	}
+	. "$VM_LIB/agent.sh"
 	donors_start() {
-		start_donor 1
-		donor_1=$!
-		start_donor 2
-		donor_2=$!
+		donor_start 1 "$URL" "$VMRUN_ADDRESS" "$LEASE"
+		donor_start 2 "$URL" "$VMRUN_ADDRESS" "$LEASE"
 	}
 	donors_start
 	while :; do
@@ -39,8 +38,10 @@ if [ "$ROLE" = a ]; then
 		case $msg in
 		tcp)
 			# Withdraw cleanly, lose the RDMA device, offer again: TCP only now.
-			kill -TERM "$donor_1" "$donor_2"
-			wait "$donor_1" "$donor_2"
+			# shellcheck disable=SC2153,SC2154  # DONOR_1, DONOR_2: set by donor_start
+			kill -TERM "$DONOR_1" "$DONOR_2"
+			# shellcheck disable=SC2153
+			wait "$DONOR_1" "$DONOR_2"
 			rdma link delete rxe0 || vm_log "rdma link delete rxe0 failed"
 			donors_start
 			;;
@@ -78,6 +79,18 @@ job() {
 	vm_result $res "$1.pswpin=$(($(vm_key /proc/vmstat pswpin) - in0))" \
 		"$1.oom_kill=$(vm_key "$ctr/memory.events" oom_kill)"
 }
+# donor_figures PHASE: memagent status's per-donor transfers (ops, errors, latency p50/p99) as
+# results, beside the job's page-in figures: what the wire costs and what the rest of the path.
+donor_figures() {
+	memagent status --output json >"/tmp/$1-status.json" 2>&1 ||
+		vm_log "memagent status failed: $(head -c 300 "/tmp/$1-status.json")"
+	kvs=$(jq -r '.remote_swap.donors[]? |
+		"\(.donor).ops=\(.ops) \(.donor).errors=\(.errors) \(.donor).p50_us=\(.latency_p50_usec) \(.donor).p99_us=\(.latency_p99_usec)"' "/tmp/$1-status.json")
+	[ -n "$kvs" ] || vm_log "no per-donor figures in: $(jq -c .remote_swap "/tmp/$1-status.json" 2>&1 | head -c 600)"
+	for kv in $kvs; do
+		vm_result "$1.$kv"
+	done
+}
 remote_on() {
 	agent_start --node-name consumer --dry-run --bpf-enabled=false --scheduler-url "$URL" \
 		--remote-swap-bytes "$LEASE" --remote-swap-priority 100 --remote-swap-lease-ttl 30s \
@@ -85,14 +98,14 @@ remote_on() {
 	vm_wait_for 180 "remote swap on /dev/nbdN" sh -c "grep -q '^/dev/nbd' /proc/swaps" ||
 		{ vm_dump "$AGENT_LOG"; vm_fail "no remote swap"; }
 }
-donors() { wget -q -O - "$URL/v1/pools" 2>/dev/null | grep -q '"donor_count":2'; }
-vm_wait_for 120 "memschedd on a with two donors" donors || vm_fail "no pool on guest a"
+donors_wait "$URL" 2 120
 
 job local 0
 
 tx0=$(cat /sys/class/infiniband/rxe0/ports/1/hw_counters/sent_pkts)
 remote_on
 job rdma "$LIMIT"
+donor_figures rdma
 agent_stop
 vm_result "rdma.rxe_sent_pkts=$(($(cat /sys/class/infiniband/rxe0/ports/1/hw_counters/sent_pkts) - tx0))"
 grep -q 'reaching RDMA donors over TCP' "$AGENT_LOG" && vm_fail "rdma phase fell back to TCP"
@@ -105,6 +118,7 @@ vm_wait_for 120 "two TCP donors" sh -c "wget -q -O - '$URL/v1/pools' | grep -q '
 AGENT_LOG=/tmp/memagentd-tcp.log
 remote_on
 job tcp "$LIMIT"
+donor_figures tcp
 agent_stop
 
 # zram last, with the remote swap off: each phase has its one kind of swap.

@@ -142,6 +142,15 @@ static void test_no_block_lost(void **state)
         assert_non_null(back);
 
         random_writes(d, truth, 200);
+        /* Every write went to both donors, each timed, none failed. */
+        const struct remote_latency *la = remote_device_donor_latency(d, names[A]),
+                                    *lb = remote_device_donor_latency(d, names[B]);
+        assert_non_null(la);
+        assert_non_null(lb);
+        assert_true(la->ops >= 200 && lb->ops >= 200);
+        assert_int_equal(la->errors, 0);
+        assert_true(remote_latency_quantile_usec(la, 0.99) > 0);
+        assert_null(remote_device_donor_latency(d, names[C]));
         /* Both replicas hold the writes, byte for byte. */
         assert_memory_equal(donor_memory(donors[A]), donor_memory(donors[B]), MiB);
         assert_memory_equal(donor_memory(donors[B]) + MiB, donor_memory(donors[A]) + MiB, MiB);

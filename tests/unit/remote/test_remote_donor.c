@@ -235,6 +235,26 @@ static void test_grants_from_answer(void **state)
         json_object_put(answer);
 }
 
+/* The donor asks memschedd again shortly before a grant's deadline, so that a lease the consumer
+ * renewed (its deadline moved) is not refused at the old one while the donor waits for its
+ * period. */
+static void test_registrar_wait(void **state)
+{
+        (void)state;
+        const uint64_t s = 1000000, now = 1700000000ull * s, period = 10 * s, margin = 2 * s;
+        struct donor_grant g[3] = { { .expires_at_usec = now + 60 * s },
+                                    { .expires_at_usec = now + 6 * s },
+                                    { .expires_at_usec = now + 1 * s } };
+        /* No grants, or deadlines beyond the period: the period. */
+        assert_int_equal(registrar_wait_usec(period, g, 0, now, margin), period);
+        assert_int_equal(registrar_wait_usec(period, g, 1, now, margin), period);
+        /* A deadline in 6 s: ask again at 4 s, not at 10. */
+        assert_int_equal(registrar_wait_usec(period, g, 2, now, margin), 4 * s);
+        /* One already within the margin (a lease that was not renewed) shortens nothing. */
+        assert_int_equal(registrar_wait_usec(period, g + 2, 1, now, margin), period);
+        assert_int_equal(registrar_wait_usec(period, g, 3, now, margin), 4 * s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -243,6 +263,7 @@ int main(void)
                 cmocka_unit_test(test_free_with_open_connections),
                 cmocka_unit_test(test_offer),
                 cmocka_unit_test(test_grants_from_answer),
+                cmocka_unit_test(test_registrar_wait),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

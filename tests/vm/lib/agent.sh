@@ -87,3 +87,34 @@ agent_start_in() {
 	fi
 	vm_log "memagentd running in ${_cg#/sys/fs/cgroup}, pid $AGENT_PID"
 }
+
+# donor_start N URL ADDRESS BYTES [FLAGS...]   start memagentd as pool donor "donor-N": it lends
+# BYTES (locked, in 16Mi slabs) to the pool of memschedd at URL, served at ADDRESS port 761N over
+# TCP and, where the node has an RDMA device, RDMA; nothing else acted on (dry run, no balloon, no
+# BPF). Log /tmp/donor-N.log (appended: a donor started again keeps its history); pid in DONOR_N.
+# The one donor setup of the remote swap scenarios and bench.
+donor_start() {
+	_n=$1 _url=$2 _addr=$3 _bytes=$4
+	shift 4
+	memagentd --node-name "donor-$_n" --api-socket "/run/memagent/donor-$_n.sock" \
+		--state-directory "/tmp/donor-$_n" --dry-run --balloon-enabled=false \
+		--bpf-enabled=false --scheduler-url "$_url" --report-heartbeat 2s \
+		--pool-donate "$_bytes" --pool-slab-size 16Mi --pool-donate-address "$_addr" \
+		--pool-donate-port "761$_n" --metrics-address none "$@" >>"/tmp/donor-$_n.log" 2>&1 &
+	eval "DONOR_$_n=\$!"
+}
+
+# donors_offering URL COUNT   true when memschedd at URL has COUNT donors offering
+donors_offering() {
+	wget -q -O - "$1/v1/pools" 2>/dev/null | grep -q "\"donor_count\":$2"
+}
+
+# donors_wait URL COUNT SECONDS   wait until COUNT donors offer; else fail with what the donors and
+# memschedd (when it runs here) logged
+donors_wait() {
+	vm_wait_for "$3" "$2 donors offering" donors_offering "$1" "$2" && return 0
+	for _f in /tmp/donor-1.log /tmp/memschedd.log; do
+		[ ! -e "$_f" ] || vm_dump "$_f"
+	done
+	vm_fail "the donors did not offer ($2 wanted at $1)"
+}

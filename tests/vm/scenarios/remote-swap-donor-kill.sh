@@ -28,15 +28,9 @@ memschedd --listen 127.0.0.1:0 --state-file /tmp/memschedd.db --port-file /tmp/m
 vm_wait_for 20 "memschedd port" test -s /tmp/memschedd.port || { vm_dump /tmp/memschedd.log; vm_fail "memschedd did not start"; }
 URL="http://127.0.0.1:$(cat /tmp/memschedd.port)"
 for d in 1 2 3; do
-	memagentd --node-name "donor-$d" --api-socket "/run/memagent/donor-$d.sock" \
-		--state-directory "/tmp/donor-$d" --dry-run --balloon-enabled=false \
-		--bpf-enabled=false --scheduler-url "$URL" --report-heartbeat 2s \
-		--pool-donate 128Mi --pool-slab-size 16Mi --pool-donate-address 127.0.0.1 \
-		--pool-donate-port "761$d" --metrics-address none >"/tmp/donor-$d.log" 2>&1 &
-	eval "DONOR_$d=\$!"
+	donor_start "$d" "$URL" 127.0.0.1 128Mi
 done
-donors_offered() { wget -q -O - "$URL/v1/pools" | grep -q '"donor_count":3'; }
-vm_wait_for 60 "three donors offering" donors_offered || { vm_dump /tmp/donor-1.log; vm_dump /tmp/memschedd.log; vm_fail "the donors did not offer"; }
+donors_wait "$URL" 3 60
 
 agent_start --node-name consumer --dry-run --bpf-enabled=false --balloon-enabled=false \
 	--scheduler-url "$URL" --remote-swap-bytes 96Mi --remote-swap-lease-ttl 30s \
@@ -56,7 +50,7 @@ hogpid=$KUBE_PID
 vm_wait_for 120 "memhog allocated" test -s /tmp/hog.ready || { vm_dump /tmp/hog.log; vm_fail "memhog did not allocate"; }
 used=$(awk '/^\/dev\/nbd/ { print $4 }' /proc/swaps)
 vm_result "swapped_remote_kib_at_kill=$used"
-# shellcheck disable=SC2154  # DONOR_1 set by eval above
+# shellcheck disable=SC2154  # DONOR_1 set by donor_start
 kill -KILL "$DONOR_1"
 vm_log "donor-1's memagentd (pid $DONOR_1) SIGKILLed"
 

@@ -35,14 +35,9 @@ SCHED_PID=$!
 vm_wait_for 20 "memschedd port" test -s /tmp/memschedd.port || { vm_dump /tmp/memschedd.log; vm_fail "memschedd did not start"; }
 URL="http://127.0.0.1:$(cat /tmp/memschedd.port)"
 for d in 1 2; do
-	memagentd --node-name "donor-$d" --api-socket "/run/memagent/donor-$d.sock" \
-		--state-directory "/tmp/donor-$d" --dry-run --balloon-enabled=false \
-		--bpf-enabled=false --scheduler-url "$URL" --report-heartbeat 2s \
-		--pool-donate 112Mi --pool-slab-size 16Mi --pool-donate-address 127.0.0.1 \
-		--pool-donate-port "761$d" --metrics-address none >"/tmp/donor-$d.log" 2>&1 &
+	donor_start "$d" "$URL" 127.0.0.1 112Mi
 done
-donors_offered() { wget -q -O - "$URL/v1/pools" | grep -q '"donor_count":2'; }
-vm_wait_for 60 "two donors offering" donors_offered || { vm_dump /tmp/donor-1.log; vm_dump /tmp/memschedd.log; vm_fail "the donors did not offer"; }
+donors_wait "$URL" 2 60
 
 # --remote-swap-level none: leased while a container may swap (no node pressure needed here).
 agent_start --node-name consumer --dry-run --bpf-enabled=false --balloon-enabled=false \

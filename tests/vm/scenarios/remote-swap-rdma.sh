@@ -3,7 +3,7 @@
 #
 # Remote swap over RDMA between two guests (issue 14), Soft-RoCE (rxe0 on eth0) on both
 # (vmrun --peer --rdma):
-#   guest a  memschedd and two memagentd donors (--pool-donate) that serve their locked memory
+#   guest a  memschedd and three memagentd donors (--pool-donate) that serve their locked memory
 #            over RDMA (rdma_cm, one-sided READ/WRITE) beside TCP;
 #   guest b  the consumer memagentd (--remote-swap-bytes, --remote-swap-level none: leased while a
 #            container may swap, whatever the node's level): a durable lease, every chunk on both
@@ -11,7 +11,9 @@
 #            --verify over more memory than guest b has: it must finish with every page
 #            checksummed and no OOM kill, the swap traffic must have gone over RDMA (rxe0's packet
 #            counters, the donors' log of RDMA connections, no fallback to TCP in the consumer's
-#            log), and a donor killed mid-run (b asks a) must cost no page.
+#            log), and a donor killed mid-run (b asks a) must cost no page: the consumer copies
+#            each chunk that lost its replica from the survivor onto a NEW slab (on the third
+#            donor, or the survivor's other), and memagent status shows it healthy again.
 # The guests talk over their link only: b asks a to kill the donor and says when it is done
 # (busybox nc on port 9000); a keeps its donors until then.
 set -u
@@ -30,25 +32,16 @@ if [ "$ROLE" = a ]; then
 	vm_check "rxe0 active" grep -q ACTIVE /sys/class/infiniband/rxe0/ports/1/state
 	memschedd --listen "$VMRUN_ADDRESS:$SCHED_PORT" --insecure --state-file /tmp/memschedd.db \
 		--pool-offer-ttl-sec 10 >/tmp/memschedd.log 2>&1 &
-	# start_donor N: memagentd donating LEASE on port 761N, nothing else acted on.
-	start_donor() {
-		memagentd --node-name "donor-$1" --api-socket "/run/memagent/donor-$1.sock" \
-			--state-directory "/tmp/donor-$1" --dry-run --balloon-enabled=false \
-			--bpf-enabled=false --scheduler-url "$URL" --report-heartbeat 2s \
-			--pool-donate "$LEASE" --pool-slab-size 16Mi --pool-donate-address "$VMRUN_ADDRESS" \
-			--pool-donate-port "761$1" --metrics-address none >"/tmp/donor-$1.log" 2>&1 &
-	}
-	start_donor 1
-	start_donor 2
-	donor_2=$!
-	donors_offered() { wget -q -O - "$URL/v1/pools" | grep -q '"donor_count":2'; }
-	vm_wait_for 60 "two donors offering" donors_offered || {
-		vm_dump /tmp/donor-1.log
-		vm_dump /tmp/memschedd.log
-		vm_fail "the donors did not offer"
-	}
-	vm_check "donor-1 serves RDMA" grep -q "Serving slabs over RDMA" /tmp/donor-1.log
-	vm_check "donor-2 serves RDMA" grep -q "Serving slabs over RDMA" /tmp/donor-2.log
+	# Three donors of LEASE each: after donor-2 dies, donor-1 and donor-3 can hold both replicas
+	# of every chunk again.
+	. "$VM_LIB/agent.sh"
+	for d in 1 2 3; do
+		donor_start "$d" "$URL" "$VMRUN_ADDRESS" "$LEASE"
+	done
+	donors_wait "$URL" 3 60
+	for d in 1 2 3; do
+		vm_check "donor-$d serves RDMA" grep -q "Serving slabs over RDMA" "/tmp/donor-$d.log"
+	done
 	vm_check "the broker hands out RDMA transports" sh -c "wget -q -O - '$URL/v1/pools' | grep -q '\"kind\":\"rdma\"'"
 	rx0=$(rxe_counter rcvd_pkts)
 	# b's requests, until it is done (or the scenario's limit).
@@ -58,7 +51,8 @@ if [ "$ROLE" = a ]; then
 		vm_log "control: '$msg'"
 		case $msg in
 		kill-donor-2)
-			kill -KILL "$donor_2" && killed=1
+			# shellcheck disable=SC2154  # DONOR_2 set by donor_start
+			kill -KILL "$DONOR_2" && killed=1
 			vm_result "donor_2_killed_at_ms=$(vm_now_ms)"
 			;;
 		done*) break ;;
@@ -66,10 +60,13 @@ if [ "$ROLE" = a ]; then
 	done
 	conns1=$(grep -c "over RDMA to" /tmp/donor-1.log)
 	conns2=$(grep -c "over RDMA to" /tmp/donor-2.log)
+	conns3=$(grep -c "over RDMA to" /tmp/donor-3.log)
 	vm_result "rdma_connections_donor_1=$conns1" "rdma_connections_donor_2=$conns2" \
+		"rdma_connections_donor_3=$conns3" \
 		"rxe_rcvd_pkts=$(($(rxe_counter rcvd_pkts) - rx0))" "b_said=$(echo "$msg" | tr ' ' ',')"
 	tail -n 30 /tmp/donor-1.log
 	tail -n 30 /tmp/donor-2.log
+	tail -n 30 /tmp/donor-3.log
 	vm_check "b finished well ($msg)" [ "$msg" = "done pass" ]
 	vm_check "both donors served the consumer over RDMA" [ "$conns1" -ge 1 ] && [ "$conns2" -ge 1 ]
 	vm_check "donor-2 was killed mid-run" [ "$killed" = 1 ]
@@ -96,8 +93,7 @@ vm_check "nbd module" modprobe nbd
 # Each swap read is a round trip to a donor: read ahead 32 pages instead of 8, as a node swapping
 # over the network would be tuned (the verify pass reads in address order).
 vm_check "swap readahead of 32 pages" sh -c 'echo 5 >/proc/sys/vm/page-cluster'
-donors_offered() { wget -q -O - "$URL/v1/pools" 2>/dev/null | grep -q '"donor_count":2'; }
-vm_wait_for 120 "memschedd on a with two donors" donors_offered || vm_fail "no pool on guest a"
+donors_wait "$URL" 3 120
 
 agent_start --node-name consumer --dry-run --bpf-enabled=false --scheduler-url "$URL" \
 	--remote-swap-bytes "$LEASE" --remote-swap-priority 100 --remote-swap-lease-ttl 30s \
@@ -150,6 +146,20 @@ vm_check "the swap traffic went over RDMA ($tx packets out for $swapped_out page
 vm_check "pages came back over RDMA ($rx packets in for $swapped_in pages)" [ "$rx" -ge "$swapped_in" ]
 vm_check "the consumer did not fall back to TCP" sh -c "! grep -q 'reaching RDMA donors over TCP' '$AGENT_LOG'"
 vm_check "the killed donor's replicas failed over to the survivor" grep -q 'Replica .* failed\|replica is lost' "$AGENT_LOG"
+# Re-replication: the renewal re-grants donor-2's slabs elsewhere and the consumer copies them from
+# the survivors while the job runs on; by the end (or soon after) every chunk has two replicas
+# again, none on donor-2, and memagent status says so.
+vm_check "chunks copied onto new slabs" grep -q 'onto a new slab on donor-' "$AGENT_LOG"
+vm_result "new_slabs_on=$(grep -o 'onto a new slab on donor-[0-9]*' "$AGENT_LOG" | sort | uniq -c | tr -s ' \n' ',')"
+rereplicated() {
+	memagent status --output json >/tmp/status.json 2>/dev/null &&
+		[ "$(jq '[.remote_swap.donors[]? | select(.donor != "donor-2") | .syncing + .failed] | add' /tmp/status.json)" = 0 ] &&
+		[ "$(jq '[.remote_swap.donors[]? | select(.donor != "donor-2") | .healthy] | add' /tmp/status.json)" -ge 28 ]
+}
+vm_wait_for 240 "every chunk on two live donors again" rereplicated
+vm_result "status_donors=$(jq -c '[.remote_swap.donors[]? | {donor, slabs, healthy, syncing, failed, ops, errors, latency_p50_usec, latency_p99_usec}]' /tmp/status.json)"
+vm_check "re-replicated: two healthy replicas of every chunk on donor-1 and donor-3" rereplicated
+vm_check "the copies went through" grep -q 'has two replicas again' "$AGENT_LOG"
 
 # Drain before release: swapoff reads every page back (from the surviving donor).
 agent_stop

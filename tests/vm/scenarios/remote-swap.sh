@@ -32,16 +32,9 @@ if [ "$MODE" = swap ]; then
 	vm_wait_for 20 "memschedd port" test -s /tmp/memschedd.port || { vm_dump /tmp/memschedd.log; vm_fail "memschedd did not start"; }
 	URL="http://127.0.0.1:$(cat /tmp/memschedd.port)"
 
-	# Two donors: their own API sockets and state, nothing acted on (dry run, no balloon).
-	for d in 1 2; do
-		memagentd --node-name "donor-$d" --api-socket "/run/memagent/donor-$d.sock" \
-			--state-directory "/tmp/donor-$d" --dry-run --balloon-enabled=false \
-			--bpf-enabled=false --scheduler-url "$URL" --report-heartbeat 2s \
-			--pool-donate 176Mi --pool-slab-size 16Mi --pool-donate-address 127.0.0.1 \
-			--pool-donate-port "761$d" --metrics-address none >"/tmp/donor-$d.log" 2>&1 &
-	done
-	donors_offered() { wget -q -O - "$URL/v1/pools" | grep -q '"donor_count":2'; }
-	vm_wait_for 60 "two donors offering" donors_offered || { vm_dump /tmp/donor-1.log; vm_dump /tmp/memschedd.log; vm_fail "the donors did not offer"; }
+	donor_start 1 "$URL" 127.0.0.1 176Mi
+	donor_start 2 "$URL" 127.0.0.1 176Mi
+	donors_wait "$URL" 2 60
 
 	agent_start --node-name consumer --dry-run --bpf-enabled=false --scheduler-url "$URL" \
 		--remote-swap-bytes 160Mi --remote-swap-priority 100 --remote-swap-lease-ttl 30s \
@@ -75,6 +68,13 @@ vm_check "no OOM kill" [ "${oomk:-0}" = 0 ] && [ "$(oom_kills_total)" = "$oom0" 
 vm_check "every page checked, none bad: $verify" \
 	sh -c "echo '$verify' | grep -q 'pages=49152 bad_pages=0'"
 vm_check "the container's pages went to the remote swap ($swapped_out pages out)" [ "$swapped_out" -gt 8192 ]
+
+# memagent status: per donor, its transfers and their latency (issue 14), in the JSON and the table.
+memagent status --output json >/tmp/status.json 2>&1 || vm_dump /tmp/status.json
+donors_timed=$(jq '[.remote_swap.donors[]? | select(.ops > 0 and .errors == 0 and .latency_p50_usec > 0 and .latency_p99_usec >= .latency_p50_usec)] | length' /tmp/status.json)
+vm_result "status_donors=$(jq -c '[.remote_swap.donors[]? | {donor, ops, errors, latency_p50_usec, latency_p99_usec}]' /tmp/status.json)"
+vm_check "memagent status times both donors ($donors_timed with ops, no errors, p50 <= p99)" [ "${donors_timed:-0}" = 2 ]
+vm_check "the status table shows the donors' latency" sh -c "memagent status | grep -A3 '^ *DONOR ' | grep -q 'donor-1 .*ms'"
 
 # Drain before release: the consumer stops, swapoff reads everything back, the lease goes.
 agent_stop
