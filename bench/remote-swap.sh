@@ -10,7 +10,7 @@
 # never pass/fail on them; a failed run withholds them and exits 1. Not a ctest.
 #
 # Usage: bench/remote-swap.sh [BUILD_DIR] [SIZE_MIB] [LIMIT]   (defaults: build, 96, 32Mi)
-# Environment: MTU=N sets the guests' link MTU (RoCE's path MTU follows it); VMRUN_FLAGS=...
+# Environment: MTU=N sets the guests' link MTU (vmrun --rdma sets 9000; RoCE's path MTU follows it); VMRUN_FLAGS=...
 # passes more vmrun flags (e.g. --keep).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
