@@ -9,6 +9,8 @@
 # between the smallest and largest size.
 # With --nofile N, memagentd runs under `ulimit -n N` (soft and hard): the fd budget (issue 15)
 # keeps it within them; printed: the fds it holds (/proc/PID/fd) and the warnings it logged.
+# With --maps, also memagentd's resident memory by mapping (file name, [heap], [anon], [stack]):
+# Rss and Private_Dirty in KiB, largest first, to say where the RSS goes.
 # With --callgrind, also instructions per tick (manager_run_tick, inclusive) under valgrind: the
 # repeatable figure when wall-clock CPU is noisy.
 #
@@ -16,7 +18,7 @@
 # memory.stat (which walks per-CPU counters), so compare ratios to the floor, not absolutes.
 #
 #   cmake --build BUILD --target memagentd bench-calm-floor
-#   bench/calm.sh BUILD [--seconds 60] [--pods "250 1000"] [--nofile N] [--callgrind]
+#   bench/calm.sh BUILD [--seconds 60] [--pods "250 1000"] [--nofile N] [--maps] [--callgrind]
 set -eu
 BUILD=${1:?usage: $0 BUILD [--seconds S] [--pods "N ..."] [--callgrind]}
 shift
@@ -24,11 +26,13 @@ SECONDS_RUN=60
 PODS="250 1000"
 CALLGRIND=
 NOFILE=
+MAPS=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) SECONDS_RUN=$2; shift 2 ;;
 	--pods) PODS=$2; shift 2 ;;
 	--callgrind) CALLGRIND=1; shift ;;
+	--maps) MAPS=1; shift ;;
 	--nofile) NOFILE=$2; shift 2 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
@@ -127,12 +131,19 @@ EOT
 	heap=$(awk '/^[0-9a-f]+-/ { name = $6 } /^Rss:/ && name == "[heap]" { s += $2 } END { print s + 0 }' "/proc/$PID/smaps")
 	anon=$(awk '/^[0-9a-f]+-/ { name = $6 } /^Rss:/ && name == "" { s += $2 } END { print s + 0 }' "/proc/$PID/smaps")
 	fds=$(ls "/proc/$PID/fd" | wc -l)
+	if [ -n "$MAPS" ]; then
+		awk -v n="$n" '/^[0-9a-f]+-/ { name = $6; if (name == "") name = "[anon]"; sub(/.*\//, "", name) }
+			/^Rss:/ { rss[name] += $2 } /^Private_Dirty:/ { pd[name] += $2 }
+			END { for (k in rss) if (rss[k] > 0) printf "map: pods=%s rss_kib=%d private_dirty_kib=%d %s\n", n, rss[k], pd[k], k }' \
+			"/proc/$PID/smaps" | sort -t= -k3 -rn >"$d/maps"
+	fi
 	kill "$PID"
 	wait "$PID" || true
 	PID=
 	cpu=$(echo "$t0 $t1 $w0 $w1 $hz" | awk '{ printf "%.3f", 100 * ($2 - $1) / $5 / ($4 - $3) }')
 	warnings=$(grep -c 'warning' "$d/agent.log" || true)
 	echo "pods=$n cgroups=$cgroups seconds=$SECONDS_RUN memagentd_cpu_pct=$cpu vmrss_kib=$rss vmhwm_kib=$hwm pss_kib=$pss private_dirty_kib=$priv heap_kib=$heap anon_kib=$anon fds=$fds${NOFILE:+ nofile=$NOFILE} warnings=$warnings $(cat "$d/floor.out")"
+	[ -z "$MAPS" ] || cat "$d/maps"
 	echo "per_pod: pods=$n cpu_pct_per_1000_pods=$(echo "$cpu $n" | awk '{ printf "%.3f", 1000 * $1 / $2 }')"
 	echo "$n $cgroups $priv" >>"$WORK/rss"
 	if [ -n "$CALLGRIND" ]; then

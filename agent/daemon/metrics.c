@@ -406,7 +406,7 @@ static void format_bpf(struct manager *m, struct api_buf *b)
          * slot takes everything above and is the +Inf bucket. */
         double bounds[MEMSIG_HIST_SLOTS - 1];
         for (size_t i = 0; i < MEMSIG_HIST_SLOTS - 1; i++)
-                bounds[i] = ldexp(1.0, (int)i + 1) / 1e6;
+                bounds[i] = (double)(UINT64_C(2) << i) / 1e6; /* no libm for ldexp() */
         for (size_t k = 0; k < MEMSIG_STALL_KINDS; k++) {
                 const struct prom_label l[] = { { "kind", kinds[k] } };
                 prom_histogram(b, name, l, 1, bounds, h.hist[k], MEMSIG_HIST_SLOTS,
