@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // memagentd's Prometheus /metrics, /healthz and /readyz on metricsAddress (plain HTTP).
 //
-// The server (metrics-http.c) is libmicrohttpd driven by the manager's sd-event loop: its epoll
-// fd is an io source and MHD_get_timeout() a timer, so a scrape runs on the loop between two
-// steps and reads the manager's state without locks, and /healthz answering at all shows that
-// the loop turns. The counters below are plain integers for the same reason: only the loop
-// touches them.
+// The server (metrics-http.c) is a small HTTP/1.1 responder on the manager's sd-event loop (the
+// request parser and response head are api/http-serve.h's): the listening socket and each
+// connection are io sources and one timer closes connections past their deadline, so a scrape
+// runs on the loop between two steps and reads the manager's state without locks, and /healthz
+// answering at all shows that the loop turns. The counters below are plain integers for the same
+// reason: only the loop touches them.
 //
 // What is counted where: the manager calls agent_metrics_count_actions() after every act() and
 // agent_metrics_observe_step() after every observation + decision; the rest (levels, lent bytes,

@@ -5,7 +5,8 @@
 # and always the strict prom_text_check.py), every family is there with HELP and TYPE, the step
 # histogram grows, a decision induced through the copy's /proc/meminfo moves the decision,
 # eviction and kill counters, the node report's failures are counted, the probes answer 200,
-# other methods 405 and other paths 404, the connection limit and idle timeout hold,
+# other methods 405 and other paths 404, the connection limit and idle timeout hold, HTTP/1.1
+# keep-alive, pipelining, HEAD and refusals behave, slow clients are closed by their deadline,
 # --metrics-address none serves nothing, and a port already taken stops memagentd at start with a
 # message naming the address.
 set -euo pipefail
@@ -134,6 +135,114 @@ print(f"idle connection closed by the server after {time.monotonic() - t:.1f} s"
 sys.exit(0 if data == b"" else 1)
 EOF
 pass "per-client connection limit (8 of 20 kept) and idle timeout hold"
+
+# 5b. HTTP/1.1 as clients speak it, on raw sockets: keep-alive (two requests, one connection),
+# pipelining in order with HEAD (the head with the body's length, no body), refusals that
+# answer and close (a garbage request line 400, 9 KiB of headers 431, a POST with a body 405 with
+# Allow) while /healthz still answers, and 100 pipelined scrapes (~650 KiB: /metrics alone is
+# ~7 KiB at any number of pods) to a client that reads nothing for a second through a 4 KiB
+# receive buffer, so that answers are written in parts: every body arrives whole, in order.
+timeout 60 python3 - "$PORT" <<'EOF' || fail "HTTP/1.1 behaviour"
+import socket, sys, time
+port = int(sys.argv[1])
+
+def connect(rcvbuf=None):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    return s, s.makefile("rb")
+
+def response(f, head=False):
+    status = f.readline()
+    assert status.startswith(b"HTTP/1.1 "), f"status line {status!r}"
+    h = {}
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        k, v = line.decode().split(":", 1)
+        h[k.strip().lower()] = v.strip()
+    n = int(h["content-length"])
+    body = b"" if head else f.read(n)
+    assert len(body) == (0 if head else n), f"body {len(body)} of {n} bytes"
+    return int(status.split()[1]), h, body
+
+def closed(f):
+    return f.read(1) == b""
+
+def get(path, extra=""):
+    return f"GET {path} HTTP/1.1\r\nHost: it\r\n{extra}\r\n".encode()
+
+s, f = connect()
+s.sendall(get("/healthz"))
+st, h, body = response(f)
+assert (st, body) == (200, b"ok\n"), (st, body)
+assert "connection" not in h and h["date"].endswith(" GMT"), h
+s.sendall(get("/readyz"))
+assert response(f)[0] == 200
+s.close()
+print("keep-alive: two requests answered on one connection")
+
+s, f = connect()
+s.sendall(get("/healthz") + b"HEAD /metrics HTTP/1.1\r\nHost: it\r\n\r\n" +
+          get("/nope", "Connection: close\r\n"))
+st, h, body = response(f)
+assert (st, body) == (200, b"ok\n"), (st, body)
+st, h, _ = response(f, head=True)
+length = int(h["content-length"])
+assert st == 200 and length > 1000, h
+assert h["content-type"].startswith("text/plain; version=0.0.4"), h
+st, h, body = response(f)
+assert st == 404 and b"/metrics, /healthz and /readyz" in body and h["connection"] == "close", (st, h)
+assert closed(f), "connection kept after Connection: close"
+print(f"pipelined GET /healthz, HEAD /metrics (Content-Length {length}, no body), 404, then closed")
+
+for name, req, want in (
+        ("garbage request line", b"\x16\x03\x01\x00\xa5\x01\x00 garbage\r\n\r\n", 400),
+        ("9 KiB of headers",
+         b"GET /metrics HTTP/1.1\r\nHost: it\r\nX-Pad: " + b"p" * 9216 + b"\r\n\r\n", 431),
+        ("POST with a body",
+         b"POST /metrics HTTP/1.1\r\nHost: it\r\nContent-Length: 11\r\n\r\nhello=world", 405)):
+    s, f = connect()
+    s.sendall(req)
+    st, h, body = response(f)
+    assert st == want and h.get("connection") == "close", (name, st, h, body)
+    if want == 405:
+        assert h["allow"] == "GET, HEAD", h
+    assert closed(f), f"{name}: connection kept"
+    s.close()
+    s, f = connect()
+    s.sendall(get("/healthz", "Connection: close\r\n"))
+    assert response(f)[0] == 200, f"/healthz after {name}"
+    s.close()
+    print(f"{name}: {st}, closed; /healthz answers after it")
+
+s, f = connect(rcvbuf=4096)
+s.sendall(get("/metrics") * 100)
+time.sleep(1.0)
+total = 0
+for i in range(100):
+    st, h, body = response(f)
+    assert st == 200 and body.endswith(b"\n") and b"\nmemagent_build_info{" in body, (i, st)
+    total += len(body)
+s.close()
+assert total > 100 * 1024, total
+print(f"100 pipelined scrapes through a 4 KiB receive buffer: {total} bytes of bodies, each whole")
+EOF
+pass "keep-alive, pipelining, HEAD, 400/431/405 answered and closed, 100 pipelined scrapes whole"
+
+# 5c. Slow clients (slowloris): 20 connections from 127.0.0.2 trickle a request's headers a byte
+# a second; the server keeps its per-client share (8) and closes each that has not completed a
+# request in 10 s, however steadily it trickles; /healthz from 127.0.0.1 answers throughout.
+out=$(python3 "$SRC/tests/integration/slow_clients.py" "$PORT" 20 12 127.0.0.2 /healthz)
+echo "$out"
+case " $out " in
+*" opened=20 "*" closed_by_server=20 "*" healthz_failed=0 "*) ;;
+*) fail "slow clients: $out" ;;
+esac
+pass "slow clients closed by their request deadline, /healthz answered throughout"
 
 # 6. Induce a decision: the copy's MemAvailable falls to about 1% (critical is below 5%). With
 # gracePeriod 0 at level critical the victim is killed at once (cgroup.kill on the copy; the

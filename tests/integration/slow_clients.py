@@ -1,19 +1,24 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-# Slow-client check for memschedd, loopback only and bounded in count and time: opens COUNT
-# connections from SRC_ADDR (another 127/8 address, so that the per-client limit applies to
-# them and not to the probe) that send a request's headers one byte a second, and meanwhile
-# GETs /healthz from 127.0.0.1 every 0.2 s. Prints one line of figures:
+# Slow-client check for memschedd and memagentd, loopback only and bounded in count and time:
+# opens COUNT connections from SRC_ADDR (another 127/8 address, so that the per-client limit
+# applies to them and not to the probe) that send a request's headers one byte a second, and
+# meanwhile GETs /healthz from 127.0.0.1 every 0.2 s. The slow request is memschedd's POST
+# /extender/filter, or GET PATH when PATH is given. Prints one line of figures:
 #   opened=N refused=N closed_by_server=N healthz_ok=N healthz_failed=N healthz_max_ms=F
-#   slow_clients.py PORT COUNT SECONDS [SRC_ADDR]
+#   slow_clients.py PORT COUNT SECONDS [SRC_ADDR [PATH]]
 import socket
 import sys
 import time
 
 port, count, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 src = sys.argv[4] if len(sys.argv) > 4 else "127.0.0.2"
-request = b"POST /extender/filter HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + \
-    b"X-Pad: " + b"a" * 200 + b"\r\n\r\n"
+path = sys.argv[5] if len(sys.argv) > 5 else None
+if path:
+    request = b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+else:
+    request = b"POST /extender/filter HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+request += b"X-Pad: " + b"a" * 200 + b"\r\n\r\n"
 
 socks, refused = [], 0
 for _ in range(count):
