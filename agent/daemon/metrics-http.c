@@ -317,21 +317,20 @@ static bool conn_process(struct metrics_conn *c)
         }
 }
 
-static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/* One event on a connection. Returns whether the connection is still open. */
+static bool conn_event(struct metrics_conn *c, uint32_t revents)
 {
-        struct metrics_conn *c = userdata;
-        (void)s;
-        (void)fd;
-
         if (c->state == CONN_LINGER) {
                 char drop[4096];
                 ssize_t n = recv(c->fd, drop, sizeof(drop), 0);
                 if (n > 0)
                         c->linger_bytes += (size_t)n;
                 if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) ||
-                    c->linger_bytes > METRICS_LINGER_BYTES)
+                    c->linger_bytes > METRICS_LINGER_BYTES) {
                         conn_free(c);
-                return 0;
+                        return false;
+                }
+                return true;
         }
         if (c->state == CONN_READING && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
                 /* Only as much as one request head: a client that sends more before the answer
@@ -344,14 +343,23 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                         c->peer_done = true;
                 else if (n < 0 && errno != EAGAIN && errno != EINTR) {
                         conn_free(c);
-                        return 0;
+                        return false;
                 }
         } else if (revents & EPOLLERR) {
                 conn_free(c);
-                return 0;
+                return false;
         }
+        return conn_process(c);
+}
+
+static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct metrics_conn *c = userdata;
         struct metrics_server *srv = c->srv;
-        (void)conn_process(c);
+        (void)s;
+        (void)fd;
+        (void)conn_event(c, revents);
+        /* A deadline moved, or a connection went. */
         rearm_timer(srv);
         return 0;
 }
