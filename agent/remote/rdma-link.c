@@ -204,9 +204,9 @@ static int link_setup(struct rdma_link *l)
 int rdma_link_open(const struct pool_transport *t, const struct remote_hello *h, int timeout_ms,
                    struct rdma_link **ret)
 {
-        /* Called without remote_rdma_available() first (tests do), it still needs the libraries:
+        /* As rdma_listener_new(): the libraries are loaded only where a verbs device is, and
          * without them this node has no RDMA device it could use. */
-        if (rdma_dl_open() < 0)
+        if (remote_rdma_available() <= 0)
                 return -ENODEV;
         struct rdma_link *l = calloc(1, sizeof(*l));
         if (!l)
