@@ -48,7 +48,12 @@ for b in "$MEMAGENTD" "$MEMAGENT" "$MEMSCHEDD"; do
 		fail "$(basename "$b") links $(readelf -d "$b" | grep -Eo '(libibverbs|librdmacm|libnl-)[^]]*' | head -n 1) (readelf -d): it must dlopen libibverbs and librdmacm (agent/remote/rdma-dl.h)"
 	fi
 done
-pass "no binary links libibverbs, librdmacm or libnl"
+# A symbol left undefined would need the library at start, NEEDED or not (a verbs.h inline that
+# calls an exported function, say): every call goes through a sym_ pointer.
+if undef=$(nm -D --undefined-only "$MEMAGENTD" | grep -E ' (ibv|rdma)_'); then
+	fail "memagentd leaves verbs or rdma_cm symbols to the dynamic loader: $(echo $undef)"
+fi
+pass "no binary links libibverbs, librdmacm or libnl, and memagentd leaves no ibv_/rdma_ symbol undefined"
 
 # start [ARGS]: memagentd on the copy with its defaults plus ARGS; waits until /metrics is served.
 start() {
