@@ -59,7 +59,7 @@ static void conn_drop_region(struct rdma_listener *l, struct listener_conn *c)
 {
         if (!c->slab_mr)
                 return;
-        ibv_dereg_mr(c->slab_mr);
+        sym_ibv_dereg_mr(c->slab_mr);
         c->slab_mr = NULL;
         pthread_mutex_lock(&l->lock);
         l->open--;
@@ -72,17 +72,17 @@ static void conn_free(struct rdma_listener *l, struct listener_conn *c)
                 return;
         conn_drop_region(l, c);
         if (c->id && c->id->qp)
-                rdma_destroy_qp(c->id);
+                sym_rdma_destroy_qp(c->id);
         if (c->msg_mr)
-                ibv_dereg_mr(c->msg_mr);
+                sym_ibv_dereg_mr(c->msg_mr);
         if (c->cq)
-                ibv_destroy_cq(c->cq);
+                sym_ibv_destroy_cq(c->cq);
         if (c->cc)
-                ibv_destroy_comp_channel(c->cc);
+                sym_ibv_destroy_comp_channel(c->cc);
         if (c->pd)
-                ibv_dealloc_pd(c->pd);
+                sym_ibv_dealloc_pd(c->pd);
         if (c->id)
-                rdma_destroy_id(c->id);
+                sym_rdma_destroy_id(c->id);
         explicit_bzero(&c->hello, sizeof(c->hello)); /* the token */
         explicit_bzero(c->msg, sizeof(c->msg));
         free(c);
@@ -106,11 +106,11 @@ static int on_connect_request(struct rdma_listener *l, struct rdma_cm_id *id)
                 goto fail;
         c->id = id;
         id->context = c;
-        c->pd = ibv_alloc_pd(id->verbs);
-        c->cc = c->pd ? ibv_create_comp_channel(id->verbs) : NULL;
-        c->cq = c->cc ? ibv_create_cq(id->verbs, 4, NULL, c->cc, 0) : NULL;
+        c->pd = sym_ibv_alloc_pd(id->verbs);
+        c->cc = c->pd ? sym_ibv_create_comp_channel(id->verbs) : NULL;
+        c->cq = c->cc ? sym_ibv_create_cq(id->verbs, 4, NULL, c->cc, 0) : NULL;
         c->msg_mr =
-            c->cq ? ibv_reg_mr(c->pd, c->msg, sizeof(c->msg), IBV_ACCESS_LOCAL_WRITE) : NULL;
+            c->cq ? sym_ibv_reg_mr(c->pd, c->msg, sizeof(c->msg), IBV_ACCESS_LOCAL_WRITE) : NULL;
         if (!c->msg_mr) {
                 r = errno > 0 ? -errno : -ENOMEM;
                 goto fail;
@@ -121,7 +121,7 @@ static int on_connect_request(struct rdma_listener *l, struct rdma_cm_id *id)
                 .qp_type = IBV_QPT_RC,
                 .cap = { .max_send_wr = 2, .max_recv_wr = 1, .max_send_sge = 1, .max_recv_sge = 1 }
         };
-        if (rdma_create_qp(id, c->pd, &qa) < 0) {
+        if (sym_rdma_create_qp(id, c->pd, &qa) < 0) {
                 r = negative_errno();
                 goto fail;
         }
@@ -137,7 +137,7 @@ static int on_connect_request(struct rdma_listener *l, struct rdma_cm_id *id)
         struct rdma_conn_param p = { .responder_resources = RD_ATOMIC,
                                      .initiator_depth = RD_ATOMIC,
                                      .rnr_retry_count = 7 };
-        if (rdma_accept(id, &p) < 0) {
+        if (sym_rdma_accept(id, &p) < 0) {
                 r = negative_errno();
                 goto fail;
         }
@@ -146,9 +146,9 @@ static int on_connect_request(struct rdma_listener *l, struct rdma_cm_id *id)
         return 0;
 fail:
         log_warning_errno(r, "Failed to accept an RDMA connection, rejecting it: %m");
-        (void)rdma_reject(id, NULL, 0);
+        (void)sym_rdma_reject(id, NULL, 0);
         if (id->qp)
-                rdma_destroy_qp(id);
+                sym_rdma_destroy_qp(id);
         if (c) {
                 c->id = NULL; /* the caller destroys the id after acking the event */
                 conn_free(l, c);
@@ -211,9 +211,9 @@ static void on_established(struct rdma_listener *l, struct listener_conn *c)
         if (r == 0)
                 r = l->check(l->userdata, &c->hello);
         if (r == 0) {
-                c->slab_mr = ibv_reg_mr(c->pd, l->mem + c->hello.offset, c->hello.length,
-                                        IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
-                                            IBV_ACCESS_REMOTE_WRITE);
+                c->slab_mr = sym_ibv_reg_mr(c->pd, l->mem + c->hello.offset, c->hello.length,
+                                            IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
+                                                IBV_ACCESS_REMOTE_WRITE);
                 if (!c->slab_mr)
                         r = errno > 0 ? -errno : -ENOMEM;
                 else {
@@ -245,7 +245,7 @@ static void on_established(struct rdma_listener *l, struct listener_conn *c)
                                c->hello.lease_id, c->hello.offset);
         /* Refused, or the answer did not go out: the region goes before the connection. */
         conn_drop_region(l, c);
-        (void)rdma_disconnect(c->id);
+        (void)sym_rdma_disconnect(c->id);
 }
 
 /* The grants changed or time passed: a connection whose grant no longer passes loses its region
@@ -264,24 +264,24 @@ static void refence(struct rdma_listener *l)
                                c->hello.lease_id, c->hello.offset);
                 c->serving = false;
                 conn_drop_region(l, c);
-                (void)rdma_disconnect(c->id);
+                (void)sym_rdma_disconnect(c->id);
         }
 }
 
 static void on_cm_event(struct rdma_listener *l)
 {
         struct rdma_cm_event *ev;
-        if (rdma_get_cm_event(l->ch, &ev) < 0)
+        if (sym_rdma_get_cm_event(l->ch, &ev) < 0)
                 return;
         enum rdma_cm_event_type type = ev->event;
         struct rdma_cm_id *id = ev->id;
         struct listener_conn *c = id->context;
         /* Ack first: rdma_destroy_id waits for every event of its id to be acked. */
-        rdma_ack_cm_event(ev);
+        sym_rdma_ack_cm_event(ev);
         switch (type) {
         case RDMA_CM_EVENT_CONNECT_REQUEST:
                 if (on_connect_request(l, id) < 0)
-                        rdma_destroy_id(id);
+                        sym_rdma_destroy_id(id);
                 break;
         case RDMA_CM_EVENT_ESTABLISHED:
                 if (c)
@@ -360,12 +360,12 @@ int rdma_listener_new(uint8_t *mem, uint64_t bytes, const char *address, uint16_
                 r = -EINVAL;
                 goto fail;
         }
-        l->ch = rdma_create_event_channel();
-        if (!l->ch || rdma_create_id(l->ch, &l->listen_id, l, RDMA_PS_TCP) < 0) {
+        l->ch = sym_rdma_create_event_channel();
+        if (!l->ch || sym_rdma_create_id(l->ch, &l->listen_id, l, RDMA_PS_TCP) < 0) {
                 r = negative_errno();
                 goto fail;
         }
-        if (rdma_bind_addr(l->listen_id, (struct sockaddr *)&ss) < 0) {
+        if (sym_rdma_bind_addr(l->listen_id, (struct sockaddr *)&ss) < 0) {
                 r = negative_errno();
                 goto fail;
         }
@@ -373,7 +373,7 @@ int rdma_listener_new(uint8_t *mem, uint64_t bytes, const char *address, uint16_
                 r = -ENODEV; /* bound to an address no RDMA device has (loopback, say) */
                 goto fail;
         }
-        if (rdma_listen(l->listen_id, 16) < 0) {
+        if (sym_rdma_listen(l->listen_id, 16) < 0) {
                 r = negative_errno();
                 goto fail;
         }
@@ -418,13 +418,13 @@ void rdma_listener_free(struct rdma_listener *l)
         while (l->conns) {
                 struct listener_conn *c = l->conns;
                 l->conns = c->next;
-                (void)rdma_disconnect(c->id);
+                (void)sym_rdma_disconnect(c->id);
                 conn_free(l, c);
         }
         if (l->listen_id)
-                rdma_destroy_id(l->listen_id);
+                sym_rdma_destroy_id(l->listen_id);
         if (l->ch)
-                rdma_destroy_event_channel(l->ch);
+                sym_rdma_destroy_event_channel(l->ch);
         safe_close(l->stop_fd);
         safe_close(l->kick_fd);
         pthread_mutex_destroy(&l->lock);

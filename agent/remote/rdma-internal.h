@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // What the RDMA transport's two sides share (rdma.c): the waits on a CQ, an fd and rdma_cm with
-// a deadline, and the sizes. Only with MEMAGENT_HAVE_RDMA; rdma-donor.c is the donor's listener,
-// rdma-link.c the consumer's link.
+// a deadline, and the sizes; libibverbs and librdmacm through their sym_ pointers (rdma-dl.h). Only
+// with MEMAGENT_HAVE_RDMA; rdma-donor.c is the donor's listener, rdma-link.c the consumer's link.
 #pragma once
 
-#include <infiniband/verbs.h>
-#include <rdma/rdma_cma.h>
 #include <stdint.h>
 
 #include "agent/remote/link.h"
+#include "agent/remote/rdma-dl.h"
 #include "agent/remote/rdma.h"
 
 /* How long the donor's listener thread waits for a hello after a connection is established: it

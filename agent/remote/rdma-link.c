@@ -56,7 +56,7 @@ static int link_expect(struct rdma_link *l, enum rdma_cm_event_type expected,
                 return r;
         enum rdma_cm_event_type got = ev->event;
         int status = ev->status;
-        rdma_ack_cm_event(ev);
+        sym_rdma_ack_cm_event(ev);
         if (got == expected)
                 return 0;
         switch (got) {
@@ -116,24 +116,26 @@ static int link_connect(struct rdma_link *l, const struct pool_transport *t,
         int r = getaddrinfo(t->address, port, &hints, &ai);
         if (r != 0)
                 return r == EAI_SYSTEM ? negative_errno() : -EHOSTUNREACH;
-        r = rdma_resolve_addr(l->id, NULL, ai->ai_addr, rd_ms_left(deadline)) < 0 ? negative_errno()
-                                                                                  : 0;
+        r = sym_rdma_resolve_addr(l->id, NULL, ai->ai_addr, rd_ms_left(deadline)) < 0
+                ? negative_errno()
+                : 0;
         freeaddrinfo(ai);
         if (r == 0)
                 r = link_expect(l, RDMA_CM_EVENT_ADDR_RESOLVED, deadline);
         if (r < 0)
                 return r;
-        if (rdma_resolve_route(l->id, rd_ms_left(deadline)) < 0)
+        if (sym_rdma_resolve_route(l->id, rd_ms_left(deadline)) < 0)
                 return negative_errno();
         r = link_expect(l, RDMA_CM_EVENT_ROUTE_RESOLVED, deadline);
         if (r < 0)
                 return r;
 
-        l->pd = ibv_alloc_pd(l->id->verbs);
-        l->cc = l->pd ? ibv_create_comp_channel(l->id->verbs) : NULL;
-        l->cq = l->cc ? ibv_create_cq(l->id->verbs, 4, NULL, l->cc, 0) : NULL;
+        l->pd = sym_ibv_alloc_pd(l->id->verbs);
+        l->cc = l->pd ? sym_ibv_create_comp_channel(l->id->verbs) : NULL;
+        l->cq = l->cc ? sym_ibv_create_cq(l->id->verbs, 4, NULL, l->cc, 0) : NULL;
         l->buf = l->cq ? aligned_alloc(4096, LINK_BUF_BYTES) : NULL;
-        l->mr = l->buf ? ibv_reg_mr(l->pd, l->buf, LINK_BUF_BYTES, IBV_ACCESS_LOCAL_WRITE) : NULL;
+        l->mr =
+            l->buf ? sym_ibv_reg_mr(l->pd, l->buf, LINK_BUF_BYTES, IBV_ACCESS_LOCAL_WRITE) : NULL;
         if (!l->mr)
                 return errno > 0 ? -errno : -ENOMEM;
         struct ibv_qp_init_attr qa = {
@@ -142,7 +144,7 @@ static int link_connect(struct rdma_link *l, const struct pool_transport *t,
                 .qp_type = IBV_QPT_RC,
                 .cap = { .max_send_wr = 2, .max_recv_wr = 1, .max_send_sge = 1, .max_recv_sge = 1 }
         };
-        if (rdma_create_qp(l->id, l->pd, &qa) < 0)
+        if (sym_rdma_create_qp(l->id, l->pd, &qa) < 0)
                 return negative_errno();
         uint8_t *hello = l->buf + BOUNCE_BYTES, *answer = hello + REMOTE_HELLO_BYTES;
         struct ibv_sge sge = { .addr = (uintptr_t)answer,
@@ -156,7 +158,7 @@ static int link_connect(struct rdma_link *l, const struct pool_transport *t,
                                      .initiator_depth = RD_ATOMIC,
                                      .retry_count = 7,
                                      .rnr_retry_count = 7 };
-        if (rdma_connect(l->id, &p) < 0)
+        if (sym_rdma_connect(l->id, &p) < 0)
                 return negative_errno();
         r = link_expect(l, RDMA_CM_EVENT_ESTABLISHED, deadline);
         if (r < 0)
@@ -193,8 +195,8 @@ static void link_teardown(struct rdma_link *l);
 
 static int link_setup(struct rdma_link *l)
 {
-        l->ch = rdma_create_event_channel();
-        if (!l->ch || rdma_create_id(l->ch, &l->id, l, RDMA_PS_TCP) < 0)
+        l->ch = sym_rdma_create_event_channel();
+        if (!l->ch || sym_rdma_create_id(l->ch, &l->id, l, RDMA_PS_TCP) < 0)
                 return negative_errno();
         return link_connect(l, &l->transport, &l->hello);
 }
@@ -202,6 +204,10 @@ static int link_setup(struct rdma_link *l)
 int rdma_link_open(const struct pool_transport *t, const struct remote_hello *h, int timeout_ms,
                    struct rdma_link **ret)
 {
+        /* As rdma_listener_new(): the libraries are loaded only where a verbs device is, and
+         * without them this node has no RDMA device it could use. */
+        if (remote_rdma_available() <= 0)
+                return -ENODEV;
         struct rdma_link *l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
@@ -231,7 +237,7 @@ static bool link_disconnected(struct rdma_link *l)
         if (rd_cm_wait(l->ch, rd_deadline_after(100), &ev) < 0)
                 return false;
         bool gone = ev->event == RDMA_CM_EVENT_DISCONNECTED;
-        rdma_ack_cm_event(ev);
+        sym_rdma_ack_cm_event(ev);
         if (gone)
                 l->connected = false;
         return gone;
@@ -317,31 +323,31 @@ static void link_teardown(struct rdma_link *l)
         if (l->connected) {
                 /* Wait briefly for DISCONNECTED so the donor frees its side now, not at its
                  * timewait; a donor that is gone does not hold us up beyond a second. */
-                if (rdma_disconnect(l->id) == 0) {
+                if (sym_rdma_disconnect(l->id) == 0) {
                         struct rdma_cm_event *ev;
                         if (rd_cm_wait(l->ch, rd_deadline_after(1000), &ev) == 0)
-                                rdma_ack_cm_event(ev);
+                                sym_rdma_ack_cm_event(ev);
                 }
                 l->connected = false;
         }
         if (l->id && l->id->qp)
-                rdma_destroy_qp(l->id);
+                sym_rdma_destroy_qp(l->id);
         if (l->mr)
-                ibv_dereg_mr(l->mr);
+                sym_ibv_dereg_mr(l->mr);
         if (l->buf) {
                 explicit_bzero(l->buf, LINK_BUF_BYTES);
                 free(l->buf);
         }
         if (l->cq)
-                ibv_destroy_cq(l->cq);
+                sym_ibv_destroy_cq(l->cq);
         if (l->cc)
-                ibv_destroy_comp_channel(l->cc);
+                sym_ibv_destroy_comp_channel(l->cc);
         if (l->pd)
-                ibv_dealloc_pd(l->pd);
+                sym_ibv_dealloc_pd(l->pd);
         if (l->id)
-                rdma_destroy_id(l->id);
+                sym_rdma_destroy_id(l->id);
         if (l->ch)
-                rdma_destroy_event_channel(l->ch);
+                sym_rdma_destroy_event_channel(l->ch);
         l->id = NULL, l->ch = NULL, l->pd = NULL, l->cc = NULL, l->cq = NULL, l->mr = NULL;
         l->buf = NULL;
         l->pending = false;

@@ -77,6 +77,7 @@ void rdma_link_close(struct rdma_link *l)
 #else
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
@@ -94,12 +95,34 @@ void rdma_link_close(struct rdma_link *l)
 #include "common/log.h"
 #include "common/macro.h"
 
+/* Whether the kernel has a verbs device for user space: libibverbs finds its devices as
+ * /sys/class/infiniband_verbs/uverbsN (ib_uverbs), so where there is none it would list none
+ * either, and loading it (with librdmacm and libnl, 0.74 MiB) would only cost a donor that serves
+ * over TCP its memory. */
+static bool have_uverbs_device(void)
+{
+        DIR *d = opendir("/sys/class/infiniband_verbs");
+        if (!d)
+                return false;
+        bool found = false;
+        for (struct dirent *de; !found && (de = readdir(d));)
+                found = strncmp(de->d_name, "uverbs", 6) == 0;
+        closedir(d);
+        return found;
+}
+
 int remote_rdma_available(void)
 {
+        if (!have_uverbs_device())
+                return 0;
+        /* Libraries that cannot be loaded are a node without RDMA, as far as the transport choice
+         * goes (rdma_dl_open() said which library and why, once). */
+        if (rdma_dl_open() < 0)
+                return 0;
         int n = 0;
-        struct ibv_device **list = ibv_get_device_list(&n);
+        struct ibv_device **list = sym_ibv_get_device_list(&n);
         if (list)
-                ibv_free_device_list(list);
+                sym_ibv_free_device_list(list);
         return n > 0 ? 1 : 0;
 }
 
@@ -166,8 +189,8 @@ int rd_cq_wait(struct ibv_cq *cq, struct ibv_comp_channel *cc, uint64_t deadline
                         return r;
                 struct ibv_cq *ev_cq;
                 void *ev_ctx;
-                if (ibv_get_cq_event(cc, &ev_cq, &ev_ctx) == 0)
-                        ibv_ack_cq_events(ev_cq, 1);
+                if (sym_ibv_get_cq_event(cc, &ev_cq, &ev_ctx) == 0)
+                        sym_ibv_ack_cq_events(ev_cq, 1);
                 armed = false;
         }
 }
@@ -195,7 +218,7 @@ int rd_cm_wait(struct rdma_event_channel *ch, uint64_t deadline_usec, struct rdm
                 int r = rd_wait_readable(ch->fd, deadline_usec);
                 if (r < 0)
                         return r;
-                if (rdma_get_cm_event(ch, ret) < 0)
+                if (sym_rdma_get_cm_event(ch, ret) < 0)
                         return negative_errno();
                 return 0;
         }

@@ -11,7 +11,9 @@
 // space is not the kernel's TCP ports), so a consumer that cannot do RDMA reaches the same donor
 // over TCP at the address and port of the RDMA transport: remote_transport_choose().
 //
-// Built without libibverbs/librdmacm, every entry point answers -EPROTONOSUPPORT.
+// Built without libibverbs/librdmacm, every entry point answers -EPROTONOSUPPORT. Built with them,
+// nothing links them: they are loaded at the first use (rdma-dl.h), and a node where they cannot
+// be is one without an RDMA device (-ENODEV).
 #pragma once
 
 #include <stdbool.h>
@@ -22,7 +24,9 @@
 #include "api/pool.h"
 
 /* 1 when this node has an RDMA device, 0 when it has none, -EPROTONOSUPPORT when this build has
- * no RDMA backend. */
+ * no RDMA backend. The first call on a node with a verbs device loads libibverbs and librdmacm
+ * (rdma-dl.h); where they cannot be loaded, this node has no device it could use: 0, after one
+ * log line that names the library. */
 int remote_rdma_available(void);
 
 /* The transport a consumer uses for a slab the broker named with kind offered, given
