@@ -271,8 +271,17 @@ void elastic_step_limits(const struct node_snapshot *snap, struct agent_state *s
                         continue;
                 /* Written: the loan now holds the new values. Failed: decided again on the next
                  * sample. */
-                if (snap->limits[i].ok)
-                        vscale_applied(&u->loan, &u->pending_in, &u->pending_d);
+                if (snap->limits[i].ok) {
+                        const struct vscale_decision d = {
+                                .action = u->pending_d.action,
+                                .bytes = u->pending_d.bytes,
+                                .new_max = u->pending_d.new_max,
+                                .new_high = u->pending_d.new_high,
+                                .new_pod_max = u->pending_d.new_pod_max,
+                                .old_max = u->pending_d.old_max,
+                        };
+                        vscale_applied(&u->loan, &u->pending_in, &d);
+                }
                 u->pending = false;
         }
 }
@@ -531,7 +540,12 @@ static int vscale_unit(struct tick *t, struct elastic_unit *u, const struct cgro
                 return -ENOMEM;
         u->pending = true;
         u->pending_in = in;
-        u->pending_d = d;
+        u->pending_d.action = d.action;
+        u->pending_d.bytes = d.bytes;
+        u->pending_d.new_max = d.new_max;
+        u->pending_d.new_high = d.new_high;
+        u->pending_d.new_pod_max = d.new_pod_max;
+        u->pending_d.old_max = d.old_max;
         /* What this loan takes is not there for the next container (should the write fail, it
          * is only this tick that lends less). */
         if (d.action == VSCALE_LOAN)

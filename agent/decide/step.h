@@ -249,7 +249,12 @@ struct elastic_unit {
         /* a limit change handed to the actuator: applied to loan once it reports success */
         bool pending;
         struct vscale_input pending_in;
-        struct vscale_decision pending_d;
+        /* the decision's figures, without its reason: vscale_applied() does not read it, and
+         * it was 200 of the unit's bytes (issue 13) */
+        struct {
+                enum vscale_action action;
+                uint64_t bytes, new_max, new_high, new_pod_max, old_max;
+        } pending_d;
 };
 
 #define UNIT_NAME_MAX 95 /* characters of a unit's name kept */
