@@ -156,6 +156,9 @@ void elastic_units_done(struct agent_state *st)
         free(st->units);
         st->units = NULL;
         st->n_units = st->cap_units = 0;
+        free(st->balloon_cands);
+        st->balloon_cands = NULL;
+        st->cap_balloon_cands = 0;
 }
 
 /* The unit of this cgroup, created at the end when new (units may move: hold indexes). */
@@ -308,7 +311,7 @@ static uint64_t val(const struct cg_sample *s, enum cg_file f, uint64_t dflt)
         }
 }
 
-struct cand {
+struct balloon_cand {
         size_t u; /* index in st->units: a unit created later in the step may move them */
         uint64_t bytes;
         uint64_t cold_bytes;
@@ -375,7 +378,7 @@ static int vscale_event(const struct tick *t, const struct elastic_unit *u,
 }
 
 static void balloon_unit(const struct tick *t, struct elastic_unit *u, const struct cgroup *cg,
-                         struct cand *cands, size_t *n_cands)
+                         struct balloon_cand *cands, size_t *n_cands)
 {
         const struct cg_sample *s = &cg->s;
         bool swap = t->snap->node->mem.swap_free >= SWAP_MIN_FREE &&
@@ -409,8 +412,8 @@ static void balloon_unit(const struct tick *t, struct elastic_unit *u, const str
                                      : 0;
                 uint64_t cold = in.inactive_bytes > young ? in.inactive_bytes - young : 0;
                 bool refaulting = in.has_refault_rate && in.refault_file_per_sec > 0.0;
-                cands[(*n_cands)++] =
-                    (struct cand){ (size_t)(u - t->st->units), u->last.bytes, cold, refaulting };
+                cands[(*n_cands)++] = (struct balloon_cand){ (size_t)(u - t->st->units),
+                                                             u->last.bytes, cold, refaulting };
         }
 }
 
@@ -654,10 +657,18 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
         for (size_t i = 0; i < m->n_pods; i++)
                 n_total += m->pods[i].n_containers;
         n_total += m->n_workloads;
-        _cleanup_free_ struct cand *cands = calloc(n_total ? n_total : 1, sizeof(*cands));
+        /* Kept between steps, grown only when the model grows: a calm step allocates nothing
+         * (issue 13; it was a calloc of 24 KiB per tick at 250 pods). */
+        if (n_total > st->cap_balloon_cands) {
+                struct balloon_cand *n =
+                    reallocarray(st->balloon_cands, n_total, sizeof(*st->balloon_cands));
+                if (!n)
+                        return -ENOMEM;
+                st->balloon_cands = n;
+                st->cap_balloon_cands = n_total;
+        }
+        struct balloon_cand *cands = st->balloon_cands;
         size_t n_cands = 0;
-        if (!cands)
-                return -ENOMEM;
 
         for (size_t i = 0; i < st->n_units; i++)
                 st->units[i].seen = false;
@@ -735,7 +746,7 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
                  * stalling or with a hot cache are held by their balloon already). */
                 size_t best = 0;
                 for (size_t i = 1; i < n_cands; i++) {
-                        const struct cand *a = &cands[i], *b = &cands[best];
+                        const struct balloon_cand *a = &cands[i], *b = &cands[best];
                         bool better = level >= LEVEL_LOW ? (a->refaulting != b->refaulting
                                                                 ? !a->refaulting
                                                                 : a->cold_bytes > b->cold_bytes)
@@ -744,7 +755,7 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
                         if (better)
                                 best = i;
                 }
-                const struct cand *c = &cands[best];
+                const struct balloon_cand *c = &cands[best];
                 bool pressure = level >= LEVEL_LOW;
                 struct elastic_unit *cu = &st->units[c->u];
                 balloon_commit(&cu->b, &ep->balloon, pressure, snap->now_usec);

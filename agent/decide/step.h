@@ -66,6 +66,7 @@
 #include "plugins/memagent-plugin.h"
 
 struct policy_chain;
+struct balloon_cand;
 
 enum scope_id {
         SCOPE_NODE,
@@ -388,6 +389,10 @@ struct agent_state {
         /* the balloon and vertical scaling */
         struct elastic_unit *units;
         size_t n_units, cap_units;
+        /* the balloon's candidates of a step (elastic-step.c), kept so that a calm step
+         * allocates nothing */
+        struct balloon_cand *balloon_cands;
+        size_t cap_balloon_cands;
         struct balloon_episode balloon_ep;
         uint64_t reclaimed_total;
         struct lease_step_state lease; /* remote swap */
@@ -404,7 +409,7 @@ void agent_state_done(struct agent_state *st);
 
 /* Appends a new unit for cgroup id (units may move: hold indexes), unlabelled; NULL on ENOMEM. */
 struct elastic_unit *elastic_unit_append(struct agent_state *st, uint64_t id);
-/* Frees the units and their names (agent_state_done()). */
+/* Frees the units, their names and the balloon's candidates (agent_state_done()). */
 void elastic_units_done(struct agent_state *st);
 
 enum action_kind {

@@ -2,7 +2,7 @@
 // The names of the balloon's and vertical scaling's units (struct elastic_unit), sized exactly in
 // one block each unit owns: what they hold, where they are cut, who frees them (ASan says when a
 // block leaks or is used after it was freed), and that a step labels a unit only when its names
-// change.
+// change and keeps the balloon's candidate buffer (a calm step allocates nothing).
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -148,10 +148,16 @@ static void test_step_labels_once(void **state)
         assert_string_equal(w->st.units[1].container_id, "c2");
         assert_int_equal(strlen(names[2]), UNIT_NAME_MAX);
 
+        /* the balloon's candidates of a step: one buffer, kept */
+        const struct balloon_cand *cands = w->st.balloon_cands;
+        assert_non_null(cands);
+        assert_int_equal(w->st.cap_balloon_cands, 3);
+
         snap = calm(w, &m, 2);
         assert_int_equal(agent_step(&snap, &w->st, &w->p, &w->out), 0);
         for (size_t i = 0; i < 3; i++)
                 assert_ptr_equal(w->st.units[i].name, names[i]);
+        assert_ptr_equal(w->st.balloon_cands, cands);
 
         pods[0].n_containers = 1; /* c2 went away */
         snap = calm(w, &m, 3);
