@@ -139,7 +139,7 @@ static void tick(struct manager *m, const char *why)
                 arm_pod_triggers(m);
         decide_and_act(m, &snap, now);
         /* A walk builds a whole new model and frees the old one, and the step after it grows its
-         * per-cgroup arrays for the cgroups found (realloc by doubling, each old block freed):
+         * per-cgroup arrays for the cgroups found (realloc, each old block freed):
          * give the freed heap back once both are done, or the high-water mark of start-up and of
          * every rescan stays resident (issue 13: 1.5 of the 3.5 MiB heap at 250 pods). */
         if (refreshed)
