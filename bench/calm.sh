@@ -123,6 +123,19 @@ massif_tree() {
 		}' "$2"
 }
 
+# under_valgrind DIR VALGRIND_OPTIONS...: memagentd with DIR's configuration under valgrind for
+# SECONDS, then stopped.
+under_valgrind() {
+	vd=$1
+	shift
+	valgrind "$@" "$MEMAGENTD" --config "$vd/memagentd.yaml" >"$vd/vg.log" 2>&1 &
+	PID=$!
+	sleep "$SECONDS_RUN"
+	kill "$PID"
+	wait "$PID" || true
+	PID=
+}
+
 ticks_of() { # $1: /proc/PID/stat -> utime+stime in clock ticks
 	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$1"
 }
@@ -187,13 +200,7 @@ EOT
 	echo "per_pod: pods=$n cpu_pct_per_1000_pods=$(echo "$cpu $n" | awk '{ printf "%.3f", 1000 * $1 / $2 }')"
 	echo "$n $cgroups $priv" >>"$WORK/rss"
 	if [ -n "$CALLGRIND" ]; then
-		valgrind --tool=callgrind --callgrind-out-file="$d/cg.out" \
-			"$MEMAGENTD" --config "$d/memagentd.yaml" >"$d/vg.log" 2>&1 &
-		PID=$!
-		sleep "$SECONDS_RUN"
-		kill "$PID"
-		wait "$PID" || true
-		PID=
+		under_valgrind "$d" --tool=callgrind --callgrind-out-file="$d/cg.out"
 		# Inclusive cost of manager_run_tick and its number of calls, from the call records.
 		callgrind_annotate --inclusive=yes --auto=no "$d/cg.out" 2>/dev/null |
 			awk '/%\).*:manager_run_tick / { gsub(",", "", $1); ir = $1 } END { printf "%s ", ir }' >"$d/ir"
@@ -205,13 +212,7 @@ EOT
 	fi
 	if [ -n "$MASSIF" ]; then
 		rm -rf "$d/state"
-		valgrind --tool=massif --massif-out-file="$d/massif.out" --depth=12 \
-			"$MEMAGENTD" --config "$d/memagentd.yaml" >"$d/vg.log" 2>&1 &
-		PID=$!
-		sleep "$SECONDS_RUN"
-		kill "$PID"
-		wait "$PID" || true
-		PID=
+		under_valgrind "$d" --tool=massif --massif-out-file="$d/massif.out" --depth=12
 		massif_print "$n" "$d/massif.out"
 	fi
 	rm -rf "$d"
