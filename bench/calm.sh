@@ -13,18 +13,24 @@
 # Rss and Private_Dirty in KiB, largest first, to say where the RSS goes.
 # With --callgrind, also instructions per tick (manager_run_tick, inclusive) under valgrind: the
 # repeatable figure when wall-clock CPU is noisy.
+# With --massif, also what memagentd's heap holds by allocation site, under valgrind's massif for
+# SECONDS: at the peak and at the last detailed snapshot (steady state, after the walks and
+# malloc_trim()), bytes per call chain to MASSIF_DEPTH frames (default 4) above the allocation,
+# those over 1% of the heap. valgrind serves malloc itself, so the [heap] mapping is not measured
+# there: the figures are bytes asked for (useful) plus malloc's bookkeeping (extra).
 #
 # The copies live on tmpfs/disk, not kernfs: a read there costs less than the kernel's
 # memory.stat (which walks per-CPU counters), so compare ratios to the floor, not absolutes.
 #
 #   cmake --build BUILD --target memagentd bench-calm-floor
-#   bench/calm.sh BUILD [--seconds 60] [--pods "250 1000"] [--nofile N] [--maps] [--callgrind]
+#   bench/calm.sh BUILD [--seconds 60] [--pods "250 1000"] [--nofile N] [--maps] [--callgrind] [--massif]
 set -eu
 BUILD=${1:?usage: $0 BUILD [--seconds S] [--pods "N ..."] [--callgrind]}
 shift
 SECONDS_RUN=60
 PODS="250 1000"
 CALLGRIND=
+MASSIF=
 NOFILE=
 MAPS=
 while [ $# -gt 0 ]; do
@@ -32,6 +38,7 @@ while [ $# -gt 0 ]; do
 	--seconds) SECONDS_RUN=$2; shift 2 ;;
 	--pods) PODS=$2; shift 2 ;;
 	--callgrind) CALLGRIND=1; shift ;;
+	--massif) MASSIF=1; shift ;;
 	--maps) MAPS=1; shift ;;
 	--nofile) NOFILE=$2; shift 2 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
@@ -81,6 +88,52 @@ make_tree() {
 		done
 		i=$((i + 1))
 	done
+}
+
+# massif_print PODS FILE: the peak and the last detailed snapshot of a massif.out, as lines
+# "massif: pods=N snapshot=peak|steady heap_bytes=B extra_bytes=E", then one line per call chain
+# (frames joined by " < ", allocation site first) holding at least 1% of that heap.
+massif_print() {
+	snaps=$(awk '/^snapshot=/ { split($0, a, "="); k = a[2] }
+		/^heap_tree=peak/ { p = k } /^heap_tree=detailed/ { d = k } END { print p, d }' "$2")
+	set -- "$1" "$2" $snaps
+	massif_tree "$1" "$2" "$3" peak
+	massif_tree "$1" "$2" "$4" steady
+}
+
+# massif_tree PODS FILE SNAPSHOT KIND: one snapshot's tree, as described above.
+massif_tree() {
+	awk -v n="$1" -v want="$3" -v kind="$4" -v depth="${MASSIF_DEPTH:-4}" '
+		/^snapshot=/ { split($0, a, "="); on = (a[2] == want) }
+		!on { next }
+		/^mem_heap_B=/ { split($0, a, "="); heap = a[2] }
+		/^mem_heap_extra_B=/ { split($0, a, "=")
+			printf "massif: pods=%s snapshot=%s heap_bytes=%d extra_bytes=%d\n", n, kind, heap, a[2] }
+		/^ *n[0-9]+: / {
+			match($0, /^ */); lvl = RLENGTH
+			if (lvl == 0) next
+			kids = $1; sub(/^n/, "", kids); kids += 0
+			bytes = $2 + 0
+			fn = $0; sub(/^ *n[0-9]+: [0-9]+ (0x[0-9A-Fa-f]+: )?/, "", fn); sub(/ \(in \/.*\)$/, "", fn)
+			frame[lvl] = fn
+			if (lvl > depth || bytes * 100 < heap || fn ~ /^in [0-9]+ place/) next
+			if (lvl < depth && kids > 0) next
+			chain = frame[1]; for (i = 2; i <= lvl; i++) chain = chain " < " frame[i]
+			printf "massif:   %9d %s\n", bytes, chain
+		}' "$2"
+}
+
+# under_valgrind DIR VALGRIND_OPTIONS...: memagentd with DIR's configuration under valgrind for
+# SECONDS, then stopped.
+under_valgrind() {
+	vd=$1
+	shift
+	valgrind "$@" "$MEMAGENTD" --config "$vd/memagentd.yaml" >"$vd/vg.log" 2>&1 &
+	PID=$!
+	sleep "$SECONDS_RUN"
+	kill "$PID"
+	wait "$PID" || true
+	PID=
 }
 
 ticks_of() { # $1: /proc/PID/stat -> utime+stime in clock ticks
@@ -147,13 +200,7 @@ EOT
 	echo "per_pod: pods=$n cpu_pct_per_1000_pods=$(echo "$cpu $n" | awk '{ printf "%.3f", 1000 * $1 / $2 }')"
 	echo "$n $cgroups $priv" >>"$WORK/rss"
 	if [ -n "$CALLGRIND" ]; then
-		valgrind --tool=callgrind --callgrind-out-file="$d/cg.out" \
-			"$MEMAGENTD" --config "$d/memagentd.yaml" >"$d/vg.log" 2>&1 &
-		PID=$!
-		sleep "$SECONDS_RUN"
-		kill "$PID"
-		wait "$PID" || true
-		PID=
+		under_valgrind "$d" --tool=callgrind --callgrind-out-file="$d/cg.out"
 		# Inclusive cost of manager_run_tick and its number of calls, from the call records.
 		callgrind_annotate --inclusive=yes --auto=no "$d/cg.out" 2>/dev/null |
 			awk '/%\).*:manager_run_tick / { gsub(",", "", $1); ir = $1 } END { printf "%s ", ir }' >"$d/ir"
@@ -162,6 +209,11 @@ EOT
 			/^calls=/ && want { split($1, a, "="); n += a[2]; want = 0 }
 			END { print n + 0 }' "$d/cg.out")
 		echo "$(cat "$d/ir") $calls" | awk -v n="$n" '{ printf "pods=%s callgrind_ticks=%d instructions_per_tick=%.0f\n", n, $2, $2 ? $1 / $2 : 0 }'
+	fi
+	if [ -n "$MASSIF" ]; then
+		rm -rf "$d/state"
+		under_valgrind "$d" --tool=massif --massif-out-file="$d/massif.out" --depth=12
+		massif_print "$n" "$d/massif.out"
 	fi
 	rm -rf "$d"
 }

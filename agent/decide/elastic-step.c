@@ -65,32 +65,117 @@ static void units_sort(struct agent_state *st)
                 }
 }
 
-/* The unit of this cgroup, created at the end when new (units may move: hold indexes). */
-static struct elastic_unit *unit_get(struct agent_state *st, uint64_t id, size_t n_sorted)
+struct elastic_unit *elastic_unit_append(struct agent_state *st, uint64_t id)
 {
-        struct elastic_unit *u = unit_find_in(st, id, n_sorted);
-        if (u)
-                return u;
         if (st->n_units == st->cap_units) {
-                size_t cap = st->cap_units ? st->cap_units * 2 : 32;
-                struct elastic_unit *n = realloc(st->units, cap * sizeof(*n));
+                /* By half: doubling left up to half of the array unused, at 1,000 containers
+                 * 1.6 MiB (issue 13). Units come all at once in the first step; this is not a
+                 * calm tick's work. */
+                size_t cap = st->cap_units ? st->cap_units + st->cap_units / 2 : 32;
+                struct elastic_unit *n = reallocarray(st->units, cap, sizeof(*n));
                 if (!n)
                         return NULL;
                 st->units = n;
                 st->cap_units = cap;
         }
-        u = &st->units[st->n_units++];
+        struct elastic_unit *u = &st->units[st->n_units++];
         *u = (struct elastic_unit){ .id = id };
         return u;
+}
+
+/* The bounds of the fixed arrays the labels were (struct elastic_unit): what they held is what
+ * they hold. */
+enum {
+        LABEL_NAME,
+        LABEL_POD_UID,
+        LABEL_CONTAINER_ID,
+        LABEL_POD_NAMESPACE,
+        LABEL_POD_NAME,
+        LABEL_POD_API_UID,
+        _LABEL_MAX,
+};
+
+int elastic_unit_label(struct elastic_unit *u, const char *name, const char *pod_uid,
+                       const char *container_id, const struct k8s_pod_meta *meta)
+{
+        static const size_t max_len[_LABEL_MAX] = {
+                [LABEL_NAME] = UNIT_NAME_MAX,
+                [LABEL_POD_UID] = 79,
+                [LABEL_CONTAINER_ID] = 79,
+                [LABEL_POD_NAMESPACE] = sizeof(((struct kube_pod_ref *)0)->namespace_) - 1,
+                [LABEL_POD_NAME] = sizeof(((struct kube_pod_ref *)0)->name) - 1,
+                [LABEL_POD_API_UID] = sizeof(((struct kube_pod_ref *)0)->uid) - 1,
+        };
+        const char *src[_LABEL_MAX] = {
+                [LABEL_NAME] = name,
+                [LABEL_POD_UID] = pod_uid,
+                [LABEL_CONTAINER_ID] = container_id,
+                [LABEL_POD_NAMESPACE] = meta ? meta->namespace_ : NULL,
+                [LABEL_POD_NAME] = meta ? meta->name : NULL,
+                [LABEL_POD_API_UID] = meta ? meta->uid : NULL,
+        };
+        size_t len[_LABEL_MAX], total = 0;
+        for (size_t i = 0; i < _LABEL_MAX; i++) {
+                len[i] = src[i] ? strnlen(src[i], max_len[i]) : 0;
+                total += len[i] + 1;
+        }
+        char *block = malloc(total);
+        if (!block)
+                return -ENOMEM;
+        const char *at[_LABEL_MAX];
+        char *p = block;
+        for (size_t i = 0; i < _LABEL_MAX; i++) {
+                at[i] = p;
+                memcpy(p, src[i] ? src[i] : "", len[i]);
+                p[len[i]] = '\0';
+                p += len[i] + 1;
+        }
+        free(u->name);
+        u->name = block;
+        u->pod_uid = at[LABEL_POD_UID];
+        u->container_id = at[LABEL_CONTAINER_ID];
+        u->known = meta != NULL;
+        u->pod_namespace = at[LABEL_POD_NAMESPACE];
+        u->pod_name = at[LABEL_POD_NAME];
+        u->pod_api_uid = at[LABEL_POD_API_UID];
+        return 0;
+}
+
+void elastic_unit_pod_ref(const struct elastic_unit *u, struct kube_pod_ref *ret)
+{
+        *ret = (struct kube_pod_ref){ 0 };
+        snprintf(ret->namespace_, sizeof(ret->namespace_), "%s", unit_str(u->pod_namespace));
+        snprintf(ret->name, sizeof(ret->name), "%s", unit_str(u->pod_name));
+        snprintf(ret->uid, sizeof(ret->uid), "%s", unit_str(u->pod_api_uid));
+}
+
+void elastic_units_done(struct agent_state *st)
+{
+        for (size_t i = 0; i < st->n_units; i++)
+                free(st->units[i].name);
+        free(st->units);
+        st->units = NULL;
+        st->n_units = st->cap_units = 0;
+        free(st->balloon_cands);
+        st->balloon_cands = NULL;
+        st->cap_balloon_cands = 0;
+}
+
+/* The unit of this cgroup, created at the end when new (units may move: hold indexes). */
+static struct elastic_unit *unit_get(struct agent_state *st, uint64_t id, size_t n_sorted)
+{
+        struct elastic_unit *u = unit_find_in(st, id, n_sorted);
+        return u ? u : elastic_unit_append(st, id);
 }
 
 static void fill_candidate(struct decision_candidate *c, const struct elastic_unit *u,
                            const char *reason)
 {
-        snprintf(c->name, sizeof(c->name), "%s", u->name);
-        snprintf(c->uid, sizeof(c->uid), "%s", u->pod_uid);
-        snprintf(c->namespace_, sizeof(c->namespace_), "%s", u->known ? u->pod.namespace_ : "");
-        snprintf(c->pod_name, sizeof(c->pod_name), "%s", u->known ? u->pod.name : "");
+        snprintf(c->name, sizeof(c->name), "%s", unit_str(u->name));
+        snprintf(c->uid, sizeof(c->uid), "%s", unit_str(u->pod_uid));
+        snprintf(c->namespace_, sizeof(c->namespace_), "%s",
+                 u->known ? unit_str(u->pod_namespace) : "");
+        snprintf(c->pod_name, sizeof(c->pod_name), "%s", u->known ? unit_str(u->pod_name) : "");
         snprintf(c->cgroup, sizeof(c->cgroup), "%s", u->cgroup);
         snprintf(c->qos, sizeof(c->qos), "%s", qos_to_string(u->qos));
         c->current_bytes = u->current_bytes;
@@ -189,8 +274,17 @@ void elastic_step_limits(const struct node_snapshot *snap, struct agent_state *s
                         continue;
                 /* Written: the loan now holds the new values. Failed: decided again on the next
                  * sample. */
-                if (snap->limits[i].ok)
-                        vscale_applied(&u->loan, &u->pending_in, &u->pending_d);
+                if (snap->limits[i].ok) {
+                        const struct vscale_decision d = {
+                                .action = u->pending_d.action,
+                                .bytes = u->pending_d.bytes,
+                                .new_max = u->pending_d.new_max,
+                                .new_high = u->pending_d.new_high,
+                                .new_pod_max = u->pending_d.new_pod_max,
+                                .old_max = u->pending_d.old_max,
+                        };
+                        vscale_applied(&u->loan, &u->pending_in, &d);
+                }
                 u->pending = false;
         }
 }
@@ -217,7 +311,7 @@ static uint64_t val(const struct cg_sample *s, enum cg_file f, uint64_t dflt)
         }
 }
 
-struct cand {
+struct balloon_cand {
         size_t u; /* index in st->units: a unit created later in the step may move them */
         uint64_t bytes;
         uint64_t cold_bytes;
@@ -255,6 +349,8 @@ static int vscale_event(const struct tick *t, const struct elastic_unit *u,
 {
         if (!u->known)
                 return 0;
+        struct kube_pod_ref pod;
+        elastic_unit_pod_ref(u, &pod);
         char amount[FORMAT_BYTES_MAX], before[FORMAT_BYTES_MAX], after[FORMAT_BYTES_MAX];
         format_bytes_iec(d->bytes, amount, sizeof(amount));
         format_bytes_iec(old_max, before, sizeof(before));
@@ -262,17 +358,17 @@ static int vscale_event(const struct tick *t, const struct elastic_unit *u,
         const char *lvl = pressure_level_to_string(t->level);
         switch (d->action) {
         case VSCALE_LOAN:
-                return kube_push_event(t->out, &u->pod, "Normal", "Lend", "MemoryLoan",
+                return kube_push_event(t->out, &pod, "Normal", "Lend", "MemoryLoan",
                                        "Lending %s to container %s (memory.max %s -> %s), node "
                                        "pressure %s: %s",
                                        amount, u->name, before, after, lvl, d->reason);
         case VSCALE_RETURN:
-                return kube_push_event(t->out, &u->pod, "Normal", "Return", "MemoryReturn",
+                return kube_push_event(t->out, &pod, "Normal", "Return", "MemoryReturn",
                                        "Taking back %s from container %s (memory.max %s -> %s), "
                                        "node pressure %s: %s",
                                        amount, u->name, before, after, lvl, d->reason);
         case VSCALE_STAND_BACK:
-                return kube_push_event(t->out, &u->pod, "Warning", "StandBack", "StandBack",
+                return kube_push_event(t->out, &pod, "Warning", "StandBack", "StandBack",
                                        "Standing back from container %s: %s; its loan of %s is "
                                        "forgotten and its limits are left alone",
                                        u->name, d->reason, amount);
@@ -282,7 +378,7 @@ static int vscale_event(const struct tick *t, const struct elastic_unit *u,
 }
 
 static void balloon_unit(const struct tick *t, struct elastic_unit *u, const struct cgroup *cg,
-                         struct cand *cands, size_t *n_cands)
+                         struct balloon_cand *cands, size_t *n_cands)
 {
         const struct cg_sample *s = &cg->s;
         bool swap = t->snap->node->mem.swap_free >= SWAP_MIN_FREE &&
@@ -316,8 +412,8 @@ static void balloon_unit(const struct tick *t, struct elastic_unit *u, const str
                                      : 0;
                 uint64_t cold = in.inactive_bytes > young ? in.inactive_bytes - young : 0;
                 bool refaulting = in.has_refault_rate && in.refault_file_per_sec > 0.0;
-                cands[(*n_cands)++] =
-                    (struct cand){ (size_t)(u - t->st->units), u->last.bytes, cold, refaulting };
+                cands[(*n_cands)++] = (struct balloon_cand){ (size_t)(u - t->st->units),
+                                                             u->last.bytes, cold, refaulting };
         }
 }
 
@@ -439,15 +535,20 @@ static int vscale_unit(struct tick *t, struct elastic_unit *u, const struct cgro
         vscale_record(t, u, &d, "", &act->limits.d);
         act->limits.known = u->is_container && u->known;
         if (act->limits.known) {
-                act->limits.pod = u->pod;
+                elastic_unit_pod_ref(u, &act->limits.pod);
                 snprintf(act->limits.container_id, sizeof(act->limits.container_id), "%s",
-                         u->container_id);
+                         unit_str(u->container_id));
         }
         if (vscale_event(t, u, &d, in.max_bytes) < 0)
                 return -ENOMEM;
         u->pending = true;
         u->pending_in = in;
-        u->pending_d = d;
+        u->pending_d.action = d.action;
+        u->pending_d.bytes = d.bytes;
+        u->pending_d.new_max = d.new_max;
+        u->pending_d.new_high = d.new_high;
+        u->pending_d.new_pod_max = d.new_pod_max;
+        u->pending_d.old_max = d.old_max;
         /* What this loan takes is not there for the next container (should the write fail, it
          * is only this tick that lends less). */
         if (d.action == VSCALE_LOAN)
@@ -459,33 +560,33 @@ static int vscale_unit(struct tick *t, struct elastic_unit *u, const struct cgro
  * unit is new (or restored from the state file, pod_uid still empty) or the API learns or forgets
  * its pod (a uid's namespace and name never change): formatted then, not every tick (issue 13:
  * three snprintf() per container per tick were a third of a calm tick at 250 pods). */
-static void container_label(struct elastic_unit *u, const struct pod *pd, const struct container *c,
-                            const struct k8s_pod_meta *meta)
+static int container_label(struct elastic_unit *u, const struct pod *pd, const struct container *c,
+                           const struct k8s_pod_meta *meta)
 {
-        if (u->pod_uid[0] && u->known == (meta != NULL) && streq(u->pod_uid, pd->uid) &&
-            streq(u->container_id, c->id))
-                return;
+        if (u->pod_uid && u->pod_uid[0] && u->known == (meta != NULL) &&
+            streq(u->pod_uid, pd->uid) && streq(u->container_id, c->id))
+                return 0;
+        char name[UNIT_NAME_MAX + 1];
         if (meta)
-                snprintf(u->name, sizeof(u->name), "%.30s/%.40s container %.12s", meta->namespace_,
+                snprintf(name, sizeof(name), "%.30s/%.40s container %.12s", meta->namespace_,
                          meta->name, c->id);
         else
-                snprintf(u->name, sizeof(u->name), "pod %.36s container %.12s", pd->uid, c->id);
-        snprintf(u->pod_uid, sizeof(u->pod_uid), "%s", pd->uid);
-        snprintf(u->container_id, sizeof(u->container_id), "%s", c->id);
-        u->known = meta != NULL;
-        if (meta)
-                kube_ref_from_meta(&u->pod, meta);
+                snprintf(name, sizeof(name), "pod %.36s container %.12s", pd->uid, c->id);
+        return elastic_unit_label(u, name, pd->uid, c->id, meta);
 }
 
-/* name: the unit's name, NULL when container_label() keeps it. */
-static void unit_refresh(struct elastic_unit *u, const struct cgroup *cg, enum qos_class qos,
-                         const char *name, bool is_container)
+/* name: the unit's name, NULL when container_label() keeps it. Returns 0 or -ENOMEM. */
+static int unit_refresh(struct elastic_unit *u, const struct cgroup *cg, enum qos_class qos,
+                        const char *name, bool is_container)
 {
         u->seen = true;
         u->qos = qos;
         u->is_container = is_container;
-        if (name && strcmp(u->name, name) != 0) /* the same every tick but the first */
-                snprintf(u->name, sizeof(u->name), "%s", name);
+        /* the same every tick but the first (as far as the label holds it: a longer name must
+         * not be labelled again at every tick) */
+        if (name && strncmp(unit_str(u->name), name, UNIT_NAME_MAX) != 0 &&
+            elastic_unit_label(u, name, NULL, NULL, NULL) < 0)
+                return -ENOMEM;
         if (strcmp(u->cgroup, cg->path) != 0)
                 snprintf(u->cgroup, sizeof(u->cgroup), "%s", cg->path);
         const struct cg_sample *s = &cg->s;
@@ -498,6 +599,7 @@ static void unit_refresh(struct elastic_unit *u, const struct cgroup *cg, enum q
                 u->peak_bytes = peak;
         if (s->current > u->peak_bytes)
                 u->peak_bytes = s->current;
+        return 0;
 }
 
 /* A pressure episode runs from level low until none again. Its decision record opens with the
@@ -555,10 +657,18 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
         for (size_t i = 0; i < m->n_pods; i++)
                 n_total += m->pods[i].n_containers;
         n_total += m->n_workloads;
-        _cleanup_free_ struct cand *cands = calloc(n_total ? n_total : 1, sizeof(*cands));
+        /* Kept between steps, grown only when the model grows: a calm step allocates nothing
+         * (issue 13; it was a calloc of 24 KiB per tick at 250 pods). */
+        if (n_total > st->cap_balloon_cands) {
+                struct balloon_cand *n =
+                    reallocarray(st->balloon_cands, n_total, sizeof(*st->balloon_cands));
+                if (!n)
+                        return -ENOMEM;
+                st->balloon_cands = n;
+                st->cap_balloon_cands = n_total;
+        }
+        struct balloon_cand *cands = st->balloon_cands;
         size_t n_cands = 0;
-        if (!cands)
-                return -ENOMEM;
 
         for (size_t i = 0; i < st->n_units; i++)
                 st->units[i].seen = false;
@@ -597,7 +707,8 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
                         if (!u)
                                 return -ENOMEM;
                         const struct k8s_pod_meta *meta = pod_meta(snap, &pd->cg, i);
-                        container_label(u, pd, c, meta);
+                        if (container_label(u, pd, c, meta) < 0)
+                                return -ENOMEM;
                         unit_refresh(u, &c->cg, pd->qos, NULL, true);
                         u->ballooned = ep->balloon_enabled && ep->balloon_qos[pd->qos];
                         if (u->ballooned)
@@ -619,7 +730,8 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
                 struct elastic_unit *u = unit_get(st, w->cg.id, n_sorted);
                 if (!u)
                         return -ENOMEM;
-                unit_refresh(u, &w->cg, w->qos, w->name, false);
+                if (unit_refresh(u, &w->cg, w->qos, w->name, false) < 0)
+                        return -ENOMEM;
                 u->ballooned = ep->balloon_enabled && ep->balloon_qos[w->qos];
                 if (u->ballooned)
                         balloon_unit(&t, u, &w->cg, cands, &n_cands);
@@ -634,7 +746,7 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
                  * stalling or with a hot cache are held by their balloon already). */
                 size_t best = 0;
                 for (size_t i = 1; i < n_cands; i++) {
-                        const struct cand *a = &cands[i], *b = &cands[best];
+                        const struct balloon_cand *a = &cands[i], *b = &cands[best];
                         bool better = level >= LEVEL_LOW ? (a->refaulting != b->refaulting
                                                                 ? !a->refaulting
                                                                 : a->cold_bytes > b->cold_bytes)
@@ -643,7 +755,7 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
                         if (better)
                                 best = i;
                 }
-                const struct cand *c = &cands[best];
+                const struct balloon_cand *c = &cands[best];
                 bool pressure = level >= LEVEL_LOW;
                 struct elastic_unit *cu = &st->units[c->u];
                 balloon_commit(&cu->b, &ep->balloon, pressure, snap->now_usec);
@@ -660,7 +772,8 @@ int elastic_step(const struct node_snapshot *snap, struct agent_state *st,
                         if (o != i)
                                 st->units[o] = st->units[i];
                         o++;
-                }
+                } else
+                        free(st->units[i].name);
         st->n_units = o;
         units_sort(st); /* the ones added this step: sorted for the finders until the next */
         return 0;

@@ -147,18 +147,15 @@ int agent_state_reconcile(struct agent_state *st, const struct persisted_state *
                         ret_verdicts[i] = RECONCILE_DROPPED;
                         continue;
                 }
-                if (st->n_units == st->cap_units) {
-                        size_t cap = st->cap_units ? st->cap_units * 2 : 32;
-                        struct elastic_unit *n = realloc(st->units, cap * sizeof(*n));
-                        if (!n)
-                                return -ENOMEM;
-                        st->units = n;
-                        st->cap_units = cap;
-                }
-                struct elastic_unit *u = &st->units[st->n_units++];
-                *u = (struct elastic_unit){ .id = pu->cgroup_id, .is_container = true };
+                struct elastic_unit *u = elastic_unit_append(st, pu->cgroup_id);
+                if (!u)
+                        return -ENOMEM;
+                u->is_container = true;
                 snprintf(u->cgroup, sizeof(u->cgroup), "%s", pu->cgroup);
-                snprintf(u->name, sizeof(u->name), "%.95s", pu->cgroup); /* until sampled */
+                if (elastic_unit_label(u, pu->cgroup, NULL, NULL, NULL) < 0) { /* until sampled */
+                        st->n_units--;
+                        return -ENOMEM;
+                }
                 if (pu->stood_back || !still_ours(pu, o)) {
                         u->loan.stood_back = true;
                         ret_verdicts[i] =

@@ -30,9 +30,7 @@ void agent_state_init(struct agent_state *st)
 
 void agent_state_done(struct agent_state *st)
 {
-        free(st->units);
-        st->units = NULL;
-        st->n_units = st->cap_units = 0;
+        elastic_units_done(st);
         lease_step_state_done(&st->lease);
 }
 

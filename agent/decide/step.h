@@ -66,6 +66,7 @@
 #include "plugins/memagent-plugin.h"
 
 struct policy_chain;
+struct balloon_cand;
 
 enum scope_id {
         SCOPE_NODE,
@@ -227,11 +228,16 @@ struct elastic_unit {
         bool seen;
         bool is_container;
         enum qos_class qos;
-        char name[96];    /* "namespace/name container <id>" when the API knows the pod */
-        char pod_uid[80]; /* a container's pod, "" for a workload */
-        bool known;       /* the API knows the pod: pod is filled, Events are sent */
-        struct kube_pod_ref pod;
-        char container_id[80]; /* the runtime's id, from the container's cgroup name */
+        /* Its names, sized exactly (elastic_unit_label()): one block that name points to and the
+         * unit owns, the others point into it; NULL until labelled (read them through
+         * unit_str()). Fixed arrays for them were 650 of the unit's 1,648 bytes, per container
+         * (issue 13). */
+        char *name;               /* "namespace/name container <id>" when the API knows the pod */
+        const char *pod_uid;      /* a container's pod, "" for a workload */
+        const char *container_id; /* the runtime's id, from the container's cgroup name */
+        bool known; /* the API knows the pod: pod_* are filled (elastic_unit_pod_ref()), Events
+                     * are sent */
+        const char *pod_namespace, *pod_name, *pod_api_uid;
         char cgroup[256];
         struct balloon_state b;
         struct balloon_step last;
@@ -244,8 +250,30 @@ struct elastic_unit {
         /* a limit change handed to the actuator: applied to loan once it reports success */
         bool pending;
         struct vscale_input pending_in;
-        struct vscale_decision pending_d;
+        /* the decision's figures, without its reason: vscale_applied() does not read it, and
+         * it was 200 of the unit's bytes (issue 13) */
+        struct {
+                enum vscale_action action;
+                uint64_t bytes, new_max, new_high, new_pod_max, old_max;
+        } pending_d;
 };
+
+#define UNIT_NAME_MAX 95 /* characters of a unit's name kept */
+
+/* A unit's label, "" when it has none. */
+static inline const char *unit_str(const char *s)
+{
+        return s ? s : "";
+}
+
+/* Sets u's names in one new block sized to them, freeing the old one; meta (NULL: the API does
+ * not know the pod) gives the pod's namespace, name and uid. Each is cut to the length its fixed
+ * array once held (name 95, pod_uid and container_id 79 characters, the pod's as in struct
+ * kube_pod_ref). NULL strings are "". Returns 0, or -ENOMEM with u unchanged. */
+int elastic_unit_label(struct elastic_unit *u, const char *name, const char *pod_uid,
+                       const char *container_id, const struct k8s_pod_meta *meta);
+/* The pod of a known unit, as the API names it. */
+void elastic_unit_pod_ref(const struct elastic_unit *u, struct kube_pod_ref *ret);
 
 /* A balloon pressure episode: from level low until none again. */
 struct balloon_episode {
@@ -361,6 +389,10 @@ struct agent_state {
         /* the balloon and vertical scaling */
         struct elastic_unit *units;
         size_t n_units, cap_units;
+        /* the balloon's candidates of a step (elastic-step.c), kept so that a calm step
+         * allocates nothing */
+        struct balloon_cand *balloon_cands;
+        size_t cap_balloon_cands;
         struct balloon_episode balloon_ep;
         uint64_t reclaimed_total;
         struct lease_step_state lease; /* remote swap */
@@ -374,6 +406,11 @@ struct agent_state {
 
 void agent_state_init(struct agent_state *st);
 void agent_state_done(struct agent_state *st);
+
+/* Appends a new unit for cgroup id (units may move: hold indexes), unlabelled; NULL on ENOMEM. */
+struct elastic_unit *elastic_unit_append(struct agent_state *st, uint64_t id);
+/* Frees the units, their names and the balloon's candidates (agent_state_done()). */
+void elastic_units_done(struct agent_state *st);
 
 enum action_kind {
         ACTION_LOG,            /* a line for the journal */

@@ -163,6 +163,8 @@ void cgroup_done(struct cgroup *c)
         c->dfd = fd_drop(c->dfd);
         free(c->path);
         c->path = NULL;
+        free(c->s.numa);
+        c->s.numa = NULL;
 }
 
 void cgroup_adopt(struct cgroup *c, struct cgroup *old)
@@ -184,7 +186,9 @@ void cgroup_adopt(struct cgroup *c, struct cgroup *old)
         c->warned = old->warned;
         c->read_files = old->read_files;
         c->read_before = old->read_before;
+        free(c->s.numa);
         c->s = old->s;
+        old->s.numa = NULL; /* moved */
         c->events_hash = old->events_hash;
         c->growth_bytes_per_sec = old->growth_bytes_per_sec;
         c->has_refault_rate = old->has_refault_rate;
@@ -258,6 +262,23 @@ int cgroup_sample_files(struct cgroup *c, uint32_t files, char *buf, size_t size
 int cgroup_sample_more(struct cgroup *c, uint32_t files, char *buf, size_t size)
 {
         return sample_files(c, files, true, buf, size);
+}
+
+/* Parses memory.numa_stat into s->numa, allocated on its first read: the copy that
+ * sample_files() works on shares the block with the cgroup's sample, so a parse that fails
+ * halfway must not write into it. */
+static int sample_numa(struct cg_sample *s, const char *buf, struct parse_error *perr)
+{
+        struct numa_stat numa;
+        int r = parse_numa_stat(buf, &numa, perr);
+        if (r < 0)
+                return r;
+        if (!s->numa && !(s->numa = malloc(sizeof(*s->numa)))) {
+                *perr = (struct parse_error){ .what = "out of memory for its figures" };
+                return -ENOMEM;
+        }
+        *s->numa = numa;
+        return 0;
 }
 
 static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, size_t size)
@@ -343,7 +364,7 @@ static int sample_files(struct cgroup *c, uint32_t files, bool more, char *buf, 
                         r = parse_psi(buf, &s->psi, &perr);
                         break;
                 case CGF_NUMA_STAT:
-                        r = parse_numa_stat(buf, &s->numa, &perr);
+                        r = sample_numa(s, buf, &perr);
                         break;
                 default: {
                         static const size_t off[_CGF_MAX] = {

@@ -354,11 +354,13 @@ struct json_object *elastic_recommend_json(const struct agent_state *st,
                         source = "working_set";
                 }
                 balloon_suggest(est, u->peak_bytes, &req, &lim);
-                SET(o, "name", json_object_new_string(u->name));
+                SET(o, "name", json_object_new_string(unit_str(u->name)));
                 /* the container's pod as the API names it (null when unknown, or a workload) */
-                SET(o, "pod_uid", u->pod_uid[0] ? json_object_new_string(u->pod_uid) : NULL);
-                SET(o, "namespace", u->known ? json_object_new_string(u->pod.namespace_) : NULL);
-                SET(o, "pod_name", u->known ? json_object_new_string(u->pod.name) : NULL);
+                SET(o, "pod_uid",
+                    *unit_str(u->pod_uid) ? json_object_new_string(u->pod_uid) : NULL);
+                SET(o, "namespace",
+                    u->known ? json_object_new_string(unit_str(u->pod_namespace)) : NULL);
+                SET(o, "pod_name", u->known ? json_object_new_string(unit_str(u->pod_name)) : NULL);
                 SET(o, "cgroup", json_object_new_string(u->cgroup));
                 SET(o, "qos", json_object_new_string(qos_to_string(u->qos)));
                 SET(o, "balloon",

@@ -178,6 +178,19 @@ static void *array_push(void *array_p, size_t *n, size_t elem_size)
         return slot;
 }
 
+/* Gives back what array_push() reserved beyond n, once nothing more is pushed: a pod's three
+ * containers held four slots, 250 pods 256 (issue 13: struct container is 728 bytes). The arrays
+ * of a walked model are exact; nothing pushes onto them again (a refresh walks anew). */
+static void array_trim(void *array_p, size_t n, size_t elem_size)
+{
+        void **array = array_p;
+        if (n == 0 || (n >= 4 && (n & (n - 1)) == 0))
+                return; /* full already */
+        void *a = reallocarray(*array, n, elem_size);
+        if (a) /* shrinking cannot fail in glibc; should it, the larger block is still right */
+                *array = a;
+}
+
 struct walk {
         struct model *m;
         const struct workload_root *roots;
@@ -276,6 +289,7 @@ static int add_pod(struct walk *w, const char *path, enum qos_class qos, const c
         p->driver = driver;
         struct pod_walk pw = { m, p };
         r = for_each_subdir(m->root_fd, path, add_container, &pw);
+        array_trim(&p->containers, p->n_containers, sizeof(*p->containers));
         if (r < 0 && r != -ENOMEM)
                 log_warning_errno(r, "Failed to list containers of %s: %m, ignoring", path);
         return r == -ENOMEM ? r : 0;
@@ -358,6 +372,8 @@ int model_discover(struct model *m, int root_fd, const struct workload_root *roo
                 model_done(m);
                 return log_error_errno(r, "Failed to walk the cgroup tree: %m");
         }
+        array_trim(&m->pods, m->n_pods, sizeof(*m->pods));
+        array_trim(&m->workloads, m->n_workloads, sizeof(*m->workloads));
         return 0;
 }
 

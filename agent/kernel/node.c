@@ -29,26 +29,26 @@ static int read_zones(int sys_fd, struct node_sample *ns, char *buf, size_t size
 {
         static bool said_too_many;
         unsigned ids[NUMA_IDS_SCANNED], n_ids = 0;
-        int fd = openat(sys_fd, NODE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int fd = openat(sys_fd, NODE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : negative_errno();
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return negative_errno();
-        }
-        struct dirent *de;
-        while ((de = readdir(d)) && n_ids < NUMA_IDS_SCANNED) {
-                char *end;
-                if (strncmp(de->d_name, "node", 4) != 0 || de->d_name[4] < '0' ||
-                    de->d_name[4] > '9')
-                        continue;
-                unsigned long id = strtoul(de->d_name + 4, &end, 10);
-                if (*end || id > 4096)
-                        continue;
-                ids[n_ids++] = (unsigned)id;
-        }
-        closedir(d);
+        /* getdents64() into the stack, not readdir(): fdopendir() allocates 32 KiB, and this runs
+         * at every sample (issue 13: a calm tick allocates nothing). */
+        _Alignas(struct dirent64) char dents[4096];
+        ssize_t len;
+        while (n_ids < NUMA_IDS_SCANNED && (len = getdents64(fd, dents, sizeof(dents))) > 0)
+                for (ssize_t off = 0; off < len && n_ids < NUMA_IDS_SCANNED;) {
+                        const struct dirent64 *de = (const struct dirent64 *)(dents + off);
+                        char *end;
+                        off += de->d_reclen;
+                        if (strncmp(de->d_name, "node", 4) != 0 || de->d_name[4] < '0' ||
+                            de->d_name[4] > '9')
+                                continue;
+                        unsigned long id = strtoul(de->d_name + 4, &end, 10);
+                        if (*end || id > 4096)
+                                continue;
+                        ids[n_ids++] = (unsigned)id;
+                }
         /* readdir's order is the directory's, not the ids': keep the lowest ones. */
         qsort(ids, n_ids, sizeof(ids[0]), cmp_uint);
         if (n_ids > NUMA_NODES_MAX && !said_too_many) {

@@ -64,14 +64,14 @@ static struct json_object *events_json(const struct cg_sample *s)
 
 static struct json_object *cg_numa_json(const struct cg_sample *s)
 {
-        if (!(s->have & CG_HAVE(CGF_NUMA_STAT)))
+        if (!(s->have & CG_HAVE(CGF_NUMA_STAT)) || !s->numa)
                 return NULL;
         struct json_object *a = json_object_new_array();
-        for (unsigned i = 0; i < s->numa.n_nodes; i++) {
+        for (unsigned i = 0; i < s->numa->n_nodes; i++) {
                 struct json_object *o = json_object_new_object();
                 SET(o, "id", json_object_new_int((int)i));
-                SET(o, "anon_bytes", json_object_new_uint64(s->numa.anon[i]));
-                SET(o, "file_bytes", json_object_new_uint64(s->numa.file[i]));
+                SET(o, "anon_bytes", json_object_new_uint64(s->numa->anon[i]));
+                SET(o, "file_bytes", json_object_new_uint64(s->numa->file[i]));
                 json_object_array_add(a, o);
         }
         return a;
