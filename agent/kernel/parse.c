@@ -31,7 +31,9 @@ static int parse_u64(const char **p, uint64_t *ret)
                 return -EINVAL;
         for (; *s >= '0' && *s <= '9'; s++) {
                 unsigned d = (unsigned)(*s - '0');
-                if (v > (UINT64_MAX - d) / 10)
+                /* v * 10 + d overflows: compared with constants, not a division per digit (these
+                 * parses run for every cgroup on every tick; issue 13) */
+                if (v >= UINT64_MAX / 10 && (v > UINT64_MAX / 10 || d > UINT64_MAX % 10))
                         return -ERANGE;
                 v = v * 10 + d;
         }
@@ -57,7 +59,7 @@ int parse_cg_value(const char *buf, uint64_t *ret, struct parse_error *err)
         uint64_t v;
         char ex[40];
 
-        if (strncmp(p, "max", 3) == 0) {
+        if (p[0] == 'm' && strncmp(p, "max", 3) == 0) {
                 v = CG_UNLIMITED;
                 p += 3;
         } else {
@@ -100,50 +102,62 @@ struct key_hints {
             len[KEY_HINT_LINES]; /* its length: a skipped key must match hash and length */
 };
 
-static uint32_t key_hash(const char *k, size_t len)
+/* The error of a "key value" line that the one-pass parse below did not take, said as a line-wise
+ * reading would: first an unterminated line, then a missing key, then the value. */
+static int keyed_line_error(const char *p, unsigned line, struct parse_error *err)
 {
-        uint32_t h = 2166136261u;
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ (unsigned char)k[i]) * 16777619u;
-        return h ? h : 1;
+        char ex[60];
+        const char *eol = strchr(p, '\n');
+        if (!eol)
+                return fail(err, line, "line not terminated (file truncated?): \"%s\"",
+                            excerpt(p, ex, sizeof(ex)));
+        const char *sp = memchr(p, ' ', (size_t)(eol - p));
+        if (!sp || sp == p)
+                return fail(err, line, "expected \"key value\", got \"%s\"",
+                            excerpt(p, ex, sizeof(ex)));
+        const char *v = sp + 1;
+        uint64_t val;
+        int r = parse_u64(&v, &val);
+        return fail(err, line, "%s value in \"%s\"", r == -ERANGE ? "out-of-range" : "malformed",
+                    excerpt(p, ex, sizeof(ex)));
 }
 
-/* Generic "key value\n" parser behind memory.stat and memory.events. */
+/* Generic "key value\n" parser behind memory.stat and memory.events. Each line is read once, its
+ * key hashed (FNV-1a) on the way to the space and its value parsed on the way to the newline: a
+ * strchr() to the line's end, a memchr() to the space, a hash of the key and a strlen() of the
+ * table's key after them cost twice as much, and a calm tick parses memory.stat for every
+ * container the balloon looks at (issue 13). */
 static int parse_keyed(const char *buf, const struct key_field *fields, size_t n_fields,
                        struct key_hints *hints, void *ret, size_t ret_size, struct parse_error *err)
 {
         unsigned char out[512];
         uint64_t seen = 0;
         unsigned line = 0;
-        char ex[60];
 
         if (ret_size > sizeof(out) || n_fields > 64)
                 return -EINVAL;
         memset(out, 0, ret_size);
         for (const char *p = buf; *p; line++) {
-                const char *eol = strchr(p, '\n');
-                if (!eol)
-                        return fail(err, line + 1, "line not terminated (file truncated?): \"%s\"",
-                                    excerpt(p, ex, sizeof(ex)));
-                const char *sp = memchr(p, ' ', (size_t)(eol - p));
-                if (!sp || sp == p)
-                        return fail(err, line + 1, "expected \"key value\", got \"%s\"",
-                                    excerpt(p, ex, sizeof(ex)));
-                const char *v = sp + 1;
+                const char *k = p;
+                uint32_t h = 2166136261u;
+                while (*p != ' ' && *p != '\n' && *p != '\0') {
+                        h = (h ^ (unsigned char)*p) * 16777619u;
+                        p++;
+                }
+                size_t klen = (size_t)(p - k);
+                const char *v = p + 1;
                 uint64_t val;
-                int r = parse_u64(&v, &val);
-                if (r < 0 || v != eol)
-                        return fail(err, line + 1, "%s value in \"%s\"",
-                                    r == -ERANGE ? "out-of-range" : "malformed",
-                                    excerpt(p, ex, sizeof(ex)));
-                size_t klen = (size_t)(sp - p);
-                uint32_t h = key_hash(p, klen);
+                if (*p != ' ' || klen == 0 || parse_u64(&v, &val) < 0 || *v != '\n')
+                        return keyed_line_error(k, line + 1, err);
+                p = v + 1;
+                h = h ? h : 1; /* 0 is "unknown" in the hints */
+                unsigned char hlen = (unsigned char)(klen > 255 ? 255 : klen);
                 int found = -1;
-                bool hinted = line < KEY_HINT_LINES && hints->hash[line] == h &&
-                              hints->len[line] == (klen > 255 ? 255 : klen);
+                bool hinted =
+                    line < KEY_HINT_LINES && hints->hash[line] == h && hints->len[line] == hlen;
                 if (hinted && hints->idx[line] >= 0) {
-                        const char *k = fields[hints->idx[line]].key;
-                        if (strlen(k) == klen && memcmp(k, p, klen) == 0)
+                        const char *fk = fields[hints->idx[line]].key;
+                        if (strncmp(fk, k, klen) == 0 && fk[klen] == '\0')
                                 found = hints->idx[line];
                         else
                                 hinted = false; /* a hash collision: look it up properly */
@@ -151,21 +165,20 @@ static int parse_keyed(const char *buf, const struct key_field *fields, size_t n
                 if (!hinted) {
                         for (size_t i = 0; i < n_fields; i++)
                                 if (strlen(fields[i].key) == klen &&
-                                    memcmp(fields[i].key, p, klen) == 0) {
+                                    memcmp(fields[i].key, k, klen) == 0) {
                                         found = (int)i;
                                         break;
                                 }
                         if (line < KEY_HINT_LINES) {
                                 hints->hash[line] = h;
                                 hints->idx[line] = (signed char)found;
-                                hints->len[line] = (unsigned char)(klen > 255 ? 255 : klen);
+                                hints->len[line] = hlen;
                         }
                 }
                 if (found >= 0) {
                         memcpy(out + fields[found].offset, &val, sizeof(val));
                         seen |= UINT64_C(1) << found;
                 }
-                p = eol + 1;
         }
         for (size_t i = 0; i < n_fields; i++)
                 if (fields[i].required && !(seen & (UINT64_C(1) << i)))

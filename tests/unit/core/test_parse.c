@@ -408,6 +408,42 @@ static void test_memory_stat_huge(void **state)
         free(s);
 }
 
+/* The parser remembers which key each line held (the kernel keeps the order): a file whose lines
+ * moved, or that holds an unknown key where a known one was, is still read right, and so is the
+ * usual order after it. */
+static void test_memory_stat_lines_move(void **state)
+{
+        (void)state;
+        char *s = guest(CACHE "/memory.stat");
+        struct memory_stat st;
+        struct parse_error err;
+        unsigned l_anon = line_no(s, "anon "), l_file = line_no(s, "file ");
+        char *anon_line = tu_strdupf("anon %llu", (unsigned long long)kv(s, "anon"));
+        char *file_line = tu_strdupf("file %llu", (unsigned long long)kv(s, "file"));
+        char *t1 = with_line(s, l_anon, file_line);
+        char *swapped = with_line(t1, l_file, anon_line); /* anon and file trade places */
+        char *unknown = with_line(s, line_no(s, "inactive_file "), "inactive_fill 12345");
+        for (int round = 0; round < 2; round++) {
+                assert_int_equal(parse_memory_stat(s, &st, &err), 0);
+                assert_int_equal(st.anon, kv(s, "anon"));
+                assert_int_equal(st.file, kv(s, "file"));
+                assert_int_equal(st.inactive_file, kv(s, "inactive_file"));
+                assert_int_equal(st.pgscan, kv(s, "pgscan"));
+                assert_int_equal(parse_memory_stat(swapped, &st, &err), 0);
+                assert_int_equal(st.anon, kv(s, "anon"));
+                assert_int_equal(st.file, kv(s, "file"));
+                assert_int_equal(st.workingset_refault_file, kv(s, "workingset_refault_file"));
+                /* a key of the same length in a known key's place: not taken for it */
+                expect_bad(parse_memory_stat(unknown, &st, &err), &err, 0, "\"inactive_file\"");
+        }
+        free(unknown);
+        free(swapped);
+        free(t1);
+        free(file_line);
+        free(anon_line);
+        free(s);
+}
+
 /* ---- memory.events ---- */
 
 static void test_memory_events_real(void **state)
@@ -795,6 +831,7 @@ int main(void)
                 cmocka_unit_test(test_memory_stat_truncated),
                 cmocka_unit_test(test_memory_stat_garbage),
                 cmocka_unit_test(test_memory_stat_huge),
+                cmocka_unit_test(test_memory_stat_lines_move),
                 cmocka_unit_test(test_memory_events_real),
                 cmocka_unit_test(test_memory_events_malformed),
                 cmocka_unit_test(test_psi_real),
