@@ -39,6 +39,22 @@ ssize_t pread_full(int fd, char *buf, size_t cap)
         return (ssize_t)len;
 }
 
+ssize_t pread_whole(int fd, char *buf, size_t cap)
+{
+        if (cap < 2)
+                return -EINVAL;
+        ssize_t n;
+        do
+                n = pread(fd, buf, cap - 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return negative_errno();
+        if ((size_t)n == cap - 1)
+                return pread_full(fd, buf, cap); /* filled: more may follow */
+        buf[n] = '\0';
+        return n;
+}
+
 ssize_t read_file_at(int dirfd, const char *name, char *buf, size_t cap)
 {
         _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);

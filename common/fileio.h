@@ -10,6 +10,14 @@
  * a negative errno. Pseudo-files (cgroup, /proc) are read whole in one or a few calls. */
 ssize_t pread_full(int fd, char *buf, size_t cap);
 
+/* pread_full() in one system call where that is enough: for a file whose every read returns all
+ * that is left up to the buffer's size, so that a shorter read is the end (a regular file, and a
+ * cgroup's memory.* files and /proc/meminfo, which the kernel shows as one record). Not for a
+ * file of many records (cgroup.procs), which one read may return a page of. A read that fills
+ * the buffer goes on as pread_full(). pread_full() asks again to see the end: twice the system
+ * calls on the agent's every tick (issue 13). */
+ssize_t pread_whole(int fd, char *buf, size_t cap);
+
 /* Opens name relative to dirfd (read-only, O_CLOEXEC) and reads it whole like pread_full(). */
 ssize_t read_file_at(int dirfd, const char *name, char *buf, size_t cap);
 

@@ -39,13 +39,10 @@ static bool glob_match(const char *const *globs, size_t n, const char *path)
 
 /* systemd-oomd's convention: user.oomd_omit / user.oomd_avoid = "1" on the cgroup directory,
  * honoured only when the directory is owned by root (an unprivileged owner could otherwise
- * shield itself). */
+ * shield itself): the caller checks that once for the four names. */
 static bool xattr_set(int dfd, const char *name)
 {
-        struct stat st;
         char v[8];
-        if (fstat(dfd, &st) < 0 || st.st_uid != 0)
-                return false;
         ssize_t n = fgetxattr(dfd, name, v, sizeof(v) - 1);
         if (n <= 0)
                 return false;
@@ -59,11 +56,15 @@ static uint32_t candidate_flags(const struct manager *m, const struct cgroup *c)
         /* Its own directory fd, or one opened for the while beyond the fd budget. */
         _cleanup_close_ int tmp = c->dfd >= 0 ? -1 : cgroup_dir_open(c);
         int dfd = c->dfd >= 0 ? c->dfd : tmp;
+        struct stat st;
+        bool root_owned = fstat(dfd, &st) == 0 && st.st_uid == 0;
         if (glob_match(m->p.protected_globs, m->p.n_protected, c->path) ||
-            xattr_set(dfd, "user.oomd_omit") || xattr_set(dfd, "user.memagent_omit"))
+            (root_owned &&
+             (xattr_set(dfd, "user.oomd_omit") || xattr_set(dfd, "user.memagent_omit"))))
                 f |= MEMAGENT_CAND_PROTECTED;
         if (glob_match(m->p.avoid_globs, m->p.n_avoid, c->path) ||
-            xattr_set(dfd, "user.oomd_avoid") || xattr_set(dfd, "user.memagent_avoid"))
+            (root_owned &&
+             (xattr_set(dfd, "user.oomd_avoid") || xattr_set(dfd, "user.memagent_avoid"))))
                 f |= MEMAGENT_CAND_AVOID;
         return f;
 }
@@ -154,13 +155,18 @@ static bool holds_self(const struct manager *m, uint64_t id)
 
 /* cand still holds what the previous sample put in this slot: on a calm tick, the same cgroup
  * keeps its flags (the operator's globs and xattrs, five system calls per candidate) until the
- * next full sample, which every decision that ranks candidates runs on. */
+ * next full sample, which every decision that ranks candidates runs on. The routine full read
+ * (routine) keeps them too: only a ranking reads them, and no ranking runs on it (its level
+ * stays none, see needs_all()); they were 2,000 of its system calls at 250 pods (issue 13). The
+ * swap override is read on it as before: the remote swap's step uses it at any level. */
 static void fill_candidate(const struct manager *m, struct snap_candidate *cand, size_t i,
-                           const struct cgroup *c, const char *name, enum qos_class qos)
+                           const struct cgroup *c, const char *name, enum qos_class qos,
+                           bool routine)
 {
         const struct cg_sample *s = &c->s;
-        bool keep = !m->sampled_all && i < m->n_cands_prev && cand->c.cgroup_id == c->id;
-        uint32_t flags = keep ? cand->c.flags : candidate_flags(m, c);
+        bool same = i < m->n_cands_prev && cand->c.cgroup_id == c->id;
+        bool keep = !m->sampled_all && same;
+        uint32_t flags = keep || (routine && same) ? cand->c.flags : candidate_flags(m, c);
         enum swap_override swap = keep ? cand->swap : swap_override_of(c);
         *cand = (struct snap_candidate){
                 .c = {
@@ -219,7 +225,7 @@ static bool candidate_name_kept(const struct manager *m, size_t i, uint64_t id,
 /* Every pod, and every workload (the decision leaves workloads out on a Kubernetes node).
  * A pod the API knows gets its namespace/name and what the API says of it (the step applies
  * it); "pod <uid>" otherwise. Returns their number, or -ENOMEM. */
-static ssize_t observe_candidates(struct manager *m)
+static ssize_t observe_candidates(struct manager *m, bool routine)
 {
         size_t cap = m->model.n_pods + m->model.n_workloads, n = 0;
         if (cap > m->cap_cands) {
@@ -247,7 +253,7 @@ static ssize_t observe_candidates(struct manager *m)
                                 snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "pod %s",
                                          p->uid);
                 }
-                fill_candidate(m, &m->cands[n], n, &p->cg, m->cand_names[n], p->qos);
+                fill_candidate(m, &m->cands[n], n, &p->cg, m->cand_names[n], p->qos, routine);
                 m->cands[n].uid = p->uid;
                 m->cands[n].meta = meta;
                 n++;
@@ -256,7 +262,7 @@ static ssize_t observe_candidates(struct manager *m)
                 const struct workload *w = &m->model.workloads[i];
                 if (!candidate_name_kept(m, n, w->cg.id, NULL))
                         snprintf(m->cand_names[n], sizeof(m->cand_names[n]), "%s", w->name);
-                fill_candidate(m, &m->cands[n], n, &w->cg, m->cand_names[n], w->qos);
+                fill_candidate(m, &m->cands[n], n, &w->cg, m->cand_names[n], w->qos, routine);
                 m->cands[n].c.flags |= MEMAGENT_CAND_WORKLOAD;
                 n++;
         }
@@ -474,7 +480,7 @@ int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
         bpf_events_drain(m);
         snap->has_kubepods = m->model.has_kubepods;
 
-        ssize_t n = observe_candidates(m);
+        ssize_t n = observe_candidates(m, m->sampled_all && routine);
         if (n < 0) {
                 m->n_cands_prev = 0;
                 return log_warning_errno((int)n, "Failed to list eviction candidates: %m; "

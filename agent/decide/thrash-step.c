@@ -67,18 +67,43 @@ static bool pod_near_own_limit(const struct pod *pod, double pct)
         return false;
 }
 
-static struct thrash_watch *thrash_watch_get(struct agent_state *st, uint64_t id)
+/* Where a pass over the pods stands in the watches: the slot to try first, and how many slots the
+ * pass has handed out. */
+struct watch_cursor {
+        size_t next;
+        size_t taken;
+};
+
+/* The pod's watch, or a free one given to it; NULL when all are taken. Pods come in the model's
+ * order and took their watches in that order, so the next pod's is almost always the slot after
+ * the last one returned; and once the pass has handed out every slot, the pods left have none.
+ * A scan of all the slots for each pod, twice per tick, was a quarter of a calm tick at 250 pods
+ * (issue 13). A cgroup holds one slot at most, so what the shortcuts find is what the scan
+ * would. */
+static struct thrash_watch *thrash_watch_get(struct agent_state *st, uint64_t id,
+                                             struct watch_cursor *cur)
 {
+        if (cur->taken >= AGENT_THRASH_PODS)
+                return NULL; /* every slot is an earlier pod's of this pass */
+        struct thrash_watch *w = NULL;
+        if (cur->next < AGENT_THRASH_PODS && st->thrash[cur->next].cgroup_id == id)
+                w = &st->thrash[cur->next];
         struct thrash_watch *free_slot = NULL;
-        for (size_t i = 0; i < AGENT_THRASH_PODS; i++) {
+        for (size_t i = 0; !w && i < AGENT_THRASH_PODS; i++) {
                 if (st->thrash[i].cgroup_id == id)
-                        return &st->thrash[i];
-                if (!free_slot && st->thrash[i].cgroup_id == 0)
+                        w = &st->thrash[i];
+                else if (!free_slot && st->thrash[i].cgroup_id == 0)
                         free_slot = &st->thrash[i];
         }
-        if (free_slot)
+        if (!w && free_slot) {
                 *free_slot = (struct thrash_watch){ .cgroup_id = id };
-        return free_slot;
+                w = free_slot;
+        }
+        if (w) {
+                cur->next = (size_t)(w - st->thrash) + 1;
+                cur->taken++;
+        }
+        return w;
 }
 
 /* A window whose stall and refault rate are both at least this many times their thresholds is
@@ -170,10 +195,11 @@ void thrash_sample(const struct node_snapshot *snap, struct agent_state *st,
         if (!thrash_enabled(p) || !snap->model)
                 return;
         uint64_t now = snap->now_usec;
+        struct watch_cursor cur = { 0 };
         for (size_t i = 0; i < snap->model->n_pods; i++) {
                 const struct pod *pod = &snap->model->pods[i];
                 const struct cg_sample *s = &pod->cg.s;
-                struct thrash_watch *w = thrash_watch_get(st, pod->cg.id);
+                struct thrash_watch *w = thrash_watch_get(st, pod->cg.id, &cur);
                 if (!w)
                         continue;
                 w->sample.from_usec = w->sample.at_usec = 0;
@@ -258,9 +284,10 @@ int thrash_step(const struct node_snapshot *snap, struct agent_state *st,
         bool seen[AGENT_THRASH_PODS] = { false };
         const struct pod *worst = NULL;
         const struct thrash_watch *worst_w = NULL;
+        struct watch_cursor cur = { 0 };
         for (size_t i = 0; i < snap->model->n_pods; i++) {
                 const struct pod *pod = &snap->model->pods[i];
-                struct thrash_watch *w = thrash_watch_get(st, pod->cg.id);
+                struct thrash_watch *w = thrash_watch_get(st, pod->cg.id, &cur);
                 if (!w)
                         continue; /* more pods than watches: the others are still ranked */
                 seen[w - st->thrash] = true;

@@ -204,7 +204,7 @@ static ssize_t cg_read(struct cgroup *c, enum cg_file f, char *buf, size_t size)
         if (c->fds[f] == FD_ABSENT)
                 return -ENODATA;
         if (c->fds[f] >= 0)
-                return pread_full(c->fds[f], buf, size);
+                return pread_whole(c->fds[f], buf, size);
         int fd = cg_openat(c, cg_file_names[f], O_RDONLY | O_NOCTTY);
         if (fd < 0) {
                 int r = fd == -ENAMETOOLONG ? fd : negative_errno();
@@ -220,7 +220,7 @@ static ssize_t cg_read(struct cgroup *c, enum cg_file f, char *buf, size_t size)
                 }
                 return r;
         }
-        ssize_t n = pread_full(fd, buf, size);
+        ssize_t n = pread_whole(fd, buf, size);
         bool every_tick = every_tick_file(c, f);
         if ((every_tick || (c->read_before & CG_HAVE(f))) && fd_may_keep(every_tick)) {
                 c->fds[f] = fd;

@@ -21,22 +21,20 @@ struct parse_error {
 /* "123\n" or "max\n" (memory.current, memory.max, memory.swap.max, ...). */
 int parse_cg_value(const char *buf, uint64_t *ret, struct parse_error *err);
 
-/* memory.stat: "key value" lines, bytes or counts. Unknown keys are ignored (the kernel adds
- * keys over time); anon, file, inactive_file and active_file must be present. */
+/* memory.stat: "key value" lines, bytes or counts. Only the keys someone here uses are kept (the
+ * working set, the balloon's bounds and refault rates, the thrash signal, status): the others,
+ * and keys the kernel adds over time, are skipped unread, and the parse stops once it has all of
+ * its keys (the kernel writes about fifty; issue 13). anon, file, inactive_file and active_file
+ * must be present. A key to keep is a field here and a line in parse.c's table. */
 struct memory_stat {
-        uint64_t anon, file, kernel, kernel_stack, pagetables, sock, shmem;
-        uint64_t file_mapped, file_dirty, file_writeback, swapcached, anon_thp;
-        uint64_t inactive_anon, active_anon, inactive_file, active_file, unevictable;
-        uint64_t slab_reclaimable, slab_unreclaimable, zswap, zswapped;
-        uint64_t workingset_refault_anon, workingset_refault_file;
-        uint64_t workingset_activate_anon, workingset_activate_file;
-        uint64_t pgfault, pgmajfault, pgrefill, pgscan, pgsteal;
-        uint64_t pgscan_kswapd, pgscan_direct, pgsteal_kswapd, pgsteal_direct;
+        uint64_t anon, file;
+        uint64_t inactive_anon, active_anon, inactive_file, active_file;
+        uint64_t workingset_refault_file, workingset_activate_file;
 };
 int parse_memory_stat(const char *buf, struct memory_stat *ret, struct parse_error *err);
 
 /* memory.events / memory.events.local. low, high, max, oom, oom_kill are required;
- * oom_group_kill (5.17+) is optional. */
+ * oom_group_kill (5.17+) is optional. Read like memory.stat. */
 struct memory_events {
         uint64_t low, high, max, oom, oom_kill, oom_group_kill;
 };

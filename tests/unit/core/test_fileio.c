@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// read_file_at() / pread_full(): whole-file reads into a caller's buffer, -EFBIG when it does
-// not fit, an exact fit accepted; on a real kernel pseudo-file and on a real file copy.
+// read_file_at() / pread_full() / pread_whole(): whole-file reads into a caller's buffer, -EFBIG
+// when it does not fit, an exact fit accepted; on a real kernel pseudo-file and on a real file
+// copy.
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -100,6 +101,68 @@ static void test_pread_full_rereads_from_zero(void **state)
         free(buf);
 }
 
+/* The read system calls this thread made so far (/proc/thread-self/io, syscr): what a read costs
+ * the agent's tick, counted. Read through an fd kept open, so that the count moves by the reads
+ * of the count alone, which a difference of two counts cancels. */
+static unsigned long read_calls(int io_fd)
+{
+        char buf[512];
+        ssize_t n = pread(io_fd, buf, sizeof(buf) - 1, 0);
+        assert_true(n > 0);
+        buf[n] = '\0';
+        const char *p = strstr(buf, "syscr:");
+        assert_non_null(p);
+        return strtoul(p + 6, NULL, 10);
+}
+
+/* pread_whole(): one read where pread_full() takes two (the second to see the end), the same
+ * bytes; a buffer the file fills goes on to the end like pread_full(), and too small a buffer is
+ * -EFBIG; on a regular file and on a kernel seq_file. */
+static void test_pread_whole_reads_once(void **state)
+{
+        struct ctx *c = *state;
+        int io = open("/proc/thread-self/io", O_RDONLY | O_CLOEXEC);
+        if (io < 0)
+                skip(); /* a kernel without task I/O accounting */
+        int fd = openat(c->dfd, "meminfo", O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        char *buf = malloc(c->len * 2);
+        unsigned long base0 = read_calls(io), base1 = read_calls(io);
+        unsigned long per_count = base1 - base0;
+        for (int i = 0; i < 3; i++) {
+                memset(buf, 'X', c->len * 2);
+                unsigned long before = read_calls(io);
+                assert_int_equal(pread_whole(fd, buf, c->len * 2), (ssize_t)c->len);
+                unsigned long after = read_calls(io);
+                assert_int_equal(after - before - per_count, 1);
+                assert_string_equal(buf, c->content);
+                before = read_calls(io);
+                assert_int_equal(pread_full(fd, buf, c->len * 2), (ssize_t)c->len);
+                after = read_calls(io);
+                assert_int_equal(after - before - per_count, 2);
+        }
+        assert_int_equal(pread_whole(fd, buf, c->len + 1), (ssize_t)c->len);
+        assert_string_equal(buf, c->content);
+        assert_int_equal(pread_whole(fd, buf, c->len), -EFBIG);
+        assert_int_equal(pread_whole(fd, buf, 1), -EINVAL);
+        close(fd);
+        int pfd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+        assert_true(pfd >= 0);
+        char live[65536];
+        for (int i = 0; i < 2; i++) {
+                unsigned long before = read_calls(io);
+                ssize_t n = pread_whole(pfd, live, sizeof(live));
+                unsigned long after = read_calls(io);
+                assert_true(n > 100);
+                assert_int_equal(live[n - 1], '\n');
+                assert_non_null(strstr(live, "MemTotal:"));
+                assert_int_equal(after - before - per_count, 1);
+        }
+        close(pfd);
+        close(io);
+        free(buf);
+}
+
 static void test_empty_file(void **state)
 {
         struct ctx *c = *state;
@@ -160,6 +223,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_one_byte_short_is_efbig, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_roomy_buffer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pread_full_rereads_from_zero, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pread_whole_reads_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
                 cmocka_unit_test(test_live_procfs),
