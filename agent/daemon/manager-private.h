@@ -179,10 +179,10 @@ void observe_self(struct manager *m);
 /* Samples the node and the model and fills snap (borrowing from m). Returns 0, or -ENOMEM
  * (logged): no decision this time. Tiered: every file of every cgroup is read when a decision
  * may use them (any scope's raw pressure above none with this sample, the agent not calm, a
- * trigger other than the timer) and every OBSERVE_FULL_EVERY_USEC; otherwise the node and kubepods
- * in full, the cgroups the balloon and vertical scaling are about to act on in full (with their
- * pods), and every other pod and container its usage and events only (read in full at once when
- * those moved or it nears its limit). */
+ * trigger other than the timer) and routinely (every 60 s, 30 s when reporting: observe.c);
+ * otherwise the node and kubepods in full, the cgroups the balloon and vertical scaling are about
+ * to act on in full (with their pods), and every other pod and container its usage and events only
+ * (read in full at once when those moved or it nears its limit). */
 int observe_sample(struct manager *m, uint64_t now_usec, const char *why,
                    struct node_snapshot *snap);
 /* An outcome alone, no sample. */

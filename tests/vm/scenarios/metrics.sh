@@ -29,6 +29,10 @@ ip link set lo up
 agent_start --memory-available-low=40% --memory-available-medium=30% --memory-available-critical=2% \
 	--grace-period=2s --kill-cooldown=30s
 vm_check "/metrics on :9808 before any pressure" wget -q -O /tmp/m0.txt http://127.0.0.1:9808/metrics
+# A figure, not a check (issue 13): memagentd's resident memory with its defaults and BPF loaded,
+# and the part of it that is BPF maps mmap()ed into it (the ring buffer, the skeleton's data).
+bpf_rss=$(awk '/^[0-9a-f]+-/ { bpf = ($6 ~ /bpf/) } /^Rss:/ && bpf { s += $2 } END { print s + 0 }' "/proc/$AGENT_PID/smaps")
+vm_result "memagentd_vmrss_kib=$(vm_key "/proc/$AGENT_PID/status" VmRSS:)" "memagentd_bpf_maps_rss_kib=$bpf_rss"
 vm_check "V grows to 500 MiB, deaf to SIGTERM" kube_spawn "$(kube_container_path besteffort "$v" "$vc")" /tmp/v.log \
 	memhog --size-mib 500 --rate-mib 64 --hot-pct 10 --pass-sleep-ms 20 --report-ms 0 --ignore-sigterm
 if ! vm_wait_for 60 "V killed" is_empty "$vpod"; then
