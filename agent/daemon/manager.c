@@ -654,16 +654,8 @@ static void manager_freep(struct manager **m)
         manager_free(*m);
 }
 
-/* glibc's mmap threshold, fixed at its starting value: the per-cgroup arrays (the model's, the
- * units') are served by mmap(), where the pages a grown array has not used yet are never
- * resident and a freed one goes back at once. Left dynamic, the first large block freed (the
- * model a walk replaced) raises the threshold to its size, and from then on those arrays live in
- * the heap among holes (issue 13: 150 KiB of private memory at 250 pods). */
-#define MMAP_THRESHOLD_BYTES (128 * 1024)
-
 int manager_new(const struct daemon_params *p, struct manager **ret, char *why, size_t why_size)
 {
-        (void)mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
         _cleanup_(manager_freep) struct manager *m = calloc(1, sizeof(*m));
         int r;
         if (!m)

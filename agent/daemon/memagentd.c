@@ -2,6 +2,7 @@
 // memagentd: the node daemon. Parses its configuration and hands over to the manager, which
 // owns the event loop (agent/daemon/manager.c). Nothing else lives here.
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,13 @@ static const char *threshold_text(const struct config_bytes_or_percent *t, char 
         return buf;
 }
 
+/* glibc's mmap threshold, fixed at its starting value: the per-cgroup arrays (the model's, the
+ * units') are served by mmap(), where the pages a grown array has not used yet are never
+ * resident and a freed one goes back at once. Left dynamic, the first large block freed (the
+ * model a walk replaced) raises the threshold to its size, and from then on those arrays live in
+ * the heap among holes (issue 13: 150 KiB of private memory at 250 pods). */
+#define MMAP_THRESHOLD_BYTES (128 * 1024)
+
 int main(int argc, char *argv[])
 {
         struct daemon d = { 0 };
@@ -172,6 +180,8 @@ int main(int argc, char *argv[])
         char why[1024] = "";
         int r;
 
+        /* A setting of the process's allocator: here, before the first allocation. */
+        (void)mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
         log_set_ident("memagentd");
         log_set_target(LOG_TARGET_AUTO);
         r = agent_config_load(argc, argv, &d.cfg);
